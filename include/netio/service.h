@@ -1,0 +1,139 @@
+/* The service plugin ABI: what a plugin exports and what netiod offers it. */
+#ifndef NETIO_SERVICE_H
+#define NETIO_SERVICE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+/*
+ * A plugin is a shared object "<name>.so" exporting one symbol, "<name>_service", of type
+ * struct nio_service. netiod checks abi_version and size before it trusts anything else in it,
+ * refuses a second service of the same name, and never unmaps the code while a worker may run it.
+ *
+ * Threads:
+ *  - init, fini, save_state, restore_state, show: the control thread (libevent loop). They may
+ *    allocate, read files and take time; they must not touch an instance a worker is running
+ *    except through the documented handoff (restore_state runs before the instance is published).
+ *  - process, dequeue, flow_attach, flow_detach: a worker thread. They must not block, sleep,
+ *    allocate per packet, log per packet or call exit; errors are counted, not printed.
+ *  - counters: any thread; the returned array is read without locks (aligned 64-bit words).
+ *
+ * Versioning: fields are only ever appended; NIO_SERVICE_ABI_VERSION changes when the meaning
+ * of an existing field changes. Unused trailing slots are kept NULL.
+ */
+#define NIO_SERVICE_ABI_VERSION 1u
+
+enum nio_verdict {
+	NIO_V_PASS = 0,     /* continue with the next service */
+	NIO_V_DROP = 1,     /* the daemon frees the packet and counts a drop for this service */
+	NIO_V_CONSUMED = 2, /* the service keeps the packet (queued); it comes back via dequeue()
+			     * or is released with host->pkt_free() */
+};
+
+/* Option schema: netiod validates the config file against it and reports file:line errors. */
+enum nio_opt_type {
+	NIO_OPT_STR = 1,
+	NIO_OPT_INT,     /* decimal integer within [min, max] */
+	NIO_OPT_BOOL,    /* true/false/yes/no/on/off */
+	NIO_OPT_ENUM,    /* one of the '|'-separated words in choices */
+	NIO_OPT_RATE,    /* bit rate: 100mbit, 1gbit, 64kbit, 8000bit, 1mbps (bytes) -> bits/s */
+	NIO_OPT_SIZE,    /* bytes: 64k, 1m, 1500 -> bytes */
+	NIO_OPT_TIME,    /* duration: 5ms, 100us, 1s -> nanoseconds */
+	NIO_OPT_ADDR,    /* IPv4 or IPv6 address */
+	NIO_OPT_PREFIX,  /* IPv4 or IPv6 prefix, a.b.c.d/len or x::/len */
+	NIO_OPT_LIST,    /* list of strings: { "a", "b" } */
+	NIO_OPT_SECTION, /* titled, repeatable sub-block: name title { ... } with options in sub */
+};
+
+#define NIO_OPT_F_REQUIRED 0x1u
+
+struct nio_opt {
+	const char *name;
+	enum nio_opt_type type;
+	uint32_t flags;             /* NIO_OPT_F_* */
+	const char *def;            /* default as config text, NULL for none */
+	long long min, max;         /* NIO_OPT_INT bounds (both 0: any) */
+	const char *choices;        /* NIO_OPT_ENUM: "a|b|c" */
+	const struct nio_opt *sub;  /* NIO_OPT_SECTION: its options, ended by a NULL name */
+	const char *help;
+};
+
+/* A parsed option block (a "service NAME { }" block or a sub-section of one); opaque. */
+struct nio_conf;
+
+/* Services offered by netiod to a plugin. Valid for the life of the process. */
+struct nio_host {
+	uint32_t abi_version;
+	uint32_t size;
+
+	/* log with syslog priorities (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG); control thread */
+	void (*log)(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+	/* Validated option values; defaults from the schema apply. Control thread only. */
+	const char *(*conf_str)(const struct nio_conf *c, const char *name); /* STR ENUM ADDR PREFIX */
+	long long (*conf_int)(const struct nio_conf *c, const char *name); /* INT BOOL RATE SIZE TIME */
+	int (*conf_isset)(const struct nio_conf *c, const char *name); /* given in the file? */
+	unsigned (*conf_count)(const struct nio_conf *c, const char *name); /* LIST / SECTION */
+	const char *(*conf_list)(const struct nio_conf *c, const char *name, unsigned i);
+	const struct nio_conf *(*conf_section)(const struct nio_conf *c, const char *name, unsigned i);
+	const char *(*conf_title)(const struct nio_conf *c);
+	int (*conf_line)(const struct nio_conf *c); /* line of the block, for messages */
+
+	/* Packets: return a packet the service owns (CONSUMED) to its pool. Worker thread. */
+	void (*pkt_free)(struct nio_pkt *p);
+	uint64_t (*now_ns)(void); /* CLOCK_MONOTONIC */
+
+	const char *state_dir; /* writable directory for state that must survive restarts */
+	const char *instance;  /* "<pipeline>/<service>" of the instance being initialised */
+};
+
+struct nio_service {
+	uint32_t abi_version; /* NIO_SERVICE_ABI_VERSION */
+	uint32_t size;        /* sizeof(struct nio_service) */
+	const char *name;     /* must equal the file name and the symbol prefix */
+	const char *version;  /* the plugin's own version, shown by 'netioctl service list' */
+	const char *description;
+	const struct nio_opt *options;     /* schema, ended by an entry with a NULL name */
+	const char *const *counter_names; /* per-instance counters, NULL-terminated */
+	size_t flow_state_size;           /* bytes of zeroed per-flow state reserved per flow */
+
+	/* Create an instance for one pipeline from its validated block. On failure return NULL
+	 * and write a one-line reason into err (netiod prefixes file:line). */
+	void *(*init)(const struct nio_host *host, const struct nio_conf *conf, char *err,
+		      size_t errlen);
+	void (*fini)(void *inst);
+
+	/* Run a burst; write one enum nio_verdict per packet. p->svc_state points at this
+	 * service's per-flow state for p's flow (NULL if flow_state_size is 0). */
+	void (*process)(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts);
+
+	/* Optional: hand back held packets that may continue now (at most max). Called by the
+	 * worker on every loop turn; *next_ns is set to when to call again (0 = nothing held,
+	 * the worker may then sleep). */
+	uint16_t (*dequeue)(void *inst, uint64_t now_ns, struct nio_pkt **pkts, uint16_t max,
+			    uint64_t *next_ns);
+
+	/* Optional per-flow hooks, called when a flow is created / evicted. */
+	void (*flow_attach)(void *inst, void *state, const struct nio_flow_key *key);
+	void (*flow_detach)(void *inst, void *state);
+
+	/* Counter values, in the order of counter_names. */
+	const uint64_t *(*counters)(void *inst);
+
+	/* Optional state handoff for replace and restart: save returns a malloc()ed blob that
+	 * netiod hands to restore of the new instance (and frees). */
+	int (*save_state)(void *inst, void **blob, size_t *len);
+	int (*restore_state)(void *inst, const void *blob, size_t len);
+
+	/* Optional: one line of human-readable status (engine, SA state...) for netioctl. */
+	int (*show)(void *inst, char *buf, size_t len);
+
+	void *spare[8]; /* keep NULL: room to append without breaking old plugins */
+};
+
+#define NIO_SERVICE_SYMBOL_SUFFIX "_service"
+
+#endif /* NETIO_SERVICE_H */

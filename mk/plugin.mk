@@ -1,0 +1,15 @@
+# Build one service plugin: set NAME and SRCS (paths from the top) before including this.
+.PHONY: all clean install
+all: $(O)/services/$(NAME).so
+
+$(O)/services/$(NAME).so: $(call obj,$(SRCS))
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 0644 $(O)/services/$(NAME).so $(DESTDIR)$(PLUGINDIR)/
+
+clean:
+	rm -f $(O)/services/$(NAME).so

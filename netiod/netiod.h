@@ -1,0 +1,394 @@
+/* netiod's structures and, per file, the functions each file offers the others. */
+#ifndef NETIOD_H
+#define NETIOD_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include <netio/pkt.h>
+#include <netio/service.h>
+
+#define NIO_NAME_MAX 32
+#define NIO_MAX_PORTS 32
+#define NIO_MAX_PIPELINES 64
+#define NIO_MAX_SVCS 8 /* services per pipeline */
+#define NIO_MAX_PREFIXES 8
+
+/* Reasons the daemon itself drops a packet (services count their own reasons). */
+#define foreach_nio_drop                                                                           \
+	_(TRUNC_L2, "truncated-l2")                                                                \
+	_(TRUNC_IP, "truncated-ip")                                                                \
+	_(BAD_VERSION, "bad-ip-version")                                                           \
+	_(BAD_IHL, "bad-ihl")                                                                      \
+	_(BAD_LEN, "bad-ip-length")                                                                \
+	_(BAD_CSUM, "bad-ip-checksum")                                                             \
+	_(TRUNC_L4, "truncated-l4")                                                                \
+	_(OVERSIZE, "oversize")                                                                    \
+	_(TTL, "ttl-exceeded")                                                                     \
+	_(NO_ROUTE, "no-route")                                                                    \
+	_(NEIGH_MISS, "neigh-miss")                                                                \
+	_(MTU, "mtu-exceeded")                                                                     \
+	_(SERVICE, "service")                                                                      \
+	_(NO_BUFFER, "no-buffer")                                                                  \
+	_(TX_FULL, "tx-full")                                                                      \
+	_(PORT_DOWN, "port-down")
+
+enum nio_drop {
+#define _(sym, str) NIO_DROP_##sym,
+	foreach_nio_drop
+#undef _
+		NIO_DROP_MAX
+};
+extern const char *const nio_drop_names[NIO_DROP_MAX];
+
+/* ---------------------------------------------------------------- addresses and matching */
+
+struct nio_prefix {
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, like nio_flow_key */
+	uint8_t len;      /* prefix length in the 128-bit space (IPv4 /24 is stored as 96 + 24) */
+	uint8_t family;   /* 4 or 6 */
+};
+
+struct nio_match {
+	int in_port; /* port index or -1 for any */
+	uint8_t proto; /* 0 = any */
+	uint8_t family; /* 0 = any, 4, 6 */
+	uint8_t nsrc, ndst;
+	struct nio_prefix src[NIO_MAX_PREFIXES];
+	struct nio_prefix dst[NIO_MAX_PREFIXES];
+	uint16_t sport_lo, sport_hi; /* 0..65535 = any */
+	uint16_t dport_lo, dport_hi;
+};
+
+/* ---------------------------------------------------------------- packet pool (pool.c) */
+
+struct nio_pool {
+	struct nio_pkt *pkts;  /* all packet descriptors */
+	struct nio_pkt **free; /* stack of free descriptors */
+	uint32_t nfree, size;
+	uint8_t *mem;
+};
+
+/* ---------------------------------------------------------------- ports (port_*.c) */
+
+struct nio_port;
+
+struct nio_port_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_unclaimed; /* received but matched no pipeline: left to the kernel */
+	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
+	uint64_t drops[NIO_DROP_MAX];
+};
+
+/*
+ * A port driver. open/close run on the control thread; rx_burst/tx_burst/flush on the worker
+ * that owns the port. rx_burst fills up to max packets taken from pool (data at
+ * buf + NIO_PKT_HEADROOM, len, ts_ns set) and returns how many. tx_burst sends the frames
+ * and returns how many it accepted; the caller frees every packet either way.
+ */
+struct nio_port_ops {
+	const char *name;
+	int (*open)(struct nio_port *port, char *err, size_t errlen);
+	void (*close)(struct nio_port *port);
+	uint16_t (*rx_burst)(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
+			     uint16_t max);
+	uint16_t (*tx_burst)(struct nio_port *port, struct nio_pkt **pkts, uint16_t n);
+	void (*flush)(struct nio_port *port); /* optional: push out batched TX */
+	int (*fd)(struct nio_port *port);     /* pollable for POLLIN when RX is ready, or -1 */
+	bool (*eof)(struct nio_port *port);   /* optional: input exhausted (pcap) */
+};
+
+struct nio_port {
+	char name[NIO_NAME_MAX];
+	char device[IFNAMSIZ];
+	char driver[16]; /* as configured: auto, afpacket, pcap, kmod */
+	const struct nio_port_ops *ops;
+	void *priv;
+	uint16_t id; /* index in the configuration's port array */
+	int ifindex;
+	int mtu;
+	uint8_t mac[6];
+	bool has_v4, has_v6;
+	struct in_addr addr4; /* the port's own addresses, source of ICMP errors */
+	struct in6_addr addr6;
+	/* pcap driver */
+	char pcap_in[256];
+	char pcap_out[256];
+	/* afpacket tuning */
+	uint32_t ring_frames;
+	uint32_t block_timeout_ms;
+	struct nio_port_stats stats; /* written by the owning worker only */
+};
+
+extern const struct nio_port_ops nio_port_afpacket_ops;
+extern const struct nio_port_ops nio_port_pcap_ops;
+extern const struct nio_port_ops nio_port_kmod_ops;
+
+/* ---------------------------------------------------------------- services (service.c) */
+
+struct nio_plugin {
+	char name[NIO_NAME_MAX];
+	char path[256];
+	const struct nio_service *svc;
+	void *dl; /* dlopen handle, NULL for built-ins */
+	unsigned refs; /* instances in the running configuration */
+	struct nio_plugin *next;
+};
+
+struct nio_svc_stats {
+	uint64_t packets, bytes, passed, dropped, consumed, dequeued;
+};
+
+struct nio_svc_inst {
+	struct nio_plugin *plugin;
+	const struct nio_service *svc;
+	void *inst;
+	void *conf_block; /* cfg_t * of the service block, owned by the config */
+	size_t state_off; /* offset of this service's per-flow state in the flow's blob */
+	struct nio_svc_stats stats; /* written by the worker */
+};
+
+enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
+
+struct nio_pipeline_stats {
+	uint64_t packets, bytes, tx_packets, tx_bytes;
+	uint64_t drops[NIO_DROP_MAX];
+};
+
+struct nio_pipeline {
+	char name[NIO_NAME_MAX];
+	uint16_t id;
+	int line;
+	struct nio_match match;
+	unsigned nsvcs;
+	struct nio_svc_inst svcs[NIO_MAX_SVCS];
+	int out_port; /* -1: the port the route says */
+	bool has_via;
+	uint8_t via[16];
+	bool has_dst_mac;
+	uint8_t dst_mac[6];
+	bool no_ttl; /* do not decrement TTL / hop limit (bridging-like pipelines) */
+	enum nio_fail_mode fail_mode;
+	size_t flow_state_size;
+	struct nio_pipeline_stats stats;
+};
+
+/* ---------------------------------------------------------------- configuration (config.c) */
+
+struct nio_config {
+	uint64_t generation;
+	char file[256];
+	unsigned nports;
+	struct nio_port *ports[NIO_MAX_PORTS];
+	unsigned npipelines;
+	struct nio_pipeline pipelines[NIO_MAX_PIPELINES];
+	unsigned flow_table_size;
+	unsigned flow_idle_ms;
+	unsigned burst;
+	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
+	char control_socket[108];
+	char state_dir[256];
+	void *cfg; /* cfg_t * the service blocks point into */
+};
+
+/* ---------------------------------------------------------------- flows (flow.c) */
+
+struct nio_flow {
+	struct nio_flow_key key;
+	uint32_t hash;
+	int16_t pipeline; /* index, or -1 = unclaimed */
+	uint16_t out_port;
+	uint8_t dst_mac[6];
+	bool l2_ok;          /* dst_mac/out_port resolved for this fib generation */
+	uint64_t fib_gen;
+	uint64_t last_ns;
+	uint64_t packets, bytes;
+	struct nio_flow *next; /* hash chain */
+	uint8_t *state;        /* per-service state blob (pipeline->flow_state_size) */
+};
+
+struct nio_flow_table {
+	struct nio_flow **buckets;
+	struct nio_flow *entries;
+	struct nio_flow *free_list;
+	uint8_t *state_mem;
+	size_t state_stride;
+	uint32_t nbuckets, capacity, count;
+	uint64_t lookups, hits, inserts, evictions;
+};
+
+/* ---------------------------------------------------------------- L2 next hops (neigh.c) */
+
+/* An immutable snapshot of the kernel's routes and neighbours, published to workers. */
+struct nio_fib_route {
+	struct nio_prefix dst;
+	uint8_t gw[16];
+	bool has_gw;
+	int ifindex;
+	uint32_t priority;
+};
+
+struct nio_fib_neigh {
+	uint8_t addr[16];
+	int ifindex;
+	uint8_t mac[6];
+};
+
+struct nio_fib {
+	uint64_t generation;
+	unsigned nroutes, nneighs;
+	struct nio_fib_route *routes; /* sorted: longest prefix first */
+	struct nio_fib_neigh *neighs;
+};
+
+/* ---------------------------------------------------------------- worker (worker.c) */
+
+struct nio_worker {
+	pthread_t thread;
+	unsigned id;
+	int wake_fd; /* eventfd: control -> worker */
+	_Atomic(struct nio_config *) cfg;
+	_Atomic(struct nio_fib *) fib;
+	atomic_bool stop;
+	atomic_int pause_req;
+	atomic_int paused;
+	atomic_uint_fast64_t loops;
+	struct nio_pool pool;
+	struct nio_flow_table flows;
+	struct nio_config *cur_cfg; /* the configuration the flow table was built for */
+	/* next-hop addresses the worker could not resolve, for the control thread to ask the
+	 * kernel about (single producer: worker, single consumer: control) */
+	uint8_t miss_addr[64][16];
+	int miss_ifindex[64];
+	atomic_uint miss_head, miss_tail;
+	int miss_fd; /* eventfd: worker -> control */
+	uint64_t idle_sleeps, busy_loops;
+};
+
+/* ---------------------------------------------------------------- the daemon (netiod.c) */
+
+struct netiod {
+	char conf_file[256];
+	char plugin_dir[256];
+	char state_dir[256];
+	char socket_path[108];
+	bool check_only, verbose, foreground;
+	struct nio_plugin *plugins;
+	struct nio_config *running;
+	struct nio_worker worker;
+	struct event_base *base;
+	void *control; /* control.c state */
+	void *neigh;   /* neigh.c state */
+	uint64_t start_ns;
+	uint64_t reloads, reload_failures;
+	char last_error[512];
+};
+
+extern const struct nio_host nio_host_ops;
+
+/* log.c */
+void log_init(int debug);
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+uint64_t nio_now_ns(void);
+
+/* addr.c */
+int nio_prefix_parse(const char *s, struct nio_prefix *p);
+int nio_addr_parse(const char *s, uint8_t out[16], uint8_t *family);
+bool nio_prefix_contains(const struct nio_prefix *p, const uint8_t addr[16]);
+void nio_addr_format(const uint8_t a[16], char *buf, size_t len);
+int nio_mac_parse(const char *s, uint8_t mac[6]);
+void nio_addr_from_v4(uint8_t out[16], const void *v4);
+
+/* pool.c */
+int nio_pool_init(struct nio_pool *pool, uint32_t size);
+void nio_pool_fini(struct nio_pool *pool);
+struct nio_pkt *nio_pool_get(struct nio_pool *pool);
+void nio_pool_put(struct nio_pool *pool, struct nio_pkt *p);
+
+/* parse.c */
+int nio_parse(struct nio_pkt *p); /* 0 ok, -1 not IP (ignore), else NIO_DROP_* + 1 */
+uint32_t nio_flow_hash(const struct nio_flow_key *k);
+
+/* classify.c */
+bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
+int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
+
+/* flow.c */
+int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);
+void nio_flow_table_fini(struct nio_flow_table *t);
+struct nio_flow *nio_flow_lookup(struct nio_flow_table *t, const struct nio_flow_key *k,
+				 uint32_t hash);
+struct nio_flow *nio_flow_insert(struct nio_flow_table *t, const struct nio_flow_key *k,
+				 uint32_t hash, uint64_t now_ns, struct nio_flow **evicted);
+void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f);
+unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
+			 void (*cb)(struct nio_flow *, void *), void *arg);
+void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void *), void *arg);
+
+/* l2.c */
+int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t dst_mac[6]);
+int nio_ttl_decrement(struct nio_pkt *p); /* 0 ok, -1 expired */
+int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in);
+int nio_fib_lookup(const struct nio_fib *fib, const uint8_t dst[16], int *ifindex,
+		   uint8_t nexthop[16]);
+const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8_t addr[16],
+					  int ifindex);
+
+/* config.c */
+struct nio_config *nio_config_load(struct netiod *d, const char *file, char *err, size_t errlen);
+void nio_config_free(struct nio_config *c);
+void nio_config_dump(const struct nio_config *c, FILE *out);
+
+/* service.c */
+int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out, char *err,
+		    size_t errlen);
+int nio_plugin_check(const struct nio_service *s, const char *name, char *err, size_t errlen);
+int nio_plugin_load_dir(struct netiod *d, const char *dir);
+struct nio_plugin *nio_plugin_find(struct netiod *d, const char *name);
+int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errlen);
+int nio_plugin_replace(struct netiod *d, const char *name, const char *path, char *err,
+		       size_t errlen);
+void nio_plugin_retire(struct nio_plugin *p);
+
+/* pipeline.c */
+void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+		      struct nio_pkt **pkts, uint16_t n);
+void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,
+			  uint64_t *next_ns);
+
+/* worker.c */
+int nio_worker_start(struct netiod *d, struct nio_worker *w);
+void nio_worker_stop(struct nio_worker *w);
+void nio_worker_pause(struct nio_worker *w);
+void nio_worker_resume(struct nio_worker *w);
+void nio_worker_wake(struct nio_worker *w);
+void nio_worker_pkt_free(struct nio_pkt *p);
+int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
+
+/* neigh.c: keeps a nio_fib snapshot of the kernel's tables for the worker (libnl). */
+int nio_neigh_init(struct netiod *d);
+void nio_neigh_fini(struct netiod *d);
+void nio_neigh_resolve(struct netiod *d, const uint8_t addr[16], int ifindex);
+void nio_fib_free(struct nio_fib *fib);
+
+/* control.c */
+int nio_control_init(struct netiod *d);
+void nio_control_fini(struct netiod *d);
+
+/* netiod.c */
+int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen);
+void nio_apply_config(struct netiod *d, struct nio_config *c);
+
+#endif /* NETIOD_H */
