@@ -1,0 +1,195 @@
+/* The qos service plugin: policers and a class-tree shaper behind the netio service ABI. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <netio/service.h>
+
+#include "qos.h"
+
+static const char *const qos_counter_names[] = {
+#define _(sym, str) str,
+	foreach_qos_counter
+#undef _
+		NULL,
+};
+
+static void *qos_init(const struct nio_host *host, const struct nio_conf *conf, char *err,
+		      size_t errlen)
+{
+	struct qos *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->host = host;
+	if (qos_conf_load(q, conf, host->now_ns(), err, errlen) < 0) {
+		qos_sched_fini(&q->sched);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+/* netiod retires an instance only once no worker runs it, so the held packets can go back. */
+static void qos_fini(void *inst)
+{
+	struct qos *q = inst;
+
+	qos_sched_fini(&q->sched);
+	free(q);
+}
+
+/* The first policer whose rules match meters the packet; false means drop it. */
+static bool police(struct qos *q, struct nio_pkt *p, uint64_t now)
+{
+	for (unsigned i = 0; i < q->npol; i++) {
+		struct qos_policer *pol = &q->pol[i];
+
+		if (qos_match_pkt(&pol->match, p))
+			return qos_police(pol, p, now);
+	}
+	return true;
+}
+
+static uint8_t qos_one(struct qos *q, struct nio_pkt *p, uint64_t now)
+{
+	q->ctr[QOS_C_PACKETS]++;
+	q->ctr[QOS_C_BYTES] += p->len;
+	if (!police(q, p, now))
+		return NIO_V_DROP;
+	if (!q->shaping)
+		return NIO_V_PASS;
+	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
+		return NIO_V_DROP;
+	q->ctr[QOS_C_QUEUED]++;
+	return NIO_V_CONSUMED;
+}
+
+/* Fold the per-policer and per-class numbers into the exported counters (worker only). */
+static void qos_sync_counters(struct qos *q)
+{
+	uint64_t c[3] = { 0 }, marked = 0, dropped = 0;
+
+	for (unsigned i = 0; i < q->npol; i++) {
+		for (int k = 0; k < 3; k++)
+			c[k] += q->pol[i].colored[k];
+		marked += q->pol[i].marked;
+		dropped += q->pol[i].dropped;
+	}
+	q->ctr[QOS_C_GREEN] = c[QOS_GREEN];
+	q->ctr[QOS_C_YELLOW] = c[QOS_YELLOW];
+	q->ctr[QOS_C_RED] = c[QOS_RED];
+	q->ctr[QOS_C_MARKED] = marked;
+	q->ctr[QOS_C_POLICED] = dropped;
+	q->ctr[QOS_C_SENT] = q->sched.tot.sent_pkts;
+	q->ctr[QOS_C_SENT_BYTES] = q->sched.tot.sent_bytes;
+	q->ctr[QOS_C_LIMIT_DROPS] = q->sched.tot.drop_limit;
+	q->ctr[QOS_C_CODEL_DROPS] = q->sched.tot.drop_codel;
+	q->ctr[QOS_C_BACKLOG] = q->sched.qlen;
+}
+
+static void qos_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)
+{
+	struct qos *q = inst;
+	uint64_t now = q->host->now_ns();
+
+	for (uint16_t i = 0; i < n; i++)
+		verdicts[i] = qos_one(q, pkts[i], now);
+	qos_sync_counters(q);
+}
+
+static uint16_t qos_dequeue(void *inst, uint64_t now_ns, struct nio_pkt **pkts, uint16_t max,
+			    uint64_t *next_ns)
+{
+	struct qos *q = inst;
+	uint16_t n;
+
+	if (!q->shaping) {
+		*next_ns = 0;
+		return 0;
+	}
+	n = qos_sched_dequeue(&q->sched, now_ns, pkts, max, next_ns);
+	qos_sync_counters(q);
+	return n;
+}
+
+static const uint64_t *qos_counters(void *inst)
+{
+	return ((struct qos *)inst)->ctr;
+}
+
+/* snprintf that appends at *off and never runs past len. */
+__attribute__((format(printf, 4, 5))) static void append(char *buf, size_t len, size_t *off,
+							 const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off = *off + (size_t)n < len ? *off + (size_t)n : len - 1;
+}
+
+static void show_class(const struct qos_sched *s, unsigned i, char *buf, size_t len, size_t *off)
+{
+	const struct qos_class *c = &s->cls[i];
+	char rate[32], ceil[32];
+
+	qos_format_rate(c->rate.rate, rate, sizeof(rate));
+	qos_format_rate(c->ceil.rate, ceil, sizeof(ceil));
+	append(buf, len, off,
+	       "class %s parent %s rate %s ceil %s prio %u quantum %u: sent %llu pkts %llu bytes, "
+	       "borrowed %llu, dropped %llu limit %llu codel, qlen %u, delay %llu us max %llu us\n",
+	       c->name, c->parent < 0 ? "-" : s->cls[c->parent].name, rate, ceil, c->prio,
+	       c->quantum, (unsigned long long)c->st.sent_pkts,
+	       (unsigned long long)c->st.sent_bytes, (unsigned long long)c->st.borrowed,
+	       (unsigned long long)c->st.drop_limit, (unsigned long long)c->st.drop_codel, c->qlen,
+	       (unsigned long long)(c->st.delay_ns / 1000),
+	       (unsigned long long)(c->st.delay_max_ns / 1000));
+}
+
+/* One line per policer and per class. Runs on the control thread while the worker updates
+ * the numbers: each is an aligned 64-bit word, so a line may mix two moments, never garbage. */
+static int qos_show(void *inst, char *buf, size_t len)
+{
+	struct qos *q = inst;
+	size_t off = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < q->npol; i++) {
+		const struct qos_policer *pol = &q->pol[i];
+
+		append(buf, len, &off,
+		       "policer %s: green %llu yellow %llu red %llu, marked %llu dropped %llu\n",
+		       pol->name, (unsigned long long)pol->colored[QOS_GREEN],
+		       (unsigned long long)pol->colored[QOS_YELLOW],
+		       (unsigned long long)pol->colored[QOS_RED], (unsigned long long)pol->marked,
+		       (unsigned long long)pol->dropped);
+	}
+	for (unsigned i = 0; i < q->sched.n; i++)
+		show_class(&q->sched, i, buf, len, &off);
+	return (int)off;
+}
+
+const struct nio_service qos_service = {
+	.abi_version = NIO_SERVICE_ABI_VERSION,
+	.size = sizeof(struct nio_service),
+	.name = "qos",
+	.version = "1.0",
+	.description = "srTCM/trTCM policers and an HTB-like shaper with priority, DRR and CoDel",
+	.options = qos_options,
+	.counter_names = qos_counter_names,
+	.init = qos_init,
+	.fini = qos_fini,
+	.process = qos_process,
+	.dequeue = qos_dequeue,
+	.counters = qos_counters,
+	.show = qos_show,
+};

@@ -1,0 +1,225 @@
+/* qos plugin internals: token buckets, RFC 2697/2698 meters, CoDel, the class scheduler. */
+#ifndef NETIO_QOS_H
+#define NETIO_QOS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netio/pkt.h>
+#include <netio/service.h>
+
+/*
+ * Every function here takes the time as an argument (CLOCK_MONOTONIC ns) instead of reading a
+ * clock, so the unit tests drive them with a simulated clock.
+ *
+ * Token credit is kept in nanobits (1e-9 bit): a rate of R bit/s earns exactly R units per ns
+ * and a byte costs 8e9 units, so refilling is one exact integer multiply with no remainder to
+ * lose; a bucket never drifts from rate * elapsed time however it is sampled.
+ */
+#define QOS_NS_PER_SEC	   1000000000ull
+#define QOS_UNITS_PER_BYTE (8ull * QOS_NS_PER_SEC)
+#define QOS_BURST_MAX	   (256ull << 20)   /* bytes; keeps credit far inside int64_t */
+#define QOS_RATE_MAX	   1000000000000ull /* 1 Tbit/s */
+#define QOS_NEVER	   UINT64_MAX
+
+/* tbucket.c */
+struct qos_tb {
+	int64_t tokens; /* nanobits; negative after a charge the bucket could not cover */
+	int64_t cap;	/* burst in nanobits */
+	uint64_t rate;	/* bit/s = nanobits per ns */
+	uint64_t last_ns;
+};
+
+void qos_tb_init(struct qos_tb *tb, uint64_t rate_bps, uint64_t burst_bytes, uint64_t now);
+void qos_tb_refill(struct qos_tb *tb, uint64_t now);
+bool qos_tb_has(const struct qos_tb *tb, uint32_t bytes);
+void qos_tb_take(struct qos_tb *tb, uint32_t bytes);
+uint64_t qos_tb_wait(const struct qos_tb *tb, uint32_t bytes); /* ns until has(); QOS_NEVER */
+
+enum qos_color { QOS_GREEN = 0, QOS_YELLOW = 1, QOS_RED = 2 };
+enum qos_meter_type { QOS_SRTCM = 0, QOS_TRTCM = 1 };
+
+/* srTCM: c = committed (CIR, CBS), e = excess (CBS overflow, EBS).
+ * trTCM: c = committed (CIR, CBS), e = peak (PIR, PBS). */
+struct qos_meter {
+	enum qos_meter_type type;
+	struct qos_tb c, e;
+};
+
+void qos_srtcm_init(struct qos_meter *m, uint64_t cir, uint64_t cbs, uint64_t ebs, uint64_t now);
+void qos_trtcm_init(struct qos_meter *m, uint64_t cir, uint64_t cbs, uint64_t pir, uint64_t pbs,
+		    uint64_t now);
+/* Colour one packet. Colour-blind callers pass QOS_GREEN as the pre-colour: both RFCs'
+ * colour-aware rules reduce to the colour-blind ones for green packets. */
+enum qos_color qos_meter_color(struct qos_meter *m, uint32_t bytes, enum qos_color pre,
+			       uint64_t now);
+
+/* codel.c: RFC 8289 on one queue; the caller owns the queue and supplies sojourn times. */
+struct qos_codel {
+	uint64_t target, interval; /* ns */
+	uint64_t first_above;	   /* 0 = sojourn below target */
+	uint64_t drop_next;
+	uint32_t count, lastcount;
+	bool dropping;
+};
+
+enum qos_codel_act { QOS_CODEL_SEND, QOS_CODEL_DROP };
+
+void qos_codel_init(struct qos_codel *cd, uint64_t target_ns, uint64_t interval_ns);
+/* Called for each packet taken from the head. backlog_bytes excludes the packet itself. */
+enum qos_codel_act qos_codel_judge(struct qos_codel *cd, uint64_t now, uint64_t sojourn,
+				   uint64_t backlog_bytes, uint32_t mtu);
+void qos_codel_empty(struct qos_codel *cd); /* the queue ran dry */
+uint64_t qos_codel_control_law(uint64_t t, uint64_t interval, uint32_t count);
+
+/* classify.c: match rules on the flow key and DSCP. */
+#define QOS_MAX_PREFIXES 8
+
+struct qos_prefix {
+	uint8_t addr[16]; /* IPv4 mapped as ::ffff:a.b.c.d, like nio_flow_key */
+	uint8_t len;	  /* in the 128-bit space */
+};
+
+struct qos_match {
+	uint64_t dscp_mask; /* bit n: DSCP n matches; 0 = any */
+	int proto;	    /* -1 = any */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t nsrc, ndst;
+	struct qos_prefix src[QOS_MAX_PREFIXES], dst[QOS_MAX_PREFIXES];
+};
+
+void qos_match_any(struct qos_match *m);
+bool qos_match_is_any(const struct qos_match *m);
+bool qos_match_pkt(const struct qos_match *m, const struct nio_pkt *p);
+int qos_dscp_parse(const char *s);  /* "ef", "af21", "cs1", "be", "46" -> 0..63, else -1 */
+int qos_proto_parse(const char *s); /* "tcp", "udp", "icmp", "17" -> 0..255, else -1 */
+int qos_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi);
+int qos_prefix_parse(const char *s, struct qos_prefix *p);
+enum qos_color qos_dscp_color(uint8_t dscp);	 /* AF drop precedence; others green */
+int qos_remark(struct nio_pkt *p, uint8_t dscp); /* rewrite the IP header; 0 ok, -1 not IP */
+
+/* units.c: the human units of the config file, for validation, tests and show(). */
+int qos_parse_rate(const char *s, uint64_t *bps);
+int qos_parse_size(const char *s, uint64_t *bytes);
+int qos_parse_time(const char *s, uint64_t *ns);
+void qos_format_rate(uint64_t bps, char *buf, size_t len);
+
+/* sched.c: a tree of HTB-like classes; leaves hold FIFO queues of packets. */
+#define QOS_MAX_CLASSES 64
+#define QOS_MAX_PRIO	8
+#define QOS_NAME_MAX	32
+
+struct qos_class_stats {
+	uint64_t sent_pkts, sent_bytes;
+	uint64_t drop_limit, drop_codel, marked;
+	uint64_t borrowed;		 /* packets sent on a parent's rate */
+	uint64_t delay_ns, delay_max_ns; /* sojourn of the last sent packet, and the worst */
+};
+
+struct qos_class {
+	char name[QOS_NAME_MAX];
+	int parent; /* index, -1 for the root */
+	unsigned children;
+	struct qos_tb rate, ceil;
+	uint32_t prio;
+	uint32_t quantum; /* DRR bytes per round: weight * base quantum */
+	int64_t deficit;
+	uint32_t limit; /* packets */
+	bool use_codel;
+	struct qos_codel codel;
+	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
+	uint32_t head, qlen;
+	uint64_t backlog; /* bytes */
+	uint32_t mtu;	  /* largest packet seen: CoDel's "one MTU left" test */
+	struct qos_match match;
+	struct qos_class_stats st;
+};
+
+struct qos_class_conf {
+	const char *name;
+	int parent;
+	uint64_t rate, ceil, burst, cburst; /* bit/s, bytes */
+	uint32_t prio, weight, limit;
+	bool codel;
+	uint64_t target, interval;
+};
+
+struct qos_sched {
+	unsigned n;
+	struct qos_class cls[QOS_MAX_CLASSES];
+	unsigned rr[QOS_MAX_PRIO];  /* DRR position per priority */
+	uint32_t quantum;	    /* base quantum, bytes */
+	uint64_t qlen;		    /* packets held, all classes */
+	struct qos_class_stats tot; /* all classes together */
+	void (*free)(struct nio_pkt *p);
+};
+
+int qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *),
+		   uint64_t now);
+int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
+		  size_t errlen);
+void qos_sched_fini(struct qos_sched *s); /* frees every held packet */
+int qos_sched_find(const struct qos_sched *s, const char *name);
+bool qos_sched_is_leaf(const struct qos_sched *s, unsigned i);
+/* 0: queued (the scheduler owns p); -1: the class is full (the caller drops p). */
+int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now);
+uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **pkts, uint16_t max,
+			   uint64_t *next_ns);
+
+/* police.c: a meter, the packets it applies to, and what to do with each colour. */
+#define QOS_MAX_POLICERS 16
+#define QOS_ACT_PASS	 (-1)
+#define QOS_ACT_DROP	 (-2) /* an action >= 0 re-marks to that DSCP */
+
+struct qos_policer {
+	char name[QOS_NAME_MAX];
+	struct qos_meter meter;
+	bool color_aware; /* pre-colour from the AF drop precedence of the DSCP */
+	int action[3];	  /* per enum qos_color */
+	struct qos_match match;
+	uint64_t colored[3], marked, dropped;
+};
+
+int qos_action_parse(const char *s); /* "pass", "drop" or a DSCP; -3 when invalid */
+bool qos_police(struct qos_policer *pol, struct nio_pkt *p, uint64_t now); /* false: drop */
+
+/* qos.c / conf.c: the plugin instance. */
+#define foreach_qos_counter                 \
+	_(PACKETS, "packets")               \
+	_(BYTES, "bytes")                   \
+	_(GREEN, "green")                   \
+	_(YELLOW, "yellow")                 \
+	_(RED, "red")                       \
+	_(MARKED, "marked")                 \
+	_(POLICED, "policer-drops")         \
+	_(QUEUED, "queued")                 \
+	_(SENT, "sent")                     \
+	_(SENT_BYTES, "sent-bytes")         \
+	_(LIMIT_DROPS, "queue-limit-drops") \
+	_(CODEL_DROPS, "codel-drops")       \
+	_(BACKLOG, "queue-packets")
+
+enum qos_counter {
+#define _(sym, str) QOS_C_##sym,
+	foreach_qos_counter
+#undef _
+		QOS_C_MAX
+};
+
+struct qos {
+	const struct nio_host *host;
+	unsigned npol;
+	struct qos_policer pol[QOS_MAX_POLICERS];
+	bool shaping; /* a rate was given: packets wait in the class tree */
+	int def_cls;
+	struct qos_sched sched;
+	uint64_t ctr[QOS_C_MAX]; /* written by the worker only */
+};
+
+extern const struct nio_opt qos_options[];
+int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char *err,
+		  size_t errlen);
+int qos_classify(const struct qos *q, const struct nio_pkt *p);
+
+#endif /* NETIO_QOS_H */

@@ -1,0 +1,334 @@
+/* The class tree: HTB-like rate/ceil with borrowing, strict priority and DRR between leaves. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qos.h"
+
+#define QOS_MIN_BURST NIO_PKT_MAX_FRAME /* a bucket must hold the largest frame */
+#define QOS_LIMIT_MAX 65536u
+#define QOS_WAIT_MAX  QOS_NS_PER_SEC /* the worker hears from us at least once a second */
+
+int qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *),
+		   uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->quantum = quantum ? quantum : 1514;
+	s->free = free_fn;
+	return 0;
+}
+
+int qos_sched_find(const struct qos_sched *s, const char *name)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (strcmp(s->cls[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool qos_sched_is_leaf(const struct qos_sched *s, unsigned i)
+{
+	return s->cls[i].children == 0;
+}
+
+/* Default burst: 4 ms at the rate (HTB's rate/HZ + mtu in spirit), never below one frame;
+ * a class without a rate holds no credit of its own at all. */
+static uint64_t burst_or_default(uint64_t burst, uint64_t rate)
+{
+	if (rate == 0)
+		return 0;
+	if (burst == 0)
+		burst = rate / 2000;
+	return burst < QOS_MIN_BURST ? QOS_MIN_BURST : burst;
+}
+
+static int check_class(const struct qos_sched *s, const struct qos_class_conf *cc, char *err,
+		       size_t errlen)
+{
+	if (s->n == QOS_MAX_CLASSES)
+		snprintf(err, errlen, "more than %u classes", QOS_MAX_CLASSES);
+	else if (strlen(cc->name) >= QOS_NAME_MAX || !cc->name[0])
+		snprintf(err, errlen, "class name '%s' empty or too long", cc->name);
+	else if (qos_sched_find(s, cc->name) >= 0)
+		snprintf(err, errlen, "class '%s' defined twice", cc->name);
+	else if ((s->n == 0) != (cc->parent < 0) || cc->parent >= (int)s->n)
+		snprintf(err, errlen, "class '%s': parent must be defined before it", cc->name);
+	else if (s->n == 0 && cc->rate == 0)
+		snprintf(err, errlen, "the root needs a rate");
+	else if (cc->ceil && cc->rate > cc->ceil)
+		snprintf(err, errlen, "class '%s': rate above ceil", cc->name);
+	else if (cc->prio >= QOS_MAX_PRIO)
+		snprintf(err, errlen, "class '%s': prio above %u", cc->name, QOS_MAX_PRIO - 1);
+	else if (cc->weight == 0 || cc->limit == 0 || cc->limit > QOS_LIMIT_MAX)
+		snprintf(err, errlen, "class '%s': weight and limit (1..%u) must be positive",
+			 cc->name, QOS_LIMIT_MAX);
+	else
+		return 0;
+	return -1;
+}
+
+/* A class that gets a child stops being a leaf: packets only ever wait in leaves. */
+static void adopt(struct qos_sched *s, int parent)
+{
+	struct qos_class *p = &s->cls[parent];
+
+	p->children++;
+	free(p->ring);
+	p->ring = NULL;
+}
+
+int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
+		  size_t errlen)
+{
+	struct qos_class *c = &s->cls[s->n];
+	uint64_t ceil;
+
+	if (check_class(s, cc, err, errlen) < 0)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->ring = calloc(cc->limit, sizeof(*c->ring));
+	if (!c->ring) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	strcpy(c->name, cc->name);
+	c->parent = cc->parent;
+	ceil = cc->ceil ? cc->ceil : cc->parent < 0 ? cc->rate : s->cls[cc->parent].ceil.rate;
+	qos_tb_init(&c->rate, cc->rate, burst_or_default(cc->burst, cc->rate), now);
+	qos_tb_init(&c->ceil, ceil, burst_or_default(cc->cburst, ceil), now);
+	c->prio = cc->prio;
+	c->quantum = cc->weight * s->quantum;
+	c->limit = cc->limit;
+	c->use_codel = cc->codel;
+	qos_codel_init(&c->codel, cc->target, cc->interval);
+	qos_match_any(&c->match);
+	if (cc->parent >= 0)
+		adopt(s, cc->parent);
+	return (int)s->n++;
+}
+
+void qos_sched_fini(struct qos_sched *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct qos_class *c = &s->cls[i];
+
+		for (; c->qlen; c->qlen--) {
+			s->free(c->ring[c->head]);
+			c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+		}
+		free(c->ring);
+		c->ring = NULL;
+	}
+	s->n = 0;
+	s->qlen = 0;
+}
+
+int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now)
+{
+	struct qos_class *c = &s->cls[cls];
+	uint32_t tail = c->head + c->qlen;
+
+	if (!c->ring || c->qlen == c->limit) {
+		c->st.drop_limit++;
+		s->tot.drop_limit++;
+		return -1;
+	}
+	p->user = now;
+	c->ring[tail >= c->limit ? tail - c->limit : tail] = p;
+	c->qlen++;
+	c->backlog += p->len;
+	if (p->len > c->mtu)
+		c->mtu = p->len;
+	s->qlen++;
+	return 0;
+}
+
+static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c)
+{
+	struct nio_pkt *p = c->ring[c->head];
+
+	c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+	c->qlen--;
+	c->backlog -= p->len;
+	s->qlen--;
+	return p;
+}
+
+static uint32_t head_len(const struct qos_class *c)
+{
+	return c->ring[c->head]->len;
+}
+
+/*
+ * How far up the tree a leaf must go to find a class whose rate covers the head packet:
+ * 0 = its own rate, 1 = its parent's... -1 = it may not send now. Every class on the path,
+ * the lender's ancestors included, must stay within its ceil: the root's ceil is the link,
+ * which must hold even if the children's rates were configured to add up to more.
+ */
+static int lender_level(const struct qos_sched *s, unsigned leaf, uint32_t bytes)
+{
+	int level = -1, k = 0;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent, k++) {
+		if (!qos_tb_has(&s->cls[i].ceil, bytes))
+			return -1;
+		if (level < 0 && qos_tb_has(&s->cls[i].rate, bytes))
+			level = k;
+	}
+	return level;
+}
+
+/* HTB charges every class on the path its ceil, but the rate only from the lender upwards:
+ * the classes below the lender borrowed that much. */
+static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes)
+{
+	int k = 0;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent, k++) {
+		qos_tb_take(&s->cls[i].ceil, bytes);
+		if (k >= level)
+			qos_tb_take(&s->cls[i].rate, bytes);
+	}
+	if (level > 0)
+		s->cls[leaf].st.borrowed++;
+}
+
+/* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
+ * per visit bounds the loop. */
+static unsigned drr(struct qos_sched *s, const int *lvl, int level, uint32_t prio)
+{
+	unsigned i = s->rr[prio];
+
+	for (;; i = i + 1 == s->n ? 0 : i + 1) {
+		struct qos_class *c = &s->cls[i];
+
+		if (lvl[i] != level || c->prio != prio)
+			continue;
+		if (c->deficit >= (int64_t)head_len(c)) {
+			s->rr[prio] = i;
+			return i;
+		}
+		c->deficit += c->quantum;
+	}
+}
+
+/* Choose the leaf to send from: lowest lender level first (own rate before borrowing, as in
+ * HTB), then strict priority, then DRR. Returns -1 when every backlogged leaf must wait. */
+static int pick(struct qos_sched *s, int *level)
+{
+	int lvl[QOS_MAX_CLASSES];
+	int best = -1;
+	uint32_t prio = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		lvl[i] = s->cls[i].qlen ? lender_level(s, i, head_len(&s->cls[i])) : -1;
+		if (lvl[i] < 0)
+			continue;
+		if (best < 0 || lvl[i] < best || (lvl[i] == best && s->cls[i].prio < prio)) {
+			best = lvl[i];
+			prio = s->cls[i].prio;
+		}
+	}
+	if (best < 0)
+		return -1;
+	*level = best;
+	return (int)drr(s, lvl, best, prio);
+}
+
+/* Take the head packet of a leaf, letting CoDel drop what has stood too long. */
+static struct nio_pkt *take(struct qos_sched *s, struct qos_class *c, uint64_t now)
+{
+	while (c->qlen) {
+		struct nio_pkt *p = pop(s, c);
+		uint64_t sojourn = now > p->user ? now - p->user : 0;
+
+		if (!c->use_codel || qos_codel_judge(&c->codel, now, sojourn, c->backlog, c->mtu) ==
+					     QOS_CODEL_SEND) {
+			c->st.delay_ns = sojourn;
+			if (sojourn > c->st.delay_max_ns)
+				c->st.delay_max_ns = sojourn;
+			return p;
+		}
+		c->st.drop_codel++;
+		s->tot.drop_codel++;
+		s->free(p);
+	}
+	return NULL;
+}
+
+static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pkt *p)
+{
+	struct qos_class *c = &s->cls[i];
+
+	charge(s, i, level, p->len);
+	c->deficit -= p->len;
+	c->st.sent_pkts++;
+	c->st.sent_bytes += p->len;
+	s->tot.sent_pkts++;
+	s->tot.sent_bytes += p->len;
+}
+
+/* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should. */
+static void went_idle(struct qos_class *c)
+{
+	c->deficit = 0;
+	qos_codel_empty(&c->codel);
+}
+
+/* Earliest time the leaf's head could go, if nothing else is sent first. */
+static uint64_t leaf_wait(const struct qos_sched *s, unsigned leaf)
+{
+	uint32_t bytes = head_len(&s->cls[leaf]);
+	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		uint64_t cw = qos_tb_wait(&s->cls[i].ceil, bytes);
+		uint64_t rw = qos_tb_wait(&s->cls[i].rate, bytes);
+
+		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
+		rate_wait = rw < rate_wait ? rw : rate_wait;
+	}
+	return ceil_wait > rate_wait ? ceil_wait : rate_wait;
+}
+
+static uint64_t next_release(const struct qos_sched *s, uint64_t now)
+{
+	uint64_t wait = QOS_WAIT_MAX;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		uint64_t w = s->cls[i].qlen ? leaf_wait(s, i) : QOS_NEVER;
+
+		wait = w < wait ? w : wait;
+	}
+	return now + (wait ? wait : 1);
+}
+
+uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **pkts, uint16_t max,
+			   uint64_t *next_ns)
+{
+	uint16_t n = 0;
+	int i, level;
+
+	for (unsigned k = 0; k < s->n; k++) {
+		qos_tb_refill(&s->cls[k].rate, now);
+		qos_tb_refill(&s->cls[k].ceil, now);
+	}
+	while (n < max && s->qlen && (i = pick(s, &level)) >= 0) {
+		struct qos_class *c = &s->cls[i];
+		struct nio_pkt *p = take(s, c, now);
+
+		if (p) {
+			sent(s, (unsigned)i, level, p);
+			pkts[n++] = p;
+		}
+		if (!c->qlen)
+			went_idle(c);
+	}
+	if (!s->qlen)
+		*next_ns = 0;
+	else if (n == max)
+		*next_ns = now;
+	else
+		*next_ns = next_release(s, now);
+	return n;
+}
