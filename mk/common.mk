@@ -1,5 +1,6 @@
 # Flags, output layout and the compile rule shared by every Makefile in the tree.
 # Objects go to $(O)/obj/<path-from-top>.o, so one source may serve the daemon, a plugin and a test.
+.DEFAULT_GOAL := all
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 O ?= $(TOP)/build
 override O := $(abspath $(O))

@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <syslog.h>
 
 #include <netio/pkt.h>
 #include <netio/service.h>
 
+#define NETIOD_VERSION "0.1.0"
 #define NIO_NAME_MAX 32
 #define NIO_MAX_PORTS 32
 #define NIO_MAX_PIPELINES 64
@@ -123,6 +125,8 @@ struct nio_port {
 	/* afpacket tuning */
 	uint32_t ring_frames;
 	uint32_t block_timeout_ms;
+	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
+	bool open;
 	struct nio_port_stats stats; /* written by the owning worker only */
 };
 
@@ -150,6 +154,7 @@ struct nio_svc_inst {
 	const struct nio_service *svc;
 	void *inst;
 	void *conf_block; /* cfg_t * of the service block, owned by the config */
+	struct nio_conf *conf; /* service.c: accessor handle over conf_block */
 	size_t state_off; /* offset of this service's per-flow state in the flow's blob */
 	struct nio_svc_stats stats; /* written by the worker */
 };
@@ -194,7 +199,8 @@ struct nio_config {
 	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
 	char control_socket[108];
 	char state_dir[256];
-	void *cfg; /* cfg_t * the service blocks point into */
+	void *cfg;    /* cfg_t * the service blocks point into */
+	void *schema; /* config.c: the libConfuse schema built from the loaded plugins */
 };
 
 /* ---------------------------------------------------------------- flows (flow.c) */
@@ -311,6 +317,15 @@ void nio_addr_format(const uint8_t a[16], char *buf, size_t len);
 int nio_mac_parse(const char *s, uint8_t mac[6]);
 void nio_addr_from_v4(uint8_t out[16], const void *v4);
 
+/* units.c */
+int nio_parse_rate(const char *s, unsigned long long *bps);
+int nio_parse_size(const char *s, unsigned long long *bytes);
+int nio_parse_time(const char *s, unsigned long long *ns);
+int nio_parse_int(const char *s, long long *v);
+int nio_parse_bool(const char *s, bool *v);
+bool nio_enum_ok(const char *choices, const char *word);
+int nio_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
 /* pool.c */
 int nio_pool_init(struct nio_pool *pool, uint32_t size);
 void nio_pool_fini(struct nio_pool *pool);
@@ -347,7 +362,12 @@ const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8
 					  int ifindex);
 
 /* config.c */
-struct nio_config *nio_config_load(struct netiod *d, const char *file, char *err, size_t errlen);
+struct nio_config *nio_config_load(struct netiod *d, const char *file, const char *buf, char *err,
+				   size_t errlen);
+const struct nio_opt *nio_opt_find(const struct nio_opt *o, const char *name);
+int nio_opt_check(const struct nio_opt *o, const char *v, char *why, size_t len);
+int nio_config_check_block(struct nio_config *c, const struct nio_svc_inst *si, char *err,
+			   size_t errlen);
 void nio_config_free(struct nio_config *c);
 void nio_config_dump(const struct nio_config *c, FILE *out);
 
@@ -358,9 +378,18 @@ int nio_plugin_check(const struct nio_service *s, const char *name, char *err, s
 int nio_plugin_load_dir(struct netiod *d, const char *dir);
 struct nio_plugin *nio_plugin_find(struct netiod *d, const char *name);
 int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errlen);
-int nio_plugin_replace(struct netiod *d, const char *name, const char *path, char *err,
-		       size_t errlen);
-void nio_plugin_retire(struct nio_plugin *p);
+int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t errlen);
+void nio_plugin_close(void *dl);
+void nio_plugin_unlink(struct netiod *d, struct nio_plugin *p);
+void nio_svc_inst_fini(struct nio_svc_inst *si);
+void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
+		       struct nio_svc_inst *si, char *err, size_t errlen);
+void nio_pipeline_fini(struct nio_pipeline *pl);
+
+/* port.c */
+int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
+			  size_t errlen);
+void nio_port_put(struct nio_port *p);
 
 /* pipeline.c */
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
@@ -374,8 +403,11 @@ void nio_worker_stop(struct nio_worker *w);
 void nio_worker_pause(struct nio_worker *w);
 void nio_worker_resume(struct nio_worker *w);
 void nio_worker_wake(struct nio_worker *w);
+void nio_worker_set_config(struct nio_worker *w, struct nio_config *c);
+void nio_worker_flush_flows(struct nio_worker *w);
 void nio_worker_pkt_free(struct nio_pkt *p);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
+void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex);
 
 /* neigh.c: keeps a nio_fib snapshot of the kernel's tables for the worker (libnl). */
 int nio_neigh_init(struct netiod *d);
@@ -390,5 +422,8 @@ void nio_control_fini(struct netiod *d);
 /* netiod.c */
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen);
 void nio_apply_config(struct netiod *d, struct nio_config *c);
+void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);
+int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
+			size_t errlen);
 
 #endif /* NETIOD_H */

@@ -1,0 +1,106 @@
+/* Parsing and matching of IPv4/IPv6 addresses and prefixes in one 128-bit space. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netiod.h"
+
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+void nio_addr_from_v4(uint8_t out[16], const void *v4)
+{
+	memcpy(out, v4mapped, 12);
+	memcpy(out + 12, v4, 4);
+}
+
+int nio_addr_parse(const char *s, uint8_t out[16], uint8_t *family)
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		nio_addr_from_v4(out, &a4);
+		*family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*family = 6;
+		return 0;
+	}
+	return -1;
+}
+
+static void prefix_mask(uint8_t a[16], unsigned len)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bits = len > i * 8 ? len - i * 8 : 0;
+
+		if (bits < 8)
+			a[i] &= (uint8_t)(0xff00u >> bits);
+	}
+}
+
+/* "a.b.c.d/len", "x::/len" or a bare address (host prefix). Host bits must be zero. */
+int nio_prefix_parse(const char *s, struct nio_prefix *p)
+{
+	char buf[64], *slash, *end;
+	unsigned long len;
+	uint8_t masked[16];
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (nio_addr_parse(buf, p->addr, &p->family) < 0)
+		return -1;
+	len = p->family == 4 ? 32 : 128;
+	if (slash) {
+		if (!slash[1])
+			return -1;
+		len = strtoul(slash + 1, &end, 10);
+		if (*end || len > (p->family == 4 ? 32u : 128u))
+			return -1;
+	}
+	p->len = (uint8_t)(p->family == 4 ? 96 + len : len);
+	memcpy(masked, p->addr, 16);
+	prefix_mask(masked, p->len);
+	if (memcmp(masked, p->addr, 16))
+		return -1;
+	return 0;
+}
+
+bool nio_prefix_contains(const struct nio_prefix *p, const uint8_t addr[16])
+{
+	unsigned full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr, addr, full))
+		return false;
+	if (!rest)
+		return true;
+	return ((p->addr[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+void nio_addr_format(const uint8_t a[16], char *buf, size_t len)
+{
+	if (!memcmp(a, v4mapped, 12))
+		inet_ntop(AF_INET, a + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+}
+
+int nio_mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 0xff)
+			return -1;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}

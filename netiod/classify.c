@@ -1,0 +1,50 @@
+/* Where a flow is matched: first pipeline (in config order) whose match accepts the flow key. */
+#include "netiod.h"
+
+static bool match_prefixes(const struct nio_prefix *pfx, unsigned n, const uint8_t addr[16])
+{
+	if (!n)
+		return true;
+	for (unsigned i = 0; i < n; i++)
+		if (nio_prefix_contains(&pfx[i], addr))
+			return true;
+	return false;
+}
+
+static bool match_ports(const struct nio_match *m, const struct nio_flow_key *k)
+{
+	bool any_s = m->sport_lo == 0 && m->sport_hi == 65535;
+	bool any_d = m->dport_lo == 0 && m->dport_hi == 65535;
+
+	if (any_s && any_d)
+		return true;
+	/* port ranges only ever match transport protocols that carry ports */
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP &&
+	    k->proto != IPPROTO_UDPLITE)
+		return false;
+	return k->sport >= m->sport_lo && k->sport <= m->sport_hi && k->dport >= m->dport_lo &&
+	       k->dport <= m->dport_hi;
+}
+
+bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k)
+{
+	if (m->in_port >= 0 && m->in_port != k->in_port)
+		return false;
+	if (m->family && m->family != k->family)
+		return false;
+	if (m->proto && m->proto != k->proto)
+		return false;
+	if (!match_prefixes(m->src, m->nsrc, k->src))
+		return false;
+	if (!match_prefixes(m->dst, m->ndst, k->dst))
+		return false;
+	return match_ports(m, k);
+}
+
+int nio_classify(const struct nio_config *c, const struct nio_flow_key *k)
+{
+	for (unsigned i = 0; i < c->npipelines; i++)
+		if (nio_match_pkt(&c->pipelines[i].match, k))
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,746 @@
+/* The config file: libConfuse schema (with the loaded plugins' options), validation, loading. */
+#include <arpa/inet.h>
+#include <confuse.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netiod.h"
+
+/* The loader in progress: libConfuse callbacks have no user pointer. Control thread only. */
+static struct netiod *ld;
+static char *ld_err;
+static size_t ld_errlen;
+
+static void set_err(const char *file, int line, const char *fmt, va_list ap)
+{
+	char msg[384];
+
+	if (!ld_err || ld_err[0])
+		return; /* keep the first error: later ones are usually its consequence */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(ld_err, ld_errlen, "%s:%d: %s", file ? file : "<config>", line, msg);
+	else
+		snprintf(ld_err, ld_errlen, "%s: %s", file ? file : "<config>", msg);
+}
+
+static void errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	set_err(cfg ? cfg->filename : NULL, cfg ? cfg->line : 0, fmt, ap);
+}
+
+static void __attribute__((format(printf, 3, 4))) fail(const cfg_t *cfg, int line, const char *fmt,
+						       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_err(cfg->filename, line, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ value checks */
+
+const struct nio_opt *nio_opt_find(const struct nio_opt *o, const char *name)
+{
+	for (; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+/* Check one textual value against its schema entry; on error write a message into why. */
+int nio_opt_check(const struct nio_opt *o, const char *v, char *why, size_t len)
+{
+	unsigned long long u;
+	long long i;
+	bool b;
+	uint8_t a[16], fam;
+	struct nio_prefix p;
+
+	switch (o->type) {
+	case NIO_OPT_INT:
+		if (nio_parse_int(v, &i) < 0)
+			return snprintf(why, len, "'%s' is not an integer", v), -1;
+		if ((o->min || o->max) && (i < o->min || i > o->max))
+			return snprintf(why, len, "%lld is out of range [%lld, %lld]", i, o->min,
+					o->max),
+			       -1;
+		return 0;
+	case NIO_OPT_BOOL:
+		return nio_parse_bool(v, &b) < 0 ? snprintf(why, len, "'%s' is not a boolean", v), -1 : 0;
+	case NIO_OPT_ENUM:
+		return nio_enum_ok(o->choices, v) ? 0 : (snprintf(why, len, "'%s' is not one of %s", v, o->choices), -1);
+	case NIO_OPT_RATE:
+		return nio_parse_rate(v, &u) < 0 ? snprintf(why, len, "'%s' is not a rate (e.g. 100mbit, 64kbit, 1gbit)", v), -1 : 0;
+	case NIO_OPT_SIZE:
+		return nio_parse_size(v, &u) < 0 ? snprintf(why, len, "'%s' is not a size (e.g. 1500, 64k, 1m)", v), -1 : 0;
+	case NIO_OPT_TIME:
+		return nio_parse_time(v, &u) < 0 ? snprintf(why, len, "'%s' is not a duration (e.g. 5ms, 100us, 1s)", v), -1 : 0;
+	case NIO_OPT_ADDR:
+		return nio_addr_parse(v, a, &fam) < 0 ? snprintf(why, len, "'%s' is not an IPv4 or IPv6 address", v), -1 : 0;
+	case NIO_OPT_PREFIX:
+		return nio_prefix_parse(v, &p) < 0 ? snprintf(why, len, "'%s' is not a prefix (address/length, host bits zero)", v), -1 : 0;
+	default:
+		return 0;
+	}
+}
+
+static struct nio_plugin *plugin_of(cfg_t *svc)
+{
+	return ld ? nio_plugin_find(ld, cfg_title(svc)) : NULL;
+}
+
+/* A leaf option of a service block, checked as it is parsed so the line number is exact. */
+static int validate_leaf(cfg_t *svc, cfg_opt_t *opt)
+{
+	struct nio_plugin *pl = plugin_of(svc);
+	const struct nio_opt *o;
+	char why[256];
+
+	if (!pl) {
+		cfg_error(svc, "unknown service '%s' (no plugin of that name is loaded)",
+			  cfg_title(svc));
+		return -1;
+	}
+	o = nio_opt_find(pl->svc->options, opt->name);
+	if (!o || o->type == NIO_OPT_SECTION) {
+		cfg_error(svc, "service '%s' has no option '%s'", pl->name, opt->name);
+		return -1;
+	}
+	if ((o->type == NIO_OPT_LIST) != (opt->type == CFGT_STR && (opt->flags & CFGF_LIST))) {
+		cfg_error(svc, "service '%s': option '%s' %s", pl->name, opt->name,
+			  o->type == NIO_OPT_LIST ? "takes a list { \"a\", \"b\" }" : "takes one value");
+		return -1;
+	}
+	for (unsigned i = 0; i < opt->nvalues && o->type != NIO_OPT_LIST; i++) {
+		if (nio_opt_check(o, cfg_opt_getnstr(opt, i), why, sizeof(why)) < 0) {
+			cfg_error(svc, "service '%s': %s: %s", pl->name, opt->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* After a whole block: options of sub-sections, required options. */
+static int validate_block(cfg_t *blk, const struct nio_opt *schema, const char *what)
+{
+	char why[256];
+
+	for (const struct nio_opt *o = schema; o && o->name; o++) {
+		if (o->type == NIO_OPT_SECTION) {
+			for (unsigned i = 0; i < cfg_size(blk, o->name); i++) {
+				cfg_t *sub = cfg_getnsec(blk, o->name, i);
+
+				if (validate_block(sub, o->sub, what) < 0)
+					return -1;
+			}
+			continue;
+		}
+		if (o->type == NIO_OPT_LIST) {
+			if ((o->flags & NIO_OPT_F_REQUIRED) && !cfg_size(blk, o->name)) {
+				cfg_error(blk, "%s: missing required option '%s'", what, o->name);
+				return -1;
+			}
+			continue;
+		}
+		if (!cfg_getstr(blk, o->name)) {
+			if (o->flags & NIO_OPT_F_REQUIRED) {
+				cfg_error(blk, "%s: missing required option '%s' in block '%s'",
+					  what, o->name, cfg_title(blk) ? cfg_title(blk) : blk->name);
+				return -1;
+			}
+			continue;
+		}
+		if (nio_opt_check(o, cfg_getstr(blk, o->name), why, sizeof(why)) < 0) {
+			cfg_error(blk, "%s: %s: %s", what, o->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Options the union schema knows but this block's service does not (in sub-sections). */
+static int check_unknown(cfg_t *blk, const struct nio_opt *schema, const char *what)
+{
+	for (unsigned i = 0; blk->opts[i].name; i++) {
+		cfg_opt_t *opt = &blk->opts[i];
+		const struct nio_opt *o;
+		bool set = opt->type == CFGT_SEC ? cfg_size(blk, opt->name) > 0
+						 : (opt->flags & CFGF_LIST) ? opt->nvalues > 0
+									    : cfg_getstr(blk, opt->name) != NULL;
+
+		if (!set)
+			continue;
+		o = nio_opt_find(schema, opt->name);
+		if (!o) {
+			cfg_error(blk, "%s has no option '%s'", what, opt->name);
+			return -1;
+		}
+		for (unsigned j = 0; o->type == NIO_OPT_SECTION && j < cfg_size(blk, opt->name); j++)
+			if (check_unknown(cfg_getnsec(blk, opt->name, j), o->sub, what) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int validate_service(cfg_t *pipeline, cfg_opt_t *opt)
+{
+	cfg_t *svc = cfg_opt_getnsec(opt, opt->nvalues - 1);
+	struct nio_plugin *pl = plugin_of(svc);
+	char what[96];
+
+	if (!pl) {
+		cfg_error(pipeline, "unknown service '%s' (no plugin of that name is loaded)",
+			  cfg_title(svc));
+		return -1;
+	}
+	snprintf(what, sizeof(what), "service '%s'", pl->name);
+	svc->line = pipeline->line;
+	if (check_unknown(svc, pl->svc->options, what) < 0)
+		return -1;
+	return validate_block(svc, pl->svc->options, what);
+}
+
+/* Check a parsed service block against a (new) plugin's schema, for 'service replace'. */
+int nio_config_check_block(struct nio_config *c, const struct nio_svc_inst *si, char *err,
+			   size_t errlen)
+{
+	char what[96];
+	int r;
+
+	err[0] = '\0';
+	ld_err = err;
+	ld_errlen = errlen;
+	snprintf(what, sizeof(what), "service '%s'", si->svc->name);
+	r = check_unknown(si->conf_block, si->svc->options, what) < 0 ||
+			    validate_block(si->conf_block, si->svc->options, what) < 0
+		    ? -1
+		    : 0;
+	ld_err = NULL;
+	(void)c;
+	return r;
+}
+
+/* ------------------------------------------------------------------ the schema */
+
+/* A growable cfg_opt_t array; names are owned by the schema arena. */
+struct optv {
+	cfg_opt_t *v;
+	unsigned n, cap;
+};
+
+struct schema {
+	struct optv svc;      /* union of every loaded plugin's options */
+	char **names;         /* strdup()ed names and sub-arrays to free */
+	unsigned nnames;
+	cfg_opt_t **subs;
+	unsigned nsubs;
+};
+
+static void optv_push(struct optv *ov, cfg_opt_t o)
+{
+	if (ov->n + 1 >= ov->cap) {
+		ov->cap = ov->cap ? ov->cap * 2 : 16;
+		ov->v = realloc(ov->v, ov->cap * sizeof(*ov->v));
+		if (!ov->v)
+			fatal("realloc");
+	}
+	ov->v[ov->n++] = o;
+	memset(&ov->v[ov->n], 0, sizeof(ov->v[ov->n])); /* CFG_END() */
+}
+
+static bool optv_has(const struct optv *ov, const char *name)
+{
+	for (unsigned i = 0; i < ov->n; i++)
+		if (!strcmp(ov->v[i].name, name))
+			return true;
+	return false;
+}
+
+static cfg_opt_t *sub_opts(struct schema *s, const struct nio_opt *sub);
+
+static void add_opt(struct schema *s, struct optv *ov, const struct nio_opt *o)
+{
+	cfg_opt_t leaf = CFG_STR(NULL, NULL, CFGF_NONE);
+	cfg_opt_t list = CFG_STR_LIST(NULL, NULL, CFGF_NONE);
+	cfg_opt_t sec = CFG_SEC(NULL, NULL, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES);
+	cfg_opt_t x;
+
+	if (optv_has(ov, o->name))
+		return; /* two plugins share the name: the value is checked per service */
+	x = o->type == NIO_OPT_SECTION ? sec : o->type == NIO_OPT_LIST ? list : leaf;
+	x.name = o->name;
+	if (o->type == NIO_OPT_SECTION)
+		x.subopts = sub_opts(s, o->sub);
+	optv_push(ov, x);
+}
+
+static cfg_opt_t *sub_opts(struct schema *s, const struct nio_opt *sub)
+{
+	struct optv ov = { 0 };
+
+	for (const struct nio_opt *o = sub; o && o->name; o++)
+		add_opt(s, &ov, o);
+	if (!ov.v)
+		optv_push(&ov, (cfg_opt_t)CFG_STR("-", NULL, CFGF_NONE));
+	s->subs = realloc(s->subs, (s->nsubs + 1) * sizeof(*s->subs));
+	if (!s->subs)
+		fatal("realloc");
+	s->subs[s->nsubs++] = ov.v;
+	return ov.v;
+}
+
+static void schema_free(struct schema *s)
+{
+	for (unsigned i = 0; i < s->nsubs; i++)
+		free(s->subs[i]);
+	free(s->subs);
+	free(s->svc.v);
+	memset(s, 0, sizeof(*s));
+}
+
+static cfg_opt_t match_opts[] = {
+	CFG_STR("in", NULL, CFGF_NONE),	      CFG_STR_LIST("src", NULL, CFGF_NONE),
+	CFG_STR_LIST("dst", NULL, CFGF_NONE), CFG_STR("proto", NULL, CFGF_NONE),
+	CFG_STR("sport", NULL, CFGF_NONE),    CFG_STR("dport", NULL, CFGF_NONE),
+	CFG_STR("family", NULL, CFGF_NONE),   CFG_END(),
+};
+
+static cfg_opt_t port_opts[] = {
+	CFG_STR("device", NULL, CFGF_NONE),
+	CFG_STR("driver", "auto", CFGF_NONE),
+	CFG_STR("input", NULL, CFGF_NONE),
+	CFG_STR("output", NULL, CFGF_NONE),
+	CFG_STR("mac", NULL, CFGF_NONE),
+	CFG_STR("address", NULL, CFGF_NONE),
+	CFG_STR("address6", NULL, CFGF_NONE),
+	CFG_INT("ring-frames", 4096, CFGF_NONE),
+	CFG_INT("block-timeout-ms", 1, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_t *parse(struct schema *s, const char *file, const char *buf)
+{
+	cfg_opt_t pipeline_opts[] = {
+		CFG_SEC("match", match_opts, CFGF_NONE),
+		CFG_SEC("service", s->svc.v, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
+		CFG_STR("out", NULL, CFGF_NONE),
+		CFG_STR("via", NULL, CFGF_NONE),
+		CFG_STR("dst-mac", NULL, CFGF_NONE),
+		CFG_STR("fail-mode", "secure", CFGF_NONE),
+		CFG_BOOL("decrement-ttl", cfg_true, CFGF_NONE),
+		CFG_END(),
+	};
+	cfg_opt_t top[] = {
+		CFG_INT("burst", 32, CFGF_NONE),
+		CFG_INT("flow-table-size", 65536, CFGF_NONE),
+		CFG_STR("flow-idle", "60s", CFGF_NONE),
+		CFG_INT("spin-us", 200, CFGF_NONE),
+		CFG_STR("control-socket", NULL, CFGF_NONE),
+		CFG_STR("state-dir", NULL, CFGF_NONE),
+		CFG_SEC("port", port_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
+		CFG_END(),
+	};
+	cfg_t *cfg = cfg_init(top, CFGF_NONE);
+	int r;
+	char path[64];
+
+	if (!s->svc.v)
+		optv_push(&s->svc, (cfg_opt_t)CFG_STR("-", NULL, CFGF_NONE));
+	cfg_set_error_function(cfg, errfunc);
+	cfg_set_validate_func(cfg, "pipeline|service", validate_service);
+	for (unsigned i = 0; i < s->svc.n; i++) {
+		if (s->svc.v[i].type == CFGT_SEC)
+			continue;
+		snprintf(path, sizeof(path), "pipeline|service|%s", s->svc.v[i].name);
+		cfg_set_validate_func(cfg, path, validate_leaf);
+	}
+	r = buf ? cfg_parse_buf(cfg, buf) : cfg_parse(cfg, file);
+	if (r == CFG_FILE_ERROR && ld_err && !ld_err[0])
+		snprintf(ld_err, ld_errlen, "%s: %s", file, strerror(errno));
+	if (r != CFG_SUCCESS) {
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* ------------------------------------------------------------------ building the config */
+
+static int port_index(const struct nio_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->nports; i++)
+		if (!strcmp(c->ports[i]->name, name))
+			return (int)i;
+	return -1;
+}
+
+static int load_port(struct nio_config *c, cfg_t *sec)
+{
+	struct nio_port *p = calloc(1, sizeof(*p));
+	const char *v;
+	uint8_t a[16], fam;
+
+	if (!p)
+		return fail(sec, sec->line, "out of memory"), -1;
+	c->ports[c->nports] = p;
+	p->id = (uint16_t)c->nports++;
+	snprintf(p->name, sizeof(p->name), "%s", cfg_title(sec));
+	snprintf(p->driver, sizeof(p->driver), "%s", cfg_getstr(sec, "driver"));
+	if (!nio_enum_ok("auto|afpacket|pcap|kmod", p->driver))
+		return fail(sec, sec->line, "port '%s': driver '%s' is not one of auto|afpacket|pcap|kmod", p->name, p->driver), -1;
+	if ((v = cfg_getstr(sec, "device")) && strlen(v) >= IFNAMSIZ)
+		return fail(sec, sec->line, "port '%s': device name '%s' too long", p->name, v), -1;
+	if (v)
+		snprintf(p->device, sizeof(p->device), "%s", v);
+	else if (strcmp(p->driver, "pcap"))
+		return fail(sec, sec->line, "port '%s': missing 'device'", p->name), -1;
+	if ((v = cfg_getstr(sec, "input")))
+		snprintf(p->pcap_in, sizeof(p->pcap_in), "%s", v);
+	if ((v = cfg_getstr(sec, "output")))
+		snprintf(p->pcap_out, sizeof(p->pcap_out), "%s", v);
+	if (!strcmp(p->driver, "pcap") && !p->pcap_in[0] && !p->pcap_out[0])
+		return fail(sec, sec->line, "port '%s': a pcap port needs 'input' and/or 'output'", p->name), -1;
+	if ((v = cfg_getstr(sec, "mac")) && nio_mac_parse(v, p->mac) < 0)
+		return fail(sec, sec->line, "port '%s': bad mac '%s'", p->name, v), -1;
+	if ((v = cfg_getstr(sec, "address"))) {
+		if (nio_addr_parse(v, a, &fam) < 0 || fam != 4)
+			return fail(sec, sec->line, "port '%s': 'address' must be IPv4", p->name), -1;
+		memcpy(&p->addr4, a + 12, 4);
+		p->has_v4 = true;
+	}
+	if ((v = cfg_getstr(sec, "address6"))) {
+		if (nio_addr_parse(v, a, &fam) < 0 || fam != 6)
+			return fail(sec, sec->line, "port '%s': 'address6' must be IPv6", p->name), -1;
+		memcpy(&p->addr6, a, 16);
+		p->has_v6 = true;
+	}
+	if (cfg_getint(sec, "ring-frames") < 64 || cfg_getint(sec, "ring-frames") > 1 << 20)
+		return fail(sec, sec->line, "port '%s': ring-frames out of range [64, 1048576]", p->name), -1;
+	p->ring_frames = (uint32_t)cfg_getint(sec, "ring-frames");
+	if (cfg_getint(sec, "block-timeout-ms") < 1 || cfg_getint(sec, "block-timeout-ms") > 1000)
+		return fail(sec, sec->line, "port '%s': block-timeout-ms out of range [1, 1000]", p->name), -1;
+	p->block_timeout_ms = (uint32_t)cfg_getint(sec, "block-timeout-ms");
+	return 0;
+}
+
+static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint8_t *n,
+			 const char *pl)
+{
+	unsigned cnt = cfg_size(m, opt);
+
+	if (cnt > NIO_MAX_PREFIXES)
+		return fail(m, m->line, "pipeline '%s': at most %d prefixes in '%s'", pl, NIO_MAX_PREFIXES, opt), -1;
+	for (unsigned i = 0; i < cnt; i++) {
+		const char *v = cfg_getnstr(m, opt, i);
+
+		if (nio_prefix_parse(v, &out[i]) < 0)
+			return fail(m, m->line, "pipeline '%s': %s: '%s' is not a prefix (address/length, host bits zero)", pl, opt, v), -1;
+	}
+	*n = (uint8_t)cnt;
+	return 0;
+}
+
+static int parse_proto(const char *v)
+{
+	static const struct {
+		const char *name;
+		int proto;
+	} names[] = { { "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 }, { "sctp", 132 },
+		      { "gre", 47 }, { "esp", 50 }, { "ipip", 4 }, { "ipv6", 41 } };
+	long long n;
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i].name))
+			return names[i].proto;
+	if (nio_parse_int(v, &n) == 0 && n > 0 && n < 256)
+		return (int)n;
+	return -1;
+}
+
+static int load_match(struct nio_config *c, struct nio_pipeline *pl, cfg_t *m)
+{
+	struct nio_match *mt = &pl->match;
+	const char *v;
+	int proto;
+
+	mt->in_port = -1;
+	mt->sport_hi = mt->dport_hi = 65535;
+	if (!m)
+		return 0;
+	if ((v = cfg_getstr(m, "in")) && (mt->in_port = port_index(c, v)) < 0)
+		return fail(m, m->line, "pipeline '%s': match: unknown port '%s'", pl->name, v), -1;
+	if (load_prefixes(m, "src", mt->src, &mt->nsrc, pl->name) < 0 ||
+	    load_prefixes(m, "dst", mt->dst, &mt->ndst, pl->name) < 0)
+		return -1;
+	if ((v = cfg_getstr(m, "proto"))) {
+		if ((proto = parse_proto(v)) < 0)
+			return fail(m, m->line, "pipeline '%s': match: unknown protocol '%s'", pl->name, v), -1;
+		mt->proto = (uint8_t)proto;
+	}
+	if ((v = cfg_getstr(m, "sport")) && nio_parse_port_range(v, &mt->sport_lo, &mt->sport_hi) < 0)
+		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v), -1;
+	if ((v = cfg_getstr(m, "dport")) && nio_parse_port_range(v, &mt->dport_lo, &mt->dport_hi) < 0)
+		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v), -1;
+	if ((v = cfg_getstr(m, "family"))) {
+		if (!nio_enum_ok("ipv4|ipv6", v))
+			return fail(m, m->line, "pipeline '%s': match: family must be ipv4 or ipv6", pl->name), -1;
+		mt->family = v[3] == '4' ? 4 : 6;
+	}
+	return 0;
+}
+
+static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *sec)
+{
+	char err[256];
+	size_t off = 0;
+
+	pl->nsvcs = cfg_size(sec, "service");
+	if (pl->nsvcs > NIO_MAX_SVCS)
+		return fail(sec, sec->line, "pipeline '%s': at most %d services", pl->name, NIO_MAX_SVCS), -1;
+	for (unsigned i = 0; i < pl->nsvcs; i++) {
+		cfg_t *s = cfg_getnsec(sec, "service", i);
+		struct nio_svc_inst *si = &pl->svcs[i];
+
+		si->plugin = nio_plugin_find(ld, cfg_title(s));
+		si->svc = si->plugin->svc;
+		si->conf_block = s;
+		si->state_off = off;
+		off += (si->svc->flow_state_size + 15) & ~(size_t)15;
+		err[0] = '\0';
+		si->inst = nio_service_init(ld, c, pl, si, err, sizeof(err));
+		if (!si->inst)
+			return fail(sec, s->line, "pipeline '%s': service '%s': %s", pl->name, si->plugin->name, err[0] ? err : "init failed"), -1;
+		si->plugin->refs++;
+	}
+	pl->flow_state_size = off;
+	return 0;
+}
+
+static int load_pipeline(struct nio_config *c, cfg_t *sec)
+{
+	struct nio_pipeline *pl = &c->pipelines[c->npipelines];
+	const char *v;
+	uint8_t fam;
+
+	pl->id = (uint16_t)c->npipelines++;
+	pl->line = sec->line;
+	snprintf(pl->name, sizeof(pl->name), "%s", cfg_title(sec));
+	if (load_match(c, pl, cfg_size(sec, "match") ? cfg_getsec(sec, "match") : NULL) < 0)
+		return -1;
+	pl->out_port = -1;
+	if ((v = cfg_getstr(sec, "out")) && (pl->out_port = port_index(c, v)) < 0)
+		return fail(sec, sec->line, "pipeline '%s': out: unknown port '%s'", pl->name, v), -1;
+	if ((v = cfg_getstr(sec, "via"))) {
+		if (nio_addr_parse(v, pl->via, &fam) < 0)
+			return fail(sec, sec->line, "pipeline '%s': via: '%s' is not an address", pl->name, v), -1;
+		pl->has_via = true;
+	}
+	if ((v = cfg_getstr(sec, "dst-mac"))) {
+		if (nio_mac_parse(v, pl->dst_mac) < 0)
+			return fail(sec, sec->line, "pipeline '%s': dst-mac: '%s' is not a MAC address", pl->name, v), -1;
+		pl->has_dst_mac = true;
+	}
+	v = cfg_getstr(sec, "fail-mode");
+	if (!nio_enum_ok("secure|passthrough", v))
+		return fail(sec, sec->line, "pipeline '%s': fail-mode must be secure or passthrough", pl->name), -1;
+	pl->fail_mode = strcmp(v, "secure") ? NIO_FAIL_PASSTHROUGH : NIO_FAIL_SECURE;
+	pl->no_ttl = !cfg_getbool(sec, "decrement-ttl");
+	return load_services(c, pl, sec);
+}
+
+static int load_globals(struct nio_config *c, cfg_t *cfg)
+{
+	unsigned long long ns;
+	const char *v;
+
+	if (cfg_getint(cfg, "burst") < 1 || cfg_getint(cfg, "burst") > (long)NIO_BURST_MAX)
+		return fail(cfg, 0, "burst must be within [1, %u]", NIO_BURST_MAX), -1;
+	c->burst = (unsigned)cfg_getint(cfg, "burst");
+	if (cfg_getint(cfg, "flow-table-size") < 16 || cfg_getint(cfg, "flow-table-size") > 1 << 24)
+		return fail(cfg, 0, "flow-table-size must be within [16, 16777216]"), -1;
+	c->flow_table_size = (unsigned)cfg_getint(cfg, "flow-table-size");
+	if (nio_parse_time(cfg_getstr(cfg, "flow-idle"), &ns) < 0 || ns < 1000000)
+		return fail(cfg, 0, "flow-idle: '%s' is not a duration of at least 1ms", cfg_getstr(cfg, "flow-idle")), -1;
+	c->flow_idle_ms = (unsigned)(ns / 1000000);
+	if (cfg_getint(cfg, "spin-us") < 0 || cfg_getint(cfg, "spin-us") > 1000000)
+		return fail(cfg, 0, "spin-us must be within [0, 1000000]"), -1;
+	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
+	if ((v = cfg_getstr(cfg, "control-socket")))
+		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
+	if ((v = cfg_getstr(cfg, "state-dir")))
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
+	return 0;
+}
+
+static int load_all(struct nio_config *c, cfg_t *cfg)
+{
+	if (load_globals(c, cfg) < 0)
+		return -1;
+	if (cfg_size(cfg, "port") > NIO_MAX_PORTS)
+		return fail(cfg, 0, "at most %d ports", NIO_MAX_PORTS), -1;
+	for (unsigned i = 0; i < cfg_size(cfg, "port"); i++)
+		if (load_port(c, cfg_getnsec(cfg, "port", i)) < 0)
+			return -1;
+	if (cfg_size(cfg, "pipeline") > NIO_MAX_PIPELINES)
+		return fail(cfg, 0, "at most %d pipelines", NIO_MAX_PIPELINES), -1;
+	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
+		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Parse and validate a file (or, with buf, a string), create every service instance.
+ * All or nothing: on error nothing is left behind and err holds "file:line: message".
+ * Ports are described but not opened (nio_config_open_ports does that).
+ */
+struct nio_config *nio_config_load(struct netiod *d, const char *file, const char *buf, char *err,
+				   size_t errlen)
+{
+	struct nio_config *c = calloc(1, sizeof(*c));
+	struct schema *s = calloc(1, sizeof(*s));
+	cfg_t *cfg;
+
+	err[0] = '\0';
+	if (!c || !s)
+		fatal("calloc");
+	c->schema = s;
+	ld = d;
+	ld_err = err;
+	ld_errlen = errlen;
+	for (struct nio_plugin *p = d->plugins; p; p = p->next)
+		for (const struct nio_opt *o = p->svc->options; o && o->name; o++)
+			add_opt(s, &s->svc, o);
+	snprintf(c->file, sizeof(c->file), "%s", file ? file : "<buffer>");
+	cfg = parse(s, file, buf);
+	if (!cfg) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: parse error", c->file);
+		goto fail;
+	}
+	c->cfg = cfg;
+	if (load_all(c, cfg) < 0)
+		goto fail;
+	ld = NULL;
+	ld_err = NULL;
+	return c;
+fail:
+	nio_config_free(c);
+	ld = NULL;
+	ld_err = NULL;
+	return NULL;
+}
+
+void nio_config_free(struct nio_config *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->npipelines; i++)
+		nio_pipeline_fini(&c->pipelines[i]);
+	for (unsigned i = 0; i < c->nports; i++)
+		nio_port_put(c->ports[i]);
+	if (c->cfg)
+		cfg_free(c->cfg);
+	schema_free(c->schema);
+	free(c->schema);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ printing (netiod -t -v) */
+
+static void dump_prefixes(FILE *out, const char *what, const struct nio_prefix *p, unsigned n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	for (unsigned i = 0; i < n; i++) {
+		nio_addr_format(p[i].addr, a, sizeof(a));
+		fprintf(out, " %s %s/%u", what, a, p[i].family == 4 ? p[i].len - 96u : p[i].len);
+	}
+}
+
+static void dump_block(FILE *out, cfg_t *blk, const struct nio_opt *schema, int indent)
+{
+	for (const struct nio_opt *o = schema; o && o->name; o++) {
+		if (o->type == NIO_OPT_SECTION) {
+			for (unsigned i = 0; i < cfg_size(blk, o->name); i++) {
+				cfg_t *sub = cfg_getnsec(blk, o->name, i);
+
+				fprintf(out, "%*s%s %s\n", indent, "", o->name, cfg_title(sub));
+				dump_block(out, sub, o->sub, indent + 2);
+			}
+		} else if (o->type == NIO_OPT_LIST) {
+			fprintf(out, "%*s%s =", indent, "", o->name);
+			for (unsigned i = 0; i < cfg_size(blk, o->name); i++)
+				fprintf(out, " %s", cfg_getnstr(blk, o->name, i));
+			fprintf(out, "\n");
+		} else {
+			const char *v = cfg_getstr(blk, o->name);
+
+			if (v || o->def)
+				fprintf(out, "%*s%s = %s%s\n", indent, "", o->name, v ? v : o->def,
+					v ? "" : " (default)");
+		}
+	}
+}
+
+static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline *pl, FILE *out)
+{
+	const struct nio_match *m = &pl->match;
+	char a[INET6_ADDRSTRLEN];
+
+	fprintf(out, "pipeline %s\n  match", pl->name);
+	if (m->in_port >= 0)
+		fprintf(out, " in %s", c->ports[m->in_port]->name);
+	if (m->family)
+		fprintf(out, " family ipv%u", m->family);
+	dump_prefixes(out, "src", m->src, m->nsrc);
+	dump_prefixes(out, "dst", m->dst, m->ndst);
+	if (m->proto)
+		fprintf(out, " proto %u", m->proto);
+	if (m->sport_lo || m->sport_hi != 65535)
+		fprintf(out, " sport %u-%u", m->sport_lo, m->sport_hi);
+	if (m->dport_lo || m->dport_hi != 65535)
+		fprintf(out, " dport %u-%u", m->dport_lo, m->dport_hi);
+	fprintf(out, "\n");
+	for (unsigned i = 0; i < pl->nsvcs; i++) {
+		fprintf(out, "  service %s\n", pl->svcs[i].plugin->name);
+		dump_block(out, pl->svcs[i].conf_block, pl->svcs[i].svc->options, 4);
+	}
+	fprintf(out, "  out %s", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "(route)");
+	if (pl->has_via) {
+		nio_addr_format(pl->via, a, sizeof(a));
+		fprintf(out, " via %s", a);
+	}
+	if (pl->has_dst_mac)
+		fprintf(out, " dst-mac %02x:%02x:%02x:%02x:%02x:%02x", pl->dst_mac[0],
+			pl->dst_mac[1], pl->dst_mac[2], pl->dst_mac[3], pl->dst_mac[4],
+			pl->dst_mac[5]);
+	fprintf(out, " fail-mode %s%s\n", pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
+		pl->no_ttl ? " decrement-ttl false" : "");
+}
+
+void nio_config_dump(const struct nio_config *c, FILE *out)
+{
+	fprintf(out, "burst %u flow-table-size %u flow-idle %ums spin-us %u\n", c->burst,
+		c->flow_table_size, c->flow_idle_ms, c->spin_us);
+	for (unsigned i = 0; i < c->nports; i++) {
+		const struct nio_port *p = c->ports[i];
+
+		fprintf(out, "port %s driver %s", p->name, p->driver);
+		if (p->device[0])
+			fprintf(out, " device %s", p->device);
+		if (p->pcap_in[0])
+			fprintf(out, " input %s", p->pcap_in);
+		if (p->pcap_out[0])
+			fprintf(out, " output %s", p->pcap_out);
+		fprintf(out, "\n");
+	}
+	for (unsigned i = 0; i < c->npipelines; i++)
+		dump_pipeline(c, &c->pipelines[i], out);
+}

@@ -1,0 +1,87 @@
+/* Port life cycle: pick the driver, open, keep unchanged ports open across reloads, close. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netiod.h"
+
+/* port_kmod.c is optional at link time (builds without the module's uapi still run). */
+extern const struct nio_port_ops nio_port_kmod_ops __attribute__((weak));
+
+static const struct nio_port_ops *driver_ops(const char *driver)
+{
+	if (!strcmp(driver, "auto"))
+		driver = access("/dev/netio", R_OK | W_OK) == 0 && &nio_port_kmod_ops ? "kmod"
+										    : "afpacket";
+	if (!strcmp(driver, "afpacket"))
+		return &nio_port_afpacket_ops;
+	if (!strcmp(driver, "pcap"))
+		return &nio_port_pcap_ops;
+	if (!strcmp(driver, "kmod") && &nio_port_kmod_ops)
+		return &nio_port_kmod_ops;
+	return NULL;
+}
+
+static bool same_port(const struct nio_port *a, const struct nio_port *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
+	       !strcmp(a->driver, b->driver) && !strcmp(a->pcap_in, b->pcap_in) &&
+	       !strcmp(a->pcap_out, b->pcap_out) && a->ring_frames == b->ring_frames &&
+	       a->block_timeout_ms == b->block_timeout_ms;
+}
+
+static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)
+{
+	for (unsigned i = 0; old && i < old->nports; i++)
+		if (old->ports[i]->open && same_port(old->ports[i], p))
+			return old->ports[i];
+	return NULL;
+}
+
+static int open_port(struct nio_port *p, char *err, size_t errlen)
+{
+	char why[256] = "";
+
+	p->ops = driver_ops(p->driver);
+	if (!p->ops)
+		return snprintf(err, errlen, "port '%s': driver '%s' is not available in this build",
+				p->name, p->driver),
+		       -1;
+	if (p->ops->open(p, why, sizeof(why)) < 0)
+		return snprintf(err, errlen, "port '%s' (%s %s): %s", p->name, p->ops->name,
+				p->device[0] ? p->device : p->pcap_in, why[0] ? why : "open failed"),
+		       -1;
+	p->open = true;
+	p->refs = 1;
+	return 0;
+}
+
+/* Open c's ports, taking over the ones old already has open with the same settings. */
+int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
+			  size_t errlen)
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct nio_port *reuse = find_reusable(old, c->ports[i]);
+
+		if (reuse) {
+			free(c->ports[i]);
+			c->ports[i] = reuse;
+			reuse->refs++;
+		} else if (open_port(c->ports[i], err, errlen) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void nio_port_put(struct nio_port *p)
+{
+	if (p->refs > 1) {
+		p->refs--;
+		return;
+	}
+	if (p->open)
+		p->ops->close(p);
+	free(p);
+}

@@ -1,0 +1,392 @@
+/* Where service plugins come from: dlopen + ABI checks, option accessors, instance life cycle. */
+#include <confuse.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netiod.h"
+
+/* ------------------------------------------------------------------ option accessors */
+
+struct nio_conf {
+	cfg_t *cfg;
+	const struct nio_opt *schema;
+	struct nio_conf *children; /* handles given out by conf_section, freed with this one */
+	struct nio_conf *next;
+};
+
+static struct nio_conf *conf_new(cfg_t *cfg, const struct nio_opt *schema)
+{
+	struct nio_conf *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		fatal("calloc");
+	c->cfg = cfg;
+	c->schema = schema;
+	return c;
+}
+
+static void conf_free(struct nio_conf *c)
+{
+	while (c && c->children) {
+		struct nio_conf *ch = c->children;
+
+		c->children = ch->next;
+		conf_free(ch);
+	}
+	free(c);
+}
+
+static const char *conf_str(const struct nio_conf *c, const char *name)
+{
+	const struct nio_opt *o = nio_opt_find(c->schema, name);
+	const char *v;
+
+	if (!o || o->type == NIO_OPT_LIST || o->type == NIO_OPT_SECTION)
+		return NULL;
+	v = cfg_getstr(c->cfg, name);
+	return v ? v : o->def;
+}
+
+static long long conf_int(const struct nio_conf *c, const char *name)
+{
+	const struct nio_opt *o = nio_opt_find(c->schema, name);
+	const char *v = conf_str(c, name);
+	unsigned long long u = 0;
+	long long i = 0;
+	bool b = false;
+
+	if (!o || !v)
+		return 0;
+	switch (o->type) {
+	case NIO_OPT_INT:
+		return nio_parse_int(v, &i) < 0 ? 0 : i;
+	case NIO_OPT_BOOL:
+		return nio_parse_bool(v, &b) < 0 ? 0 : b;
+	case NIO_OPT_RATE:
+		return nio_parse_rate(v, &u) < 0 ? 0 : (long long)u;
+	case NIO_OPT_SIZE:
+		return nio_parse_size(v, &u) < 0 ? 0 : (long long)u;
+	case NIO_OPT_TIME:
+		return nio_parse_time(v, &u) < 0 ? 0 : (long long)u;
+	default:
+		return 0;
+	}
+}
+
+static int conf_isset(const struct nio_conf *c, const char *name)
+{
+	const struct nio_opt *o = nio_opt_find(c->schema, name);
+
+	if (!o)
+		return 0;
+	if (o->type == NIO_OPT_LIST || o->type == NIO_OPT_SECTION)
+		return cfg_size(c->cfg, name) > 0;
+	return cfg_getstr(c->cfg, name) != NULL;
+}
+
+static unsigned conf_count(const struct nio_conf *c, const char *name)
+{
+	const struct nio_opt *o = nio_opt_find(c->schema, name);
+
+	if (!o || (o->type != NIO_OPT_LIST && o->type != NIO_OPT_SECTION))
+		return 0;
+	return cfg_size(c->cfg, name);
+}
+
+static const char *conf_list(const struct nio_conf *c, const char *name, unsigned i)
+{
+	return i < conf_count(c, name) ? cfg_getnstr(c->cfg, name, i) : NULL;
+}
+
+static const struct nio_conf *conf_section(const struct nio_conf *c, const char *name, unsigned i)
+{
+	const struct nio_opt *o = nio_opt_find(c->schema, name);
+	struct nio_conf *ch;
+
+	if (!o || o->type != NIO_OPT_SECTION || i >= cfg_size(c->cfg, name))
+		return NULL;
+	ch = conf_new(cfg_getnsec(c->cfg, name, i), o->sub);
+	/* the parent is logically const to the plugin; the child list is bookkeeping */
+	ch->next = ((struct nio_conf *)c)->children;
+	((struct nio_conf *)c)->children = ch;
+	return ch;
+}
+
+static const char *conf_title(const struct nio_conf *c)
+{
+	return cfg_title(c->cfg);
+}
+
+static int conf_line(const struct nio_conf *c)
+{
+	return c->cfg->line;
+}
+
+static void host_log(int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s", msg);
+}
+
+static struct nio_host host_template = {
+	.abi_version = NIO_SERVICE_ABI_VERSION,
+	.size = sizeof(struct nio_host),
+	.log = host_log,
+	.conf_str = conf_str,
+	.conf_int = conf_int,
+	.conf_isset = conf_isset,
+	.conf_count = conf_count,
+	.conf_list = conf_list,
+	.conf_section = conf_section,
+	.conf_title = conf_title,
+	.conf_line = conf_line,
+	.pkt_free = nio_worker_pkt_free,
+	.now_ns = nio_now_ns,
+};
+
+/* ------------------------------------------------------------------ instances */
+
+/*
+ * The host table handed to init carries the instance name, so each instance gets its own
+ * copy; it lives as long as the process because plugins may keep the pointer.
+ */
+static const struct nio_host *host_for(struct netiod *d, const char *pipeline, const char *svc)
+{
+	struct nio_host *h = malloc(sizeof(*h) + NIO_NAME_MAX * 2 + 2);
+	char *name = (char *)(h + 1);
+
+	if (!h)
+		fatal("malloc");
+	*h = host_template;
+	snprintf(name, NIO_NAME_MAX * 2 + 2, "%s/%s", pipeline, svc);
+	h->instance = name;
+	h->state_dir = d->state_dir;
+	return h;
+}
+
+void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
+		       struct nio_svc_inst *si, char *err, size_t errlen)
+{
+	const struct nio_host *h;
+
+	(void)c;
+	si->conf = conf_new(si->conf_block, si->svc->options);
+	h = host_for(d, pl->name, si->svc->name);
+	/* hosts are few (one per instance ever created) and tiny: kept, never freed */
+	return si->svc->init(h, si->conf, err, errlen);
+}
+
+void nio_svc_inst_fini(struct nio_svc_inst *si)
+{
+	if (si->inst) {
+		si->svc->fini(si->inst);
+		si->plugin->refs--;
+	}
+	conf_free(si->conf);
+	si->inst = NULL;
+	si->conf = NULL;
+}
+
+void nio_pipeline_fini(struct nio_pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->nsvcs; i++)
+		nio_svc_inst_fini(&pl->svcs[i]);
+}
+
+/* ------------------------------------------------------------------ plugins */
+
+static int check_opts(const struct nio_opt *o, int depth, char *err, size_t errlen)
+{
+	for (; o && o->name; o++) {
+		if (o->type < NIO_OPT_STR || o->type > NIO_OPT_SECTION)
+			return snprintf(err, errlen, "option '%s' has an unknown type", o->name), -1;
+		if (o->type == NIO_OPT_ENUM && !o->choices)
+			return snprintf(err, errlen, "enum option '%s' has no choices", o->name), -1;
+		if (o->type == NIO_OPT_SECTION &&
+		    (depth > 3 || check_opts(o->sub, depth + 1, err, errlen) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* Everything netiod relies on before calling into a plugin. */
+int nio_plugin_check(const struct nio_service *s, const char *name, char *err, size_t errlen)
+{
+	if (s->abi_version != NIO_SERVICE_ABI_VERSION)
+		return snprintf(err, errlen, "ABI version %u, netiod speaks %u", s->abi_version,
+				NIO_SERVICE_ABI_VERSION),
+		       -1;
+	if (s->size != sizeof(struct nio_service))
+		return snprintf(err, errlen, "descriptor size %u, netiod expects %zu", s->size,
+				sizeof(struct nio_service)),
+		       -1;
+	if (!s->name || strcmp(s->name, name))
+		return snprintf(err, errlen, "descriptor names '%s', file is '%s'",
+				s->name ? s->name : "(null)", name),
+		       -1;
+	if (!s->init || !s->fini || !s->process)
+		return snprintf(err, errlen, "init, fini and process are mandatory"), -1;
+	if (!!s->save_state != !!s->restore_state)
+		return snprintf(err, errlen, "save_state and restore_state come together"), -1;
+	return check_opts(s->options, 0, err, errlen);
+}
+
+struct nio_plugin *nio_plugin_find(struct netiod *d, const char *name)
+{
+	for (struct nio_plugin *p = d->plugins; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+/* "<dir>/tunnel.so" -> "tunnel" */
+static int name_of(const char *path, char *name, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n < 4 || strcmp(base + n - 3, ".so") || n - 3 >= len)
+		return -1;
+	memcpy(name, base, n - 3);
+	name[n - 3] = '\0';
+	return 0;
+}
+
+/* dlopen and check a plugin without registering it (load and replace share this). */
+int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t errlen)
+{
+	char sym[NIO_NAME_MAX + 16], why[256];
+	struct nio_plugin *p;
+	const struct nio_service *s;
+	void *dl;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		fatal("calloc");
+	if (name_of(path, p->name, sizeof(p->name)) < 0) {
+		snprintf(err, errlen, "%s: a plugin file is named <service>.so", path);
+		free(p);
+		return -1;
+	}
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		snprintf(err, errlen, "%s", dlerror());
+		free(p);
+		return -1;
+	}
+	snprintf(sym, sizeof(sym), "%s%s", p->name, NIO_SERVICE_SYMBOL_SUFFIX);
+	s = dlsym(dl, sym);
+	if (!s || nio_plugin_check(s, p->name, why, sizeof(why)) < 0) {
+		if (!s)
+			snprintf(why, sizeof(why), "no symbol '%s'", sym);
+		snprintf(err, errlen, "%s: %s", path, why);
+		nio_plugin_close(dl);
+		free(p);
+		return -1;
+	}
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	p->svc = s;
+	p->dl = dl;
+	*out = p;
+	return 0;
+}
+
+/* Under ASan, unmapping code breaks symbolised reports and leak checks: keep it mapped. */
+void nio_plugin_close(void *dl)
+{
+#ifndef NIO_SANITIZED
+	dlclose(dl);
+#else
+	(void)dl;
+#endif
+}
+
+int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out, char *err,
+		    size_t errlen)
+{
+	struct nio_plugin *p, *dup;
+
+	if (nio_plugin_open(path, &p, err, errlen) < 0)
+		return -1;
+	dup = nio_plugin_find(d, p->name);
+	if (dup) {
+		snprintf(err, errlen, "service '%s' is already loaded (from %s)", p->name, dup->path);
+		if (dup->dl != p->dl)
+			nio_plugin_close(p->dl);
+		free(p);
+		return -1;
+	}
+	p->next = d->plugins;
+	d->plugins = p;
+	log_debug("loaded service %s %s from %s", p->name, p->svc->version ? p->svc->version : "",
+		 path);
+	if (out)
+		*out = p;
+	return 0;
+}
+
+int nio_plugin_load_dir(struct netiod *d, const char *dir)
+{
+	struct dirent **ents;
+	char path[512], err[512];
+	int n = scandir(dir, &ents, NULL, alphasort), loaded = 0;
+
+	if (n < 0) {
+		log_warn("plugin directory %s", dir);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(ents[i]->d_name);
+
+		if (len > 3 && !strcmp(ents[i]->d_name + len - 3, ".so")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+			if (nio_plugin_load(d, path, NULL, err, sizeof(err)) < 0)
+				log_warnx("skipping plugin: %s", err);
+			else
+				loaded++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return loaded;
+}
+
+void nio_plugin_unlink(struct netiod *d, struct nio_plugin *p)
+{
+	for (struct nio_plugin **pp = &d->plugins; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errlen)
+{
+	struct nio_plugin *p = nio_plugin_find(d, name);
+
+	if (!p)
+		return snprintf(err, errlen, "no service '%s' is loaded", name), -1;
+	if (p->refs)
+		return snprintf(err, errlen,
+				"service '%s' is used by %u pipeline(s); remove it from the "
+				"configuration and reload first",
+				name, p->refs),
+		       -1;
+	nio_plugin_unlink(d, p);
+	nio_plugin_close(p->dl);
+	log_info("unloaded service %s", name);
+	free(p);
+	return 0;
+}

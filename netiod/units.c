@@ -1,0 +1,145 @@
+/* Parsers for option values in human units: rates, sizes, durations, integers, booleans. */
+#include <ctype.h>
+#include <limits.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "netiod.h"
+
+struct unit {
+	const char *suffix;
+	unsigned long long mult;
+};
+
+/* Parse "<number><suffix>" where the number may have a fraction ("1.5mbit"). */
+static int parse_scaled(const char *s, const struct unit *units, unsigned long long *out)
+{
+	unsigned long long ip = 0, frac = 0, fdiv = 1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (ip > (ULLONG_MAX - 9) / 10)
+			return -1;
+		ip = ip * 10 + (unsigned long long)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			if (fdiv >= 1000000000ull)
+				continue; /* ignore digits beyond nano precision */
+			frac = frac * 10 + (unsigned long long)(*p - '0');
+			fdiv *= 10;
+		}
+	}
+	for (const struct unit *u = units; u->suffix; u++) {
+		if (strcasecmp(p, u->suffix))
+			continue;
+		if (ip > ULLONG_MAX / u->mult)
+			return -1;
+		*out = ip * u->mult + frac * u->mult / fdiv;
+		return 0;
+	}
+	return -1;
+}
+
+int nio_parse_rate(const char *s, unsigned long long *bps)
+{
+	static const struct unit u[] = {
+		{ "bit", 1 },	     { "kbit", 1000 },		 { "mbit", 1000000 },
+		{ "gbit", 1000000000 }, { "bps", 8 },		 { "kbps", 8000 },
+		{ "mbps", 8000000 },    { "gbps", 8000000000ull }, { NULL, 0 },
+	};
+
+	return parse_scaled(s, u, bps) < 0 || *bps == 0 ? -1 : 0;
+}
+
+int nio_parse_size(const char *s, unsigned long long *bytes)
+{
+	static const struct unit u[] = {
+		{ "", 1 },	   { "b", 1 },		 { "k", 1024 },	     { "kb", 1024 },
+		{ "m", 1 << 20 }, { "mb", 1 << 20 }, { "g", 1 << 30 }, { "gb", 1 << 30 },
+		{ NULL, 0 },
+	};
+
+	return parse_scaled(s, u, bytes);
+}
+
+int nio_parse_time(const char *s, unsigned long long *ns)
+{
+	static const struct unit u[] = {
+		{ "ns", 1 },		 { "us", 1000 },	    { "ms", 1000000 },
+		{ "s", 1000000000 }, { "m", 60000000000ull }, { NULL, 0 },
+	};
+
+	return parse_scaled(s, u, ns);
+}
+
+int nio_parse_int(const char *s, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 0);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+int nio_parse_bool(const char *s, bool *v)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (unsigned i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*v = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*v = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Is word one of the '|'-separated choices? */
+bool nio_enum_ok(const char *choices, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *c = choices; c && *c;) {
+		const char *bar = strchr(c, '|');
+		size_t len = bar ? (size_t)(bar - c) : strlen(c);
+
+		if (len == n && !strncmp(c, word, n))
+			return true;
+		c = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+/* "80", "1000-2000" -> [lo, hi]. */
+int nio_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char *end;
+	unsigned long a, b;
+
+	a = strtoul(s, &end, 10);
+	if (end == s || a > 65535)
+		return -1;
+	b = a;
+	if (*end == '-') {
+		const char *s2 = end + 1;
+
+		b = strtoul(s2, &end, 10);
+		if (end == s2 || b > 65535 || b < a)
+			return -1;
+	}
+	if (*end)
+		return -1;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Config golden tests: netiod -t -v on each N.conf must print exactly N.ok (stdout, then the
+# last stderr line: the error or "configuration OK"); the shipped conf/*.conf must pass -t.
+set -u
+O=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+netiod="$O/netiod/netiod"
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cd "$here" || exit 1
+for conf in $(ls [0-9]*.conf | sort -n); do
+	n=${conf%.conf}
+	"$netiod" -t -v -P "$O/services" -c "$conf" >"$tmp/out" 2>"$tmp/err"
+	echo "exit $?" >>"$tmp/out"
+	tail -n 1 "$tmp/err" >>"$tmp/out"
+	if [ "${UPDATE:-}" = 1 ]; then
+		cp "$tmp/out" "$n.ok"
+	fi
+	if diff -u "$n.ok" "$tmp/out"; then
+		pass=$((pass + 1))
+	else
+		echo "FAILED: tests/config/$conf"
+		fail=$((fail + 1))
+	fi
+done
+for conf in "$top"/conf/*.conf; do
+	[ -e "$conf" ] || continue
+	if (cd "$top/conf" && "$netiod" -t -P "$O/services" -c "$conf" >/dev/null 2>"$tmp/err"); then
+		pass=$((pass + 1))
+	else
+		echo "FAILED: $conf does not pass netiod -t:"
+		cat "$tmp/err"
+		fail=$((fail + 1))
+	fi
+done
+echo "config: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
