@@ -1,0 +1,230 @@
+/* The crypto service's structures and, per file, what each file offers the others. */
+#ifndef NETIO_CRYPTO_H
+#define NETIO_CRYPTO_H
+
+#include <limits.h>
+#include <semaphore.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netio/pkt.h>
+#include <netio/service.h>
+
+#define CRYPTO_SALT_LEN	 4  /* RFC 4106 / RFC 7634: last 4 bytes of the key material */
+#define CRYPTO_IV_LEN	 8  /* explicit IV carried in every packet */
+#define CRYPTO_NONCE_LEN 12 /* salt || IV */
+#define CRYPTO_ICV_LEN	 16
+#define CRYPTO_KEY_MAX	 32
+#define CRYPTO_ESP_HLEN	 8 /* SPI + sequence number */
+#define CRYPTO_MAX_SAS	 64
+#define CRYPTO_MAX_SEL	 8 /* inner-src / inner-dst prefixes per SA */
+
+enum crypto_cipher {
+	CRYPTO_AES128_GCM,
+	CRYPTO_AES256_GCM,
+	CRYPTO_CHACHA20_POLY1305,
+};
+
+/* One AEAD operation, in place over data[0, len) with the tag at icv. */
+struct crypto_op {
+	const void *key; /* from crypto_engine_ops.key_new */
+	const uint8_t *aad;
+	uint32_t aad_len;
+	uint32_t len;
+	uint8_t *data;
+	uint8_t *icv; /* written when encrypting, verified when decrypting */
+	bool encrypt;
+	bool ok; /* result: tag verified / encryption done */
+	uint8_t nonce[CRYPTO_NONCE_LEN];
+	uint8_t aad_buf[12];	     /* SPI || [seq-hi] || seq-lo, what ESP points aad at */
+	uint8_t tag[CRYPTO_ICV_LEN]; /* engine scratch for the computed tag */
+};
+
+/*
+ * An AEAD implementation. open/close/key_new/key_free run on the control thread; run on the
+ * worker, over a whole burst so that multi-buffer engines can interleave packets. A key
+ * context is prepared once per SA and direction and only read by run().
+ */
+struct crypto_engine_ops {
+	const char *name;
+	void *(*open)(char *err, size_t errlen); /* NULL when unusable on this machine */
+	void (*close)(void *eng);
+	void *(*key_new)(void *eng, enum crypto_cipher c, const uint8_t *key, bool encrypt);
+	void (*key_free)(void *eng, void *key);
+	void (*run)(void *eng, struct crypto_op *ops, unsigned n);
+	const char *(*detail)(void *eng); /* e.g. the instruction set in use */
+};
+
+struct crypto_engine {
+	const struct crypto_engine_ops *ops;
+	void *priv;
+};
+
+/* Counters, kept per SA and summed per instance. */
+#define foreach_crypto_counter                      \
+	_(ENC_PACKETS, "enc-packets")               \
+	_(ENC_BYTES, "enc-bytes")                   \
+	_(DEC_PACKETS, "dec-packets")               \
+	_(DEC_BYTES, "dec-bytes")                   \
+	_(REPLAY_DUP, "replay-duplicate")           \
+	_(REPLAY_OLD, "replay-too-old")             \
+	_(AUTH_FAIL, "auth-failures")               \
+	_(BAD_PAD, "bad-padding")                   \
+	_(BAD_NH, "bad-next-header")                \
+	_(BAD_INNER, "bad-inner-packet")            \
+	_(DUMMY, "dummy-packets")                   \
+	_(POLICY, "policy-drops")                   \
+	_(SEQ_OVERFLOW, "seq-overflow")             \
+	_(SEQ_STALL, "seq-stall")                   \
+	_(SEQ_RESERVE, "seq-reservations")          \
+	_(SEQ_RESERVE_FAIL, "seq-reserve-failures") \
+	_(NO_SA, "no-sa")                           \
+	_(MALFORMED, "malformed")                   \
+	_(NO_ROOM, "no-room")                       \
+	_(ENGINE_FAIL, "engine-failures")
+
+enum crypto_counter {
+#define _(sym, str) CRYPTO_C_##sym,
+	foreach_crypto_counter
+#undef _
+		CRYPTO_C_MAX
+};
+extern const char *const crypto_counter_names[CRYPTO_C_MAX + 1];
+
+/* Anti-replay window (RFC 4303 3.4.3, bitmap as in RFC 6479: no shifting). */
+struct crypto_replay {
+	uint64_t top;	 /* highest sequence number accepted so far (0: none) */
+	uint32_t window; /* W: accepted range is (top - W, top] */
+	uint32_t mask;	 /* words in bits[] - 1; the ring holds at least W + 64 bits */
+	uint64_t *bits;
+};
+
+enum crypto_replay_result { CRYPTO_REPLAY_OK, CRYPTO_REPLAY_DUP, CRYPTO_REPLAY_OLD };
+
+/* Outbound sequence numbers, reserved in durable blocks (see seq.c for the guarantee). */
+struct crypto_seq {
+	char path[PATH_MAX];
+	char lock_path[PATH_MAX];
+	uint64_t block;		     /* numbers per reservation */
+	uint64_t limit;		     /* last usable number: 2^32 - 1, or 2^64 - 2 with ESN */
+	uint64_t next;		     /* worker: next number to use */
+	uint64_t end;		     /* worker: first number not reserved for it */
+	uint64_t spare_lo, spare_hi; /* reserver: the block the worker takes next */
+	atomic_bool spare_ready;     /* release by reserver, acquire by worker */
+	atomic_bool exhausted;	     /* the sequence space is used up: the SA is stopped */
+};
+
+struct crypto_prefix {
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	uint8_t len;	  /* in the 128-bit space */
+};
+
+struct crypto_sa {
+	char name[64];
+	uint32_t spi;
+	bool out;
+	bool esn;
+	enum crypto_cipher cipher;
+	uint8_t salt[CRYPTO_SALT_LEN];
+	uint8_t local[16], remote[16];
+	uint8_t family; /* of local/remote: 4 or 6 */
+	void *key;	/* engine key context */
+	unsigned nsrc, ndst;
+	struct crypto_prefix src[CRYPTO_MAX_SEL], dst[CRYPTO_MAX_SEL];
+	struct crypto_replay replay; /* inbound */
+	struct crypto_seq seq;	     /* outbound */
+	uint64_t cnt[CRYPTO_C_MAX];
+};
+
+/* Per packet of a burst, between preparation and the engine's verdict. */
+struct crypto_pctx {
+	struct crypto_sa *sa;
+	uint64_t seq;
+	uint32_t inner_len; /* encap: bytes accounted */
+};
+
+struct crypto_inst {
+	const struct nio_host *host;
+	struct crypto_engine engine;
+	unsigned nsas;
+	struct crypto_sa *sas[CRYPTO_MAX_SAS];
+	uint64_t cnt[CRYPTO_C_MAX];
+	/* burst scratch, used by the one worker that runs this instance */
+	struct crypto_op ops[NIO_BURST_MAX];
+	struct crypto_pctx pctx[NIO_BURST_MAX];
+	uint16_t idx[NIO_BURST_MAX];
+	/* the reserver thread keeps one spare block ready per outbound SA */
+	pthread_t reserver;
+	bool reserver_started;
+	sem_t wake;
+	atomic_bool stop;
+};
+
+/* engine.c */
+int crypto_engine_open(struct crypto_engine *e, const char *name, char *err, size_t errlen);
+void crypto_engine_close(struct crypto_engine *e);
+size_t crypto_cipher_key_len(enum crypto_cipher c);
+int crypto_cipher_parse(const char *s, enum crypto_cipher *c);
+extern const struct crypto_engine_ops crypto_engine_openssl;
+#ifdef NIO_HAVE_IPSECMB
+extern const struct crypto_engine_ops crypto_engine_ipsecmb;
+#endif
+
+/* replay.c */
+int crypto_replay_init(struct crypto_replay *r, uint32_t window);
+void crypto_replay_fini(struct crypto_replay *r);
+uint64_t crypto_replay_infer(const struct crypto_replay *r, uint32_t seq_lo, bool esn);
+enum crypto_replay_result crypto_replay_check(const struct crypto_replay *r, uint64_t seq);
+enum crypto_replay_result crypto_replay_advance(struct crypto_replay *r, uint64_t seq);
+
+/* seq.c */
+int crypto_seq_open(struct crypto_seq *s, const char *dir, const uint8_t *keymat, size_t keylen,
+		    uint64_t block, bool esn, char *err, size_t errlen);
+int crypto_seq_reserve(struct crypto_seq *s, uint64_t *lo, uint64_t *hi);
+uint64_t crypto_seq_next(struct crypto_seq *s, bool *took_spare);
+bool crypto_seq_wants_spare(const struct crypto_seq *s);
+void crypto_seq_put_spare(struct crypto_seq *s, uint64_t lo, uint64_t hi);
+
+/* keyfile.c */
+int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size_t errlen);
+
+/* esp.c: per packet, split around the engine run so that a burst is encrypted at once */
+enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP };
+struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
+				      bool *malformed);
+struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p);
+int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
+			  struct crypto_op *op, struct crypto_pctx *pc);
+int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
+			  struct crypto_op *op, struct crypto_pctx *pc);
+int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, const struct crypto_op *op,
+			    struct crypto_pctx *pc);
+bool crypto_prefix_match(const struct crypto_prefix *pf, unsigned n, const uint8_t addr[16]);
+int crypto_prefix_parse(const char *s, struct crypto_prefix *p);
+int crypto_addr_parse(const char *s, uint8_t out[16], uint8_t *family);
+
+static inline void crypto_count(struct crypto_inst *ci, struct crypto_sa *sa, enum crypto_counter c,
+				uint64_t v)
+{
+	ci->cnt[c] += v;
+	if (sa)
+		sa->cnt[c] += v;
+}
+
+static inline void crypto_put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static inline uint32_t crypto_get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+#endif /* NETIO_CRYPTO_H */

@@ -1,0 +1,7 @@
+# crypto plugin: AEAD engines (known answers), anti-replay window, ESN, sequence reservation,
+# key files (test_crypto); ESP encapsulation and decapsulation through the plugin (test_crypto_esp).
+include $(TOP)/services/crypto/crypto.mk
+TESTS += test_crypto
+test_crypto_SRCS := tests/unit/test_crypto.c $(CRYPTO_SRCS)
+test_crypto_LIBS := $(CRYPTO_LIBS)
+CFLAGS_test_crypto := $(CRYPTO_CFLAGS)
