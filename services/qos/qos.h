@@ -36,6 +36,11 @@ void qos_tb_refill(struct qos_tb *tb, uint64_t now);
 bool qos_tb_has(const struct qos_tb *tb, uint32_t bytes);
 void qos_tb_take(struct qos_tb *tb, uint32_t bytes);
 uint64_t qos_tb_wait(const struct qos_tb *tb, uint32_t bytes); /* ns until has(); QOS_NEVER */
+/* HTB's test: any positive credit lets one packet through, whatever its size, and the charge
+ * may leave the bucket negative. Deciding by credit rather than by the head packet's size
+ * keeps small packets from overtaking large ones in a class tree; credit stays conserved. */
+bool qos_tb_ready(const struct qos_tb *tb);
+uint64_t qos_tb_wait_ready(const struct qos_tb *tb); /* ns until ready(); QOS_NEVER */
 
 enum qos_color { QOS_GREEN = 0, QOS_YELLOW = 1, QOS_RED = 2 };
 enum qos_meter_type { QOS_SRTCM = 0, QOS_TRTCM = 1 };
@@ -108,6 +113,7 @@ void qos_format_rate(uint64_t bps, char *buf, size_t len);
 /* sched.c: a tree of HTB-like classes; leaves hold FIFO queues of packets. */
 #define QOS_MAX_CLASSES 64
 #define QOS_MAX_PRIO	8
+#define QOS_MAX_DEPTH	8 /* levels, root included */
 #define QOS_NAME_MAX	32
 
 struct qos_class_stats {
@@ -121,11 +127,13 @@ struct qos_class {
 	char name[QOS_NAME_MAX];
 	int parent; /* index, -1 for the root */
 	unsigned children;
+	uint32_t height; /* 0 for a leaf, else 1 + the highest child's */
+	uint32_t depth;	 /* 0 for the root */
 	struct qos_tb rate, ceil;
 	uint32_t prio;
-	uint32_t quantum; /* DRR bytes per round: weight * base quantum */
-	int64_t deficit;
-	uint32_t limit; /* packets */
+	uint32_t quantum;		/* DRR bytes per round: weight * base quantum */
+	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
+	uint32_t limit;			/* packets */
 	bool use_codel;
 	struct qos_codel codel;
 	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
@@ -148,10 +156,10 @@ struct qos_class_conf {
 struct qos_sched {
 	unsigned n;
 	struct qos_class cls[QOS_MAX_CLASSES];
-	unsigned rr[QOS_MAX_PRIO];  /* DRR position per priority */
-	uint32_t quantum;	    /* base quantum, bytes */
-	uint64_t qlen;		    /* packets held, all classes */
-	struct qos_class_stats tot; /* all classes together */
+	unsigned rr[QOS_MAX_DEPTH][QOS_MAX_PRIO]; /* DRR position per lender level, priority */
+	uint32_t quantum;			  /* base quantum, bytes */
+	uint64_t qlen;				  /* packets held, all classes */
+	struct qos_class_stats tot;		  /* all classes together */
 	void (*free)(struct nio_pkt *p);
 };
 

@@ -57,6 +57,8 @@ static int check_class(const struct qos_sched *s, const struct qos_class_conf *c
 		snprintf(err, errlen, "the root needs a rate");
 	else if (cc->ceil && cc->rate > cc->ceil)
 		snprintf(err, errlen, "class '%s': rate above ceil", cc->name);
+	else if (cc->parent >= 0 && s->cls[cc->parent].depth + 1 >= QOS_MAX_DEPTH)
+		snprintf(err, errlen, "class '%s': tree deeper than %u", cc->name, QOS_MAX_DEPTH);
 	else if (cc->prio >= QOS_MAX_PRIO)
 		snprintf(err, errlen, "class '%s': prio above %u", cc->name, QOS_MAX_PRIO - 1);
 	else if (cc->weight == 0 || cc->limit == 0 || cc->limit > QOS_LIMIT_MAX)
@@ -67,14 +69,18 @@ static int check_class(const struct qos_sched *s, const struct qos_class_conf *c
 	return -1;
 }
 
-/* A class that gets a child stops being a leaf: packets only ever wait in leaves. */
+/* A class that gets a child stops being a leaf: packets only ever wait in leaves. Its
+ * ancestors' heights grow with the new branch. */
 static void adopt(struct qos_sched *s, int parent)
 {
 	struct qos_class *p = &s->cls[parent];
+	uint32_t h = 1;
 
 	p->children++;
 	free(p->ring);
 	p->ring = NULL;
+	for (int i = parent; i >= 0 && s->cls[i].height < h; i = s->cls[i].parent, h++)
+		s->cls[i].height = h;
 }
 
 int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
@@ -93,6 +99,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	}
 	strcpy(c->name, cc->name);
 	c->parent = cc->parent;
+	c->depth = cc->parent < 0 ? 0 : s->cls[cc->parent].depth + 1;
 	ceil = cc->ceil ? cc->ceil : cc->parent < 0 ? cc->rate : s->cls[cc->parent].ceil.rate;
 	qos_tb_init(&c->rate, cc->rate, burst_or_default(cc->burst, cc->rate), now);
 	qos_tb_init(&c->ceil, ceil, burst_or_default(cc->cburst, ceil), now);
@@ -160,20 +167,22 @@ static uint32_t head_len(const struct qos_class *c)
 }
 
 /*
- * How far up the tree a leaf must go to find a class whose rate covers the head packet:
- * 0 = its own rate, 1 = its parent's... -1 = it may not send now. Every class on the path,
+ * The height of the nearest class, from the leaf up, with credit left at its rate: 0 = the
+ * leaf's own rate, -1 = it may not send now. As in HTB, borrowing from a lower lender goes
+ * first, so siblings sharing a parent's rate beat a cousin borrowing from the root. Every
+ * class on the path,
  * the lender's ancestors included, must stay within its ceil: the root's ceil is the link,
  * which must hold even if the children's rates were configured to add up to more.
  */
-static int lender_level(const struct qos_sched *s, unsigned leaf, uint32_t bytes)
+static int lender_level(const struct qos_sched *s, unsigned leaf)
 {
-	int level = -1, k = 0;
+	int level = -1;
 
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent, k++) {
-		if (!qos_tb_has(&s->cls[i].ceil, bytes))
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		if (!qos_tb_ready(&s->cls[i].ceil))
 			return -1;
-		if (level < 0 && qos_tb_has(&s->cls[i].rate, bytes))
-			level = k;
+		if (level < 0 && qos_tb_ready(&s->cls[i].rate))
+			level = (int)s->cls[i].height;
 	}
 	return level;
 }
@@ -182,11 +191,9 @@ static int lender_level(const struct qos_sched *s, unsigned leaf, uint32_t bytes
  * the classes below the lender borrowed that much. */
 static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes)
 {
-	int k = 0;
-
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent, k++) {
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
 		qos_tb_take(&s->cls[i].ceil, bytes);
-		if (k >= level)
+		if ((int)s->cls[i].height >= level)
 			qos_tb_take(&s->cls[i].rate, bytes);
 	}
 	if (level > 0)
@@ -194,21 +201,22 @@ static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes
 }
 
 /* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
- * per visit bounds the loop. */
+ * per visit bounds the loop. Each level keeps its own deficits and position, as in HTB, so
+ * what a leaf sends on its own rate does not shift its turn among the borrowers. */
 static unsigned drr(struct qos_sched *s, const int *lvl, int level, uint32_t prio)
 {
-	unsigned i = s->rr[prio];
+	unsigned i = s->rr[level][prio];
 
 	for (;; i = i + 1 == s->n ? 0 : i + 1) {
 		struct qos_class *c = &s->cls[i];
 
 		if (lvl[i] != level || c->prio != prio)
 			continue;
-		if (c->deficit >= (int64_t)head_len(c)) {
-			s->rr[prio] = i;
+		if (c->deficit[level] >= (int64_t)head_len(c)) {
+			s->rr[level][prio] = i;
 			return i;
 		}
-		c->deficit += c->quantum;
+		c->deficit[level] += c->quantum;
 	}
 }
 
@@ -221,7 +229,7 @@ static int pick(struct qos_sched *s, int *level)
 	uint32_t prio = 0;
 
 	for (unsigned i = 0; i < s->n; i++) {
-		lvl[i] = s->cls[i].qlen ? lender_level(s, i, head_len(&s->cls[i])) : -1;
+		lvl[i] = s->cls[i].qlen ? lender_level(s, i) : -1;
 		if (lvl[i] < 0)
 			continue;
 		if (best < 0 || lvl[i] < best || (lvl[i] == best && s->cls[i].prio < prio)) {
@@ -261,7 +269,7 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 	struct qos_class *c = &s->cls[i];
 
 	charge(s, i, level, p->len);
-	c->deficit -= p->len;
+	c->deficit[level] -= p->len;
 	c->st.sent_pkts++;
 	c->st.sent_bytes += p->len;
 	s->tot.sent_pkts++;
@@ -271,19 +279,18 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 /* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should. */
 static void went_idle(struct qos_class *c)
 {
-	c->deficit = 0;
+	memset(c->deficit, 0, sizeof(c->deficit));
 	qos_codel_empty(&c->codel);
 }
 
-/* Earliest time the leaf's head could go, if nothing else is sent first. */
+/* Earliest time the leaf could send, if nothing else is sent first. */
 static uint64_t leaf_wait(const struct qos_sched *s, unsigned leaf)
 {
-	uint32_t bytes = head_len(&s->cls[leaf]);
 	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
 
 	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		uint64_t cw = qos_tb_wait(&s->cls[i].ceil, bytes);
-		uint64_t rw = qos_tb_wait(&s->cls[i].rate, bytes);
+		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
+		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
 
 		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
 		rate_wait = rw < rate_wait ? rw : rate_wait;

@@ -77,6 +77,20 @@ uint64_t qos_tb_wait(const struct qos_tb *tb, uint32_t bytes)
 	return ((uint64_t)(need - tb->tokens) + tb->rate - 1) / tb->rate;
 }
 
+bool qos_tb_ready(const struct qos_tb *tb)
+{
+	return tb->tokens > 0;
+}
+
+uint64_t qos_tb_wait_ready(const struct qos_tb *tb)
+{
+	if (tb->tokens > 0)
+		return 0;
+	if (tb->rate == 0)
+		return QOS_NEVER;
+	return (uint64_t)-tb->tokens / tb->rate + 1;
+}
+
 void qos_srtcm_init(struct qos_meter *m, uint64_t cir, uint64_t cbs, uint64_t ebs, uint64_t now)
 {
 	m->type = QOS_SRTCM;
