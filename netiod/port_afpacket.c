@@ -1,0 +1,566 @@
+/* AF_PACKET port driver: a TPACKET_V3 RX ring and a TPACKET_V2 TX ring on the port's device. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+
+#include <netio/csum.h>
+
+#include "netiod.h"
+
+/*
+ * RX: TPACKET_V3 packs frames back to back into blocks the kernel hands over whole, when full
+ * or when the retire timer fires; at low load that timer is the added latency, hence a small
+ * default. Frame size only sizes the ring (ring_frames * AFP_RX_FRAME bytes).
+ * TX: a V2 ring of fixed slots, each big enough for a whole packet buffer; tx_burst fills
+ * slots and flush() hands all of them to the kernel with one sendto().
+ */
+#define AFP_DEFAULT_FRAMES     4096u
+#define AFP_DEFAULT_TIMEOUT_MS 1u
+#define AFP_RX_FRAME	       2048u
+#define AFP_BLOCK	       (1u << 16)
+#define AFP_MIN_BLOCKS	       4u
+#define AFP_TX_DATA	       (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define AFP_TX_FRAME	       TPACKET_ALIGN(AFP_TX_DATA + NIO_PKT_BUF_SIZE)
+#define AFP_RX_HDR	       TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+#define VLAN_HLEN_	       4u
+
+_Static_assert(AFP_BLOCK % AFP_RX_FRAME == 0 && AFP_BLOCK >= AFP_TX_FRAME, "ring geometry");
+
+struct afp_ring {
+	uint8_t *map;
+	size_t size;
+	unsigned nslots;    /* RX: blocks, TX: frames */
+	unsigned slot_size; /* a block or a frame */
+	unsigned per_block; /* TX: frames in a block; a block's tail may be unused */
+	unsigned cur;
+};
+
+struct afpacket {
+	int rx_fd, tx_fd;
+	struct afp_ring rx, tx;
+	uint32_t rx_left; /* frames of the current RX block not yet taken */
+	uint8_t *rx_next; /* the next of them */
+	bool tx_queued;	  /* slots handed over since the last kick */
+	/* frames whose L4 checksum was left to offload (CHECKSUM_PARTIAL, e.g. from a veth peer) */
+	uint64_t csum_done, csum_left;
+};
+
+/* ---------------------------------------------------------------- checksum completion */
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Offset of the L3 header past any 802.1Q/802.1ad tags; *type is the L3 ethertype. */
+static uint32_t l3_offset(const uint8_t *f, uint32_t len, uint16_t *type)
+{
+	uint32_t off = 12;
+
+	while (off + 2 <= len) {
+		*type = rd16(f + off);
+		if (*type != ETH_P_8021Q && *type != ETH_P_8021AD)
+			return off + 2;
+		off += VLAN_HLEN_;
+	}
+	return 0;
+}
+
+/* Where the TCP/UDP header is and the pseudo-header sum; false if not IP or a fragment. */
+static bool l4_locate(const uint8_t *f, uint32_t len, uint32_t *off, uint32_t *l4len,
+		      uint8_t *proto, uint32_t *sum)
+{
+	uint16_t type = 0;
+	uint32_t l3 = l3_offset(f, len, &type);
+	const uint8_t *ip = f + l3;
+
+	if (l3 && type == ETH_P_IP && l3 + 20 <= len && (ip[6] & 0x3f) == 0 && ip[7] == 0) {
+		uint32_t ihl = (ip[0] & 0xfu) * 4u, tot = rd16(ip + 2);
+
+		if (ihl < 20 || tot < ihl)
+			return false;
+		*proto = ip[9];
+		*off = l3 + ihl;
+		*l4len = tot - ihl;
+		*sum = nio_csum_pseudo4(ip + 12, ip + 16, *proto, *l4len);
+		return true;
+	}
+	if (l3 && type == ETH_P_IPV6 && l3 + 40 <= len) {
+		*proto = ip[6];
+		*off = l3 + 40;
+		*l4len = rd16(ip + 4);
+		*sum = nio_csum_pseudo6(ip + 8, ip + 24, *proto, *l4len);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The sender left the TCP/UDP checksum to hardware that this frame never reaches: compute it
+ * in full, as a NIC would, before a service or another wire sees the packet.
+ */
+static bool csum_complete(uint8_t *f, uint32_t len)
+{
+	uint32_t off, l4len, sum, field;
+	uint8_t proto;
+	uint16_t c;
+
+	if (!l4_locate(f, len, &off, &l4len, &proto, &sum))
+		return false;
+	if (proto == IPPROTO_TCP)
+		field = 16;
+	else if (proto == IPPROTO_UDP)
+		field = 6;
+	else
+		return false;
+	if ((uint64_t)off + l4len > len || l4len < field + 2)
+		return false;
+	f[off + field] = f[off + field + 1] = 0;
+	c = nio_csum_fold(nio_csum_partial(f + off, l4len, sum));
+	if (proto == IPPROTO_UDP && !c)
+		c = 0xffff;
+	f[off + field] = (uint8_t)(c >> 8);
+	f[off + field + 1] = (uint8_t)c;
+	return true;
+}
+
+/* ---------------------------------------------------------------- RX */
+
+static struct tpacket_block_desc *rx_block(struct afpacket *a, unsigned i)
+{
+	return (struct tpacket_block_desc *)(a->rx.map + (size_t)i * a->rx.slot_size);
+}
+
+/* Give the current block back and move on; pairs with the kernel's read of block_status. */
+static void rx_block_done(struct afpacket *a)
+{
+	__atomic_store_n(&rx_block(a, a->rx.cur)->hdr.bh1.block_status, TP_STATUS_KERNEL,
+			 __ATOMIC_RELEASE);
+	a->rx.cur = (a->rx.cur + 1) % a->rx.nslots;
+}
+
+/* True when there is a frame to take; opens the next retired block if needed. */
+static bool rx_ready(struct afpacket *a)
+{
+	struct tpacket_block_desc *b;
+
+	while (!a->rx_left) {
+		b = rx_block(a, a->rx.cur);
+		/* acquire: pairs with the kernel's release when it retires the block */
+		if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			return false;
+		a->rx_left = b->hdr.bh1.num_pkts;
+		a->rx_next = (uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
+		if (!a->rx_left)
+			rx_block_done(a);
+	}
+	return true;
+}
+
+/* Hardware VLAN offload took the tag out of the frame: put it back where the wire had it. */
+static uint32_t copy_vlan(uint8_t *dst, const uint8_t *src, uint32_t len,
+			  const struct tpacket3_hdr *h)
+{
+	uint16_t tpid =
+		h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+
+	memcpy(dst, src, 12);
+	dst[12] = (uint8_t)(tpid >> 8);
+	dst[13] = (uint8_t)tpid;
+	dst[14] = (uint8_t)(h->hv1.tp_vlan_tci >> 8);
+	dst[15] = (uint8_t)h->hv1.tp_vlan_tci;
+	memcpy(dst + 16, src + 12, len - 12);
+	return len + VLAN_HLEN_;
+}
+
+/* Frame the daemon must not take: the host's outgoing traffic, or one it cannot hold. */
+static bool rx_skip(struct nio_port *port, const struct tpacket3_hdr *h)
+{
+	const struct sockaddr_ll *sll =
+		(const struct sockaddr_ll *)((const uint8_t *)h + AFP_RX_HDR);
+	uint32_t extra = h->tp_status & TP_STATUS_VLAN_VALID ? VLAN_HLEN_ : 0;
+
+	if (sll->sll_pkttype == PACKET_OUTGOING)
+		return true;
+	if (h->tp_len > h->tp_snaplen || h->tp_snaplen + extra > NIO_PKT_MAX_FRAME) {
+		port->stats.drops[NIO_DROP_OVERSIZE]++;
+		return true;
+	}
+	if (h->tp_snaplen < ETH_HLEN) {
+		port->stats.drops[NIO_DROP_TRUNC_L2]++;
+		return true;
+	}
+	return false;
+}
+
+static void rx_copy(struct nio_port *port, struct afpacket *a, struct nio_pkt *p,
+		    const struct tpacket3_hdr *h)
+{
+	const uint8_t *frame = (const uint8_t *)h + h->tp_mac;
+
+	if (h->tp_status & TP_STATUS_VLAN_VALID) {
+		p->len = copy_vlan(p->data, frame, h->tp_snaplen, h);
+	} else {
+		memcpy(p->data, frame, h->tp_snaplen);
+		p->len = h->tp_snaplen;
+	}
+	if (h->tp_status & TP_STATUS_CSUMNOTREADY) {
+		if (csum_complete(p->data, p->len))
+			a->csum_done++;
+		else
+			a->csum_left++;
+	}
+	p->in_port = port->id;
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+}
+
+static uint16_t afp_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
+			     uint16_t max)
+{
+	struct afpacket *a = port->priv;
+	uint64_t now = 0;
+	uint16_t n = 0;
+
+	while (n < max && rx_ready(a)) {
+		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)a->rx_next;
+		struct nio_pkt *p;
+
+		a->rx_next += h->tp_next_offset;
+		if (!rx_skip(port, h)) {
+			p = nio_pool_get(pool);
+			if (p) {
+				rx_copy(port, a, p, h);
+				now = now ? now : nio_now_ns();
+				p->ts_ns = now;
+				pkts[n++] = p;
+			} else {
+				port->stats.drops[NIO_DROP_NO_BUFFER]++;
+			}
+		}
+		if (!--a->rx_left)
+			rx_block_done(a);
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------- TX */
+
+/* The kernel never lets a frame straddle two blocks, so frames are addressed per block. */
+static struct tpacket2_hdr *tx_slot(struct afpacket *a)
+{
+	unsigned block = a->tx.cur / a->tx.per_block, idx = a->tx.cur % a->tx.per_block;
+
+	return (struct tpacket2_hdr *)(a->tx.map + (size_t)block * AFP_BLOCK +
+				       (size_t)idx * a->tx.slot_size);
+}
+
+/* Hand every queued slot to the kernel; it walks the ring from where it stopped last time. */
+static void afp_flush(struct nio_port *port)
+{
+	struct afpacket *a = port->priv;
+
+	if (!a->tx_queued)
+		return;
+	a->tx_queued = false;
+	/* EAGAIN/ENOBUFS leave slots queued for the next kick; nothing better to do here */
+	(void)sendto(a->tx_fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
+/* The slot at cur is free, kicking the ring once if it was still queued. */
+static bool tx_slot_free(struct nio_port *port, struct afpacket *a, bool *kicked)
+{
+	/* acquire: pairs with the kernel's store of TP_STATUS_AVAILABLE when the skb is freed */
+	if (__atomic_load_n(&tx_slot(a)->tp_status, __ATOMIC_ACQUIRE) == TP_STATUS_AVAILABLE)
+		return true;
+	if (*kicked)
+		return false;
+	*kicked = true;
+	afp_flush(port);
+	return __atomic_load_n(&tx_slot(a)->tp_status, __ATOMIC_ACQUIRE) == TP_STATUS_AVAILABLE;
+}
+
+/* Accepts a prefix of pkts (the caller counts bytes that way); the rest count as tx-full. */
+static uint16_t afp_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
+{
+	struct afpacket *a = port->priv;
+	bool kicked = false;
+	uint16_t i;
+
+	for (i = 0; i < n && tx_slot_free(port, a, &kicked); i++) {
+		struct tpacket2_hdr *h = tx_slot(a);
+
+		memcpy((uint8_t *)h + AFP_TX_DATA, pkts[i]->data, pkts[i]->len);
+		h->tp_len = pkts[i]->len;
+		/* release: the frame is written before the kernel may see the request */
+		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+		a->tx.cur = (a->tx.cur + 1) % a->tx.nslots;
+		a->tx_queued = true;
+		port->stats.tx_packets++;
+		port->stats.tx_bytes += pkts[i]->len;
+	}
+	port->stats.drops[NIO_DROP_TX_FULL] += n - i;
+	return i;
+}
+
+/* ---------------------------------------------------------------- open / close */
+
+static int fail(char *err, size_t errlen, const struct nio_port *port, const char *what)
+{
+	snprintf(err, errlen, "%s: %s: %s", port->device, what, strerror(errno));
+	return -1;
+}
+
+static int setopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+	return setsockopt(fd, level, name, v, len);
+}
+
+static int set_int(int fd, int level, int name, int v)
+{
+	return setopt(fd, level, name, &v, sizeof(v));
+}
+
+static int ring_map(int fd, struct afp_ring *r)
+{
+	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int bind_dev(int fd, int ifindex, int proto)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons((uint16_t)proto),
+		.sll_ifindex = ifindex,
+	};
+
+	return bind(fd, (struct sockaddr *)&sll, sizeof(sll));
+}
+
+static unsigned rx_blocks(const struct nio_port *port)
+{
+	unsigned frames = port->ring_frames ? port->ring_frames : AFP_DEFAULT_FRAMES;
+	unsigned blocks = (unsigned)((uint64_t)frames * AFP_RX_FRAME / AFP_BLOCK);
+
+	return blocks < AFP_MIN_BLOCKS ? AFP_MIN_BLOCKS : blocks;
+}
+
+/* The socket binds only once the ring exists, so no frame arrives before there is room. */
+static int open_rx(struct nio_port *port, struct afpacket *a, char *err, size_t errlen)
+{
+	struct packet_mreq mr = { .mr_ifindex = port->ifindex, .mr_type = PACKET_MR_PROMISC };
+	struct tpacket_req3 req = {
+		.tp_block_size = AFP_BLOCK,
+		.tp_block_nr = rx_blocks(port),
+		.tp_frame_size = AFP_RX_FRAME,
+		.tp_retire_blk_tov =
+			port->block_timeout_ms ? port->block_timeout_ms : AFP_DEFAULT_TIMEOUT_MS,
+	};
+
+	req.tp_frame_nr = req.tp_block_nr * (AFP_BLOCK / AFP_RX_FRAME);
+	a->rx.nslots = req.tp_block_nr;
+	a->rx.slot_size = AFP_BLOCK;
+	a->rx.size = (size_t)req.tp_block_nr * AFP_BLOCK;
+	a->rx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (a->rx_fd < 0)
+		return fail(err, errlen, port, "AF_PACKET socket");
+	if (set_int(a->rx_fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3) < 0 ||
+	    setopt(a->rx_fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return fail(err, errlen, port, "TPACKET_V3 RX ring");
+	if (ring_map(a->rx_fd, &a->rx) < 0)
+		return fail(err, errlen, port, "mmap RX ring");
+	if (set_int(a->rx_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) < 0)
+		return fail(err, errlen, port, "PACKET_IGNORE_OUTGOING");
+	if (bind_dev(a->rx_fd, port->ifindex, ETH_P_ALL) < 0)
+		return fail(err, errlen, port, "bind RX socket");
+	if (setopt(a->rx_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		return fail(err, errlen, port, "promiscuous mode");
+	return 0;
+}
+
+/*
+ * Protocol 0: this socket receives nothing. PACKET_LOSS makes the kernel skip a malformed
+ * slot instead of stopping the ring. The send buffer bounds the bytes a driver may hold
+ * before completing them, so it is sized to the ring.
+ */
+static int open_tx(struct nio_port *port, struct afpacket *a, char *err, size_t errlen)
+{
+	unsigned frames = port->ring_frames ? port->ring_frames : AFP_DEFAULT_FRAMES;
+	unsigned per_block = AFP_BLOCK / AFP_TX_FRAME;
+	struct tpacket_req req = {
+		.tp_block_size = AFP_BLOCK,
+		.tp_block_nr = (frames + per_block - 1) / per_block,
+		.tp_frame_size = AFP_TX_FRAME,
+	};
+
+	req.tp_frame_nr = req.tp_block_nr * per_block;
+	a->tx.nslots = req.tp_frame_nr;
+	a->tx.slot_size = AFP_TX_FRAME;
+	a->tx.per_block = per_block;
+	a->tx.size = (size_t)req.tp_block_nr * AFP_BLOCK;
+	a->tx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (a->tx_fd < 0)
+		return fail(err, errlen, port, "AF_PACKET socket");
+	if (set_int(a->tx_fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2) < 0 ||
+	    set_int(a->tx_fd, SOL_PACKET, PACKET_LOSS, 1) < 0 ||
+	    setopt(a->tx_fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0)
+		return fail(err, errlen, port, "TPACKET_V2 TX ring");
+	if (ring_map(a->tx_fd, &a->tx) < 0)
+		return fail(err, errlen, port, "mmap TX ring");
+	if (set_int(a->tx_fd, SOL_SOCKET, SO_SNDBUFFORCE, (int)(a->tx.size / 2)) < 0)
+		log_warn("port %s: SO_SNDBUFFORCE", port->name);
+	if (bind_dev(a->tx_fd, port->ifindex, 0) < 0)
+		return fail(err, errlen, port, "bind TX socket");
+	return 0;
+}
+
+static int dev_ioctl(int fd, const struct nio_port *port, unsigned long req, struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", port->device);
+	return ioctl(fd, req, ifr);
+}
+
+static int dev_info(struct nio_port *port, int fd, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+
+	if (dev_ioctl(fd, port, SIOCGIFMTU, &ifr) < 0)
+		return fail(err, errlen, port, "SIOCGIFMTU");
+	port->mtu = ifr.ifr_mtu;
+	if (dev_ioctl(fd, port, SIOCGIFHWADDR, &ifr) < 0)
+		return fail(err, errlen, port, "SIOCGIFHWADDR");
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		snprintf(err, errlen, "%s: not an Ethernet device", port->device);
+		return -1;
+	}
+	memcpy(port->mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+/* GRO merges TCP segments into frames bigger than a packet buffer: say why they vanish. */
+static void check_gro(const struct nio_port *port, int fd)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GGRO };
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", port->device);
+	ifr.ifr_data = (char *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ev.data)
+		log_warnx("port %s: GRO is on for %s; merged frames over %u bytes are dropped "
+			  "(ethtool -K %s gro off)",
+			  port->name, port->device, NIO_PKT_MAX_FRAME, port->device);
+}
+
+static bool v6_usable(const struct in6_addr *a)
+{
+	return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
+	       !IN6_IS_ADDR_UNSPECIFIED(a);
+}
+
+/* The first IPv4 and first global IPv6 address, unless the configuration gave them. */
+static void dev_addrs(struct nio_port *port)
+{
+	bool want4 = !port->has_v4, want6 = !port->has_v6;
+	struct ifaddrs *ifa0, *ifa;
+
+	if (getifaddrs(&ifa0) < 0) {
+		log_warn("port %s: getifaddrs", port->name);
+		return;
+	}
+	for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, port->device))
+			continue;
+		if (want4 && !port->has_v4 && ifa->ifa_addr->sa_family == AF_INET) {
+			port->addr4 = ((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+			port->has_v4 = true;
+		} else if (want6 && !port->has_v6 && ifa->ifa_addr->sa_family == AF_INET6 &&
+			   v6_usable(&((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr)) {
+			port->addr6 = ((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+			port->has_v6 = true;
+		}
+	}
+	freeifaddrs(ifa0);
+}
+
+static void afp_close(struct nio_port *port)
+{
+	struct afpacket *a = port->priv;
+
+	if (!a)
+		return;
+	if (a->csum_done || a->csum_left)
+		log_info("port %s: completed %llu offloaded checksums, left %llu (not TCP/UDP)",
+			 port->name, (unsigned long long)a->csum_done,
+			 (unsigned long long)a->csum_left);
+	if (a->rx.map)
+		munmap(a->rx.map, a->rx.size);
+	if (a->tx.map)
+		munmap(a->tx.map, a->tx.size);
+	if (a->rx_fd >= 0)
+		close(a->rx_fd);
+	if (a->tx_fd >= 0)
+		close(a->tx_fd);
+	free(a);
+	port->priv = NULL;
+}
+
+static int afp_open(struct nio_port *port, char *err, size_t errlen)
+{
+	struct afpacket *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return fail(err, errlen, port, "calloc");
+	a->rx_fd = a->tx_fd = -1;
+	port->priv = a;
+	port->ifindex = (int)if_nametoindex(port->device);
+	if (!port->ifindex) {
+		fail(err, errlen, port, "no such device");
+		goto err;
+	}
+	if (open_rx(port, a, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0 ||
+	    dev_info(port, a->rx_fd, err, errlen) < 0)
+		goto err;
+	check_gro(port, a->rx_fd);
+	dev_addrs(port);
+	return 0;
+err:
+	afp_close(port);
+	return -1;
+}
+
+static int afp_fd(struct nio_port *port)
+{
+	struct afpacket *a = port->priv;
+
+	return a->rx_fd;
+}
+
+const struct nio_port_ops nio_port_afpacket_ops = {
+	.name = "afpacket",
+	.open = afp_open,
+	.close = afp_close,
+	.rx_burst = afp_rx_burst,
+	.tx_burst = afp_tx_burst,
+	.flush = afp_flush,
+	.fd = afp_fd,
+};
