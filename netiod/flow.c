@@ -75,7 +75,8 @@ void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f)
 }
 
 /* Table full (so every entry is live): evict the least recently used entry of a small sample (cheap approximate LRU). */
-static struct nio_flow *evict_one(struct nio_flow_table *t, uint32_t hash)
+static void evict_one(struct nio_flow_table *t, uint32_t hash,
+		      void (*evict_cb)(struct nio_flow *, void *), void *arg)
 {
 	struct nio_flow *victim = NULL;
 
@@ -85,22 +86,24 @@ static struct nio_flow *evict_one(struct nio_flow_table *t, uint32_t hash)
 		if (!victim || f->last_ns < victim->last_ns)
 			victim = f;
 	}
+	if (evict_cb)
+		evict_cb(victim, arg);
 	nio_flow_remove(t, victim);
 	t->evictions++;
-	return victim;
 }
 
+/* Insert a new flow; if the table is full, evict_cb sees the victim before its entry is reused. */
 struct nio_flow *nio_flow_insert(struct nio_flow_table *t, const struct nio_flow_key *k,
-				 uint32_t hash, uint64_t now_ns, struct nio_flow **evicted)
+				 uint32_t hash, uint64_t now_ns,
+				 void (*evict_cb)(struct nio_flow *, void *), void *arg)
 {
 	struct nio_flow *f;
 	uint8_t *state;
 
-	*evicted = NULL;
 	if (!t->capacity)
 		return NULL;
 	if (!t->free_list)
-		*evicted = evict_one(t, hash);
+		evict_one(t, hash, evict_cb, arg);
 	f = t->free_list;
 	t->free_list = f->next;
 	state = f->state;

@@ -150,10 +150,14 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			r[n] = (struct replacement){ .pl = pl, .svc = s, .inst = pl->svcs[s] };
 			r[n].inst.plugin = np;
 			r[n].inst.svc = np->svc;
+			r[n].inst.inst = NULL;
+			r[n].inst.conf = NULL;
+			r[n].inst.host = NULL;
 			memset(&r[n].inst.stats, 0, sizeof(r[n].inst.stats));
 			if (nio_config_check_block(c, &r[n].inst, why, sizeof(why)) < 0 ||
 			    !(r[n].inst.inst = nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
 				snprintf(err, errlen, "pipeline '%s': new %s: %s", pl->name, name, why);
+				nio_svc_inst_fini(&r[n].inst); /* frees what init got, calls no fini */
 				goto fail;
 			}
 			np->refs++;

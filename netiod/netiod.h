@@ -155,6 +155,7 @@ struct nio_svc_inst {
 	void *inst;
 	void *conf_block; /* cfg_t * of the service block, owned by the config */
 	struct nio_conf *conf; /* service.c: accessor handle over conf_block */
+	struct nio_host *host; /* the host table given to init, freed after fini */
 	size_t state_off; /* offset of this service's per-flow state in the flow's blob */
 	struct nio_svc_stats stats; /* written by the worker */
 };
@@ -346,7 +347,8 @@ void nio_flow_table_fini(struct nio_flow_table *t);
 struct nio_flow *nio_flow_lookup(struct nio_flow_table *t, const struct nio_flow_key *k,
 				 uint32_t hash);
 struct nio_flow *nio_flow_insert(struct nio_flow_table *t, const struct nio_flow_key *k,
-				 uint32_t hash, uint64_t now_ns, struct nio_flow **evicted);
+				 uint32_t hash, uint64_t now_ns,
+				 void (*evict_cb)(struct nio_flow *, void *), void *arg);
 void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f);
 unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
 			 void (*cb)(struct nio_flow *, void *), void *arg);

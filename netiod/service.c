@@ -155,13 +155,10 @@ static struct nio_host host_template = {
 
 /* ------------------------------------------------------------------ instances */
 
-/*
- * The host table handed to init carries the instance name, so each instance gets its own
- * copy; it lives as long as the process because plugins may keep the pointer.
- */
-static const struct nio_host *host_for(struct netiod *d, const char *pipeline, const char *svc)
+/* The host table handed to init carries the instance name, so each instance gets its own. */
+static struct nio_host *host_for(struct netiod *d, const char *pipeline, const char *svc)
 {
-	struct nio_host *h = malloc(sizeof(*h) + NIO_NAME_MAX * 2 + 2);
+	struct nio_host *h = malloc(sizeof(*h) + NIO_NAME_MAX * 2 + 2); /* + the name */
 	char *name = (char *)(h + 1);
 
 	if (!h)
@@ -176,13 +173,10 @@ static const struct nio_host *host_for(struct netiod *d, const char *pipeline, c
 void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		       struct nio_svc_inst *si, char *err, size_t errlen)
 {
-	const struct nio_host *h;
-
 	(void)c;
 	si->conf = conf_new(si->conf_block, si->svc->options);
-	h = host_for(d, pl->name, si->svc->name);
-	/* hosts are few (one per instance ever created) and tiny: kept, never freed */
-	return si->svc->init(h, si->conf, err, errlen);
+	si->host = host_for(d, pl->name, si->svc->name);
+	return si->svc->init(si->host, si->conf, err, errlen);
 }
 
 void nio_svc_inst_fini(struct nio_svc_inst *si)
@@ -192,8 +186,10 @@ void nio_svc_inst_fini(struct nio_svc_inst *si)
 		si->plugin->refs--;
 	}
 	conf_free(si->conf);
+	free(si->host);
 	si->inst = NULL;
 	si->conf = NULL;
+	si->host = NULL;
 }
 
 void nio_pipeline_fini(struct nio_pipeline *pl)

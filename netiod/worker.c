@@ -88,15 +88,13 @@ static void flow_attach(const struct nio_config *c, struct nio_flow *f)
 static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *c,
 				 struct nio_pkt *p, uint64_t now)
 {
-	struct nio_flow *f = nio_flow_lookup(&w->flows, &p->key, p->hash), *ev;
+	struct nio_flow *f = nio_flow_lookup(&w->flows, &p->key, p->hash);
 
 	if (f)
 		return f;
-	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, &ev);
+	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, flow_detach, (void *)c);
 	if (!f)
 		return NULL;
-	if (ev)
-		flow_detach(ev, (void *)c);
 	f->pipeline = is_local(c, &p->key) ? -1 : (int16_t)nio_classify(c, &p->key);
 	if (f->pipeline >= 0)
 		flow_attach(c, f);

@@ -64,7 +64,7 @@ struct nio_opt {
 /* A parsed option block (a "service NAME { }" block or a sub-section of one); opaque. */
 struct nio_conf;
 
-/* Services offered by netiod to a plugin. Valid for the life of the process. */
+/* Services offered by netiod to an instance; valid from init until fini returns. */
 struct nio_host {
 	uint32_t abi_version;
 	uint32_t size;

@@ -1,0 +1,16 @@
+# netiod core unit tests.
+CORE := netiod/addr.c netiod/units.c netiod/log.c
+TESTS += test_parse test_classify test_flow test_units test_plugin
+test_parse_SRCS := tests/unit/test_parse.c netiod/parse.c $(CORE)
+test_classify_SRCS := tests/unit/test_classify.c netiod/classify.c $(CORE)
+test_flow_SRCS := tests/unit/test_flow.c netiod/flow.c netiod/parse.c $(CORE)
+test_units_SRCS := tests/unit/test_units.c $(CORE)
+test_plugin_SRCS := tests/unit/test_plugin.c netiod/service.c netiod/config.c $(CORE)
+test_plugin_LIBS := -ldl -lconfuse
+
+# Broken plugins the loader must refuse, each named after the service it pretends to be.
+FIXTURES := bad_abi bad_size no_symbol wrong_name no_process fail_init
+all: $(foreach f,$(FIXTURES),$(O)/tests/unit/plugins/$(f)/svc.so)
+$(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -DBROKEN_$* -shared $(LDFLAGS) -o $@ $<

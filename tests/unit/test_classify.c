@@ -1,0 +1,119 @@
+/* Unit tests of flow classification: prefixes, ports, families, protocols, first match wins. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../netiod/netiod.h"
+
+static struct nio_config cfg;
+
+static void pipeline(const char *name, int in, const char *src, const char *dst, uint8_t proto,
+		     const char *dports)
+{
+	struct nio_pipeline *pl = &cfg.pipelines[cfg.npipelines++];
+	struct nio_match *m = &pl->match;
+
+	snprintf(pl->name, sizeof(pl->name), "%s", name);
+	m->in_port = in;
+	m->proto = proto;
+	m->sport_hi = m->dport_hi = 65535;
+	if (src)
+		assert_int_equal(nio_prefix_parse(src, &m->src[m->nsrc++]), 0);
+	if (dst)
+		assert_int_equal(nio_prefix_parse(dst, &m->dst[m->ndst++]), 0);
+	if (dports)
+		assert_int_equal(nio_parse_port_range(dports, &m->dport_lo, &m->dport_hi), 0);
+}
+
+static struct nio_flow_key key(int in, const char *src, const char *dst, uint8_t proto,
+			       uint16_t dport)
+{
+	struct nio_flow_key k = { .in_port = (uint16_t)in, .proto = proto, .dport = dport };
+
+	assert_int_equal(nio_addr_parse(src, k.src, &k.family), 0);
+	assert_int_equal(nio_addr_parse(dst, k.dst, &k.family), 0);
+	return k;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	pipeline("web", 0, NULL, "198.51.100.0/24", 6, "80-443"); /* 0 */
+	pipeline("v4-b", 0, "192.0.2.0/25", "198.51.100.0/24", 0, NULL); /* 1 */
+	pipeline("v6", -1, NULL, "2001:db8:2::/48", 0, NULL);          /* 2 */
+	pipeline("host", 1, NULL, "203.0.113.7/32", 17, "53");         /* 3 */
+	pipeline("wan-any", 1, NULL, NULL, 0, NULL);                    /* 4 */
+	return 0;
+}
+
+struct row {
+	int in;
+	const char *src, *dst;
+	uint8_t proto;
+	uint16_t dport;
+	int expect;
+};
+
+static void test_table(void **state)
+{
+	static const struct row rows[] = {
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 80, 0 },     /* first match: web */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 443, 0 },    /* range upper bound */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 444, 1 },    /* outside range: next pipeline */
+		{ 0, "192.0.2.10", "198.51.100.7", 17, 80, 1 },    /* wrong protocol for web */
+		{ 0, "192.0.2.200", "198.51.100.7", 17, 80, -1 },  /* src outside /25 */
+		{ 0, "192.0.2.10", "198.51.101.7", 6, 80, -1 },    /* dst outside /24 */
+		{ 0, "2001:db8:1::1", "2001:db8:2:ffff::1", 17, 9, 2 }, /* v6, any input */
+		{ 1, "2001:db8:1::1", "2001:db8:3::1", 17, 9, 4 }, /* v6 miss, in wan: catch-all */
+		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 3 },
+		{ 1, "198.51.100.2", "203.0.113.8", 17, 53, 4 },
+		{ 2, "198.51.100.2", "203.0.113.7", 17, 53, -1 },  /* port 2 has no pipeline */
+		{ 0, "::ffff:192.0.2.10", "198.51.100.7", 6, 80, 0 }, /* v4-mapped equals v4 */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct nio_flow_key k = key(rows[i].in, rows[i].src, rows[i].dst, rows[i].proto,
+					    rows[i].dport);
+
+		print_message("row %zu\n", i);
+		assert_int_equal(nio_classify(&cfg, &k), rows[i].expect);
+	}
+}
+
+static void test_prefixes(void **state)
+{
+	struct nio_prefix p;
+	uint8_t a[16], fam;
+
+	(void)state;
+	assert_int_equal(nio_prefix_parse("192.0.2.0/24", &p), 0);
+	assert_int_equal(p.len, 96 + 24);
+	assert_int_equal(nio_prefix_parse("192.0.2.1/24", &p), -1); /* host bits set */
+	assert_int_equal(nio_prefix_parse("192.0.2.0/33", &p), -1);
+	assert_int_equal(nio_prefix_parse("2001:db8::/129", &p), -1);
+	assert_int_equal(nio_prefix_parse("2001:db8::/", &p), -1);
+	assert_int_equal(nio_prefix_parse("0.0.0.0/0", &p), 0);
+	assert_int_equal(nio_addr_parse("203.0.113.9", a, &fam), 0);
+	assert_true(nio_prefix_contains(&p, a));
+	assert_int_equal(nio_prefix_parse("::/0", &p), 0);
+	assert_true(nio_prefix_contains(&p, a)); /* ::/0 covers the mapped space too */
+	assert_int_equal(nio_prefix_parse("2001:db8:8000::/33", &p), 0);
+	assert_int_equal(nio_addr_parse("2001:db8:7fff::1", a, &fam), 0);
+	assert_false(nio_prefix_contains(&p, a));
+	assert_int_equal(nio_addr_parse("2001:db8:8000::1", a, &fam), 0);
+	assert_true(nio_prefix_contains(&p, a));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_table, setup),
+		cmocka_unit_test(test_prefixes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
