@@ -1,0 +1,321 @@
+/* Tunnel encapsulation, and the in-place ICMP errors that keep path MTU discovery working. */
+#include <netio/csum.h>
+
+#include "tunnel.h"
+
+#define ICMP4_QUOTE_MAX (576 - IP4_HLEN - 8)  /* RFC 1812 4.3.2.3 */
+#define ICMP6_QUOTE_MAX (1280 - IP6_HLEN - 8) /* RFC 4443 2.4 (c) */
+#define ICMP_TTL	64
+
+/* The inner IP packet of the frame being encapsulated. */
+struct inner {
+	uint8_t *ip;
+	uint32_t len; /* IP length from its header: Ethernet padding excluded */
+	bool v6;
+};
+
+/* 0 or a drop reason. The daemon has parsed the frame; this re-checks only what encap relies on. */
+static int inner_parse(const struct nio_pkt *p, struct inner *in)
+{
+	uint32_t avail;
+
+	if (!(p->flags & (NIO_PKT_F_IPV4 | NIO_PKT_F_IPV6)))
+		return TUN_C_NOT_IP;
+	if (p->l3_off < ETH_HLEN || p->l3_off > p->len)
+		return TUN_C_TRUNC_INNER;
+	in->v6 = p->flags & NIO_PKT_F_IPV6;
+	in->ip = p->data + p->l3_off;
+	avail = p->len - p->l3_off;
+	if (avail < (in->v6 ? IP6_HLEN : IP4_HLEN))
+		return TUN_C_TRUNC_INNER;
+	if (in->v6) {
+		if (in->ip[0] >> 4 != 6)
+			return TUN_C_BAD_INNER;
+		in->len = IP6_HLEN + rd16(in->ip + 4);
+	} else {
+		in->len = rd16(in->ip + 2);
+		if (in->ip[0] >> 4 != 4 || (in->ip[0] & 0x0f) < 5 ||
+		    in->len < (in->ip[0] & 0x0fu) * 4)
+			return TUN_C_BAD_INNER;
+	}
+	return in->len > avail ? TUN_C_TRUNC_INNER : 0;
+}
+
+static uint8_t *inner_ttl(const struct inner *in)
+{
+	return in->ip + (in->v6 ? 7 : 8);
+}
+
+/* This gateway forwards the inner packet, so its TTL drops by one (RFC 2003 3.1). */
+static void inner_ttl_dec(const struct inner *in)
+{
+	uint16_t old, sum;
+
+	if (in->v6) {
+		in->ip[7]--;
+		return;
+	}
+	old = rd16(in->ip + 8);
+	in->ip[8]--;
+	sum = nio_csum_update16(rd16(in->ip + 10), old, rd16(in->ip + 8));
+	wr16(in->ip + 10, sum);
+}
+
+/* RFC 1122 3.2.2 / RFC 4443 2.4 (e): never an error about an error, a non-first fragment,
+ * or to a source that is not one host. */
+static bool icmp_may_answer(const struct tun *t, const struct inner *in)
+{
+	uint32_t hl = (in->ip[0] & 0x0fu) * 4;
+	uint8_t ty;
+
+	if (in->v6) {
+		if (!t->has_icmp6 || in->ip[8] == 0xff ||
+		    memcmp(in->ip + 8, (const uint8_t[16]){ 0 }, 16) == 0)
+			return false;
+		return in->ip[6] != IPPROTO_ICMPV6 ||
+		       (in->len > IP6_HLEN && in->ip[IP6_HLEN] >= 128);
+	}
+	if (!t->has_icmp4 || (rd16(in->ip + 6) & IP4_OFFMASK) || in->ip[12] == 0 ||
+	    in->ip[12] >= 224)
+		return false;
+	if (in->ip[9] != IPPROTO_ICMP)
+		return true;
+	if (in->len <= hl)
+		return false;
+	ty = in->ip[hl];
+	return ty != 3 && ty != 4 && ty != 5 && ty != 11 && ty != 12;
+}
+
+/* GCRA on the receive time: icmp-rate per second with bursts of ten. */
+static bool icmp_rate_ok(struct tun *t, uint64_t now)
+{
+	uint64_t tat = t->icmp_tat_ns > now ? t->icmp_tat_ns : now;
+
+	if (tat - now > t->icmp_burst_ns)
+		return false;
+	t->icmp_tat_ns = tat + t->icmp_interval_ns;
+	return true;
+}
+
+/* Write the IPv4 + ICMP headers in front of the quoted packet; returns the IP length. */
+static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, uint32_t qlen,
+			    uint8_t type, uint8_t code, uint32_t info)
+{
+	uint8_t *icmp = ip + IP4_HLEN;
+	uint32_t len = IP4_HLEN + 8 + qlen;
+
+	ip[0] = 0x45;
+	ip[1] = 0xc0; /* internetwork control, like every router's errors */
+	wr16(ip + 2, (uint16_t)len);
+	wr16(ip + 4, t->ip_id++);
+	wr16(ip + 6, 0);
+	ip[8] = ICMP_TTL;
+	ip[9] = IPPROTO_ICMP;
+	wr16(ip + 10, 0);
+	memcpy(ip + 12, t->icmp4, 4);
+	memcpy(ip + 16, quoted + 12, 4);
+	wr16(ip + 10, nio_csum(ip, IP4_HLEN));
+	icmp[0] = type;
+	icmp[1] = code;
+	wr16(icmp + 2, 0);
+	wr32(icmp + 4, info);
+	wr16(icmp + 2, nio_csum(icmp, 8 + qlen));
+	return len;
+}
+
+static uint32_t icmp6_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, uint32_t qlen,
+			    uint8_t type, uint8_t code, uint32_t info)
+{
+	uint8_t *icmp = ip + IP6_HLEN;
+	uint32_t sum;
+
+	wr32(ip, 0x60000000u);
+	wr16(ip + 4, (uint16_t)(8 + qlen));
+	ip[6] = IPPROTO_ICMPV6;
+	ip[7] = ICMP_TTL;
+	memcpy(ip + 8, t->icmp6, 16);
+	memcpy(ip + 24, quoted + 8, 16);
+	icmp[0] = type;
+	icmp[1] = code;
+	wr16(icmp + 2, 0);
+	wr32(icmp + 4, info);
+	sum = nio_csum_pseudo6(ip + 8, ip + 24, IPPROTO_ICMPV6, 8 + qlen);
+	wr16(icmp + 2, nio_csum_fold(nio_csum_partial(icmp, 8 + qlen, sum)));
+	return IP6_HLEN + 8 + qlen;
+}
+
+/* The packet now is the ICMP error: describe it and send it back where it came from. */
+static void icmp_meta(struct nio_pkt *p, const uint8_t *ip, bool v6)
+{
+	p->flags = (uint16_t)((p->flags &
+			       ~(NIO_PKT_F_IPV4 | NIO_PKT_F_IPV6 | NIO_PKT_F_L4 | NIO_PKT_F_FRAG)) |
+			      (v6 ? NIO_PKT_F_IPV6 : NIO_PKT_F_IPV4) | NIO_PKT_F_L2DONE);
+	p->ip_proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	p->dscp = ip_tos(ip, v6) >> 2;
+	p->out_port = p->in_port;
+	p->key.family = v6 ? 6 : 4;
+	p->key.proto = p->ip_proto;
+	p->key.sport = 0;
+	p->key.dport = 0;
+	tun_key_addr(p->key.src, v6 ? ip + 8 : ip + 12, v6);
+	tun_key_addr(p->key.dst, v6 ? ip + 24 : ip + 16, v6);
+}
+
+/* Turn p into an ICMP error quoting its inner packet (too big, or time exceeded), in place:
+ * [L2 (MACs swapped)][IP][ICMP][quoted inner packet, cut to the minimum MTU]. */
+static int icmp_error(struct tun *t, struct nio_pkt *p, const struct inner *in, bool too_big)
+{
+	uint32_t hdr = (in->v6 ? IP6_HLEN : IP4_HLEN) + 8, info = 0, qlen = in->len;
+	uint8_t *ip = in->ip - hdr, *l2 = ip - p->l3_off, mac[6];
+	uint8_t type = in->v6 ? (too_big ? 2 : 3) : (too_big ? 3 : 11);
+
+	if (!icmp_may_answer(t, in))
+		return too_big ? TUN_C_TOO_BIG : TUN_C_INNER_TTL;
+	if (l2 < p->buf)
+		return TUN_C_NO_HEADROOM;
+	if (!icmp_rate_ok(t, p->ts_ns))
+		return TUN_C_ICMP_RATE;
+	if (too_big)
+		info = t->mtu - t->overhead;
+	memmove(l2, p->data, p->l3_off);
+	memcpy(mac, l2, 6);
+	memcpy(l2, l2 + 6, 6);
+	memcpy(l2 + 6, mac, 6);
+	if (in->v6) {
+		qlen = qlen < ICMP6_QUOTE_MAX ? qlen : ICMP6_QUOTE_MAX;
+		p->len = p->l3_off + icmp6_build(t, ip, in->ip, qlen, type, 0, info);
+	} else {
+		qlen = qlen < ICMP4_QUOTE_MAX ? qlen : ICMP4_QUOTE_MAX;
+		p->len = p->l3_off + icmp4_build(t, ip, in->ip, qlen, type, too_big ? 4 : 0, info);
+	}
+	p->data = l2;
+	icmp_meta(p, ip, in->v6);
+	return too_big ? TUN_C_ICMP_TOO_BIG : TUN_C_ICMP_TTL;
+}
+
+/* Inner Ethernet header of VXLAN/GENEVE: the received MACs (or the configured ones) right in
+ * front of the IP header, any VLAN tag left out. */
+static void inner_eth(const struct tun *t, const struct nio_pkt *p, uint8_t *eth, bool v6)
+{
+	if (eth != p->data)
+		memmove(eth, p->data, 12);
+	if (t->has_dmac)
+		memcpy(eth, t->inner_dmac, 6);
+	if (t->has_smac)
+		memcpy(eth + 6, t->inner_smac, 6);
+	wr16(eth + 12, v6 ? ETH_P_IPV6 : ETH_P_IPV4);
+}
+
+/* Per-packet fields of the outer IPv4 header; the checksum adds them to the template's sum. */
+static void outer4(struct tun *t, uint8_t *ip, const struct inner *in, uint8_t tos, uint32_t len)
+{
+	uint32_t sum = t->csum_base[in->v6] + tos + len + t->ip_id;
+
+	ip[1] = tos;
+	wr16(ip + 2, (uint16_t)len);
+	wr16(ip + 4, t->ip_id++);
+	if (t->df == TUN_DF_INHERIT && (in->v6 || (rd16(in->ip + 6) & IP4_DF))) {
+		wr16(ip + 6, IP4_DF);
+		sum += IP4_DF;
+	}
+	if (!t->ttl) {
+		ip[8] = *inner_ttl(in);
+		sum += (uint32_t)ip[8] << 8;
+	}
+	wr16(ip + 10, nio_csum_fold(sum));
+}
+
+static void outer6(const struct tun *t, uint8_t *ip, const struct nio_pkt *p,
+		   const struct inner *in, uint8_t tos, uint32_t len)
+{
+	wr32(ip, 0x60000000u | (uint32_t)tos << 20 | (p->hash & 0xfffffu));
+	wr16(ip + 4, (uint16_t)(len - IP6_HLEN));
+	if (!t->ttl)
+		ip[7] = *inner_ttl(in);
+}
+
+/* UDP length, source port from the flow hash, and the checksum where wanted. */
+static uint16_t outer_udp(const struct tun *t, uint8_t *u, const uint8_t *ip, uint32_t hash,
+			  uint32_t ulen)
+{
+	uint16_t sport = (uint16_t)(t->sport_min + (((uint64_t)hash * t->sport_span) >> 32));
+	uint32_t sum;
+	uint16_t c;
+
+	wr16(u, sport);
+	wr16(u + 4, (uint16_t)ulen);
+	if (t->udp_csum) {
+		sum = t->family == 6 ? nio_csum_pseudo6(ip + 8, ip + 24, IPPROTO_UDP, ulen)
+				     : nio_csum_pseudo4(ip + 12, ip + 16, IPPROTO_UDP, ulen);
+		c = nio_csum_fold(nio_csum_partial(u, ulen, sum));
+		wr16(u + 6, c ? c : 0xffff);
+	}
+	return sport;
+}
+
+/* The frame now is the outer packet: describe it so the daemon routes on the outer header. */
+static void outer_meta(const struct tun *t, struct nio_pkt *p, const uint8_t *ip, uint16_t sport)
+{
+	bool udp = t->type == TUN_VXLAN || t->type == TUN_GENEVE;
+
+	p->l3_off = ETH_HLEN;
+	p->l4_off = (uint16_t)(ETH_HLEN + t->ip_hlen);
+	p->flags = (uint16_t)((p->flags & ~(NIO_PKT_F_IPV4 | NIO_PKT_F_IPV6 | NIO_PKT_F_L4 |
+					    NIO_PKT_F_FRAG | NIO_PKT_F_VLAN | NIO_PKT_F_L2DONE)) |
+			      (t->family == 6 ? NIO_PKT_F_IPV6 : NIO_PKT_F_IPV4) |
+			      (udp ? NIO_PKT_F_L4 : 0));
+	p->ip_proto = t->family == 6 ? ip[6] : ip[9];
+	p->dscp = ip_tos(ip, t->family == 6) >> 2;
+	memcpy(p->key.src, t->key_local, 16);
+	memcpy(p->key.dst, t->key_remote, 16);
+	p->key.family = t->family;
+	p->key.proto = p->ip_proto;
+	p->key.sport = udp ? sport : 0;
+	p->key.dport = udp ? t->port : 0;
+}
+
+static int encap_write(struct tun *t, struct nio_pkt *p, const struct inner *in)
+{
+	uint8_t *start = in->ip - t->eth_in - t->tmpl_len, *ip = start + ETH_HLEN;
+	uint8_t tos = ip_tos(in->ip, in->v6);
+	uint32_t len = in->len + t->overhead;
+	uint16_t sport = 0;
+
+	if (start < p->buf)
+		return TUN_C_NO_HEADROOM;
+	if (t->dscp >= 0)
+		tos = (uint8_t)(t->dscp << 2 | (tos & ECN_MASK));
+	if (t->eth_in)
+		inner_eth(t, p, in->ip - ETH_HLEN, in->v6);
+	memcpy(start, t->tmpl[in->v6], t->tmpl_len);
+	if (t->family == 6)
+		outer6(t, ip, p, in, tos, len);
+	else
+		outer4(t, ip, in, tos, len);
+	if (t->type == TUN_VXLAN || t->type == TUN_GENEVE)
+		sport = outer_udp(t, ip + t->ip_hlen, ip, p->hash, len - t->ip_hlen);
+	p->data = start;
+	p->len = ETH_HLEN + len;
+	outer_meta(t, p, ip, sport);
+	return TUN_C_ENCAP;
+}
+
+int tun_encap(struct tun *t, struct nio_pkt *p)
+{
+	struct inner in;
+	int e = inner_parse(p, &in);
+
+	if (e)
+		return e;
+	if (tun_is_own(t, in.ip, in.len, in.v6, t->remote))
+		return TUN_C_NESTED;
+	if (*inner_ttl(&in) <= 1)
+		return icmp_error(t, p, &in, false);
+	inner_ttl_dec(&in);
+	if (in.len + t->overhead > t->mtu) {
+		if (!in.v6 && !(rd16(in.ip + 6) & IP4_DF))
+			return TUN_C_TOO_BIG;
+		return icmp_error(t, p, &in, true);
+	}
+	return encap_write(t, p, &in);
+}
