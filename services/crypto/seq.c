@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -149,6 +150,11 @@ int crypto_seq_open(struct crypto_seq *s, const char *dir, const uint8_t *keymat
 	}
 	if (state_name(keymat, keylen, name, sizeof(name)) < 0) {
 		snprintf(err, errlen, "cannot hash the key for the sequence state file");
+		return -1;
+	}
+	/* the daemon's default state directory may not exist yet on a fresh install */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(s->path, sizeof(s->path), "%s/%s.seq", dir, name);

@@ -5,3 +5,7 @@ TESTS += test_crypto
 test_crypto_SRCS := tests/unit/test_crypto.c $(CRYPTO_SRCS)
 test_crypto_LIBS := $(CRYPTO_LIBS)
 CFLAGS_test_crypto := $(CRYPTO_CFLAGS)
+TESTS += test_crypto_esp
+test_crypto_esp_SRCS := tests/unit/test_crypto_esp.c tests/unit/fake_host.c $(CRYPTO_SRCS)
+test_crypto_esp_LIBS := $(CRYPTO_LIBS)
+CFLAGS_test_crypto_esp := $(CRYPTO_CFLAGS)
