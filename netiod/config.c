@@ -14,7 +14,8 @@ static struct netiod *ld;
 static char *ld_err;
 static size_t ld_errlen;
 
-static void set_err(const char *file, int line, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+set_err(const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[384];
 
@@ -27,7 +28,7 @@ static void set_err(const char *file, int line, const char *fmt, va_list ap)
 		snprintf(ld_err, ld_errlen, "%s: %s", file ? file : "<config>", msg);
 }
 
-static void errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	set_err(cfg ? cfg->filename : NULL, cfg ? cfg->line : 0, fmt, ap);
 }

@@ -15,7 +15,7 @@ void log_init(int debug)
 	log_debug_on = debug;
 }
 
-static void vlog(int prio, const char *fmt, va_list ap, int err)
+static void __attribute__((format(printf, 2, 0))) vlog(int prio, const char *fmt, va_list ap, int err)
 {
 	char msg[1024];
 

@@ -126,7 +126,7 @@ static int conf_line(const struct nio_conf *c)
 	return c->cfg->line;
 }
 
-static void host_log(int prio, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) host_log(int prio, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

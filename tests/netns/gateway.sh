@@ -1,0 +1,100 @@
+#!/bin/sh
+# Gateway: ping and TCP pass only through netiod; counters match; unclaimed traffic stays with
+# the kernel; service replace under load loses nothing; a bad reload changes nothing; malformed
+# frames are counted and dropped.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+setup_topology
+start_netiod "$here/gateway.conf"
+warm_up
+lan ping -6 -c 1 -W 1 2001:db8:2::10 >/dev/null 2>&1 ||
+	{ sleep 1; lan ping -6 -c 3 -W 1 2001:db8:2::10 >/dev/null 2>&1; } || fail "IPv6 ping"
+
+pl() { echo ".pipelines[] | select(.name==\"$1\") | $2"; }
+
+# 1. Counters match the packets sent: 50 echo requests one way, 50 replies the other.
+a=$(stat "$(pl to-wan .packets)")
+b=$(stat "$(pl to-lan .tx_packets)")
+lan ping -c 50 -i 0.02 -W 1 198.51.100.10 >"$WORK/ping" || fail "ping lost packets: $(tail -n 2 "$WORK/ping")"
+a2=$(stat "$(pl to-wan .packets)")
+b2=$(stat "$(pl to-lan .tx_packets)")
+[ $((a2 - a)) -eq 50 ] || fail "to-wan counted $((a2 - a)) packets for 50 pings"
+[ $((b2 - b)) -eq 50 ] || fail "to-lan sent $((b2 - b)) packets for 50 replies"
+ok "50 pings, counters 50/50"
+lan ping -6 -c 20 -i 0.02 -W 1 2001:db8:2::10 >/dev/null || fail "IPv6 ping lost packets"
+[ "$(stat "$(pl to-wan6 .tx_packets)")" -ge 20 ] || fail "IPv6 pipeline did not forward"
+ok "IPv6 ping through netiod"
+
+# 2. TCP: a short iperf3 run (3 s), bounded.
+wan iperf3 -s -1 -D -B 198.51.100.10 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
+sleep 0.3
+lan timeout 20 iperf3 -c 198.51.100.10 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
+bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
+[ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
+[ "$(stat "$(pl to-wan .tx_bytes)")" -gt "$bytes" ] || fail "to-wan sent fewer bytes than iperf3 received"
+ok "iperf3 TCP $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf.json") Mbit/s through netiod"
+
+# 3. Unclaimed: the gateway's own address and unmatched destinations stay with the kernel.
+u=$(stat '.ports[] | select(.name=="lan") | .rx_unclaimed')
+p=$(stat "$(pl to-wan .packets)")
+lan ping -c 5 -i 0.05 -W 1 192.0.2.1 >/dev/null || fail "the kernel did not answer a ping to the gateway"
+lan ping -c 3 -i 0.05 -W 1 203.0.113.7 >/dev/null 2>&1 && fail "an unmatched destination was forwarded"
+u2=$(stat '.ports[] | select(.name=="lan") | .rx_unclaimed')
+[ $((u2 - u)) -ge 8 ] || fail "rx_unclaimed grew by $((u2 - u)), expected >= 8"
+[ "$(stat "$(pl to-wan .packets)")" -eq "$p" ] || fail "unclaimed packets reached a pipeline"
+ok "unclaimed traffic left to the kernel ($((u2 - u)) frames)"
+
+# 4. Replace the mark service during a ping run: no loss, new version, counters carried over.
+seen=$(stat "$(pl to-wan '.services[0].counters.seen')")
+lan ping -c 150 -i 0.01 -W 1 198.51.100.10 >"$WORK/ping-replace" &
+ping_pid=$!
+sleep 0.5
+ctl service replace mark "$O/services-alt/mark.so" >/dev/null || fail "service replace"
+wait $ping_pid || fail "ping lost packets across service replace: $(tail -n 2 "$WORK/ping-replace")"
+[ "$(ctl -j service list | jq -r '.[] | select(.name=="mark") | .version')" = 2 ] ||
+	fail "replace did not load version 2"
+seen2=$(stat "$(pl to-wan '.services[0].counters.seen')")
+[ "$seen2" -ge $((seen + 150)) ] || fail "mark state not handed over ($seen -> $seen2)"
+ok "service replace under 150 pings: no loss, state handed over"
+
+# 5. A bad reload returns exit 2 with file:line and leaves the running configuration.
+gen=$(ctl -j status | jq .generation)
+sed 's/tag = "to-wan"/tag = "to-wan" colour = "red"/' "$here/gateway.conf" >"$WORK/bad.conf"
+ctl reload "$WORK/bad.conf" 2>"$WORK/reload.err"
+rc=$?
+[ $rc -eq 2 ] || fail "bad reload exited $rc, expected 2"
+grep -q "bad.conf:7: " "$WORK/reload.err" || fail "reload error lacks file:line: $(cat "$WORK/reload.err")"
+[ "$(ctl -j status | jq .generation)" = "$gen" ] || fail "a failed reload changed the generation"
+lan ping -c 10 -i 0.02 -W 1 198.51.100.10 >/dev/null || fail "traffic stopped after a bad reload"
+ok "bad reload: exit 2, '$(cat "$WORK/reload.err")', traffic flowing"
+kill -HUP "$NETIOD_PID"
+sleep 0.5
+[ "$(ctl -j status | jq .generation)" -gt "$gen" ] || fail "SIGHUP did not reload"
+ok "SIGHUP reload"
+
+# 6. Malformed frames are counted as drops; the daemon keeps running.
+lan /usr/bin/python3 - <<'PY' || fail "scapy could not send"
+from scapy.all import Ether, IP, UDP, Raw, sendp, get_if_hwaddr
+import logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+good = bytes(IP(src="192.0.2.10", dst="198.51.100.10") / UDP(sport=9, dport=9) / Raw(b"abcd"))
+frames = [good[:12], bytes([0x43]) + good[1:], good[:2] + b"\x05\xdc" + good[4:]]
+eth = Ether(src=get_if_hwaddr("eth0"), dst="ff:ff:ff:ff:ff:ff", type=0x0800)
+sendp([eth / Raw(f) for f in frames], iface="eth0", verbose=False)
+PY
+sleep 0.3
+drops='.ports[] | select(.name=="lan") | .drops'
+[ "$(stat "$drops[\"truncated-ip\"]")" -ge 1 ] || fail "truncated IPv4 header not counted"
+[ "$(stat "$drops[\"bad-ihl\"]")" -ge 1 ] || fail "bad IHL not counted"
+[ "$(stat "$drops[\"bad-ip-length\"]")" -ge 1 ] || fail "bad total length not counted"
+lan ping -c 3 -i 0.05 -W 1 198.51.100.10 >/dev/null || fail "forwarding stopped after malformed frames"
+ok "malformed frames counted: $(ctl -j stats | jq -c "$drops")"
+
+# 7. Only netiod forwards: stop it and traffic stops; start it again and traffic resumes.
+stop_netiod
+lan ping -c 3 -i 0.2 -W 1 198.51.100.10 >/dev/null 2>&1 && fail "traffic flowed with netiod stopped"
+ok "netiod stopped: no forwarding"
+start_netiod "$here/gateway.conf"
+warm_up
+ok "netiod restarted: forwarding again"

@@ -1,0 +1,115 @@
+# Shared helpers for netns tests (sourced): a lan host, a gateway running netiod, a wan host.
+#   lan  eth0 192.0.2.10/24    2001:db8:1::10/64  --  gw-lan 192.0.2.1/24    2001:db8:1::1/64
+#   wan  eth0 198.51.100.10/24 2001:db8:2::10/64  --  gw-wan 198.51.100.1/24 2001:db8:2::1/64
+# The gateway's kernel does not forward (ip_forward=0): netiod is the only forwarder.
+# Requires: O (build dir). Provides: NS_LAN NS_GW NS_WAN, WORK, start_netiod, stop_netiod, ctl.
+
+: "${O:?O must name the build directory}"
+PFX="nio$$"
+NS_LAN="$PFX-lan"
+NS_GW="$PFX-gw"
+NS_WAN="$PFX-wan"
+WORK=$(mktemp -d /tmp/netio-netns.XXXXXX)
+SOCK="$WORK/netiod.sock"
+NETIOD_PID=
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+
+lan() { ip netns exec "$NS_LAN" "$@"; }
+gw() { ip netns exec "$NS_GW" "$@"; }
+wan() { ip netns exec "$NS_WAN" "$@"; }
+ctl() { ip netns exec "$NS_GW" "$O/netiod/netioctl" -s "$SOCK" "$@"; }
+
+cleanup() {
+	stop_netiod
+	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN" $EXTRA_NS; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "FAILED: $TEST_NAME: $*"
+	if [ -f "$WORK/netiod.log" ]; then
+		echo "--- netiod log (last 30 lines)"
+		tail -n 30 "$WORK/netiod.log"
+	fi
+	exit 1
+}
+
+ok() { echo "  ok  $TEST_NAME: $*"; }
+
+# No offloads: a frame must be complete when netiod sees it (no GSO super-frames, no
+# partial checksums left for hardware that veth does not have).
+no_offload() { # ns dev
+	ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+host_side() { # ns dev addr4 gw4 addr6 gw6
+	ip -n "$1" link set lo up
+	ip -n "$1" link set "$2" up
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$1" addr add "$5" dev "$2" nodad
+	ip -n "$1" route add default via "$4"
+	ip -n "$1" -6 route add default via "$6"
+	no_offload "$1" "$2"
+}
+
+setup_topology() {
+	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+	done
+	ip link add eth0 netns "$NS_LAN" type veth peer name gw-lan netns "$NS_GW"
+	ip link add eth0 netns "$NS_WAN" type veth peer name gw-wan netns "$NS_GW"
+	gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+	ip -n "$NS_GW" link set lo up
+	for d in gw-lan gw-wan; do
+		ip -n "$NS_GW" link set "$d" up
+		no_offload "$NS_GW" "$d"
+	done
+	ip -n "$NS_GW" addr add 192.0.2.1/24 dev gw-lan
+	ip -n "$NS_GW" addr add 2001:db8:1::1/64 dev gw-lan nodad
+	ip -n "$NS_GW" addr add 198.51.100.1/24 dev gw-wan
+	ip -n "$NS_GW" addr add 2001:db8:2::1/64 dev gw-wan nodad
+	host_side "$NS_LAN" eth0 192.0.2.10/24 192.0.2.1 2001:db8:1::10/64 2001:db8:1::1
+	host_side "$NS_WAN" eth0 198.51.100.10/24 198.51.100.1 2001:db8:2::10/64 2001:db8:2::1
+}
+
+# start_netiod CONF: run netiod in the gateway namespace and wait (<= 5 s) for its socket.
+start_netiod() {
+	cp "$1" "$WORK/netiod.conf"
+	ip netns exec "$NS_GW" "$O/netiod/netiod" -f -c "$WORK/netiod.conf" -P "$O/services" \
+		-S "$SOCK" -s "$WORK" >>"$WORK/netiod.log" 2>&1 &
+	NETIOD_PID=$!
+	for _ in $(seq 50); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$NETIOD_PID" 2>/dev/null || fail "netiod exited at start"
+		sleep 0.1
+	done
+	fail "netiod did not open its control socket"
+}
+
+stop_netiod() {
+	[ -n "$NETIOD_PID" ] || return 0
+	kill -TERM "$NETIOD_PID" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$NETIOD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$NETIOD_PID" 2>/dev/null
+	wait "$NETIOD_PID" 2>/dev/null
+	NETIOD_PID=
+}
+
+# stat JQ: a number from 'netioctl -j stats'
+stat() { ctl -j stats | jq "$1"; }
+
+# Prime the kernel's neighbour tables on both sides (netiod never ARPs itself), bounded.
+warm_up() {
+	for _ in $(seq 30); do
+		lan ping -c 1 -W 1 198.51.100.10 >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "no connectivity through netiod after warm-up"
+}

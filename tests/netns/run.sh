@@ -1,0 +1,26 @@
+#!/bin/sh
+# netns tier: run every tests/netns/*.sh (except this and lib.sh) with the build dir; 77 = skip.
+set -u
+O=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+export O
+if [ "$(id -u)" -ne 0 ]; then
+	echo "netns: needs root; skipped"
+	exit 0
+fi
+pass=0
+fail=0
+skip=0
+for t in "$here"/*.sh; do
+	case "$(basename "$t")" in lib.sh | run.sh) continue ;; esac
+	echo "netns: $(basename "$t")"
+	timeout 300 sh "$t"
+	rc=$?
+	case $rc in
+	0) pass=$((pass + 1)) ;;
+	77) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)); echo "FAILED: $(basename "$t") (exit $rc)" ;;
+	esac
+done
+echo "netns: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
