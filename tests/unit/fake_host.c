@@ -155,7 +155,7 @@ static int fake_conf_line(const struct nio_conf *c)
 	return c->line;
 }
 
-static void fake_log(int prio, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void fake_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
