@@ -502,16 +502,29 @@ static void dev_addrs(struct nio_port *port)
 	freeifaddrs(ifa0);
 }
 
+/* What the port's counters cannot hold: the kernel's ring-full drops and checksum work. */
+static void log_totals(const struct nio_port *port, const struct afpacket *a)
+{
+	struct tpacket_stats_v3 st = { 0 };
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(a->rx_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0 && st.tp_drops)
+		log_info("port %s: the kernel dropped %u frames since the last count: RX ring full",
+			 port->name, st.tp_drops);
+	if (a->csum_done || a->csum_left)
+		log_info("port %s: completed %llu offloaded checksums, left %llu (not TCP/UDP)",
+			 port->name, (unsigned long long)a->csum_done,
+			 (unsigned long long)a->csum_left);
+}
+
 static void afp_close(struct nio_port *port)
 {
 	struct afpacket *a = port->priv;
 
 	if (!a)
 		return;
-	if (a->csum_done || a->csum_left)
-		log_info("port %s: completed %llu offloaded checksums, left %llu (not TCP/UDP)",
-			 port->name, (unsigned long long)a->csum_done,
-			 (unsigned long long)a->csum_left);
+	if (a->rx_fd >= 0)
+		log_totals(port, a);
 	if (a->rx.map)
 		munmap(a->rx.map, a->rx.size);
 	if (a->tx.map)
