@@ -324,6 +324,80 @@ static cfg_opt_t port_opts[] = {
 	CFG_END(),
 };
 
+/*
+ * libConfuse 3.3 counts each comment's newline more than once, which skews every later line
+ * number; blank the comments out (outside quoted strings, newlines kept) before it lexes.
+ */
+static void blank_comments(char *t)
+{
+	char quote = 0;
+
+	for (; *t; t++) {
+		if (quote) {
+			if (*t == '\\' && t[1])
+				t++;
+			else if (*t == quote)
+				quote = 0;
+		} else if (*t == '"' || *t == '\'') {
+			quote = *t;
+		} else if (*t == '#' || (*t == '/' && t[1] == '/')) {
+			while (*t && *t != '\n')
+				*t++ = ' ';
+			if (!*t)
+				break;
+		} else if (*t == '/' && t[1] == '*') {
+			for (; *t && !(*t == '*' && t[1] == '/'); t++)
+				if (*t != '\n')
+					*t = ' ';
+			if (!*t)
+				break;
+			t[0] = t[1] = ' ';
+			t++;
+		}
+	}
+}
+
+static char *read_file(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = strdup("");
+	}
+	fclose(f);
+	return text;
+}
+
+static int parse_text(cfg_t *cfg, const char *file, const char *buf)
+{
+	char *text = buf ? strdup(buf) : read_file(file);
+	FILE *fp;
+	int r;
+
+	if (!text) {
+		if (ld_err && !ld_err[0])
+			snprintf(ld_err, ld_errlen, "%s: %s", file, strerror(errno));
+		return CFG_FILE_ERROR;
+	}
+	blank_comments(text);
+	fp = fmemopen(text, strlen(text), "r");
+	if (!fp) {
+		free(text);
+		return CFG_FILE_ERROR;
+	}
+	free(cfg->filename);
+	cfg->filename = strdup(file ? file : "<config>");
+	r = cfg_parse_fp(cfg, fp);
+	fclose(fp);
+	free(text);
+	return r;
+}
+
 static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 {
 	cfg_opt_t pipeline_opts[] = {
@@ -361,9 +435,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		snprintf(path, sizeof(path), "pipeline|service|%s", s->svc.v[i].name);
 		cfg_set_validate_func(cfg, path, validate_leaf);
 	}
-	r = buf ? cfg_parse_buf(cfg, buf) : cfg_parse(cfg, file);
-	if (r == CFG_FILE_ERROR && ld_err && !ld_err[0])
-		snprintf(ld_err, ld_errlen, "%s: %s", file, strerror(errno));
+	r = parse_text(cfg, file, buf);
 	if (r != CFG_SUCCESS) {
 		cfg_free(cfg);
 		return NULL;

@@ -121,7 +121,7 @@ static void test_config_instances(void **state)
 	assert_int_equal(nio_plugin_load(&d, fixture("fail_init"), NULL, err, sizeof(err)), 0);
 	c = nio_config_load(&d, NULL, conf, err, sizeof(err));
 	assert_null(c); /* svc's init refuses */
-	assert_string_equal(err, "[buf]:4: pipeline 'a': service 'svc': refusing to start: no reason");
+	assert_string_equal(err, "<config>:4: pipeline 'a': service 'svc': refusing to start: no reason");
 	assert_int_equal(nio_plugin_find(&d, "mark")->refs, 0); /* the mark instance was undone */
 	c = nio_config_load(&d, NULL, bad, err, sizeof(err));
 	assert_null(c);
