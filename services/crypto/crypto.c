@@ -175,6 +175,10 @@ static int sa_key(struct crypto_inst *ci, const struct nio_conf *c, struct crypt
 			    errlen) < 0)
 		goto out;
 	memcpy(sa->salt, km + klen, CRYPTO_SALT_LEN);
+	if (crypto_key_id(km, klen + CRYPTO_SALT_LEN, sa->key_id) < 0) {
+		snprintf(err, errlen, "cannot fingerprint the key");
+		goto out;
+	}
 	sa->key = ci->engine.ops->key_new(ci->engine.priv, sa->cipher, km, sa->out);
 	if (!sa->key) {
 		snprintf(err, errlen, "engine %s refused the key", ci->engine.ops->name);
@@ -504,5 +508,7 @@ const struct nio_service crypto_service = {
 	.fini = crypto_fini,
 	.process = crypto_process,
 	.counters = crypto_counters,
+	.save_state = crypto_save_state,
+	.restore_state = crypto_restore_state,
 	.show = crypto_show,
 };

@@ -13,14 +13,15 @@
 #include <netio/pkt.h>
 #include <netio/service.h>
 
-#define CRYPTO_SALT_LEN	 4  /* RFC 4106 / RFC 7634: last 4 bytes of the key material */
-#define CRYPTO_IV_LEN	 8  /* explicit IV carried in every packet */
-#define CRYPTO_NONCE_LEN 12 /* salt || IV */
-#define CRYPTO_ICV_LEN	 16
-#define CRYPTO_KEY_MAX	 32
-#define CRYPTO_ESP_HLEN	 8 /* SPI + sequence number */
-#define CRYPTO_MAX_SAS	 64
-#define CRYPTO_MAX_SEL	 8 /* inner-src / inner-dst prefixes per SA */
+#define CRYPTO_SALT_LEN	  4  /* RFC 4106 / RFC 7634: last 4 bytes of the key material */
+#define CRYPTO_IV_LEN	  8  /* explicit IV carried in every packet */
+#define CRYPTO_NONCE_LEN  12 /* salt || IV */
+#define CRYPTO_ICV_LEN	  16
+#define CRYPTO_KEY_MAX	  32
+#define CRYPTO_ESP_HLEN	  8 /* SPI + sequence number */
+#define CRYPTO_MAX_SAS	  64
+#define CRYPTO_MAX_SEL	  8 /* inner-src / inner-dst prefixes per SA */
+#define CRYPTO_KEY_ID_LEN 8 /* bytes of a key fingerprint */
 
 enum crypto_cipher {
 	CRYPTO_AES128_GCM,
@@ -129,6 +130,7 @@ struct crypto_sa {
 	bool esn;
 	enum crypto_cipher cipher;
 	uint8_t salt[CRYPTO_SALT_LEN];
+	uint8_t key_id[CRYPTO_KEY_ID_LEN]; /* names the key without revealing it */
 	uint8_t local[16], remote[16];
 	uint8_t family; /* of local/remote: 4 or 6 */
 	void *key;	/* engine key context */
@@ -181,12 +183,17 @@ enum crypto_replay_result crypto_replay_check(const struct crypto_replay *r, uin
 enum crypto_replay_result crypto_replay_advance(struct crypto_replay *r, uint64_t seq);
 
 /* seq.c */
+int crypto_key_id(const uint8_t *keymat, size_t keylen, uint8_t id[CRYPTO_KEY_ID_LEN]);
 int crypto_seq_open(struct crypto_seq *s, const char *dir, const uint8_t *keymat, size_t keylen,
 		    uint64_t block, bool esn, char *err, size_t errlen);
 int crypto_seq_reserve(struct crypto_seq *s, uint64_t *lo, uint64_t *hi);
 uint64_t crypto_seq_next(struct crypto_seq *s, bool *took_spare);
 bool crypto_seq_wants_spare(const struct crypto_seq *s);
 void crypto_seq_put_spare(struct crypto_seq *s, uint64_t lo, uint64_t hi);
+
+/* state.c: inbound windows handed from a replaced instance to its successor */
+int crypto_save_state(void *inst, void **blob, size_t *len);
+int crypto_restore_state(void *inst, const void *blob, size_t len);
 
 /* keyfile.c */
 int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size_t errlen);

@@ -2,7 +2,7 @@
 # intel-ipsec-mb is optional (x86-64 only): built in when its header is installed.
 CRYPTO_SRCS := services/crypto/crypto.c services/crypto/esp.c services/crypto/replay.c \
 	services/crypto/seq.c services/crypto/keyfile.c services/crypto/engine.c \
-	services/crypto/engine_openssl.c
+	services/crypto/engine_openssl.c services/crypto/state.c
 CRYPTO_LIBS := -lcrypto -lpthread
 ifneq ($(wildcard /usr/include/intel-ipsec-mb.h),)
 CRYPTO_SRCS += services/crypto/engine_ipsecmb.c

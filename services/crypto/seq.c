@@ -28,7 +28,8 @@
  * directory voids the guarantee: re-key instead.
  */
 
-static int state_name(const uint8_t *keymat, size_t keylen, char *out, size_t outlen)
+/* A public name for key material: the first 8 bytes of SHA-256(label || key || salt). */
+int crypto_key_id(const uint8_t *keymat, size_t keylen, uint8_t id[CRYPTO_KEY_ID_LEN])
 {
 	static const char label[] = "netio-crypto-seq-v1";
 	uint8_t md[EVP_MAX_MD_SIZE];
@@ -42,10 +43,20 @@ static int state_name(const uint8_t *keymat, size_t keylen, char *out, size_t ou
 	     EVP_DigestUpdate(c, label, sizeof(label)) && EVP_DigestUpdate(c, keymat, keylen) &&
 	     EVP_DigestFinal_ex(c, md, &mdlen);
 	EVP_MD_CTX_free(c);
-	if (!ok || mdlen < 8)
+	if (!ok || mdlen < CRYPTO_KEY_ID_LEN)
 		return -1;
-	snprintf(out, outlen, "crypto-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3],
-		 md[4], md[5], md[6], md[7]);
+	memcpy(id, md, CRYPTO_KEY_ID_LEN);
+	return 0;
+}
+
+static int state_name(const uint8_t *keymat, size_t keylen, char *out, size_t outlen)
+{
+	uint8_t id[CRYPTO_KEY_ID_LEN];
+
+	if (crypto_key_id(keymat, keylen, id) < 0)
+		return -1;
+	snprintf(out, outlen, "crypto-%02x%02x%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3],
+		 id[4], id[5], id[6], id[7]);
 	return 0;
 }
 

@@ -573,6 +573,61 @@ static void test_no_esn_never_wraps(void **state)
 	crypto_service.fini(b);
 }
 
+/* A reload hands the inbound windows over: recorded packets stay replays in the new instance. */
+static void test_state_handoff(void **state)
+{
+	static struct tpkt pk[12], t;
+	struct conf_store ca, cb, c2;
+	struct inst_spec is = { .engine = "auto", .nsas = 1 };
+	void *a, *b, *b2, *blob;
+	char dir[128], err[256];
+	size_t len;
+	static const char *const windows[] = { NULL, "2048" };
+
+	snprintf(dir, sizeof(dir), "%s/handoff", tmpdir);
+	pair_new(&a, &b, &ca, &cb, "auto", "aes256-gcm", "yes", &addr_sets[0], dir);
+	for (unsigned i = 1; i <= 11; i++) {
+		mk_inner(&pk[i], "192.0.2.10", "198.51.100.20", 30, (uint8_t)i);
+		assert_int_equal(run1(a, &pk[i]), NIO_V_PASS);
+	}
+	for (unsigned i = 1; i <= 10; i++) {
+		pkt_copy(&t, &pk[i]);
+		assert_int_equal(run1(b, &t), NIO_V_PASS);
+	}
+	assert_int_equal(crypto_service.save_state(b, &blob, &len), 0);
+	/* same SA, then the same SA with another window size: the old numbers stay refused */
+	for (size_t w = 0; w < ARRAY_SIZE(windows); w++) {
+		is.sa[0] = (struct sa_spec)SA("from-a", "0x1001", "in", "aes256-gcm",
+					      addr_sets[0].gw_b, addr_sets[0].gw_a, .esn = "yes",
+					      .window = windows[w]);
+		b2 = inst_new(&c2, &is, err, sizeof(err));
+		assert_non_null(b2);
+		assert_int_equal(crypto_service.restore_state(b2, blob, len), 0);
+		assert_int_equal(sa_of(b2, 0)->replay.top, 10);
+		pkt_copy(&t, &pk[5]);
+		assert_int_equal(run1(b2, &t), NIO_V_DROP);
+		pkt_copy(&t, &pk[11]);
+		assert_int_equal(run1(b2, &t), NIO_V_PASS);
+		/* broken blobs are refused whole */
+		assert_int_equal(crypto_service.restore_state(b2, blob, 5), -1);
+		assert_int_equal(crypto_service.restore_state(b2, blob, len - 1), -1);
+		crypto_service.fini(b2);
+	}
+	/* a re-keyed SA with the same SPI starts afresh */
+	is.sa[0] = (struct sa_spec)SA("from-a", "0x1001", "in", "aes128-gcm", addr_sets[0].gw_b,
+				      addr_sets[0].gw_a, .esn = "yes");
+	b2 = inst_new(&c2, &is, err, sizeof(err));
+	assert_non_null(b2);
+	assert_int_equal(crypto_service.restore_state(b2, blob, len), 0);
+	assert_int_equal(sa_of(b2, 0)->replay.top, 0);
+	crypto_service.fini(b2);
+	((uint8_t *)blob)[0] ^= 1;
+	assert_int_equal(crypto_service.restore_state(b, blob, len), -1);
+	free(blob);
+	crypto_service.fini(a);
+	crypto_service.fini(b);
+}
+
 /* ---------------------------------------------------------------- decap validation */
 
 /*
@@ -875,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_replay_through_plugin),
 		cmocka_unit_test(test_esn_across_2_32),
 		cmocka_unit_test(test_no_esn_never_wraps),
+		cmocka_unit_test(test_state_handoff),
 		cmocka_unit_test(test_decap_checks),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_select_out),
