@@ -21,7 +21,7 @@ ctl() { ip netns exec "$NS_GW" "$O/netiod/netioctl" -s "$SOCK" "$@"; }
 
 cleanup() {
 	stop_netiod
-	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN" $EXTRA_NS; do
+	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN" ${EXTRA_NS:-}; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -108,7 +108,8 @@ stat() { ctl -j stats | jq "$1"; }
 # Prime the kernel's neighbour tables on both sides (netiod never ARPs itself), bounded.
 warm_up() {
 	for _ in $(seq 30); do
-		lan ping -c 1 -W 1 198.51.100.10 >/dev/null 2>&1 && return 0
+		lan ping -c 1 -W 1 198.51.100.10 >/dev/null 2>&1 &&
+			lan ping -6 -c 1 -W 1 2001:db8:2::10 >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	fail "no connectivity through netiod after warm-up"
