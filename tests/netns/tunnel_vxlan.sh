@@ -1,0 +1,123 @@
+#!/bin/sh
+# VXLAN: netiod's tunnel service against the Linux kernel's vxlan device. Ping and TCP both
+# ways over IPv4 and IPv6 inner packets, PMTU discovery through ICMP too-big, bad VNI counted.
+#
+#   lan 192.0.2.10 -- gw (netiod: tunnel end 203.0.113.1, not a kernel address) -- wan eth0
+#   wan: eth0 203.0.113.9 = VXLAN end; vx0 (VNI 42) 203.0.113.130/25, 2001:db8:b::130/64
+#   The site behind the tunnel is 203.0.113.128/25 and 2001:db8:b::/64 on vx0.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+VXMAC=02:00:00:00:0b:01 # wan's vx0: the inner destination MAC netiod writes
+GWVMAC=02:00:00:00:0b:02 # the gateway as vx0's next hop; netiod rewrites inner L2 anyway
+command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
+
+setup_topology
+wan ip link add vx0 address $VXMAC type vxlan id 42 local 203.0.113.9 remote 203.0.113.1 \
+	dstport 4789 dev eth0 2>/dev/null || { echo "skip: this kernel has no vxlan"; exit 77; }
+gwmac=$(ip -n "$NS_GW" -j link show gw-wan | jq -r '.[0].address')
+wanmac=$(ip -n "$NS_WAN" -j link show eth0 | jq -r '.[0].address')
+
+# Underlay: 203.0.113.1 exists only in netiod, so the gateway's kernel (ip_forward=0) drops
+# its copies of the VXLAN packets quietly; both sides know each other's MAC statically.
+wan ip addr add 203.0.113.9/32 dev eth0
+wan ip route add 203.0.113.1/32 dev eth0
+wan ip neigh replace 203.0.113.1 lladdr "$gwmac" dev eth0 nud permanent
+gw ip route add 203.0.113.9/32 dev gw-wan
+gw ip neigh replace 203.0.113.9 lladdr "$wanmac" dev gw-wan nud permanent
+# Overlay on the wan side: the lan is reached through vx0.
+wan ip link set vx0 up
+no_offload "$NS_WAN" vx0
+wan ip addr add 203.0.113.130/25 dev vx0
+wan ip addr add 2001:db8:b::130/64 dev vx0 nodad
+wan ip route add 192.0.2.0/24 via 203.0.113.129 dev vx0
+wan ip neigh replace 203.0.113.129 lladdr $GWVMAC dev vx0 nud permanent
+wan ip -6 route add 2001:db8:1::/64 via 2001:db8:b::1 dev vx0
+wan ip -6 neigh replace 2001:db8:b::1 lladdr $GWVMAC dev vx0 nud permanent
+
+cat >"$WORK/vxlan.conf" <<CONF
+port lan { device = "gw-lan" driver = "afpacket" }
+port wan { device = "gw-wan" driver = "afpacket" }
+pipeline to-site {
+	match { in = "lan" dst = { "203.0.113.128/25", "2001:db8:b::/64" } }
+	service tunnel {
+		type = "vxlan" local = "203.0.113.1" remote = "203.0.113.9" vni = 42
+		inner-dst-mac = "$VXMAC" icmp-src4 = "192.0.2.1" icmp-src6 = "2001:db8:1::1"
+	}
+	out = "wan"
+}
+pipeline from-site {
+	match { in = "wan" dst = "203.0.113.1" proto = "udp" dport = "4789" }
+	service tunnel { type = "vxlan" mode = "decap" local = "203.0.113.1" remote = "203.0.113.9" vni = 42 }
+	out = "lan"
+}
+CONF
+start_netiod "$WORK/vxlan.conf"
+
+svc() { stat ".pipelines[] | select(.name==\"$1\") | .services[0].counters[\"$2\"]"; }
+
+# Neighbours are learnt on first use (netiod asks the kernel): allow a few lost pings.
+for _ in $(seq 30); do
+	lan ping -c 1 -W 1 203.0.113.130 >/dev/null 2>&1 && break
+	sleep 0.2
+done
+lan ping -c 1 -W 1 203.0.113.130 >/dev/null 2>&1 || fail "no ping through the tunnel after warm-up"
+
+# 1. Ping both ways, both inner families.
+e0=$(svc to-site encap)
+d0=$(svc from-site decap)
+lan ping -c 20 -i 0.02 -W 1 203.0.113.130 >"$WORK/ping4" || fail "lan->site ping: $(tail -n 2 "$WORK/ping4")"
+wan ping -c 20 -i 0.02 -W 1 192.0.2.10 >"$WORK/ping4r" || fail "site->lan ping: $(tail -n 2 "$WORK/ping4r")"
+for _ in $(seq 10); do
+	lan ping -6 -c 1 -W 1 2001:db8:b::130 >/dev/null 2>&1 && break
+	sleep 0.2
+done
+lan ping -6 -c 20 -i 0.02 -W 1 2001:db8:b::130 >"$WORK/ping6" || fail "lan->site ping6: $(tail -n 2 "$WORK/ping6")"
+wan ping -6 -c 20 -i 0.02 -W 1 2001:db8:1::10 >"$WORK/ping6r" || fail "site->lan ping6: $(tail -n 2 "$WORK/ping6r")"
+e1=$(svc to-site encap)
+d1=$(svc from-site decap)
+[ $((e1 - e0)) -ge 80 ] || fail "encap counted $((e1 - e0)) packets for 80 pings"
+[ $((d1 - d0)) -ge 80 ] || fail "decap counted $((d1 - d0)) packets for 80 pings"
+ok "ping IPv4 and IPv6 both ways through VXLAN (encap +$((e1 - e0)), decap +$((d1 - d0)))"
+
+# 2. TCP, 3 s each way, bounded.
+wan iperf3 -s -1 -D -B 203.0.113.130 --logfile "$WORK/iperf-s1.log" || fail "iperf3 server on wan"
+sleep 0.3
+lan timeout 20 iperf3 -c 203.0.113.130 -t 3 -J >"$WORK/iperf1.json" || fail "iperf3 lan->site"
+b1=$(jq '.end.sum_received.bytes' "$WORK/iperf1.json")
+[ "$b1" -gt 100000 ] || fail "lan->site TCP moved only $b1 bytes"
+lan iperf3 -s -1 -D -B 192.0.2.10 --logfile "$WORK/iperf-s2.log" || fail "iperf3 server on lan"
+sleep 0.3
+wan timeout 20 iperf3 -c 192.0.2.10 -t 3 -J >"$WORK/iperf2.json" || fail "iperf3 site->lan"
+b2=$(jq '.end.sum_received.bytes' "$WORK/iperf2.json")
+[ "$b2" -gt 100000 ] || fail "site->lan TCP moved only $b2 bytes"
+ok "TCP lan->site $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf1.json") Mbit/s, site->lan $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf2.json") Mbit/s"
+
+# 3. Path MTU: 1500-byte packets with DF cannot take 50 bytes of VXLAN in a 1500 path; the
+# sender learns 1450 from netiod's ICMP error and a 1450-byte packet then goes through.
+t0=$(svc to-site icmp-too-big)
+lan ping -M do -s 1472 -c 1 -W 1 203.0.113.130 >"$WORK/pmtu4" 2>&1 && fail "a 1500-byte DF packet went through"
+grep -q "mtu = 1450" "$WORK/pmtu4" || fail "no fragmentation-needed (mtu 1450): $(cat "$WORK/pmtu4")"
+lan ip route get 203.0.113.130 | grep -q "mtu 1450" || fail "the lan host did not learn mtu 1450"
+lan ping -M do -s 1422 -c 3 -i 0.05 -W 1 203.0.113.130 >/dev/null || fail "1450-byte ping failed"
+lan ping -6 -M do -s 1452 -c 1 -W 1 2001:db8:b::130 >"$WORK/pmtu6" 2>&1 && fail "a 1500-byte IPv6 packet went through"
+lan ip -6 route get 2001:db8:b::130 | grep -q "mtu 1450" || fail "the lan host did not learn IPv6 mtu 1450: $(cat "$WORK/pmtu6")"
+lan ping -6 -M do -s 1402 -c 3 -i 0.05 -W 1 2001:db8:b::130 >/dev/null || fail "1450-byte IPv6 ping failed"
+[ $(($(svc to-site icmp-too-big) - t0)) -ge 2 ] || fail "icmp-too-big not counted"
+ok "PMTU: ICMP fragmentation-needed and packet-too-big with mtu 1450, then 1450-byte packets pass"
+
+# 4. A wrong VNI and a truncated VXLAN header are counted by reason and dropped.
+wan /usr/bin/python3 - "$gwmac" <<'PY' || fail "scapy could not send"
+import logging, sys
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, UDP, ICMP, Raw, sendp
+from scapy.layers.vxlan import VXLAN
+outer = Ether(dst=sys.argv[1]) / IP(src="203.0.113.9", dst="203.0.113.1") / UDP(sport=50000, dport=4789)
+inner = Ether() / IP(src="203.0.113.130", dst="192.0.2.10") / ICMP()
+sendp([outer / VXLAN(vni=43) / inner, outer / Raw(b"\x08\x00\x00")], iface="eth0", verbose=False)
+PY
+sleep 0.3
+[ "$(svc from-site wrong-vni)" -ge 1 ] || fail "wrong VNI not counted"
+[ "$(svc from-site truncated-tunnel)" -ge 1 ] || fail "truncated VXLAN header not counted"
+lan ping -c 3 -i 0.05 -W 1 203.0.113.130 >/dev/null || fail "tunnel stopped after bad packets"
+ok "bad VNI and truncated header counted: $(ctl -j stats | jq -c '.pipelines[] | select(.name=="from-site") | .services[0].counters | with_entries(select(.value > 0))')"
