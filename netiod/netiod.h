@@ -251,7 +251,7 @@ struct nio_fib {
 	uint64_t generation;
 	unsigned nroutes, nneighs;
 	struct nio_fib_route *routes; /* sorted: longest prefix first */
-	struct nio_fib_neigh *neighs;
+	struct nio_fib_neigh *neighs; /* sorted by addr (memcmp), then ifindex */
 };
 
 /* ---------------------------------------------------------------- worker (worker.c) */
@@ -358,6 +358,8 @@ void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void
 int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t dst_mac[6]);
 int nio_ttl_decrement(struct nio_pkt *p); /* 0 ok, -1 expired */
 int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in);
+
+/* fib.c */
 int nio_fib_lookup(const struct nio_fib *fib, const uint8_t dst[16], int *ifindex,
 		   uint8_t nexthop[16]);
 const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8_t addr[16],

@@ -186,7 +186,10 @@ static uint32_t copy_vlan(uint8_t *dst, const uint8_t *src, uint32_t len,
 	return len + VLAN_HLEN_;
 }
 
-/* Frame the daemon must not take: the host's outgoing traffic, or one it cannot hold. */
+/*
+ * Frame the daemon must not take: the host's outgoing traffic, a frame addressed to another
+ * station (a router forwards only what is sent to it), or one it cannot hold.
+ */
 static bool rx_skip(struct nio_port *port, const struct tpacket3_hdr *h)
 {
 	const struct sockaddr_ll *sll =
@@ -195,6 +198,10 @@ static bool rx_skip(struct nio_port *port, const struct tpacket3_hdr *h)
 
 	if (sll->sll_pkttype == PACKET_OUTGOING)
 		return true;
+	if (sll->sll_pkttype == PACKET_OTHERHOST) {
+		port->stats.rx_ignored++;
+		return true;
+	}
 	if (h->tp_len > h->tp_snaplen || h->tp_snaplen + extra > NIO_PKT_MAX_FRAME) {
 		port->stats.drops[NIO_DROP_OVERSIZE]++;
 		return true;
@@ -366,7 +373,6 @@ static unsigned rx_blocks(const struct nio_port *port)
 /* The socket binds only once the ring exists, so no frame arrives before there is room. */
 static int open_rx(struct nio_port *port, struct afpacket *a, char *err, size_t errlen)
 {
-	struct packet_mreq mr = { .mr_ifindex = port->ifindex, .mr_type = PACKET_MR_PROMISC };
 	struct tpacket_req3 req = {
 		.tp_block_size = AFP_BLOCK,
 		.tp_block_nr = rx_blocks(port),
@@ -391,8 +397,6 @@ static int open_rx(struct nio_port *port, struct afpacket *a, char *err, size_t 
 		return fail(err, errlen, port, "PACKET_IGNORE_OUTGOING");
 	if (bind_dev(a->rx_fd, port->ifindex, ETH_P_ALL) < 0)
 		return fail(err, errlen, port, "bind RX socket");
-	if (setopt(a->rx_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
-		return fail(err, errlen, port, "promiscuous mode");
 	return 0;
 }
 

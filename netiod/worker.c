@@ -223,7 +223,8 @@ static void *worker_main(void *arg)
 		n = poll_ports(w, c, now);
 		nio_pipeline_dequeue(w, c, now, &next);
 		flush_ports(c);
-		atomic_fetch_add_explicit(&w->loops, 1, memory_order_relaxed);
+		/* seq_cst: neigh.c frees a fib snapshot once loops has moved on by two */
+		atomic_fetch_add(&w->loops, 1);
 		if (now - last_expire > 1000000000ull) {
 			nio_flow_expire(&w->flows, now, (uint64_t)c->flow_idle_ms * 1000000ull,
 					flow_detach, c);

@@ -22,6 +22,7 @@ ctl status
 say "pipelines"
 ctl pipeline list
 warm_up
+warm_up_to -6 2001:db8:2::10
 say "ping lan -> wan (IPv4 and IPv6)"
 lan ping -c 5 -i 0.2 198.51.100.10 || fail "ping"
 lan ping -6 -c 3 -i 0.2 2001:db8:2::10 || fail "ping -6"

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 setup_topology
 start_netiod "$here/gateway.conf"
 warm_up
+warm_up_to -6 2001:db8:2::10
 
 pl() { echo ".pipelines[] | select(.name==\"$1\") | $2"; }
 

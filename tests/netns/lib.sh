@@ -107,10 +107,14 @@ stat() { ctl -j stats | jq "$1"; }
 
 # Prime the kernel's neighbour tables on both sides (netiod never ARPs itself), bounded.
 warm_up() {
+	warm_up_to 198.51.100.10
+}
+
+# warm_up_to ADDR [ping options]: the same for any destination (e.g. -6 2001:db8:2::10).
+warm_up_to() {
 	for _ in $(seq 30); do
-		lan ping -c 1 -W 1 198.51.100.10 >/dev/null 2>&1 &&
-			lan ping -6 -c 1 -W 1 2001:db8:2::10 >/dev/null 2>&1 && return 0
+		lan ping "$@" -c 1 -W 1 >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
-	fail "no connectivity through netiod after warm-up"
+	fail "no connectivity to $* through netiod after warm-up"
 }

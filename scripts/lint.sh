@@ -1,0 +1,19 @@
+#!/bin/sh
+# make lint: clang-format (the root .clang-format) and cppcheck over all C in the tree.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+files=$(git ls-files '*.c' '*.h')
+rc=0
+# shellcheck disable=SC2086
+if ! clang-format --dry-run -Werror $files 2>/tmp/netio-lint.$$; then
+	grep -c "error:" /tmp/netio-lint.$$ | xargs printf 'clang-format: %s places differ (clang-format -i FILE)\n'
+	grep "error:" /tmp/netio-lint.$$ | cut -d: -f1 | sort -u | sed 's/^/  /'
+	rc=1
+fi
+rm -f /tmp/netio-lint.$$
+# shellcheck disable=SC2086
+cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	--inline-suppr --suppress=missingIncludeSystem -Iinclude -Inetiod \
+	$(echo "$files" | grep '\.c$' | grep -v '^netio-kmod/') || rc=1
+[ $rc -eq 0 ] && echo "lint: clean"
+exit $rc
