@@ -34,26 +34,26 @@
  * tells the reader which ones exist. NIO_ABI_VERSION changes only on incompatible change.
  */
 #define NIO_ABI_VERSION 1u
-#define NIO_CACHELINE 64u
-#define NIO_RING_MAGIC 0x4e494f52u /* "NIOR" */
+#define NIO_CACHELINE	64u
+#define NIO_RING_MAGIC	0x4e494f52u /* "NIOR" */
 
 /* Slot flags. */
 #define NIO_SLOT_F_CSUM_PARTIAL 0x1u /* RX: checksum left to offload; netiod completes it */
-#define NIO_SLOT_F_TRUNC 0x2u        /* RX: frame longer than the buffer, truncated */
+#define NIO_SLOT_F_TRUNC	0x2u /* RX: frame longer than the buffer, truncated */
 
 struct nio_slot {
-	__u32 buf_idx; /* buffer holding the frame */
-	__u32 off;     /* frame start within the buffer */
-	__u32 len;     /* frame length */
-	__u16 flags;   /* NIO_SLOT_F_* */
-	__u16 claim;   /* RX: id of the claim that matched; TX: must be 0 */
+	__u32 buf_idx;	/* buffer holding the frame */
+	__u32 off;	/* frame start within the buffer */
+	__u32 len;	/* frame length */
+	__u16 flags;	/* NIO_SLOT_F_* */
+	__u16 claim;	/* RX: id of the claim that matched; TX: must be 0 */
 	__u64 reserved; /* must be 0 */
 };
 
 struct nio_ring {
 	/* Written once by the kernel at creation. */
 	__u32 magic;
-	__u32 hdr_size;  /* sizeof(struct nio_ring) */
+	__u32 hdr_size;	 /* sizeof(struct nio_ring) */
 	__u32 slot_size; /* sizeof(struct nio_slot) */
 	__u32 num_slots; /* power of two */
 	__u8 pad0[NIO_CACHELINE - 16];
@@ -73,7 +73,7 @@ struct nio_ring {
 };
 
 struct nio_map_info {
-	__u32 magic;    /* NIO_RING_MAGIC */
+	__u32 magic; /* NIO_RING_MAGIC */
 	__u32 abi_version;
 	__u32 info_size; /* sizeof(struct nio_map_info) */
 	__u32 ifindex;
@@ -134,5 +134,53 @@ static inline void nio_ring_store_release(__u32 *p, __u32 v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 #endif
+
+/* Bytes of one ring: header plus slots (num_slots bounded by the module, so no overflow). */
+static inline __u64 nio_ring_bytes(__u32 num_slots)
+{
+	return sizeof(struct nio_ring) + (__u64)num_slots * sizeof(struct nio_slot);
+}
+
+static inline __u64 nio_align_up(__u64 v, __u64 align)
+{
+	return (v + align - 1) & ~(align - 1);
+}
+
+/*
+ * Reasons a TX descriptor is refused. The caller copies each field out of shared memory once
+ * (READ_ONCE in the kernel) into a private struct nio_slot and checks that copy, so the user
+ * cannot change a field between the check and its use.
+ */
+enum nio_desc_err {
+	NIO_DESC_OK = 0,
+	NIO_DESC_BUF_IDX,  /* buf_idx >= nbufs */
+	NIO_DESC_BOUNDS,   /* off + len > buf_size */
+	NIO_DESC_SHORT,	   /* shorter than min_len (an Ethernet header) */
+	NIO_DESC_RESERVED, /* flags, claim or reserved not zero */
+};
+
+static inline enum nio_desc_err nio_tx_desc_check(const struct nio_slot *d, __u32 nbufs,
+						  __u32 buf_size, __u32 min_len)
+{
+	if (d->buf_idx >= nbufs)
+		return NIO_DESC_BUF_IDX;
+	/* 64-bit sum: off and len are each up to 2^32 - 1 (CVE-2017-7308 was this overflow) */
+	if ((__u64)d->off + (__u64)d->len > (__u64)buf_size)
+		return NIO_DESC_BOUNDS;
+	if (d->len < min_len)
+		return NIO_DESC_SHORT;
+	if (d->flags || d->claim || d->reserved)
+		return NIO_DESC_RESERVED;
+	return NIO_DESC_OK;
+}
+
+/* A consumer's view of a ring whose other side may lie: how many slots it may take, or -1
+ * when head - tail exceeds the ring (a corrupt or hostile index). */
+static inline int nio_ring_pending(__u32 head, __u32 tail, __u32 num_slots)
+{
+	__u32 used = nio_ring_used(head, tail);
+
+	return used > num_slots ? -1 : (int)used;
+}
 
 #endif /* NETIO_RING_H */

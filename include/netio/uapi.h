@@ -1,0 +1,165 @@
+/* The control ABI of netio.ko: the "netio" generic netlink family and the /dev/netio ioctls. */
+#ifndef NETIO_UAPI_H
+#define NETIO_UAPI_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/*
+ * A binding ties one NIC to one set of RX/TX rings (include/netio/ring.h). It is created over
+ * generic netlink, owned by at most one open file of /dev/netio at a time, and outlives that
+ * file: when the owner exits, the rings and claims stay for hold_ms so a restarted owner can
+ * re-attach and continue from the ring indices. While no owner is attached, claimed packets
+ * follow their claim's fail mode (secure: dropped; passthrough: left to the kernel stack).
+ *
+ * Device /dev/netio:
+ *   ioctl(fd, NETIO_IOC_ATTACH, &bind_id)  make this file the binding's owner (EBUSY if owned)
+ *   mmap(NULL, map_size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)   the rings, after ATTACH
+ *   poll(fd)   POLLIN: RX ring not empty; POLLOUT: TX ring not full; POLLERR: binding gone.
+ *              poll also sends what the TX ring holds, like NETIO_IOC_KICK.
+ *   ioctl(fd, NETIO_IOC_KICK)  send every TX slot between the kernel's tail and the user's head
+ *
+ * Generic netlink family NETIO_GENL_NAME, version NETIO_GENL_VERSION. Commands marked (admin)
+ * need CAP_NET_ADMIN; a command that changes a binding whose owner is attached is refused with
+ * EPERM unless it comes from the owner's process.
+ *
+ * NETIO_CMD_BIND (admin): create a binding, or return the existing one with the same ifindex
+ * and name (the re-attach path of a restarted owner). Request:
+ *   NETIO_A_IFINDEX: NLA_U32, required
+ *   NETIO_A_BIND_NAME: NLA_NUL_STRING, required, at most NETIO_NAME_MAX - 1 bytes
+ *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS: NLA_U32, powers of two in [64, 32768], default 1024
+ *   NETIO_A_BUF_SIZE: NLA_U32, multiple of 64 in [2048, 65536], default 2048
+ *   NETIO_A_HOLD_MS: NLA_U32, 0 = hold until NETIO_CMD_UNBIND, default 60000; also updates an
+ *                    existing binding
+ * Reply: the NETIO_CMD_GET_BIND message of the binding.
+ *
+ * NETIO_CMD_UNBIND (admin): destroy a binding, its rings and its claims.
+ *   NETIO_A_BIND_ID: NLA_U32, required
+ *
+ * NETIO_CMD_GET_BIND: one binding (NETIO_A_BIND_ID given) or a dump of all. Reply:
+ *   NETIO_A_BIND_ID: NLA_U32
+ *   NETIO_A_IFINDEX: NLA_U32
+ *   NETIO_A_BIND_NAME: NLA_NUL_STRING
+ *   NETIO_A_OWNER_PID: NLA_U32, 0 when no owner is attached
+ *   NETIO_A_HOLD_MS: NLA_U32
+ *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS, NETIO_A_NBUFS, NETIO_A_BUF_SIZE, NETIO_A_HEADROOM: NLA_U32
+ *   NETIO_A_MAP_SIZE, NETIO_A_RX_OFF, NETIO_A_TX_OFF, NETIO_A_BUF_OFF: NLA_U64
+ *   NETIO_A_STATS: NLA_NESTED
+ *     NETIO_STAT_*: NLA_U64 each (see enum netio_stat)
+ *
+ * NETIO_CMD_SET_CLAIMS (admin): replace the binding's whole claim set, atomically. Refused with
+ * EBUSY if a claim overlaps a claim of another binding on the same NIC (secure demultiplexing),
+ * EINVAL (with an extended ack message) if a claim is malformed. Counters of a claim whose id
+ * is kept carry over. Request:
+ *   NETIO_A_BIND_ID: NLA_U32, required
+ *   NETIO_A_CLAIMS: NLA_NESTED, may be empty (removes every claim); at most NETIO_CLAIMS_MAX
+ *     0: NLA_NESTED, one claim
+ *       NETIO_CLAIM_A_ID: NLA_U16, required, unique in the binding; copied to nio_slot.claim
+ *       NETIO_CLAIM_A_FAMILY: NLA_U8, AF_INET or AF_INET6, 0 = both (then no prefixes)
+ *       NETIO_CLAIM_A_PROTO: NLA_U8, IP protocol, 0 = any (then no port ranges)
+ *       NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_DST: NLA_BINARY, 4 or 16 bytes matching the family
+ *       NETIO_CLAIM_A_SRC_PLEN, NETIO_CLAIM_A_DST_PLEN: NLA_U8, default: the full address
+ *       NETIO_CLAIM_A_SPORT_LO, NETIO_CLAIM_A_SPORT_HI, NETIO_CLAIM_A_DPORT_LO,
+ *       NETIO_CLAIM_A_DPORT_HI: NLA_U16, inclusive, default 0..65535; only with TCP, UDP,
+ *                               SCTP or UDP-Lite
+ *       NETIO_CLAIM_A_FAIL_MODE: NLA_U8, NETIO_FAIL_SECURE (default) or NETIO_FAIL_PASSTHROUGH
+ *     0: NLA_NESTED, the next claim ...
+ *
+ * NETIO_CMD_GET_CLAIMS: dump only, filtered by NETIO_A_BIND_ID (required). Each message:
+ *   NETIO_A_BIND_ID: NLA_U32
+ *   NETIO_A_CLAIMS: NLA_NESTED
+ *     0: NLA_NESTED, the claim attributes above plus its counters:
+ *       NETIO_CLAIM_A_PACKETS, NETIO_CLAIM_A_BYTES: NLA_U64, matched
+ *       NETIO_CLAIM_A_QUEUED: NLA_U64, copied to the RX ring
+ *       NETIO_CLAIM_A_DROPPED: NLA_U64, dropped (secure, no owner or ring full)
+ *       NETIO_CLAIM_A_PASSED: NLA_U64, left to the kernel (passthrough, no owner or ring full)
+ *
+ * Only IPv4 and IPv6 frames without a VLAN tag can be claimed; ARP and every other EtherType
+ * go to the kernel stack untouched.
+ */
+#define NETIO_GENL_NAME	   "netio"
+#define NETIO_GENL_VERSION 1
+#define NETIO_DEVICE	   "/dev/netio"
+#define NETIO_NAME_MAX	   16
+#define NETIO_CLAIMS_MAX   64 /* per binding */
+
+#define NETIO_IOC_ATTACH _IOW('N', 0x40, __u32)
+#define NETIO_IOC_KICK	 _IO('N', 0x41)
+
+enum netio_cmd {
+	NETIO_CMD_UNSPEC,
+	NETIO_CMD_BIND,
+	NETIO_CMD_UNBIND,
+	NETIO_CMD_GET_BIND,
+	NETIO_CMD_SET_CLAIMS,
+	NETIO_CMD_GET_CLAIMS,
+	__NETIO_CMD_MAX
+};
+#define NETIO_CMD_MAX (__NETIO_CMD_MAX - 1)
+
+enum netio_attr {
+	NETIO_A_UNSPEC,
+	NETIO_A_BIND_ID,
+	NETIO_A_IFINDEX,
+	NETIO_A_BIND_NAME,
+	NETIO_A_OWNER_PID,
+	NETIO_A_HOLD_MS,
+	NETIO_A_RX_SLOTS,
+	NETIO_A_TX_SLOTS,
+	NETIO_A_NBUFS,
+	NETIO_A_BUF_SIZE,
+	NETIO_A_HEADROOM,
+	NETIO_A_MAP_SIZE,
+	NETIO_A_RX_OFF,
+	NETIO_A_TX_OFF,
+	NETIO_A_BUF_OFF,
+	NETIO_A_STATS,
+	NETIO_A_CLAIMS,
+	NETIO_A_PAD,
+	__NETIO_A_MAX
+};
+#define NETIO_A_MAX (__NETIO_A_MAX - 1)
+
+enum netio_stat {
+	NETIO_STAT_UNSPEC,
+	NETIO_STAT_RX_PACKETS, /* copied into the RX ring */
+	NETIO_STAT_RX_BYTES,
+	NETIO_STAT_RX_FULL,  /* claimed while the RX ring was full */
+	NETIO_STAT_RX_TRUNC, /* longer than a buffer: truncated, NIO_SLOT_F_TRUNC */
+	NETIO_STAT_TX_PACKETS,
+	NETIO_STAT_TX_BYTES,
+	NETIO_STAT_TX_BAD_DESC, /* TX descriptors or indices that failed validation */
+	NETIO_STAT_TX_ERRORS,	/* valid descriptors the kernel could not send */
+	NETIO_STAT_PAD,
+	__NETIO_STAT_MAX
+};
+#define NETIO_STAT_MAX (__NETIO_STAT_MAX - 1)
+
+enum netio_claim_attr {
+	NETIO_CLAIM_A_UNSPEC,
+	NETIO_CLAIM_A_ID,
+	NETIO_CLAIM_A_FAMILY,
+	NETIO_CLAIM_A_PROTO,
+	NETIO_CLAIM_A_SRC,
+	NETIO_CLAIM_A_SRC_PLEN,
+	NETIO_CLAIM_A_DST,
+	NETIO_CLAIM_A_DST_PLEN,
+	NETIO_CLAIM_A_SPORT_LO,
+	NETIO_CLAIM_A_SPORT_HI,
+	NETIO_CLAIM_A_DPORT_LO,
+	NETIO_CLAIM_A_DPORT_HI,
+	NETIO_CLAIM_A_FAIL_MODE,
+	NETIO_CLAIM_A_PACKETS,
+	NETIO_CLAIM_A_BYTES,
+	NETIO_CLAIM_A_QUEUED,
+	NETIO_CLAIM_A_DROPPED,
+	NETIO_CLAIM_A_PASSED,
+	NETIO_CLAIM_A_PAD,
+	__NETIO_CLAIM_A_MAX
+};
+#define NETIO_CLAIM_A_MAX (__NETIO_CLAIM_A_MAX - 1)
+
+enum netio_fail_mode { NETIO_FAIL_SECURE, NETIO_FAIL_PASSTHROUGH, __NETIO_FAIL_MAX };
+#define NETIO_FAIL_MAX (__NETIO_FAIL_MAX - 1)
+
+#endif /* NETIO_UAPI_H */
