@@ -71,25 +71,57 @@ static int outer4_check(const struct tun *t, uint8_t *ip, uint32_t avail, struct
 	return 0;
 }
 
-/* Extension headers between the outer IPv6 header and the tunnel are refused (wrong-protocol). */
+/* RFC 2473 4.1: Linux's ip6tnl and ip6gre send a tunnel encapsulation limit in a destination
+ * options header unless told "encaplimit none". That one header is skipped; an option with its
+ * action bits set (RFC 8200 4.2: do not ignore if unknown) drops the packet. */
+static int outer6_dstopts(struct outer *o)
+{
+	const uint8_t *h = o->pl;
+	uint32_t hl, off = 2;
+
+	if (o->plen < 8)
+		return TUN_C_TRUNC_OUTER;
+	hl = (h[1] + 1u) * 8;
+	if (hl > o->plen)
+		return TUN_C_TRUNC_OUTER;
+	while (off < hl) {
+		if (h[off] == 0) { /* Pad1 */
+			off++;
+			continue;
+		}
+		if (hl - off < 2 || hl - off - 2 < h[off + 1] || (h[off] & 0xc0))
+			return TUN_C_BAD_OUTER;
+		off += 2u + h[off + 1];
+	}
+	o->proto = h[0];
+	o->pl += hl;
+	o->plen -= hl;
+	return 0;
+}
+
+/* Other extension headers between the outer IPv6 header and the tunnel: wrong-protocol. */
 static int outer6_check(const struct tun *t, uint8_t *ip, uint32_t avail, struct outer *o)
 {
+	int e;
+
 	if (avail < IP6_HLEN)
 		return TUN_C_TRUNC_OUTER;
 	if (ip[0] >> 4 != 6)
 		return TUN_C_BAD_OUTER;
 	if (rd16(ip + 4) > avail - IP6_HLEN)
 		return TUN_C_TRUNC_OUTER;
-	if (!proto_ok(t, ip[6]))
+	o->pl = ip + IP6_HLEN;
+	o->plen = rd16(ip + 4);
+	o->proto = ip[6];
+	o->ecn = (ip[1] >> 4) & ECN_MASK;
+	if (o->proto == IPPROTO_DSTOPTS && (e = outer6_dstopts(o)) != 0)
+		return e;
+	if (!proto_ok(t, o->proto))
 		return TUN_C_WRONG_PROTO;
 	if (memcmp(ip + 24, t->local, 16) != 0)
 		return TUN_C_WRONG_DST;
 	if (memcmp(ip + 8, t->remote, 16) != 0)
 		return TUN_C_WRONG_SRC;
-	o->pl = ip + IP6_HLEN;
-	o->plen = rd16(ip + 4);
-	o->proto = ip[6];
-	o->ecn = (ip[1] >> 4) & ECN_MASK;
 	return 0;
 }
 

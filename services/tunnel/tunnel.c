@@ -34,7 +34,8 @@
  *
  * decap: the outer IP header at l3_off and the tunnel header are checked completely (lengths,
  *        IPv4 header checksum, UDP/GRE checksums when present, addresses: dst = local,
- *        src = remote, port, VNI/key, GENEVE version/options/OAM, no nesting of our own tunnel)
+ *        src = remote, port, VNI/key, GENEVE version/options/OAM, no nesting of our own tunnel;
+ *        one IPv6 destination options header, as Linux ip6gre/ip6tnl send by default, skipped)
  *        and stripped; the frame left is [Ethernet][inner IP], with the inner Ethernet header
  *        of VXLAN/GENEVE or, for GRE/IPIP, one made from the outer frame's MACs, l3_off = 14,
  *        flags/ip_proto/l4_off/dscp/key describing the inner packet so the daemon routes it on

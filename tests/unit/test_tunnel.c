@@ -167,6 +167,28 @@ static const uint8_t gre4_csum_in6[] = {
 	0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
 	0x50, 0x02, 0x03, 0xe8, 0xb3, 0xc4, 0x00, 0x00,
 };
+static const uint8_t ip6gre_encaplimit_in6[] = {
+	/* outer Ethernet */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x86, 0xdd,
+	/* IPv6 2001:db8:ffff::1 -> ::9, next header 60 */
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x4c, 0x3c, 0x40, 0x20, 0x01, 0x0d, 0xb8,
+	0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x09,
+	/* destination options as Linux ip6gre sends them: GRE next, tunnel encapsulation limit 4, PadN */
+	0x2f, 0x00, 0x04, 0x01, 0x04, 0x01, 0x01, 0x00,
+	/* GRE: K, protocol IPv6, key 7 */
+	0x20, 0x00, 0x86, 0xdd, 0x00, 0x00, 0x00, 0x07,
+	/* inner IPv6 */
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x14, 0x06, 0x3f, 0x20, 0x01, 0x0d, 0xb8,
+	0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x20,
+	/* inner TCP */
+	0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x50, 0x02, 0x03, 0xe8, 0xb3, 0xc4, 0x00, 0x00,
+};
 /* clang-format on */
 
 /* ---------------------------------------------------------------- configurations */
@@ -532,11 +554,13 @@ static const struct tcfg gre4rev = { "gre4-rev", "gre", V4_B, V4_A, "key", "4660
 #define GC &gre4rev, gre4_csum_in6, sizeof(gre4_csum_in6)
 #define I6 &cfgs[8], ipip6_in4, sizeof(ipip6_in4)
 #define G6 &cfgs[3], geneve6_in6, sizeof(geneve6_in6)
+#define E6 &cfgs[6], ip6gre_encaplimit_in6, sizeof(ip6gre_encaplimit_in6)
 
 /* vxlan4_in4: outer IPv4 at 14, UDP 34, VXLAN 42, inner Ethernet 50, inner IPv4 64, UDP 84.
  * geneve4_opt_in4: IPv4 14, UDP 34, GENEVE 42, option 50, inner Ethernet 58, IPv4 72.
  * gre4_key_in4: IPv4 14, GRE 34, key 38. gre4_csum_in6: GRE 34, checksum 38, key 42.
- * ipip6_in4 / geneve6_in6: IPv6 14 (payload length 18, next header 20, src 22, dst 38). */
+ * ipip6_in4 / geneve6_in6: IPv6 14 (payload length 18, next header 20, src 22, dst 38).
+ * ip6gre_encaplimit_in6: IPv6 14, destination options 54 (option 56, its length 57), GRE 62. */
 static const struct bad bads[] = {
 	{ "cut in outer IPv4", VX, 30, { { 0 } }, { 0 }, "truncated-outer" },
 	{ "cut after outer IPv4", VX, 40, { { 0 } }, { 0 }, "truncated-outer" },
@@ -627,6 +651,11 @@ static const struct bad bads[] = {
 	{ "IPv6 destination", I6, 0, { { 53, 0x08 } }, { 0 }, "wrong-dst" },
 	{ "IPv6 source", I6, 0, { { 37, 0x02 } }, { 0 }, "wrong-src" },
 	{ "IPv6 next header 41, IPv4 inside", I6, 0, { { 20, 41 } }, { 0 }, "truncated-inner" },
+	{ "Linux encapsulation limit option", E6, 0, { { 0 } }, { 0 }, "decap" },
+	{ "destination option not skippable", E6, 0, { { 56, 0xc4 } }, { 0 }, "bad-outer-ip" },
+	{ "destination option past header", E6, 0, { { 57, 0x09 } }, { 0 }, "bad-outer-ip" },
+	{ "destination options past payload", E6, 0, { { 55, 0x10 } }, { 0 }, "truncated-outer" },
+	{ "destination options, then UDP", E6, 0, { { 54, 17 } }, { 0 }, "wrong-protocol" },
 	{ "UDP checksum 0 over IPv6", G6, 0, { { 60, 0 }, { 61, 0 } }, { 0 }, "bad-udp-checksum" },
 	{ "UDP checksum over IPv6", G6, 0, { { 61, 0xfe } }, { 0 }, "bad-udp-checksum" },
 };
