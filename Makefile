@@ -9,7 +9,7 @@ SUBDIRS := netiod $(addprefix services/,$(SERVICES))
 ASAN_O := $(O)/asan
 export V
 
-.PHONY: all deps build $(SUBDIRS) kmod demo check check-unit check-config check-pcap \
+.PHONY: all deps build asan $(SUBDIRS) kmod demo check check-unit check-config check-pcap \
 	check-netns check-vm check-fuzz fuzz bench lint install clean
 
 all: deps build
@@ -34,18 +34,17 @@ check: all
 	@$(MAKE) --no-print-directory check-unit check-config check-fuzz check-pcap check-netns check-vm
 	@echo "check: all tiers passed"
 
-check-unit: deps
+# The sanitizer build: unit tests, config and pcap tiers run against it.
+asan: deps
+	@for d in $(SUBDIRS); do $(MAKE) --no-print-directory -C $$d O=$(ASAN_O) SAN=1 || exit 1; done
+
+check-unit: asan
 	@$(MAKE) --no-print-directory -C tests/unit run O=$(ASAN_O) SAN=1
 
-check-config: deps
-	@$(MAKE) --no-print-directory -C netiod O=$(ASAN_O) SAN=1
-	@$(MAKE) --no-print-directory $(addprefix asan-,$(SUBDIRS))
+check-config: asan
 	@sh tests/config/run.sh $(ASAN_O)
 
-asan-%:
-	@$(MAKE) --no-print-directory -C $* O=$(ASAN_O) SAN=1
-
-check-pcap: check-config
+check-pcap: asan
 	@sh tests/pcap/run.sh $(ASAN_O)
 
 check-netns: build

@@ -325,36 +325,49 @@ static cfg_opt_t port_opts[] = {
 };
 
 /*
- * libConfuse 3.3 counts each comment's newline more than once, which skews every later line
- * number; blank the comments out (outside quoted strings, newlines kept) before it lexes.
+ * Two libConfuse 3.3 quirks are handled before it lexes: it counts each comment's newline more
+ * than once (skewing every later line number), so comments are blanked out (outside quoted
+ * strings, newlines kept); and it accepts a block left open at the end of the file, so braces
+ * are counted here. Returns the line of an unclosed '{', or 0.
  */
-static void blank_comments(char *t)
+static int blank_comments(char *t)
 {
+	int line = 1, depth = 0, open_line[64] = { 0 };
 	char quote = 0;
 
 	for (; *t; t++) {
+		if (*t == '\n')
+			line++;
 		if (quote) {
-			if (*t == '\\' && t[1])
+			if (*t == '\\' && t[1] && t[1] != '\n')
 				t++;
 			else if (*t == quote)
 				quote = 0;
 		} else if (*t == '"' || *t == '\'') {
 			quote = *t;
+		} else if (*t == '{') {
+			open_line[depth < 64 ? depth : 63] = line;
+			depth++;
+		} else if (*t == '}') {
+			depth -= depth > 0;
 		} else if (*t == '#' || (*t == '/' && t[1] == '/')) {
-			while (*t && *t != '\n')
+			while (t[1] && t[1] != '\n')
 				*t++ = ' ';
-			if (!*t)
-				break;
+			*t = ' ';
 		} else if (*t == '/' && t[1] == '*') {
-			for (; *t && !(*t == '*' && t[1] == '/'); t++)
-				if (*t != '\n')
+			for (; *t && !(*t == '*' && t[1] == '/'); t++) {
+				if (*t == '\n')
+					line++;
+				else
 					*t = ' ';
+			}
 			if (!*t)
 				break;
 			t[0] = t[1] = ' ';
 			t++;
 		}
 	}
+	return depth ? open_line[depth - 1 < 64 ? depth - 1 : 63] : 0;
 }
 
 static char *read_file(const char *file)
@@ -384,7 +397,13 @@ static int parse_text(cfg_t *cfg, const char *file, const char *buf)
 			snprintf(ld_err, ld_errlen, "%s: %s", file, strerror(errno));
 		return CFG_FILE_ERROR;
 	}
-	blank_comments(text);
+	r = blank_comments(text);
+	if (r) {
+		if (ld_err && !ld_err[0])
+			snprintf(ld_err, ld_errlen, "%s:%d: '{' is never closed", file ? file : "<config>", r);
+		free(text);
+		return CFG_PARSE_ERROR;
+	}
 	fp = fmemopen(text, strlen(text), "r");
 	if (!fp) {
 		free(text);

@@ -57,6 +57,24 @@ seen2=$(stat "$(pl to-wan '.services[0].counters.seen')")
 [ "$seen2" -ge $((seen + 150)) ] || fail "mark state not handed over ($seen -> $seen2)"
 ok "service replace under 150 pings: no loss, state handed over"
 
+# 4b. Plugins in use cannot be unloaded; a bad plugin path is an error reply (exit 2).
+ctl service unload mark 2>"$WORK/unload.err" && fail "unloaded a service in use"
+[ $? -eq 2 ] || fail "unload of a used service: wrong exit status"
+grep -q "used by 2 pipeline" "$WORK/unload.err" || fail "unload error: $(cat "$WORK/unload.err")"
+ctl service load /nonexistent/x.so 2>/dev/null
+[ $? -eq 2 ] || fail "loading a missing plugin did not exit 2"
+ctl service unload tunnel >/dev/null || fail "unload of an unused service"
+ctl service load "$O/services/tunnel.so" >/dev/null || fail "load"
+ctl -j service list | jq -e '.[] | select(.name=="tunnel")' >/dev/null || fail "tunnel not listed after load"
+ok "service unload refused while in use, unload/load of an unused one"
+
+# 4c. TTL / hop limit expiry is answered with time-exceeded from the gateway's port address.
+lan ping -c 1 -t 1 -W 2 198.51.100.10 >"$WORK/ttl" 2>&1
+grep -q "From 192.0.2.1.*Time to live exceeded" "$WORK/ttl" || fail "no ICMP time exceeded: $(cat "$WORK/ttl")"
+lan ping -6 -c 1 -t 1 -W 2 2001:db8:2::10 >"$WORK/hlim" 2>&1
+grep -q "From 2001:db8:1::1.*Time exceeded" "$WORK/hlim" || fail "no ICMPv6 time exceeded: $(cat "$WORK/hlim")"
+ok "TTL and hop limit expiry answered with time exceeded"
+
 # 5. A bad reload returns exit 2 with file:line and leaves the running configuration.
 gen=$(ctl -j status | jq .generation)
 sed 's/tag = "to-wan"/tag = "to-wan" colour = "red"/' "$here/gateway.conf" >"$WORK/bad.conf"

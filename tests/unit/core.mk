@@ -14,3 +14,6 @@ all: $(foreach f,$(FIXTURES),$(O)/tests/unit/plugins/$(f)/svc.so)
 $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -DBROKEN_$* -shared $(LDFLAGS) -o $@ $<
+TESTS += test_config
+test_config_SRCS := tests/unit/test_config.c netiod/service.c netiod/config.c $(CORE)
+test_config_LIBS := -ldl -lconfuse

@@ -1,0 +1,123 @@
+/* Unit tests of config loading from text: valid files and a table of errors with their lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../netiod/netiod.h"
+
+void nio_worker_pkt_free(struct nio_pkt *p)
+{
+	(void)p;
+}
+
+void nio_port_put(struct nio_port *p)
+{
+	free(p);
+}
+
+static struct netiod d;
+
+static int setup(void **state)
+{
+	char path[512], err[512];
+	const char *b = getenv("NIO_BUILD");
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/services/mark.so", b ? b : "build");
+	return nio_plugin_load(&d, path, NULL, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	char err[256];
+
+	(void)state;
+	return nio_plugin_unload(&d, "mark", err, sizeof(err));
+}
+
+static void test_valid(void **state)
+{
+	static const char text[] =
+		"# comment\n"
+		"burst = 8\n"
+		"port a { driver = \"pcap\" input = \"x.pcap\" }\n"
+		"port b { device = \"veth0\" }\n"
+		"pipeline p {\n"
+		"  match { in = \"a\" src = { \"192.0.2.0/24\", \"2001:db8::/32\" } dport = \"53\" proto = \"udp\" }\n"
+		"  service mark { dscp = 8 }\n"
+		"  out = \"b\"  via = \"198.51.100.1\"  fail-mode = \"passthrough\"\n"
+		"}\n";
+	char err[512];
+	struct nio_config *c = nio_config_load(&d, NULL, text, err, sizeof(err));
+	const struct nio_pipeline *pl;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->burst, 8);
+	assert_int_equal(c->nports, 2);
+	assert_string_equal(c->ports[0]->driver, "pcap");
+	assert_string_equal(c->ports[1]->driver, "auto");
+	pl = &c->pipelines[0];
+	assert_int_equal(pl->match.in_port, 0);
+	assert_int_equal(pl->match.nsrc, 2);
+	assert_int_equal(pl->match.proto, 17);
+	assert_int_equal(pl->match.dport_lo, 53);
+	assert_int_equal(pl->match.dport_hi, 53);
+	assert_int_equal(pl->out_port, 1);
+	assert_true(pl->has_via);
+	assert_int_equal(pl->fail_mode, NIO_FAIL_PASSTHROUGH);
+	assert_int_equal(pl->nsvcs, 1);
+	assert_int_equal(pl->flow_state_size, 16); /* mark's 8 bytes, 16-aligned */
+	nio_config_free(c);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} rows[] = {
+		{ "burst = 0\n", "<config>: burst must be within [1, 256]" },
+		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
+		  "<config>:3: port 'a': driver 'x' is not one of auto|afpacket|pcap|kmod" },
+		{ "// c\n/* c\n c */\npipeline p { match { src = \"10.0.0.1/8\" } }\n",
+		  "<config>:4: pipeline 'p': src: '10.0.0.1/8' is not a prefix (address/length, host bits zero)" },
+		{ "pipeline p {\n service mark {\n  dscp = \"x\"\n }\n}\n",
+		  "<config>:3: service 'mark': dscp: 'x' is not an integer" },
+		{ "pipeline p {\n service mark { nope = 1 }\n}\n",
+		  "<config>:2: no such option 'nope'" },
+		{ "pipeline p { fail-mode = \"open\" }\n",
+		  "<config>:1: pipeline 'p': fail-mode must be secure or passthrough" },
+		{ "pipeline p { via = \"1.2.3\" }\n", "<config>:1: pipeline 'p': via: '1.2.3' is not an address" },
+		{ "pipeline p { dst-mac = \"02:00\" }\n",
+		  "<config>:1: pipeline 'p': dst-mac: '02:00' is not a MAC address" },
+		{ "pipeline p { match { proto = \"xyz\" } }\n",
+		  "<config>:1: pipeline 'p': match: unknown protocol 'xyz'" },
+		{ "flow-idle = \"1us\"\n", "<config>: flow-idle: '1us' is not a duration of at least 1ms" },
+		{ "pipeline p {\n  match { in = \"}\" }\n", "<config>:1: '{' is never closed" },
+		{ "pipeline p { service mark { tag = \"{\" } }\n}\n", "<config>:2: unexpected closing brace" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char err[512] = "";
+		struct nio_config *c = nio_config_load(&d, NULL, rows[i].text, err, sizeof(err));
+
+		print_message("row %zu: %s\n", i, err);
+		assert_null(c);
+		assert_string_equal(err, rows[i].err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
