@@ -47,8 +47,8 @@ static const struct nio_opt class_opts[] = {
 	{ .name = "parent", .type = NIO_OPT_STR, .def = "root", .help = "parent class" },
 	{ .name = "rate", .type = NIO_OPT_RATE, .help = "assured rate (default 0: borrow only)" },
 	{ .name = "ceil", .type = NIO_OPT_RATE, .help = "upper bound, borrowing included" },
-	{ .name = "burst", .type = NIO_OPT_SIZE, .help = "rate bucket (default 4 ms of rate)" },
-	{ .name = "cburst", .type = NIO_OPT_SIZE, .help = "ceil bucket (default 4 ms of ceil)" },
+	{ .name = "burst", .type = NIO_OPT_SIZE, .help = "rate bucket (default 10 ms of rate)" },
+	{ .name = "cburst", .type = NIO_OPT_SIZE, .help = "ceil bucket (default 10 ms of ceil)" },
 	{ .name = "prio",
 	  .type = NIO_OPT_INT,
 	  .def = "0",
@@ -71,7 +71,7 @@ static const struct nio_opt class_opts[] = {
 
 const struct nio_opt qos_options[] = {
 	{ .name = "rate", .type = NIO_OPT_RATE, .help = "shape to this rate (the root class)" },
-	{ .name = "burst", .type = NIO_OPT_SIZE, .help = "root bucket (default 4 ms of rate)" },
+	{ .name = "burst", .type = NIO_OPT_SIZE, .help = "root bucket (default 10 ms of rate)" },
 	{ .name = "limit",
 	  .type = NIO_OPT_INT,
 	  .def = "1000",

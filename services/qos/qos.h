@@ -159,7 +159,8 @@ struct qos_sched {
 	unsigned rr[QOS_MAX_DEPTH][QOS_MAX_PRIO]; /* DRR position per lender level, priority */
 	uint32_t quantum;			  /* base quantum, bytes */
 	uint64_t qlen;				  /* packets held, all classes */
-	struct qos_class_stats tot;		  /* all classes together */
+	uint64_t due;		    /* release time last promised while packets wait, or 0 */
+	struct qos_class_stats tot; /* all classes together */
 	void (*free)(struct nio_pkt *p);
 };
 

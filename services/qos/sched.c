@@ -5,9 +5,10 @@
 
 #include "qos.h"
 
-#define QOS_MIN_BURST NIO_PKT_MAX_FRAME /* a bucket must hold the largest frame */
-#define QOS_LIMIT_MAX 65536u
-#define QOS_WAIT_MAX  QOS_NS_PER_SEC /* the worker hears from us at least once a second */
+#define QOS_MIN_BURST  NIO_PKT_MAX_FRAME /* a bucket must hold the largest frame */
+#define QOS_LIMIT_MAX  65536u
+#define QOS_WAIT_MAX   QOS_NS_PER_SEC	  /* the worker hears from us at least once a second */
+#define QOS_CATCHUP_NS (100 * 1000000ull) /* longest stall whose credit is made up */
 
 int qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *),
 		   uint64_t now)
@@ -31,14 +32,15 @@ bool qos_sched_is_leaf(const struct qos_sched *s, unsigned i)
 	return s->cls[i].children == 0;
 }
 
-/* Default burst: 4 ms at the rate (HTB's rate/HZ + mtu in spirit), never below one frame;
- * a class without a rate holds no credit of its own at all. */
+/* Default burst: 10 ms at the rate, never below one frame. HTB gets by with rate/HZ, but a
+ * user-space worker on a busy host wakes milliseconds late, and credit beyond the bucket is
+ * lost bandwidth. A class without a rate holds no credit of its own at all. */
 static uint64_t burst_or_default(uint64_t burst, uint64_t rate)
 {
 	if (rate == 0)
 		return 0;
 	if (burst == 0)
-		burst = rate / 2000;
+		burst = rate / 800;
 	return burst < QOS_MIN_BURST ? QOS_MIN_BURST : burst;
 }
 
@@ -310,15 +312,16 @@ static uint64_t next_release(const struct qos_sched *s, uint64_t now)
 	return now + (wait ? wait : 1);
 }
 
-uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **pkts, uint16_t max,
-			   uint64_t *next_ns)
+/* Send what the buckets allow at time t; CoDel judges sojourn by the real clock. */
+static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct nio_pkt **pkts,
+			uint16_t max)
 {
 	uint16_t n = 0;
 	int i, level;
 
 	for (unsigned k = 0; k < s->n; k++) {
-		qos_tb_refill(&s->cls[k].rate, now);
-		qos_tb_refill(&s->cls[k].ceil, now);
+		qos_tb_refill(&s->cls[k].rate, t);
+		qos_tb_refill(&s->cls[k].ceil, t);
 	}
 	while (n < max && s->qlen && (i = pick(s, &level)) >= 0) {
 		struct qos_class *c = &s->cls[i];
@@ -331,11 +334,38 @@ uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **p
 		if (!c->qlen)
 			went_idle(c);
 	}
+	return n;
+}
+
+/*
+ * A worker that comes back later than the release time it was given would lose the credit
+ * its full buckets could not hold. While packets wait, the buckets are therefore run on the
+ * schedule the worker missed, from the promised time up to now, and what was due goes out
+ * at once: the long-run rate stays exact. Of a longer stall, only the last QOS_CATCHUP_NS
+ * (and a bucketful) are made up.
+ */
+uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **pkts, uint16_t max,
+			   uint64_t *next_ns)
+{
+	uint64_t t = now, next = 0;
+	uint16_t n = 0;
+
+	if (s->due && s->due < now)
+		t = now - s->due > QOS_CATCHUP_NS ? now - QOS_CATCHUP_NS : s->due;
+	for (;;) {
+		n = (uint16_t)(n + release(s, t, now, pkts + n, (uint16_t)(max - n)));
+		if (!s->qlen || n == max)
+			break;
+		next = next_release(s, t);
+		if (next > now)
+			break;
+		t = next;
+	}
 	if (!s->qlen)
-		*next_ns = 0;
+		next = 0;
 	else if (n == max)
-		*next_ns = now;
-	else
-		*next_ns = next_release(s, now);
+		next = t;
+	s->due = next;
+	*next_ns = next > now ? next : next ? now : 0;
 	return n;
 }

@@ -276,7 +276,7 @@ static void test_shape_rate(void **state)
 	}
 	/* 5 s at 10 Mbit/s plus the initial burst, within a frame */
 	assert_true(sent * 8 >= 5 * 10000000ull);
-	assert_true(sent * 8 <= 5 * 10000000ull + (5000 + 2 * 1000) * 8);
+	assert_true(sent * 8 <= 5 * 10000000ull + (12500 + 2 * 1000) * 8);
 	assert_int_equal(qos_service.counters(q)[QOS_C_SENT_BYTES], sent);
 	assert_true(qos_service.show(q, show, sizeof(show)) > 0);
 	assert_non_null(strstr(show, "class root parent - rate 10mbit ceil 10mbit"));

@@ -251,6 +251,47 @@ static void test_priority_delay(void **state)
 	qos_sched_fini(&s);
 }
 
+/*
+ * A worker that calls late (every 30 ms, against 12.5 KB buckets that fill in 10 ms) still
+ * gets the exact rate; one that stalls for a second makes up only QOS_CATCHUP_NS of it.
+ */
+static void test_late_worker(void **state)
+{
+	static const struct {
+		uint64_t period, stall_at, stall;
+		double want; /* Mbit/s over 20 s */
+	} rows[] = {
+		{ 30 * MS, 0, 0, 10 },
+		{ 7 * MS, 0, 0, 10 },
+		{ 1 * MS, 5 * SEC, 1 * SEC, 10 * (20 - 0.89) / 20 }, /* 100 ms + 10 ms bucket */
+	};
+
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		struct qos_sched s;
+		struct load l[1] = { { .cls = 0, .keep = 200, .len = 1500 } };
+		struct nio_pkt *out[256];
+		uint64_t now = 0, next, seed = 7;
+
+		pool_reset();
+		qos_sched_init(&s, 1514, pkt_free, 0);
+		add(&s, cconf("root", -1, 10 * MBIT, 0));
+		while (now < 21 * SEC) {
+			uint16_t got;
+
+			fill(&s, &l[0], now, &seed);
+			got = qos_sched_dequeue(&s, now, out, 256, &next);
+			for (uint16_t i = 0; i < got; i++)
+				account(l, 1, out[i], now, now >= SEC);
+			now += rows[r].period;
+			if (rows[r].stall && now >= rows[r].stall_at &&
+			    now < rows[r].stall_at + rows[r].period)
+				now += rows[r].stall;
+		}
+		near(mbits(&l[0], 20 * SEC), rows[r].want, 0.002, "late worker");
+		qos_sched_fini(&s);
+	}
+}
+
 /* next_ns: 0 when empty, else exactly when the bucket will hold the head packet. */
 static void test_next_release(void **state)
 {
@@ -439,9 +480,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drr_weights),    cmocka_unit_test(test_htb_borrow),
 		cmocka_unit_test(test_priority_delay), cmocka_unit_test(test_next_release),
-		cmocka_unit_test(test_limit_and_fini), cmocka_unit_test(test_bad_trees),
-		cmocka_unit_test(test_codel_schedule), cmocka_unit_test(test_codel_no_drop),
-		cmocka_unit_test(test_codel_reentry),  cmocka_unit_test(test_codel_in_class),
+		cmocka_unit_test(test_late_worker),    cmocka_unit_test(test_limit_and_fini),
+		cmocka_unit_test(test_bad_trees),      cmocka_unit_test(test_codel_schedule),
+		cmocka_unit_test(test_codel_no_drop),  cmocka_unit_test(test_codel_reentry),
+		cmocka_unit_test(test_codel_in_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
