@@ -200,6 +200,8 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 		return cmd_pipelines(d);
 	if (!strcmp(cmd, "service-list"))
 		return cmd_services(d);
+	if (d->ctl_read_only)
+		return snprintf(err, errlen, "'%s' is not allowed on a read-only control channel", cmd), NULL;
 	if (!strcmp(cmd, "reload")) {
 		a = str_arg(req, "file");
 		return nio_reload(d, a ? a : d->conf_file, err, errlen) < 0
@@ -229,36 +231,44 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 	return NULL;
 }
 
-static void reply(struct bufferevent *bev, json_t *msg)
+static char *encode(json_t *msg)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
 
+	json_decref(msg);
+	return s;
+}
+
+/* One request line in, one malloc()ed reply (no newline) out; never fails on bad input. */
+char *nio_control_request(struct netiod *d, const char *line)
+{
+	char err[512] = "";
+	json_error_t jerr;
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr), *res;
+	char *out;
+
+	if (!req || !json_is_object(req)) {
+		out = encode(json_pack("{s:b, s:s}", "ok", 0, "error",
+				       req ? "request is not a JSON object" : jerr.text));
+		json_decref(req);
+		return out;
+	}
+	res = dispatch(d, req, err, sizeof(err));
+	if (res)
+		out = encode(json_pack("{s:b, s:o}", "ok", 1, "result", res));
+	else
+		out = encode(json_pack("{s:b, s:s}", "ok", 0, "error", err[0] ? err : "failed"));
+	json_decref(req);
+	return out;
+}
+
+static void reply(struct bufferevent *bev, char *s)
+{
 	if (s) {
 		bufferevent_write(bev, s, strlen(s));
 		bufferevent_write(bev, "\n", 1);
 		free(s);
 	}
-	json_decref(msg);
-}
-
-static void handle_line(struct netiod *d, struct bufferevent *bev, const char *line)
-{
-	char err[512] = "";
-	json_error_t jerr;
-	json_t *req = json_loads(line, 0, &jerr), *res;
-
-	if (!req || !json_is_object(req)) {
-		reply(bev, json_pack("{s:b, s:s}", "ok", 0, "error",
-				     req ? "request is not a JSON object" : jerr.text));
-		json_decref(req);
-		return;
-	}
-	res = dispatch(d, req, err, sizeof(err));
-	if (res)
-		reply(bev, json_pack("{s:b, s:o}", "ok", 1, "result", res));
-	else
-		reply(bev, json_pack("{s:b, s:s}", "ok", 0, "error", err[0] ? err : "failed"));
-	json_decref(req);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -268,11 +278,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 	size_t len;
 
 	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
-		handle_line(arg, bev, line);
+		reply(bev, nio_control_request(arg, line));
 		free(line);
 	}
 	if (evbuffer_get_length(in) > CTL_MAX_REQUEST) {
-		reply(bev, json_pack("{s:b, s:s}", "ok", 0, "error", "request too long"));
+		reply(bev, encode(json_pack("{s:b, s:s}", "ok", 0, "error", "request too long")));
 		evbuffer_drain(in, evbuffer_get_length(in));
 	}
 }

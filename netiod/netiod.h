@@ -286,6 +286,7 @@ struct netiod {
 	char state_dir[256];
 	char socket_path[108];
 	bool check_only, verbose, foreground;
+	bool ctl_read_only; /* control requests may only read (used by the control fuzzer) */
 	struct nio_plugin *plugins;
 	struct nio_config *running;
 	struct nio_worker worker;
@@ -422,8 +423,9 @@ void nio_fib_free(struct nio_fib *fib);
 /* control.c */
 int nio_control_init(struct netiod *d);
 void nio_control_fini(struct netiod *d);
+char *nio_control_request(struct netiod *d, const char *line);
 
-/* netiod.c */
+/* reload.c */
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen);
 void nio_apply_config(struct netiod *d, struct nio_config *c);
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);

@@ -141,7 +141,7 @@ static bool csum_complete(uint8_t *f, uint32_t len)
 
 static struct tpacket_block_desc *rx_block(struct afpacket *a, unsigned i)
 {
-	return (struct tpacket_block_desc *)(a->rx.map + (size_t)i * a->rx.slot_size);
+	return (struct tpacket_block_desc *)(void *)(a->rx.map + (size_t)i * a->rx.slot_size);
 }
 
 /* Give the current block back and move on; pairs with the kernel's read of block_status. */
@@ -193,7 +193,7 @@ static uint32_t copy_vlan(uint8_t *dst, const uint8_t *src, uint32_t len,
 static bool rx_skip(struct nio_port *port, const struct tpacket3_hdr *h)
 {
 	const struct sockaddr_ll *sll =
-		(const struct sockaddr_ll *)((const uint8_t *)h + AFP_RX_HDR);
+		(const struct sockaddr_ll *)(const void *)((const uint8_t *)h + AFP_RX_HDR);
 	uint32_t extra = h->tp_status & TP_STATUS_VLAN_VALID ? VLAN_HLEN_ : 0;
 
 	if (sll->sll_pkttype == PACKET_OUTGOING)
@@ -243,7 +243,7 @@ static uint16_t afp_rx_burst(struct nio_port *port, struct nio_pool *pool, struc
 	uint16_t n = 0;
 
 	while (n < max && rx_ready(a)) {
-		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)a->rx_next;
+		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)(const void *)a->rx_next;
 		struct nio_pkt *p;
 
 		a->rx_next += h->tp_next_offset;
@@ -271,7 +271,7 @@ static struct tpacket2_hdr *tx_slot(struct afpacket *a)
 {
 	unsigned block = a->tx.cur / a->tx.per_block, idx = a->tx.cur % a->tx.per_block;
 
-	return (struct tpacket2_hdr *)(a->tx.map + (size_t)block * AFP_BLOCK +
+	return (struct tpacket2_hdr *)(void *)(a->tx.map + (size_t)block * AFP_BLOCK +
 				       (size_t)idx * a->tx.slot_size);
 }
 

@@ -4,3 +4,7 @@ FUZZERS += fuzz_parse fuzz_config
 fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c $(FUZZ_CORE)
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c netiod/config.c netiod/service.c $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl
+FUZZERS += fuzz_control
+fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
+	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))
+fuzz_control_LIBS := $(shell pkg-config --libs $(PKGS)) -ldl -lpthread

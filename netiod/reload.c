@@ -1,0 +1,170 @@
+/* Configuration and plugin changes at run time: all or nothing, at a quiescent point. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netiod.h"
+
+/* State of same-named services moves to the new instances (ESP sequence numbers, queues). */
+static void handoff(const struct nio_config *old, struct nio_config *c)
+{
+	for (unsigned i = 0; old && i < c->npipelines; i++) {
+		for (unsigned j = 0; j < old->npipelines; j++) {
+			if (strcmp(old->pipelines[j].name, c->pipelines[i].name))
+				continue;
+			for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++) {
+				for (unsigned t = 0; t < old->pipelines[j].nsvcs; t++) {
+					const struct nio_svc_inst *o = &old->pipelines[j].svcs[t];
+					struct nio_svc_inst *n = &c->pipelines[i].svcs[s];
+
+					if (o->plugin == n->plugin)
+						nio_svc_handoff(o, n);
+				}
+			}
+		}
+	}
+}
+
+void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
+{
+	void *blob = NULL;
+	size_t len = 0;
+
+	if (!from->svc->save_state || !to->svc->restore_state)
+		return;
+	if (from->svc->save_state(from->inst, &blob, &len) == 0 && blob) {
+		if (to->svc->restore_state(to->inst, blob, len) < 0)
+			log_warnx("%s: state handoff refused by the new instance", to->svc->name);
+	}
+	free(blob);
+}
+
+/* Swap in a loaded, opened configuration with the worker stopped at a quiescent point. */
+void nio_apply_config(struct netiod *d, struct nio_config *c)
+{
+	struct nio_config *old = d->running;
+
+	c->generation = old ? old->generation + 1 : 1;
+	if (d->worker.thread)
+		nio_worker_pause(&d->worker);
+	handoff(old, c);
+	for (unsigned i = 0; i < c->nports; i++)
+		c->ports[i]->id = (uint16_t)i;
+	nio_worker_set_config(&d->worker, c);
+	d->running = c;
+	if (d->worker.thread)
+		nio_worker_resume(&d->worker);
+	nio_config_free(old);
+}
+
+int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
+{
+	struct nio_config *c;
+
+	c = nio_config_load(d, file, NULL, err, errlen);
+	if (c && nio_config_open_ports(c, d->running, err, errlen) < 0) {
+		nio_config_free(c);
+		c = NULL;
+	}
+	if (!c) {
+		d->reload_failures++;
+		snprintf(d->last_error, sizeof(d->last_error), "%s", err);
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		return -1;
+	}
+	snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
+	nio_apply_config(d, c);
+	d->reloads++;
+	d->last_error[0] = '\0';
+	log_info("configuration %s loaded (generation %llu)", file,
+		 (unsigned long long)c->generation);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ service replace */
+
+struct replacement {
+	struct nio_pipeline *pl;
+	unsigned svc;
+	struct nio_svc_inst inst;
+};
+
+static void undo(struct replacement *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		nio_svc_inst_fini(&r[i].inst);
+}
+
+/*
+ * Load new code for a running service: new instances are created from the same blocks
+ * first (any failure leaves everything as it was), then swapped in with the worker paused,
+ * with state handed over; the old code is retired after the swap, when no worker can be in it.
+ */
+int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
+			size_t errlen)
+{
+	struct nio_plugin *old = nio_plugin_find(d, name), *np;
+	struct replacement r[NIO_MAX_PIPELINES * NIO_MAX_SVCS];
+	struct nio_config *c = d->running;
+	unsigned n = 0;
+
+	if (!old)
+		return snprintf(err, errlen, "no service '%s' is loaded", name), -1;
+	if (nio_plugin_open(path ? path : old->path, &np, err, errlen) < 0)
+		return -1;
+	if (strcmp(np->name, name)) {
+		snprintf(err, errlen, "%s provides service '%s', not '%s'", np->path, np->name, name);
+		goto fail;
+	}
+	for (unsigned i = 0; c && i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		for (unsigned s = 0; s < pl->nsvcs; s++) {
+			char why[256] = "";
+
+			if (pl->svcs[s].plugin != old)
+				continue;
+			r[n] = (struct replacement){ .pl = pl, .svc = s, .inst = pl->svcs[s] };
+			r[n].inst.plugin = np;
+			r[n].inst.svc = np->svc;
+			r[n].inst.inst = NULL;
+			r[n].inst.conf = NULL;
+			r[n].inst.host = NULL;
+			memset(&r[n].inst.stats, 0, sizeof(r[n].inst.stats));
+			if (nio_config_check_block(c, &r[n].inst, why, sizeof(why)) < 0 ||
+			    !(r[n].inst.inst = nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
+				snprintf(err, errlen, "pipeline '%s': new %s: %s", pl->name, name, why);
+				nio_svc_inst_fini(&r[n].inst); /* frees what init got, calls no fini */
+				goto fail;
+			}
+			np->refs++;
+			n++;
+		}
+	}
+	nio_worker_pause(&d->worker);
+	nio_worker_flush_flows(&d->worker);
+	for (unsigned i = 0; i < n; i++) {
+		struct nio_svc_inst *cur = &r[i].pl->svcs[r[i].svc], prev = *cur;
+
+		nio_svc_handoff(cur, &r[i].inst);
+		r[i].inst.stats = prev.stats;
+		*cur = r[i].inst;
+		r[i].inst = prev; /* the old instance, finished below */
+	}
+	nio_plugin_unlink(d, old);
+	np->next = d->plugins;
+	d->plugins = np;
+	nio_worker_resume(&d->worker);
+	undo(r, n);
+	if (old->dl != np->dl)
+		nio_plugin_close(old->dl);
+	log_info("replaced service %s with %s (%u instance(s))", name, np->path, n);
+	free(old);
+	return 0;
+fail:
+	undo(r, n);
+	if (np->dl != old->dl)
+		nio_plugin_close(np->dl);
+	free(np);
+	return -1;
+}
