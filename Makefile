@@ -69,6 +69,10 @@ install: build
 	@for d in $(SUBDIRS); do $(MAKE) --no-print-directory -C $$d install O=$(O) || exit 1; done
 	install -d $(DESTDIR)$(SYSCONFDIR)/netio
 	install -m 0644 conf/demo.conf $(DESTDIR)$(SYSCONFDIR)/netio/netiod.conf.example
+	install -d $(DESTDIR)$(LIBDIR)/systemd/system $(DESTDIR)$(PREFIX)/share/doc/netio
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SBINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		conf/netiod.service >$(DESTDIR)$(LIBDIR)/systemd/system/netiod.service
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netio/
 
 clean:
 	rm -rf $(O)
