@@ -31,7 +31,7 @@ static uint64_t isqrt128(unsigned __int128 x)
 
 /* t + interval / sqrt(count), with sqrt(count) in 32.32 fixed point: within a nanosecond
  * of the real law for any interval below QOS_CODEL_INTERVAL_MAX. */
-uint64_t qos_codel_control_law(uint64_t t, uint64_t interval, uint32_t count)
+static uint64_t control_law(uint64_t t, uint64_t interval, uint32_t count)
 {
 	uint64_t root = isqrt128((unsigned __int128)(count ? count : 1) << 64);
 
@@ -64,7 +64,7 @@ static void start_dropping(struct qos_codel *cd, uint64_t now)
 	cd->count = 1;
 	if (delta > 1 && now - cd->drop_next < 16 * cd->interval)
 		cd->count = delta;
-	cd->drop_next = qos_codel_control_law(now, cd->interval, cd->count);
+	cd->drop_next = control_law(now, cd->interval, cd->count);
 	cd->lastcount = cd->count;
 }
 
@@ -81,7 +81,7 @@ enum qos_codel_act qos_codel_judge(struct qos_codel *cd, uint64_t now, uint64_t 
 		if (now < cd->drop_next)
 			return QOS_CODEL_SEND;
 		cd->count++;
-		cd->drop_next = qos_codel_control_law(cd->drop_next, cd->interval, cd->count);
+		cd->drop_next = control_law(cd->drop_next, cd->interval, cd->count);
 		return QOS_CODEL_DROP;
 	}
 	if (!ok)

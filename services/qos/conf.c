@@ -245,7 +245,7 @@ static int load_root(struct qos *q, const struct nio_conf *top, uint64_t now, ch
 		.interval = (uint64_t)h->conf_int(top, "interval"),
 	};
 
-	qos_sched_init(&q->sched, (uint32_t)h->conf_int(top, "quantum"), h->pkt_free, now);
+	qos_sched_init(&q->sched, (uint32_t)h->conf_int(top, "quantum"), h->pkt_free);
 	return qos_sched_add(&q->sched, &root, now, err, errlen) < 0 ? -1 : 0;
 }
 

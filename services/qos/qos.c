@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <netio/service.h>
 
@@ -32,7 +33,8 @@ static void *qos_init(const struct nio_host *host, const struct nio_conf *conf, 
 	return q;
 }
 
-/* netiod retires an instance only once no worker runs it, so the held packets can go back. */
+/* netiod retires an instance only once no worker runs it, so the held packets can go back.
+ * After a reload they normally have moved to the new instance already (save_state). */
 static void qos_fini(void *inst)
 {
 	struct qos *q = inst;
@@ -120,6 +122,56 @@ static const uint64_t *qos_counters(void *inst)
 	return ((struct qos *)inst)->ctr;
 }
 
+/*
+ * Held packets move to the new instance on reload or replace, so reconfiguring a shaper loses
+ * nothing. The blob holds pointers into this process's packet pool: it is marked with the pid
+ * and refused anywhere else. netiod runs save and restore with the worker paused.
+ */
+#define QOS_STATE_MAGIC 0x716f7331u /* "qos1" */
+
+struct qos_state {
+	uint32_t magic;
+	int32_t pid;
+	uint64_t n;
+	struct nio_pkt *pkts[];
+};
+
+static int qos_save_state(void *inst, void **blob, size_t *len)
+{
+	struct qos *q = inst;
+	struct qos_state *st = malloc(sizeof(*st) + q->sched.qlen * sizeof(st->pkts[0]));
+
+	if (!st)
+		return -1;
+	st->magic = QOS_STATE_MAGIC;
+	st->pid = (int32_t)getpid();
+	st->n = qos_sched_drain(&q->sched, st->pkts, (unsigned)q->sched.qlen);
+	*blob = st;
+	*len = sizeof(*st) + st->n * sizeof(st->pkts[0]);
+	return 0;
+}
+
+/* Packets are classified again under the new rules; what no longer fits is dropped. */
+static int qos_restore_state(void *inst, const void *blob, size_t len)
+{
+	struct qos *q = inst;
+	const struct qos_state *st = blob;
+	uint64_t now = q->host->now_ns();
+
+	if (len < sizeof(*st) || st->magic != QOS_STATE_MAGIC || st->pid != (int32_t)getpid() ||
+	    len != sizeof(*st) + st->n * sizeof(st->pkts[0]))
+		return -1;
+	for (uint64_t i = 0; i < st->n; i++) {
+		struct nio_pkt *p = st->pkts[i];
+
+		if (!q->shaping ||
+		    qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
+			q->host->pkt_free(p);
+	}
+	qos_sync_counters(q);
+	return 0;
+}
+
 /* snprintf that appends at *off and never runs past len. */
 __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t len, size_t *off,
 							 const char *fmt, ...)
@@ -191,5 +243,7 @@ const struct nio_service qos_service = {
 	.process = qos_process,
 	.dequeue = qos_dequeue,
 	.counters = qos_counters,
+	.save_state = qos_save_state,
+	.restore_state = qos_restore_state,
 	.show = qos_show,
 };

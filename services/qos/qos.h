@@ -35,7 +35,6 @@ void qos_tb_init(struct qos_tb *tb, uint64_t rate_bps, uint64_t burst_bytes, uin
 void qos_tb_refill(struct qos_tb *tb, uint64_t now);
 bool qos_tb_has(const struct qos_tb *tb, uint32_t bytes);
 void qos_tb_take(struct qos_tb *tb, uint32_t bytes);
-uint64_t qos_tb_wait(const struct qos_tb *tb, uint32_t bytes); /* ns until has(); QOS_NEVER */
 /* HTB's test: any positive credit lets one packet through, whatever its size, and the charge
  * may leave the bucket negative. Deciding by credit rather than by the head packet's size
  * keeps small packets from overtaking large ones in a class tree; credit stays conserved. */
@@ -76,7 +75,6 @@ void qos_codel_init(struct qos_codel *cd, uint64_t target_ns, uint64_t interval_
 enum qos_codel_act qos_codel_judge(struct qos_codel *cd, uint64_t now, uint64_t sojourn,
 				   uint64_t backlog_bytes, uint32_t mtu);
 void qos_codel_empty(struct qos_codel *cd); /* the queue ran dry */
-uint64_t qos_codel_control_law(uint64_t t, uint64_t interval, uint32_t count);
 
 /* classify.c: match rules on the flow key and DSCP. */
 #define QOS_MAX_PREFIXES 8
@@ -164,11 +162,12 @@ struct qos_sched {
 	void (*free)(struct nio_pkt *p);
 };
 
-int qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *),
-		   uint64_t now);
+void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *));
 int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
 		  size_t errlen);
 void qos_sched_fini(struct qos_sched *s); /* frees every held packet */
+/* Take up to max held packets out, class by class in FIFO order, without freeing them. */
+unsigned qos_sched_drain(struct qos_sched *s, struct nio_pkt **out, unsigned max);
 int qos_sched_find(const struct qos_sched *s, const char *name);
 bool qos_sched_is_leaf(const struct qos_sched *s, unsigned i);
 /* 0: queued (the scheduler owns p); -1: the class is full (the caller drops p). */

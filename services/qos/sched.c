@@ -10,13 +10,11 @@
 #define QOS_WAIT_MAX   QOS_NS_PER_SEC	  /* the worker hears from us at least once a second */
 #define QOS_CATCHUP_NS (100 * 1000000ull) /* longest stall whose credit is made up */
 
-int qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *),
-		   uint64_t now)
+void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *))
 {
 	memset(s, 0, sizeof(*s));
 	s->quantum = quantum ? quantum : 1514;
 	s->free = free_fn;
-	return 0;
 }
 
 int qos_sched_find(const struct qos_sched *s, const char *name)
@@ -114,22 +112,6 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	if (cc->parent >= 0)
 		adopt(s, cc->parent);
 	return (int)s->n++;
-}
-
-void qos_sched_fini(struct qos_sched *s)
-{
-	for (unsigned i = 0; i < s->n; i++) {
-		struct qos_class *c = &s->cls[i];
-
-		for (; c->qlen; c->qlen--) {
-			s->free(c->ring[c->head]);
-			c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
-		}
-		free(c->ring);
-		c->ring = NULL;
-	}
-	s->n = 0;
-	s->qlen = 0;
 }
 
 int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now)
@@ -368,4 +350,34 @@ uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **p
 	s->due = next;
 	*next_ns = next > now ? next : next ? now : 0;
 	return n;
+}
+
+unsigned qos_sched_drain(struct qos_sched *s, struct nio_pkt **out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		struct qos_class *c = &s->cls[i];
+
+		while (c->qlen && n < max)
+			out[n++] = pop(s, c);
+		if (!c->qlen)
+			went_idle(c);
+	}
+	if (!s->qlen)
+		s->due = 0;
+	return n;
+}
+
+void qos_sched_fini(struct qos_sched *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct qos_class *c = &s->cls[i];
+
+		while (c->qlen)
+			s->free(pop(s, c));
+		free(c->ring);
+		c->ring = NULL;
+	}
+	s->n = 0;
 }

@@ -66,17 +66,6 @@ void qos_tb_take(struct qos_tb *tb, uint32_t bytes)
 	tb->tokens = tb->tokens - u < QOS_TOKENS_FLOOR ? QOS_TOKENS_FLOOR : tb->tokens - u;
 }
 
-uint64_t qos_tb_wait(const struct qos_tb *tb, uint32_t bytes)
-{
-	int64_t need = units(bytes);
-
-	if (tb->tokens >= need)
-		return 0;
-	if (tb->rate == 0 || need > tb->cap)
-		return QOS_NEVER;
-	return ((uint64_t)(need - tb->tokens) + tb->rate - 1) / tb->rate;
-}
-
 bool qos_tb_ready(const struct qos_tb *tb)
 {
 	return tb->tokens > 0;

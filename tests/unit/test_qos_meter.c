@@ -25,8 +25,8 @@ static uint64_t rnd(uint64_t *s)
 }
 
 /*
- * A greedy sender on one bucket for 10^7 simulated seconds, woken at the exact time the bucket
- * says plus a random delay. The bucket never fills, so credit is conserved exactly:
+ * A greedy sender on one bucket for 10^7 simulated seconds, woken at random intervals short
+ * enough that the bucket never fills. Credit is then conserved exactly:
  * burst + rate * elapsed == bytes sent + what is left, to the nanobit.
  */
 static void test_tb_no_drift(void **state)
@@ -34,10 +34,11 @@ static void test_tb_no_drift(void **state)
 	static const struct {
 		uint64_t rate, burst;
 		uint32_t pkt;
+		uint64_t max_step; /* pkt + rate * max_step stays below burst */
 	} rows[] = {
-		{ 777777, 200000, 65000 },
-		{ 1000003, 150000, 100000 },
-		{ 12345679, 4 << 20, 1 << 20 },
+		{ 777777, 2100000, 65000, 20 * SEC },
+		{ 1000003, 2700000, 100000, 20 * SEC },
+		{ 12345679, 32 << 20, 1 << 20, 20 * SEC },
 	};
 
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
@@ -47,21 +48,17 @@ static void test_tb_no_drift(void **state)
 		uint64_t end = start + 10000000ull * SEC;
 
 		qos_tb_init(&tb, rows[r].rate, rows[r].burst, now);
-		while (now < end) {
+		for (; now < end; now += 1 + rnd(&seed) % rows[r].max_step) {
 			qos_tb_refill(&tb, now);
-			if (qos_tb_has(&tb, rows[r].pkt)) {
+			assert_true(tb.tokens < tb.cap || now == start);
+			for (; qos_tb_has(&tb, rows[r].pkt); sent += rows[r].pkt)
 				qos_tb_take(&tb, rows[r].pkt);
-				sent += rows[r].pkt;
-				continue;
-			}
-			now += qos_tb_wait(&tb, rows[r].pkt) + rnd(&seed) % 1000;
 		}
 		lhs = sent * QOS_UNITS_PER_BYTE + (unsigned __int128)tb.tokens;
 		rhs = (unsigned __int128)rows[r].burst * QOS_UNITS_PER_BYTE +
 		      (unsigned __int128)rows[r].rate * (tb.last_ns - start);
 		assert_true(lhs == rhs);
-		assert_true(tb.tokens >= 0 &&
-			    tb.tokens < (int64_t)(rows[r].pkt * QOS_UNITS_PER_BYTE));
+		assert_true(tb.last_ns - start > 9999900ull * SEC);
 	}
 }
 
@@ -89,22 +86,26 @@ static void test_tb_refill_granularity(void **state)
 	assert_int_equal(a.tokens, 0);
 }
 
-static void test_tb_wait(void **state)
+/* The shaper's test: any positive credit sends; wait until the overdraft is paid back. */
+static void test_tb_ready(void **state)
 {
 	struct qos_tb tb;
 
 	qos_tb_init(&tb, 8000, 3000, 0); /* 1000 bytes/s */
-	qos_tb_take(&tb, 3000);
-	assert_int_equal(qos_tb_wait(&tb, 1000), SEC);
-	assert_int_equal(qos_tb_wait(&tb, 1), MS);
-	assert_int_equal(qos_tb_wait(&tb, 3001), QOS_NEVER);
-	qos_tb_refill(&tb, SEC - 1);
-	assert_false(qos_tb_has(&tb, 1000));
-	assert_int_equal(qos_tb_wait(&tb, 1000), 1);
-	qos_tb_refill(&tb, SEC);
-	assert_true(qos_tb_has(&tb, 1000));
+	assert_true(qos_tb_ready(&tb));
+	assert_int_equal(qos_tb_wait_ready(&tb), 0);
+	qos_tb_take(&tb, 2999);
+	assert_true(qos_tb_ready(&tb)); /* one byte left lets a whole packet go */
+	qos_tb_take(&tb, 1500);
+	assert_false(qos_tb_ready(&tb));
+	assert_int_equal(qos_tb_wait_ready(&tb), 1499 * MS + 1);
+	qos_tb_refill(&tb, 1499 * MS);
+	assert_false(qos_tb_ready(&tb)); /* exactly zero is not positive */
+	qos_tb_refill(&tb, 1499 * MS + 1);
+	assert_true(qos_tb_ready(&tb));
 	qos_tb_init(&tb, 0, 0, 0);
-	assert_int_equal(qos_tb_wait(&tb, 1), QOS_NEVER);
+	assert_false(qos_tb_ready(&tb));
+	assert_int_equal(qos_tb_wait_ready(&tb), QOS_NEVER);
 }
 
 struct colour_step {
@@ -445,7 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tb_no_drift), cmocka_unit_test(test_tb_refill_granularity),
-		cmocka_unit_test(test_tb_wait),	    cmocka_unit_test(test_srtcm),
+		cmocka_unit_test(test_tb_ready),    cmocka_unit_test(test_srtcm),
 		cmocka_unit_test(test_trtcm),	    cmocka_unit_test(test_srtcm_long_run),
 		cmocka_unit_test(test_parse_units), cmocka_unit_test(test_format_rate),
 		cmocka_unit_test(test_dscp),	    cmocka_unit_test(test_remark_ipv4),

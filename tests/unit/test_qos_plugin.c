@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -210,6 +211,49 @@ static void test_classify_and_limit(void **state)
 	assert_int_equal(fake_pkts_freed, 6); /* held packets go back to the pool */
 }
 
+/* A reload hands the held packets to the new instance, which classifies them again. */
+static void test_state_handoff(void **state)
+{
+	static const struct fake_opt small_bulk[] = { { "limit", "2", NULL }, END };
+	static const struct fake_opt reshaped[] = { { "rate", "20mbit", NULL },
+						    { "class", "voice", cls_voice },
+						    { "class", "bulk", small_bulk },
+						    END };
+	static struct frame f[6];
+	struct nio_pkt *burst[6];
+	uint8_t v[6];
+	struct qos *old, *new_;
+	void *blob;
+	size_t len;
+
+	fake_now_ns = 0;
+	old = make(shaper);
+	udp4(&f[0], 46, 9, 200);
+	for (int i = 1; i < 6; i++)
+		udp4(&f[i], 0, i == 1 ? 80 : 443, 200);
+	for (int i = 0; i < 6; i++)
+		burst[i] = &f[i].p;
+	qos_service.process(old, burst, 6, v);
+	new_ = make(reshaped);
+	assert_int_equal(qos_service.save_state(old, &blob, &len), 0);
+	assert_int_equal(old->sched.qlen, 0);
+	fake_pkts_freed = 0;
+	assert_int_equal(qos_service.restore_state(new_, blob, len), 0);
+	/* voice keeps its one; web is gone, so web's and bulk's 5 go to bulk, which holds 2 */
+	assert_int_equal(new_->sched.cls[qos_sched_find(&new_->sched, "voice")].qlen, 1);
+	assert_int_equal(new_->sched.cls[qos_sched_find(&new_->sched, "bulk")].qlen, 2);
+	assert_int_equal(fake_pkts_freed, 3);
+	((uint32_t *)blob)[0] ^= 1;
+	assert_int_equal(qos_service.restore_state(new_, blob, len), -1);
+	assert_int_equal(qos_service.restore_state(new_, blob, 3), -1);
+	free(blob);
+	fake_pkts_freed = 0;
+	qos_service.fini(old);
+	assert_int_equal(fake_pkts_freed, 0);
+	qos_service.fini(new_);
+	assert_int_equal(fake_pkts_freed, 3);
+}
+
 /* The policer marks yellow AF12 with a valid checksum, then drops red. */
 static void test_policer_in_pipeline(void **state)
 {
@@ -314,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_classify_and_limit),
 		cmocka_unit_test(test_policer_in_pipeline),
+		cmocka_unit_test(test_state_handoff),
 		cmocka_unit_test(test_shape_rate),
 		cmocka_unit_test(test_policer_only),
 	};

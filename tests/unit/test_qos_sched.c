@@ -155,7 +155,7 @@ static void test_drr_weights(void **state)
 	struct qos_class_conf a = cconf("a", 0, 0, 0), b = cconf("b", 0, 0, 0);
 
 	pool_reset();
-	qos_sched_init(&s, 1514, pkt_free, 0);
+	qos_sched_init(&s, 1514, pkt_free);
 	add(&s, cconf("root", -1, 10 * MBIT, 0));
 	a.weight = 3;
 	l[0].cls = add(&s, a);
@@ -194,7 +194,7 @@ static void test_htb_borrow(void **state)
 		int A;
 
 		pool_reset();
-		qos_sched_init(&s, 1514, pkt_free, 0);
+		qos_sched_init(&s, 1514, pkt_free);
 		add(&s, cconf("root", -1, 10 * MBIT, 0));
 		A = add(&s, cconf("A", 0, 6 * MBIT, 10 * MBIT));
 		l[0].cls = add(&s, cconf("A1", A, 2 * MBIT, 4 * MBIT));
@@ -226,7 +226,7 @@ static void test_priority_delay(void **state)
 	struct nio_pkt *out[32];
 
 	pool_reset();
-	qos_sched_init(&s, 1514, pkt_free, 0);
+	qos_sched_init(&s, 1514, pkt_free);
 	add(&s, cconf("root", -1, 10 * MBIT, 0));
 	l[0].cls = add(&s, cconf("voice", 0, 0, 0));
 	bulk.prio = 1;
@@ -273,7 +273,7 @@ static void test_late_worker(void **state)
 		uint64_t now = 0, next, seed = 7;
 
 		pool_reset();
-		qos_sched_init(&s, 1514, pkt_free, 0);
+		qos_sched_init(&s, 1514, pkt_free);
 		add(&s, cconf("root", -1, 10 * MBIT, 0));
 		while (now < 21 * SEC) {
 			uint16_t got;
@@ -300,7 +300,7 @@ static void test_next_release(void **state)
 	uint64_t next = 1;
 
 	pool_reset();
-	qos_sched_init(&s, 1514, pkt_free, 0);
+	qos_sched_init(&s, 1514, pkt_free);
 	add(&s, cconf("root", -1, 8000, 0)); /* 1000 bytes/s, burst raised to one frame */
 	assert_int_equal(qos_sched_dequeue(&s, 0, out, 8, &next), 0);
 	assert_int_equal(next, 0);
@@ -326,7 +326,7 @@ static void test_limit_and_fini(void **state)
 	struct qos_class_conf root = cconf("root", -1, 8000, 0);
 
 	pool_reset();
-	qos_sched_init(&s, 1514, pkt_free, 0);
+	qos_sched_init(&s, 1514, pkt_free);
 	root.limit = 5;
 	add(&s, root);
 	for (int i = 0; i < 5; i++)
@@ -360,7 +360,7 @@ static void test_bad_trees(void **state)
 	struct qos_class_conf root = cconf("root", -1, 0, 0);
 	char err[128];
 
-	qos_sched_init(&s, 1514, pkt_free, 0);
+	qos_sched_init(&s, 1514, pkt_free);
 	assert_int_equal(qos_sched_add(&s, &root, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "root needs a rate"));
 	root.rate = MBIT;
@@ -451,7 +451,7 @@ static void test_codel_in_class(void **state)
 		uint64_t now = 0, next = 0;
 
 		pool_reset();
-		qos_sched_init(&s, 1514, pkt_free, 0);
+		qos_sched_init(&s, 1514, pkt_free);
 		root.codel = on[r];
 		add(&s, root);
 		for (int i = 0; i < 300; i++)
