@@ -6,17 +6,16 @@
 
 #include "qos.h"
 
-#define QOS_MATCH_OPTS                                                                          \
-	{ .name = "dscp",                                                                       \
-	  .type = NIO_OPT_LIST,                                                                 \
-	  .help = "DSCP names or numbers: ef, af21, cs1, 46" },                                 \
-		{ .name = "proto", .type = NIO_OPT_STR, .help = "tcp, udp, icmp or a number" }, \
-		{ .name = "sport", .type = NIO_OPT_STR, .help = "source port or range lo-hi" }, \
-		{ .name = "dport", .type = NIO_OPT_STR, .help = "destination port or range" },  \
-		{ .name = "src", .type = NIO_OPT_LIST, .help = "source prefixes" },             \
-	{                                                                                       \
-		.name = "dst", .type = NIO_OPT_LIST, .help = "destination prefixes"             \
-	}
+/* The match rules policers and classes share; spliced into both schemas. */
+/* clang-format off */
+#define QOS_MATCH_OPTS \
+	{ .name = "dscp", .type = NIO_OPT_LIST, .help = "DSCPs: ef, af21, cs1, 46" }, \
+	{ .name = "proto", .type = NIO_OPT_STR, .help = "tcp, udp, icmp or a number" }, \
+	{ .name = "sport", .type = NIO_OPT_STR, .help = "source port or range lo-hi" }, \
+	{ .name = "dport", .type = NIO_OPT_STR, .help = "destination port or range" }, \
+	{ .name = "src", .type = NIO_OPT_LIST, .help = "source prefixes" }, \
+	{ .name = "dst", .type = NIO_OPT_LIST, .help = "destination prefixes" }
+/* clang-format on */
 
 static const struct nio_opt policer_opts[] = {
 	{ .name = "type",
@@ -284,6 +283,8 @@ static int load_shaper(struct qos *q, const struct nio_conf *top, uint64_t now, 
 			FAIL("classes need a rate for the root");
 		return 0;
 	}
+	if (h->conf_int(top, "quantum") < 64 || h->conf_int(top, "quantum") > 65536)
+		FAIL("quantum must be 64 bytes to 64k");
 	q->shaping = true;
 	if (load_root(q, top, now, err, errlen) < 0)
 		return -1;

@@ -76,6 +76,7 @@ static const struct {
 	    { "class", "a", leaf_under_mid },
 	    END },
 	  "class 'mid' has children" },
+	{ { { "rate", "10mbit", NULL }, { "quantum", "1g", NULL }, END }, "quantum must be" },
 	{ { { "policer", "p", pol_trtcm_nopir }, END }, "trtcm needs pir >= cir" },
 	{ { { "policer", "p", pol_bad_action }, END }, "red: expected pass, drop or a DSCP" },
 };
