@@ -33,14 +33,16 @@ static void __attribute__((format(printf, 2, 0))) errfunc(cfg_t *cfg, const char
 	set_err(cfg ? cfg->filename : NULL, cfg ? cfg->line : 0, fmt, ap);
 }
 
-static void __attribute__((format(printf, 3, 4))) fail(const cfg_t *cfg, int line, const char *fmt,
-						       ...)
+/* Record "file:line: message" for the load in progress; returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+fail(const cfg_t *cfg, int line, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	set_err(cfg->filename, line, fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
 /* ------------------------------------------------------------------ value checks */
@@ -53,41 +55,64 @@ const struct nio_opt *nio_opt_find(const struct nio_opt *o, const char *name)
 	return NULL;
 }
 
-/* Check one textual value against its schema entry; on error write a message into why. */
-int nio_opt_check(const struct nio_opt *o, const char *v, char *why, size_t len)
+/* What a value of each type looks like, for error messages. */
+static const char *const opt_hint[] = {
+	[NIO_OPT_INT] = "an integer",
+	[NIO_OPT_BOOL] = "a boolean (true/false, yes/no, on/off)",
+	[NIO_OPT_RATE] = "a rate (e.g. 100mbit, 64kbit, 1gbit)",
+	[NIO_OPT_SIZE] = "a size (e.g. 1500, 64k, 1m)",
+	[NIO_OPT_TIME] = "a duration (e.g. 5ms, 100us, 1s)",
+	[NIO_OPT_ADDR] = "an IPv4 or IPv6 address",
+	[NIO_OPT_PREFIX] = "a prefix (address/length, host bits zero)",
+};
+
+static bool value_ok(const struct nio_opt *o, const char *v, long long *i)
 {
 	unsigned long long u;
-	long long i;
-	bool b;
-	uint8_t a[16], fam;
 	struct nio_prefix p;
+	uint8_t a[16], fam;
+	bool b;
 
 	switch (o->type) {
 	case NIO_OPT_INT:
-		if (nio_parse_int(v, &i) < 0)
-			return snprintf(why, len, "'%s' is not an integer", v), -1;
-		if ((o->min || o->max) && (i < o->min || i > o->max))
-			return snprintf(why, len, "%lld is out of range [%lld, %lld]", i, o->min,
-					o->max),
-			       -1;
-		return 0;
+		return nio_parse_int(v, i) == 0;
 	case NIO_OPT_BOOL:
-		return nio_parse_bool(v, &b) < 0 ? snprintf(why, len, "'%s' is not a boolean", v), -1 : 0;
-	case NIO_OPT_ENUM:
-		return nio_enum_ok(o->choices, v) ? 0 : (snprintf(why, len, "'%s' is not one of %s", v, o->choices), -1);
+		return nio_parse_bool(v, &b) == 0;
 	case NIO_OPT_RATE:
-		return nio_parse_rate(v, &u) < 0 ? snprintf(why, len, "'%s' is not a rate (e.g. 100mbit, 64kbit, 1gbit)", v), -1 : 0;
+		return nio_parse_rate(v, &u) == 0;
 	case NIO_OPT_SIZE:
-		return nio_parse_size(v, &u) < 0 ? snprintf(why, len, "'%s' is not a size (e.g. 1500, 64k, 1m)", v), -1 : 0;
+		return nio_parse_size(v, &u) == 0;
 	case NIO_OPT_TIME:
-		return nio_parse_time(v, &u) < 0 ? snprintf(why, len, "'%s' is not a duration (e.g. 5ms, 100us, 1s)", v), -1 : 0;
+		return nio_parse_time(v, &u) == 0;
 	case NIO_OPT_ADDR:
-		return nio_addr_parse(v, a, &fam) < 0 ? snprintf(why, len, "'%s' is not an IPv4 or IPv6 address", v), -1 : 0;
+		return nio_addr_parse(v, a, &fam) == 0;
 	case NIO_OPT_PREFIX:
-		return nio_prefix_parse(v, &p) < 0 ? snprintf(why, len, "'%s' is not a prefix (address/length, host bits zero)", v), -1 : 0;
+		return nio_prefix_parse(v, &p) == 0;
 	default:
-		return 0;
+		return true;
 	}
+}
+
+/* Check one textual value against its schema entry; on error write a message into why. */
+int nio_opt_check(const struct nio_opt *o, const char *v, char *why, size_t len)
+{
+	long long i = 0;
+
+	if (o->type == NIO_OPT_ENUM) {
+		if (nio_enum_ok(o->choices, v))
+			return 0;
+		snprintf(why, len, "'%s' is not one of %s", v, o->choices);
+		return -1;
+	}
+	if (!value_ok(o, v, &i)) {
+		snprintf(why, len, "'%s' is not %s", v, opt_hint[o->type]);
+		return -1;
+	}
+	if (o->type == NIO_OPT_INT && (o->min || o->max) && (i < o->min || i > o->max)) {
+		snprintf(why, len, "%lld is out of range [%lld, %lld]", i, o->min, o->max);
+		return -1;
+	}
+	return 0;
 }
 
 static struct nio_plugin *plugin_of(cfg_t *svc)
@@ -114,7 +139,8 @@ static int validate_leaf(cfg_t *svc, cfg_opt_t *opt)
 	}
 	if ((o->type == NIO_OPT_LIST) != (opt->type == CFGT_STR && (opt->flags & CFGF_LIST))) {
 		cfg_error(svc, "service '%s': option '%s' %s", pl->name, opt->name,
-			  o->type == NIO_OPT_LIST ? "takes a list { \"a\", \"b\" }" : "takes one value");
+			  o->type == NIO_OPT_LIST ? "takes a list { \"a\", \"b\" }"
+						  : "takes one value");
 		return -1;
 	}
 	for (unsigned i = 0; i < opt->nvalues && o->type != NIO_OPT_LIST; i++) {
@@ -151,7 +177,8 @@ static int validate_block(cfg_t *blk, const struct nio_opt *schema, const char *
 		if (!cfg_getstr(blk, o->name)) {
 			if (o->flags & NIO_OPT_F_REQUIRED) {
 				cfg_error(blk, "%s: missing required option '%s' in block '%s'",
-					  what, o->name, cfg_title(blk) ? cfg_title(blk) : blk->name);
+					  what, o->name,
+					  cfg_title(blk) ? cfg_title(blk) : blk->name);
 				return -1;
 			}
 			continue;
@@ -170,9 +197,9 @@ static int check_unknown(cfg_t *blk, const struct nio_opt *schema, const char *w
 	for (unsigned i = 0; blk->opts[i].name; i++) {
 		cfg_opt_t *opt = &blk->opts[i];
 		const struct nio_opt *o;
-		bool set = opt->type == CFGT_SEC ? cfg_size(blk, opt->name) > 0
-						 : (opt->flags & CFGF_LIST) ? opt->nvalues > 0
-									    : cfg_getstr(blk, opt->name) != NULL;
+		bool set = opt->type == CFGT_SEC      ? cfg_size(blk, opt->name) > 0
+			   : (opt->flags & CFGF_LIST) ? opt->nvalues > 0
+						      : cfg_getstr(blk, opt->name) != NULL;
 
 		if (!set)
 			continue;
@@ -181,7 +208,8 @@ static int check_unknown(cfg_t *blk, const struct nio_opt *schema, const char *w
 			cfg_error(blk, "%s has no option '%s'", what, opt->name);
 			return -1;
 		}
-		for (unsigned j = 0; o->type == NIO_OPT_SECTION && j < cfg_size(blk, opt->name); j++)
+		for (unsigned j = 0; o->type == NIO_OPT_SECTION && j < cfg_size(blk, opt->name);
+		     j++)
 			if (check_unknown(cfg_getnsec(blk, opt->name, j), o->sub, what) < 0)
 				return -1;
 	}
@@ -235,8 +263,8 @@ struct optv {
 };
 
 struct schema {
-	struct optv svc;      /* union of every loaded plugin's options */
-	char **names;         /* strdup()ed names and sub-arrays to free */
+	struct optv svc; /* union of every loaded plugin's options */
+	char **names;	 /* strdup()ed names and sub-arrays to free */
 	unsigned nnames;
 	cfg_opt_t **subs;
 	unsigned nsubs;
@@ -312,16 +340,11 @@ static cfg_opt_t match_opts[] = {
 };
 
 static cfg_opt_t port_opts[] = {
-	CFG_STR("device", NULL, CFGF_NONE),
-	CFG_STR("driver", "auto", CFGF_NONE),
-	CFG_STR("input", NULL, CFGF_NONE),
-	CFG_STR("output", NULL, CFGF_NONE),
-	CFG_STR("mac", NULL, CFGF_NONE),
-	CFG_STR("address", NULL, CFGF_NONE),
-	CFG_STR("address6", NULL, CFGF_NONE),
-	CFG_INT("ring-frames", 4096, CFGF_NONE),
-	CFG_INT("block-timeout-ms", 1, CFGF_NONE),
-	CFG_END(),
+	CFG_STR("device", NULL, CFGF_NONE),	   CFG_STR("driver", "auto", CFGF_NONE),
+	CFG_STR("input", NULL, CFGF_NONE),	   CFG_STR("output", NULL, CFGF_NONE),
+	CFG_STR("mac", NULL, CFGF_NONE),	   CFG_STR("address", NULL, CFGF_NONE),
+	CFG_STR("address6", NULL, CFGF_NONE),	   CFG_INT("ring-frames", 4096, CFGF_NONE),
+	CFG_INT("block-timeout-ms", 1, CFGF_NONE), CFG_END(),
 };
 
 /*
@@ -400,7 +423,8 @@ static int parse_text(cfg_t *cfg, const char *file, const char *buf)
 	r = blank_comments(text);
 	if (r) {
 		if (ld_err && !ld_err[0])
-			snprintf(ld_err, ld_errlen, "%s:%d: '{' is never closed", file ? file : "<config>", r);
+			snprintf(ld_err, ld_errlen, "%s:%d: '{' is never closed",
+				 file ? file : "<config>", r);
 		free(text);
 		return CFG_PARSE_ERROR;
 	}
@@ -479,44 +503,49 @@ static int load_port(struct nio_config *c, cfg_t *sec)
 	uint8_t a[16], fam;
 
 	if (!p)
-		return fail(sec, sec->line, "out of memory"), -1;
+		return fail(sec, sec->line, "out of memory");
 	c->ports[c->nports] = p;
 	p->id = (uint16_t)c->nports++;
 	snprintf(p->name, sizeof(p->name), "%s", cfg_title(sec));
 	snprintf(p->driver, sizeof(p->driver), "%s", cfg_getstr(sec, "driver"));
 	if (!nio_enum_ok("auto|afpacket|pcap|kmod", p->driver))
-		return fail(sec, sec->line, "port '%s': driver '%s' is not one of auto|afpacket|pcap|kmod", p->name, p->driver), -1;
+		return fail(sec, sec->line,
+			    "port '%s': driver '%s' is not one of auto|afpacket|pcap|kmod", p->name,
+			    p->driver);
 	if ((v = cfg_getstr(sec, "device")) && strlen(v) >= IFNAMSIZ)
-		return fail(sec, sec->line, "port '%s': device name '%s' too long", p->name, v), -1;
+		return fail(sec, sec->line, "port '%s': device name '%s' too long", p->name, v);
 	if (v)
 		snprintf(p->device, sizeof(p->device), "%s", v);
 	else if (strcmp(p->driver, "pcap"))
-		return fail(sec, sec->line, "port '%s': missing 'device'", p->name), -1;
+		return fail(sec, sec->line, "port '%s': missing 'device'", p->name);
 	if ((v = cfg_getstr(sec, "input")))
 		snprintf(p->pcap_in, sizeof(p->pcap_in), "%s", v);
 	if ((v = cfg_getstr(sec, "output")))
 		snprintf(p->pcap_out, sizeof(p->pcap_out), "%s", v);
 	if (!strcmp(p->driver, "pcap") && !p->pcap_in[0] && !p->pcap_out[0])
-		return fail(sec, sec->line, "port '%s': a pcap port needs 'input' and/or 'output'", p->name), -1;
+		return fail(sec, sec->line, "port '%s': a pcap port needs 'input' and/or 'output'",
+			    p->name);
 	if ((v = cfg_getstr(sec, "mac")) && nio_mac_parse(v, p->mac) < 0)
-		return fail(sec, sec->line, "port '%s': bad mac '%s'", p->name, v), -1;
+		return fail(sec, sec->line, "port '%s': bad mac '%s'", p->name, v);
 	if ((v = cfg_getstr(sec, "address"))) {
 		if (nio_addr_parse(v, a, &fam) < 0 || fam != 4)
-			return fail(sec, sec->line, "port '%s': 'address' must be IPv4", p->name), -1;
+			return fail(sec, sec->line, "port '%s': 'address' must be IPv4", p->name);
 		memcpy(&p->addr4, a + 12, 4);
 		p->has_v4 = true;
 	}
 	if ((v = cfg_getstr(sec, "address6"))) {
 		if (nio_addr_parse(v, a, &fam) < 0 || fam != 6)
-			return fail(sec, sec->line, "port '%s': 'address6' must be IPv6", p->name), -1;
+			return fail(sec, sec->line, "port '%s': 'address6' must be IPv6", p->name);
 		memcpy(&p->addr6, a, 16);
 		p->has_v6 = true;
 	}
 	if (cfg_getint(sec, "ring-frames") < 64 || cfg_getint(sec, "ring-frames") > 1 << 20)
-		return fail(sec, sec->line, "port '%s': ring-frames out of range [64, 1048576]", p->name), -1;
+		return fail(sec, sec->line, "port '%s': ring-frames out of range [64, 1048576]",
+			    p->name);
 	p->ring_frames = (uint32_t)cfg_getint(sec, "ring-frames");
 	if (cfg_getint(sec, "block-timeout-ms") < 1 || cfg_getint(sec, "block-timeout-ms") > 1000)
-		return fail(sec, sec->line, "port '%s': block-timeout-ms out of range [1, 1000]", p->name), -1;
+		return fail(sec, sec->line, "port '%s': block-timeout-ms out of range [1, 1000]",
+			    p->name);
 	p->block_timeout_ms = (uint32_t)cfg_getint(sec, "block-timeout-ms");
 	return 0;
 }
@@ -527,12 +556,16 @@ static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint
 	unsigned cnt = cfg_size(m, opt);
 
 	if (cnt > NIO_MAX_PREFIXES)
-		return fail(m, m->line, "pipeline '%s': at most %d prefixes in '%s'", pl, NIO_MAX_PREFIXES, opt), -1;
+		return fail(m, m->line, "pipeline '%s': at most %d prefixes in '%s'", pl,
+			    NIO_MAX_PREFIXES, opt);
 	for (unsigned i = 0; i < cnt; i++) {
 		const char *v = cfg_getnstr(m, opt, i);
 
 		if (nio_prefix_parse(v, &out[i]) < 0)
-			return fail(m, m->line, "pipeline '%s': %s: '%s' is not a prefix (address/length, host bits zero)", pl, opt, v), -1;
+			return fail(m, m->line,
+				    "pipeline '%s': %s: '%s' is not a prefix (address/length, host "
+				    "bits zero)",
+				    pl, opt, v);
 	}
 	*n = (uint8_t)cnt;
 	return 0;
@@ -543,8 +576,9 @@ static int parse_proto(const char *v)
 	static const struct {
 		const char *name;
 		int proto;
-	} names[] = { { "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 }, { "sctp", 132 },
-		      { "gre", 47 }, { "esp", 50 }, { "ipip", 4 }, { "ipv6", 41 } };
+	} names[] = { { "tcp", 6 },	{ "udp", 17 },	 { "icmp", 1 },
+		      { "icmpv6", 58 }, { "sctp", 132 }, { "gre", 47 },
+		      { "esp", 50 },	{ "ipip", 4 },	 { "ipv6", 41 } };
 	long long n;
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -566,22 +600,26 @@ static int load_match(struct nio_config *c, struct nio_pipeline *pl, cfg_t *m)
 	if (!m)
 		return 0;
 	if ((v = cfg_getstr(m, "in")) && (mt->in_port = port_index(c, v)) < 0)
-		return fail(m, m->line, "pipeline '%s': match: unknown port '%s'", pl->name, v), -1;
+		return fail(m, m->line, "pipeline '%s': match: unknown port '%s'", pl->name, v);
 	if (load_prefixes(m, "src", mt->src, &mt->nsrc, pl->name) < 0 ||
 	    load_prefixes(m, "dst", mt->dst, &mt->ndst, pl->name) < 0)
 		return -1;
 	if ((v = cfg_getstr(m, "proto"))) {
 		if ((proto = parse_proto(v)) < 0)
-			return fail(m, m->line, "pipeline '%s': match: unknown protocol '%s'", pl->name, v), -1;
+			return fail(m, m->line, "pipeline '%s': match: unknown protocol '%s'",
+				    pl->name, v);
 		mt->proto = (uint8_t)proto;
 	}
-	if ((v = cfg_getstr(m, "sport")) && nio_parse_port_range(v, &mt->sport_lo, &mt->sport_hi) < 0)
-		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v), -1;
-	if ((v = cfg_getstr(m, "dport")) && nio_parse_port_range(v, &mt->dport_lo, &mt->dport_hi) < 0)
-		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v), -1;
+	if ((v = cfg_getstr(m, "sport")) &&
+	    nio_parse_port_range(v, &mt->sport_lo, &mt->sport_hi) < 0)
+		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v);
+	if ((v = cfg_getstr(m, "dport")) &&
+	    nio_parse_port_range(v, &mt->dport_lo, &mt->dport_hi) < 0)
+		return fail(m, m->line, "pipeline '%s': match: bad port range '%s'", pl->name, v);
 	if ((v = cfg_getstr(m, "family"))) {
 		if (!nio_enum_ok("ipv4|ipv6", v))
-			return fail(m, m->line, "pipeline '%s': match: family must be ipv4 or ipv6", pl->name), -1;
+			return fail(m, m->line, "pipeline '%s': match: family must be ipv4 or ipv6",
+				    pl->name);
 		mt->family = v[3] == '4' ? 4 : 6;
 	}
 	return 0;
@@ -594,7 +632,8 @@ static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *s
 
 	pl->nsvcs = cfg_size(sec, "service");
 	if (pl->nsvcs > NIO_MAX_SVCS)
-		return fail(sec, sec->line, "pipeline '%s': at most %d services", pl->name, NIO_MAX_SVCS), -1;
+		return fail(sec, sec->line, "pipeline '%s': at most %d services", pl->name,
+			    NIO_MAX_SVCS);
 	for (unsigned i = 0; i < pl->nsvcs; i++) {
 		cfg_t *s = cfg_getnsec(sec, "service", i);
 		struct nio_svc_inst *si = &pl->svcs[i];
@@ -607,7 +646,8 @@ static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *s
 		err[0] = '\0';
 		si->inst = nio_service_init(ld, c, pl, si, err, sizeof(err));
 		if (!si->inst)
-			return fail(sec, s->line, "pipeline '%s': service '%s': %s", pl->name, si->plugin->name, err[0] ? err : "init failed"), -1;
+			return fail(sec, s->line, "pipeline '%s': service '%s': %s", pl->name,
+				    si->plugin->name, err[0] ? err : "init failed");
 		si->plugin->refs++;
 	}
 	pl->flow_state_size = off;
@@ -627,20 +667,24 @@ static int load_pipeline(struct nio_config *c, cfg_t *sec)
 		return -1;
 	pl->out_port = -1;
 	if ((v = cfg_getstr(sec, "out")) && (pl->out_port = port_index(c, v)) < 0)
-		return fail(sec, sec->line, "pipeline '%s': out: unknown port '%s'", pl->name, v), -1;
+		return fail(sec, sec->line, "pipeline '%s': out: unknown port '%s'", pl->name, v);
 	if ((v = cfg_getstr(sec, "via"))) {
 		if (nio_addr_parse(v, pl->via, &fam) < 0)
-			return fail(sec, sec->line, "pipeline '%s': via: '%s' is not an address", pl->name, v), -1;
+			return fail(sec, sec->line, "pipeline '%s': via: '%s' is not an address",
+				    pl->name, v);
 		pl->has_via = true;
 	}
 	if ((v = cfg_getstr(sec, "dst-mac"))) {
 		if (nio_mac_parse(v, pl->dst_mac) < 0)
-			return fail(sec, sec->line, "pipeline '%s': dst-mac: '%s' is not a MAC address", pl->name, v), -1;
+			return fail(sec, sec->line,
+				    "pipeline '%s': dst-mac: '%s' is not a MAC address", pl->name,
+				    v);
 		pl->has_dst_mac = true;
 	}
 	v = cfg_getstr(sec, "fail-mode");
 	if (!nio_enum_ok("secure|passthrough", v))
-		return fail(sec, sec->line, "pipeline '%s': fail-mode must be secure or passthrough", pl->name), -1;
+		return fail(sec, sec->line,
+			    "pipeline '%s': fail-mode must be secure or passthrough", pl->name);
 	pl->fail_mode = strcmp(v, "secure") ? NIO_FAIL_PASSTHROUGH : NIO_FAIL_SECURE;
 	pl->no_ttl = !cfg_getbool(sec, "decrement-ttl");
 	return load_services(c, pl, sec);
@@ -652,16 +696,17 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	const char *v;
 
 	if (cfg_getint(cfg, "burst") < 1 || cfg_getint(cfg, "burst") > (long)NIO_BURST_MAX)
-		return fail(cfg, 0, "burst must be within [1, %u]", NIO_BURST_MAX), -1;
+		return fail(cfg, 0, "burst must be within [1, %u]", NIO_BURST_MAX);
 	c->burst = (unsigned)cfg_getint(cfg, "burst");
 	if (cfg_getint(cfg, "flow-table-size") < 16 || cfg_getint(cfg, "flow-table-size") > 1 << 24)
-		return fail(cfg, 0, "flow-table-size must be within [16, 16777216]"), -1;
+		return fail(cfg, 0, "flow-table-size must be within [16, 16777216]");
 	c->flow_table_size = (unsigned)cfg_getint(cfg, "flow-table-size");
 	if (nio_parse_time(cfg_getstr(cfg, "flow-idle"), &ns) < 0 || ns < 1000000)
-		return fail(cfg, 0, "flow-idle: '%s' is not a duration of at least 1ms", cfg_getstr(cfg, "flow-idle")), -1;
+		return fail(cfg, 0, "flow-idle: '%s' is not a duration of at least 1ms",
+			    cfg_getstr(cfg, "flow-idle"));
 	c->flow_idle_ms = (unsigned)(ns / 1000000);
 	if (cfg_getint(cfg, "spin-us") < 0 || cfg_getint(cfg, "spin-us") > 1000000)
-		return fail(cfg, 0, "spin-us must be within [0, 1000000]"), -1;
+		return fail(cfg, 0, "spin-us must be within [0, 1000000]");
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
 	if ((v = cfg_getstr(cfg, "control-socket")))
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
@@ -675,12 +720,12 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 	if (load_globals(c, cfg) < 0)
 		return -1;
 	if (cfg_size(cfg, "port") > NIO_MAX_PORTS)
-		return fail(cfg, 0, "at most %d ports", NIO_MAX_PORTS), -1;
+		return fail(cfg, 0, "at most %d ports", NIO_MAX_PORTS);
 	for (unsigned i = 0; i < cfg_size(cfg, "port"); i++)
 		if (load_port(c, cfg_getnsec(cfg, "port", i)) < 0)
 			return -1;
 	if (cfg_size(cfg, "pipeline") > NIO_MAX_PIPELINES)
-		return fail(cfg, 0, "at most %d pipelines", NIO_MAX_PIPELINES), -1;
+		return fail(cfg, 0, "at most %d pipelines", NIO_MAX_PIPELINES);
 	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
 			return -1;
@@ -813,7 +858,8 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 		fprintf(out, " dst-mac %02x:%02x:%02x:%02x:%02x:%02x", pl->dst_mac[0],
 			pl->dst_mac[1], pl->dst_mac[2], pl->dst_mac[3], pl->dst_mac[4],
 			pl->dst_mac[5]);
-	fprintf(out, " fail-mode %s%s\n", pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
+	fprintf(out, " fail-mode %s%s\n",
+		pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
 		pl->no_ttl ? " decrement-ttl false" : "");
 }
 

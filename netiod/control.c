@@ -28,7 +28,8 @@ static json_t *drops_json(const uint64_t *drops)
 
 	for (int i = 0; i < NIO_DROP_MAX; i++)
 		if (drops[i])
-			json_object_set_new(o, nio_drop_names[i], json_integer((json_int_t)drops[i]));
+			json_object_set_new(o, nio_drop_names[i],
+					    json_integer((json_int_t)drops[i]));
 	return o;
 }
 
@@ -46,11 +47,11 @@ static json_t *port_stats(const struct nio_port *p)
 static json_t *svc_stats(const struct nio_svc_inst *si)
 {
 	const struct nio_svc_stats *s = &si->stats;
-	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", si->svc->name,
-			      "packets", (json_int_t)s->packets, "bytes", (json_int_t)s->bytes,
-			      "passed", (json_int_t)s->passed, "dropped", (json_int_t)s->dropped,
-			      "consumed", (json_int_t)s->consumed, "dequeued",
-			      (json_int_t)s->dequeued);
+	json_t *o =
+		json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", si->svc->name, "packets",
+			  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "passed",
+			  (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
+			  (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
 	json_t *ctr = json_object();
 	char line[1024];
 
@@ -93,9 +94,8 @@ static json_t *cmd_stats(struct netiod *d)
 	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "ports",
 			 ports, "pipelines", pls, "flows", "active", (json_int_t)ft->count,
 			 "lookups", (json_int_t)ft->lookups, "hits", (json_int_t)ft->hits,
-			 "inserts", (json_int_t)ft->inserts, "evictions",
-			 (json_int_t)ft->evictions, "worker", "loops",
-			 (json_int_t)atomic_load(&d->worker.loops), "busy_loops",
+			 "inserts", (json_int_t)ft->inserts, "evictions", (json_int_t)ft->evictions,
+			 "worker", "loops", (json_int_t)atomic_load(&d->worker.loops), "busy_loops",
 			 (json_int_t)d->worker.busy_loops, "idle_sleeps",
 			 (json_int_t)d->worker.idle_sleeps);
 }
@@ -113,8 +113,8 @@ static json_t *cmd_status(struct netiod *d)
 			inputs_done = false;
 	}
 	return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:i}", "version",
-			 NETIOD_VERSION, "pid", (int)getpid(), "config", d->conf_file,
-			 "generation", (json_int_t)d->running->generation, "uptime_ms",
+			 NETIOD_VERSION, "pid", (int)getpid(), "config", d->conf_file, "generation",
+			 (json_int_t)d->running->generation, "uptime_ms",
 			 (json_int_t)((nio_now_ns() - d->start_ns) / 1000000), "reloads",
 			 (json_int_t)d->reloads, "reload_failures", (json_int_t)d->reload_failures,
 			 "last_error", d->last_error, "plugin_dir", d->plugin_dir, "inputs_done",
@@ -131,11 +131,12 @@ static json_t *cmd_ports(struct netiod *d)
 
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
-		json_array_append_new(
-			a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b}", "name", p->name, "driver",
-				     p->ops->name, "device", p->device[0] ? p->device : p->pcap_in,
-				     "ifindex", p->ifindex, "mtu", p->mtu, "mac", mac, "eof",
-				     p->ops->eof && p->ops->eof((struct nio_port *)p)));
+		json_array_append_new(a,
+				      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b}", "name",
+						p->name, "driver", p->ops->name, "device",
+						p->device[0] ? p->device : p->pcap_in, "ifindex",
+						p->ifindex, "mtu", p->mtu, "mac", mac, "eof",
+						p->ops->eof && p->ops->eof((struct nio_port *)p)));
 	}
 	return a;
 }
@@ -152,12 +153,14 @@ static json_t *cmd_pipelines(struct netiod *d)
 		for (unsigned s = 0; s < pl->nsvcs; s++)
 			json_array_append_new(svcs, json_string(pl->svcs[s].svc->name));
 		json_array_append_new(
-			a, json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", pl->name, "in",
-				     pl->match.in_port >= 0 ? c->ports[pl->match.in_port]->name : "any",
-				     "out", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "route",
-				     "fail_mode",
-				     pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
-				     "services", svcs));
+			a,
+			json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", pl->name, "in",
+				  pl->match.in_port >= 0 ? c->ports[pl->match.in_port]->name
+							 : "any",
+				  "out", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "route",
+				  "fail_mode",
+				  pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
+				  "services", svcs));
 	}
 	return a;
 }
@@ -189,7 +192,7 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 	struct nio_plugin *p;
 
 	if (!cmd)
-		return snprintf(err, errlen, "request has no \"cmd\" string"), NULL;
+		return nio_err(err, errlen, "request has no \"cmd\" string"), NULL;
 	if (!strcmp(cmd, "status"))
 		return cmd_status(d);
 	if (!strcmp(cmd, "stats"))
@@ -201,28 +204,31 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 	if (!strcmp(cmd, "service-list"))
 		return cmd_services(d);
 	if (d->ctl_read_only)
-		return snprintf(err, errlen, "'%s' is not allowed on a read-only control channel", cmd), NULL;
+		return nio_err(err, errlen, "'%s' is not allowed on a read-only control channel",
+			       cmd),
+		       NULL;
 	if (!strcmp(cmd, "reload")) {
 		a = str_arg(req, "file");
 		return nio_reload(d, a ? a : d->conf_file, err, errlen) < 0
 			       ? NULL
-			       : json_pack("{s:I}", "generation", (json_int_t)d->running->generation);
+			       : json_pack("{s:I}", "generation",
+					   (json_int_t)d->running->generation);
 	}
 	if (!strcmp(cmd, "service-load")) {
 		if (!(a = str_arg(req, "path")))
-			return snprintf(err, errlen, "service-load needs \"path\""), NULL;
+			return nio_err(err, errlen, "service-load needs \"path\""), NULL;
 		return nio_plugin_load(d, a, &p, err, errlen) < 0
 			       ? NULL
 			       : json_pack("{s:s, s:s}", "name", p->name, "path", p->path);
 	}
 	if (!strcmp(cmd, "service-unload")) {
 		if (!(a = str_arg(req, "name")))
-			return snprintf(err, errlen, "service-unload needs \"name\""), NULL;
+			return nio_err(err, errlen, "service-unload needs \"name\""), NULL;
 		return nio_plugin_unload(d, a, err, errlen) < 0 ? NULL : json_object();
 	}
 	if (!strcmp(cmd, "service-replace")) {
 		if (!(a = str_arg(req, "name")))
-			return snprintf(err, errlen, "service-replace needs \"name\""), NULL;
+			return nio_err(err, errlen, "service-replace needs \"name\""), NULL;
 		return nio_service_replace(d, a, str_arg(req, "path"), err, errlen) < 0
 			       ? NULL
 			       : json_pack("{s:s}", "name", a);
@@ -335,7 +341,8 @@ int nio_control_init(struct netiod *d)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 
-	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) || claim_path(d->socket_path) < 0) {
+	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) ||
+	    claim_path(d->socket_path) < 0) {
 		free(ctl);
 		return -1;
 	}

@@ -6,8 +6,8 @@
 
 #include "netiod.h"
 
-#define ETH_HLEN_ 14
-#define ICMP4_QUOTE 548 /* RFC 1812 4.3.2.3: as much as fits in 576 bytes */
+#define ETH_HLEN_   14
+#define ICMP4_QUOTE 548	 /* RFC 1812 4.3.2.3: as much as fits in 576 bytes */
 #define ICMP6_QUOTE 1184 /* RFC 4443 2.4(c): as much as fits in the IPv6 minimum MTU */
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -120,9 +120,9 @@ static int time_exceeded6(struct nio_pkt *p, const struct nio_port *in)
 	memcpy(msg + 24, ip + 8, 16);
 	msg[40] = 3; /* time exceeded, code 0: hop limit exceeded in transit */
 	memcpy(msg + 48, ip, quote);
-	wr16(msg + 42, nio_csum_fold(nio_csum_partial(msg + 40, 8 + quote,
-						       nio_csum_pseudo6(msg + 8, msg + 24,
-									IPPROTO_ICMPV6, 8 + quote))));
+	wr16(msg + 42, nio_csum_fold(nio_csum_partial(
+			       msg + 40, 8 + quote,
+			       nio_csum_pseudo6(msg + 8, msg + 24, IPPROTO_ICMPV6, 8 + quote))));
 	memcpy(ip, msg, len);
 	p->len = p->l3_off + len;
 	p->ip_proto = IPPROTO_ICMPV6;

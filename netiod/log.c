@@ -15,7 +15,8 @@ void log_init(int debug)
 	log_debug_on = debug;
 }
 
-static void __attribute__((format(printf, 2, 0))) vlog(int prio, const char *fmt, va_list ap, int err)
+static void __attribute__((format(printf, 2, 0)))
+vlog(int prio, const char *fmt, va_list ap, int err)
 {
 	char msg[1024];
 
@@ -101,4 +102,15 @@ uint64_t nio_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Write a message into a caller's error buffer; returns -1 so callers can "return nio_err(...)". */
+int nio_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return -1;
 }

@@ -19,17 +19,16 @@ static int json_out;
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: netioctl [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
-		"  status\n"
-		"  port list\n"
-		"  pipeline list\n"
-		"  stats [show]\n"
-		"  service list | load PATH | unload NAME | replace NAME [PATH]\n"
-		"  reload [FILE]\n"
-		"  -j  print the daemon's JSON reply\n"
-		"  -s  control socket (default " NIO_RUNDIR "/netiod.sock)\n"
-		"exit status: 0 ok, 1 usage error, 2 daemon error\n");
+	fprintf(stderr, "usage: netioctl [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+			"  status\n"
+			"  port list\n"
+			"  pipeline list\n"
+			"  stats [show]\n"
+			"  service list | load PATH | unload NAME | replace NAME [PATH]\n"
+			"  reload [FILE]\n"
+			"  -j  print the daemon's JSON reply\n"
+			"  -s  control socket (default " NIO_RUNDIR "/netiod.sock)\n"
+			"exit status: 0 ok, 1 usage error, 2 daemon error\n");
 	exit(EXIT_USAGE);
 }
 
@@ -107,8 +106,7 @@ static void print_drops(json_t *drops)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(drops, k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	json_object_foreach(drops, k, v) printf(" %s=%lld", k, (long long)json_integer_value(v));
 }
 
 static void print_stats(json_t *r)
@@ -120,7 +118,8 @@ static void print_stats(json_t *r)
 	       "tx-bytes", "unclaimed");
 	json_array_foreach(json_object_get(r, "ports"), i, p)
 	{
-		printf("%-12s %12lld %14lld %12lld %14lld %10lld", json_string_value(json_object_get(p, "name")),
+		printf("%-12s %12lld %14lld %12lld %14lld %10lld",
+		       json_string_value(json_object_get(p, "name")),
 		       json_integer_value(json_object_get(p, "rx_packets")),
 		       json_integer_value(json_object_get(p, "rx_bytes")),
 		       json_integer_value(json_object_get(p, "tx_packets")),
@@ -131,7 +130,8 @@ static void print_stats(json_t *r)
 	}
 	json_array_foreach(json_object_get(r, "pipelines"), i, p)
 	{
-		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets", json_string_value(json_object_get(p, "name")),
+		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
+		       json_string_value(json_object_get(p, "name")),
 		       json_integer_value(json_object_get(p, "packets")),
 		       json_integer_value(json_object_get(p, "bytes")),
 		       json_integer_value(json_object_get(p, "tx_packets")));
@@ -168,7 +168,8 @@ static void print_list(json_t *r, const char *const *keys)
 	{
 		for (const char *const *k = keys; *k; k++) {
 			json_t *v = json_object_get(o, *k);
-			char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *s = json_is_string(v) ? NULL
+						    : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 
 			printf("%s%s %s", k == keys ? "" : "  ", *k, s ? s : json_string_value(v));
 			free(s);

@@ -15,30 +15,30 @@
 #include <netio/pkt.h>
 #include <netio/service.h>
 
-#define NETIOD_VERSION "0.1.0"
-#define NIO_NAME_MAX 32
-#define NIO_MAX_PORTS 32
+#define NETIOD_VERSION	  "0.1.0"
+#define NIO_NAME_MAX	  32
+#define NIO_MAX_PORTS	  32
 #define NIO_MAX_PIPELINES 64
-#define NIO_MAX_SVCS 8 /* services per pipeline */
-#define NIO_MAX_PREFIXES 8
+#define NIO_MAX_SVCS	  8 /* services per pipeline */
+#define NIO_MAX_PREFIXES  8
 
 /* Reasons the daemon itself drops a packet (services count their own reasons). */
-#define foreach_nio_drop                                                                           \
-	_(TRUNC_L2, "truncated-l2")                                                                \
-	_(TRUNC_IP, "truncated-ip")                                                                \
-	_(BAD_VERSION, "bad-ip-version")                                                           \
-	_(BAD_IHL, "bad-ihl")                                                                      \
-	_(BAD_LEN, "bad-ip-length")                                                                \
-	_(BAD_CSUM, "bad-ip-checksum")                                                             \
-	_(TRUNC_L4, "truncated-l4")                                                                \
-	_(OVERSIZE, "oversize")                                                                    \
-	_(TTL, "ttl-exceeded")                                                                     \
-	_(NO_ROUTE, "no-route")                                                                    \
-	_(NEIGH_MISS, "neigh-miss")                                                                \
-	_(MTU, "mtu-exceeded")                                                                     \
-	_(SERVICE, "service")                                                                      \
-	_(NO_BUFFER, "no-buffer")                                                                  \
-	_(TX_FULL, "tx-full")                                                                      \
+#define foreach_nio_drop                 \
+	_(TRUNC_L2, "truncated-l2")      \
+	_(TRUNC_IP, "truncated-ip")      \
+	_(BAD_VERSION, "bad-ip-version") \
+	_(BAD_IHL, "bad-ihl")            \
+	_(BAD_LEN, "bad-ip-length")      \
+	_(BAD_CSUM, "bad-ip-checksum")   \
+	_(TRUNC_L4, "truncated-l4")      \
+	_(OVERSIZE, "oversize")          \
+	_(TTL, "ttl-exceeded")           \
+	_(NO_ROUTE, "no-route")          \
+	_(NEIGH_MISS, "neigh-miss")      \
+	_(MTU, "mtu-exceeded")           \
+	_(SERVICE, "service")            \
+	_(NO_BUFFER, "no-buffer")        \
+	_(TX_FULL, "tx-full")            \
 	_(PORT_DOWN, "port-down")
 
 enum nio_drop {
@@ -53,13 +53,13 @@ extern const char *const nio_drop_names[NIO_DROP_MAX];
 
 struct nio_prefix {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, like nio_flow_key */
-	uint8_t len;      /* prefix length in the 128-bit space (IPv4 /24 is stored as 96 + 24) */
-	uint8_t family;   /* 4 or 6 */
+	uint8_t len;	  /* prefix length in the 128-bit space (IPv4 /24 is stored as 96 + 24) */
+	uint8_t family;	  /* 4 or 6 */
 };
 
 struct nio_match {
-	int in_port; /* port index or -1 for any */
-	uint8_t proto; /* 0 = any */
+	int in_port;	/* port index or -1 for any */
+	uint8_t proto;	/* 0 = any */
 	uint8_t family; /* 0 = any, 4, 6 */
 	uint8_t nsrc, ndst;
 	struct nio_prefix src[NIO_MAX_PREFIXES];
@@ -140,7 +140,7 @@ struct nio_plugin {
 	char name[NIO_NAME_MAX];
 	char path[256];
 	const struct nio_service *svc;
-	void *dl; /* dlopen handle, NULL for built-ins */
+	void *dl;      /* dlopen handle, NULL for built-ins */
 	unsigned refs; /* instances in the running configuration */
 	struct nio_plugin *next;
 };
@@ -153,10 +153,10 @@ struct nio_svc_inst {
 	struct nio_plugin *plugin;
 	const struct nio_service *svc;
 	void *inst;
-	void *conf_block; /* cfg_t * of the service block, owned by the config */
-	struct nio_conf *conf; /* service.c: accessor handle over conf_block */
-	struct nio_host *host; /* the host table given to init, freed after fini */
-	size_t state_off; /* offset of this service's per-flow state in the flow's blob */
+	void *conf_block;	    /* cfg_t * of the service block, owned by the config */
+	struct nio_conf *conf;	    /* service.c: accessor handle over conf_block */
+	struct nio_host *host;	    /* the host table given to init, freed after fini */
+	size_t state_off;	    /* offset of this service's per-flow state in the flow's blob */
 	struct nio_svc_stats stats; /* written by the worker */
 };
 
@@ -212,12 +212,12 @@ struct nio_flow {
 	int16_t pipeline; /* index, or -1 = unclaimed */
 	uint16_t out_port;
 	uint8_t dst_mac[6];
-	bool l2_ok;          /* dst_mac/out_port resolved for this fib generation */
+	bool l2_ok; /* dst_mac/out_port resolved for this fib generation */
 	uint64_t fib_gen;
 	uint64_t last_ns;
 	uint64_t packets, bytes;
 	struct nio_flow *next; /* hash chain */
-	uint8_t *state;        /* per-service state blob (pipeline->flow_state_size) */
+	uint8_t *state;	       /* per-service state blob (pipeline->flow_state_size) */
 };
 
 struct nio_flow_table {
@@ -310,6 +310,7 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uint64_t nio_now_ns(void);
+int nio_err(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* addr.c */
 int nio_prefix_parse(const char *s, struct nio_prefix *p);

@@ -6,12 +6,12 @@
 
 #include "netiod.h"
 
-#define ETH_HLEN_ 14
+#define ETH_HLEN_      14
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
-#define IPV6_HLEN 40
-#define MAX_EXT_HDRS 8
+#define IPV6_HLEN      40
+#define MAX_EXT_HDRS   8
 
 static inline uint16_t rd16(const uint8_t *p)
 {

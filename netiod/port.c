@@ -13,7 +13,7 @@ static const struct nio_port_ops *driver_ops(const char *driver)
 {
 	if (!strcmp(driver, "auto"))
 		driver = access("/dev/netio", R_OK | W_OK) == 0 && &nio_port_kmod_ops ? "kmod"
-										    : "afpacket";
+										      : "afpacket";
 	if (!strcmp(driver, "afpacket"))
 		return &nio_port_afpacket_ops;
 	if (!strcmp(driver, "pcap"))
@@ -45,13 +45,13 @@ static int open_port(struct nio_port *p, char *err, size_t errlen)
 
 	p->ops = driver_ops(p->driver);
 	if (!p->ops)
-		return snprintf(err, errlen, "port '%s': driver '%s' is not available in this build",
-				p->name, p->driver),
+		return snprintf(err, errlen,
+				"port '%s': driver '%s' is not available in this build", p->name,
+				p->driver),
 		       -1;
 	if (p->ops->open(p, why, sizeof(why)) < 0)
-		return snprintf(err, errlen, "port '%s' (%s %s): %s", p->name, p->ops->name,
-				p->device[0] ? p->device : p->pcap_in, why[0] ? why : "open failed"),
-		       -1;
+		return nio_err(err, errlen, "port '%s' (%s %s): %s", p->name, p->ops->name,
+			       p->device[0] ? p->device : p->pcap_in, why[0] ? why : "open failed");
 	p->open = true;
 	p->refs = 1;
 	return 0;

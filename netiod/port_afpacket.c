@@ -243,7 +243,8 @@ static uint16_t afp_rx_burst(struct nio_port *port, struct nio_pool *pool, struc
 	uint16_t n = 0;
 
 	while (n < max && rx_ready(a)) {
-		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)(const void *)a->rx_next;
+		const struct tpacket3_hdr *h =
+			(const struct tpacket3_hdr *)(const void *)a->rx_next;
 		struct nio_pkt *p;
 
 		a->rx_next += h->tp_next_offset;
@@ -272,7 +273,7 @@ static struct tpacket2_hdr *tx_slot(struct afpacket *a)
 	unsigned block = a->tx.cur / a->tx.per_block, idx = a->tx.cur % a->tx.per_block;
 
 	return (struct tpacket2_hdr *)(void *)(a->tx.map + (size_t)block * AFP_BLOCK +
-				       (size_t)idx * a->tx.slot_size);
+					       (size_t)idx * a->tx.slot_size);
 }
 
 /* Hand every queued slot to the kernel; it walks the ring from where it stopped last time. */

@@ -109,11 +109,12 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 	unsigned n = 0;
 
 	if (!old)
-		return snprintf(err, errlen, "no service '%s' is loaded", name), -1;
+		return nio_err(err, errlen, "no service '%s' is loaded", name);
 	if (nio_plugin_open(path ? path : old->path, &np, err, errlen) < 0)
 		return -1;
 	if (strcmp(np->name, name)) {
-		snprintf(err, errlen, "%s provides service '%s', not '%s'", np->path, np->name, name);
+		snprintf(err, errlen, "%s provides service '%s', not '%s'", np->path, np->name,
+			 name);
 		goto fail;
 	}
 	for (unsigned i = 0; c && i < c->npipelines; i++) {
@@ -132,9 +133,12 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			r[n].inst.host = NULL;
 			memset(&r[n].inst.stats, 0, sizeof(r[n].inst.stats));
 			if (nio_config_check_block(c, &r[n].inst, why, sizeof(why)) < 0 ||
-			    !(r[n].inst.inst = nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
-				snprintf(err, errlen, "pipeline '%s': new %s: %s", pl->name, name, why);
-				nio_svc_inst_fini(&r[n].inst); /* frees what init got, calls no fini */
+			    !(r[n].inst.inst =
+				      nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
+				snprintf(err, errlen, "pipeline '%s': new %s: %s", pl->name, name,
+					 why);
+				nio_svc_inst_fini(
+					&r[n].inst); /* frees what init got, calls no fini */
 				goto fail;
 			}
 			np->refs++;

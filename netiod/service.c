@@ -204,9 +204,9 @@ static int check_opts(const struct nio_opt *o, int depth, char *err, size_t errl
 {
 	for (; o && o->name; o++) {
 		if (o->type < NIO_OPT_STR || o->type > NIO_OPT_SECTION)
-			return snprintf(err, errlen, "option '%s' has an unknown type", o->name), -1;
+			return nio_err(err, errlen, "option '%s' has an unknown type", o->name);
 		if (o->type == NIO_OPT_ENUM && !o->choices)
-			return snprintf(err, errlen, "enum option '%s' has no choices", o->name), -1;
+			return nio_err(err, errlen, "enum option '%s' has no choices", o->name);
 		if (o->type == NIO_OPT_SECTION &&
 		    (depth > 3 || check_opts(o->sub, depth + 1, err, errlen) < 0))
 			return -1;
@@ -218,21 +218,18 @@ static int check_opts(const struct nio_opt *o, int depth, char *err, size_t errl
 int nio_plugin_check(const struct nio_service *s, const char *name, char *err, size_t errlen)
 {
 	if (s->abi_version != NIO_SERVICE_ABI_VERSION)
-		return snprintf(err, errlen, "ABI version %u, netiod speaks %u", s->abi_version,
-				NIO_SERVICE_ABI_VERSION),
-		       -1;
+		return nio_err(err, errlen, "ABI version %u, netiod speaks %u", s->abi_version,
+			       NIO_SERVICE_ABI_VERSION);
 	if (s->size != sizeof(struct nio_service))
-		return snprintf(err, errlen, "descriptor size %u, netiod expects %zu", s->size,
-				sizeof(struct nio_service)),
-		       -1;
+		return nio_err(err, errlen, "descriptor size %u, netiod expects %zu", s->size,
+			       sizeof(struct nio_service));
 	if (!s->name || strcmp(s->name, name))
-		return snprintf(err, errlen, "descriptor names '%s', file is '%s'",
-				s->name ? s->name : "(null)", name),
-		       -1;
+		return nio_err(err, errlen, "descriptor names '%s', file is '%s'",
+			       s->name ? s->name : "(null)", name);
 	if (!s->init || !s->fini || !s->process)
-		return snprintf(err, errlen, "init, fini and process are mandatory"), -1;
+		return nio_err(err, errlen, "init, fini and process are mandatory");
 	if (!!s->save_state != !!s->restore_state)
-		return snprintf(err, errlen, "save_state and restore_state come together"), -1;
+		return nio_err(err, errlen, "save_state and restore_state come together");
 	return check_opts(s->options, 0, err, errlen);
 }
 
@@ -317,7 +314,8 @@ int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out,
 		return -1;
 	dup = nio_plugin_find(d, p->name);
 	if (dup) {
-		snprintf(err, errlen, "service '%s' is already loaded (from %s)", p->name, dup->path);
+		snprintf(err, errlen, "service '%s' is already loaded (from %s)", p->name,
+			 dup->path);
 		if (dup->dl != p->dl)
 			nio_plugin_close(p->dl);
 		free(p);
@@ -326,7 +324,7 @@ int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out,
 	p->next = d->plugins;
 	d->plugins = p;
 	log_debug("loaded service %s %s from %s", p->name, p->svc->version ? p->svc->version : "",
-		 path);
+		  path);
 	if (out)
 		*out = p;
 	return 0;
@@ -373,7 +371,7 @@ int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errl
 	struct nio_plugin *p = nio_plugin_find(d, name);
 
 	if (!p)
-		return snprintf(err, errlen, "no service '%s' is loaded", name), -1;
+		return nio_err(err, errlen, "no service '%s' is loaded", name);
 	if (p->refs)
 		return snprintf(err, errlen,
 				"service '%s' is used by %u pipeline(s); remove it from the "

@@ -48,9 +48,9 @@ static int parse_scaled(const char *s, const struct unit *units, unsigned long l
 int nio_parse_rate(const char *s, unsigned long long *bps)
 {
 	static const struct unit u[] = {
-		{ "bit", 1 },	     { "kbit", 1000 },		 { "mbit", 1000000 },
-		{ "gbit", 1000000000 }, { "bps", 8 },		 { "kbps", 8000 },
-		{ "mbps", 8000000 },    { "gbps", 8000000000ull }, { NULL, 0 },
+		{ "bit", 1 }, { "kbit", 1000 }, { "mbit", 1000000 }, { "gbit", 1000000000 },
+		{ "bps", 8 }, { "kbps", 8000 }, { "mbps", 8000000 }, { "gbps", 8000000000ull },
+		{ NULL, 0 },
 	};
 
 	return parse_scaled(s, u, bps) < 0 || *bps == 0 ? -1 : 0;
@@ -59,9 +59,9 @@ int nio_parse_rate(const char *s, unsigned long long *bps)
 int nio_parse_size(const char *s, unsigned long long *bytes)
 {
 	static const struct unit u[] = {
-		{ "", 1 },	   { "b", 1 },		 { "k", 1024 },	     { "kb", 1024 },
-		{ "m", 1 << 20 }, { "mb", 1 << 20 }, { "g", 1 << 30 }, { "gb", 1 << 30 },
-		{ NULL, 0 },
+		{ "", 1 },	  { "b", 1 },	     { "k", 1024 },
+		{ "kb", 1024 },	  { "m", 1 << 20 },  { "mb", 1 << 20 },
+		{ "g", 1 << 30 }, { "gb", 1 << 30 }, { NULL, 0 },
 	};
 
 	return parse_scaled(s, u, bytes);
@@ -70,7 +70,7 @@ int nio_parse_size(const char *s, unsigned long long *bytes)
 int nio_parse_time(const char *s, unsigned long long *ns)
 {
 	static const struct unit u[] = {
-		{ "ns", 1 },		 { "us", 1000 },	    { "ms", 1000000 },
+		{ "ns", 1 },	     { "us", 1000 },	      { "ms", 1000000 },
 		{ "s", 1000000000 }, { "m", 60000000000ull }, { NULL, 0 },
 	};
 

@@ -72,7 +72,8 @@ static void flow_detach(struct nio_flow *f, void *arg)
 	pl = &c->pipelines[f->pipeline];
 	for (unsigned i = 0; i < pl->nsvcs; i++)
 		if (pl->svcs[i].svc->flow_detach && pl->svcs[i].svc->flow_state_size)
-			pl->svcs[i].svc->flow_detach(pl->svcs[i].inst, f->state + pl->svcs[i].state_off);
+			pl->svcs[i].svc->flow_detach(pl->svcs[i].inst,
+						     f->state + pl->svcs[i].state_off);
 }
 
 static void flow_attach(const struct nio_config *c, struct nio_flow *f)
@@ -81,8 +82,8 @@ static void flow_attach(const struct nio_config *c, struct nio_flow *f)
 
 	for (unsigned i = 0; i < pl->nsvcs; i++)
 		if (pl->svcs[i].svc->flow_attach && pl->svcs[i].svc->flow_state_size)
-			pl->svcs[i].svc->flow_attach(pl->svcs[i].inst, f->state + pl->svcs[i].state_off,
-						     &f->key);
+			pl->svcs[i].svc->flow_attach(pl->svcs[i].inst,
+						     f->state + pl->svcs[i].state_off, &f->key);
 }
 
 static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *c,
@@ -176,8 +177,9 @@ static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms
 
 	fds[n++] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
 	for (unsigned i = 0; i < c->nports; i++) {
-		int fd = c->ports[i]->open && c->ports[i]->ops->fd ? c->ports[i]->ops->fd(c->ports[i])
-								    : -1;
+		int fd = c->ports[i]->open && c->ports[i]->ops->fd
+				 ? c->ports[i]->ops->fd(c->ports[i])
+				 : -1;
 
 		if (fd >= 0)
 			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -201,7 +203,8 @@ static int sleep_ms(uint64_t now, uint64_t next_ns)
 		return POLL_MAX_MS;
 	if (next_ns <= now)
 		return 0;
-	return (int)((next_ns - now) / 1000000 < POLL_MAX_MS ? (next_ns - now) / 1000000 : POLL_MAX_MS);
+	return (int)((next_ns - now) / 1000000 < POLL_MAX_MS ? (next_ns - now) / 1000000
+							     : POLL_MAX_MS);
 }
 
 static void *worker_main(void *arg)

@@ -16,18 +16,18 @@
  * The port driver copies a received frame to buf + NIO_PKT_HEADROOM, so a service can prepend
  * outer headers (tunnels, ESP) with nio_pkt_push() without copying or allocating.
  */
-#define NIO_PKT_BUF_SIZE 2560u /* whole buffer, headroom included */
-#define NIO_PKT_HEADROOM 256u  /* room for outer Ethernet + IPv6 + UDP + GENEVE/ESP headers */
+#define NIO_PKT_BUF_SIZE  2560u /* whole buffer, headroom included */
+#define NIO_PKT_HEADROOM  256u	/* room for outer Ethernet + IPv6 + UDP + GENEVE/ESP headers */
 #define NIO_PKT_MAX_FRAME (NIO_PKT_BUF_SIZE - NIO_PKT_HEADROOM)
-#define NIO_BURST_MAX 256u
-#define NIO_PORT_NONE 0xffffu
+#define NIO_BURST_MAX	  256u
+#define NIO_PORT_NONE	  0xffffu
 
 /* Parse results kept in nio_pkt.flags. */
-#define NIO_PKT_F_IPV4 0x01u
-#define NIO_PKT_F_IPV6 0x02u
-#define NIO_PKT_F_L4 0x04u   /* l4_off valid and ports parsed (TCP/UDP/SCTP) */
-#define NIO_PKT_F_FRAG 0x08u /* non-first fragment: no L4 header */
-#define NIO_PKT_F_VLAN 0x10u
+#define NIO_PKT_F_IPV4	 0x01u
+#define NIO_PKT_F_IPV6	 0x02u
+#define NIO_PKT_F_L4	 0x04u /* l4_off valid and ports parsed (TCP/UDP/SCTP) */
+#define NIO_PKT_F_FRAG	 0x08u /* non-first fragment: no L4 header */
+#define NIO_PKT_F_VLAN	 0x10u
 #define NIO_PKT_F_L2DONE 0x20u /* a service already wrote the final L2 header: no rewrite */
 
 /* Flow key: the 5-tuple, addresses as 16 bytes (IPv4 mapped as ::ffff:a.b.c.d). */
@@ -44,22 +44,22 @@ struct nio_flow_key {
 struct nio_flow; /* opaque to services: the daemon's flow-cache entry */
 
 struct nio_pkt {
-	uint8_t *buf;      /* start of the buffer */
-	uint8_t *data;     /* start of the frame (Ethernet header) */
-	uint32_t len;      /* frame length in bytes */
+	uint8_t *buf;	   /* start of the buffer */
+	uint8_t *data;	   /* start of the frame (Ethernet header) */
+	uint32_t len;	   /* frame length in bytes */
 	uint32_t buf_size; /* NIO_PKT_BUF_SIZE */
 	uint16_t l3_off;   /* offset of the IP header from data */
 	uint16_t l4_off;   /* offset of the L4 header from data (valid with NIO_PKT_F_L4) */
 	uint16_t in_port;  /* index of the receiving port */
 	uint16_t out_port; /* a service may override the pipeline's output (NIO_PORT_NONE = keep) */
-	uint16_t flags;    /* NIO_PKT_F_* */
+	uint16_t flags;	   /* NIO_PKT_F_* */
 	uint8_t ip_proto;  /* L4 protocol (after IPv6 extension headers) */
-	uint8_t dscp;      /* DSCP as received (or re-marked) */
-	uint32_t hash;     /* flow hash of the 5-tuple, stable for a flow */
-	uint64_t ts_ns;    /* CLOCK_MONOTONIC receive time */
+	uint8_t dscp;	   /* DSCP as received (or re-marked) */
+	uint32_t hash;	   /* flow hash of the 5-tuple, stable for a flow */
+	uint64_t ts_ns;	   /* CLOCK_MONOTONIC receive time */
 	struct nio_flow *flow;
 	void *svc_state; /* per-flow state of the service being run (see service.h) */
-	uint64_t user;   /* scratch for the service currently holding the packet */
+	uint64_t user;	 /* scratch for the service currently holding the packet */
 	struct nio_flow_key key;
 };
 

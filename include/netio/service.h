@@ -27,8 +27,8 @@
 #define NIO_SERVICE_ABI_VERSION 1u
 
 enum nio_verdict {
-	NIO_V_PASS = 0,     /* continue with the next service */
-	NIO_V_DROP = 1,     /* the daemon frees the packet and counts a drop for this service */
+	NIO_V_PASS = 0,	    /* continue with the next service */
+	NIO_V_DROP = 1,	    /* the daemon frees the packet and counts a drop for this service */
 	NIO_V_CONSUMED = 2, /* the service keeps the packet (queued); it comes back via dequeue()
 			     * or is released with host->pkt_free() */
 };
@@ -36,15 +36,15 @@ enum nio_verdict {
 /* Option schema: netiod validates the config file against it and reports file:line errors. */
 enum nio_opt_type {
 	NIO_OPT_STR = 1,
-	NIO_OPT_INT,     /* decimal integer within [min, max] */
-	NIO_OPT_BOOL,    /* true/false/yes/no/on/off */
-	NIO_OPT_ENUM,    /* one of the '|'-separated words in choices */
-	NIO_OPT_RATE,    /* bit rate: 100mbit, 1gbit, 64kbit, 8000bit, 1mbps (bytes) -> bits/s */
-	NIO_OPT_SIZE,    /* bytes: 64k, 1m, 1500 -> bytes */
-	NIO_OPT_TIME,    /* duration: 5ms, 100us, 1s -> nanoseconds */
-	NIO_OPT_ADDR,    /* IPv4 or IPv6 address */
-	NIO_OPT_PREFIX,  /* IPv4 or IPv6 prefix, a.b.c.d/len or x::/len */
-	NIO_OPT_LIST,    /* list of strings: { "a", "b" } */
+	NIO_OPT_INT,	 /* decimal integer within [min, max] */
+	NIO_OPT_BOOL,	 /* true/false/yes/no/on/off */
+	NIO_OPT_ENUM,	 /* one of the '|'-separated words in choices */
+	NIO_OPT_RATE,	 /* bit rate: 100mbit, 1gbit, 64kbit, 8000bit, 1mbps (bytes) -> bits/s */
+	NIO_OPT_SIZE,	 /* bytes: 64k, 1m, 1500 -> bytes */
+	NIO_OPT_TIME,	 /* duration: 5ms, 100us, 1s -> nanoseconds */
+	NIO_OPT_ADDR,	 /* IPv4 or IPv6 address */
+	NIO_OPT_PREFIX,	 /* IPv4 or IPv6 prefix, a.b.c.d/len or x::/len */
+	NIO_OPT_LIST,	 /* list of strings: { "a", "b" } */
 	NIO_OPT_SECTION, /* titled, repeatable sub-block: name title { ... } with options in sub */
 };
 
@@ -53,11 +53,11 @@ enum nio_opt_type {
 struct nio_opt {
 	const char *name;
 	enum nio_opt_type type;
-	uint32_t flags;             /* NIO_OPT_F_* */
-	const char *def;            /* default as config text, NULL for none */
-	long long min, max;         /* NIO_OPT_INT bounds (both 0: any) */
-	const char *choices;        /* NIO_OPT_ENUM: "a|b|c" */
-	const struct nio_opt *sub;  /* NIO_OPT_SECTION: its options, ended by a NULL name */
+	uint32_t flags;		   /* NIO_OPT_F_* */
+	const char *def;	   /* default as config text, NULL for none */
+	long long min, max;	   /* NIO_OPT_INT bounds (both 0: any) */
+	const char *choices;	   /* NIO_OPT_ENUM: "a|b|c" */
+	const struct nio_opt *sub; /* NIO_OPT_SECTION: its options, ended by a NULL name */
 	const char *help;
 };
 
@@ -73,12 +73,15 @@ struct nio_host {
 	void (*log)(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 	/* Validated option values; defaults from the schema apply. Control thread only. */
-	const char *(*conf_str)(const struct nio_conf *c, const char *name); /* STR ENUM ADDR PREFIX */
-	long long (*conf_int)(const struct nio_conf *c, const char *name); /* INT BOOL RATE SIZE TIME */
+	const char *(*conf_str)(const struct nio_conf *c,
+				const char *name); /* STR ENUM ADDR PREFIX */
+	long long (*conf_int)(const struct nio_conf *c,
+			      const char *name);		       /* INT BOOL RATE SIZE TIME */
 	int (*conf_isset)(const struct nio_conf *c, const char *name); /* given in the file? */
 	unsigned (*conf_count)(const struct nio_conf *c, const char *name); /* LIST / SECTION */
 	const char *(*conf_list)(const struct nio_conf *c, const char *name, unsigned i);
-	const struct nio_conf *(*conf_section)(const struct nio_conf *c, const char *name, unsigned i);
+	const struct nio_conf *(*conf_section)(const struct nio_conf *c, const char *name,
+					       unsigned i);
 	const char *(*conf_title)(const struct nio_conf *c);
 	int (*conf_line)(const struct nio_conf *c); /* line of the block, for messages */
 
@@ -92,13 +95,13 @@ struct nio_host {
 
 struct nio_service {
 	uint32_t abi_version; /* NIO_SERVICE_ABI_VERSION */
-	uint32_t size;        /* sizeof(struct nio_service) */
+	uint32_t size;	      /* sizeof(struct nio_service) */
 	const char *name;     /* must equal the file name and the symbol prefix */
 	const char *version;  /* the plugin's own version, shown by 'netioctl service list' */
 	const char *description;
-	const struct nio_opt *options;     /* schema, ended by an entry with a NULL name */
+	const struct nio_opt *options;	  /* schema, ended by an entry with a NULL name */
 	const char *const *counter_names; /* per-instance counters, NULL-terminated */
-	size_t flow_state_size;           /* bytes of zeroed per-flow state reserved per flow */
+	size_t flow_state_size;		  /* bytes of zeroed per-flow state reserved per flow */
 
 	/* Create an instance for one pipeline from its validated block. On failure return NULL
 	 * and write a one-line reason into err (netiod prefixes file:line). */

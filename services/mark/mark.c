@@ -11,10 +11,10 @@
 #define MARK_VERSION "1"
 #endif
 
-#define foreach_mark_counter                                                                       \
-	_(SEEN, "seen")                                                                            \
-	_(MARKED, "marked")                                                                        \
-	_(DROPPED, "dropped-prefix")                                                               \
+#define foreach_mark_counter         \
+	_(SEEN, "seen")              \
+	_(MARKED, "marked")          \
+	_(DROPPED, "dropped-prefix") \
 	_(FLOWS, "flows")
 
 enum {
@@ -28,7 +28,7 @@ static const char *const mark_counter_names[] = {
 #define _(sym, str) str,
 	foreach_mark_counter
 #undef _
-	NULL,
+		NULL,
 };
 
 struct mark {
@@ -45,7 +45,11 @@ struct mark_flow {
 };
 
 static const struct nio_opt mark_options[] = {
-	{ .name = "dscp", .type = NIO_OPT_INT, .min = 0, .max = 63, .help = "re-mark to this DSCP" },
+	{ .name = "dscp",
+	  .type = NIO_OPT_INT,
+	  .min = 0,
+	  .max = 63,
+	  .help = "re-mark to this DSCP" },
 	{ .name = "drop-dst", .type = NIO_OPT_PREFIX, .help = "drop packets to this prefix" },
 	{ .name = "tag", .type = NIO_OPT_STR, .def = "mark", .help = "name shown in status" },
 	{ .name = NULL },

@@ -43,11 +43,11 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
-	pipeline("web", 0, NULL, "198.51.100.0/24", 6, "80-443"); /* 0 */
+	pipeline("web", 0, NULL, "198.51.100.0/24", 6, "80-443");	 /* 0 */
 	pipeline("v4-b", 0, "192.0.2.0/25", "198.51.100.0/24", 0, NULL); /* 1 */
-	pipeline("v6", -1, NULL, "2001:db8:2::/48", 0, NULL);          /* 2 */
-	pipeline("host", 1, NULL, "203.0.113.7/32", 17, "53");         /* 3 */
-	pipeline("wan-any", 1, NULL, NULL, 0, NULL);                    /* 4 */
+	pipeline("v6", -1, NULL, "2001:db8:2::/48", 0, NULL);		 /* 2 */
+	pipeline("host", 1, NULL, "203.0.113.7/32", 17, "53");		 /* 3 */
+	pipeline("wan-any", 1, NULL, NULL, 0, NULL);			 /* 4 */
 	return 0;
 }
 
@@ -62,23 +62,23 @@ struct row {
 static void test_table(void **state)
 {
 	static const struct row rows[] = {
-		{ 0, "192.0.2.10", "198.51.100.7", 6, 80, 0 },     /* first match: web */
-		{ 0, "192.0.2.10", "198.51.100.7", 6, 443, 0 },    /* range upper bound */
-		{ 0, "192.0.2.10", "198.51.100.7", 6, 444, 1 },    /* outside range: next pipeline */
-		{ 0, "192.0.2.10", "198.51.100.7", 17, 80, 1 },    /* wrong protocol for web */
-		{ 0, "192.0.2.200", "198.51.100.7", 17, 80, -1 },  /* src outside /25 */
-		{ 0, "192.0.2.10", "198.51.101.7", 6, 80, -1 },    /* dst outside /24 */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 80, 0 },	  /* first match: web */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 443, 0 },	  /* range upper bound */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 444, 1 },	  /* outside range: next pipeline */
+		{ 0, "192.0.2.10", "198.51.100.7", 17, 80, 1 },	  /* wrong protocol for web */
+		{ 0, "192.0.2.200", "198.51.100.7", 17, 80, -1 }, /* src outside /25 */
+		{ 0, "192.0.2.10", "198.51.101.7", 6, 80, -1 },	  /* dst outside /24 */
 		{ 0, "2001:db8:1::1", "2001:db8:2:ffff::1", 17, 9, 2 }, /* v6, any input */
 		{ 1, "2001:db8:1::1", "2001:db8:3::1", 17, 9, 4 }, /* v6 miss, in wan: catch-all */
 		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 3 },
 		{ 1, "198.51.100.2", "203.0.113.8", 17, 53, 4 },
-		{ 2, "198.51.100.2", "203.0.113.7", 17, 53, -1 },  /* port 2 has no pipeline */
+		{ 2, "198.51.100.2", "203.0.113.7", 17, 53, -1 },     /* port 2 has no pipeline */
 		{ 0, "::ffff:192.0.2.10", "198.51.100.7", 6, 80, 0 }, /* v4-mapped equals v4 */
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct nio_flow_key k = key(rows[i].in, rows[i].src, rows[i].dst, rows[i].proto,
-					    rows[i].dport);
+		struct nio_flow_key k =
+			key(rows[i].in, rows[i].src, rows[i].dst, rows[i].proto, rows[i].dport);
 
 		print_message("row %zu\n", i);
 		assert_int_equal(nio_classify(&cfg, &k), rows[i].expect);

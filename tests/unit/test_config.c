@@ -49,7 +49,8 @@ static void test_valid(void **state)
 		"port a { driver = \"pcap\" input = \"x.pcap\" }\n"
 		"port b { device = \"veth0\" }\n"
 		"pipeline p {\n"
-		"  match { in = \"a\" src = { \"192.0.2.0/24\", \"2001:db8::/32\" } dport = \"53\" proto = \"udp\" }\n"
+		"  match { in = \"a\" src = { \"192.0.2.0/24\", \"2001:db8::/32\" } dport = \"53\" "
+		"proto = \"udp\" }\n"
 		"  service mark { dscp = 8 }\n"
 		"  out = \"b\"  via = \"198.51.100.1\"  fail-mode = \"passthrough\"\n"
 		"}\n";
@@ -86,21 +87,25 @@ static void test_errors(void **state)
 		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
 		  "<config>:3: port 'a': driver 'x' is not one of auto|afpacket|pcap|kmod" },
 		{ "// c\n/* c\n c */\npipeline p { match { src = \"10.0.0.1/8\" } }\n",
-		  "<config>:4: pipeline 'p': src: '10.0.0.1/8' is not a prefix (address/length, host bits zero)" },
+		  "<config>:4: pipeline 'p': src: '10.0.0.1/8' is not a prefix (address/length, "
+		  "host bits zero)" },
 		{ "pipeline p {\n service mark {\n  dscp = \"x\"\n }\n}\n",
 		  "<config>:3: service 'mark': dscp: 'x' is not an integer" },
 		{ "pipeline p {\n service mark { nope = 1 }\n}\n",
 		  "<config>:2: no such option 'nope'" },
 		{ "pipeline p { fail-mode = \"open\" }\n",
 		  "<config>:1: pipeline 'p': fail-mode must be secure or passthrough" },
-		{ "pipeline p { via = \"1.2.3\" }\n", "<config>:1: pipeline 'p': via: '1.2.3' is not an address" },
+		{ "pipeline p { via = \"1.2.3\" }\n",
+		  "<config>:1: pipeline 'p': via: '1.2.3' is not an address" },
 		{ "pipeline p { dst-mac = \"02:00\" }\n",
 		  "<config>:1: pipeline 'p': dst-mac: '02:00' is not a MAC address" },
 		{ "pipeline p { match { proto = \"xyz\" } }\n",
 		  "<config>:1: pipeline 'p': match: unknown protocol 'xyz'" },
-		{ "flow-idle = \"1us\"\n", "<config>: flow-idle: '1us' is not a duration of at least 1ms" },
+		{ "flow-idle = \"1us\"\n",
+		  "<config>: flow-idle: '1us' is not a duration of at least 1ms" },
 		{ "pipeline p {\n  match { in = \"}\" }\n", "<config>:1: '{' is never closed" },
-		{ "pipeline p { service mark { tag = \"{\" } }\n}\n", "<config>:2: unexpected closing brace" },
+		{ "pipeline p { service mark { tag = \"{\" } }\n}\n",
+		  "<config>:2: unexpected closing brace" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -68,13 +68,15 @@ static void test_full_table_evicts_oldest_sampled(void **state)
 	for (uint16_t i = 0; i < 16; i++) {
 		struct nio_flow_key k = key(i);
 
-		assert_non_null(nio_flow_insert(&t, &k, nio_flow_hash(&k), 100 + i, note_evict, NULL));
+		assert_non_null(
+			nio_flow_insert(&t, &k, nio_flow_hash(&k), 100 + i, note_evict, NULL));
 	}
 	assert_int_equal(detached, 0);
 	for (uint16_t i = 16; i < 64; i++) {
 		struct nio_flow_key k = key(i);
 
-		assert_non_null(nio_flow_insert(&t, &k, nio_flow_hash(&k), 100 + i, note_evict, NULL));
+		assert_non_null(
+			nio_flow_insert(&t, &k, nio_flow_hash(&k), 100 + i, note_evict, NULL));
 		assert_int_equal(detached, i - 15u);
 		assert_true(evicted_ns < 100u + i);
 		assert_int_equal(t.count, 16);

@@ -86,9 +86,9 @@ static void test_ipv4_padding_trimmed(void **state)
 
 struct bad_case {
 	const char *name;
-	size_t keep;        /* frame length to present (0: all) */
-	int byte, value;    /* IP-header byte to overwrite (-1: none) */
-	int expect;         /* NIO_DROP_* + 1, or -1 for "not IP" */
+	size_t keep;	 /* frame length to present (0: all) */
+	int byte, value; /* IP-header byte to overwrite (-1: none) */
+	int expect;	 /* NIO_DROP_* + 1, or -1 for "not IP" */
 };
 
 static void test_malformed(void **state)
@@ -142,8 +142,8 @@ static void test_ipv6_ext_headers(void **state)
 
 	(void)state;
 	ip[0] = 0x60;
-	ip[5] = 16;  /* payload: 8 (hop-by-hop) + 8 (udp) */
-	ip[6] = 0;   /* hop-by-hop */
+	ip[5] = 16; /* payload: 8 (hop-by-hop) + 8 (udp) */
+	ip[6] = 0;  /* hop-by-hop */
 	ip[7] = 64;
 	ip[8] = 0x20, ip[9] = 0x01, ip[10] = 0x0d, ip[11] = 0xb8;
 	ip[24] = 0x20, ip[25] = 0x01, ip[26] = 0x0d, ip[27] = 0xb8, ip[39] = 5;
@@ -179,10 +179,8 @@ static void test_hash_stable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4_udp),
-		cmocka_unit_test(test_ipv4_padding_trimmed),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_ipv6_ext_headers),
+		cmocka_unit_test(test_ipv4_udp),    cmocka_unit_test(test_ipv4_padding_trimmed),
+		cmocka_unit_test(test_malformed),   cmocka_unit_test(test_ipv6_ext_headers),
 		cmocka_unit_test(test_hash_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,7 +65,8 @@ static void test_refusals(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(nio_plugin_load(&d, fixture(rows[i].fixture), NULL, err, sizeof(err)), -1);
+		assert_int_equal(
+			nio_plugin_load(&d, fixture(rows[i].fixture), NULL, err, sizeof(err)), -1);
 		print_message("%s: %s\n", rows[i].fixture, err);
 		assert_non_null(strstr(err, rows[i].message));
 		assert_null(d.plugins);
@@ -115,13 +116,14 @@ static void test_config_instances(void **state)
 
 	(void)state;
 	assert_int_equal(nio_plugin_load(&d, mark_so(), NULL, err, sizeof(err)), 0);
-	assert_int_equal(nio_plugin_load(&d, fixture("wrong_name") /* refused */, NULL, err,
-					 sizeof(err)),
-			 -1);
+	assert_int_equal(
+		nio_plugin_load(&d, fixture("wrong_name") /* refused */, NULL, err, sizeof(err)),
+		-1);
 	assert_int_equal(nio_plugin_load(&d, fixture("fail_init"), NULL, err, sizeof(err)), 0);
 	c = nio_config_load(&d, NULL, conf, err, sizeof(err));
 	assert_null(c); /* svc's init refuses */
-	assert_string_equal(err, "<config>:4: pipeline 'a': service 'svc': refusing to start: no reason");
+	assert_string_equal(
+		err, "<config>:4: pipeline 'a': service 'svc': refusing to start: no reason");
 	assert_int_equal(nio_plugin_find(&d, "mark")->refs, 0); /* the mark instance was undone */
 	c = nio_config_load(&d, NULL, bad, err, sizeof(err));
 	assert_null(c);

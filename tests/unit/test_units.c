@@ -15,12 +15,18 @@ static void test_rates(void **state)
 		int ok;
 		unsigned long long bps;
 	} rows[] = {
-		{ "100mbit", 0, 100000000ull }, { "1gbit", 0, 1000000000ull },
-		{ "64kbit", 0, 64000ull },	   { "1.5mbit", 0, 1500000ull },
-		{ "8000bit", 0, 8000ull },	   { "1mbps", 0, 8000000ull },
-		{ "10MBIT", 0, 10000000ull },	   { "0mbit", -1, 0 },
-		{ "100", -1, 0 },		   { "mbit", -1, 0 },
-		{ "-5mbit", -1, 0 },		   { "100mbits", -1, 0 },
+		{ "100mbit", 0, 100000000ull },
+		{ "1gbit", 0, 1000000000ull },
+		{ "64kbit", 0, 64000ull },
+		{ "1.5mbit", 0, 1500000ull },
+		{ "8000bit", 0, 8000ull },
+		{ "1mbps", 0, 8000000ull },
+		{ "10MBIT", 0, 10000000ull },
+		{ "0mbit", -1, 0 },
+		{ "100", -1, 0 },
+		{ "mbit", -1, 0 },
+		{ "-5mbit", -1, 0 },
+		{ "100mbits", -1, 0 },
 		{ "99999999999999999999gbit", -1, 0 },
 	};
 	(void)state;
