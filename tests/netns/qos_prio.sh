@@ -45,6 +45,7 @@ wait $client || fail "iperf3 client: $(tail -n 3 "$WORK/iperf.log")"
 # rtt min/avg/max/mdev = a/b/c/d ms
 avg=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9]*\)\.[0-9]*/.*|\1|p' "$WORK/ping")
 bulk=$(delay_max bulk)
+# shellcheck disable=SC2015 # fail exits
 [ -n "$avg" ] && [ -n "$bulk" ] || fail "could not read ping or class delays"
 [ "$bulk" -ge 300000 ] || fail "bulk queue delay only $bulk us: the flood did not fill it"
 # Behind the bulk queue ping would wait as long as bulk does; in its own priority class it only

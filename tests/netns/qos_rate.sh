@@ -24,6 +24,7 @@ CONF
 # sample: "BYTES NS", the wan host's received bytes and the time, read together in one shell
 # so that starting a process in the namespace does not skew the rate
 sample() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	wan sh -c 'echo $(cat /sys/class/net/eth0/statistics/rx_bytes) $(date +%s%N)'
 }
 
@@ -63,7 +64,7 @@ for try in 1 2; do
 	drops=$(stat "$svc | .\"queue-limit-drops\" + .\"codel-drops\"")
 	stop_netiod
 	[ "$drops" -gt 0 ] || fail "a 2x flood dropped nothing"
-	[ $((sent1 - sent0)) -gt $((RATE / 8 * 7)) ] || fail "qos counted only $((sent1 - sent0)) bytes sent"
+	[ $((sent1 - sent0)) -gt $((RATE * 7 / 8)) ] || fail "qos counted only $((sent1 - sent0)) bytes sent"
 	[ "$netiod" -le $((RATE * 103 / 100)) ] || fail "netiod let $netiod bit/s through, above $RATE + 3%"
 	results="$results $netiod"
 	within "$netiod" 3 && break

@@ -47,9 +47,11 @@ for p in 5311 5312; do
 	eval "client_$p=\$!"
 done
 sleep 2
+# shellcheck disable=SC2046 # split into the two numbers on purpose
 set -- $(sent)
 h0=$1 l0=$2
 sleep 5
+# shellcheck disable=SC2046
 set -- $(sent)
 h1=$1 l1=$2
 # shellcheck disable=SC2154
@@ -60,6 +62,7 @@ h=$((h1 - h0))
 l=$((l1 - l0))
 [ "$l" -gt 0 ] || fail "the light class sent nothing"
 ratio=$((h * 1000 / l))
+# shellcheck disable=SC2015 # fail exits
 [ "$ratio" -ge 2850 ] && [ "$ratio" -le 3150 ] ||
 	fail "heavy:light = $ratio/1000 ($h:$l bytes), want 3 +- 5%"
 ok "weights 3:1 -> bytes $h:$l = $ratio/1000"
