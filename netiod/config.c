@@ -460,6 +460,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("spin-us", 200, CFGF_NONE),
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
+		CFG_STR("metrics-listen", "", CFGF_NONE),
 		CFG_SEC("port", port_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
@@ -712,6 +713,9 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
 	if ((v = cfg_getstr(cfg, "state-dir")))
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
+	if (strlen(cfg_getstr(cfg, "metrics-listen")) >= sizeof(c->metrics_listen))
+		return fail(cfg, 0, "metrics-listen: address too long");
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", cfg_getstr(cfg, "metrics-listen"));
 	return 0;
 }
 

@@ -169,7 +169,10 @@ int main(int argc, char **argv)
 		log_warnx("no kernel route/neighbour tracking: only dst-mac pipelines can forward");
 	if (nio_control_init(&d) < 0)
 		fatalx("control socket %s", d.socket_path);
+	if (nio_metrics_init(&d, c->metrics_listen) < 0)
+		fatalx("metrics-listen %s", c->metrics_listen);
 	run(&d);
+	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_worker_stop(&d.worker);
 	nio_neigh_fini(&d);

@@ -200,6 +200,7 @@ struct nio_config {
 	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
 	char control_socket[108];
 	char state_dir[256];
+	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
 	void *cfg;    /* cfg_t * the service blocks point into */
 	void *schema; /* config.c: the libConfuse schema built from the loaded plugins */
 };
@@ -293,6 +294,7 @@ struct netiod {
 	struct event_base *base;
 	void *control; /* control.c state */
 	void *neigh;   /* neigh.c state */
+	void *metrics; /* metrics.c state */
 	uint64_t start_ns;
 	uint64_t reloads, reload_failures;
 	char last_error[512];
@@ -425,6 +427,10 @@ void nio_fib_free(struct nio_fib *fib);
 int nio_control_init(struct netiod *d);
 void nio_control_fini(struct netiod *d);
 char *nio_control_request(struct netiod *d, const char *line);
+
+/* metrics.c */
+int nio_metrics_init(struct netiod *d, const char *listen);
+void nio_metrics_fini(struct netiod *d);
 
 /* reload.c */
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen);

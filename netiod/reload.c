@@ -72,6 +72,8 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		return -1;
 	}
+	if (d->running && strcmp(c->metrics_listen, d->running->metrics_listen))
+		log_warnx("metrics-listen changes take effect when netiod restarts");
 	snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
 	nio_apply_config(d, c);
 	d->reloads++;

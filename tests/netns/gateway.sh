@@ -21,6 +21,10 @@ b2=$(stat "$(pl to-lan .tx_packets)")
 [ $((a2 - a)) -eq 50 ] || fail "to-wan counted $((a2 - a)) packets for 50 pings"
 [ $((b2 - b)) -eq 50 ] || fail "to-lan sent $((b2 - b)) packets for 50 replies"
 ok "50 pings, counters 50/50"
+metric=$(gw /usr/bin/python3 -c 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:9110/metrics", timeout=5).read().decode())' |
+	awk '$1 == "netio_pipeline_packets_total{pipeline=\"to-wan\"}" { print $2 }')
+[ "$metric" = "$(stat "$(pl to-wan .packets)")" ] || fail "metrics say $metric to-wan packets"
+ok "Prometheus metrics agree with netioctl ($metric packets)"
 lan ping -6 -c 20 -i 0.02 -W 1 2001:db8:2::10 >/dev/null || fail "IPv6 ping lost packets"
 [ "$(stat "$(pl to-wan6 .tx_packets)")" -ge 20 ] || fail "IPv6 pipeline did not forward"
 ok "IPv6 ping through netiod"
@@ -81,7 +85,7 @@ sed 's/tag = "to-wan"/tag = "to-wan" colour = "red"/' "$here/gateway.conf" >"$WO
 ctl reload "$WORK/bad.conf" 2>"$WORK/reload.err"
 rc=$?
 [ $rc -eq 2 ] || fail "bad reload exited $rc, expected 2"
-grep -q "bad.conf:7: " "$WORK/reload.err" || fail "reload error lacks file:line: $(cat "$WORK/reload.err")"
+grep -q "bad.conf:8: " "$WORK/reload.err" || fail "reload error lacks file:line: $(cat "$WORK/reload.err")"
 [ "$(ctl -j status | jq .generation)" = "$gen" ] || fail "a failed reload changed the generation"
 lan ping -c 10 -i 0.02 -W 1 198.51.100.10 >/dev/null || fail "traffic stopped after a bad reload"
 ok "bad reload: exit 2, '$(cat "$WORK/reload.err")', traffic flowing"
