@@ -170,39 +170,60 @@ enum qos_color qos_dscp_color(uint8_t dscp)
 	return (enum qos_color)(dp - 1);
 }
 
-static void remark4(uint8_t *ip, uint8_t dscp)
-{
-	uint16_t old = (uint16_t)(ip[0] << 8 | ip[1]);
-	uint16_t csum = (uint16_t)(ip[10] << 8 | ip[11]);
-
-	ip[1] = (uint8_t)(dscp << 2 | (ip[1] & 3)); /* keep ECN */
-	csum = nio_csum_update16(csum, old, (uint16_t)(ip[0] << 8 | ip[1]));
-	ip[10] = (uint8_t)(csum >> 8);
-	ip[11] = (uint8_t)csum;
-}
-
-/* The traffic class straddles the first two bytes, after the 4-bit version. */
-static void remark6(uint8_t *ip, uint8_t dscp)
-{
-	uint8_t tc = (uint8_t)((ip[0] & 0x0f) << 4 | ip[1] >> 4);
-
-	tc = (uint8_t)(dscp << 2 | (tc & 3));
-	ip[0] = (uint8_t)((ip[0] & 0xf0) | tc >> 4);
-	ip[1] = (uint8_t)((tc & 0x0f) << 4 | (ip[1] & 0x0f));
-}
-
-int qos_remark(struct nio_pkt *p, uint8_t dscp)
+/* The TOS byte (IPv4) or traffic class (IPv6): DSCP in the top six bits, ECN in the low two. */
+static uint8_t *tos_byte(struct nio_pkt *p, uint8_t *tos)
 {
 	uint8_t *ip = nio_pkt_l3(p);
 	uint32_t len = p->l3_off < p->len ? nio_pkt_l3_len(p) : 0;
 
-	dscp &= 63;
 	if ((p->flags & NIO_PKT_F_IPV4) && len >= 20)
-		remark4(ip, dscp);
+		*tos = ip[1];
 	else if ((p->flags & NIO_PKT_F_IPV6) && len >= 40)
-		remark6(ip, dscp);
+		*tos = (uint8_t)((ip[0] & 0x0f) << 4 | ip[1] >> 4);
 	else
+		return NULL;
+	return ip;
+}
+
+/* IPv4 keeps its header checksum by an RFC 1624 update; IPv6's traffic class straddles the
+ * first two bytes, after the 4-bit version. */
+static void set_tos(const struct nio_pkt *p, uint8_t *ip, uint8_t tos)
+{
+	if (p->flags & NIO_PKT_F_IPV4) {
+		uint16_t old = (uint16_t)(ip[0] << 8 | ip[1]);
+		uint16_t csum = (uint16_t)(ip[10] << 8 | ip[11]);
+
+		ip[1] = tos;
+		csum = nio_csum_update16(csum, old, (uint16_t)(ip[0] << 8 | ip[1]));
+		ip[10] = (uint8_t)(csum >> 8);
+		ip[11] = (uint8_t)csum;
+	} else {
+		ip[0] = (uint8_t)((ip[0] & 0xf0) | tos >> 4);
+		ip[1] = (uint8_t)((tos & 0x0f) << 4 | (ip[1] & 0x0f));
+	}
+}
+
+int qos_remark(struct nio_pkt *p, uint8_t dscp)
+{
+	uint8_t tos;
+	uint8_t *ip = tos_byte(p, &tos);
+
+	if (!ip)
 		return -1;
+	dscp &= 63;
+	set_tos(p, ip, (uint8_t)(dscp << 2 | (tos & 3))); /* ECN untouched */
 	p->dscp = dscp;
+	return 0;
+}
+
+int qos_ecn_mark(struct nio_pkt *p)
+{
+	uint8_t tos;
+	uint8_t *ip = tos_byte(p, &tos);
+
+	if (!ip || (tos & 3) == 0)
+		return -1; /* Not-ECT: the sender would not understand a mark */
+	if ((tos & 3) != 3)
+		set_tos(p, ip, tos | 3);
 	return 0;
 }

@@ -89,6 +89,7 @@ static void qos_sync_counters(struct qos *q)
 	q->ctr[QOS_C_SENT_BYTES] = q->sched.tot.sent_bytes;
 	q->ctr[QOS_C_LIMIT_DROPS] = q->sched.tot.drop_limit;
 	q->ctr[QOS_C_CODEL_DROPS] = q->sched.tot.drop_codel;
+	q->ctr[QOS_C_ECN_MARKS] = q->sched.tot.marked;
 	q->ctr[QOS_C_BACKLOG] = q->sched.qlen;
 }
 
@@ -197,11 +198,13 @@ static void show_class(const struct qos_sched *s, unsigned i, char *buf, size_t 
 	qos_format_rate(c->ceil.rate, ceil, sizeof(ceil));
 	append(buf, len, off,
 	       "class %s parent %s rate %s ceil %s prio %u quantum %u: sent %llu pkts %llu bytes, "
-	       "borrowed %llu, dropped %llu limit %llu codel, qlen %u, delay %llu us max %llu us\n",
+	       "borrowed %llu, dropped %llu limit %llu codel, ecn %llu, qlen %u, delay %llu us max "
+	       "%llu us\n",
 	       c->name, c->parent < 0 ? "-" : s->cls[c->parent].name, rate, ceil, c->prio,
 	       c->quantum, (unsigned long long)c->st.sent_pkts,
 	       (unsigned long long)c->st.sent_bytes, (unsigned long long)c->st.borrowed,
-	       (unsigned long long)c->st.drop_limit, (unsigned long long)c->st.drop_codel, c->qlen,
+	       (unsigned long long)c->st.drop_limit, (unsigned long long)c->st.drop_codel,
+	       (unsigned long long)c->st.marked, c->qlen,
 	       (unsigned long long)(c->st.delay_ns / 1000),
 	       (unsigned long long)(c->st.delay_max_ns / 1000));
 }

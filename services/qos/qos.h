@@ -101,6 +101,7 @@ int qos_port_range_parse(const char *s, uint16_t *lo, uint16_t *hi);
 int qos_prefix_parse(const char *s, struct qos_prefix *p);
 enum qos_color qos_dscp_color(uint8_t dscp);	 /* AF drop precedence; others green */
 int qos_remark(struct nio_pkt *p, uint8_t dscp); /* rewrite the IP header; 0 ok, -1 not IP */
+int qos_ecn_mark(struct nio_pkt *p);		 /* set CE; 0 ok, -1 not ECN-capable or not IP */
 
 /* units.c: the human units of the config file, for validation, tests and show(). */
 int qos_parse_rate(const char *s, uint64_t *bps);
@@ -116,7 +117,8 @@ void qos_format_rate(uint64_t bps, char *buf, size_t len);
 
 struct qos_class_stats {
 	uint64_t sent_pkts, sent_bytes;
-	uint64_t drop_limit, drop_codel, marked;
+	uint64_t drop_limit, drop_codel;
+	uint64_t marked;		 /* ECN CE set by CoDel instead of a drop */
 	uint64_t borrowed;		 /* packets sent on a parent's rate */
 	uint64_t delay_ns, delay_max_ns; /* sojourn of the last sent packet, and the worst */
 };
@@ -132,7 +134,7 @@ struct qos_class {
 	uint32_t quantum;		/* DRR bytes per round: weight * base quantum */
 	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
 	uint32_t limit;			/* packets */
-	bool use_codel;
+	bool use_codel, use_ecn;
 	struct qos_codel codel;
 	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
 	uint32_t head, qlen;
@@ -147,7 +149,7 @@ struct qos_class_conf {
 	int parent;
 	uint64_t rate, ceil, burst, cburst; /* bit/s, bytes */
 	uint32_t prio, weight, limit;
-	bool codel;
+	bool codel, ecn;
 	uint64_t target, interval;
 };
 
@@ -206,6 +208,7 @@ bool qos_police(struct qos_policer *pol, struct nio_pkt *p, uint64_t now); /* fa
 	_(SENT_BYTES, "sent-bytes")         \
 	_(LIMIT_DROPS, "queue-limit-drops") \
 	_(CODEL_DROPS, "codel-drops")       \
+	_(ECN_MARKS, "ecn-marks")           \
 	_(BACKLOG, "queue-packets")
 
 enum qos_counter {

@@ -107,6 +107,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	c->quantum = cc->weight * s->quantum;
 	c->limit = cc->limit;
 	c->use_codel = cc->codel;
+	c->use_ecn = cc->ecn;
 	qos_codel_init(&c->codel, cc->target, cc->interval);
 	qos_match_any(&c->match);
 	if (cc->parent >= 0)
@@ -228,14 +229,28 @@ static int pick(struct qos_sched *s, int *level)
 }
 
 /* Take the head packet of a leaf, letting CoDel drop what has stood too long. */
+/* CoDel's verdict on the head packet: send, or signal congestion by ECN CE (RFC 3168) where
+ * the class allows it and the packet is ECN-capable, else by dropping it. */
+static bool codel_keeps(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now,
+			uint64_t sojourn)
+{
+	if (!c->use_codel ||
+	    qos_codel_judge(&c->codel, now, sojourn, c->backlog, c->mtu) == QOS_CODEL_SEND)
+		return true;
+	if (!c->use_ecn || qos_ecn_mark(p) < 0)
+		return false;
+	c->st.marked++;
+	s->tot.marked++;
+	return true;
+}
+
 static struct nio_pkt *take(struct qos_sched *s, struct qos_class *c, uint64_t now)
 {
 	while (c->qlen) {
 		struct nio_pkt *p = pop(s, c);
 		uint64_t sojourn = now > p->user ? now - p->user : 0;
 
-		if (!c->use_codel || qos_codel_judge(&c->codel, now, sojourn, c->backlog, c->mtu) ==
-					     QOS_CODEL_SEND) {
+		if (codel_keeps(s, c, p, now, sojourn)) {
 			c->st.delay_ns = sojourn;
 			if (sojourn > c->st.delay_max_ns)
 				c->st.delay_max_ns = sojourn;

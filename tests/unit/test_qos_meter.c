@@ -357,6 +357,39 @@ static void test_remark_ipv6(void **state)
 	assert_int_equal(qos_remark(&p, 46), -1); /* not IP */
 }
 
+/* CoDel's ECN mark: CE on ECT(0)/ECT(1), kept on CE, refused on Not-ECT; DSCP untouched. */
+static void test_ecn_mark(void **state)
+{
+	static const struct {
+		uint8_t ecn;
+		int rc;
+	} rows[] = { { 0, -1 }, { 1, 0 }, { 2, 0 }, { 3, 0 } };
+	uint8_t frame[64], ip[40];
+	struct nio_pkt p;
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		memcpy(ip, ipv4_hdr, 20);
+		ip[1] = (uint8_t)(46 << 2 | rows[i].ecn);
+		uint16_t c = nio_csum(ip, 20);
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+		make_pkt(&p, frame, ip, 20, NIO_PKT_F_IPV4);
+		assert_int_equal(qos_ecn_mark(&p), rows[i].rc);
+		assert_int_equal(frame[15], 46 << 2 | (rows[i].rc == 0 ? 3 : rows[i].ecn));
+		assert_int_equal(nio_csum(frame + 14, 20), 0);
+
+		memset(ip, 0, sizeof(ip));
+		ip[0] = 0x6b; /* TC 0xb0 | ecn: DSCP 44 */
+		ip[1] = (uint8_t)(rows[i].ecn << 4 | 0x0c);
+		make_pkt(&p, frame, ip, 40, NIO_PKT_F_IPV6);
+		assert_int_equal(qos_ecn_mark(&p), rows[i].rc);
+		assert_int_equal(frame[14], 0x6b);
+		assert_int_equal(frame[15], (rows[i].rc == 0 ? 3 : rows[i].ecn) << 4 | 0x0c);
+	}
+	make_pkt(&p, frame, ip, 40, 0);
+	assert_int_equal(qos_ecn_mark(&p), -1);
+}
+
 /* A policer re-marking yellow to AF12 and dropping red, colour-aware from the DSCP. */
 static void test_police_actions(void **state)
 {
@@ -445,13 +478,13 @@ static void test_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tb_no_drift), cmocka_unit_test(test_tb_refill_granularity),
-		cmocka_unit_test(test_tb_ready),    cmocka_unit_test(test_srtcm),
-		cmocka_unit_test(test_trtcm),	    cmocka_unit_test(test_srtcm_long_run),
-		cmocka_unit_test(test_parse_units), cmocka_unit_test(test_format_rate),
-		cmocka_unit_test(test_dscp),	    cmocka_unit_test(test_remark_ipv4),
-		cmocka_unit_test(test_remark_ipv6), cmocka_unit_test(test_police_actions),
-		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_tb_no_drift),    cmocka_unit_test(test_tb_refill_granularity),
+		cmocka_unit_test(test_tb_ready),       cmocka_unit_test(test_srtcm),
+		cmocka_unit_test(test_trtcm),	       cmocka_unit_test(test_srtcm_long_run),
+		cmocka_unit_test(test_parse_units),    cmocka_unit_test(test_format_rate),
+		cmocka_unit_test(test_dscp),	       cmocka_unit_test(test_remark_ipv4),
+		cmocka_unit_test(test_remark_ipv6),    cmocka_unit_test(test_ecn_mark),
+		cmocka_unit_test(test_police_actions), cmocka_unit_test(test_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -438,24 +438,45 @@ static void test_codel_reentry(void **state)
 	assert_false(cd.dropping);
 }
 
-/* A 300-packet burst into a 10 Mbit/s class: CoDel sheds part of the standing queue. */
+/* A 300-packet burst into a 10 Mbit/s class: CoDel sheds part of the standing queue, or with
+ * ECN on, marks the ECN-capable packets instead and drops only the others. */
 static void test_codel_in_class(void **state)
 {
-	static const bool on[] = { false, true };
+	static const struct {
+		bool codel, ecn;
+		uint8_t tos; /* ECN bits of every packet */
+	} rows[] = {
+		{ false, false, 2 },
+		{ true, false, 2 },
+		{ true, true, 2 },
+		{ true, true, 0 },
+	};
+	static uint8_t hdr[300][64];
 
-	for (size_t r = 0; r < ARRAY_SIZE(on); r++) {
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
 		struct qos_sched s;
 		struct qos_class_conf root = cconf("root", -1, 10 * MBIT, 0);
 		struct load l[1] = { { .cls = 0 } };
 		struct nio_pkt *out[32];
 		uint64_t now = 0, next = 0;
+		const struct qos_class_stats *st = &s.cls[0].st;
 
 		pool_reset();
 		qos_sched_init(&s, 1514, pkt_free);
-		root.codel = on[r];
+		root.codel = rows[r].codel;
+		root.ecn = rows[r].ecn;
 		add(&s, root);
-		for (int i = 0; i < 300; i++)
-			assert_int_equal(qos_sched_enqueue(&s, 0, pkt_get(1514, 0), 0), 0);
+		for (int i = 0; i < 300; i++) {
+			struct nio_pkt *p = pkt_get(1514, 0);
+
+			memset(hdr[i], 0, sizeof(hdr[i]));
+			hdr[i][14] = 0x45;
+			hdr[i][15] = rows[r].tos;
+			p->buf = p->data = hdr[i];
+			p->l3_off = 14;
+			p->flags = NIO_PKT_F_IPV4;
+			assert_int_equal(qos_sched_enqueue(&s, 0, p, 0), 0);
+		}
 		do {
 			uint16_t got = qos_sched_dequeue(&s, now, out, 32, &next);
 
@@ -464,12 +485,17 @@ static void test_codel_in_class(void **state)
 			now = next;
 		} while (next);
 		assert_int_equal(nfree, POOL);
-		assert_int_equal(s.cls[0].st.sent_pkts + s.cls[0].st.drop_codel, 300);
-		if (on[r]) {
-			assert_true(s.cls[0].st.drop_codel > 0);
-			assert_true(l[0].max_delay < 300 * 1514 * 8 * SEC / (10 * MBIT));
+		assert_int_equal(st->sent_pkts + st->drop_codel, 300);
+		if (!rows[r].codel) {
+			assert_int_equal(st->drop_codel + st->marked, 0);
+		} else if (rows[r].ecn && rows[r].tos) {
+			assert_int_equal(st->drop_codel, 0);
+			assert_true(st->marked > 0);
+			assert_int_equal(s.tot.marked, st->marked);
 		} else {
-			assert_int_equal(s.cls[0].st.drop_codel, 0);
+			assert_true(st->drop_codel > 0);
+			assert_int_equal(st->marked, 0);
+			assert_true(l[0].max_delay < 300 * 1514 * 8 * SEC / (10 * MBIT));
 		}
 		qos_sched_fini(&s);
 	}
