@@ -79,7 +79,7 @@ int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size
 	ssize_t n;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "key-file %s: %s", path, strerror(errno));
 		return -1;
