@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/* /dev/netio: attach to a binding, map its rings, poll for RX, kick TX. */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+
+#include "netio.h"
+
+static int nio_open(struct inode *inode, struct file *f)
+{
+	/* misc_open left the miscdevice here; this file owns no binding yet */
+	f->private_data = NULL;
+	return 0;
+}
+
+static int nio_release(struct inode *inode, struct file *f)
+{
+	struct nio_bind *b = f->private_data;
+
+	if (b)
+		nio_bind_detach(b, f);
+	return 0;
+}
+
+static struct nio_bind *nio_file_bind(struct file *f)
+{
+	return READ_ONCE(f->private_data);
+}
+
+static long nio_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	struct nio_bind *b;
+	u32 id;
+
+	switch (cmd) {
+	case NETIO_IOC_ATTACH:
+		if (get_user(id, (u32 __user *)arg))
+			return -EFAULT;
+		b = nio_bind_attach(id, f);
+		return IS_ERR(b) ? PTR_ERR(b) : 0;
+	case NETIO_IOC_KICK:
+		b = nio_file_bind(f);
+		return b ? nio_ring_tx(b) : -EBADFD;
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* Each mapping holds the binding so its memory outlives a destroy while still mapped. */
+static void nio_vm_open(struct vm_area_struct *vma)
+{
+	nio_bind_get(vma->vm_private_data);
+}
+
+static void nio_vm_close(struct vm_area_struct *vma)
+{
+	nio_bind_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct nio_vm_ops = {
+	.open = nio_vm_open,
+	.close = nio_vm_close,
+};
+
+static int nio_mmap(struct file *f, struct vm_area_struct *vma)
+{
+	struct nio_bind *b = nio_file_bind(f);
+	unsigned long size = vma->vm_end - vma->vm_start;
+	int err;
+
+	if (!b)
+		return -EBADFD;
+	if (vma->vm_pgoff || size > b->map_size)
+		return -EINVAL;
+	if (READ_ONCE(b->dead))
+		return -ENODEV;
+	err = remap_vmalloc_range(vma, b->map, 0);
+	if (err)
+		return err;
+	vma->vm_ops = &nio_vm_ops;
+	vma->vm_private_data = b;
+	nio_bind_get(b);
+	return 0;
+}
+
+/* Like netmap's txsync in poll: whatever the owner queued on TX goes out first. */
+static __poll_t nio_poll(struct file *f, poll_table *wait)
+{
+	struct nio_bind *b = nio_file_bind(f);
+	__poll_t mask = 0;
+
+	if (!b)
+		return EPOLLERR;
+	poll_wait(f, &b->wq, wait);
+	if (READ_ONCE(b->dead))
+		return EPOLLERR;
+	if (READ_ONCE(b->tx->head) != READ_ONCE(b->tx_tail))
+		nio_ring_tx(b);
+	if (nio_ring_rx_ready(b))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (nio_ring_tx_room(b))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	return mask;
+}
+
+static const struct file_operations nio_fops = {
+	.owner = THIS_MODULE,
+	.open = nio_open,
+	.release = nio_release,
+	.unlocked_ioctl = nio_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = nio_mmap,
+	.poll = nio_poll,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice nio_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "netio",
+	.fops = &nio_fops,
+	.mode = 0600,
+};
+
+int nio_dev_init(void)
+{
+	return misc_register(&nio_misc);
+}
+
+void nio_dev_uninit(void)
+{
+	misc_deregister(&nio_misc);
+}

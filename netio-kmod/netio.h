@@ -1,0 +1,160 @@
+/* netio.ko internals: NICs, bindings, claims, and the functions each file offers the others. */
+#ifndef NETIO_KMOD_H
+#define NETIO_KMOD_H
+
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <net/netlink.h>
+
+#include <netio/ring.h>
+#include <netio/uapi.h>
+
+#define NIO_DEF_SLOTS	   1024u
+#define NIO_MIN_SLOTS	   64u
+#define NIO_MAX_SLOTS	   32768u
+#define NIO_DEF_BUF_SIZE   2048u
+#define NIO_MIN_BUF_SIZE   2048u
+#define NIO_MAX_BUF_SIZE   65536u
+#define NIO_DEF_HOLD_MS	   60000u
+#define NIO_RX_HEADROOM	   64u
+#define NIO_NIC_CLAIMS_MAX 256u
+
+/*
+ * Locking, outermost first: genl_mutex (genl ops), rtnl, nio_lock (NIC list, binding idr,
+ * claim tables, owner changes), nio_bind.tx_lock, nio_bind.rx_lock (spinlock, softirq).
+ * The rx_handler reads the claim table under RCU only.
+ */
+extern struct mutex nio_lock;
+
+struct nio_claim_stats {
+	u64 packets, bytes, queued, dropped, passed;
+};
+
+struct nio_claim {
+	u16 id;
+	u8 family; /* 0, AF_INET, AF_INET6 */
+	u8 proto;
+	u8 src_plen, dst_plen;
+	u8 fail_mode;		  /* NETIO_FAIL_* */
+	struct in6_addr src, dst; /* IPv4 in the first 4 bytes */
+	u16 sport_lo, sport_hi, dport_lo, dport_hi;
+	struct nio_bind *bind;
+	struct nio_claim_stats __percpu *stats;
+	struct rcu_head rcu;
+};
+
+/* Every claim of every binding on one NIC, replaced as a whole (RCU) on each change. */
+struct nio_claim_table {
+	unsigned int n;
+	struct rcu_head rcu;
+	struct nio_claim *claims[];
+};
+
+/* A NIC with an rx_handler of ours: exists while at least one binding uses it. */
+struct nio_nic {
+	struct net_device *dev;
+	netdevice_tracker tracker;
+	struct list_head node;	   /* nio_nics */
+	struct list_head bindings; /* nio_bind.nic_node */
+	struct nio_claim_table __rcu *table;
+};
+
+/* Kernel-private counters; the ring's copies in nio_map_info are informational only. */
+struct nio_bind_stats {
+	u64 rx_packets, rx_bytes, rx_full, rx_trunc;
+	u64 tx_packets, tx_bytes, tx_bad_desc, tx_errors;
+};
+
+/*
+ * One NIC's ring set. Geometry and the kernel's own ring indices are private copies: nothing
+ * read back from the shared mapping is trusted. Lifetime is a kref held by the binding list
+ * (until destroyed), the owner file, each mapping and a pending hold timer.
+ */
+struct nio_bind {
+	struct kref ref;
+	u32 id;
+	char name[NETIO_NAME_MAX];
+	int ifindex;
+	struct nio_nic *nic;	   /* NULL once destroyed (nio_lock) */
+	struct net_device *dev;	   /* NULL once destroyed (tx_lock) */
+	struct list_head nic_node; /* nio_nic.bindings */
+	struct nio_claim **claims; /* this binding's claims, owned by the NIC table */
+	unsigned int nclaims;
+	struct file *owner; /* attached file or NULL (nio_lock) */
+	struct pid *owner_pid;
+	bool dead; /* destroyed: wake pollers with EPOLLERR */
+	u32 hold_ms;
+	struct delayed_work hold_work;
+
+	void *map; /* vmalloc_user: nio_map_info, RX ring, TX ring, buffers */
+	u64 map_size, rx_off, tx_off, buf_off;
+	u32 rx_slots, tx_slots, nbufs, buf_size;
+	struct nio_map_info *info;
+	struct nio_ring *rx, *tx;
+	u8 *bufs;
+
+	spinlock_t rx_lock; /* RX producer: rx_handler on any CPU */
+	u32 rx_head;	    /* the kernel's RX producer index */
+	struct mutex tx_lock;
+	u32 tx_tail; /* the kernel's TX consumer index */
+	struct nio_bind_stats stats;
+	wait_queue_head_t wq;
+};
+
+/* bind.c */
+int nio_bind_init(void);
+void nio_bind_uninit(void);
+struct nio_bind *nio_bind_create(struct net_device *dev, const char *name, u32 rx_slots,
+				 u32 tx_slots, u32 buf_size, u32 hold_ms);
+struct nio_bind *nio_bind_find(u32 id);
+struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name);
+struct nio_bind *nio_bind_next(int *id);
+void nio_bind_destroy(struct nio_bind *b);
+void nio_bind_get(struct nio_bind *b);
+void nio_bind_put(struct nio_bind *b);
+struct nio_bind *nio_bind_attach(u32 id, struct file *f);
+void nio_bind_detach(struct nio_bind *b, struct file *f);
+bool nio_bind_may_change(const struct nio_bind *b);
+
+/* ring.c */
+int nio_ring_alloc(struct nio_bind *b, u32 rx_slots, u32 tx_slots, u32 buf_size);
+void nio_ring_free_mem(struct nio_bind *b);
+void nio_ring_republish(struct nio_bind *b);
+bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id);
+int nio_ring_tx(struct nio_bind *b);
+bool nio_ring_rx_ready(struct nio_bind *b);
+bool nio_ring_tx_room(struct nio_bind *b);
+
+/* claim.c */
+extern const struct nla_policy nio_claim_policy[NETIO_CLAIM_A_MAX + 1];
+struct nio_claim *nio_claim_alloc(void);
+int nio_claim_parse(struct nlattr *nest, struct nio_claim *c, struct netlink_ext_ack *extack);
+bool nio_claim_overlap(const struct nio_claim *a, const struct nio_claim *b);
+struct nio_claim *nio_claim_lookup(struct nio_claim_table *t, const struct sk_buff *skb);
+int nio_claims_replace(struct nio_bind *b, struct nio_claim **claims, unsigned int n,
+		       struct netlink_ext_ack *extack);
+void nio_claim_free(struct nio_claim *c);
+void nio_claim_free_now(struct nio_claim *c);
+void nio_nic_rebuild(struct nio_nic *nic);
+void nio_claim_stats_sum(const struct nio_claim *c, struct nio_claim_stats *sum);
+int nio_claim_fill(struct sk_buff *msg, const struct nio_claim *c);
+
+/* hook.c */
+struct nio_nic *nio_nic_get(struct net_device *dev);
+void nio_nic_maybe_release(struct nio_nic *nic);
+void nio_nic_publish(struct nio_nic *nic, struct nio_claim_table *t);
+void nio_nics_teardown(struct net_device *dev);
+
+/* dev.c */
+int nio_dev_init(void);
+void nio_dev_uninit(void);
+
+/* genl.c */
+int nio_genl_init(void);
+void nio_genl_uninit(void);
+
+#endif /* NETIO_KMOD_H */

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Inside the test VM's chroot: run every tests/vm/*.sh, report, keep logs in RUN. Each test
+# gets env REPO, O and NETIO_TOOLS (the run's directory: nioring and its other tools).
+# usage: vm-run.sh REPO O RUN SECONDS_PER_TEST [ONLY,THESE,TESTS]
+REPO=$1
+O=$2
+out=$3
+per_test=${4:-300}
+only=${5:-}
+NETIO_TOOLS=$out
+export REPO O NETIO_TOOLS PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mkdir -p "$out"
+pass=0
+fail=0
+failed=""
+for t in "$REPO"/tests/vm/*.sh; do
+	name=$(basename "$t" .sh)
+	case ",$only," in ",," | *",$name,"*) ;; *) continue ;; esac
+	start=$(date +%s)
+	if (cd "$REPO" && timeout "$per_test" sh "$t") >"$out/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "vm: PASS $name ($(($(date +%s) - start)) s)"
+	else
+		fail=$((fail + 1))
+		failed="$failed $name"
+		echo "vm: FAIL $name ($(($(date +%s) - start)) s), last lines of $out/$name.log:"
+		tail -n 40 "$out/$name.log" | sed 's/^/    /'
+	fi
+done
+dmesg >"$out/dmesg.log" 2>&1
+echo "vm: $pass passed, $fail failed${failed:+:$failed}"
+echo "$fail" >"$out/status"
+sync
+[ "$fail" -eq 0 ]

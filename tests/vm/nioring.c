@@ -1,0 +1,713 @@
+/* VM test tool for netio.ko: bindings and claims over netlink, a ring forwarder, a hostile
+ * ring writer, and a UDP sender/counter for the traffic that proves them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+
+#include <netio/ring.h>
+#include <netio/uapi.h>
+
+struct nl {
+	struct nl_sock *sk;
+	int family;
+	int err; /* negative errno of the last request */
+	char msg[256];
+};
+
+struct port {
+	int fd;
+	uint32_t id;
+	uint8_t *map;
+	size_t size;
+	struct nio_map_info *info;
+	struct nio_ring *rx, *tx;
+	uint8_t *bufs;
+	uint32_t rx_tail, tx_head;
+};
+
+static struct nl nl;
+
+static void die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nioring: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case EBUSY:
+		return "EBUSY";
+	case EPERM:
+		return "EPERM";
+	case EINVAL:
+		return "EINVAL";
+	case ENOENT:
+		return "ENOENT";
+	case ENODEV:
+		return "ENODEV";
+	default:
+		return strerror(e);
+	}
+}
+
+/* ---------------------------------------------------------------- netlink */
+
+static int nl_on_err(struct sockaddr_nl *sa, struct nlmsgerr *e, void *arg)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)e - 1;
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	int off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*e));
+
+	nl.err = e->error;
+	*(int *)arg = 1;
+	nl.msg[0] = 0;
+	if ((h->nlmsg_flags & NLM_F_ACK_TLVS) && (int)h->nlmsg_len > off &&
+	    !nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)h + off),
+		       (int)h->nlmsg_len - off, NULL) &&
+	    tb[NLMSGERR_ATTR_MSG])
+		snprintf(nl.msg, sizeof(nl.msg), "%s", nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+	return NL_STOP;
+}
+
+static void nl_open(void)
+{
+	int one = 1;
+
+	nl.sk = nl_socket_alloc();
+	if (!nl.sk || genl_connect(nl.sk))
+		die("%s", "cannot open a generic netlink socket");
+	setsockopt(nl_socket_get_fd(nl.sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl.sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	nl.family = genl_ctrl_resolve(nl.sk, NETIO_GENL_NAME);
+	if (nl.family < 0)
+		die("%s", "no generic netlink family netio (module not loaded?)");
+}
+
+static struct nl_msg *nl_req(int cmd, int flags)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	if (!m || !genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, nl.family, 0, flags, cmd,
+			       NETIO_GENL_VERSION))
+		die("%s", "out of memory");
+	return m;
+}
+
+static int nl_on_done(struct nl_msg *m, void *arg)
+{
+	*(int *)arg = 1;
+	return NL_STOP;
+}
+
+/* Send m, feed every reply to cb until the ACK or the dump's end; returns 0 or the negative
+ * errno the kernel sent. */
+static int nl_exec(struct nl_msg *m, int (*cb)(struct nl_msg *, void *), void *arg)
+{
+	struct nl_cb *c = nl_cb_alloc(NL_CB_DEFAULT);
+	int err, done = 0;
+
+	nl.err = 0;
+	nl.msg[0] = 0;
+	nl_cb_err(c, NL_CB_CUSTOM, nl_on_err, &done);
+	nl_cb_set(c, NL_CB_ACK, NL_CB_CUSTOM, nl_on_done, &done);
+	nl_cb_set(c, NL_CB_FINISH, NL_CB_CUSTOM, nl_on_done, &done);
+	if (cb)
+		nl_cb_set(c, NL_CB_VALID, NL_CB_CUSTOM, cb, arg);
+	err = nl_send_auto(nl.sk, m);
+	while (err >= 0 && !done && !nl.err)
+		err = nl_recvmsgs(nl.sk, c);
+	nl_cb_put(c);
+	nlmsg_free(m);
+	if (nl.err)
+		return nl.err;
+	return err < 0 ? -EIO : 0;
+}
+
+static void nl_fail(const char *what, int err)
+{
+	fprintf(stderr, "nioring: %s: %s%s%s\n", what, errname(-err), nl.msg[0] ? ": " : "",
+		nl.msg);
+	exit(2);
+}
+
+struct bind_info {
+	uint32_t id, owner, stats_n;
+	uint64_t map_size;
+	uint64_t stats[NETIO_STAT_MAX + 1];
+};
+
+static int on_bind(struct nl_msg *m, void *arg)
+{
+	struct bind_info *bi = arg;
+	struct nlattr *tb[NETIO_A_MAX + 1], *st[NETIO_STAT_MAX + 1];
+	int i;
+
+	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_BIND_ID])
+		return NL_SKIP;
+	bi->id = nla_get_u32(tb[NETIO_A_BIND_ID]);
+	bi->owner = tb[NETIO_A_OWNER_PID] ? nla_get_u32(tb[NETIO_A_OWNER_PID]) : 0;
+	bi->map_size = tb[NETIO_A_MAP_SIZE] ? nla_get_u64(tb[NETIO_A_MAP_SIZE]) : 0;
+	if (tb[NETIO_A_STATS] && !nla_parse_nested(st, NETIO_STAT_MAX, tb[NETIO_A_STATS], NULL))
+		for (i = 1; i <= NETIO_STAT_MAX; i++)
+			bi->stats[i] = st[i] ? nla_get_u64(st[i]) : 0;
+	return NL_OK;
+}
+
+static struct bind_info get_bind(uint32_t id)
+{
+	struct nl_msg *m = nl_req(NETIO_CMD_GET_BIND, 0);
+	struct bind_info bi = { 0 };
+	int err;
+
+	nla_put_u32(m, NETIO_A_BIND_ID, id);
+	err = nl_exec(m, on_bind, &bi);
+	if (err)
+		nl_fail("get binding", err);
+	return bi;
+}
+
+/* ---------------------------------------------------------------- claims */
+
+static int parse_range(const char *v, uint16_t *lo, uint16_t *hi)
+{
+	unsigned a, b;
+
+	/* low > high is passed on: refusing it is the kernel's job */
+	if (sscanf(v, "%u-%u", &a, &b) == 2 && a <= 65535 && b <= 65535) {
+		*lo = a;
+		*hi = b;
+		return 0;
+	}
+	if (sscanf(v, "%u", &a) == 1 && a <= 65535) {
+		*lo = *hi = a;
+		return 0;
+	}
+	return -1;
+}
+
+static int put_prefix(struct nl_msg *m, const char *v, int addr_attr, int plen_attr,
+		      uint8_t *family)
+{
+	char buf[64], *slash;
+	uint8_t a[16];
+	int fam;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	fam = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, buf, a) != 1)
+		return -1;
+	*family = fam;
+	nla_put(m, addr_attr, fam == AF_INET ? 4 : 16, a);
+	if (slash)
+		nla_put_u8(m, plen_attr, (uint8_t)atoi(slash));
+	return 0;
+}
+
+static uint8_t parse_proto(const char *v)
+{
+	if (!strcmp(v, "udp"))
+		return 17;
+	if (!strcmp(v, "tcp"))
+		return 6;
+	return !strcmp(v, "any") ? 0 : (uint8_t)atoi(v);
+}
+
+/* One claim "id=1,proto=udp,src=P/L,dst=P/L,sport=A-B,dport=A-B,mode=secure|passthrough". */
+static void put_claim(struct nl_msg *m, const char *spec)
+{
+	struct nlattr *c = nla_nest_start(m, 0);
+	char buf[256], *tok, *save = NULL;
+	uint8_t family = 0;
+	uint16_t lo, hi;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(tok, '=');
+
+		if (!v)
+			die("bad claim item %s", tok);
+		*v++ = 0;
+		if (!strcmp(tok, "id"))
+			nla_put_u16(m, NETIO_CLAIM_A_ID, (uint16_t)atoi(v));
+		else if (!strcmp(tok, "proto"))
+			nla_put_u8(m, NETIO_CLAIM_A_PROTO, parse_proto(v));
+		else if (!strcmp(tok, "src") &&
+			 !put_prefix(m, v, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, &family))
+			;
+		else if (!strcmp(tok, "dst") &&
+			 !put_prefix(m, v, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, &family))
+			;
+		else if (!strcmp(tok, "sport") && !parse_range(v, &lo, &hi)) {
+			nla_put_u16(m, NETIO_CLAIM_A_SPORT_LO, lo);
+			nla_put_u16(m, NETIO_CLAIM_A_SPORT_HI, hi);
+		} else if (!strcmp(tok, "dport") && !parse_range(v, &lo, &hi)) {
+			nla_put_u16(m, NETIO_CLAIM_A_DPORT_LO, lo);
+			nla_put_u16(m, NETIO_CLAIM_A_DPORT_HI, hi);
+		} else if (!strcmp(tok, "mode"))
+			nla_put_u8(m, NETIO_CLAIM_A_FAIL_MODE,
+				   strcmp(v, "passthrough") ? NETIO_FAIL_SECURE
+							    : NETIO_FAIL_PASSTHROUGH);
+		else
+			die("bad claim item %s", tok);
+	}
+	if (family)
+		nla_put_u8(m, NETIO_CLAIM_A_FAMILY, family);
+	nla_nest_end(m, c);
+}
+
+static int on_claims(struct nl_msg *m, void *arg)
+{
+	struct nlattr *tb[NETIO_A_MAX + 1], *c[NETIO_CLAIM_A_MAX + 1], *nest;
+	int rem;
+
+	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_CLAIMS])
+		return NL_SKIP;
+	for (nest = nla_data(tb[NETIO_A_CLAIMS]), rem = nla_len(tb[NETIO_A_CLAIMS]);
+	     nla_ok(nest, rem); nest = nla_next(nest, &rem)) {
+		if (nla_parse_nested(c, NETIO_CLAIM_A_MAX, nest, NULL) || !c[NETIO_CLAIM_A_ID])
+			continue;
+		printf("claim %u packets %" PRIu64 " queued %" PRIu64 " dropped %" PRIu64
+		       " passed %" PRIu64 "\n",
+		       nla_get_u16(c[NETIO_CLAIM_A_ID]), nla_get_u64(c[NETIO_CLAIM_A_PACKETS]),
+		       nla_get_u64(c[NETIO_CLAIM_A_QUEUED]), nla_get_u64(c[NETIO_CLAIM_A_DROPPED]),
+		       nla_get_u64(c[NETIO_CLAIM_A_PASSED]));
+	}
+	return NL_OK;
+}
+
+/* ---------------------------------------------------------------- commands: control */
+
+static int cmd_bind(int argc, char **argv)
+{
+	struct nl_msg *m = nl_req(NETIO_CMD_BIND, 0);
+	struct bind_info bi = { 0 };
+	int err;
+
+	if (argc < 4)
+		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS]");
+	nla_put_u32(m, NETIO_A_IFINDEX, if_nametoindex(argv[2]));
+	nla_put_string(m, NETIO_A_BIND_NAME, argv[3]);
+	nla_put_u32(m, NETIO_A_HOLD_MS, argc > 4 ? (uint32_t)atoi(argv[4]) : 60000);
+	if (argc > 5) {
+		nla_put_u32(m, NETIO_A_RX_SLOTS, (uint32_t)atoi(argv[5]));
+		nla_put_u32(m, NETIO_A_TX_SLOTS, (uint32_t)atoi(argv[5]));
+	}
+	err = nl_exec(m, on_bind, &bi);
+	if (err)
+		nl_fail("bind", err);
+	printf("%u\n", bi.id);
+	return 0;
+}
+
+static int cmd_unbind(int argc, char **argv)
+{
+	struct nl_msg *m = nl_req(NETIO_CMD_UNBIND, 0);
+	int err;
+
+	nla_put_u32(m, NETIO_A_BIND_ID, (uint32_t)atoi(argv[2]));
+	err = nl_exec(m, NULL, NULL);
+	if (err)
+		nl_fail("unbind", err);
+	return 0;
+}
+
+static int cmd_claims(int argc, char **argv)
+{
+	struct nl_msg *m = nl_req(NETIO_CMD_SET_CLAIMS, 0);
+	struct nlattr *list;
+	int i, err;
+
+	nla_put_u32(m, NETIO_A_BIND_ID, (uint32_t)atoi(argv[2]));
+	list = nla_nest_start(m, NETIO_A_CLAIMS);
+	for (i = 3; i < argc; i++)
+		put_claim(m, argv[i]);
+	nla_nest_end(m, list);
+	err = nl_exec(m, NULL, NULL);
+	if (err)
+		nl_fail("set claims", err);
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static const char *const names[] = {
+		[NETIO_STAT_RX_PACKETS] = "rx_packets",	  [NETIO_STAT_RX_BYTES] = "rx_bytes",
+		[NETIO_STAT_RX_FULL] = "rx_full",	  [NETIO_STAT_RX_TRUNC] = "rx_trunc",
+		[NETIO_STAT_TX_PACKETS] = "tx_packets",	  [NETIO_STAT_TX_BYTES] = "tx_bytes",
+		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc", [NETIO_STAT_TX_ERRORS] = "tx_errors",
+	};
+	struct bind_info bi = get_bind((uint32_t)atoi(argv[2]));
+	struct nl_msg *m;
+	int i, err;
+
+	printf("owner_pid %u\n", bi.owner);
+	for (i = 1; i <= NETIO_STAT_TX_ERRORS; i++)
+		printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
+	m = nl_req(NETIO_CMD_GET_CLAIMS, NLM_F_DUMP);
+	nla_put_u32(m, NETIO_A_BIND_ID, bi.id);
+	err = nl_exec(m, on_claims, NULL);
+	if (err)
+		nl_fail("get claims", err);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- rings */
+
+static void port_attach(struct port *p, uint32_t id)
+{
+	struct bind_info bi = get_bind(id);
+	int pending;
+
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0)
+		die("open %s failed", NETIO_DEVICE);
+	if (ioctl(p->fd, NETIO_IOC_ATTACH, &id)) {
+		fprintf(stderr, "nioring: attach %u: %s\n", id, errname(errno));
+		exit(3);
+	}
+	p->size = bi.map_size;
+	p->map = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->map == MAP_FAILED) {
+		fprintf(stderr, "nioring: mmap of %zu bytes: %s\n", p->size, strerror(errno));
+		exit(1);
+	}
+	p->info = (struct nio_map_info *)p->map;
+	if (p->info->magic != NIO_RING_MAGIC || p->info->abi_version != NIO_ABI_VERSION)
+		die("%s", "bad map magic or ABI version");
+	p->rx = (struct nio_ring *)(p->map + p->info->rx_off);
+	p->tx = (struct nio_ring *)(p->map + p->info->tx_off);
+	p->bufs = p->map + p->info->buf_off;
+	/* continue where the previous owner stopped, unless it left nonsense behind */
+	p->rx_tail = p->rx->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&p->rx->head), p->rx_tail,
+			     p->info->num_rx_slots) < 0)
+		p->rx_tail = p->rx->head;
+	p->tx_head = p->tx->head;
+	pending = nio_ring_pending(p->tx_head, nio_ring_load_acquire(&p->tx->tail),
+				   p->info->num_tx_slots);
+	if (pending < 0)
+		p->tx_head = p->tx->tail;
+	nio_ring_store_release(&p->rx->tail, p->rx_tail);
+	nio_ring_store_release(&p->tx->head, p->tx_head);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	int i;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+/* Move one RX frame of in to the TX ring of out with new MACs; 0 when TX is full. */
+static int fwd_one(struct port *in, struct port *out, const struct nio_slot *s,
+		   const uint8_t dmac[6], const uint8_t smac[6])
+{
+	uint32_t ntx = out->info->num_tx_slots, idx = out->tx_head & (ntx - 1);
+	uint32_t buf = out->info->num_rx_slots + idx;
+	struct nio_slot *t = &out->tx->slots[idx];
+	uint8_t *dst = out->bufs + (uint64_t)buf * out->info->buf_size;
+
+	if (nio_ring_used(out->tx_head, nio_ring_load_acquire(&out->tx->tail)) >= ntx)
+		return 0;
+	if (s->len < 14 || s->len > out->info->buf_size || s->buf_idx >= in->info->nbufs)
+		return 1;
+	memcpy(dst, in->bufs + (uint64_t)s->buf_idx * in->info->buf_size + s->off, s->len);
+	memcpy(dst, dmac, 6);
+	memcpy(dst + 6, smac, 6);
+	*t = (struct nio_slot){ .buf_idx = buf, .off = 0, .len = s->len };
+	out->tx_head++;
+	return 1;
+}
+
+static unsigned fwd_burst(struct port *in, struct port *out, const uint8_t dmac[6],
+			  const uint8_t smac[6])
+{
+	uint32_t head = nio_ring_load_acquire(&in->rx->head), mask = in->info->num_rx_slots - 1;
+	unsigned n = 0;
+
+	while (in->rx_tail != head &&
+	       fwd_one(in, out, &in->rx->slots[in->rx_tail & mask], dmac, smac)) {
+		in->rx_tail++;
+		n++;
+	}
+	nio_ring_store_release(&in->rx->tail, in->rx_tail);
+	nio_ring_store_release(&out->tx->head, out->tx_head);
+	if (n && ioctl(out->fd, NETIO_IOC_KICK) < 0)
+		die("kick: %s", strerror(errno));
+	return n;
+}
+
+/* fwd IN OUT DMAC SMAC SECONDS [MAX]: forward claimed frames of IN out of OUT. */
+static int cmd_fwd(int argc, char **argv)
+{
+	struct port in, out, *o = &out;
+	uint8_t dmac[6], smac[6];
+	uint64_t deadline, max, n = 0;
+	struct pollfd pfd;
+
+	if (argc < 7 || parse_mac(argv[4], dmac) || parse_mac(argv[5], smac))
+		die("%s", "usage: fwd IN OUT DMAC SMAC SECONDS [MAX]");
+	port_attach(&in, (uint32_t)atoi(argv[2]));
+	if (atoi(argv[3]) == atoi(argv[2]))
+		o = &in;
+	else
+		port_attach(&out, (uint32_t)atoi(argv[3]));
+	deadline = now_ms() + 1000 * (uint64_t)atoi(argv[6]);
+	max = argc > 7 ? strtoull(argv[7], NULL, 0) : 0;
+	printf("attached\n");
+	fflush(stdout);
+	while (now_ms() < deadline && (!max || n < max)) {
+		pfd = (struct pollfd){ .fd = in.fd, .events = POLLIN };
+		if (poll(&pfd, 1, 50) < 0 || (pfd.revents & POLLERR))
+			break;
+		n += fwd_burst(&in, o, dmac, smac);
+	}
+	printf("forwarded %" PRIu64 "\n", n);
+	return 0;
+}
+
+/* hold ID SECONDS: own the binding without consuming, so packets queue. */
+static int cmd_hold(int argc, char **argv)
+{
+	struct port p;
+	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
+	struct pollfd pfd;
+
+	port_attach(&p, (uint32_t)atoi(argv[2]));
+	printf("attached\n");
+	fflush(stdout);
+	while (now_ms() < deadline) {
+		pfd = (struct pollfd){ .fd = p.fd, .events = 0 };
+		if (poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLERR)) {
+			printf("binding gone\n");
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static uint32_t hostile_value(const struct port *p)
+{
+	const uint32_t bs = p->info->buf_size, nb = p->info->nbufs;
+	const uint32_t pick[] = { 0,
+				  1,
+				  13,
+				  14,
+				  60,
+				  1514,
+				  bs - 1,
+				  bs,
+				  bs + 1,
+				  nb - 1,
+				  nb,
+				  nb + 1,
+				  0x7fffffff,
+				  0x80000000u,
+				  0xfffffff0u,
+				  0xffffffffu,
+				  (uint32_t)rand() };
+
+	return pick[(unsigned)rand() % (sizeof(pick) / sizeof(pick[0]))];
+}
+
+static void scribble_slot(struct port *p)
+{
+	uint32_t n = p->info->num_tx_slots;
+	struct nio_slot *s = &p->tx->slots[(p->tx_head + (unsigned)rand() % 4) & (n - 1)];
+
+	s->buf_idx = hostile_value(p);
+	s->off = hostile_value(p);
+	s->len = hostile_value(p);
+	s->flags = rand() % 4 ? 0 : (uint16_t)rand();
+	s->claim = rand() % 4 ? 0 : (uint16_t)rand();
+	s->reserved = rand() % 4 ? 0 : (uint64_t)rand();
+}
+
+/* One hostile move against the shared rings, then a kick. */
+static void scribble_once(struct port *p)
+{
+	uint32_t n = p->info->num_tx_slots;
+
+	switch (rand() % 6) {
+	case 0:
+	case 1:
+		scribble_slot(p);
+		p->tx_head += (unsigned)rand() % 4;
+		p->tx->head = p->tx_head;
+		break;
+	case 2:
+		p->tx->head = hostile_value(p);
+		break;
+	case 3:
+		p->tx->head = p->tx->tail + n + (unsigned)rand() % 2;
+		break;
+	case 4:
+		p->rx->tail = hostile_value(p);
+		break;
+	default:
+		p->map[(unsigned)rand() % p->info->buf_off] = (uint8_t)rand();
+		break;
+	}
+	ioctl(p->fd, NETIO_IOC_KICK);
+}
+
+/* scribble ID SECONDS: write random and boundary values into the mapped rings and kick. */
+static int cmd_scribble(int argc, char **argv)
+{
+	struct port p;
+	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]), kicks = 0;
+	struct nio_map_info info;
+	struct pollfd pfd;
+
+	port_attach(&p, (uint32_t)atoi(argv[2]));
+	/* keep a private copy of the geometry: the scribbling may hit the shared one */
+	info = *p.info;
+	p.info = &info;
+	srand((unsigned)getpid());
+	while (now_ms() < deadline && kicks < 2000000) {
+		scribble_once(&p);
+		if (++kicks % 64 == 0) {
+			pfd = (struct pollfd){ .fd = p.fd, .events = POLLIN | POLLOUT };
+			poll(&pfd, 1, 0);
+		}
+	}
+	printf("kicks %" PRIu64 "\n", kicks);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- commands: traffic */
+
+/* An IPv4 or IPv6 socket address for addr:port; the socket's family follows it. */
+static socklen_t udp_addr(const char *addr, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(addr, ':')) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)atoi(port));
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+			die("bad address %s", addr);
+		return sizeof(*sin6);
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+		die("bad address %s", addr);
+	return sizeof(*sin);
+}
+
+/* udp-send DST PORT COUNT: COUNT datagrams, 1 ms apart. */
+static int cmd_udp_send(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = udp_addr(argv[2], argv[3], &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), i, count = atoi(argv[4]);
+	char buf[64];
+
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	for (i = 0; i < count && i < 100000; i++) {
+		int n = snprintf(buf, sizeof(buf), "netio test %d", i);
+
+		if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, len) < 0)
+			die("sendto: %s", strerror(errno));
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* udp-recv PORT SECONDS [EXPECT]: count datagrams (IPv4 and IPv6) until the deadline or
+ * EXPECT arrived. */
+static int cmd_udp_recv(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = udp_addr("::", argv[2], &ss);
+	struct timeval tv = { .tv_usec = 100000 };
+	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
+	long expect = argc > 4 ? atol(argv[4]) : 0, n = 0;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), off = 0;
+	char buf[2048];
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ||
+	    bind(fd, (struct sockaddr *)&ss, len))
+		die("bind: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	printf("ready\n");
+	while (now_ms() < deadline && (!expect || n < expect))
+		if (recv(fd, buf, sizeof(buf), 0) > 0)
+			n++;
+	printf("count %ld\n", n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int min_args;
+		int (*fn)(int, char **);
+		int needs_nl;
+	} cmds[] = {
+		{ "bind", 4, cmd_bind, 1 },	    { "unbind", 3, cmd_unbind, 1 },
+		{ "claims", 3, cmd_claims, 1 },	    { "show", 3, cmd_show, 1 },
+		{ "fwd", 7, cmd_fwd, 1 },	    { "hold", 4, cmd_hold, 1 },
+		{ "scribble", 4, cmd_scribble, 1 }, { "udp-send", 5, cmd_udp_send, 0 },
+		{ "udp-recv", 4, cmd_udp_recv, 0 },
+	};
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		if (argc < cmds[i].min_args)
+			die("missing arguments for %s", argv[1]);
+		if (cmds[i].needs_nl)
+			nl_open();
+		return cmds[i].fn(argc, argv);
+	}
+	fprintf(stderr,
+		"usage: nioring bind|unbind|claims|show|fwd|hold|scribble|udp-send|udp-recv "
+		"...\n");
+	return 1;
+}
