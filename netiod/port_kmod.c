@@ -1,0 +1,606 @@
+/* netio.ko port driver: a binding over generic netlink, its rings mapped from /dev/netio. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+
+#include <netio/ring.h>
+#include <netio/uapi.h>
+
+#include "netiod.h"
+
+/* Install c's claims for port in netio.ko; called by the control thread after open and on
+ * every reload. Belongs in netiod.h's port_kmod.c block once wired in. */
+int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
+			size_t errlen);
+
+/*
+ * The binding is named after the port, so a restarted netiod finds the rings it left behind
+ * and continues from their indices; packets queued meanwhile are not lost. Buffers are as big
+ * as a pool packet, so every frame a pipeline sends fits a TX buffer.
+ */
+#define KMOD_HOLD_MS	60000u
+#define KMOD_BUF_SIZE	NIO_PKT_BUF_SIZE
+#define KMOD_CLAIM_BITS 6 /* claim id = pipeline id << 6 | index within the pipeline */
+
+_Static_assert(KMOD_BUF_SIZE % 64 == 0, "the module wants buffers in multiples of 64");
+_Static_assert(NIO_MAX_PIPELINES << KMOD_CLAIM_BITS <= 65536, "claim ids are 16 bits");
+
+struct kmod {
+	struct nl_sock *sk;
+	int family;
+	int nl_err;	  /* negative errno of the last request */
+	char nl_msg[160]; /* the kernel's extended ack message */
+	int fd;		  /* /dev/netio, owner of the binding */
+	uint32_t bind_id;
+	uint8_t *map;
+	size_t map_size;
+	struct nio_ring *rx, *tx;
+	uint8_t *bufs;
+	/* geometry copied once from nio_map_info and checked, never re-read */
+	uint32_t rx_slots, tx_slots, nbufs, buf_size;
+	uint32_t rx_tail, tx_head; /* this side's indices */
+	bool tx_pending;	   /* slots published since the last kick */
+};
+
+/* ---------------------------------------------------------------- generic netlink */
+
+static int nl_on_err(struct sockaddr_nl *sa, struct nlmsgerr *e, void *arg)
+{
+	struct kmod *k = arg;
+	struct nlmsghdr *h = (struct nlmsghdr *)e - 1;
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	int off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*e));
+
+	(void)sa;
+	k->nl_err = e->error ? e->error : -EIO;
+	/* with NETLINK_CAP_ACK the TLVs follow the error header directly */
+	if ((h->nlmsg_flags & NLM_F_ACK_TLVS) && (int)h->nlmsg_len > off &&
+	    !nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)(void *)((char *)h + off),
+		       (int)h->nlmsg_len - off, NULL) &&
+	    tb[NLMSGERR_ATTR_MSG])
+		snprintf(k->nl_msg, sizeof(k->nl_msg), "%s", nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+	return NL_STOP;
+}
+
+static int nl_on_ack(struct nl_msg *m, void *arg)
+{
+	(void)m;
+	*(bool *)arg = true;
+	return NL_STOP;
+}
+
+/* Send m and feed replies to cb until the kernel's ACK; 0 or a negative errno. */
+static int nl_exec(struct kmod *k, struct nl_msg *m, int (*cb)(struct nl_msg *, void *), void *arg)
+{
+	struct nl_cb *c = nl_cb_alloc(NL_CB_DEFAULT);
+	bool done = false;
+	int err = -ENOMEM;
+
+	k->nl_err = 0;
+	k->nl_msg[0] = 0;
+	if (c) {
+		nl_cb_err(c, NL_CB_CUSTOM, nl_on_err, k);
+		nl_cb_set(c, NL_CB_ACK, NL_CB_CUSTOM, nl_on_ack, &done);
+		if (cb)
+			nl_cb_set(c, NL_CB_VALID, NL_CB_CUSTOM, cb, arg);
+		err = nl_send_auto(k->sk, m);
+		while (err >= 0 && !done && !k->nl_err)
+			err = nl_recvmsgs(k->sk, c);
+		nl_cb_put(c);
+	}
+	nlmsg_free(m);
+	if (k->nl_err)
+		return k->nl_err;
+	return err < 0 ? -EIO : 0;
+}
+
+static struct nl_msg *nl_req(struct kmod *k, int cmd)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	if (m && !genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0, 0, (uint8_t)cmd,
+			      NETIO_GENL_VERSION)) {
+		nlmsg_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+static int nl_open(struct kmod *k, char *err, size_t errlen)
+{
+	int one = 1;
+
+	k->sk = nl_socket_alloc();
+	if (!k->sk || genl_connect(k->sk) < 0)
+		return snprintf(err, errlen, "cannot open a generic netlink socket"), -1;
+	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	k->family = genl_ctrl_resolve(k->sk, NETIO_GENL_NAME);
+	if (k->family < 0)
+		return snprintf(err, errlen, "generic netlink family '%s' not found (netio.ko?)",
+				NETIO_GENL_NAME),
+		       -1;
+	return 0;
+}
+
+static int nl_fail(const struct kmod *k, int rc, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s%s%s", what, strerror(-rc), k->nl_msg[0] ? ": " : "",
+		 k->nl_msg);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- binding and mapping */
+
+static int on_bind(struct nl_msg *m, void *arg)
+{
+	struct kmod *k = arg;
+	struct nlattr *tb[NETIO_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_BIND_ID] ||
+	    !tb[NETIO_A_MAP_SIZE])
+		return NL_SKIP;
+	k->bind_id = nla_get_u32(tb[NETIO_A_BIND_ID]);
+	k->map_size = (size_t)nla_get_u64(tb[NETIO_A_MAP_SIZE]);
+	return NL_OK;
+}
+
+static uint32_t ring_slots(const struct nio_port *port)
+{
+	uint32_t n = port->ring_frames;
+
+	return nio_ring_valid_size(n) && n >= 64 && n <= 32768 ? n : 0;
+}
+
+static int bind_port(struct kmod *k, const struct nio_port *port, char *err, size_t errlen)
+{
+	struct nl_msg *m = nl_req(k, NETIO_CMD_BIND);
+	char name[NETIO_NAME_MAX];
+	uint32_t slots = ring_slots(port);
+	int rc;
+
+	if (!m)
+		return snprintf(err, errlen, "out of memory"), -1;
+	snprintf(name, sizeof(name), "%.15s", port->name);
+	nla_put_u32(m, NETIO_A_IFINDEX, (uint32_t)port->ifindex);
+	nla_put_string(m, NETIO_A_BIND_NAME, name);
+	nla_put_u32(m, NETIO_A_HOLD_MS, KMOD_HOLD_MS);
+	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
+	if (slots) {
+		nla_put_u32(m, NETIO_A_RX_SLOTS, slots);
+		nla_put_u32(m, NETIO_A_TX_SLOTS, slots);
+	}
+	rc = nl_exec(k, m, on_bind, k);
+	if (rc < 0)
+		return nl_fail(k, rc, "bind", err, errlen);
+	if (!k->bind_id || !k->map_size)
+		return snprintf(err, errlen, "bind: no binding in the kernel's reply"), -1;
+	return 0;
+}
+
+static bool ring_fits(const struct kmod *k, uint64_t off, uint32_t slots)
+{
+	return nio_ring_valid_size(slots) && off % NIO_CACHELINE == 0 &&
+	       off + nio_ring_bytes(slots) <= k->map_size;
+}
+
+/* Copy the geometry out of the shared page once and check it against the mapping. */
+static int check_geometry(struct kmod *k, char *err, size_t errlen)
+{
+	const struct nio_map_info *info = (const struct nio_map_info *)(void *)k->map;
+
+	if (k->map_size < sizeof(*info) || info->magic != NIO_RING_MAGIC ||
+	    info->abi_version != NIO_ABI_VERSION || info->info_size < sizeof(*info))
+		return snprintf(err, errlen, "ring ABI mismatch (module and netiod disagree)"), -1;
+	k->rx_slots = info->num_rx_slots;
+	k->tx_slots = info->num_tx_slots;
+	k->nbufs = info->nbufs;
+	k->buf_size = info->buf_size;
+	if (!ring_fits(k, info->rx_off, k->rx_slots) || !ring_fits(k, info->tx_off, k->tx_slots) ||
+	    k->nbufs < k->rx_slots + k->tx_slots ||
+	    info->buf_off + (uint64_t)k->nbufs * k->buf_size > k->map_size)
+		return snprintf(err, errlen, "inconsistent ring geometry"), -1;
+	if (k->buf_size < KMOD_BUF_SIZE)
+		return snprintf(err, errlen,
+				"binding has %u-byte buffers, %u needed (unbind it or wait for it "
+				"to expire)",
+				k->buf_size, KMOD_BUF_SIZE),
+		       -1;
+	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
+	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
+	k->bufs = k->map + info->buf_off;
+	return 0;
+}
+
+/* Continue from the indices a previous owner left, unless they make no sense. */
+static void resume_indices(struct kmod *k)
+{
+	uint32_t rx_head = nio_ring_load_acquire(&k->rx->head);
+	uint32_t tx_tail = nio_ring_load_acquire(&k->tx->tail);
+
+	k->rx_tail = k->rx->tail;
+	if (nio_ring_pending(rx_head, k->rx_tail, k->rx_slots) < 0)
+		k->rx_tail = rx_head;
+	k->tx_head = k->tx->head;
+	if (nio_ring_pending(k->tx_head, tx_tail, k->tx_slots) < 0)
+		k->tx_head = tx_tail;
+	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	nio_ring_store_release(&k->tx->head, k->tx_head);
+}
+
+static int attach_map(struct kmod *k, char *err, size_t errlen)
+{
+	k->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
+	if (k->fd < 0)
+		return snprintf(err, errlen, "%s: %s", NETIO_DEVICE, strerror(errno)), -1;
+	if (ioctl(k->fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
+		return snprintf(err, errlen, "attach to binding %u: %s%s", k->bind_id,
+				strerror(errno),
+				errno == EBUSY ? " (another process owns this port's rings)" : ""),
+		       -1;
+	k->map = mmap(NULL, k->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
+	if (k->map == MAP_FAILED) {
+		k->map = NULL;
+		return snprintf(err, errlen, "mmap %zu bytes: %s", k->map_size, strerror(errno)),
+		       -1;
+	}
+	if (check_geometry(k, err, errlen) < 0)
+		return -1;
+	resume_indices(k);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the device itself */
+
+static int dev_info(struct nio_port *port, char *err, size_t errlen)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+	int rc = -1;
+
+	if (fd < 0)
+		return snprintf(err, errlen, "socket: %s", strerror(errno)), -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", port->device);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
+		snprintf(err, errlen, "%s: SIOCGIFMTU: %s", port->device, strerror(errno));
+	} else {
+		port->mtu = ifr.ifr_mtu;
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ||
+		    ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+			snprintf(err, errlen, "%s: not an Ethernet device", port->device);
+		} else {
+			memcpy(port->mac, ifr.ifr_hwaddr.sa_data, 6);
+			rc = 0;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+static bool v6_usable(const struct in6_addr *a)
+{
+	return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
+	       !IN6_IS_ADDR_UNSPECIFIED(a);
+}
+
+/* The first IPv4 and first global IPv6 address, unless the configuration gave them. */
+static void dev_addrs(struct nio_port *port)
+{
+	struct ifaddrs *ifa0, *ifa;
+
+	if (getifaddrs(&ifa0) < 0) {
+		log_warn("port %s: getifaddrs", port->name);
+		return;
+	}
+	for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, port->device))
+			continue;
+		if (!port->has_v4 && ifa->ifa_addr->sa_family == AF_INET) {
+			port->addr4 = ((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+			port->has_v4 = true;
+		} else if (!port->has_v6 && ifa->ifa_addr->sa_family == AF_INET6 &&
+			   v6_usable(&((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr)) {
+			port->addr6 = ((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+			port->has_v6 = true;
+		}
+	}
+	freeifaddrs(ifa0);
+}
+
+/* ---------------------------------------------------------------- claims */
+
+struct claim_ctx {
+	struct nl_msg *m;
+	unsigned n;
+	const struct nio_pipeline *pl;
+	unsigned in_pipeline;
+};
+
+static uint8_t af_of(uint8_t family)
+{
+	return family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
+}
+
+/* A nio_prefix (IPv4 mapped into 128 bits) as the module's address and prefix length. */
+static void put_prefix(struct nl_msg *m, int addr_attr, int plen_attr, const struct nio_prefix *p)
+{
+	if (p->family == 4) {
+		nla_put(m, addr_attr, 4, p->addr + 12);
+		nla_put_u8(m, plen_attr, p->len >= 96 ? (uint8_t)(p->len - 96) : 0);
+	} else {
+		nla_put(m, addr_attr, 16, p->addr);
+		nla_put_u8(m, plen_attr, p->len);
+	}
+}
+
+static bool ports_any(const struct nio_match *mt)
+{
+	return !mt->sport_lo && mt->sport_hi == 65535 && !mt->dport_lo && mt->dport_hi == 65535;
+}
+
+/* One claim for one (src, dst, proto) combination of a pipeline's match. */
+static int put_claim(struct claim_ctx *x, const struct nio_prefix *src,
+		     const struct nio_prefix *dst, uint8_t proto)
+{
+	const struct nio_match *mt = &x->pl->match;
+	uint8_t family = src ? src->family : dst ? dst->family : mt->family;
+	struct nlattr *nest;
+
+	if ((src && dst && src->family != dst->family) || (mt->family && family != mt->family))
+		return 0; /* matches nothing */
+	if (x->in_pipeline >= 1u << KMOD_CLAIM_BITS || x->n >= NETIO_CLAIMS_MAX)
+		return -1;
+	nest = nla_nest_start(x->m, 0);
+	nla_put_u16(x->m, NETIO_CLAIM_A_ID,
+		    (uint16_t)(x->pl->id << KMOD_CLAIM_BITS | x->in_pipeline++));
+	nla_put_u8(x->m, NETIO_CLAIM_A_FAMILY, af_of(family));
+	nla_put_u8(x->m, NETIO_CLAIM_A_PROTO, proto);
+	if (src)
+		put_prefix(x->m, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, src);
+	if (dst)
+		put_prefix(x->m, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, dst);
+	if (!ports_any(mt)) {
+		nla_put_u16(x->m, NETIO_CLAIM_A_SPORT_LO, mt->sport_lo);
+		nla_put_u16(x->m, NETIO_CLAIM_A_SPORT_HI, mt->sport_hi);
+		nla_put_u16(x->m, NETIO_CLAIM_A_DPORT_LO, mt->dport_lo);
+		nla_put_u16(x->m, NETIO_CLAIM_A_DPORT_HI, mt->dport_hi);
+	}
+	nla_put_u8(x->m, NETIO_CLAIM_A_FAIL_MODE,
+		   x->pl->fail_mode == NIO_FAIL_PASSTHROUGH ? NETIO_FAIL_PASSTHROUGH
+							    : NETIO_FAIL_SECURE);
+	nla_nest_end(x->m, nest);
+	x->n++;
+	return 0;
+}
+
+/* Every claim of one pipeline: the product of its source and destination prefixes, and for
+ * ports without a protocol, one claim per protocol that has ports. */
+static int put_pipeline(struct claim_ctx *x)
+{
+	static const uint8_t with_ports[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	const struct nio_match *mt = &x->pl->match;
+	const uint8_t any = 0, *protos = mt->proto ? &mt->proto : &any;
+	unsigned nprotos = 1;
+
+	if (!mt->proto && !ports_any(mt)) {
+		protos = with_ports;
+		nprotos = sizeof(with_ports);
+	}
+	x->in_pipeline = 0;
+	for (unsigned s = 0; s < (mt->nsrc ? mt->nsrc : 1u); s++)
+		for (unsigned d = 0; d < (mt->ndst ? mt->ndst : 1u); d++)
+			for (unsigned p = 0; p < nprotos; p++)
+				if (put_claim(x, mt->nsrc ? &mt->src[s] : NULL,
+					      mt->ndst ? &mt->dst[d] : NULL, protos[p]) < 0)
+					return -1;
+	return 0;
+}
+
+int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err, size_t errlen)
+{
+	struct kmod *k = port->priv;
+	struct claim_ctx x = { .m = nl_req(k, NETIO_CMD_SET_CLAIMS) };
+	struct nlattr *list;
+	int rc;
+
+	if (!x.m)
+		return snprintf(err, errlen, "out of memory"), -1;
+	nla_put_u32(x.m, NETIO_A_BIND_ID, k->bind_id);
+	list = nla_nest_start(x.m, NETIO_A_CLAIMS);
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		x.pl = &c->pipelines[i];
+		if (x.pl->match.in_port >= 0 && x.pl->match.in_port != port->id)
+			continue;
+		if (put_pipeline(&x) < 0) {
+			nlmsg_free(x.m);
+			return snprintf(err, errlen,
+					"port %s: pipeline '%s' needs more claims than netio.ko "
+					"takes (%u per port, %u per pipeline)",
+					port->name, x.pl->name, NETIO_CLAIMS_MAX,
+					1u << KMOD_CLAIM_BITS),
+			       -1;
+		}
+	}
+	nla_nest_end(x.m, list);
+	rc = nl_exec(k, x.m, NULL, NULL);
+	if (rc < 0)
+		return nl_fail(k, rc, "set claims", err, errlen);
+	log_debug("port %s: %u claims installed in netio.ko", port->name, x.n);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- port ops */
+
+static void kmod_close(struct nio_port *port)
+{
+	struct kmod *k = port->priv;
+
+	if (!k)
+		return;
+	/* the binding stays for its hold time: a restarted netiod continues from the rings */
+	if (k->map)
+		munmap(k->map, k->map_size);
+	if (k->fd >= 0)
+		close(k->fd);
+	if (k->sk)
+		nl_socket_free(k->sk);
+	free(k);
+	port->priv = NULL;
+}
+
+static int kmod_open(struct nio_port *port, char *err, size_t errlen)
+{
+	struct kmod *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return snprintf(err, errlen, "out of memory"), -1;
+	k->fd = -1;
+	port->priv = k;
+	port->ifindex = (int)if_nametoindex(port->device);
+	if (!port->ifindex) {
+		snprintf(err, errlen, "%s: no such device", port->device);
+		goto err;
+	}
+	if (dev_info(port, err, errlen) < 0 || nl_open(k, err, errlen) < 0 ||
+	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0)
+		goto err;
+	dev_addrs(port);
+	log_info("port %s: netio.ko binding %u on %s, %u/%u slots", port->name, k->bind_id,
+		 port->device, k->rx_slots, k->tx_slots);
+	return 0;
+err:
+	kmod_close(port);
+	return -1;
+}
+
+/* Copy one RX slot into a pool packet; false if the slot is unusable (counted). */
+static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct nio_slot *s,
+		    struct nio_pkt *p)
+{
+	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len;
+
+	if (buf_idx >= k->nbufs || (uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
+	    (s->flags & NIO_SLOT_F_TRUNC)) {
+		port->stats.drops[NIO_DROP_OVERSIZE]++;
+		return false;
+	}
+	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
+	p->len = len;
+	p->in_port = port->id;
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += len;
+	return true;
+}
+
+static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
+			      uint16_t max)
+{
+	struct kmod *k = port->priv;
+	/* acquire: pairs with the kernel's release store of head after it wrote the slots */
+	uint32_t head = nio_ring_load_acquire(&k->rx->head), mask = nio_ring_mask(k->rx_slots);
+	uint64_t now = 0;
+	uint16_t n = 0;
+
+	if (nio_ring_pending(head, k->rx_tail, k->rx_slots) < 0)
+		return 0;
+	while (n < max && k->rx_tail != head) {
+		struct nio_pkt *p = nio_pool_get(pool);
+
+		if (!p) {
+			/* leave the rest queued in the ring: the kernel counts it if it fills */
+			port->stats.drops[NIO_DROP_NO_BUFFER]++;
+			break;
+		}
+		if (rx_copy(port, k, &k->rx->slots[k->rx_tail & mask], p)) {
+			now = now ? now : nio_now_ns();
+			p->ts_ns = now;
+			pkts[n++] = p;
+		} else {
+			nio_pool_put(pool, p);
+		}
+		k->rx_tail++;
+	}
+	/* release: the slots we copied may be overwritten from now on */
+	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	return n;
+}
+
+/* The TX slot at tx_head is free, kicking the kernel once if the ring was full. */
+static bool tx_room(struct nio_port *port, struct kmod *k, bool *kicked)
+{
+	/* acquire: pairs with the kernel's release store of tail once it copied the slots */
+	if (nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots)
+		return true;
+	if (*kicked)
+		return false;
+	*kicked = true;
+	port->ops->flush(port);
+	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
+}
+
+/* Accepts a prefix of pkts; the rest count as tx-full. */
+static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
+{
+	struct kmod *k = port->priv;
+	uint32_t mask = nio_ring_mask(k->tx_slots);
+	bool kicked = false;
+	uint16_t i;
+
+	for (i = 0; i < n && tx_room(port, k, &kicked); i++) {
+		uint32_t idx = k->tx_head & mask, buf = k->rx_slots + idx;
+		struct nio_slot *s = &k->tx->slots[idx];
+
+		memcpy(k->bufs + (uint64_t)buf * k->buf_size, pkts[i]->data, pkts[i]->len);
+		*s = (struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
+		k->tx_head++;
+		/* release: slot and buffer are written before the kernel may see the new head */
+		nio_ring_store_release(&k->tx->head, k->tx_head);
+		k->tx_pending = true;
+		port->stats.tx_packets++;
+		port->stats.tx_bytes += pkts[i]->len;
+	}
+	port->stats.drops[NIO_DROP_TX_FULL] += n - i;
+	return i;
+}
+
+static void kmod_flush(struct nio_port *port)
+{
+	struct kmod *k = port->priv;
+
+	if (!k->tx_pending)
+		return;
+	k->tx_pending = false;
+	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
+	(void)ioctl(k->fd, NETIO_IOC_KICK);
+}
+
+static int kmod_fd(struct nio_port *port)
+{
+	const struct kmod *k = port->priv;
+
+	return k->fd;
+}
+
+const struct nio_port_ops nio_port_kmod_ops = {
+	.name = "kmod",
+	.open = kmod_open,
+	.close = kmod_close,
+	.rx_burst = kmod_rx_burst,
+	.tx_burst = kmod_tx_burst,
+	.flush = kmod_flush,
+	.fd = kmod_fd,
+};
