@@ -73,12 +73,22 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl)
 	const struct nio_pipeline_stats *s = &pl->stats;
 	json_t *svcs = json_array();
 
+	unsigned stage;
+	uint64_t captured;
+	const char *file = nio_capture_file(pl, &stage, &captured);
+	json_t *o;
+
 	for (unsigned i = 0; i < pl->nsvcs; i++)
 		json_array_append_new(svcs, svc_stats(&pl->svcs[i]));
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "name", pl->name, "packets",
-			 (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "tx_packets",
-			 (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes, "drops",
-			 drops_json(s->drops), "services", svcs);
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "name", pl->name, "packets",
+		      (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "tx_packets",
+		      (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes, "drops",
+		      drops_json(s->drops), "services", svcs);
+	if (file)
+		json_object_set_new(o, "capture",
+				    json_pack("{s:s, s:i, s:I}", "file", file, "stage", (int)stage,
+					      "captured", (json_int_t)captured));
+	return o;
 }
 
 static json_t *cmd_stats(struct netiod *d)
@@ -185,6 +195,33 @@ static const char *str_arg(json_t *req, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static json_t *cmd_capture_start(struct netiod *d, json_t *req, char *err, size_t errlen)
+{
+	const char *pl = str_arg(req, "pipeline"), *file = str_arg(req, "file");
+	json_t *count = json_object_get(req, "count");
+
+	if (!pl || !file)
+		return nio_err(err, errlen, "capture-start needs \"pipeline\" and \"file\""), NULL;
+	if (count && (!json_is_integer(count) || json_integer_value(count) < 0))
+		return nio_err(err, errlen, "\"count\" must be a non-negative integer"), NULL;
+	if (nio_capture_start(d, pl, str_arg(req, "stage"), file,
+			      count ? (uint64_t)json_integer_value(count) : 0, err, errlen) < 0)
+		return NULL;
+	return json_pack("{s:s, s:s}", "pipeline", pl, "file", file);
+}
+
+static json_t *cmd_capture_stop(struct netiod *d, json_t *req, char *err, size_t errlen)
+{
+	const char *pl = str_arg(req, "pipeline");
+	uint64_t n;
+
+	if (!pl)
+		return nio_err(err, errlen, "capture-stop needs \"pipeline\""), NULL;
+	if (nio_capture_stop(d, pl, &n, err, errlen) < 0)
+		return NULL;
+	return json_pack("{s:s, s:I}", "pipeline", pl, "captured", (json_int_t)n);
+}
+
 /* Dispatch one request; returns the result or NULL with err set. */
 static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 {
@@ -233,6 +270,10 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 			       ? NULL
 			       : json_pack("{s:s}", "name", a);
 	}
+	if (!strcmp(cmd, "capture-start"))
+		return cmd_capture_start(d, req, err, errlen);
+	if (!strcmp(cmd, "capture-stop"))
+		return cmd_capture_stop(d, req, err, errlen);
 	snprintf(err, errlen, "unknown command '%s'", cmd);
 	return NULL;
 }

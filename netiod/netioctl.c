@@ -26,6 +26,8 @@ static void usage(void)
 			"  stats [show]\n"
 			"  service list | load PATH | unload NAME | replace NAME [PATH]\n"
 			"  reload [FILE]\n"
+			"  capture start PIPELINE FILE [stage in|out|SERVICE|N] [count N]\n"
+			"  capture stop PIPELINE\n"
 			"  -j  print the daemon's JSON reply\n"
 			"  -s  control socket (default " NIO_RUNDIR "/netiod.sock)\n"
 			"exit status: 0 ok, 1 usage error, 2 daemon error\n");
@@ -137,6 +139,11 @@ static void print_stats(json_t *r)
 		       json_integer_value(json_object_get(p, "tx_packets")));
 		print_drops(json_object_get(p, "drops"));
 		printf("\n");
+		if ((s = json_object_get(p, "capture")))
+			printf("  capturing stage %lld into %s: %lld packets\n",
+			       json_integer_value(json_object_get(s, "stage")),
+			       json_string_value(json_object_get(s, "file")),
+			       json_integer_value(json_object_get(s, "captured")));
 		json_array_foreach(json_object_get(p, "services"), j, s)
 		{
 			printf("  service %-8s in %lld passed %lld dropped %lld held %lld",
@@ -216,6 +223,39 @@ static void print_result(const char *cmd, json_t *r)
 	}
 }
 
+/* capture start PIPELINE FILE [stage S] [count N] | capture stop PIPELINE */
+static json_t *capture_request(int argc, char **argv)
+{
+	char path[PATH_MAX], *end;
+	json_t *req;
+
+	if (!strcmp(argv[1], "stop") && argc == 3)
+		return json_pack("{s:s, s:s}", "cmd", "capture-stop", "pipeline", argv[2]);
+	if (strcmp(argv[1], "start") || argc < 4 || argc % 2)
+		usage();
+	/* the daemon opens the file: give it an absolute path */
+	if (argv[3][0] != '/' && getcwd(path, sizeof(path) - strlen(argv[3]) - 2))
+		strcat(strcat(path, "/"), argv[3]);
+	else
+		snprintf(path, sizeof(path), "%s", argv[3]);
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "capture-start", "pipeline", argv[2], "file",
+			path);
+	for (int i = 4; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "stage")) {
+			json_object_set_new(req, "stage", json_string(argv[i + 1]));
+		} else if (!strcmp(argv[i], "count")) {
+			long long n = strtoll(argv[i + 1], &end, 10);
+
+			if (*end || n < 0)
+				usage();
+			json_object_set_new(req, "count", json_integer(n));
+		} else {
+			usage();
+		}
+	}
+	return req;
+}
+
 /* OBJECT COMMAND [ARGS] -> request, or exit 1 on a usage error. */
 static json_t *build_request(int argc, char **argv)
 {
@@ -236,6 +276,8 @@ static json_t *build_request(int argc, char **argv)
 		return json_pack("{s:s, s:s}", "cmd", "reload", "file",
 				 realpath(argv[1], path) ? path : argv[1]);
 	}
+	if (!strcmp(obj, "capture") && cmd)
+		return capture_request(argc, argv);
 	if (strcmp(obj, "service") || !cmd)
 		usage();
 	if (!strcmp(cmd, "list") && argc == 2)

@@ -183,6 +183,7 @@ struct nio_pipeline {
 	enum nio_fail_mode fail_mode;
 	size_t flow_state_size;
 	struct nio_pipeline_stats stats;
+	struct nio_capture *_Atomic capture; /* capture.c: set by control, used by the worker */
 };
 
 /* ---------------------------------------------------------------- configuration (config.c) */
@@ -427,6 +428,16 @@ void nio_fib_free(struct nio_fib *fib);
 int nio_control_init(struct netiod *d);
 void nio_control_fini(struct netiod *d);
 char *nio_control_request(struct netiod *d, const char *line);
+
+/* capture.c */
+struct nio_capture;
+void nio_capture_at(struct nio_capture *cap, unsigned stage, struct nio_pkt **pkts, uint16_t n);
+int nio_capture_start(struct netiod *d, const char *pipeline, const char *stage, const char *file,
+		      uint64_t count, char *err, size_t errlen);
+int nio_capture_stop(struct netiod *d, const char *pipeline, uint64_t *captured, char *err,
+		     size_t errlen);
+const char *nio_capture_file(const struct nio_pipeline *pl, unsigned *stage, uint64_t *captured);
+void nio_capture_release(struct nio_pipeline *pl);
 
 /* metrics.c */
 int nio_metrics_init(struct netiod *d, const char *listen);

@@ -3,6 +3,15 @@
 
 #include "netiod.h"
 
+/* A capture tap: one atomic load per burst and stage when nobody captures. */
+static inline void tap(struct nio_pipeline *pl, unsigned stage, struct nio_pkt **pkts, uint16_t n)
+{
+	struct nio_capture *cap = atomic_load_explicit(&pl->capture, memory_order_acquire);
+
+	if (cap && n)
+		nio_capture_at(cap, stage, pkts, n);
+}
+
 static struct nio_port *in_port_of(const struct nio_config *c, const struct nio_pkt *p)
 {
 	return p->in_port < c->nports ? c->ports[p->in_port] : NULL;
@@ -85,6 +94,7 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 
 		if (!n)
 			continue;
+		tap(pl, pl->nsvcs + 1, q->pkts[port], n);
 		sent = pt->open ? pt->ops->tx_burst(pt, q->pkts[port], n) : 0;
 		pl->stats.tx_packets += sent;
 		if (!pt->open)
@@ -159,6 +169,8 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 {
 	uint8_t verdict[NIO_BURST_MAX];
 
+	if (first == 0)
+		tap(pl, 0, pkts, n);
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
 		struct nio_svc_inst *si = &pl->svcs[s];
 		uint16_t kept = 0;
@@ -186,6 +198,7 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		}
 		si->stats.passed += kept;
 		n = kept;
+		tap(pl, s + 1, pkts, n);
 	}
 	if (n)
 		output(w, c, pl, pkts, n);

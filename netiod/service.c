@@ -194,6 +194,7 @@ void nio_svc_inst_fini(struct nio_svc_inst *si)
 
 void nio_pipeline_fini(struct nio_pipeline *pl)
 {
+	nio_capture_release(pl);
 	for (unsigned i = 0; i < pl->nsvcs; i++)
 		nio_svc_inst_fini(&pl->svcs[i]);
 }

@@ -25,6 +25,24 @@ metric=$(gw /usr/bin/python3 -c 'import urllib.request as u; print(u.urlopen("ht
 	awk '$1 == "netio_pipeline_packets_total{pipeline=\"to-wan\"}" { print $2 }')
 [ "$metric" = "$(stat "$(pl to-wan .packets)")" ] || fail "metrics say $metric to-wan packets"
 ok "Prometheus metrics agree with netioctl ($metric packets)"
+# 1b. pcap capture at the pipeline's input and as sent (TTL decremented, MACs rewritten).
+for stage in in out; do
+	ctl capture start to-wan "$WORK/cap-$stage.pcap" stage $stage count 5 >/dev/null ||
+		fail "capture start $stage"
+	lan ping -c 5 -i 0.02 -W 1 198.51.100.10 >/dev/null || fail "ping during capture"
+	[ "$(stat "$(pl to-wan .capture.captured)")" = 5 ] || fail "capture did not count 5 packets"
+	ctl capture stop to-wan >/dev/null || fail "capture stop"
+done
+/usr/bin/python3 - "$WORK" "$(gw cat /sys/class/net/gw-wan/address)" <<'PY' || fail "captured frames are wrong"
+import sys
+from scapy.all import rdpcap, IP, Ether
+work, wan_mac = sys.argv[1], sys.argv[2]
+cin, cout = rdpcap(f"{work}/cap-in.pcap"), rdpcap(f"{work}/cap-out.pcap")
+assert len(cin) == 5 and len(cout) == 5, (len(cin), len(cout))
+assert all(p[IP].ttl == 64 and p[IP].dst == "198.51.100.10" for p in cin), "input stage"
+assert all(p[IP].ttl == 63 and p[Ether].src == wan_mac for p in cout), "output stage"
+PY
+ok "capture at input and output stages: 5 + 5 frames, TTL 64 -> 63, source MAC of gw-wan"
 lan ping -6 -c 20 -i 0.02 -W 1 2001:db8:2::10 >/dev/null || fail "IPv6 ping lost packets"
 [ "$(stat "$(pl to-wan6 .tx_packets)")" -ge 20 ] || fail "IPv6 pipeline did not forward"
 ok "IPv6 ping through netiod"

@@ -1,0 +1,162 @@
+/* pcap capture of a pipeline's packets at one stage, readable by tcpdump and Wireshark. */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "netiod.h"
+
+struct nio_capture {
+	pcap_t *dead;
+	pcap_dumper_t *dumper;
+	char file[256];
+	unsigned stage;	    /* 0: input, k: after service k, nsvcs + 1: as sent */
+	uint64_t remaining; /* packets still to write (worker) */
+	uint64_t captured;  /* packets written (worker) */
+};
+
+/* Worker: at the capture's stage, write up to the remaining count; flush when it is reached. */
+void nio_capture_at(struct nio_capture *cap, unsigned stage, struct nio_pkt **pkts, uint16_t n)
+{
+	struct timespec ts;
+
+	if (cap->stage != stage || !cap->remaining)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (uint16_t i = 0; i < n && cap->remaining; i++) {
+		struct pcap_pkthdr h = {
+			.ts = { .tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000 },
+			.caplen = pkts[i]->len,
+			.len = pkts[i]->len,
+		};
+
+		pcap_dump((u_char *)cap->dumper, &h, pkts[i]->data);
+		cap->captured++;
+		if (!--cap->remaining)
+			pcap_dump_flush(cap->dumper);
+	}
+}
+
+static void capture_free(struct nio_capture *cap)
+{
+	if (!cap)
+		return;
+	pcap_dump_close(cap->dumper);
+	pcap_close(cap->dead);
+	free(cap);
+}
+
+/* Detach a pipeline's capture with the worker paused, then close the file. */
+static void detach(struct netiod *d, struct nio_pipeline *pl)
+{
+	struct nio_capture *cap;
+
+	nio_worker_pause(&d->worker);
+	cap = atomic_exchange(&pl->capture, NULL);
+	nio_worker_resume(&d->worker);
+	capture_free(cap);
+}
+
+static int stage_of(const struct nio_pipeline *pl, const char *s, unsigned *stage)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !strcmp(s, "in")) {
+		*stage = 0;
+		return 0;
+	}
+	if (!strcmp(s, "out")) {
+		*stage = pl->nsvcs + 1;
+		return 0;
+	}
+	for (unsigned i = 0; i < pl->nsvcs; i++) {
+		if (!strcmp(s, pl->svcs[i].svc->name)) {
+			*stage = i + 1; /* after that service */
+			return 0;
+		}
+	}
+	v = strtoul(s, &end, 10);
+	if (*end || end == s || v > pl->nsvcs + 1)
+		return -1;
+	*stage = (unsigned)v;
+	return 0;
+}
+
+static struct nio_pipeline *find_pipeline(struct netiod *d, const char *name)
+{
+	for (unsigned i = 0; i < d->running->npipelines; i++)
+		if (!strcmp(d->running->pipelines[i].name, name))
+			return &d->running->pipelines[i];
+	return NULL;
+}
+
+int nio_capture_start(struct netiod *d, const char *pipeline, const char *stage, const char *file,
+		      uint64_t count, char *err, size_t errlen)
+{
+	struct nio_pipeline *pl = find_pipeline(d, pipeline);
+	struct nio_capture *cap;
+
+	if (!pl)
+		return nio_err(err, errlen, "no pipeline '%s'", pipeline);
+	cap = calloc(1, sizeof(*cap));
+	if (!cap)
+		return nio_err(err, errlen, "out of memory");
+	if (stage_of(pl, stage, &cap->stage) < 0) {
+		free(cap);
+		return nio_err(err, errlen,
+			       "stage '%s': use in, out, a service name of the pipeline, or 0..%u",
+			       stage, pl->nsvcs + 1);
+	}
+	cap->dead = pcap_open_dead(DLT_EN10MB, 65535);
+	cap->dumper = cap->dead ? pcap_dump_open(cap->dead, file) : NULL;
+	if (!cap->dumper) {
+		nio_err(err, errlen, "%s: %s", file, cap->dead ? pcap_geterr(cap->dead) : "pcap");
+		if (cap->dead)
+			pcap_close(cap->dead);
+		free(cap);
+		return -1;
+	}
+	snprintf(cap->file, sizeof(cap->file), "%s", file);
+	cap->remaining = count ? count : UINT64_MAX;
+	if (atomic_load(&pl->capture))
+		detach(d, pl);
+	atomic_store_explicit(&pl->capture, cap, memory_order_release);
+	log_info("capturing pipeline %s at stage %u into %s", pl->name, cap->stage, file);
+	return 0;
+}
+
+int nio_capture_stop(struct netiod *d, const char *pipeline, uint64_t *captured, char *err,
+		     size_t errlen)
+{
+	struct nio_pipeline *pl = find_pipeline(d, pipeline);
+	struct nio_capture *cap;
+
+	if (!pl)
+		return nio_err(err, errlen, "no pipeline '%s'", pipeline);
+	cap = atomic_load(&pl->capture);
+	if (!cap)
+		return nio_err(err, errlen, "pipeline '%s' is not being captured", pipeline);
+	*captured = cap->captured;
+	detach(d, pl);
+	return 0;
+}
+
+/* Status for netioctl: NULL when not capturing. */
+const char *nio_capture_file(const struct nio_pipeline *pl, unsigned *stage, uint64_t *captured)
+{
+	const struct nio_capture *cap = atomic_load(&pl->capture);
+
+	if (!cap)
+		return NULL;
+	*stage = cap->stage;
+	*captured = cap->captured;
+	return cap->file;
+}
+
+/* Captures end with the configuration they belong to (the worker no longer sees it). */
+void nio_capture_release(struct nio_pipeline *pl)
+{
+	capture_free(atomic_exchange(&pl->capture, NULL));
+}
