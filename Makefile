@@ -73,6 +73,8 @@ install: build
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SBINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		conf/netiod.service >$(DESTDIR)$(LIBDIR)/systemd/system/netiod.service
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netio/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 doc/netiod.8 doc/netioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(O)
