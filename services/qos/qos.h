@@ -77,7 +77,7 @@ enum qos_codel_act qos_codel_judge(struct qos_codel *cd, uint64_t now, uint64_t 
 void qos_codel_empty(struct qos_codel *cd); /* the queue ran dry */
 
 /* classify.c: match rules on the flow key and DSCP. */
-#define QOS_MAX_PREFIXES 8
+#define QOS_MAX_PREFIXES 8u
 
 struct qos_prefix {
 	uint8_t addr[16]; /* IPv4 mapped as ::ffff:a.b.c.d, like nio_flow_key */
@@ -110,9 +110,9 @@ int qos_parse_time(const char *s, uint64_t *ns);
 void qos_format_rate(uint64_t bps, char *buf, size_t len);
 
 /* sched.c: a tree of HTB-like classes; leaves hold FIFO queues of packets. */
-#define QOS_MAX_CLASSES 64
-#define QOS_MAX_PRIO	8
-#define QOS_MAX_DEPTH	8 /* levels, root included */
+#define QOS_MAX_CLASSES 64u
+#define QOS_MAX_PRIO	8u
+#define QOS_MAX_DEPTH	8u /* levels, root included */
 #define QOS_NAME_MAX	32
 
 struct qos_class_stats {
@@ -178,7 +178,7 @@ uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **p
 			   uint64_t *next_ns);
 
 /* police.c: a meter, the packets it applies to, and what to do with each colour. */
-#define QOS_MAX_POLICERS 16
+#define QOS_MAX_POLICERS 16u
 #define QOS_ACT_PASS	 (-1)
 #define QOS_ACT_DROP	 (-2) /* an action >= 0 re-marks to that DSCP */
 

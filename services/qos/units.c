@@ -50,7 +50,7 @@ static const struct unit time_units[] = {
 static int parse_fixed(const char **sp, uint64_t *out)
 {
 	const char *s = *sp;
-	uint64_t ip = 0, frac = 0, scale = FRAC_ONE;
+	uint64_t ip = 0, frac = 0, place = FRAC_ONE;
 
 	if (!isdigit((unsigned char)*s))
 		return -1;
@@ -62,10 +62,10 @@ static int parse_fixed(const char **sp, uint64_t *out)
 		if (!isdigit((unsigned char)*++s))
 			return -1;
 		for (; isdigit((unsigned char)*s); s++) {
-			if (scale == 1)
+			if (place == 1)
 				return -1; /* more than nanounit precision */
-			scale /= 10;
-			frac += (uint64_t)(*s - '0') * scale;
+			place /= 10;
+			frac += (uint64_t)(*s - '0') * place;
 		}
 	}
 	if (__builtin_mul_overflow(ip, FRAC_ONE, out) || __builtin_add_overflow(*out, frac, out))

@@ -459,13 +459,14 @@ static void test_codel_in_class(void **state)
 		struct load l[1] = { { .cls = 0 } };
 		struct nio_pkt *out[32];
 		uint64_t now = 0, next = 0;
-		const struct qos_class_stats *st = &s.cls[0].st;
+		const struct qos_class_stats *st;
 
 		pool_reset();
 		qos_sched_init(&s, 1514, pkt_free);
 		root.codel = rows[r].codel;
 		root.ecn = rows[r].ecn;
 		add(&s, root);
+		st = &s.cls[0].st;
 		for (int i = 0; i < 300; i++) {
 			struct nio_pkt *p = pkt_get(1514, 0);
 
