@@ -225,7 +225,7 @@ struct qos {
 	bool shaping; /* a rate was given: packets wait in the class tree */
 	int def_cls;
 	struct qos_sched sched;
-	uint64_t ctr[QOS_C_MAX]; /* written by the worker only */
+	uint64_t ctr[QOS_C_MAX]; /* written by the worker, or with it paused (restore_state) */
 };
 
 extern const struct nio_opt qos_options[];
