@@ -54,7 +54,7 @@ static int outer4_check(const struct tun *t, uint8_t *ip, uint32_t avail, struct
 	tot = rd16(ip + 2);
 	if (hl > avail || tot > avail)
 		return TUN_C_TRUNC_OUTER;
-	if (tot < hl || nio_csum(ip, hl) != 0)
+	if (tot < hl || nio_csum_fold(tun_csum_partial(ip, hl, 0)) != 0)
 		return TUN_C_BAD_OUTER;
 	if (rd16(ip + 6) & (IP4_MF | IP4_OFFMASK))
 		return TUN_C_OUTER_FRAG;
@@ -144,7 +144,7 @@ static int udp_check(const struct tun *t, struct outer *o)
 	} else {
 		sum = t->family == 6 ? nio_csum_pseudo6(o->ip + 8, o->ip + 24, IPPROTO_UDP, ulen)
 				     : nio_csum_pseudo4(o->ip + 12, o->ip + 16, IPPROTO_UDP, ulen);
-		if (nio_csum_fold(nio_csum_partial(u, ulen, sum)) != 0)
+		if (nio_csum_fold(tun_csum_partial(u, ulen, sum)) != 0)
 			return TUN_C_BAD_UDP_CSUM;
 	}
 	o->pl = u + UDP_HLEN;
@@ -229,7 +229,7 @@ static int gre_check(const struct tun *t, const struct outer *o, struct decap *d
 	if (!(g[0] & GRE_F_KEY) != !t->has_key ||
 	    (t->has_key && rd32(g + (g[0] & GRE_F_CSUM ? 8 : 4)) != t->key))
 		return TUN_C_WRONG_KEY;
-	if ((g[0] & GRE_F_CSUM) && nio_csum(g, o->plen) != 0)
+	if ((g[0] & GRE_F_CSUM) && nio_csum_fold(tun_csum_partial(g, o->plen, 0)) != 0)
 		return TUN_C_BAD_GRE_CSUM;
 	if (rd16(g + 2) != ETH_P_IPV4 && rd16(g + 2) != ETH_P_IPV6)
 		return TUN_C_INNER_PROTO;
@@ -297,7 +297,7 @@ static int inner_ip_check(struct decap *d)
 	d->len = rd16(ip + 2);
 	if (hl > d->avail || d->len > d->avail)
 		return TUN_C_TRUNC_INNER;
-	if (d->len < hl || nio_csum(ip, hl) != 0)
+	if (d->len < hl || nio_csum_fold(tun_csum_partial(ip, hl, 0)) != 0)
 		return TUN_C_BAD_INNER;
 	return 0;
 }

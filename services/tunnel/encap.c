@@ -114,12 +114,12 @@ static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, u
 	wr16(ip + 10, 0);
 	memcpy(ip + 12, t->icmp4, 4);
 	memcpy(ip + 16, quoted + 12, 4);
-	wr16(ip + 10, nio_csum(ip, IP4_HLEN));
+	wr16(ip + 10, nio_csum_fold(tun_csum_partial(ip, IP4_HLEN, 0)));
 	icmp[0] = type;
 	icmp[1] = code;
 	wr16(icmp + 2, 0);
 	wr32(icmp + 4, info);
-	wr16(icmp + 2, nio_csum(icmp, 8 + qlen));
+	wr16(icmp + 2, nio_csum_fold(tun_csum_partial(icmp, 8 + qlen, 0)));
 	return len;
 }
 
@@ -140,7 +140,7 @@ static uint32_t icmp6_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, u
 	wr16(icmp + 2, 0);
 	wr32(icmp + 4, info);
 	sum = nio_csum_pseudo6(ip + 8, ip + 24, IPPROTO_ICMPV6, 8 + qlen);
-	wr16(icmp + 2, nio_csum_fold(nio_csum_partial(icmp, 8 + qlen, sum)));
+	wr16(icmp + 2, nio_csum_fold(tun_csum_partial(icmp, 8 + qlen, sum)));
 	return IP6_HLEN + 8 + qlen;
 }
 
@@ -247,7 +247,7 @@ static uint16_t outer_udp(const struct tun *t, uint8_t *u, const uint8_t *ip, ui
 	if (t->udp_csum) {
 		sum = t->family == 6 ? nio_csum_pseudo6(ip + 8, ip + 24, IPPROTO_UDP, ulen)
 				     : nio_csum_pseudo4(ip + 12, ip + 16, IPPROTO_UDP, ulen);
-		c = nio_csum_fold(nio_csum_partial(u, ulen, sum));
+		c = nio_csum_fold(tun_csum_partial(u, ulen, sum));
 		wr16(u + 6, c ? c : 0xffff);
 	}
 	return sport;

@@ -139,6 +139,39 @@ static inline void wr32(uint8_t *b, uint32_t v)
 	b[3] = (uint8_t)v;
 }
 
+/* nio_csum_partial() four bytes at a time: the folded sum of native-order words is the byte swap
+ * of the big-endian one (RFC 1071 2.B), so the result adds to the other partial sums as is. */
+static inline uint32_t tun_csum_partial(const uint8_t *b, uint32_t len, uint32_t sum)
+{
+	uint64_t acc = 0;
+	uint32_t w;
+	uint16_t h;
+
+	for (; len >= 4; b += 4, len -= 4) {
+		memcpy(&w, b, 4);
+		acc += w;
+	}
+	if (len >= 2) {
+		memcpy(&h, b, 2);
+		acc += h;
+		b += 2;
+		len -= 2;
+	}
+	if (len) {
+		const uint8_t last[2] = { b[0], 0 };
+
+		memcpy(&h, last, 2);
+		acc += h;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	h = (uint16_t)acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = (uint16_t)(h << 8 | h >> 8);
+#endif
+	return sum + h;
+}
+
 /* Traffic class / TOS byte of an IPv4 or IPv6 header. */
 static inline uint8_t ip_tos(const uint8_t *ip, bool v6)
 {
@@ -165,17 +198,23 @@ static inline bool tun_is_own(const struct tun *t, const uint8_t *ip, uint32_t l
 {
 	uint32_t hl = v6 ? IP6_HLEN : (ip[0] & 0x0fu) * 4;
 	uint8_t proto = v6 ? ip[6] : ip[9];
+	bool ours;
 
-	if (v6 != (t->family == 6) || memcmp(v6 ? ip + 24 : ip + 16, addr, v6 ? 16 : 4) != 0)
-		return false;
 	switch (t->type) {
 	case TUN_GRE:
-		return proto == IPPROTO_GRE;
+		ours = proto == IPPROTO_GRE;
+		break;
 	case TUN_IPIP:
-		return proto == IPPROTO_IPIP || proto == IPPROTO_IPV6;
+		ours = proto == IPPROTO_IPIP || proto == IPPROTO_IPV6;
+		break;
 	default:
-		return proto == IPPROTO_UDP && len >= hl + 4 && rd16(ip + hl + 2) == t->port;
+		ours = proto == IPPROTO_UDP && len >= hl + 4 && rd16(ip + hl + 2) == t->port;
+		break;
 	}
+	/* the protocol first: it rules out nearly every packet without touching the addresses */
+	if (!ours || v6 != (t->family == 6))
+		return false;
+	return v6 ? memcmp(ip + 24, addr, 16) == 0 : memcmp(ip + 16, addr, 4) == 0;
 }
 
 extern const struct nio_service tunnel_service;
