@@ -104,13 +104,13 @@ ok "TCP lan->site $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/
 # 3. Path MTU: 1500-byte packets with DF cannot take 50 bytes of VXLAN in a 1500 path; the
 # sender learns 1450 from netiod's ICMP error and a 1450-byte packet then goes through.
 t0=$(svc to-site icmp-too-big)
-lan ping -M do -s 1472 -c 1 -W 1 203.0.113.130 >"$WORK/pmtu4" 2>&1 && fail "a 1500-byte DF packet went through"
+lan ping -M "do" -s 1472 -c 1 -W 1 203.0.113.130 >"$WORK/pmtu4" 2>&1 && fail "a 1500-byte DF packet went through"
 grep -q "mtu = 1450" "$WORK/pmtu4" || fail "no fragmentation-needed (mtu 1450): $(cat "$WORK/pmtu4")"
 lan ip route get 203.0.113.130 | grep -q "mtu 1450" || fail "the lan host did not learn mtu 1450"
-lan ping -M do -s 1422 -c 3 -i 0.05 -W 1 203.0.113.130 >/dev/null || fail "1450-byte ping failed"
-lan ping -6 -M do -s 1452 -c 1 -W 1 2001:db8:b::130 >"$WORK/pmtu6" 2>&1 && fail "a 1500-byte IPv6 packet went through"
+lan ping -M "do" -s 1422 -c 3 -i 0.05 -W 1 203.0.113.130 >/dev/null || fail "1450-byte ping failed"
+lan ping -6 -M "do" -s 1452 -c 1 -W 1 2001:db8:b::130 >"$WORK/pmtu6" 2>&1 && fail "a 1500-byte IPv6 packet went through"
 lan ip -6 route get 2001:db8:b::130 | grep -q "mtu 1450" || fail "the lan host did not learn IPv6 mtu 1450: $(cat "$WORK/pmtu6")"
-lan ping -6 -M do -s 1402 -c 3 -i 0.05 -W 1 2001:db8:b::130 >/dev/null || fail "1450-byte IPv6 ping failed"
+lan ping -6 -M "do" -s 1402 -c 3 -i 0.05 -W 1 2001:db8:b::130 >/dev/null || fail "1450-byte IPv6 ping failed"
 [ $(($(svc to-site icmp-too-big) - t0)) -ge 2 ] || fail "icmp-too-big not counted"
 ok "PMTU: ICMP fragmentation-needed and packet-too-big with mtu 1450, then 1450-byte packets pass"
 
