@@ -361,9 +361,9 @@ uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **p
 	if (!s->qlen)
 		next = 0;
 	else if (n == max)
-		next = t;
+		next = t; /* more is due already: come back at once, resuming from t */
 	s->due = next;
-	*next_ns = next > now ? next : next ? now : 0;
+	*next_ns = next && next < now ? now : next;
 	return n;
 }
 
