@@ -22,6 +22,55 @@ int crypto_cipher_parse(const char *s, enum crypto_cipher *c)
 	return 0;
 }
 
+/* Seal a fixed 203-byte message with ops and return its ciphertext and tag in out. */
+static bool seal(const struct crypto_engine_ops *ops, void *eng, enum crypto_cipher c,
+		 uint8_t out[219])
+{
+	uint8_t key[CRYPTO_KEY_MAX], aad[12];
+	struct crypto_op op = { .aad = aad,
+				.aad_len = 12,
+				.len = 203,
+				.data = out,
+				.icv = out + 203,
+				.encrypt = true };
+	void *k;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(0xa5 ^ i * 29);
+	for (unsigned i = 0; i < 203; i++)
+		out[i] = (uint8_t)(i * 13 + 7);
+	memset(op.nonce, 0x3c, sizeof(op.nonce));
+	memset(aad, 0x5e, sizeof(aad));
+	k = ops->key_new(eng, c, key, true);
+	if (!k)
+		return false;
+	op.key = k;
+	ops->run(eng, &op, 1);
+	ops->key_free(eng, k);
+	return op.ok;
+}
+
+/*
+ * A second engine must agree with OpenSSL before it is trusted with traffic: a library or CPU
+ * that computes something else would otherwise only show as a peer refusing every packet.
+ */
+static int agrees_with_openssl(const struct crypto_engine *e)
+{
+	void *ref = crypto_engine_openssl.open(NULL, 0);
+	int rc = 0;
+
+	for (int c = CRYPTO_AES128_GCM; c <= CRYPTO_CHACHA20_POLY1305 && !rc; c++) {
+		uint8_t a[219], b[219];
+
+		if (!seal(e->ops, e->priv, (enum crypto_cipher)c, a) ||
+		    !seal(&crypto_engine_openssl, ref, (enum crypto_cipher)c, b) ||
+		    memcmp(a, b, sizeof(a)))
+			rc = -1;
+	}
+	crypto_engine_openssl.close(ref);
+	return rc;
+}
+
 static int try_open(struct crypto_engine *e, const struct crypto_engine_ops *ops, char *err,
 		    size_t errlen)
 {
@@ -29,6 +78,11 @@ static int try_open(struct crypto_engine *e, const struct crypto_engine_ops *ops
 	if (!e->priv)
 		return -1;
 	e->ops = ops;
+	if (ops != &crypto_engine_openssl && agrees_with_openssl(e) < 0) {
+		snprintf(err, errlen, "engine %s: self-test against OpenSSL failed", ops->name);
+		crypto_engine_close(e);
+		return -1;
+	}
 	return 0;
 }
 
