@@ -143,13 +143,18 @@ static inline void wr32(uint8_t *b, uint32_t v)
  * of the big-endian one (RFC 1071 2.B), so the result adds to the other partial sums as is. */
 static inline uint32_t tun_csum_partial(const uint8_t *b, uint32_t len, uint32_t sum)
 {
-	uint64_t acc = 0;
-	uint32_t w;
+	uint64_t acc = 0, acc2 = 0;
+	uint32_t w[4];
 	uint16_t h;
 
-	for (; len >= 4; b += 4, len -= 4) {
-		memcpy(&w, b, 4);
-		acc += w;
+	for (; len >= 16; b += 16, len -= 16) { /* two chains: payload checksums over IPv6 */
+		memcpy(w, b, 16);
+		acc += (uint64_t)w[0] + w[1];
+		acc2 += (uint64_t)w[2] + w[3];
+	}
+	for (acc += acc2; len >= 4; b += 4, len -= 4) {
+		memcpy(w, b, 4);
+		acc += w[0];
 	}
 	if (len >= 2) {
 		memcpy(&h, b, 2);

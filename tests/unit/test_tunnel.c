@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <netio/csum.h>
+
 #include "../../services/tunnel/tunnel.h"
 #include "fake_host.h"
 
@@ -361,6 +363,25 @@ static void ip4_fix_csum(uint8_t *ip)
 	ip[11] = (uint8_t)c;
 }
 
+/* The plugin's word-at-a-time sum equals RFC 1071's at every length and alignment. */
+static void test_csum(void **state)
+{
+	uint8_t b[320];
+	uint32_t x = 1;
+
+	for (unsigned i = 0; i < sizeof(b); i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (uint8_t)(x >> 16);
+	}
+	for (unsigned off = 0; off < 4; off++)
+		for (uint32_t n = 0; n + off <= sizeof(b); n++)
+			assert_int_equal(nio_csum_fold(tun_csum_partial(b + off, n, 7)),
+					 (uint16_t)~ref_sum(b + off, n, 7));
+	memset(b, 0xff, sizeof(b)); /* carries all the way */
+	assert_int_equal(nio_csum_fold(tun_csum_partial(b, sizeof(b), 0xffff)),
+			 (uint16_t)~ref_sum(b, sizeof(b), 0xffff));
+}
+
 /* Check what the encap side produced, with checksums recomputed here. */
 static void assert_outer_ok(const struct nio_pkt *p, bool v6, bool udp)
 {
@@ -499,7 +520,7 @@ static void roundtrip(const struct tcfg *c, const uint8_t *frame, size_t len, ui
 {
 	void *e = make_ok(c, false, NULL), *d = make_ok(c, true, NULL);
 	bool l2 = strcmp(c->type, "vxlan") == 0 || strcmp(c->type, "geneve") == 0;
-	uint8_t want[256];
+	uint8_t want[1600];
 	struct tpkt k;
 
 	pkt_set(&k, frame, len);
@@ -745,13 +766,14 @@ static void test_ecn(void **state)
 
 /* ---------------------------------------------------------------- encap edge cases */
 
-/* in4_frame / in6_frame grown to an IP length of iplen (zero payload), IPv4 DF as asked. */
+/* in4_frame / in6_frame grown to an IP length of iplen (patterned payload), IPv4 DF as asked. */
 static size_t big_frame(uint8_t *f, bool v6, uint32_t iplen, bool df)
 {
 	const uint8_t *src = v6 ? in6_frame : in4_frame;
 	size_t n = v6 ? sizeof(in6_frame) : sizeof(in4_frame);
 
-	memset(f, 0, ETH_HLEN + iplen);
+	for (uint32_t i = 0; i < ETH_HLEN + iplen; i++)
+		f[i] = (uint8_t)(i * 7 + 1);
 	memcpy(f, src, n < ETH_HLEN + iplen ? n : ETH_HLEN + iplen);
 	if (v6) {
 		wr16(f + ETH_HLEN + 4, (uint16_t)(iplen - IP6_HLEN));
@@ -761,6 +783,19 @@ static size_t big_frame(uint8_t *f, bool v6, uint32_t iplen, bool df)
 	f[ETH_HLEN + 6] = df ? 0x40 : 0;
 	ip4_fix_csum(f + ETH_HLEN);
 	return ETH_HLEN + iplen;
+}
+
+/* Full-size packets: the payload checksums (UDP over IPv6, udp-csum) over many words. */
+static void test_roundtrip_big(void **state)
+{
+	static const char *const names[] = { "vxlan6", "geneve6", "gre6", "ipip6", "vxlan4-csum" };
+	uint8_t f[1600];
+
+	for (unsigned i = 0; i < 5; i++)
+		for (uint32_t n = 1351; n < 1355; n++) {
+			roundtrip(cfg(names[i]), f, big_frame(f, false, n, true), HASH);
+			roundtrip(cfg(names[i]), f, big_frame(f, true, n, false), HASH);
+		}
 }
 
 static void assert_icmp_reply(const struct nio_pkt *p, bool v6, uint8_t type, uint8_t code,
@@ -1136,6 +1171,8 @@ int main(void)
 		cmocka_unit_test(test_encap_vlan),
 		cmocka_unit_test(test_encap_options),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_csum),
+		cmocka_unit_test(test_roundtrip_big),
 		cmocka_unit_test(test_descriptor),
 	};
 
