@@ -10,6 +10,7 @@ only=${5:-}
 NETIO_TOOLS=$out
 export REPO O NETIO_TOOLS PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mkdir -p "$out"
+echo # the console line so far holds the firmware's escape sequences
 pass=0
 fail=0
 failed=""

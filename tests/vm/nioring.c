@@ -315,7 +315,7 @@ static int cmd_bind(int argc, char **argv)
 	int err;
 
 	if (argc < 4)
-		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS]");
+		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE]]");
 	nla_put_u32(m, NETIO_A_IFINDEX, if_nametoindex(argv[2]));
 	nla_put_string(m, NETIO_A_BIND_NAME, argv[3]);
 	nla_put_u32(m, NETIO_A_HOLD_MS, argc > 4 ? (uint32_t)atoi(argv[4]) : 60000);
@@ -323,6 +323,8 @@ static int cmd_bind(int argc, char **argv)
 		nla_put_u32(m, NETIO_A_RX_SLOTS, (uint32_t)atoi(argv[5]));
 		nla_put_u32(m, NETIO_A_TX_SLOTS, (uint32_t)atoi(argv[5]));
 	}
+	if (argc > 6)
+		nla_put_u32(m, NETIO_A_BUF_SIZE, (uint32_t)atoi(argv[6]));
 	err = nl_exec(m, on_bind, &bi);
 	if (err)
 		nl_fail("bind", err);
