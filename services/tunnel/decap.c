@@ -361,7 +361,7 @@ static void strip(struct nio_pkt *p, const struct decap *d)
 	inner_meta(p, d);
 }
 
-int tun_decap(struct tun *t, struct nio_pkt *p)
+int tunnel_decap(struct tun *t, struct nio_pkt *p)
 {
 	struct outer o;
 	struct decap d = { 0 };

@@ -300,7 +300,7 @@ static int encap_write(struct tun *t, struct nio_pkt *p, const struct inner *in)
 	return TUN_C_ENCAP;
 }
 
-int tun_encap(struct tun *t, struct nio_pkt *p)
+int tunnel_encap(struct tun *t, struct nio_pkt *p)
 {
 	struct inner in;
 	int e = inner_parse(p, &in);

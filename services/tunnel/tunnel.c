@@ -405,7 +405,7 @@ static void tunnel_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 	int c;
 
 	for (uint16_t i = 0; i < n; i++) {
-		c = t->decap ? tun_decap(t, pkts[i]) : tun_encap(t, pkts[i]);
+		c = t->decap ? tunnel_decap(t, pkts[i]) : tunnel_encap(t, pkts[i]);
 		t->cnt[c]++;
 		verdicts[i] = c >= TUN_C_FIRST_DROP ? NIO_V_DROP : NIO_V_PASS;
 	}

@@ -225,8 +225,8 @@ static inline bool tun_is_own(const struct tun *t, const uint8_t *ip, uint32_t l
 extern const struct nio_service tunnel_service;
 
 /* encap.c: returns the counter to bump (TUN_C_ENCAP, TUN_C_ICMP_* or a drop reason). */
-int tun_encap(struct tun *t, struct nio_pkt *p);
+int tunnel_encap(struct tun *t, struct nio_pkt *p);
 /* decap.c: returns TUN_C_DECAP or a drop reason. */
-int tun_decap(struct tun *t, struct nio_pkt *p);
+int tunnel_decap(struct tun *t, struct nio_pkt *p);
 
 #endif /* NETIO_TUNNEL_H */
