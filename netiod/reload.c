@@ -39,7 +39,11 @@ void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
 	free(blob);
 }
 
-/* Swap in a loaded, opened configuration with the worker stopped at a quiescent point. */
+/*
+ * Swap in a loaded, opened configuration with the worker stopped at a quiescent point. The old
+ * instances are finished before the worker resumes: a service may hand back packets it still
+ * holds (host->pkt_free) into the worker's pool only while the worker is not using it.
+ */
 void nio_apply_config(struct netiod *d, struct nio_config *c)
 {
 	struct nio_config *old = d->running;
@@ -52,9 +56,9 @@ void nio_apply_config(struct netiod *d, struct nio_config *c)
 		c->ports[i]->id = (uint16_t)i;
 	nio_worker_set_config(&d->worker, c);
 	d->running = c;
+	nio_config_free(old);
 	if (d->worker.thread)
 		nio_worker_resume(&d->worker);
-	nio_config_free(old);
 }
 
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
@@ -74,7 +78,8 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	}
 	if (d->running && strcmp(c->metrics_listen, d->running->metrics_listen))
 		log_warnx("metrics-listen changes take effect when netiod restarts");
-	snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
+	if (file != d->conf_file) /* SIGHUP passes d->conf_file itself */
+		snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
 	nio_apply_config(d, c);
 	d->reloads++;
 	d->last_error[0] = '\0';
@@ -160,8 +165,8 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 	nio_plugin_unlink(d, old);
 	np->next = d->plugins;
 	d->plugins = np;
+	undo(r, n); /* the old instances, while the worker cannot touch what they free */
 	nio_worker_resume(&d->worker);
-	undo(r, n);
 	if (old->dl != np->dl)
 		nio_plugin_close(old->dl);
 	log_info("replaced service %s with %s (%u instance(s))", name, np->path, n);

@@ -85,7 +85,8 @@ struct nio_host {
 	const char *(*conf_title)(const struct nio_conf *c);
 	int (*conf_line)(const struct nio_conf *c); /* line of the block, for messages */
 
-	/* Packets: return a packet the service owns (CONSUMED) to its pool. Worker thread. */
+	/* Packets: return a packet the service owns (CONSUMED) to its pool. Worker thread, or the
+	 * control thread while the worker is paused (restore_state, fini). */
 	void (*pkt_free)(struct nio_pkt *p);
 	uint64_t (*now_ns)(void); /* CLOCK_MONOTONIC */
 
@@ -131,7 +132,8 @@ struct nio_service {
 	int (*save_state)(void *inst, void **blob, size_t *len);
 	int (*restore_state)(void *inst, const void *blob, size_t len);
 
-	/* Optional: one line of human-readable status (engine, SA state...) for netioctl. */
+	/* Optional: human-readable status (engine, SA state, one line per class...) for netioctl;
+	 * one or more lines, up to len bytes. */
 	int (*show)(void *inst, char *buf, size_t len);
 
 	void *spare[8]; /* keep NULL: room to append without breaking old plugins */
