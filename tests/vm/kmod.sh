@@ -200,8 +200,17 @@ $T unbind "$OTHER"
 kill -9 $holder
 wait $holder 2>/dev/null || true
 
-log "hostile writer on the mapped TX ring"
-$T scribble "$OUT" 4
+log "hostile writer on the mapped rings, with claimed traffic arriving"
+HOSTILE=$($T bind gw-s hostile 120000)
+$T claims "$HOSTILE" "id=1,proto=udp,dst=192.0.2.0/24,dport=9000"
+ip netns exec $S "$T" udp-send 192.0.2.2 9000 300 &
+sender=$!
+$T scribble "$HOSTILE" 4
+wait $sender
+expect_eq "$(claim_of "$HOSTILE" 1 packets)" 300 "claimed packets met by the hostile owner's ring"
+echo "   hostile rx: $($T show "$HOSTILE" | grep -E '^(rx_packets|rx_full|tx_bad_desc)' | tr '\n' ' ')"
+$T unbind "$HOSTILE"
+$T scribble "$OUT" 2
 bad=$(stat_of "$OUT" tx_bad_desc)
 [ "$bad" -gt 0 ] || fail "tx_bad_desc did not move ($bad)"
 echo "   tx_bad_desc $bad"
