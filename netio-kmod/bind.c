@@ -198,7 +198,7 @@ struct nio_bind *nio_bind_attach(u32 id, struct file *f)
 	nio_ring_republish(b);
 	b->owner_pid = get_pid(task_tgid(current));
 	WRITE_ONCE(b->owner, f);
-	f->private_data = b;
+	WRITE_ONCE(f->private_data, b); /* read locklessly by poll, mmap and KICK */
 	mutex_unlock(&nio_lock);
 	return b;
 }

@@ -154,7 +154,7 @@ bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 clai
 	WRITE_ONCE(s->flags, flags);
 	WRITE_ONCE(s->claim, claim_id);
 	WRITE_ONCE(s->reserved, 0);
-	b->rx_head++;
+	WRITE_ONCE(b->rx_head, b->rx_head + 1); /* poll reads it without rx_lock */
 	/* pairs with the consumer's acquire load of head: the slot and its buffer are written */
 	smp_store_release(&b->rx->head, b->rx_head);
 	nio_stat_add(&b->stats.rx_packets, 1);
@@ -256,7 +256,7 @@ int nio_ring_tx(struct nio_bind *b)
 		if ((i & 63) == 63)
 			cond_resched();
 	}
-	b->tx_tail += n;
+	WRITE_ONCE(b->tx_tail, b->tx_tail + n); /* poll reads it without tx_lock */
 	/* pairs with the producer's acquire load of tail: these slots may be reused */
 	smp_store_release(&b->tx->tail, b->tx_tail);
 	WRITE_ONCE(b->info->tx_packets, b->stats.tx_packets);

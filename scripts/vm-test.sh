@@ -22,7 +22,10 @@ done
 [ -n "$kver" ] || { echo "vm: no kernel with headers (install linux-image-amd64 linux-headers-amd64)" >&2; exit 1; }
 
 # Each run keeps its own initramfs, console, logs and status: runs may overlap on one machine.
+# The logs of the last few runs are kept.
 run=$(mktemp -d "$out/run.XXXXXX")
+# shellcheck disable=SC2012
+ls -dt "$out"/run.* | tail -n +9 | xargs -r rm -rf
 echo "vm: building netio.ko for $kver"
 flock "$REPO/netio-kmod" make -s -C "$REPO/netio-kmod" KDIR="/lib/modules/$kver/build" \
 	>"$run/kmod-build.log" 2>&1 || {
@@ -34,10 +37,18 @@ if grep -q 'warning:' "$run/kmod-build.log"; then
 	echo "vm: netio.ko built with warnings" >&2
 	exit 1
 fi
-# shellcheck disable=SC2046
-cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I"$REPO/include" \
-	$(pkg-config --cflags libnl-genl-3.0) -o "$run/nioring" "$REPO/tests/vm/nioring.c" \
-	$(pkg-config --libs libnl-genl-3.0)
+# The tools the tests drive netio.ko with: nioring, and kmodclaims around netiod's port driver.
+tool() { # name sources...
+	name=$1
+	shift
+	# shellcheck disable=SC2046
+	cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+		-I"$REPO/include" -I"$REPO/netiod" $(pkg-config --cflags libnl-genl-3.0) \
+		-o "$run/$name" "$@" $(pkg-config --libs libnl-genl-3.0)
+}
+tool nioring "$REPO/tests/vm/nioring.c"
+tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" \
+	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c"
 sh "$REPO/scripts/vm-initramfs.sh" "$kver" "$run/initramfs.cpio.gz"
 
 # $O gets its own share unless it lives inside the repository.

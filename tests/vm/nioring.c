@@ -286,9 +286,25 @@ static void put_claim(struct nl_msg *m, const char *spec)
 	nla_nest_end(m, c);
 }
 
+/* "ADDR/PLEN" of a claim's prefix attribute, or "any". */
+static const char *claim_prefix(struct nlattr **c, int addr_attr, int plen_attr, char *buf,
+				size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!c[addr_attr] || !c[plen_attr])
+		return "any";
+	inet_ntop(nla_len(c[addr_attr]) == 4 ? AF_INET : AF_INET6, nla_data(c[addr_attr]), a,
+		  sizeof(a));
+	snprintf(buf, len, "%s/%u", a, nla_get_u8(c[plen_attr]));
+	return buf;
+}
+
+/* One line per claim: "claim ID" then key value pairs, counters first. */
 static int on_claims(struct nl_msg *m, void *arg)
 {
 	struct nlattr *tb[NETIO_A_MAX + 1], *c[NETIO_CLAIM_A_MAX + 1], *nest;
+	char src[64], dst[64];
 	int rem;
 
 	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_CLAIMS])
@@ -298,10 +314,21 @@ static int on_claims(struct nl_msg *m, void *arg)
 		if (nla_parse_nested(c, NETIO_CLAIM_A_MAX, nest, NULL) || !c[NETIO_CLAIM_A_ID])
 			continue;
 		printf("claim %u packets %" PRIu64 " queued %" PRIu64 " dropped %" PRIu64
-		       " passed %" PRIu64 "\n",
+		       " passed %" PRIu64 " family %u proto %u src %s dst %s sport %u-%u"
+		       " dport %u-%u mode %s\n",
 		       nla_get_u16(c[NETIO_CLAIM_A_ID]), nla_get_u64(c[NETIO_CLAIM_A_PACKETS]),
 		       nla_get_u64(c[NETIO_CLAIM_A_QUEUED]), nla_get_u64(c[NETIO_CLAIM_A_DROPPED]),
-		       nla_get_u64(c[NETIO_CLAIM_A_PASSED]));
+		       nla_get_u64(c[NETIO_CLAIM_A_PASSED]), nla_get_u8(c[NETIO_CLAIM_A_FAMILY]),
+		       nla_get_u8(c[NETIO_CLAIM_A_PROTO]),
+		       claim_prefix(c, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, src, sizeof(src)),
+		       claim_prefix(c, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, dst, sizeof(dst)),
+		       nla_get_u16(c[NETIO_CLAIM_A_SPORT_LO]),
+		       nla_get_u16(c[NETIO_CLAIM_A_SPORT_HI]),
+		       nla_get_u16(c[NETIO_CLAIM_A_DPORT_LO]),
+		       nla_get_u16(c[NETIO_CLAIM_A_DPORT_HI]),
+		       nla_get_u8(c[NETIO_CLAIM_A_FAIL_MODE]) == NETIO_FAIL_PASSTHROUGH
+			       ? "passthrough"
+			       : "secure");
 	}
 	return NL_OK;
 }
