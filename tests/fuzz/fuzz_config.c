@@ -17,6 +17,11 @@ void nio_port_put(struct nio_port *p)
 	free(p);
 }
 
+void nio_capture_release(struct nio_pipeline *pl)
+{
+	(void)pl;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct netiod d;

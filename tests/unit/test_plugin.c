@@ -22,6 +22,11 @@ void nio_port_put(struct nio_port *p)
 	free(p);
 }
 
+void nio_capture_release(struct nio_pipeline *pl)
+{
+	(void)pl;
+}
+
 static char path[512];
 
 static const char *fixture(const char *name)
