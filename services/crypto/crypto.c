@@ -26,6 +26,9 @@
  *    the encrypted inner IP packet + padding + pad length + next header, and the 16-byte
  *    ICV. l3_off, l4_off, flags, ip_proto (50) and key (outer addresses, family) describe
  *    the outer packet, so the daemon routes it towards the peer and rewrites the MACs.
+ *    The inner TTL / hop limit is decremented first (this gateway forwards the inner packet;
+ *    RFC 4301 5.1.2.1): an expiring packet is dropped (inner-ttl-expired, no ICMP). The outer
+ *    TTL starts at 64, DSCP/ECN are copied from the inner header.
  * Nothing passes unencrypted by accident: a pipeline with this service should run
  * fail-mode "secure".
  *
@@ -34,7 +37,8 @@
  * included, as long as the state directory survives.
  *
  * Not done: ESP fragments (dropped), IPv6 extension headers before ESP (not seen as ESP),
- * RFC 4303 A3 resynchronisation after 2^32 lost packets with ESN, ECN CE propagation on decap.
+ * RFC 4303 A3 resynchronisation after 2^32 lost packets with ESN, ECN CE propagation on decap,
+ * ICMP errors (too big, time exceeded) towards the inner source.
  */
 
 const char *const crypto_counter_names[CRYPTO_C_MAX + 1] = {

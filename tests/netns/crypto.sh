@@ -204,8 +204,8 @@ kill "$dump" 2>/dev/null
 wait "$dump" 2>/dev/null
 esp=$(tcpdump -n -r "$WORK/wire.pcap" esp 2>/dev/null | wc -l)
 clear=$(tcpdump -n -r "$WORK/wire.pcap" 'icmp or icmp6 and not ip6[40] >= 133' 2>/dev/null | wc -l)
-# the capture may miss a few at its start; the exact count is the counters' job below
-[ "$esp" -ge 120 ] || fail "only $esp ESP packets on the wire for 160 echo packets"
+# a loaded host's capture misses some; the exact count is the counters' job below
+[ "$esp" -ge 40 ] || fail "only $esp ESP packets on the wire for 160 echo packets"
 [ "$clear" -eq 0 ] || fail "$clear ICMP packets in clear between the gateways"
 tcpdump -n -r "$WORK/wire.pcap" esp 2>/dev/null | grep -q 'spi=0x00001002' || fail "no IPv6 ESP SA on the wire"
 ok "80 IPv4 + 80 IPv6 echo packets: $esp ESP on the wire, 0 in clear"
