@@ -9,6 +9,43 @@
 
 static LIST_HEAD(nio_nics); /* nio_lock */
 
+/*
+ * A GSO frame (veth or virtio with offloads on) is cut into wire-size frames for the ring, as
+ * the device would have sent them. Frames that do not fit are dropped whatever the fail mode:
+ * part of the burst is already with the owner.
+ */
+static rx_handler_result_t nio_rx_gso(struct nio_claim *c, struct nio_claim_stats *s,
+				      struct sk_buff *skb)
+{
+	struct sk_buff *segs, *seg, *next;
+
+	skb = skb_share_check(skb, GFP_ATOMIC);
+	if (!skb) {
+		s->dropped++;
+		return RX_HANDLER_CONSUMED;
+	}
+	__skb_push(skb, skb->data - skb_mac_header(skb));
+	segs = __skb_gso_segment(skb, 0, false);
+	if (IS_ERR_OR_NULL(segs)) {
+		s->dropped++;
+		kfree_skb(skb);
+		return RX_HANDLER_CONSUMED;
+	}
+	if (segs != skb)
+		consume_skb(skb);
+	skb_list_walk_safe(segs, seg, next) {
+		skb_mark_not_on_list(seg);
+		if (nio_ring_rx_enqueue(c->bind, seg, c->id)) {
+			s->queued++;
+			consume_skb(seg);
+		} else {
+			s->dropped++;
+			kfree_skb(seg);
+		}
+	}
+	return RX_HANDLER_CONSUMED;
+}
+
 /* A claimed packet: into its owner's ring, else what the claim's fail mode says. */
 static rx_handler_result_t nio_rx_claimed(struct nio_claim *c, struct sk_buff *skb)
 {
@@ -17,10 +54,14 @@ static rx_handler_result_t nio_rx_claimed(struct nio_claim *c, struct sk_buff *s
 
 	s->packets++;
 	s->bytes += skb->len;
-	if (READ_ONCE(b->owner) && nio_ring_rx_enqueue(b, skb, c->id)) {
-		s->queued++;
-		consume_skb(skb);
-		return RX_HANDLER_CONSUMED;
+	if (READ_ONCE(b->owner)) {
+		if (skb_is_gso(skb))
+			return nio_rx_gso(c, s, skb);
+		if (nio_ring_rx_enqueue(b, skb, c->id)) {
+			s->queued++;
+			consume_skb(skb);
+			return RX_HANDLER_CONSUMED;
+		}
 	}
 	if (c->fail_mode == NETIO_FAIL_PASSTHROUGH) {
 		s->passed++;

@@ -124,6 +124,18 @@ lan ping -6 -c 10 -i 0.05 -W 2 2001:db8:2::10 >"$W/ping6" || fail "IPv6 ping los
 echo "   20 + 10 pings through netio.ko and netiod"
 lan ping -c 2 -W 2 192.0.2.1 >/dev/null || fail "ping to the gateway itself"
 
+log "TCP with the veth offloads on: GSO frames are cut to wire size before the ring"
+ip netns exec $R iperf3 -s -1 -D -B 198.51.100.10 --logfile "$W/iperf-s.log"
+sleep 0.5
+p0=$("$T" show "$LAN" | awk '$1 == "claim" && $2 == 1 { print $4 }')
+q0=$(queued "$LAN" 1)
+lan timeout 90 iperf3 -c 198.51.100.10 -n 2M >"$W/iperf.out" 2>&1 || fail "iperf3: $(tail -n 3 "$W/iperf.out")"
+p1=$("$T" show "$LAN" | awk '$1 == "claim" && $2 == 1 { print $4 }')
+echo "   claim lan/1: $((p1 - p0)) frames received, $(($(queued "$LAN" 1) - q0)) queued after GSO"
+trunc=$("$T" show "$LAN" | awk '$1 == "rx_trunc" { print $2 }')
+[ "$trunc" = 0 ] || fail "$trunc frames were truncated into the ring"
+echo "   2 MB of TCP through netiod: $(grep -E 'receiver' "$W/iperf.out" | awk '{ print $7, $8 }')"
+
 log "kill -9 netiod: secure claims drop; a restarted netiod re-attaches"
 kill -9 "$NETIOD"
 wait "$NETIOD" 2>/dev/null || true
