@@ -69,8 +69,9 @@
  *   NETIO_A_BIND_ID: NLA_U32
  *   NETIO_A_CLAIMS: NLA_NESTED
  *     0: NLA_NESTED, the claim attributes above plus its counters:
- *       NETIO_CLAIM_A_PACKETS, NETIO_CLAIM_A_BYTES: NLA_U64, matched
- *       NETIO_CLAIM_A_QUEUED: NLA_U64, copied to the RX ring
+ *       NETIO_CLAIM_A_PACKETS, NETIO_CLAIM_A_BYTES: NLA_U64, matched (as received)
+ *       NETIO_CLAIM_A_QUEUED: NLA_U64, frames copied to the RX ring; a GSO frame is cut to
+ *                             wire size first and counts once per segment
  *       NETIO_CLAIM_A_DROPPED: NLA_U64, dropped (secure, no owner or ring full)
  *       NETIO_CLAIM_A_PASSED: NLA_U64, left to the kernel (passthrough, no owner or ring full)
  *
