@@ -27,8 +27,7 @@ say "ping lan -> wan (IPv4 and IPv6)"
 lan ping -c 5 -i 0.2 198.51.100.10 || fail "ping"
 lan ping -6 -c 3 -i 0.2 2001:db8:2::10 || fail "ping -6"
 say "iperf3 TCP lan -> wan, 3 s (uplink shaped to 50 Mbit/s by the qos service)"
-wan iperf3 -s -1 -D -B 198.51.100.10 --logfile "$WORK/iperf-s.log"
-sleep 0.3
+iperf3_server wan 198.51.100.10
 lan timeout 20 iperf3 -c 198.51.100.10 -t 3 -f m | grep -E "sender|receiver" || fail "iperf3"
 say "netioctl stats"
 ctl stats

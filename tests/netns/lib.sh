@@ -118,3 +118,16 @@ warm_up_to() {
 	done
 	fail "no connectivity to $* through netiod after warm-up"
 }
+
+# iperf3_server NS-FUNCTION ADDRESS [PORT]: a one-shot iperf3 server, waited for (<= 5 s) until
+# it listens, so a client on a loaded machine never races its start.
+iperf3_server() {
+	_port=${3:-5201}
+	"$1" iperf3 -s -1 -D -B "$2" -p "$_port" --logfile "$WORK/iperf-s-$_port.log" ||
+		fail "iperf3 server on $2:$_port"
+	for _ in $(seq 50); do
+		"$1" ss -Hltn "sport = :$_port" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "iperf3 server on $2:$_port did not start listening"
+}

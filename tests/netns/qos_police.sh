@@ -35,7 +35,7 @@ hdr_errors() { wan awk '/^Ip: [0-9]/ { print $5 }' /proc/net/snmp; }
 setup_topology
 start_netiod "$WORK/qos.conf"
 warm_up
-wan iperf3 -s -1 -D -B 198.51.100.10 -p 5341 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
+iperf3_server wan 198.51.100.10 5341
 wan timeout 20 tcpdump -nn -i eth0 -w "$WORK/wan.pcap" 'udp and port 5341' 2>"$WORK/tcpdump.err" &
 dump=$!
 for _ in $(seq 50); do

@@ -33,8 +33,7 @@ delay_max() {
 setup_topology
 start_netiod "$WORK/qos.conf"
 warm_up
-wan iperf3 -s -1 -D -B 198.51.100.10 -p 5321 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
-sleep 0.3
+iperf3_server wan 198.51.100.10 5321
 lan timeout 30 iperf3 -u -b 20M -l 1400 -t 8 -c 198.51.100.10 -p 5321 >"$WORK/iperf.log" 2>&1 &
 client=$!
 sleep 2

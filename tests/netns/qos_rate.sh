@@ -32,9 +32,7 @@ sample() {
 # reached the wan host between seconds 2 and 9, past the initial burst and before the drain.
 # The window is long because a late worker makes up to 100 ms of missed sending at once.
 flood() {
-	wan iperf3 -s -1 -D -B 198.51.100.10 -p 5301 --logfile "$WORK/iperf-s-$1.log" ||
-		fail "iperf3 server"
-	sleep 0.3
+	iperf3_server wan 198.51.100.10 5301
 	lan timeout 30 iperf3 -u -b 20M -l 1400 -t 10 -c 198.51.100.10 -p 5301 \
 		>"$WORK/iperf-$1.log" 2>&1 &
 	client=$!

@@ -34,8 +34,7 @@ conf 10mbit >"$WORK/qos.conf"
 conf 20mbit >"$WORK/qos-fast.conf"
 start_netiod "$WORK/qos.conf"
 warm_up
-wan iperf3 -s -1 -D -B 198.51.100.10 -p 5351 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
-sleep 0.3
+iperf3_server wan 198.51.100.10 5351
 rx0=$(rx_packets)
 # 3 s at twice the rate, within the queue limit: nothing is dropped, about 3 s stays queued.
 # iperf3's TCP control connection bypasses the shaper, so the client ends with the queue full.

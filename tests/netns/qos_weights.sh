@@ -37,10 +37,8 @@ setup_topology
 start_netiod "$WORK/qos.conf"
 warm_up
 for p in 5311 5312; do
-	wan iperf3 -s -1 -D -B 198.51.100.10 -p $p --logfile "$WORK/iperf-s-$p.log" ||
-		fail "iperf3 server $p"
+	iperf3_server wan 198.51.100.10 $p
 done
-sleep 0.3
 for p in 5311 5312; do
 	lan timeout 30 iperf3 -u -b 15M -l 1200 -t 8 -c 198.51.100.10 -p $p \
 		>"$WORK/iperf-$p.log" 2>&1 &

@@ -89,13 +89,11 @@ d1=$(svc from-site decap)
 ok "ping IPv4 and IPv6 both ways through VXLAN (encap +$((e1 - e0)), decap +$((d1 - d0)))"
 
 # 2. TCP, 3 s each way, bounded.
-wan iperf3 -s -1 -D -B 203.0.113.130 --logfile "$WORK/iperf-s1.log" || fail "iperf3 server on wan"
-sleep 0.3
+iperf3_server wan 203.0.113.130
 lan timeout 20 iperf3 -c 203.0.113.130 -t 3 -J >"$WORK/iperf1.json" || fail "iperf3 lan->site"
 b1=$(jq '.end.sum_received.bytes' "$WORK/iperf1.json")
 [ "$b1" -gt 100000 ] || fail "lan->site TCP moved only $b1 bytes"
-lan iperf3 -s -1 -D -B 192.0.2.10 --logfile "$WORK/iperf-s2.log" || fail "iperf3 server on lan"
-sleep 0.3
+iperf3_server lan 192.0.2.10
 wan timeout 20 iperf3 -c 192.0.2.10 -t 3 -J >"$WORK/iperf2.json" || fail "iperf3 site->lan"
 b2=$(jq '.end.sum_received.bytes' "$WORK/iperf2.json")
 [ "$b2" -gt 100000 ] || fail "site->lan TCP moved only $b2 bytes"
