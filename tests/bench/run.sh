@@ -1,0 +1,102 @@
+#!/bin/sh
+# make bench: build the bench programs, run membench, a callgrind profile and the veth bench, write BENCHMARKS.md.
+# usage: run.sh BUILD_DIR   (env: BENCH_RUNS=5 BENCH_PACKETS=200000, VB_* for vethbench.sh)
+set -eu
+O=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out="$top/BENCHMARKS.md"
+RUNS=${BENCH_RUNS:-5}
+PACKETS=${BENCH_PACKETS:-200000}
+tmp=$(mktemp -d /tmp/netio-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+make -C "$here" O="$O" --no-print-directory
+
+ver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "not installed"; }
+
+machine() {
+	echo "## Machine"
+	echo
+	echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores online"
+	echo "- kernel: $(uname -r); date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- libevent $(ver libevent-dev), libpcap $(ver libpcap-dev), libssl $(ver libssl-dev)," \
+		"libipsec-mb $(ver libipsec-mb-dev), gcc $(ver gcc), netsniff-ng (trafgen) $(ver netsniff-ng)"
+	echo "- git: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+}
+
+membench() {
+	cmd="$O/tests/bench/membench -P $O/services -s $tmp -r $RUNS -n $PACKETS"
+	echo "## 1. In-memory: netiod's worker, pipelines and plugins, no I/O"
+	echo
+	echo "Command: \`$cmd\`"
+	echo
+	$cmd 2>"$tmp/membench.err" || echo "**membench exited with $?** (see the notes below the tables)"
+	grep -v '^<6>' "$tmp/membench.err" | sed 's/^/    /' || true
+}
+
+# Instruction counts are repeatable where cycles are not: where the null chain spends them.
+profile() {
+	command -v valgrind >/dev/null || return 0
+	cmd="valgrind --tool=callgrind --toggle-collect=worker_main $O/tests/bench/membench -P $O/services -s $tmp -r 1 -n 100000 -c null -m '64 B' -b 32"
+	echo
+	echo "### Profile of the null chain, 64 B, burst 32 (callgrind, instructions, worker thread)"
+	echo
+	echo "Command: \`$cmd\`, then \`callgrind_annotate\`."
+	echo
+	valgrind --tool=callgrind --toggle-collect=worker_main --callgrind-out-file="$tmp/cg.out" \
+		"$O/tests/bench/membench" -P "$O/services" -s "$tmp" -r 1 -n 100000 -c null -m '64 B' \
+		-b 32 >/dev/null 2>&1 || return 0
+	echo '```'
+	callgrind_annotate "$tmp/cg.out" 2>/dev/null | grep -E '^ *[0-9,]+ .*[:(]' | head -n 16
+	echo '```'
+}
+
+vethbench() {
+	echo
+	echo "## 2. veth testbed: gen → gateway → sink namespaces"
+	echo
+	echo "Command: \`sh tests/bench/vethbench.sh $O\` (VB_RUNS=${VB_RUNS:-5} VB_DUR=${VB_DUR:-2} VB_STEPS=${VB_STEPS:-4})"
+	echo
+	if [ "$(id -u)" -ne 0 ] || ! command -v trafgen >/dev/null; then
+		echo "Not run: needs root and trafgen (netsniff-ng)."
+		return 0
+	fi
+	sh "$here/vethbench.sh" "$O" 2>"$tmp/veth.err" || echo "**vethbench.sh exited with $?**: $(tail -n 3 "$tmp/veth.err")"
+}
+
+others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
+	for f in "$here"/qos*.sh "$here"/crypto*.sh; do
+		[ -f "$f" ] || continue
+		echo
+		echo "## $(basename "$f")"
+		echo
+		echo "Command: \`sh tests/bench/$(basename "$f") $O\`"
+		echo
+		echo '```'
+		timeout 300 sh "$f" "$O" 2>&1 | tail -n 40 || echo "exited with $?"
+		echo '```'
+	done
+}
+
+{
+	echo "# netio benchmarks"
+	echo
+	echo "Written by \`make bench\` (tests/bench/run.sh); the analysis sections are kept by hand below the generated part."
+	echo
+	machine
+	echo
+	membench
+	profile
+	vethbench
+	others
+} >"$tmp/generated.md"
+
+# Keep the hand-written analysis (everything from "## Analysis" on) across runs.
+if [ -f "$out" ] && grep -q '^## Analysis' "$out"; then
+	sed -n '/^## Analysis/,$p' "$out" >"$tmp/analysis.md"
+	{ cat "$tmp/generated.md"; echo; cat "$tmp/analysis.md"; } >"$out"
+else
+	cp "$tmp/generated.md" "$out"
+fi
+echo "bench: wrote $out"

@@ -1,0 +1,337 @@
+#!/bin/sh
+# veth testbed: gen -> gateway -> sink namespaces; MRR, zero-loss rate and packets per gateway CPU-second.
+# usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=4 VB_SETUPS VB_SETUPS_1518)
+#
+# Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
+# runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
+# forwarding and the sink's receive) is charged to trafgen. It is measured as the CPU time
+# (schedstat, ns, blind to other load) of trafgen's processes and the generator CPU's ksoftirqd,
+# minus the same per offered packet in a "drop" round of the same run (the gateway's kernel drops
+# every frame: ip_forward=0, no forwarder), plus every thread of the forwarder process.
+set -u
+O=$(cd "${1:?usage: vethbench.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+TEST_NAME=vethbench
+export O
+. "$here/../netns/lib.sh"
+trap 'cleanup; exit 1' INT TERM
+
+RUNS=${VB_RUNS:-5}
+DUR=${VB_DUR:-2}
+STEPS=${VB_STEPS:-4}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS_1518=${VB_SETUPS_1518:-kernel afp_fwd netiod}
+GEN_CPU=0
+GW_CPU=$(($(nproc) - 1))
+LANDEV=gw-lan
+WANDEV=gw-wan
+SINK_IP=198.51.100.99 # nobody has it: the sink's kernel drops the frames without an answer
+RES="$WORK/results"
+FWD_PID=
+
+[ "$GW_CPU" -ge 1 ] || fail "needs two CPUs"
+taskset -pc "$GEN_CPU" $$ >/dev/null # this shell and trafgen on one CPU, the gateway on the other
+
+mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
+
+# A process parked in each end namespace, so their counters can be read from /proc/PID/net/dev.
+anchor() {
+	ip netns exec "$1" sleep 3600 >/dev/null 2>&1 &
+	echo $!
+}
+
+link_up() { # ns dev
+	ip -n "$1" link set "$2" up
+	no_offload "$1" "$2"
+}
+
+setup() {
+	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=0
+		ip -n "$ns" link set lo up
+	done
+	ip link add eth0 netns "$NS_LAN" type veth peer name "$LANDEV" netns "$NS_GW"
+	ip link add eth0 netns "$NS_WAN" type veth peer name "$WANDEV" netns "$NS_GW"
+	for x in "$NS_LAN eth0" "$NS_GW $LANDEV" "$NS_GW $WANDEV" "$NS_WAN eth0"; do
+		# shellcheck disable=SC2086
+		link_up $x
+	done
+	ip -n "$NS_GW" addr add 192.0.2.1/24 dev "$LANDEV"
+	ip -n "$NS_GW" addr add 198.51.100.1/24 dev "$WANDEV"
+	ip -n "$NS_WAN" addr add 198.51.100.10/24 dev eth0
+	GWLAN_MAC=$(mac_of "$NS_GW" "$LANDEV")
+	GEN_MAC=$(mac_of "$NS_LAN" eth0)
+	SINK_MAC=$(mac_of "$NS_WAN" eth0)
+	ip -n "$NS_GW" neigh add "$SINK_IP" lladdr "$SINK_MAC" dev "$WANDEV" nud permanent
+	SOFTIRQ_PID=$(ps -e -o pid=,comm= | awk -v d="ksoftirqd/$GEN_CPU" '$2 == d { print $1 }')
+	GEN_PID=$(anchor "$NS_LAN")
+	SINK_PID=$(anchor "$NS_WAN")
+	od -An -tx1 -N 20 /dev/urandom | tr -d ' \n' >"$WORK/bench.key"
+	chmod 600 "$WORK/bench.key"
+}
+
+# trafgen config: SIZE-byte frames (no FCS) from gen to SINK_IP, 256 UDP flows (sport 1024-1279).
+tg_conf() {
+	cat >"$WORK/tg-$1.cfg" <<EOF
+{ $(echo "$GWLAN_MAC" | sed 's/^/0x/; s/:/, 0x/g'), $(echo "$GEN_MAC" | sed 's/^/0x/; s/:/, 0x/g'), 0x08, 0x00,
+  0x45, 0x00, c16($(($1 - 14))), 0x00, 0x00, 0x40, 0x00, 64, 17, csumip(14, 33),
+  192, 0, 2, 10, $(echo "$SINK_IP" | tr . ,),
+  0x04, dinc(0, 255), 0x00, 0x09, c16($(($1 - 34))), 0x00, 0x00,
+  fill(0x5a, $(($1 - 42))) }
+EOF
+}
+
+dev_pkts() { # pid rx|tx: eth0 packets in that process's namespace
+	awk -v f="$2" '$1 == "eth0:" { print (f == "rx") ? $3 : $11 }' "/proc/$1/net/dev"
+}
+
+run_ns() { # pid...: CPU time of every thread of these processes, ns
+	for p in "$@"; do cat "/proc/$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
+tg_pids() { ps -e -o pid=,pgid= | awk -v g="$TG_PID" '$2 == g { print $1 }'; }
+
+# time gen_tx sink_rx generator_side_ns forwarder_ns
+snap() {
+	# shellcheck disable=SC2046
+	echo "$(date +%s%N) $(dev_pkts "$GEN_PID" tx) $(dev_pkts "$SINK_PID" rx)" \
+		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(run_ns $FWD_PID)"
+}
+
+# ------------------------------------------------------------------ the gateways
+
+netiod_conf() { # services...
+	printf 'port lan { device = "%s" driver = "afpacket" }\n' "$LANDEV"
+	printf 'port wan { device = "%s" driver = "afpacket" }\n' "$WANDEV"
+	printf 'pipeline fwd {\n\tmatch { in = "lan" dst = "198.51.100.0/24" }\n'
+	for s in "$@"; do
+		case $s in
+		mark) printf '\tservice mark { dscp = 10 }\n' ;;
+		qos) printf '\tservice qos { policer all { cir = "100gbit" cbs = "64m" ebs = "64m" } }\n' ;;
+		crypto) printf '\tservice crypto { sa out { spi = "0x1001" direction = "out" cipher = "aes128-gcm" key-file = "%s" local = "198.51.100.1" remote = "%s" } }\n' "$WORK/bench.key" "$SINK_IP" ;;
+		tunnel) printf '\tservice tunnel { type = "vxlan" local = "198.51.100.1" remote = "%s" vni = 42 mtu = 9000 }\n' "$SINK_IP" ;;
+		esac
+	done
+	printf '\tout = "wan"\n}\n'
+}
+
+start_netiod_pinned() { # services...
+	netiod_conf "$@" >"$WORK/netiod.conf"
+	ip netns exec "$NS_GW" taskset -c "$GW_CPU" "$O/netiod/netiod" -f -c "$WORK/netiod.conf" \
+		-P "$O/services" -S "$SOCK" -s "$WORK" >>"$WORK/netiod.log" 2>&1 &
+	NETIOD_PID=$!
+	FWD_PID=$!
+	for _ in $(seq 50); do
+		ctl status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "netiod did not start ($*)"
+}
+
+start_gw() { # kernel | afp_fwd | netiod [services...]
+	gw sysctl -qw net.ipv4.ip_forward=0
+	FWD_PID=
+	case $1 in
+	drop) ;;
+	kernel) gw sysctl -qw net.ipv4.ip_forward=1 ;;
+	afp_fwd)
+		ip netns exec "$NS_GW" taskset -c "$GW_CPU" "$O/tests/bench/afp_fwd" "$LANDEV" \
+			"$WANDEV" "$SINK_MAC" 2>>"$WORK/afp_fwd.log" &
+		FWD_PID=$!
+		sleep 0.3
+		;;
+	netiod)
+		shift
+		start_netiod_pinned "$@"
+		;;
+	esac
+}
+
+stop_gw() {
+	if [ -n "$NETIOD_PID" ]; then
+		stop_netiod
+	elif [ -n "$FWD_PID" ]; then
+		kill -TERM "$FWD_PID"
+		wait "$FWD_PID" 2>/dev/null
+	fi
+	FWD_PID=
+}
+
+# ------------------------------------------------------------------ measurements
+
+# trafgen in its own process group (it forks a sender per CPU), in the background -> TG_PID
+tg() { # size rate(pps, 0 = flat out) count
+	rate=
+	[ "$2" -gt 0 ] && rate="-b ${2}pps"
+	# shellcheck disable=SC2086
+	setsid ip netns exec "$NS_LAN" trafgen -o eth0 -i "$WORK/tg-$1.cfg" -P 1 -Q -C -n "$3" \
+		$rate >>"$WORK/trafgen.log" 2>&1 &
+	TG_PID=$!
+}
+
+tg_stop() {
+	kill -INT "-$TG_PID" 2>/dev/null
+	timeout 10 sh -c "while kill -0 $TG_PID 2>/dev/null; do sleep 0.1; done" ||
+		kill -KILL "-$TG_PID" 2>/dev/null
+	wait "$TG_PID" 2>/dev/null
+}
+
+tg_started() { # gen_tx_before: wait (<= 5 s) until gen's counter moves
+	for _ in $(seq 50); do
+		[ "$(dev_pkts "$GEN_PID" tx)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "trafgen sent nothing: $(tail -n 3 "$WORK/trafgen.log")"
+}
+
+# "offered_pps received_pps forwarder_cpu_per_s generator_side_ns_per_offered_packet"
+rates() { # snapA snapB
+	echo "$1 $2" | awk '{
+		dt = ($6 - $1) / 1e9; n = $7 - $2
+		printf "%.0f %.0f %.4f %.1f\n", n / dt, ($8 - $3) / dt, ($10 - $5) / 1e9 / dt,
+			(n > 0 ? ($9 - $4) / n : 0) }'
+}
+
+# "eff NAME SIZE RUN gateway_cpu_per_s packets_per_gateway_cpu_s": the generator side's
+# ns per packet above the drop round's, plus the forwarder
+derive() {
+	awk '$1 == "mrr" && $2 == "drop" { base[$3 " " $4] = $8 }
+	     $1 == "mrr" { row[NR] = $0 }
+	     END { for (i in row) { split(row[i], f, " "); b = base[f[3] " " f[4]]
+		if (f[2] == "drop" || b == "") continue
+		cpu = f[7] + f[5] * (f[8] - b) / 1e9
+		printf "eff %s %s %s %.3f %.0f\n", f[2], f[3], f[4], cpu, (cpu > 0 ? f[6] / cpu : 0) } }' \
+		"$RES" >>"$RES"
+}
+
+# MRR: trafgen flat out for DUR s once it runs -> one result line
+mrr() { # name size run
+	tg "$2" 0 100000000
+	tg_started "$(dev_pkts "$GEN_PID" tx)"
+	sleep 0.3
+	a=$(snap)
+	sleep "$DUR"
+	b=$(snap)
+	tg_stop
+	echo "mrr $1 $2 $3 $(rates "$a" "$b")" >>"$RES"
+}
+
+# One fixed-rate trial of exactly rate*DUR packets; prints the packets lost.
+trial() { # size rate
+	a=$(snap)
+	tg "$1" "$2" $(($2 * DUR))
+	timeout $((DUR * 4 + 5)) sh -c "while kill -0 $TG_PID 2>/dev/null; do sleep 0.1; done"
+	tg_stop
+	sleep 0.3
+	b=$(snap)
+	echo "$a $b" | awk '{ lost = ($7 - $2) - ($8 - $3); print (lost > 0 ? lost : 0) }'
+}
+
+# Highest zero-loss rate: STEPS bisection steps at or below the setup's median MRR.
+ndr() { # name size run
+	hi=$(awk -v n="$1" -v s="$2" '$1 == "mrr" && $2 == n && $3 == s { print $6 }' "$RES" |
+		sort -n | awk '{ v[NR] = $1 } END { print NR ? int(v[int((NR + 1) / 2)]) : 0 }')
+	lo=0
+	rate=$hi
+	for step in $(seq "$STEPS"); do
+		[ "$rate" -gt 0 ] || break
+		if [ "$(trial "$2" "$rate")" -eq 0 ]; then
+			lo=$rate
+			[ "$step" -eq 1 ] && break
+		else
+			hi=$rate
+		fi
+		rate=$(((lo + hi) / 2))
+	done
+	echo "ndr $1 $2 $3 $lo" >>"$RES"
+}
+
+with_gw() { # setup fn args...: start the gateway, run fn, stop it
+	s=$1
+	shift
+	# shellcheck disable=SC2046
+	start_gw $(echo "$s" | tr ':+' '  ')
+	"$@"
+	stop_gw
+}
+
+# Rounds interleave the setups, so a ratio compares runs a few seconds apart.
+run_all() {
+	for r in $(seq "$RUNS"); do
+		for s in drop $SETUPS; do with_gw "$s" mrr "$s" 60 "$r"; done
+		for s in drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
+	done
+	for r in $(seq "$RUNS"); do
+		for s in $SETUPS; do with_gw "$s" ndr "$s" 60 "$r"; done
+	done
+}
+
+# ------------------------------------------------------------------ tables
+
+med() { # scale fmt: median (min–max) of the numbers on stdin
+	sort -g | awk -v sc="$1" -v f="$2" '{ v[NR] = $1 * sc } END {
+		if (!NR) { print "—"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf f " (" f "–" f ")\n", m, v[1], v[NR] }'
+}
+
+agg() { # kind name size col scale fmt
+	awk -v k="$1" -v n="$2" -v s="$3" -v c="$4" '$1 == k && $2 == n && $3 == s { print $c }' "$RES" |
+		med "$5" "$6"
+}
+
+# per-run ratio of setup a over setup b
+ratio() { # a b size kind col (mrr 6: received pps, eff 6: packets per gateway CPU-s)
+	awk -v a="$1" -v b="$2" -v s="$3" -v k="$4" -v c="$5" '$1 == k && $3 == s && ($2 == a || $2 == b) {
+		if ($2 == a) x[$4] = $c; else y[$4] = $c }
+		END { for (r in x) if (y[r] > 0) print x[r] / y[r] }' "$RES" | med 1 %.2f
+}
+
+table_mrr() { # size setups...
+	size=$1
+	shift
+	printf '\n#### %s-byte frames (%s B with FCS), trafgen flat out: median (min–max) of %s runs of %s s\n\n' \
+		"$size" $((size + 4)) "$RUNS" "$DUR"
+	echo "| gateway | offered Mpps | received Mpps | gateway CPU-s per s | of which forwarder process | kpps per gateway CPU-s |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for s in "$@"; do
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(agg mrr "$s" "$size" 5 1e-6 %.3f)" \
+			"$(agg mrr "$s" "$size" 6 1e-6 %.3f)" "$(agg eff "$s" "$size" 5 1 %.2f)" \
+			"$(agg mrr "$s" "$size" 7 1 %.2f)" "$(agg eff "$s" "$size" 6 1e-3 %.0f)"
+	done
+}
+
+table_ndr() {
+	printf '\n#### Highest zero-loss rate, 60-byte frames: %s bisection steps of %s s from the median MRR down, median (min–max) of %s searches\n\n' \
+		"$STEPS" "$DUR" "$RUNS"
+	echo "| gateway | zero-loss Mpps |"
+	echo "|---|---:|"
+	for s in $SETUPS; do
+		printf '| %s | %s |\n' "$s" "$(agg ndr "$s" 60 5 1e-6 %.3f)"
+	done
+}
+
+table_targets() {
+	printf '\n#### Targets: per-run ratios at MRR, median (min–max)\n\n'
+	echo "| ratio | frames | packets per gateway CPU-s | received pps (MRR) |"
+	echo "|---|---|---:|---:|"
+	for size in 60 1514; do
+		echo "| R4: netiod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod kernel $size eff 6) | $(ratio netiod kernel $size mrr 6) |"
+		echo "| R5: netiod afpacket port / bare TPACKET_V3 loop (target ≥ 0.9) | $size B | $(ratio netiod afp_fwd $size eff 6) | $(ratio netiod afp_fwd $size mrr 6) |"
+		echo "| bare TPACKET_V3 loop / kernel ip_forward | $size B | $(ratio afp_fwd kernel $size eff 6) | $(ratio afp_fwd kernel $size mrr 6) |"
+	done
+}
+
+setup
+tg_conf 60
+tg_conf 1514
+: >"$RES"
+run_all
+derive
+[ -z "${VB_RESULTS:-}" ] || cp "$RES" "$VB_RESULTS"
+table_mrr 60 $SETUPS
+table_mrr 1514 $SETUPS_1518
+table_ndr
+table_targets
