@@ -221,7 +221,11 @@ ok "gwa: ${st_a%%;*}; gwb: ${st_b%%;*}; enc $enc, dec $dec"
 # 2. TCP over the tunnel, bounded.
 if command -v iperf3 >/dev/null; then
 	in_ns "$HB" iperf3 -s -1 -D -B 198.51.100.20 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
-	sleep 0.3
+	# a loaded host must not let the client race the server's start
+	for _ in $(seq 50); do
+		in_ns "$HB" ss -Hltn 'sport = :5201' | grep -q . && break
+		sleep 0.1
+	done
 	in_ns "$HA" timeout 20 iperf3 -c 198.51.100.20 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
 	bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
 	[ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
