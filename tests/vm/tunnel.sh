@@ -18,48 +18,69 @@ done
 TUNMAC=02:00:00:00:0b:01 # wan's GENEVE device: the inner destination MAC netiod writes
 GWVMAC=02:00:00:00:0b:02 # the gateway as that device's next hop
 
+mac() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
+
+# Every process costs under TCG: the ip commands go in batches, one per namespace, and every
+# neighbour is static, so no first packet waits for ARP/ND or for netiod to learn a neighbour.
 setup_underlay() {
-	gwmac=$(ip -n "$NS_GW" -j link show gw-wan | jq -r '.[0].address')
-	wanmac=$(ip -n "$NS_WAN" -j link show eth0 | jq -r '.[0].address')
-	wan ip addr add 203.0.113.9/32 dev eth0
-	wan ip addr add 2001:db8:ffff::9/128 dev eth0 nodad
-	wan ip route add 203.0.113.1/32 dev eth0 src 203.0.113.9
-	wan ip -6 route add 2001:db8:ffff::1/128 dev eth0 src 2001:db8:ffff::9
-	wan ip neigh replace 203.0.113.1 lladdr "$gwmac" dev eth0 nud permanent
-	wan ip -6 neigh replace 2001:db8:ffff::1 lladdr "$gwmac" dev eth0 nud permanent
-	gw ip route add 203.0.113.9/32 dev gw-wan
-	gw ip -6 route add 2001:db8:ffff::9/128 dev gw-wan
-	gw ip neigh replace 203.0.113.9 lladdr "$wanmac" dev gw-wan nud permanent
-	gw ip -6 neigh replace 2001:db8:ffff::9 lladdr "$wanmac" dev gw-wan nud permanent
-	# The gateway's kernel sees copies of what netiod handles: without these routes it would
+	gwmac=$(mac "$NS_GW" gw-wan)
+	wanmac=$(mac "$NS_WAN" eth0)
+	gwlanmac=$(mac "$NS_GW" gw-lan)
+	lanmac=$(mac "$NS_LAN" eth0)
+	lan ip -batch - <<EOF || fail "lan neighbours"
+neigh replace 192.0.2.1 lladdr $gwlanmac dev eth0 nud permanent
+neigh replace 2001:db8:1::1 lladdr $gwlanmac dev eth0 nud permanent
+EOF
+	wan ip -batch - <<EOF || fail "wan underlay"
+addr add 203.0.113.9/32 dev eth0
+addr add 2001:db8:ffff::9/128 dev eth0 nodad
+route add 203.0.113.1/32 dev eth0 src 203.0.113.9
+route add 2001:db8:ffff::1/128 dev eth0 src 2001:db8:ffff::9
+neigh replace 203.0.113.1 lladdr $gwmac dev eth0 nud permanent
+neigh replace 2001:db8:ffff::1 lladdr $gwmac dev eth0 nud permanent
+EOF
+	# The blackholes: the gateway's kernel sees copies of what netiod handles and would
 	# answer them with ICMPv6 no-route errors, which the peers' tunnels relay to the pingers.
-	gw ip route add blackhole 203.0.113.1/32
-	gw ip route add blackhole 203.0.113.128/25
-	gw ip -6 route add blackhole 2001:db8:ffff::1/128
-	gw ip -6 route add blackhole 2001:db8:b::/64
+	gw ip -batch - <<EOF || fail "gateway underlay"
+route add 203.0.113.9/32 dev gw-wan
+route add 2001:db8:ffff::9/128 dev gw-wan
+neigh replace 203.0.113.9 lladdr $wanmac dev gw-wan nud permanent
+neigh replace 2001:db8:ffff::9 lladdr $wanmac dev gw-wan nud permanent
+route add blackhole 203.0.113.1/32
+route add blackhole 203.0.113.128/25
+route add blackhole 2001:db8:ffff::1/128
+route add blackhole 2001:db8:b::/64
+neigh replace 192.0.2.10 lladdr $lanmac dev gw-lan nud permanent
+neigh replace 2001:db8:1::10 lladdr $lanmac dev gw-lan nud permanent
+EOF
 }
 
 # site_routes L2 FAMILIES: addresses on tun0 and the way back to the lan through it.
 site_routes() {
-	wan ip link set tun0 up
-	wan ip addr add 203.0.113.130/25 dev tun0
-	case $2 in *6*) wan ip addr add 2001:db8:b::130/64 dev tun0 nodad ;; esac
-	if [ "$1" = l2 ]; then
-		wan ip route add 192.0.2.0/24 via 203.0.113.129 dev tun0
-		wan ip neigh replace 203.0.113.129 lladdr $GWVMAC dev tun0 nud permanent
-		wan ip -6 route add 2001:db8:1::/64 via 2001:db8:b::1 dev tun0
-		wan ip -6 neigh replace 2001:db8:b::1 lladdr $GWVMAC dev tun0 nud permanent
-	else
-		wan ip route add 192.0.2.0/24 dev tun0
-		case $2 in *6*) wan ip -6 route add 2001:db8:1::/64 dev tun0 ;; esac
-	fi
+	{
+		echo "link set tun0 up"
+		echo "addr add 203.0.113.130/25 dev tun0"
+		case $2 in *6*) echo "addr add 2001:db8:b::130/64 dev tun0 nodad" ;; esac
+		if [ "$1" = l2 ]; then
+			echo "route add 192.0.2.0/24 via 203.0.113.129 dev tun0"
+			echo "neigh replace 203.0.113.129 lladdr $GWVMAC dev tun0 nud permanent"
+			case $2 in *6*)
+				echo "route add 2001:db8:1::/64 via 2001:db8:b::1 dev tun0"
+				echo "neigh replace 2001:db8:b::1 lladdr $GWVMAC dev tun0 nud permanent"
+				;;
+			esac
+		else
+			echo "route add 192.0.2.0/24 dev tun0"
+			case $2 in *6*) echo "route add 2001:db8:1::/64 dev tun0" ;; esac
+		fi
+	} | wan ip -batch - || fail "routes through tun0"
 }
 
 write_conf() { # OPTIONS DECAP-MATCH
 	cat >"$WORK/tunnel.conf" <<CONF
 spin-us = 0
-port lan { device = "gw-lan" driver = "afpacket" }
-port wan { device = "gw-wan" driver = "afpacket" }
+port lan { device = "gw-lan" driver = "afpacket" ring-frames = 256 }
+port wan { device = "gw-wan" driver = "afpacket" ring-frames = 256 }
 pipeline to-site {
 	match { in = "lan" dst = { "203.0.113.128/25", "2001:db8:b::/64" } }
 	service tunnel { $1 }
@@ -73,11 +94,21 @@ pipeline from-site {
 CONF
 }
 
-# clean PING-OUTPUT: every echo answered, no ICMP error on the way.
-clean() { grep -q " 3 received" "$1" && ! grep -q "rror\|nreachable" "$1"; }
+# clean PING-OUTPUT: every echo answered, no ICMP error on the way (shell builtins only: every
+# process costs under TCG).
+clean() {
+	all=0
+	while IFS= read -r line; do
+		case $line in
+		*rror* | *nreachable*) return 1 ;;
+		*" 3 received"*) all=1 ;;
+		esac
+	done <"$1"
+	[ $all = 1 ]
+}
 
-# ping_both NAME FAMILY LAN-SIDE SITE-SIDE: warm up both ways (netiod learns neighbours from the
-# kernel on first use), then three pings each way.
+# ping_both NAME FAMILY LAN-SIDE SITE-SIDE: wait until a ping gets through both ways (netiod
+# has just started), then three pings each way.
 ping_both() {
 	f=-$2
 	for _ in $(seq 20); do
@@ -94,25 +125,28 @@ ping_both() {
 		fail "$1: site->lan IPv$2 ping: $(grep -v "bytes from" "$WORK/ping")"
 }
 
-# counters PIPELINE: that pipeline's tunnel counters, from one stats call.
-counters() { ctl -j stats | jq -c ".pipelines[] | select(.name==\"$1\") | .services[0].counters"; }
+# counters: "ENCAP DECAP", the tunnel services' packet counts, from one stats call.
+counters() {
+	ctl -j stats | jq -r '[.pipelines[] | .services[0].counters | .encap + .decap] | join(" ")'
+}
 
 # tunnel_case NAME L2|L3 FAMILIES NETIOD-OPTIONS DECAP-MATCH -- ip link add tun0 ARGS...
 tunnel_case() {
 	name=$1 l2=$2 fams=$3
 	write_conf "$4" "$5"
 	shift 6
-	wan ip link add tun0 "$@" || fail "$name: ip link add tun0 $*"
+	ip -n "$NS_WAN" link add tun0 "$@" || fail "$name: ip link add tun0 $*"
 	site_routes "$l2" "$fams"
 	start_netiod "$WORK/tunnel.conf"
 	case $fams in *4*) ping_both "$name" 4 192.0.2.10 203.0.113.130 ;; esac
 	case $fams in *6*) ping_both "$name" 6 2001:db8:1::10 2001:db8:b::130 ;; esac
-	enc=$(counters to-site | jq .encap)
-	dec=$(counters from-site | jq .decap)
-	[ "$enc" -ge 3 ] && [ "$dec" -ge 3 ] || fail "$name: encap $enc, decap $dec packets"
-	ok "$name: ping both ways, IPv$(echo "$fams" | sed 's/46/4 and IPv6/') inside (encap $enc, decap $dec)"
+	# shellcheck disable=SC2046
+	set -- $(counters)
+	[ "${1:-0}" -ge 3 ] && [ "${2:-0}" -ge 3 ] || fail "$name: encap ${1:-?}, decap ${2:-?} packets"
+	case $fams in 46) inside="IPv4 and IPv6" ;; *) inside=IPv$fams ;; esac
+	ok "$name: ping both ways, $inside inside (encap $1, decap $2)"
 	stop_netiod
-	wan ip link del tun0
+	ip -n "$NS_WAN" link del tun0
 }
 
 setup_topology
