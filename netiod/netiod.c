@@ -153,7 +153,8 @@ int main(int argc, char **argv)
 	if (d.check_only)
 		return check_config(&d);
 	c = nio_config_load(&d, d.conf_file, NULL, err, sizeof(err));
-	if (!c || nio_config_open_ports(c, NULL, err, sizeof(err)) < 0)
+	if (!c || nio_config_open_ports(c, NULL, err, sizeof(err)) < 0 ||
+	    nio_config_set_claims(c, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (c->control_socket[0])
 		snprintf(d.socket_path, sizeof(d.socket_path), "%s", c->control_socket);

@@ -395,10 +395,15 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 		       struct nio_svc_inst *si, char *err, size_t errlen);
 void nio_pipeline_fini(struct nio_pipeline *pl);
 
+/* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
+int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
+			size_t errlen);
+
 /* port.c */
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen);
 void nio_port_put(struct nio_port *p);
+int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen);
 
 /* pipeline.c */
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,

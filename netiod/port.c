@@ -6,19 +6,15 @@
 
 #include "netiod.h"
 
-/* port_kmod.c is optional at link time (builds without the module's uapi still run). */
-extern const struct nio_port_ops nio_port_kmod_ops __attribute__((weak));
-
 static const struct nio_port_ops *driver_ops(const char *driver)
 {
 	if (!strcmp(driver, "auto"))
-		driver = access("/dev/netio", R_OK | W_OK) == 0 && &nio_port_kmod_ops ? "kmod"
-										      : "afpacket";
+		driver = access("/dev/netio", R_OK | W_OK) == 0 ? "kmod" : "afpacket";
 	if (!strcmp(driver, "afpacket"))
 		return &nio_port_afpacket_ops;
 	if (!strcmp(driver, "pcap"))
 		return &nio_port_pcap_ops;
-	if (!strcmp(driver, "kmod") && &nio_port_kmod_ops)
+	if (!strcmp(driver, "kmod"))
 		return &nio_port_kmod_ops;
 	return NULL;
 }
@@ -84,4 +80,21 @@ void nio_port_put(struct nio_port *p)
 	if (p->open)
 		p->ops->close(p);
 	free(p);
+}
+
+/*
+ * Tell netio.ko which flows c's pipelines claim on each kmod port (secure demultiplexing: the
+ * module refuses a claim overlapping another owner's). Other drivers see copies: nothing to do.
+ */
+int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct nio_port *p = c->ports[i];
+
+		if (!p->open || p->ops != &nio_port_kmod_ops)
+			continue;
+		if (nio_kmod_set_claims(p, c, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }

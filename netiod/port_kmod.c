@@ -21,11 +21,6 @@
 
 #include "netiod.h"
 
-/* Install c's claims for port in netio.ko; called by the control thread after open and on
- * every reload. Belongs in netiod.h's port_kmod.c block once wired in. */
-int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
-			size_t errlen);
-
 /*
  * The binding is named after the port, so a restarted netiod finds the rings it left behind
  * and continues from their indices; packets queued meanwhile are not lost. Buffers are as big

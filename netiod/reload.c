@@ -66,7 +66,13 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	struct nio_config *c;
 
 	c = nio_config_load(d, file, NULL, err, errlen);
-	if (c && nio_config_open_ports(c, d->running, err, errlen) < 0) {
+	if (c && (nio_config_open_ports(c, d->running, err, errlen) < 0 ||
+		  nio_config_set_claims(c, err, errlen) < 0)) {
+		char ignore[256];
+
+		/* the module may hold some of c's claims already: give it the running set back */
+		if (d->running)
+			nio_config_set_claims(d->running, ignore, sizeof(ignore));
 		nio_config_free(c);
 		c = NULL;
 	}
