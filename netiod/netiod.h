@@ -202,8 +202,8 @@ struct nio_config {
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
-	void *cfg;    /* cfg_t * the service blocks point into */
-	void *schema; /* config.c: the libConfuse schema built from the loaded plugins */
+	void *cfg;		 /* cfg_t * the service blocks point into */
+	void *schema;		 /* config.c: the libConfuse schema built from the loaded plugins */
 };
 
 /* ---------------------------------------------------------------- flows (flow.c) */
@@ -214,7 +214,9 @@ struct nio_flow {
 	int16_t pipeline; /* index, or -1 = unclaimed */
 	uint16_t out_port;
 	uint8_t dst_mac[6];
-	bool l2_ok; /* dst_mac/out_port resolved for this fib generation */
+	bool l2_ok;	    /* dst_mac/out_port resolved for l2_dst in this fib generation */
+	uint8_t l2_dst[16]; /* the destination they were resolved for: a service (tunnel decap)
+			     * may send one flow's packets to different destinations */
 	uint64_t fib_gen;
 	uint64_t last_ns;
 	uint64_t packets, bytes;

@@ -38,7 +38,8 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		*mac = pl->dst_mac;
 		return 0;
 	}
-	if (f && f->l2_ok && fib && f->fib_gen == fib->generation) {
+	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
+	    !memcmp(f->l2_dst, p->key.dst, 16)) {
 		*out = f->out_port;
 		*mac = f->dst_mac;
 		return 0;
@@ -76,6 +77,7 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		f->out_port = *out;
 		memcpy(f->dst_mac, ne->mac, 6);
 		f->fib_gen = fib->generation;
+		memcpy(f->l2_dst, p->key.dst, 16);
 		f->l2_ok = true;
 	}
 	return 0;

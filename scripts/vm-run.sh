@@ -13,23 +13,30 @@ mkdir -p "$out"
 echo # the console line so far holds the firmware's escape sequences
 pass=0
 fail=0
+skip=0
 failed=""
 for t in "$REPO"/tests/vm/*.sh; do
 	name=$(basename "$t" .sh)
 	case ",$only," in ",," | *",$name,"*) ;; *) continue ;; esac
 	start=$(date +%s)
-	if (cd "$REPO" && timeout "$per_test" sh "$t") >"$out/$name.log" 2>&1; then
+	(cd "$REPO" && timeout "$per_test" sh "$t") >"$out/$name.log" 2>&1
+	rc=$?
+	took=$(($(date +%s) - start))
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
-		echo "vm: PASS $name ($(($(date +%s) - start)) s)"
+		echo "vm: PASS $name ($took s)"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1))
+		echo "vm: SKIP $name ($took s): $(tail -n 1 "$out/$name.log")"
 	else
 		fail=$((fail + 1))
 		failed="$failed $name"
-		echo "vm: FAIL $name ($(($(date +%s) - start)) s), last lines of $out/$name.log:"
+		echo "vm: FAIL $name ($took s, exit $rc), last lines of $out/$name.log:"
 		tail -n 40 "$out/$name.log" | sed 's/^/    /'
 	fi
 done
 dmesg >"$out/dmesg.log" 2>&1
-echo "vm: $pass passed, $fail failed${failed:+:$failed}"
+echo "vm: $pass passed, $fail failed, $skip skipped${failed:+:$failed}"
 echo "$fail" >"$out/status"
 sync
 [ "$fail" -eq 0 ]
