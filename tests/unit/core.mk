@@ -17,3 +17,6 @@ $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 TESTS += test_config
 test_config_SRCS := tests/unit/test_config.c netiod/service.c netiod/config.c $(CORE)
 test_config_LIBS := -ldl -lconfuse
+TESTS += test_pipeline
+test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \
+	netiod/parse.c $(CORE)
