@@ -1,4 +1,6 @@
 /* Where a flow is matched: first pipeline (in config order) whose match accepts the flow key. */
+#include <string.h>
+
 #include "netiod.h"
 
 static bool match_prefixes(const struct nio_prefix *pfx, unsigned n, const uint8_t addr[16])
@@ -46,5 +48,25 @@ int nio_classify(const struct nio_config *c, const struct nio_flow_key *k)
 	for (unsigned i = 0; i < c->npipelines; i++)
 		if (nio_match_pkt(&c->pipelines[i].match, k))
 			return (int)i;
+	return -1;
+}
+
+/*
+ * A packet to one of the gateway's own addresses stays with the kernel (pings to the gateway,
+ * its routing daemons and sockets) unless a pipeline names that address exactly as its
+ * destination, as a tunnel or ESP endpoint's decap pipeline does.
+ */
+int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k)
+{
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		const struct nio_match *m = &c->pipelines[i].match;
+		bool named = false;
+
+		for (unsigned j = 0; j < m->ndst; j++)
+			if (m->dst[j].len == 128 && !memcmp(m->dst[j].addr, k->dst, 16))
+				named = true;
+		if (named && nio_match_pkt(m, k))
+			return (int)i;
+	}
 	return -1;
 }

@@ -347,6 +347,7 @@ uint32_t nio_flow_hash(const struct nio_flow_key *k);
 /* classify.c */
 bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
+int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);

@@ -96,7 +96,8 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, flow_detach, (void *)c);
 	if (!f)
 		return NULL;
-	f->pipeline = is_local(c, &p->key) ? -1 : (int16_t)nio_classify(c, &p->key);
+	f->pipeline = (int16_t)(is_local(c, &p->key) ? nio_classify_local(c, &p->key)
+						     : nio_classify(c, &p->key));
 	if (f->pipeline >= 0)
 		flow_attach(c, f);
 	return f;

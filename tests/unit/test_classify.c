@@ -109,11 +109,28 @@ static void test_prefixes(void **state)
 	assert_true(nio_prefix_contains(&p, a));
 }
 
+static void test_local_addresses(void **state)
+{
+	struct nio_flow_key to_gw = key(1, "203.0.113.9", "203.0.113.1", 17, 4789);
+	struct nio_flow_key other = key(1, "203.0.113.9", "198.51.100.1", 17, 4789);
+
+	(void)state;
+	/* only a pipeline naming the address exactly claims the gateway's own traffic */
+	assert_int_equal(nio_classify_local(&cfg, &to_gw), -1);
+	pipeline("decap", 1, NULL, "203.0.113.1/32", 17, "4789");
+	assert_int_equal(nio_classify(&cfg, &to_gw), 3 + 1); /* wan-any comes first */
+	assert_int_equal(nio_classify_local(&cfg, &to_gw), 5);
+	assert_int_equal(nio_classify_local(&cfg, &other), -1);
+	to_gw.dport = 4790;
+	assert_int_equal(nio_classify_local(&cfg, &to_gw), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_table, setup),
 		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test_setup(test_local_addresses, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
