@@ -20,8 +20,9 @@
 
 struct mb_run mb_run;
 
-/* Every frame is a prefix of one template: Ethernet + IPv4 + UDP, lengths patched per copy. */
-static uint8_t tmpl[FRAME_MAX];
+/* One ready frame per length (Ethernet + IPv4 + UDP): a copy is a memcpy and a source port. */
+static const uint16_t lengths[] = { 60, 572, 1496, 1514 };
+static uint8_t tmpl[sizeof(lengths) / sizeof(lengths[0])][FRAME_MAX];
 
 static void wr16(uint8_t *p, uint16_t v)
 {
@@ -29,25 +30,7 @@ static void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-void mb_frames_init(void)
-{
-	uint8_t *ip = tmpl + ETH_HLEN_;
-
-	memcpy(tmpl, LAN_MAC, 6);
-	memcpy(tmpl + 6, SENDER_MAC, 6);
-	wr16(tmpl + 12, 0x0800);
-	ip[0] = 0x45;
-	wr16(ip + 6, 0x4000); /* DF */
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, SRC_IP, 4);
-	memcpy(ip + 16, DST_IP, 4);
-	wr16(ip + 22, DISCARD_PORT);
-	for (unsigned i = UDP_SPORT_OFF + 8; i < FRAME_MAX; i++)
-		tmpl[i] = (uint8_t)i;
-}
-
-/* Lengths and checksum of a frame of len bytes, written into the copy (UDP checksum 0). */
+/* Lengths and checksum of a frame of len bytes (UDP checksum 0: none). */
 static void set_lengths(uint8_t *f, uint16_t len)
 {
 	uint8_t *ip = f + ETH_HLEN_;
@@ -58,12 +41,45 @@ static void set_lengths(uint8_t *f, uint16_t len)
 	wr16(ip + 24, (uint16_t)(len - ETH_HLEN_ - 20));
 }
 
+static void frame_init(uint8_t *f, uint16_t len)
+{
+	uint8_t *ip = f + ETH_HLEN_;
+
+	memcpy(f, LAN_MAC, 6);
+	memcpy(f + 6, SENDER_MAC, 6);
+	wr16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	wr16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, SRC_IP, 4);
+	memcpy(ip + 16, DST_IP, 4);
+	wr16(ip + 22, DISCARD_PORT);
+	for (unsigned i = UDP_SPORT_OFF + 8; i < len; i++)
+		f[i] = (uint8_t)i;
+	set_lengths(f, len);
+}
+
+void mb_frames_init(void)
+{
+	for (unsigned i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++)
+		frame_init(tmpl[i], lengths[i]);
+}
+
+static const uint8_t *template_of(uint16_t len)
+{
+	unsigned i = 0;
+
+	while (lengths[i] != len)
+		i++;
+	return tmpl[i];
+}
+
 static void copy_frame(struct nio_pkt *p, uint64_t seq, uint16_t port)
 {
 	uint16_t len = mb_run.mix->len[seq % mb_run.mix->n];
 
-	memcpy(p->data, tmpl, len);
-	set_lengths(p->data, len);
+	memcpy(p->data, template_of(len), len);
 	wr16(p->data + UDP_SPORT_OFF, (uint16_t)(FIRST_SPORT + seq % NFLOWS));
 	p->len = len;
 	p->in_port = port;

@@ -74,7 +74,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 		echo "Command: \`sh tests/bench/$(basename "$f") $O\`"
 		echo
 		echo '```'
-		timeout 300 sh "$f" "$O" 2>&1 | tail -n 40 || echo "exited with $?"
+		timeout 300 sh "$f" "$O" 2>&1 | head -n 100 || echo "exited with $?"
 		echo '```'
 	done
 }
