@@ -71,7 +71,9 @@ static bool may_answer4(const uint8_t *ip, const struct nio_pkt *p)
 	return true;
 }
 
-static int time_exceeded4(struct nio_pkt *p, const struct nio_port *in)
+/* p in place becomes ICMP type/code (rest: the 4 bytes after the checksum) to its source. */
+static int icmp_error4(struct nio_pkt *p, const struct nio_port *in, uint8_t type, uint8_t code,
+		       uint32_t rest)
 {
 	uint8_t msg[20 + 8 + ICMP4_QUOTE], *ip = nio_pkt_l3(p);
 	uint32_t quote = nio_pkt_l3_len(p), len;
@@ -89,7 +91,10 @@ static int time_exceeded4(struct nio_pkt *p, const struct nio_port *in)
 	memcpy(msg + 12, &in->addr4, 4);
 	memcpy(msg + 16, ip + 12, 4);
 	wr16(msg + 10, nio_csum(msg, 20));
-	msg[20] = 11; /* time exceeded, code 0: TTL exceeded in transit */
+	msg[20] = type;
+	msg[21] = code;
+	wr16(msg + 24, (uint16_t)(rest >> 16));
+	wr16(msg + 26, (uint16_t)rest);
 	memcpy(msg + 28, ip, quote);
 	wr16(msg + 22, nio_csum(msg + 20, 8 + quote));
 	memcpy(ip, msg, len);
@@ -98,7 +103,8 @@ static int time_exceeded4(struct nio_pkt *p, const struct nio_port *in)
 	return 0;
 }
 
-static int time_exceeded6(struct nio_pkt *p, const struct nio_port *in)
+static int icmp_error6(struct nio_pkt *p, const struct nio_port *in, uint8_t type, uint8_t code,
+		       uint32_t rest)
 {
 	uint8_t msg[40 + 8 + ICMP6_QUOTE], *ip = nio_pkt_l3(p);
 	uint32_t quote = nio_pkt_l3_len(p), len;
@@ -118,7 +124,10 @@ static int time_exceeded6(struct nio_pkt *p, const struct nio_port *in)
 	msg[7] = 64;
 	memcpy(msg + 8, &in->addr6, 16);
 	memcpy(msg + 24, ip + 8, 16);
-	msg[40] = 3; /* time exceeded, code 0: hop limit exceeded in transit */
+	msg[40] = type;
+	msg[41] = code;
+	wr16(msg + 44, (uint16_t)(rest >> 16));
+	wr16(msg + 46, (uint16_t)rest);
 	memcpy(msg + 48, ip, quote);
 	wr16(msg + 42, nio_csum_fold(nio_csum_partial(
 			       msg + 40, 8 + quote,
@@ -129,6 +138,13 @@ static int time_exceeded6(struct nio_pkt *p, const struct nio_port *in)
 	return 0;
 }
 
+/* Address the rebuilt error back out of the input port, to the sender's MAC. */
+static int send_back(struct nio_pkt *p, const struct nio_port *in, const uint8_t src_mac[6])
+{
+	p->out_port = p->in_port;
+	return nio_l2_rewrite(p, in, src_mac);
+}
+
 /* Turn p in place into a time-exceeded error to its source, sent back out of its input port. */
 int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in)
 {
@@ -136,9 +152,29 @@ int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in)
 	int r;
 
 	memcpy(src_mac, p->data + 6, 6);
-	r = (p->flags & NIO_PKT_F_IPV4) ? time_exceeded4(p, in) : time_exceeded6(p, in);
-	if (r < 0)
-		return -1;
-	p->out_port = p->in_port;
-	return nio_l2_rewrite(p, in, src_mac);
+	/* RFC 792 type 11 / RFC 4443 type 3, code 0: TTL / hop limit exceeded in transit */
+	r = (p->flags & NIO_PKT_F_IPV4) ? icmp_error4(p, in, 11, 0, 0)
+					: icmp_error6(p, in, 3, 0, 0);
+	return r < 0 ? -1 : send_back(p, in, src_mac);
+}
+
+/*
+ * p does not fit the next link's MTU: answer "fragmentation needed" (IPv4 with DF; RFC 1191)
+ * or "packet too big" (IPv6; RFC 8201) so the sender's PMTU discovery adapts. An IPv4 packet
+ * without DF would need fragmenting, which netiod does not do: -1, the caller drops it.
+ */
+int nio_icmp_too_big(struct nio_pkt *p, const struct nio_port *in, uint32_t mtu)
+{
+	uint8_t src_mac[6];
+	int r;
+
+	memcpy(src_mac, p->data + 6, 6);
+	if (p->flags & NIO_PKT_F_IPV4) {
+		if (!(nio_pkt_l3(p)[6] & 0x40))
+			return -1;
+		r = icmp_error4(p, in, 3, 4, mtu & 0xffff);
+	} else {
+		r = icmp_error6(p, in, 2, 0, mtu);
+	}
+	return r < 0 ? -1 : send_back(p, in, src_mac);
 }

@@ -366,6 +366,7 @@ void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void
 int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t dst_mac[6]);
 int nio_ttl_decrement(struct nio_pkt *p); /* 0 ok, -1 expired */
 int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in);
+int nio_icmp_too_big(struct nio_pkt *p, const struct nio_port *in, uint32_t mtu);
 
 /* fib.c */
 int nio_fib_lookup(const struct nio_fib *fib, const uint8_t dst[16], int *ifindex,

@@ -110,42 +110,82 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 	}
 }
 
-static void output_one(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
-		       struct nio_pkt *p, struct txq *q)
+/* Was p sent by the gateway itself (a service encapsulated it)? Then no ICMP error for it. */
+static bool from_gateway(const struct nio_config *c, const struct nio_pkt *p)
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		const struct nio_port *pt = c->ports[i];
+
+		if (p->key.family == 4 && pt->has_v4 && !memcmp(p->key.src + 12, &pt->addr4, 4))
+			return true;
+		if (p->key.family == 6 && pt->has_v6 && !memcmp(p->key.src, &pt->addr6, 16))
+			return true;
+	}
+	return false;
+}
+
+/* Count p as dropped for why and, where ICMP says so, turn it into the error to its sender
+ * (already addressed, back out of the input port). False: p was freed. */
+static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p,
+		   enum nio_drop why, uint32_t mtu)
+{
+	struct nio_port *in = in_port_of(c, p);
+	int r = -1;
+
+	pl->stats.drops[why]++;
+	if (in && !from_gateway(c, p))
+		r = why == NIO_DROP_TTL ? nio_icmp_time_exceeded(p, in)
+					: nio_icmp_too_big(p, in, mtu);
+	if (r < 0) {
+		nio_worker_pkt_free(p);
+		return false;
+	}
+	p->flags |= NIO_PKT_F_L2DONE;
+	return true;
+}
+
+/* Route and address one packet (unless a service or an error reply already did). */
+static bool address(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
+		    struct nio_pkt *p)
 {
 	const uint8_t *mac = NULL;
 	uint16_t out = 0;
+	uint32_t mtu;
 	int r;
 
-	if (!(p->flags & NIO_PKT_F_L2DONE) && !pl->no_ttl && nio_ttl_decrement(p) < 0) {
-		struct nio_port *in = in_port_of(c, p);
-
-		pl->stats.drops[NIO_DROP_TTL]++;
-		if (!in || nio_icmp_time_exceeded(p, in) < 0) {
-			nio_worker_pkt_free(p);
-			return;
-		}
-		p->flags |= NIO_PKT_F_L2DONE;
-	}
-	if (p->flags & NIO_PKT_F_L2DONE) {
+	r = resolve(w, c, pl, p, &out, &mac);
+	if (p->out_port != NIO_PORT_NONE)
 		out = p->out_port;
-	} else {
-		r = resolve(w, c, pl, p, &out, &mac);
-		if (p->out_port != NIO_PORT_NONE)
-			out = p->out_port;
-		if (r) {
-			drop(pl, p, (enum nio_drop)r);
-			return;
-		}
-		if (c->ports[out]->mtu && p->len - p->l3_off > (uint32_t)c->ports[out]->mtu) {
-			drop(pl, p, NIO_DROP_MTU);
-			return;
-		}
-		if (nio_l2_rewrite(p, c->ports[out], mac) < 0) {
-			drop(pl, p, NIO_DROP_NO_BUFFER);
-			return;
-		}
+	if (r) {
+		drop(pl, p, (enum nio_drop)r);
+		return false;
 	}
+	if (out >= c->nports) {
+		drop(pl, p, NIO_DROP_NO_ROUTE);
+		return false;
+	}
+	mtu = (uint32_t)c->ports[out]->mtu;
+	if (mtu && p->len - p->l3_off > mtu)
+		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
+	if (nio_l2_rewrite(p, c->ports[out], mac) < 0) {
+		drop(pl, p, NIO_DROP_NO_BUFFER);
+		return false;
+	}
+	p->out_port = out;
+	return true;
+}
+
+static void output_one(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
+		       struct nio_pkt *p, struct txq *q)
+{
+	uint16_t out;
+
+	if (!(p->flags & NIO_PKT_F_L2DONE) && !pl->no_ttl && nio_ttl_decrement(p) < 0 &&
+	    !bounce(c, pl, p, NIO_DROP_TTL, 0))
+		return;
+	if (!(p->flags & NIO_PKT_F_L2DONE) && !address(w, c, pl, p))
+		return;
+	out = p->out_port;
 	if (out >= c->nports) {
 		drop(pl, p, NIO_DROP_NO_ROUTE);
 		return;

@@ -155,27 +155,38 @@ static struct nio_host host_template = {
 
 /* ------------------------------------------------------------------ instances */
 
-/* The host table handed to init carries the instance name, so each instance gets its own. */
-static struct nio_host *host_for(struct netiod *d, const char *pipeline, const char *svc)
-{
-	struct nio_host *h = malloc(sizeof(*h) + NIO_NAME_MAX * 2 + 2); /* + the name */
-	char *name = (char *)(h + 1);
+/*
+ * The host table handed to init carries the instance's own strings (its name and the state
+ * directory of the configuration being loaded), in the same allocation.
+ */
+struct host_alloc {
+	struct nio_host h;
+	char instance[NIO_NAME_MAX * 2 + 2];
+	char state_dir[256];
+};
 
-	if (!h)
+static struct nio_host *host_for(const struct netiod *d, const struct nio_config *c,
+				 const char *pipeline, const char *svc)
+{
+	struct host_alloc *a = malloc(sizeof(*a));
+
+	if (!a)
 		fatal("malloc");
-	*h = host_template;
-	snprintf(name, NIO_NAME_MAX * 2 + 2, "%s/%s", pipeline, svc);
-	h->instance = name;
-	h->state_dir = d->state_dir;
-	return h;
+	a->h = host_template;
+	snprintf(a->instance, sizeof(a->instance), "%s/%s", pipeline, svc);
+	snprintf(a->state_dir, sizeof(a->state_dir), "%s",
+		 c->state_dir[0] ? c->state_dir : d->state_dir);
+	a->h.instance = a->instance;
+	a->h.state_dir = a->state_dir;
+	a->h.check_only = d->check_only;
+	return &a->h;
 }
 
 void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		       struct nio_svc_inst *si, char *err, size_t errlen)
 {
-	(void)c;
 	si->conf = conf_new(si->conf_block, si->svc->options);
-	si->host = host_for(d, pl->name, si->svc->name);
+	si->host = host_for(d, c, pl->name, si->svc->name);
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 

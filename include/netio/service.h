@@ -92,6 +92,7 @@ struct nio_host {
 
 	const char *state_dir; /* writable directory for state that must survive restarts */
 	const char *instance;  /* "<pipeline>/<service>" of the instance being initialised */
+	int check_only; /* netiod -t: validate the block, but leave no trace (files, reservations) */
 };
 
 struct nio_service {

@@ -188,10 +188,12 @@ static int sa_key(struct crypto_inst *ci, const struct nio_conf *c, struct crypt
 		snprintf(err, errlen, "engine %s refused the key", ci->engine.ops->name);
 		goto out;
 	}
-	if (sa->out && crypto_seq_open(&sa->seq, ci->host->state_dir, km, klen + CRYPTO_SALT_LEN,
-				       block, sa->esn, err, errlen) < 0)
+	/* netiod -t only checks the configuration: reserve nothing, write nothing */
+	if (sa->out && !ci->host->check_only &&
+	    crypto_seq_open(&sa->seq, ci->host->state_dir, km, klen + CRYPTO_SALT_LEN, block,
+			    sa->esn, err, errlen) < 0)
 		goto out;
-	if (sa->out)
+	if (sa->out && !ci->host->check_only)
 		crypto_count(ci, sa, CRYPTO_C_SEQ_RESERVE, 1);
 	rc = 0;
 out:
@@ -381,7 +383,8 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 		return NULL;
 	}
 	if (crypto_engine_open(&ci->engine, host->conf_str(conf, "engine"), err, errlen) < 0 ||
-	    load_sas(ci, conf, err, errlen) < 0 || start_reserver(ci, err, errlen) < 0) {
+	    load_sas(ci, conf, err, errlen) < 0 ||
+	    (!host->check_only && start_reserver(ci, err, errlen) < 0)) {
 		crypto_fini(ci);
 		return NULL;
 	}

@@ -5,10 +5,10 @@ sent back out of the input port). Prints the expected counters as JSON."""
 import json
 import sys
 
-from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, IPv6, Raw, wrpcap
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6PacketTooBig, IPv6, Raw, wrpcap
 
 IN_MAC, OUT_MAC, NH_MAC, HOST_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:aa", "02:00:00:00:00:10"
-GW4 = "192.0.2.1"
+GW4, GW6 = "192.0.2.1", "2001:db8:1::1"
 H4, H6 = "192.0.2.10", "2001:db8:1::10"
 
 
@@ -36,6 +36,16 @@ def time_exceeded(pkt):
         ICMP(type=11, code=0) / Raw(quote)
 
 
+def too_big(pkt, mtu=1500):
+    """The ICMP error netiod answers with: quoting the packet as forwarded (TTL - 1)."""
+    fwd = routed(pkt)
+    if IP in pkt:
+        return Ether(dst=HOST_MAC, src=IN_MAC) / IP(src=GW4, dst=pkt[IP].src, ttl=64, id=0) / \
+            ICMP(type=3, code=4, nexthopmtu=mtu) / Raw(bytes(fwd[IP])[:548])
+    return Ether(dst=HOST_MAC, src=IN_MAC) / IPv6(src=GW6, dst=pkt[IPv6].src, hlim=64) / \
+        ICMPv6PacketTooBig(mtu=mtu) / Raw(bytes(fwd[IPv6])[:1184])
+
+
 def raw_ipv4(hdr_bytes, payload=b""):
     return Ether(src=HOST_MAC, dst=IN_MAC, type=0x0800) / Raw(hdr_bytes + payload)
 
@@ -49,6 +59,9 @@ def main(outdir):
     v6 = eth() / IPv6(src=H6, dst="2001:db8:2::5", hlim=64) / UDP(sport=7000, dport=8000) / Raw(b"six")
     padded = eth() / IP(src=H4, dst="198.51.100.11") / UDP(sport=1, dport=2) / Raw(b"p")
     padded_frame = Ether(bytes(padded) + b"\0" * (60 - len(bytes(padded))))
+    big_df = eth() / IP(src=H4, dst="198.51.100.10", flags="DF") / UDP(sport=7, dport=7) / Raw(b"d" * 1600)
+    big = eth() / IP(src=H4, dst="198.51.100.10") / UDP(sport=8, dport=8) / Raw(b"n" * 1600)
+    big6 = eth() / IPv6(src=H6, dst="2001:db8:2::5") / UDP(sport=9, dport=9) / Raw(b"6" * 1600)
     unclaimed = eth() / IP(src=H4, dst="203.0.113.5") / UDP(sport=1, dport=2)
     local = eth() / IP(src=H4, dst=GW4) / ICMP()
     arp = Ether(src=HOST_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc=H4, pdst=GW4)
@@ -69,11 +82,12 @@ def main(outdir):
         Ether(src=HOST_MAC, dst=IN_MAC, type=0x86dd) / Raw(bytes(IPv6(src=H6, dst="2001:db8:2::5", plen=200, nh=59))),
         Raw(b"\x02\x00\x00\x00\x00\x01\x02\x00"),  # 8-byte runt frame
     ]
-    inp += [web, udp, dropped, ttl1, v6, padded_frame, unclaimed, local, arp] + malformed
+    inp += [web, udp, dropped, ttl1, v6, padded_frame, unclaimed, local, arp, big_df, big, big6]
+    inp += malformed
     for _ in range(5):
         inp.append(udp)
     out += [routed(web, dscp=46), routed(udp), routed(v6), routed(padded)] + [routed(udp)] * 5
-    back.append(time_exceeded(ttl1))
+    back += [time_exceeded(ttl1), too_big(big_df), too_big(big6)]
     wrpcap(f"{outdir}/in.pcap", inp, linktype=1)
     wrpcap(f"{outdir}/expect-out.pcap", out)
     wrpcap(f"{outdir}/expect-back.pcap", back)
@@ -81,7 +95,7 @@ def main(outdir):
         "rx": len(inp), "ignored": 1, "unclaimed": 2, "tx": len(out), "back": len(back),
         "drops": {"truncated-l2": 1, "truncated-ip": 3, "bad-ihl": 1, "bad-ip-length": 2,
                   "bad-ip-checksum": 1, "truncated-l4": 1},
-        "mark_dropped": 1, "ttl": 1,
+        "mark_dropped": 1, "ttl": 1, "mtu_v4": 2, "mtu_v6": 1,
     }, sys.stdout)
 
 

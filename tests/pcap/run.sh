@@ -73,4 +73,6 @@ check '[.pipelines[].tx_packets] | add' "$(($(jq .tx expect.json) + $(jq .back e
 check '.pipelines[] | select(.name=="v4") | .services[0].counters["dropped-prefix"]' "$(jq .mark_dropped expect.json)" "mark drops"
 check '.pipelines[] | select(.name=="v4") | .drops["ttl-exceeded"]' "$(jq .ttl expect.json)" "ttl-exceeded"
 check '.pipelines[] | select(.name=="web") | .services[0].counters.marked' 1 "re-marked packets"
+check '.pipelines[] | select(.name=="v4") | .drops["mtu-exceeded"]' "$(jq .mtu_v4 expect.json)" "IPv4 over the MTU"
+check '.pipelines[] | select(.name=="v6") | .drops["mtu-exceeded"]' "$(jq .mtu_v6 expect.json)" "IPv6 over the MTU"
 echo "pcap: 1 passed, 0 failed"
