@@ -715,7 +715,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
 	if (strlen(cfg_getstr(cfg, "metrics-listen")) >= sizeof(c->metrics_listen))
 		return fail(cfg, 0, "metrics-listen: address too long");
-	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", cfg_getstr(cfg, "metrics-listen"));
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
+		 cfg_getstr(cfg, "metrics-listen"));
 	return 0;
 }
 

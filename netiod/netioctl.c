@@ -108,7 +108,8 @@ static void print_drops(json_t *drops)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(drops, k, v) printf(" %s=%lld", k, (long long)json_integer_value(v));
+	json_object_foreach (drops, k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
 }
 
 static void print_stats(json_t *r)
@@ -118,8 +119,7 @@ static void print_stats(json_t *r)
 
 	printf("%-12s %12s %14s %12s %14s %10s\n", "port", "rx-pkts", "rx-bytes", "tx-pkts",
 	       "tx-bytes", "unclaimed");
-	json_array_foreach(json_object_get(r, "ports"), i, p)
-	{
+	json_array_foreach (json_object_get(r, "ports"), i, p) {
 		printf("%-12s %12lld %14lld %12lld %14lld %10lld",
 		       json_string_value(json_object_get(p, "name")),
 		       json_integer_value(json_object_get(p, "rx_packets")),
@@ -130,8 +130,7 @@ static void print_stats(json_t *r)
 		print_drops(json_object_get(p, "drops"));
 		printf("\n");
 	}
-	json_array_foreach(json_object_get(r, "pipelines"), i, p)
-	{
+	json_array_foreach (json_object_get(r, "pipelines"), i, p) {
 		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
 		       json_string_value(json_object_get(p, "name")),
 		       json_integer_value(json_object_get(p, "packets")),
@@ -144,8 +143,7 @@ static void print_stats(json_t *r)
 			       json_integer_value(json_object_get(s, "stage")),
 			       json_string_value(json_object_get(s, "file")),
 			       json_integer_value(json_object_get(s, "captured")));
-		json_array_foreach(json_object_get(p, "services"), j, s)
-		{
+		json_array_foreach (json_object_get(p, "services"), j, s) {
 			printf("  service %-8s in %lld passed %lld dropped %lld held %lld",
 			       json_string_value(json_object_get(s, "name")),
 			       json_integer_value(json_object_get(s, "packets")),
@@ -171,8 +169,7 @@ static void print_list(json_t *r, const char *const *keys)
 	size_t i;
 	json_t *o;
 
-	json_array_foreach(r, i, o)
-	{
+	json_array_foreach (r, i, o) {
 		for (const char *const *k = keys; *k; k++) {
 			json_t *v = json_object_get(o, *k);
 			char *s = json_is_string(v) ? NULL
@@ -190,8 +187,7 @@ static void print_object(json_t *r)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(r, k, v)
-	{
+	json_object_foreach (r, k, v) {
 		char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 
 		printf("%-16s %s\n", k, s ? s : json_string_value(v));

@@ -120,14 +120,13 @@ static int nl_open(struct kmod *k, char *err, size_t errlen)
 
 	k->sk = nl_socket_alloc();
 	if (!k->sk || genl_connect(k->sk) < 0)
-		return snprintf(err, errlen, "cannot open a generic netlink socket"), -1;
+		return nio_err(err, errlen, "cannot open a generic netlink socket");
 	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	k->family = genl_ctrl_resolve(k->sk, NETIO_GENL_NAME);
 	if (k->family < 0)
-		return snprintf(err, errlen, "generic netlink family '%s' not found (netio.ko?)",
-				NETIO_GENL_NAME),
-		       -1;
+		return nio_err(err, errlen, "generic netlink family '%s' not found (netio.ko?)",
+			       NETIO_GENL_NAME);
 	return 0;
 }
 
@@ -168,7 +167,7 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	int rc;
 
 	if (!m)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return nio_err(err, errlen, "out of memory");
 	snprintf(name, sizeof(name), "%.15s", port->name);
 	nla_put_u32(m, NETIO_A_IFINDEX, (uint32_t)port->ifindex);
 	nla_put_string(m, NETIO_A_BIND_NAME, name);
@@ -182,7 +181,7 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	if (rc < 0)
 		return nl_fail(k, rc, "bind", err, errlen);
 	if (!k->bind_id || !k->map_size)
-		return snprintf(err, errlen, "bind: no binding in the kernel's reply"), -1;
+		return nio_err(err, errlen, "bind: no binding in the kernel's reply");
 	return 0;
 }
 
@@ -199,7 +198,7 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 
 	if (k->map_size < sizeof(*info) || info->magic != NIO_RING_MAGIC ||
 	    info->abi_version != NIO_ABI_VERSION || info->info_size < sizeof(*info))
-		return snprintf(err, errlen, "ring ABI mismatch (module and netiod disagree)"), -1;
+		return nio_err(err, errlen, "ring ABI mismatch (module and netiod disagree)");
 	k->rx_slots = info->num_rx_slots;
 	k->tx_slots = info->num_tx_slots;
 	k->nbufs = info->nbufs;
@@ -207,7 +206,7 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	if (!ring_fits(k, info->rx_off, k->rx_slots) || !ring_fits(k, info->tx_off, k->tx_slots) ||
 	    k->nbufs < k->rx_slots + k->tx_slots ||
 	    info->buf_off + (uint64_t)k->nbufs * k->buf_size > k->map_size)
-		return snprintf(err, errlen, "inconsistent ring geometry"), -1;
+		return nio_err(err, errlen, "inconsistent ring geometry");
 	if (k->buf_size < KMOD_BUF_SIZE)
 		return snprintf(err, errlen,
 				"binding has %u-byte buffers, %u needed (unbind it or wait for it "
@@ -240,17 +239,15 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 {
 	k->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (k->fd < 0)
-		return snprintf(err, errlen, "%s: %s", NETIO_DEVICE, strerror(errno)), -1;
+		return nio_err(err, errlen, "%s: %s", NETIO_DEVICE, strerror(errno));
 	if (ioctl(k->fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
-		return snprintf(err, errlen, "attach to binding %u: %s%s", k->bind_id,
-				strerror(errno),
-				errno == EBUSY ? " (another process owns this port's rings)" : ""),
-		       -1;
+		return nio_err(err, errlen, "attach to binding %u: %s%s", k->bind_id,
+			       strerror(errno),
+			       errno == EBUSY ? " (another process owns this port's rings)" : "");
 	k->map = mmap(NULL, k->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
 	if (k->map == MAP_FAILED) {
 		k->map = NULL;
-		return snprintf(err, errlen, "mmap %zu bytes: %s", k->map_size, strerror(errno)),
-		       -1;
+		return nio_err(err, errlen, "mmap %zu bytes: %s", k->map_size, strerror(errno));
 	}
 	if (check_geometry(k, err, errlen) < 0)
 		return -1;
@@ -267,7 +264,7 @@ static int dev_info(struct nio_port *port, char *err, size_t errlen)
 	int rc = -1;
 
 	if (fd < 0)
-		return snprintf(err, errlen, "socket: %s", strerror(errno)), -1;
+		return nio_err(err, errlen, "socket: %s", strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", port->device);
 	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
@@ -413,7 +410,7 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 	int rc;
 
 	if (!x.m)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return nio_err(err, errlen, "out of memory");
 	nla_put_u32(x.m, NETIO_A_BIND_ID, k->bind_id);
 	list = nla_nest_start(x.m, NETIO_A_CLAIMS);
 	for (unsigned i = 0; i < c->npipelines; i++) {
@@ -422,12 +419,11 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 			continue;
 		if (put_pipeline(&x) < 0) {
 			nlmsg_free(x.m);
-			return snprintf(err, errlen,
-					"port %s: pipeline '%s' needs more claims than netio.ko "
-					"takes (%u per port, %u per pipeline)",
-					port->name, x.pl->name, NETIO_CLAIMS_MAX,
-					1u << KMOD_CLAIM_BITS),
-			       -1;
+			return nio_err(err, errlen,
+				       "port %s: pipeline '%s' needs more claims than netio.ko "
+				       "takes (%u per port, %u per pipeline)",
+				       port->name, x.pl->name, (unsigned)NETIO_CLAIMS_MAX,
+				       1u << KMOD_CLAIM_BITS);
 		}
 	}
 	nla_nest_end(x.m, list);
@@ -462,7 +458,7 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 	struct kmod *k = calloc(1, sizeof(*k));
 
 	if (!k)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return nio_err(err, errlen, "out of memory");
 	k->fd = -1;
 	port->priv = k;
 	port->ifindex = (int)if_nametoindex(port->device);

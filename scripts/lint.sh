@@ -12,8 +12,12 @@ if ! clang-format --dry-run -Werror $files 2>/tmp/netio-lint.$$; then
 fi
 rm -f /tmp/netio-lint.$$
 # shellcheck disable=SC2086
+# jansson's iterators are macros cppcheck cannot see; test_crypto indexes a second engine only
+# after checking that one was built (cppcheck does not follow skip()).
 cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 	--inline-suppr --suppress=missingIncludeSystem -Iinclude -Inetiod \
+	--library=scripts/cppcheck-jansson.cfg \
+	--suppress=arrayIndexOutOfBounds:tests/unit/test_crypto.c \
 	$(echo "$files" | grep '\.c$' | grep -v '^netio-kmod/') || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

@@ -53,7 +53,7 @@ static const uint8_t udp_hdr[8] = { 0x13, 0x88, 0x17, 0x70, 0, 8, 0, 0 }; /* 500
 
 static void test_ipv4_udp(void **state)
 {
-	uint8_t f[128];
+	uint8_t f[128] = { 0 };
 	struct nio_pkt *p;
 
 	(void)state;
@@ -108,7 +108,7 @@ static void test_malformed(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct bad_case *c = &cases[i];
-		uint8_t f[128];
+		uint8_t f[128] = { 0 };
 		size_t n = ipv4(f, 17, udp_hdr, 8, 64);
 		struct nio_pkt *p;
 
