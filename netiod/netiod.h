@@ -399,6 +399,10 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 		       struct nio_svc_inst *si, char *err, size_t errlen);
 void nio_pipeline_fini(struct nio_pipeline *pl);
 
+/* device.c */
+int nio_dev_info(struct nio_port *port, char *err, size_t errlen);
+void nio_dev_addrs(struct nio_port *port);
+
 /* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);

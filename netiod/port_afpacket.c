@@ -1,8 +1,6 @@
 /* AF_PACKET port driver: a TPACKET_V3 RX ring and a TPACKET_V2 TX ring on the port's device. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,30 +435,6 @@ static int open_tx(struct nio_port *port, struct afpacket *a, char *err, size_t 
 	return 0;
 }
 
-static int dev_ioctl(int fd, const struct nio_port *port, unsigned long req, struct ifreq *ifr)
-{
-	memset(ifr, 0, sizeof(*ifr));
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", port->device);
-	return ioctl(fd, req, ifr);
-}
-
-static int dev_info(struct nio_port *port, int fd, char *err, size_t errlen)
-{
-	struct ifreq ifr;
-
-	if (dev_ioctl(fd, port, SIOCGIFMTU, &ifr) < 0)
-		return fail(err, errlen, port, "SIOCGIFMTU");
-	port->mtu = ifr.ifr_mtu;
-	if (dev_ioctl(fd, port, SIOCGIFHWADDR, &ifr) < 0)
-		return fail(err, errlen, port, "SIOCGIFHWADDR");
-	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-		snprintf(err, errlen, "%s: not an Ethernet device", port->device);
-		return -1;
-	}
-	memcpy(port->mac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
-}
-
 /* GRO merges TCP segments into frames bigger than a packet buffer: say why they vanish. */
 static void check_gro(const struct nio_port *port, int fd)
 {
@@ -474,37 +448,6 @@ static void check_gro(const struct nio_port *port, int fd)
 		log_warnx("port %s: GRO is on for %s; merged frames over %u bytes are dropped "
 			  "(ethtool -K %s gro off)",
 			  port->name, port->device, NIO_PKT_MAX_FRAME, port->device);
-}
-
-static bool v6_usable(const struct in6_addr *a)
-{
-	return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
-	       !IN6_IS_ADDR_UNSPECIFIED(a);
-}
-
-/* The first IPv4 and first global IPv6 address, unless the configuration gave them. */
-static void dev_addrs(struct nio_port *port)
-{
-	bool want4 = !port->has_v4, want6 = !port->has_v6;
-	struct ifaddrs *ifa0, *ifa;
-
-	if (getifaddrs(&ifa0) < 0) {
-		log_warn("port %s: getifaddrs", port->name);
-		return;
-	}
-	for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
-		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, port->device))
-			continue;
-		if (want4 && !port->has_v4 && ifa->ifa_addr->sa_family == AF_INET) {
-			port->addr4 = ((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
-			port->has_v4 = true;
-		} else if (want6 && !port->has_v6 && ifa->ifa_addr->sa_family == AF_INET6 &&
-			   v6_usable(&((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr)) {
-			port->addr6 = ((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
-			port->has_v6 = true;
-		}
-	}
-	freeifaddrs(ifa0);
 }
 
 /* What the port's counters cannot hold: the kernel's ring-full drops and checksum work. */
@@ -556,10 +499,10 @@ static int afp_open(struct nio_port *port, char *err, size_t errlen)
 		goto err;
 	}
 	if (open_rx(port, a, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0 ||
-	    dev_info(port, a->rx_fd, err, errlen) < 0)
+	    nio_dev_info(port, err, errlen) < 0)
 		goto err;
 	check_gro(port, a->rx_fd);
-	dev_addrs(port);
+	nio_dev_addrs(port);
 	return 0;
 err:
 	afp_close(port);

@@ -1,8 +1,6 @@
 /* netio.ko port driver: a binding over generic netlink, its rings mapped from /dev/netio. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,64 +253,6 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- the device itself */
-
-static int dev_info(struct nio_port *port, char *err, size_t errlen)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr;
-	int rc = -1;
-
-	if (fd < 0)
-		return nio_err(err, errlen, "socket: %s", strerror(errno));
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", port->device);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
-		snprintf(err, errlen, "%s: SIOCGIFMTU: %s", port->device, strerror(errno));
-	} else {
-		port->mtu = ifr.ifr_mtu;
-		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ||
-		    ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-			snprintf(err, errlen, "%s: not an Ethernet device", port->device);
-		} else {
-			memcpy(port->mac, ifr.ifr_hwaddr.sa_data, 6);
-			rc = 0;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
-static bool v6_usable(const struct in6_addr *a)
-{
-	return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
-	       !IN6_IS_ADDR_UNSPECIFIED(a);
-}
-
-/* The first IPv4 and first global IPv6 address, unless the configuration gave them. */
-static void dev_addrs(struct nio_port *port)
-{
-	struct ifaddrs *ifa0, *ifa;
-
-	if (getifaddrs(&ifa0) < 0) {
-		log_warn("port %s: getifaddrs", port->name);
-		return;
-	}
-	for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
-		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, port->device))
-			continue;
-		if (!port->has_v4 && ifa->ifa_addr->sa_family == AF_INET) {
-			port->addr4 = ((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
-			port->has_v4 = true;
-		} else if (!port->has_v6 && ifa->ifa_addr->sa_family == AF_INET6 &&
-			   v6_usable(&((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr)) {
-			port->addr6 = ((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
-			port->has_v6 = true;
-		}
-	}
-	freeifaddrs(ifa0);
-}
-
 /* ---------------------------------------------------------------- claims */
 
 struct claim_ctx {
@@ -466,10 +406,10 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: no such device", port->device);
 		goto err;
 	}
-	if (dev_info(port, err, errlen) < 0 || nl_open(k, err, errlen) < 0 ||
+	if (nio_dev_info(port, err, errlen) < 0 || nl_open(k, err, errlen) < 0 ||
 	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0)
 		goto err;
-	dev_addrs(port);
+	nio_dev_addrs(port);
 	log_info("port %s: netio.ko binding %u on %s, %u/%u slots", port->name, k->bind_id,
 		 port->device, k->rx_slots, k->tx_slots);
 	return 0;
