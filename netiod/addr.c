@@ -104,3 +104,17 @@ int nio_mac_parse(const char *s, uint8_t mac[6])
 	}
 	return 0;
 }
+
+/* Is addr (16 bytes, IPv4 mapped) one of the gateway's own port addresses? */
+bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16])
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		const struct nio_port *p = c->ports[i];
+
+		if (family == 4 && p->has_v4 && !memcmp(addr + 12, &p->addr4, 4))
+			return true;
+		if (family == 6 && p->has_v6 && !memcmp(addr, &p->addr6, 16))
+			return true;
+	}
+	return false;
+}

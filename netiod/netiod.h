@@ -324,6 +324,7 @@ bool nio_prefix_contains(const struct nio_prefix *p, const uint8_t addr[16]);
 void nio_addr_format(const uint8_t a[16], char *buf, size_t len);
 int nio_mac_parse(const char *s, uint8_t mac[6]);
 void nio_addr_from_v4(uint8_t out[16], const void *v4);
+bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);

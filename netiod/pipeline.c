@@ -110,20 +110,6 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 	}
 }
 
-/* Was p sent by the gateway itself (a service encapsulated it)? Then no ICMP error for it. */
-static bool from_gateway(const struct nio_config *c, const struct nio_pkt *p)
-{
-	for (unsigned i = 0; i < c->nports; i++) {
-		const struct nio_port *pt = c->ports[i];
-
-		if (p->key.family == 4 && pt->has_v4 && !memcmp(p->key.src + 12, &pt->addr4, 4))
-			return true;
-		if (p->key.family == 6 && pt->has_v6 && !memcmp(p->key.src, &pt->addr6, 16))
-			return true;
-	}
-	return false;
-}
-
 /* Count p as dropped for why and, where ICMP says so, turn it into the error to its sender
  * (already addressed, back out of the input port). False: p was freed. */
 static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p,
@@ -133,7 +119,8 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	int r = -1;
 
 	pl->stats.drops[why]++;
-	if (in && !from_gateway(c, p))
+	/* no error about a packet the gateway itself sent (a service encapsulated it) */
+	if (in && !nio_is_port_addr(c, p->key.family, p->key.src))
 		r = why == NIO_DROP_TTL ? nio_icmp_time_exceeded(p, in)
 					: nio_icmp_too_big(p, in, mtu);
 	if (r < 0) {

@@ -49,19 +49,6 @@ int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex)
 	return 0;
 }
 
-static bool is_local(const struct nio_config *c, const struct nio_flow_key *k)
-{
-	for (unsigned i = 0; i < c->nports; i++) {
-		const struct nio_port *p = c->ports[i];
-
-		if (k->family == 4 && p->has_v4 && !memcmp(k->dst + 12, &p->addr4, 4))
-			return true;
-		if (k->family == 6 && p->has_v6 && !memcmp(k->dst, &p->addr6, 16))
-			return true;
-	}
-	return false;
-}
-
 static void flow_detach(struct nio_flow *f, void *arg)
 {
 	const struct nio_config *c = arg;
@@ -96,8 +83,9 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, flow_detach, (void *)c);
 	if (!f)
 		return NULL;
-	f->pipeline = (int16_t)(is_local(c, &p->key) ? nio_classify_local(c, &p->key)
-						     : nio_classify(c, &p->key));
+	f->pipeline = (int16_t)(nio_is_port_addr(c, p->key.family, p->key.dst)
+					? nio_classify_local(c, &p->key)
+					: nio_classify(c, &p->key));
 	if (f->pipeline >= 0)
 		flow_attach(c, f);
 	return f;
