@@ -211,7 +211,7 @@ static int cmp_double(const void *a, const void *b)
 /* Median, min and max of a[i] - (sub ? sub[i] : 0) over the runs; NAN if any run failed. */
 static void stats(const double *a, const double *sub, double out[3])
 {
-	double v[RUNS_MAX];
+	double v[RUNS_MAX] = { 0 };
 
 	for (unsigned i = 0; i < g.runs; i++)
 		v[i] = a[i] - (sub ? sub[i] : 0);
