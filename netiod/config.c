@@ -650,6 +650,7 @@ static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *s
 			return fail(sec, s->line, "pipeline '%s': service '%s': %s", pl->name,
 				    si->plugin->name, err[0] ? err : "init failed");
 		si->plugin->refs++;
+		c->any_dequeue |= si->svc->dequeue != NULL;
 	}
 	pl->flow_state_size = off;
 	return 0;

@@ -199,6 +199,7 @@ struct nio_config {
 	unsigned flow_idle_ms;
 	unsigned burst;
 	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
+	bool any_dequeue; /* a service holds packets: the worker asks for them every turn */
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */

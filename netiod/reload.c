@@ -164,6 +164,7 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 		struct nio_svc_inst *cur = &r[i].pl->svcs[r[i].svc], prev = *cur;
 
 		nio_svc_handoff(cur, &r[i].inst);
+		c->any_dequeue |= r[i].inst.svc->dequeue != NULL;
 		r[i].inst.stats = prev.stats;
 		*cur = r[i].inst;
 		r[i].inst = prev; /* the old instance, finished below */

@@ -213,7 +213,8 @@ static void *worker_main(void *arg)
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
 		n = poll_ports(w, c, now);
-		nio_pipeline_dequeue(w, c, now, &next);
+		if (c->any_dequeue)
+			nio_pipeline_dequeue(w, c, now, &next);
 		flush_ports(c);
 		/* seq_cst: neigh.c frees a fib snapshot once loops has moved on by two */
 		atomic_fetch_add(&w->loops, 1);

@@ -5,19 +5,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One's-complement sum of len bytes, folded to 32 bits; combine partial sums by adding. */
+/*
+ * One's-complement sum of len bytes, returned folded to 16 bits (so partial sums and
+ * pseudo-header terms can be added without overflow). Big-endian 32-bit words are summed
+ * into 64 bits: 2^16 = 1 modulo 2^16 - 1, so folding gives the 16-bit word sum.
+ */
 static inline uint32_t nio_csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *b = (const uint8_t *)buf;
+	uint64_t s = sum;
 
-	while (len > 1) {
-		sum += (uint32_t)b[0] << 8 | b[1];
+	for (; len >= 4; b += 4, len -= 4)
+		s += (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	if (len >= 2) {
+		s += (uint32_t)b[0] << 8 | b[1];
 		b += 2;
 		len -= 2;
 	}
 	if (len)
-		sum += (uint32_t)b[0] << 8;
-	return sum;
+		s += (uint32_t)b[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
 }
 
 /* Fold a 32-bit sum and complement it: the value to store (host order). */
