@@ -15,7 +15,7 @@
 #define RUNS_MAX    15
 #define NBURSTS	    5
 #define NMIXES	    3
-#define NCHAINS	    7
+#define NCHAINS	    10
 #define ROW_TOUCH   NCHAINS
 #define ROW_COPY    (NCHAINS + 1)
 #define NROWS	    (NCHAINS + 2)
@@ -38,6 +38,9 @@ static const struct chain chains[NCHAINS] = {
 	{ "null (no service)", { NULL } },
 	{ "mark (DSCP re-mark)", { "mark" } },
 	{ "tunnel (VXLAN encap)", { "tunnel" } },
+	{ "tunnel (GENEVE encap)", { "tunnel-geneve" } },
+	{ "tunnel (GRE encap)", { "tunnel-gre" } },
+	{ "tunnel (IPIP encap)", { "tunnel-ipip" } },
 	{ "qos (srTCM policer)", { "qos" } },
 	{ "crypto ESP AES-128-GCM (openssl)", { "crypto-openssl" } },
 	{ "crypto ESP AES-128-GCM (ipsec-mb)", { "crypto-ipsec-mb" } },
@@ -62,10 +65,12 @@ static int svc_block(const char *svc, char *out, size_t len)
 {
 	if (!strcmp(svc, "mark"))
 		return snprintf(out, len, "service mark { dscp = 10 }\n");
-	if (!strcmp(svc, "tunnel"))
+	if (!strncmp(svc, "tunnel", 6)) /* "tunnel" is VXLAN; "tunnel-<type>" the others */
 		return snprintf(out, len,
-				"service tunnel { type = \"vxlan\" local = \"203.0.113.1\" "
-				"remote = \"203.0.113.9\" vni = 42 mtu = 9000 }\n");
+				"service tunnel { type = \"%s\" local = \"203.0.113.1\" "
+				"remote = \"203.0.113.9\" %s mtu = 9000 }\n",
+				svc[6] ? svc + 7 : "vxlan",
+				!svc[6] || !strcmp(svc + 7, "geneve") ? "vni = 42" : "");
 	if (!strcmp(svc, "qos"))
 		return snprintf(out, len,
 				"service qos { policer all { cir = \"1000gbit\" cbs = \"64m\" "
@@ -365,10 +370,11 @@ static void start_worker(void)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
-		"                [-c null|mark|tunnel|qos|crypto-openssl|crypto-ipsec-mb|full] [-m "
-		"mix] [-b burst]\n");
+	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
+			"                [-c "
+			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
+			"crypto-ipsec-mb|full] [-m "
+			"mix] [-b burst]\n");
 	exit(1);
 }
 
