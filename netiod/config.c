@@ -340,11 +340,17 @@ static cfg_opt_t match_opts[] = {
 };
 
 static cfg_opt_t port_opts[] = {
-	CFG_STR("device", NULL, CFGF_NONE),	   CFG_STR("driver", "auto", CFGF_NONE),
-	CFG_STR("input", NULL, CFGF_NONE),	   CFG_STR("output", NULL, CFGF_NONE),
-	CFG_STR("mac", NULL, CFGF_NONE),	   CFG_STR("address", NULL, CFGF_NONE),
-	CFG_STR("address6", NULL, CFGF_NONE),	   CFG_INT("ring-frames", 4096, CFGF_NONE),
-	CFG_INT("block-timeout-ms", 1, CFGF_NONE), CFG_END(),
+	CFG_STR("device", NULL, CFGF_NONE),
+	CFG_STR("driver", "auto", CFGF_NONE),
+	CFG_STR("input", NULL, CFGF_NONE),
+	CFG_STR("output", NULL, CFGF_NONE),
+	CFG_STR("mac", NULL, CFGF_NONE),
+	CFG_STR("address", NULL, CFGF_NONE),
+	CFG_STR("address6", NULL, CFGF_NONE),
+	CFG_INT("ring-frames", 4096, CFGF_NONE),
+	CFG_INT("block-timeout-ms", 1, CFGF_NONE),
+	CFG_STR("hold-time", "60s", CFGF_NONE),
+	CFG_END(),
 };
 
 /*
@@ -500,6 +506,7 @@ static int port_index(const struct nio_config *c, const char *name)
 static int load_port(struct nio_config *c, cfg_t *sec)
 {
 	struct nio_port *p = calloc(1, sizeof(*p));
+	unsigned long long ns;
 	const char *v;
 	uint8_t a[16], fam;
 
@@ -548,6 +555,11 @@ static int load_port(struct nio_config *c, cfg_t *sec)
 		return fail(sec, sec->line, "port '%s': block-timeout-ms out of range [1, 1000]",
 			    p->name);
 	p->block_timeout_ms = (uint32_t)cfg_getint(sec, "block-timeout-ms");
+	if (nio_parse_time(cfg_getstr(sec, "hold-time"), &ns) < 0 || ns > 86400000000000ull)
+		return fail(sec, sec->line,
+			    "port '%s': hold-time '%s' is not a duration up to 1 day", p->name,
+			    cfg_getstr(sec, "hold-time"));
+	p->hold_ms = (uint32_t)(ns / 1000000);
 	return 0;
 }
 

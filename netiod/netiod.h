@@ -125,6 +125,8 @@ struct nio_port {
 	/* afpacket tuning */
 	uint32_t ring_frames;
 	uint32_t block_timeout_ms;
+	/* kmod: how long netio.ko keeps the rings, claims and queued packets without netiod */
+	uint32_t hold_ms;
 	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
 	bool open;
 	struct nio_port_stats stats; /* written by the owning worker only */

@@ -24,7 +24,7 @@ static bool same_port(const struct nio_port *a, const struct nio_port *b)
 	return !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
 	       !strcmp(a->driver, b->driver) && !strcmp(a->pcap_in, b->pcap_in) &&
 	       !strcmp(a->pcap_out, b->pcap_out) && a->ring_frames == b->ring_frames &&
-	       a->block_timeout_ms == b->block_timeout_ms;
+	       a->block_timeout_ms == b->block_timeout_ms && a->hold_ms == b->hold_ms;
 }
 
 static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)

@@ -24,7 +24,6 @@
  * and continues from their indices; packets queued meanwhile are not lost. Buffers are as big
  * as a pool packet, so every frame a pipeline sends fits a TX buffer.
  */
-#define KMOD_HOLD_MS	60000u
 #define KMOD_BUF_SIZE	NIO_PKT_BUF_SIZE
 #define KMOD_CLAIM_BITS 6 /* claim id = pipeline id << 6 | index within the pipeline */
 
@@ -169,7 +168,7 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	snprintf(name, sizeof(name), "%.15s", port->name);
 	nla_put_u32(m, NETIO_A_IFINDEX, (uint32_t)port->ifindex);
 	nla_put_string(m, NETIO_A_BIND_NAME, name);
-	nla_put_u32(m, NETIO_A_HOLD_MS, KMOD_HOLD_MS);
+	nla_put_u32(m, NETIO_A_HOLD_MS, port->hold_ms);
 	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
 	if (slots) {
 		nla_put_u32(m, NETIO_A_RX_SLOTS, slots);

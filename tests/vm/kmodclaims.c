@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	snprintf(port.device, sizeof(port.device), "%s", argv[1]);
 	snprintf(port.driver, sizeof(port.driver), "kmod");
 	port.ops = &nio_port_kmod_ops;
+	port.hold_ms = 60000;
 	cfg.nports = 1;
 	cfg.ports[0] = &port;
 	pipelines();

@@ -71,7 +71,7 @@ setup() {
 	host $L 192.0.2.10/24 192.0.2.1 2001:db8:1::10/64 2001:db8:1::1
 	host $R 198.51.100.10/24 198.51.100.1 2001:db8:2::10/64 2001:db8:2::1
 	cat >"$W/netiod.conf" <<-EOF
-		port lan { device = "gw-lan" driver = "kmod" }
+		port lan { device = "gw-lan" driver = "kmod" hold-time = "90s" }
 		port wan { device = "gw-wan" driver = "kmod" }
 		pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
 		pipeline to-lan { match { in = "wan" dst = "192.0.2.0/24" } out = "lan" }
@@ -80,7 +80,8 @@ setup() {
 	EOF
 }
 
-# The bindings netiod will find by port name (buffers as big as its packets, a 120 s hold).
+# The bindings netiod will find by port name (buffers as big as its packets); netiod sets the
+# hold time from its hold-time option when it re-binds them.
 # netiod installs the claims itself: claim id = pipeline id << 6 | index, so the IPv4
 # pipelines to-wan (0) and to-lan (1) claim ids 0 on lan and 64 on wan.
 claim() {
@@ -116,6 +117,7 @@ start_netiod
 warm_up 198.51.100.10
 warm_up -6 2001:db8:2::10
 [ "$("$T" show "$LAN" | grep -c '^claim')" -eq 2 ] || fail "netiod did not install lan's claims: $("$T" show "$LAN")"
+[ "$("$T" show "$LAN" | awk '$1 == "hold_ms" { print $2 }')" = 90000 ] || fail "netiod did not apply hold-time"
 before=$(queued "$LAN" 0)
 lan ping -c 20 -i 0.05 -W 2 198.51.100.10 >"$W/ping4" || fail "IPv4 ping lost: $(tail -n 2 "$W/ping4")"
 lan ping -6 -c 10 -i 0.05 -W 2 2001:db8:2::10 >"$W/ping6" || fail "IPv6 ping lost: $(tail -n 2 "$W/ping6")"

@@ -159,7 +159,7 @@ static void nl_fail(const char *what, int err)
 }
 
 struct bind_info {
-	uint32_t id, owner, stats_n;
+	uint32_t id, owner, hold_ms, stats_n;
 	uint64_t map_size;
 	uint64_t stats[NETIO_STAT_MAX + 1];
 };
@@ -174,6 +174,7 @@ static int on_bind(struct nl_msg *m, void *arg)
 		return NL_SKIP;
 	bi->id = nla_get_u32(tb[NETIO_A_BIND_ID]);
 	bi->owner = tb[NETIO_A_OWNER_PID] ? nla_get_u32(tb[NETIO_A_OWNER_PID]) : 0;
+	bi->hold_ms = tb[NETIO_A_HOLD_MS] ? nla_get_u32(tb[NETIO_A_HOLD_MS]) : 0;
 	bi->map_size = tb[NETIO_A_MAP_SIZE] ? nla_get_u64(tb[NETIO_A_MAP_SIZE]) : 0;
 	if (tb[NETIO_A_STATS] && !nla_parse_nested(st, NETIO_STAT_MAX, tb[NETIO_A_STATS], NULL))
 		for (i = 1; i <= NETIO_STAT_MAX; i++)
@@ -400,7 +401,7 @@ static int cmd_show(int argc, char **argv)
 	struct nl_msg *m;
 	int i, err;
 
-	printf("owner_pid %u\n", bi.owner);
+	printf("owner_pid %u\nhold_ms %u\n", bi.owner, bi.hold_ms);
 	for (i = 1; i <= NETIO_STAT_TX_ERRORS; i++)
 		printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
 	m = nl_req(NETIO_CMD_GET_CLAIMS, NLM_F_DUMP);
