@@ -432,6 +432,7 @@ void nio_worker_wake(struct nio_worker *w);
 void nio_worker_set_config(struct nio_worker *w, struct nio_config *c);
 void nio_worker_flush_flows(struct nio_worker *w);
 void nio_worker_pkt_free(struct nio_pkt *p);
+struct nio_pkt *nio_worker_pkt_alloc(void);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex);
 

@@ -151,6 +151,7 @@ static struct nio_host host_template = {
 	.conf_line = conf_line,
 	.pkt_free = nio_worker_pkt_free,
 	.now_ns = nio_now_ns,
+	.pkt_alloc = nio_worker_pkt_alloc,
 };
 
 /* ------------------------------------------------------------------ instances */

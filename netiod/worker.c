@@ -18,6 +18,12 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 	nio_pool_put(cur_pool ? cur_pool : main_pool, p);
 }
 
+/* For services that turn one packet into several; NULL outside a worker. */
+struct nio_pkt *nio_worker_pkt_alloc(void)
+{
+	return cur_pool ? nio_pool_get(cur_pool) : NULL;
+}
+
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex)
 {
 	unsigned head = atomic_load_explicit(&w->miss_head, memory_order_relaxed);

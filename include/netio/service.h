@@ -93,7 +93,20 @@ struct nio_host {
 	const char *state_dir; /* writable directory for state that must survive restarts */
 	const char *instance;  /* "<pipeline>/<service>" of the instance being initialised */
 	int check_only; /* netiod -t: validate the block, but leave no trace (files, reservations) */
+
+	/* Appended fields: a plugin checks size before using them (NIO_HOST_HAS). */
+
+	/* A fresh packet from the calling worker's pool (empty frame at NIO_PKT_HEADROOM,
+	 * metadata cleared), or NULL when the pool is empty. Worker thread only: from process()
+	 * or dequeue(). The service owns it and hands it on through dequeue() (the packet then
+	 * continues with the next service) or returns it with pkt_free(). For packets a service
+	 * makes out of one it was given (fragments), never per packet in the common case. */
+	struct nio_pkt *(*pkt_alloc)(void);
 };
+
+/* Does host h (of possibly older netiod) carry field f? */
+#define NIO_HOST_HAS(h, f) \
+	((h)->size >= offsetof(struct nio_host, f) + sizeof(((const struct nio_host *)0)->f))
 
 struct nio_service {
 	uint32_t abi_version; /* NIO_SERVICE_ABI_VERSION */

@@ -300,6 +300,116 @@ static int encap_write(struct tun *t, struct nio_pkt *p, const struct inner *in)
 	return TUN_C_ENCAP;
 }
 
+/* The copied options of an IPv4 header (RFC 791 3.1: copy flag set), which every fragment
+ * after the first repeats, padded to a multiple of 4; -1 for a malformed option list. */
+static int ip4_copied_opts(const uint8_t *ip, uint32_t hl, uint8_t out[40])
+{
+	uint32_t i = IP4_HLEN, n = 0;
+
+	while (i < hl && ip[i] != 0) { /* 0: end of list */
+		if (ip[i] == 1) {      /* no-operation, not copied */
+			i++;
+			continue;
+		}
+		if (i + 1 >= hl || ip[i + 1] < 2 || i + ip[i + 1] > hl)
+			return -1;
+		if (ip[i] & 0x80) {
+			memcpy(out + n, ip + i, ip[i + 1]);
+			n += ip[i + 1];
+		}
+		i += ip[i + 1];
+	}
+	while (n & 3)
+		out[n++] = 0;
+	return (int)n;
+}
+
+/* Length, fragment field and checksum of one fragment's header. */
+static void ip4_frag_hdr(uint8_t *ip, uint32_t len, uint16_t keep, uint32_t off, bool mf)
+{
+	wr16(ip + 2, (uint16_t)len);
+	wr16(ip + 6, (uint16_t)(keep | (mf ? IP4_MF : 0) | off / 8));
+	wr16(ip + 10, 0);
+	wr16(ip + 10, nio_csum_fold(tun_csum_partial(ip, (ip[0] & 0x0fu) * 4, 0)));
+}
+
+static void fq_drop(struct tun *t, struct nio_pkt **q, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		t->host->pkt_free(q[i]);
+}
+
+/* Fragment k (>= 1) of the inner packet, data bytes [off, off + n) of its payload, built in
+ * a fresh buffer f with p's L2 header and metadata, then encapsulated like p. */
+static void frag_make(struct tun *t, const struct nio_pkt *p, const struct inner *in,
+		      struct nio_pkt *f, const uint8_t *opts, uint32_t ol, uint32_t off, uint32_t n,
+		      bool mf)
+{
+	uint32_t hl = (in->ip[0] & 0x0fu) * 4, hl2 = IP4_HLEN + ol;
+	uint8_t *buf = f->buf, *fip;
+	uint32_t buf_size = f->buf_size;
+	struct inner fin;
+
+	*f = *p;
+	f->buf = buf;
+	f->buf_size = buf_size;
+	f->data = buf + NIO_PKT_HEADROOM;
+	memcpy(f->data, p->data, p->l3_off);
+	fip = f->data + p->l3_off;
+	memcpy(fip, in->ip, IP4_HLEN);
+	memcpy(fip + IP4_HLEN, opts, ol);
+	fip[0] = (uint8_t)(0x40 | hl2 / 4);
+	memcpy(fip + hl2, in->ip + hl + off, n);
+	ip4_frag_hdr(fip, hl2 + n, rd16(in->ip + 6) & 0x8000,
+		     (rd16(in->ip + 6) & IP4_OFFMASK) * 8u + off, mf);
+	f->len = p->l3_off + hl2 + n;
+	f->flags = (uint16_t)((p->flags & ~NIO_PKT_F_L4) | NIO_PKT_F_FRAG);
+	fin = (struct inner){ .ip = fip, .len = hl2 + n, .v6 = false };
+	encap_write(t, f, &fin);
+}
+
+/*
+ * An inner IPv4 packet without DF that does not fit: split it (RFC 791 3.2, RFC 815) into
+ * fragments whose outer packets fit the mtu, as a router in front of the tunnel would. The
+ * first fragment stays in p; the others get buffers from the host and wait in the fragment
+ * queue until dequeue() sends them on, in the same worker turn. Nothing is queued on failure.
+ */
+static int fragment(struct tun *t, struct nio_pkt *p, struct inner *in)
+{
+	uint32_t hl = (in->ip[0] & 0x0fu) * 4, room = t->mtu - t->overhead, data = in->len - hl;
+	uint32_t keep = rd16(in->ip + 6), base = (keep & IP4_OFFMASK) * 8u, first, step, nfrag;
+	struct nio_pkt *q[TUN_FRAG_MAX];
+	uint8_t opts[40];
+	int ol = ip4_copied_opts(in->ip, hl, opts);
+
+	if (ol < 0 || base + data > 0xffff)
+		return TUN_C_BAD_INNER;
+	first = (room - hl) & ~7u; /* room >= 68 (conf_outer), hl <= 60: first >= 8 */
+	step = (room - IP4_HLEN - (uint32_t)ol) & ~7u;
+	nfrag = 1 + (data - first + step - 1) / step;
+	if (nfrag > TUN_FRAG_MAX || nfrag - 1 > TUN_FQ_SIZE - (t->fq_head - t->fq_tail))
+		return TUN_C_NO_BUFFER;
+	for (uint32_t i = 0; i < nfrag - 1; i++) {
+		q[i] = t->host->pkt_alloc();
+		if (!q[i]) {
+			fq_drop(t, q, i);
+			return TUN_C_NO_BUFFER;
+		}
+	}
+	for (uint32_t k = 1, off = first; k < nfrag; k++, off += step) {
+		uint32_t n = data - off < step ? data - off : step;
+
+		frag_make(t, p, in, q[k - 1], opts, (uint32_t)ol, off, n,
+			  k < nfrag - 1 || (keep & IP4_MF));
+		t->fq[t->fq_head++ & (TUN_FQ_SIZE - 1)] = q[k - 1];
+	}
+	ip4_frag_hdr(in->ip, hl + first, keep & 0x8000, base, true);
+	in->len = hl + first;
+	t->cnt[TUN_C_FRAGMENTED]++;
+	t->cnt[TUN_C_ENCAP] += nfrag - 1;
+	return encap_write(t, p, in);
+}
+
 int tunnel_encap(struct tun *t, struct nio_pkt *p)
 {
 	struct inner in;
@@ -314,7 +424,7 @@ int tunnel_encap(struct tun *t, struct nio_pkt *p)
 	inner_ttl_dec(&in);
 	if (in.len + t->overhead > t->mtu) {
 		if (!in.v6 && !(rd16(in.ip + 6) & IP4_DF))
-			return TUN_C_TOO_BIG;
+			return t->fragment ? fragment(t, p, &in) : TUN_C_TOO_BIG;
 		return icmp_error(t, p, &in, true);
 	}
 	return encap_write(t, p, &in);

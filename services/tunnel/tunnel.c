@@ -29,8 +29,11 @@
  *        goes straight back out of the port it came from. Its source is icmp-src4/icmp-src6
  *        (default: `local` when of the inner family); errors are rate limited (icmp-rate per
  *        second, GCRA on p->ts_ns) and never sent about ICMP errors. An inner IPv4 packet
- *        without DF is dropped (too-big): fragmenting needs a second buffer, which the plugin
- *        ABI cannot allocate.
+ *        without DF is fragmented (RFC 791; `fragment = no` drops it as too-big instead):
+ *        p becomes the first fragment, encapsulated; the others are built in buffers from
+ *        host->pkt_alloc, encapsulated the same way and handed out by dequeue(), which the
+ *        worker calls in the same loop turn, so they continue with the next service. The
+ *        peer reassembles (or its inner destination does), as after a Linux tunnel device.
  *
  * decap: the outer IP header at l3_off and the tunnel header are checked completely (lengths,
  *        IPv4 header checksum, UDP/GRE checksums when present, addresses: dst = local,
@@ -119,7 +122,11 @@ static const struct nio_opt tunnel_options[] = {
 	  .def = "1500",
 	  .min = 576,
 	  .max = 9216,
-	  .help = "path MTU for the outer packet; bigger ones get ICMP too-big" },
+	  .help = "path MTU for the outer packet; bigger ones get ICMP too-big or are fragmented" },
+	{ .name = "fragment",
+	  .type = NIO_OPT_BOOL,
+	  .def = "true",
+	  .help = "fragment inner IPv4 packets without DF that exceed the mtu (else drop them)" },
 	{ .name = "inner-dst-mac",
 	  .type = NIO_OPT_STR,
 	  .help = "VXLAN/GENEVE: destination MAC of the inner frame (default: as received)" },
@@ -301,6 +308,7 @@ static int conf_l2_icmp(struct tun *t, const struct nio_host *h, const struct ni
 				       a) == 6;
 	if (t->has_icmp6)
 		memcpy(t->icmp6, a, 16);
+	t->fragment = h->conf_int(c, "fragment") && NIO_HOST_HAS(h, pkt_alloc) && h->pkt_alloc;
 	t->icmp_interval_ns = rate > 0 ? 1000000000ull / (uint64_t)rate : 0;
 	t->icmp_burst_ns = 10 * t->icmp_interval_ns;
 	return 0;
@@ -387,6 +395,7 @@ static void *tunnel_init(const struct nio_host *host, const struct nio_conf *con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	t->host = host;
 	if (tunnel_configure(t, host, conf, err, errlen) < 0) {
 		free(t);
 		return NULL;
@@ -394,9 +403,14 @@ static void *tunnel_init(const struct nio_host *host, const struct nio_conf *con
 	return t;
 }
 
+/* Called with the worker paused: fragments not yet handed on go back to the pool. */
 static void tunnel_fini(void *inst)
 {
-	free(inst);
+	struct tun *t = inst;
+
+	while (t->fq_tail != t->fq_head)
+		t->host->pkt_free(t->fq[t->fq_tail++ & (TUN_FQ_SIZE - 1)]);
+	free(t);
 }
 
 static void tunnel_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)
@@ -409,6 +423,19 @@ static void tunnel_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 		t->cnt[c]++;
 		verdicts[i] = c >= TUN_C_FIRST_DROP ? NIO_V_DROP : NIO_V_PASS;
 	}
+}
+
+/* The fragments encap queued: due now, every one. */
+static uint16_t tunnel_dequeue(void *inst, uint64_t now_ns, struct nio_pkt **pkts, uint16_t max,
+			       uint64_t *next_ns)
+{
+	struct tun *t = inst;
+	uint16_t n = 0;
+
+	while (n < max && t->fq_tail != t->fq_head)
+		pkts[n++] = t->fq[t->fq_tail++ & (TUN_FQ_SIZE - 1)];
+	*next_ns = t->fq_tail != t->fq_head ? (now_ns ? now_ns : 1) : 0;
+	return n;
 }
 
 static const uint64_t *tunnel_counters(void *inst)
@@ -424,9 +451,10 @@ static int tunnel_show(void *inst, char *buf, size_t len)
 
 	inet_ntop(af, t->local, l, sizeof(l));
 	inet_ntop(af, t->remote, r, sizeof(r));
-	return snprintf(buf, len, "%s %s %s -> %s vni %" PRIu32 " key %s mtu %" PRIu32,
+	return snprintf(buf, len,
+			"%s %s %s -> %s vni %" PRIu32 " key %s mtu %" PRIu32 " fragment %s",
 			type_names[t->type], t->decap ? "decap" : "encap", l, r, t->vni,
-			t->has_key ? "yes" : "no", t->mtu);
+			t->has_key ? "yes" : "no", t->mtu, t->fragment ? "yes" : "no");
 }
 
 const struct nio_service tunnel_service = {
@@ -440,6 +468,7 @@ const struct nio_service tunnel_service = {
 	.init = tunnel_init,
 	.fini = tunnel_fini,
 	.process = tunnel_process,
+	.dequeue = tunnel_dequeue,
 	.counters = tunnel_counters,
 	.show = tunnel_show,
 };

@@ -11,11 +11,12 @@
 #include <netio/service.h>
 
 /* Counters in export order: what went through, then one drop reason each. */
-#define foreach_tunnel_counter          \
-	_(ENCAP, "encap")               \
-	_(DECAP, "decap")               \
-	_(ICMP_TOO_BIG, "icmp-too-big") \
-	_(ICMP_TTL, "icmp-time-exceeded")
+#define foreach_tunnel_counter            \
+	_(ENCAP, "encap")                 \
+	_(DECAP, "decap")                 \
+	_(ICMP_TOO_BIG, "icmp-too-big")   \
+	_(ICMP_TTL, "icmp-time-exceeded") \
+	_(FRAGMENTED, "fragmented")
 
 #define foreach_tunnel_error                      \
 	_(NOT_IP, "not-ip")                       \
@@ -26,6 +27,7 @@
 	_(NESTED, "nested")                       \
 	_(NO_HEADROOM, "no-headroom")             \
 	_(TOO_BIG, "too-big")                     \
+	_(NO_BUFFER, "no-buffer")                 \
 	_(ICMP_RATE, "icmp-rate-limited")         \
 	_(TRUNC_OUTER, "truncated-outer")         \
 	_(BAD_OUTER, "bad-outer-ip")              \
@@ -74,6 +76,8 @@ enum tun_df { TUN_DF_SET, TUN_DF_UNSET, TUN_DF_INHERIT };
 #define ECN_MASK     0x03
 #define ECN_CE	     0x03
 #define TUN_TMPL_MAX (ETH_HLEN + IP6_HLEN + UDP_HLEN + GENEVE_HLEN)
+#define TUN_FQ_SIZE  256u /* fragments waiting for dequeue(); a power of two */
+#define TUN_FRAG_MAX 64u  /* most fragments made of one packet */
 
 /* One configured tunnel end. Written by init, read-only on the worker except counters,
  * ip_id and the ICMP rate limiter, which only the one worker running the instance touches. */
@@ -111,6 +115,12 @@ struct tun {
 	uint64_t icmp_interval_ns; /* GCRA: one ICMP error per interval, bursts of icmp_burst_ns */
 	uint64_t icmp_burst_ns;
 	uint64_t icmp_tat_ns;
+	bool fragment; /* fragment inner IPv4 packets without DF that do not fit */
+	const struct nio_host *host;
+	/* fragments after the first, encapsulated, until dequeue() hands them on: written and
+	 * read by the one worker running the instance, free-running indices */
+	uint32_t fq_head, fq_tail;
+	struct nio_pkt *fq[TUN_FQ_SIZE];
 	uint64_t cnt[TUN_C_MAX];
 };
 

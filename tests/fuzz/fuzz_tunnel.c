@@ -49,6 +49,8 @@ static const struct fake_opt cfgs[][10] = {
 	  OPT("key", "4660"), OPT("dscp", "46"), OPT("ttl", "0"), OPT("df", "inherit"), END },
 	{ OPT("type", "ipip"), OPT("local", "2001:db8:ffff::1"), OPT("remote", "2001:db8:ffff::9"),
 	  OPT("mtu", "1300"), OPT("icmp-src4", "192.0.2.1"), END },
+	{ OPT("type", "ipip"), OPT("local", "203.0.113.1"), OPT("remote", "203.0.113.9"),
+	  OPT("mtu", "576"), END }, /* fragments inner IPv4 packets over 556 bytes */
 };
 #define NCFG (sizeof(cfgs) / sizeof(cfgs[0]))
 
@@ -123,10 +125,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	p.flags |= et == ETH_P_IPV4 ? NIO_PKT_F_IPV4 : et == ETH_P_IPV6 ? NIO_PKT_F_IPV6 : 0;
 	p.hash = 0x9e3779b9u;
 	p.out_port = NIO_PORT_NONE;
-	tunnel_service.process(insts[(in[0] & 0x7f) % NCFG], &pp, 1, &verdict);
+	void *inst = insts[(in[0] & 0x7f) % NCFG];
+	struct nio_pkt *frags[NIO_BURST_MAX];
+	uint64_t next = 1;
+	uint16_t nf;
+
+	tunnel_service.process(inst, &pp, 1, &verdict);
 	if (verdict != NIO_V_PASS && verdict != NIO_V_DROP)
 		abort();
 	check_bounds(&p);
+	/* fragments of an over-mtu packet: each in bounds, and the queue drained every time */
+	nf = tunnel_service.dequeue(inst, 1, frags, NIO_BURST_MAX, &next);
+	if (next)
+		abort();
+	for (uint16_t i = 0; i < nf; i++) {
+		check_bounds(frags[i]);
+		fake_host.pkt_free(frags[i]);
+	}
 	free(mem);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # VXLAN: netiod's tunnel service against the Linux kernel's vxlan device. Ping and TCP both
-# ways over IPv4 and IPv6 inner packets, PMTU discovery through ICMP too-big, bad VNI counted.
+# ways over IPv4 and IPv6 inner packets, fragmentation of packets without DF, PMTU discovery
+# through ICMP too-big, bad VNI counted.
 #
 #   lan 192.0.2.10 -- gw (netiod: tunnel end 203.0.113.1, not a kernel address) -- wan eth0
 #   wan: eth0 203.0.113.9 = VXLAN end; vx0 (VNI 42) 203.0.113.130/25, 2001:db8:b::130/64
@@ -99,7 +100,35 @@ b2=$(jq '.end.sum_received.bytes' "$WORK/iperf2.json")
 [ "$b2" -gt 100000 ] || fail "site->lan TCP moved only $b2 bytes"
 ok "TCP lan->site $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf1.json") Mbit/s, site->lan $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf2.json") Mbit/s"
 
-# 3. Path MTU: 1500-byte packets with DF cannot take 50 bytes of VXLAN in a 1500 path; the
+# 3. Fragmentation: a 3028-byte ping without DF leaves the lan host as two 1500-byte fragments
+# and a small one; the two do not fit the tunnel, so netiod fragments them again (as a router
+# in front of a tunnel device would). Linux's vxlan end must receive only fragments that fit
+# vx0 (1450), reassemble, and answer: its reply, fragmented by Linux itself, comes back.
+f0=$(svc to-site fragmented)
+e0=$(svc to-site encap)
+wan timeout 20 tcpdump -nn -U -i vx0 -w "$WORK/vx0.pcap" 'ip src 192.0.2.10' 2>"$WORK/tcpdump.err" &
+dump=$!
+for _ in $(seq 50); do
+	grep -q "listening on" "$WORK/tcpdump.err" && break
+	sleep 0.1
+done
+lan ping -M dont -s 3000 -c 5 -i 0.1 -W 1 203.0.113.130 >"$WORK/frag4" 2>&1 ||
+	fail "3028-byte ping without DF: $(tail -n 2 "$WORK/frag4")"
+sleep 0.5
+kill "$dump" 2>/dev/null
+wait "$dump" 2>/dev/null
+grep -q " 5 received, 0% packet loss" "$WORK/frag4" || fail "fragmented ping lost packets: $(tail -n 2 "$WORK/frag4")"
+[ $(($(svc to-site fragmented) - f0)) -eq 10 ] ||
+	fail "fragmented counted $(($(svc to-site fragmented) - f0)), want 10 (two 1500-byte fragments per ping)"
+[ $(($(svc to-site encap) - e0)) -eq 25 ] ||
+	fail "encap counted $(($(svc to-site encap) - e0)) packets, want 25 (five fragments per ping)"
+nfrag=$(tcpdump -nn -r "$WORK/vx0.pcap" 'icmp or (ip[6:2] & 0x1fff != 0)' 2>/dev/null | wc -l)
+nbig=$(tcpdump -nn -r "$WORK/vx0.pcap" 'greater 1465' 2>/dev/null | wc -l)
+[ "$nfrag" -eq 25 ] || { tcpdump -nn -v -r "$WORK/vx0.pcap" >&2; fail "Linux's vx0 saw $nfrag fragments, want 25"; }
+[ "$nbig" -eq 0 ] || fail "$nbig inner packets larger than vx0's 1450-byte MTU"
+ok "fragmentation: 5 pings of 3028 bytes without DF as 25 inner fragments of at most 1450 bytes, reassembled by Linux and answered"
+
+# 4. Path MTU: 1500-byte packets with DF cannot take 50 bytes of VXLAN in a 1500 path; the
 # sender learns 1450 from netiod's ICMP error and a 1450-byte packet then goes through.
 t0=$(svc to-site icmp-too-big)
 lan ping -M "do" -s 1472 -c 1 -W 1 203.0.113.130 >"$WORK/pmtu4" 2>&1 && fail "a 1500-byte DF packet went through"
@@ -112,7 +141,7 @@ lan ping -6 -M "do" -s 1402 -c 3 -i 0.05 -W 1 2001:db8:b::130 >/dev/null || fail
 [ $(($(svc to-site icmp-too-big) - t0)) -ge 2 ] || fail "icmp-too-big not counted"
 ok "PMTU: ICMP fragmentation-needed and packet-too-big with mtu 1450, then 1450-byte packets pass"
 
-# 4. A wrong VNI and a truncated VXLAN header are counted by reason and dropped.
+# 5. A wrong VNI and a truncated VXLAN header are counted by reason and dropped.
 wan /usr/bin/python3 - "$gwmac" <<'PY' || fail "scapy could not send"
 import logging, sys
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)

@@ -1,5 +1,6 @@
 /* The fake nio_host of fake_host.h: table-driven option accessors, a settable clock, counters. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +166,42 @@ __attribute__((format(printf, 2, 3))) static void fake_log(int prio, const char 
 	fake_log_count++;
 }
 
+/* A small pool for pkt_alloc(): buffers out are marked busy until pkt_free() returns them. */
+#define FAKE_POOL 320
+static struct {
+	struct nio_pkt p;
+	uint8_t mem[NIO_PKT_BUF_SIZE];
+	bool busy;
+} fake_pool[FAKE_POOL];
+unsigned fake_pkts_alloced;
+unsigned fake_alloc_limit = FAKE_POOL;
+
+static struct nio_pkt *fake_pkt_alloc(void)
+{
+	unsigned out = 0;
+
+	for (unsigned i = 0; i < FAKE_POOL; i++)
+		out += fake_pool[i].busy;
+	for (unsigned i = 0; i < FAKE_POOL && out < fake_alloc_limit; i++) {
+		if (fake_pool[i].busy)
+			continue;
+		fake_pool[i].busy = true;
+		memset(&fake_pool[i].p, 0, sizeof(fake_pool[i].p));
+		fake_pool[i].p.buf = fake_pool[i].mem;
+		fake_pool[i].p.buf_size = NIO_PKT_BUF_SIZE;
+		fake_pool[i].p.data = fake_pool[i].mem + NIO_PKT_HEADROOM;
+		fake_pool[i].p.out_port = NIO_PORT_NONE;
+		fake_pkts_alloced++;
+		return &fake_pool[i].p;
+	}
+	return NULL;
+}
+
 static void fake_pkt_free(struct nio_pkt *p)
 {
+	for (unsigned i = 0; i < FAKE_POOL; i++)
+		if (p == &fake_pool[i].p)
+			fake_pool[i].busy = false;
 	fake_pkts_freed++;
 }
 
@@ -191,4 +226,5 @@ const struct nio_host fake_host = {
 	.now_ns = fake_now,
 	.state_dir = "/tmp",
 	.instance = "test/service",
+	.pkt_alloc = fake_pkt_alloc,
 };

@@ -24,10 +24,12 @@ struct nio_conf {
 };
 
 extern const struct nio_host fake_host;
-extern uint64_t fake_now_ns;	 /* what now_ns() returns */
-extern unsigned fake_pkts_freed; /* pkt_free() calls */
-extern unsigned fake_log_count;	 /* log() calls */
-extern char fake_log_last[256];	 /* the last message logged */
+extern uint64_t fake_now_ns;	   /* what now_ns() returns */
+extern unsigned fake_pkts_freed;   /* pkt_free() calls */
+extern unsigned fake_pkts_alloced; /* pkt_alloc() calls that returned a buffer */
+extern unsigned fake_alloc_limit;  /* buffers pkt_alloc() may have out at once (<= 320) */
+extern unsigned fake_log_count;	   /* log() calls */
+extern char fake_log_last[256];	   /* the last message logged */
 
 /* Point c at a schema and a value table (both must outlive c). */
 void fake_conf(struct nio_conf *c, const struct nio_opt *schema, const struct fake_opt *vals);

@@ -17,6 +17,11 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 	(void)p;
 }
 
+struct nio_pkt *nio_worker_pkt_alloc(void)
+{
+	return NULL;
+}
+
 void nio_port_put(struct nio_port *p)
 {
 	free(p);

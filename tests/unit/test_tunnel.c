@@ -851,15 +851,11 @@ static void test_pmtu(void **state)
 	assert_icmp_reply(&k.p, false, 3, 4, 1350, 576);
 	assert_memory_equal(k.p.data + ETH_HLEN + 28, q, IP4_HLEN);
 
-	pkt_set(&k, f, big_frame(f, false, 1351, false));
-	assert_int_equal(run(t, &k), NIO_V_DROP);
-
 	pkt_set(&k, f, big_frame(f, true, 1351, false));
 	assert_int_equal(run(t, &k), NIO_V_PASS);
 	assert_icmp_reply(&k.p, true, 2, 0, 1350, 1280);
 	assert_int_equal(counter(t, "encap"), 1);
 	assert_int_equal(counter(t, "icmp-too-big"), 2);
-	assert_int_equal(counter(t, "too-big"), 1);
 	tunnel_service.fini(t);
 
 	t = make_ok(&cfgs[0], false, (const char *const[]){ "mtu", "1400", NULL });
@@ -867,6 +863,192 @@ static void test_pmtu(void **state)
 	assert_int_equal(run(t, &k), NIO_V_DROP); /* no IPv6 source for the ICMPv6 error */
 	assert_only_counter(t, "too-big");
 	tunnel_service.fini(t);
+}
+
+/* ---------------------------------------------------------------- fragmentation */
+
+/* An inner IPv4 frame of iplen bytes without DF, at fragment offset off8 (8-byte units) with
+ * MF as given, and opts (a multiple of 4 bytes) as header options. */
+static size_t frag_frame(uint8_t *f, uint32_t iplen, uint16_t off8, bool mf, const uint8_t *opts,
+			 uint32_t olen)
+{
+	size_t n = big_frame(f, false, iplen, false);
+	uint8_t *ip = f + ETH_HLEN;
+
+	ip[0] = (uint8_t)(0x45 + olen / 4);
+	if (olen)
+		memcpy(ip + IP4_HLEN, opts, olen);
+	wr16(ip + 4, 0x1234);
+	wr16(ip + 6, (uint16_t)((mf ? IP4_MF : 0) | off8));
+	ip4_fix_csum(ip);
+	return n;
+}
+
+struct reasm {
+	uint8_t data[65536];
+	bool have[65536];
+	uint32_t lo, hi; /* byte range covered, relative to the IP payload */
+	bool last_mf;	 /* MF of the fragment that ends at hi */
+	unsigned n;
+};
+
+/* Check one outer packet of encap instance c, decapsulate it with d and file its fragment. */
+static void reasm_add(struct reasm *r, const struct tcfg *c, void *d, struct nio_pkt *p,
+		      uint32_t mtu, const uint8_t *opts_first, uint32_t olen_first,
+		      const uint8_t *opts_rest, uint32_t olen_rest)
+{
+	bool v6 = strchr(c->local, ':') != NULL;
+	bool udp = strcmp(c->type, "vxlan") == 0 || strcmp(c->type, "geneve") == 0;
+	struct nio_pkt *pp = p;
+	uint8_t v = 0xff, *ip;
+	uint32_t hl, off, len;
+
+	assert_outer_ok(p, v6, udp);
+	assert_true(p->len - ETH_HLEN <= mtu);
+	tunnel_service.process(d, &pp, 1, &v);
+	assert_int_equal(v, NIO_V_PASS);
+	ip = p->data + p->l3_off;
+	assert_true(ip4_csum_ok(ip));
+	assert_int_equal(rd16(ip + 4), 0x1234);
+	assert_int_equal(ip[8], 63);
+	hl = (ip[0] & 0x0fu) * 4;
+	off = (rd16(ip + 6) & IP4_OFFMASK) * 8u;
+	len = rd16(ip + 2);
+	assert_int_equal(p->len, p->l3_off + len);
+	if (r->n++ == 0 || off == r->lo) {
+		assert_int_equal(hl, IP4_HLEN + olen_first);
+		assert_memory_equal(ip + IP4_HLEN, opts_first, olen_first);
+	} else {
+		assert_int_equal(hl, IP4_HLEN + olen_rest);
+		assert_memory_equal(ip + IP4_HLEN, opts_rest, olen_rest);
+	}
+	for (uint32_t i = 0; i < len - hl; i++) {
+		assert_false(r->have[off + i]); /* no byte twice */
+		r->have[off + i] = true;
+		r->data[off + i] = ip[hl + i];
+	}
+	if (off + len - hl > r->hi) {
+		r->hi = off + len - hl;
+		r->last_mf = rd16(ip + 6) & IP4_MF;
+	} else {
+		assert_true(rd16(ip + 6) & IP4_MF); /* every fragment but the last has MF */
+	}
+}
+
+/* Encapsulate an inner packet that needs nfrag fragments at this mtu; reassemble them after
+ * decap and compare with the original payload. */
+static void frag_case(const struct tcfg *c, uint32_t mtu, uint32_t iplen, uint16_t off8, bool mf,
+		      const uint8_t *opts, uint32_t olen, const uint8_t *opts_rest,
+		      uint32_t olen_rest, unsigned nfrag)
+{
+	char mtus[16];
+	void *e, *d;
+	static uint8_t f[NIO_PKT_MAX_FRAME];
+	static struct reasm r;
+	struct tpkt k;
+	struct nio_pkt *q[NIO_BURST_MAX];
+	uint64_t next = 0;
+	uint16_t nq;
+	size_t n;
+
+	snprintf(mtus, sizeof(mtus), "%u", mtu);
+	e = make_ok(c, false, (const char *const[]){ "mtu", mtus, NULL });
+	d = make_ok(c, true, NULL);
+	n = frag_frame(f, iplen, off8, mf, opts, olen);
+	pkt_set(&k, f, n);
+	memset(&r, 0, sizeof(r));
+	r.lo = off8 * 8u;
+	r.hi = r.lo;
+	assert_int_equal(run(e, &k), NIO_V_PASS);
+	nq = tunnel_service.dequeue(e, 5, q, 2, &next);
+	assert_int_equal(nq, nfrag - 1 < 2 ? nfrag - 1 : 2);
+	assert_int_equal(next, nfrag - 1 > 2 ? 5 : 0);
+	nq += tunnel_service.dequeue(e, 5, q + nq, NIO_BURST_MAX, &next);
+	assert_int_equal(nq, nfrag - 1);
+	assert_int_equal(next, 0);
+	reasm_add(&r, c, d, &k.p, mtu, opts, olen, opts_rest, olen_rest);
+	for (uint16_t i = 0; i < nq; i++) {
+		assert_int_equal(q[i]->in_port, 3);
+		assert_int_equal(q[i]->hash, HASH);
+		assert_true(q[i]->flags & NIO_PKT_F_IPV4 || q[i]->flags & NIO_PKT_F_IPV6);
+		reasm_add(&r, c, d, q[i], mtu, opts, olen, opts_rest, olen_rest);
+		fake_host.pkt_free(q[i]);
+	}
+	assert_int_equal(r.hi - r.lo, iplen - IP4_HLEN - olen);
+	for (uint32_t i = r.lo; i < r.hi; i++)
+		assert_true(r.have[i]);
+	assert_memory_equal(r.data + r.lo, f + ETH_HLEN + IP4_HLEN + olen, r.hi - r.lo);
+	assert_int_equal(r.last_mf, mf);
+	assert_int_equal(counter(e, "fragmented"), 1);
+	assert_int_equal(counter(e, "encap"), nfrag);
+	assert_int_equal(counter(d, "decap"), nfrag);
+	tunnel_service.fini(e);
+	tunnel_service.fini(d);
+}
+
+/* Inner IPv4 without DF over the mtu: fragments that fit, carrying every payload byte once,
+ * the copied options only after the first, offsets and MF kept for a packet that already was a
+ * fragment; per encapsulation and outer family. */
+static void test_fragment(void **state)
+{
+	static const char *const names[] = { "vxlan4", "geneve6", "gre4-key", "ipip6" };
+	/* router alert (copied) + NOPs + end of list, then a record-route (not copied) */
+	static const uint8_t opts[] = { 0x94, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 0 };
+	static const uint8_t ra[] = { 0x94, 4, 0, 0 };
+	unsigned freed = fake_pkts_freed, alloced = fake_pkts_alloced;
+
+	for (unsigned i = 0; i < 4; i++) {
+		const struct tcfg *c = cfg(names[i]);
+		uint32_t mtu = strchr(c->local, ':') ? 1280 : 576;
+
+		print_message("  %s\n", c->name);
+		frag_case(c, 1400, 1500, 0, false, NULL, 0, NULL, 0, 2);
+		frag_case(c, mtu, NIO_PKT_MAX_FRAME - ETH_HLEN, 0, false, NULL, 0, NULL, 0,
+			  mtu == 576 ? 5 : 2);
+		frag_case(c, mtu, 2000, 100, true, NULL, 0, NULL, 0, mtu == 576 ? 4 : 2);
+		frag_case(c, mtu, 2000, 0, false, opts, sizeof(opts), ra, sizeof(ra),
+			  mtu == 576 ? 4 : 2);
+	}
+	assert_int_equal(fake_pkts_alloced - alloced, fake_pkts_freed - freed);
+}
+
+/* fragment = no drops; an empty pool or a full queue drops the whole packet, leaking nothing;
+ * fini returns fragments never dequeued; IPv6 and DF packets still get ICMP, never fragments. */
+static void test_fragment_limits(void **state)
+{
+	void *t = make_ok(&cfgs[0], false,
+			  (const char *const[]){ "mtu", "576", "fragment", "no", NULL });
+	static uint8_t f[NIO_PKT_MAX_FRAME];
+	unsigned freed, alloced;
+	struct tpkt k;
+
+	pkt_set(&k, f, frag_frame(f, 2000, 0, false, NULL, 0));
+	assert_int_equal(run(t, &k), NIO_V_DROP);
+	assert_only_counter(t, "too-big");
+	tunnel_service.fini(t);
+
+	t = make_ok(&cfgs[0], false, (const char *const[]){ "mtu", "576", NULL });
+	freed = fake_pkts_freed;
+	alloced = fake_pkts_alloced;
+	fake_alloc_limit = 2; /* three more fragments needed */
+	pkt_set(&k, f, frag_frame(f, 2000, 0, false, NULL, 0));
+	assert_int_equal(run(t, &k), NIO_V_DROP);
+	assert_only_counter(t, "no-buffer");
+	assert_int_equal(fake_pkts_alloced - alloced, 2);
+	assert_int_equal(fake_pkts_freed - freed, 2);
+	fake_alloc_limit = 320;
+
+	/* 64 packets of 4 queued fragments each fill the 256-slot queue; the 65th is refused */
+	for (unsigned i = 0; i < 65; i++) {
+		pkt_set(&k, f, frag_frame(f, NIO_PKT_MAX_FRAME - ETH_HLEN, 0, false, NULL, 0));
+		assert_int_equal(run(t, &k), i < 64 ? NIO_V_PASS : NIO_V_DROP);
+	}
+	assert_int_equal(counter(t, "fragmented"), 64);
+	assert_int_equal(counter(t, "no-buffer"), 2);
+	assert_int_equal(fake_pkts_alloced - alloced, 2 + 256);
+	freed = fake_pkts_freed;
+	tunnel_service.fini(t); /* 256 fragments were never dequeued */
+	assert_int_equal(fake_pkts_freed - freed, 256);
 }
 
 /* No error about an ICMP error, and no more than icmp-rate per second after a burst of 10. */
@@ -1149,7 +1331,7 @@ static void test_descriptor(void **state)
 	assert_string_equal(tunnel_service.counter_names[TUN_C_WRONG_VNI], "wrong-vni");
 	assert_true(tunnel_service.show(t, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "vxlan encap 2001:db8:ffff::1 -> 2001:db8:ffff::9 vni 42 key no "
-				 "mtu 1500");
+				 "mtu 1500 fragment yes");
 	tunnel_service.fini(t);
 }
 
@@ -1164,6 +1346,8 @@ int main(void)
 		cmocka_unit_test(test_decap_truncated),
 		cmocka_unit_test(test_ecn),
 		cmocka_unit_test(test_pmtu),
+		cmocka_unit_test(test_fragment),
+		cmocka_unit_test(test_fragment_limits),
 		cmocka_unit_test(test_icmp_limits),
 		cmocka_unit_test(test_ttl_expired),
 		cmocka_unit_test(test_encap_bad),
