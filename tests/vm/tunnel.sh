@@ -123,6 +123,13 @@ ping_both() {
 		fail "$1: lan->site IPv$2 ping: $(grep -v "bytes from" "$WORK/ping")"
 	wan ping "$f" -c 3 -i 0.2 -W 2 "$3" >"$WORK/ping" 2>&1 && clean "$WORK/ping" ||
 		fail "$1: site->lan IPv$2 ping: $(grep -v "bytes from" "$WORK/ping")"
+	[ "$2" = 4 ] || return 0
+	# 3028 bytes without DF: netiod fragments the lan host's 1500-byte fragments again to
+	# fit the tunnel; Linux's tunnel end reassembles them and its answer comes back.
+	lan ping -4 -M dont -s 3000 -c 3 -i 0.2 -W 2 "$4" >"$WORK/ping" 2>&1 && clean "$WORK/ping" ||
+		fail "$1: 3028-byte IPv4 ping without DF: $(grep -v "bytes from" "$WORK/ping")"
+	frags=$(ctl -j stats | jq '[.pipelines[] | .services[0].counters.fragmented // 0] | add')
+	[ "$frags" -ge 6 ] || fail "$1: fragmented counted $frags inner packets, want 6"
 }
 
 # counters: "ENCAP DECAP", the tunnel services' packet counts, from one stats call.
@@ -144,6 +151,7 @@ tunnel_case() {
 	set -- $(counters)
 	[ "${1:-0}" -ge 3 ] && [ "${2:-0}" -ge 3 ] || fail "$name: encap ${1:-?}, decap ${2:-?} packets"
 	case $fams in 46) inside="IPv4 and IPv6" ;; *) inside=IPv$fams ;; esac
+	case $fams in *4*) inside="$inside, big IPv4 fragmented" ;; esac
 	ok "$name: ping both ways, $inside inside (encap $1, decap $2)"
 	stop_netiod
 	ip -n "$NS_WAN" link del tun0
