@@ -91,6 +91,8 @@ static void qos_sync_counters(struct qos *q)
 	q->ctr[QOS_C_CODEL_DROPS] = q->sched.tot.drop_codel;
 	q->ctr[QOS_C_ECN_MARKS] = q->sched.tot.marked;
 	q->ctr[QOS_C_BACKLOG] = q->sched.qlen;
+	q->ctr[QOS_C_LATE_MAX] = q->sched.late_max_ns / 1000;
+	q->ctr[QOS_C_LOST] = q->sched.lost_ns / 1000;
 }
 
 static void qos_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)

@@ -159,7 +159,9 @@ struct qos_sched {
 	unsigned rr[QOS_MAX_DEPTH][QOS_MAX_PRIO]; /* DRR position per lender level, priority */
 	uint32_t quantum;			  /* base quantum, bytes */
 	uint64_t qlen;				  /* packets held, all classes */
-	uint64_t due;		    /* release time last promised while packets wait, or 0 */
+	uint64_t due;	      /* release time last promised while packets wait, or 0 */
+	uint64_t late_max_ns; /* the worker's worst lateness past a promised release */
+	uint64_t lost_ns;     /* lateness beyond the catch-up horizon: sending never made up */
 	struct qos_class_stats tot; /* all classes together */
 	void (*free)(struct nio_pkt *p);
 };
@@ -209,7 +211,9 @@ bool qos_police(struct qos_policer *pol, struct nio_pkt *p, uint64_t now); /* fa
 	_(LIMIT_DROPS, "queue-limit-drops") \
 	_(CODEL_DROPS, "codel-drops")       \
 	_(ECN_MARKS, "ecn-marks")           \
-	_(BACKLOG, "queue-packets")
+	_(BACKLOG, "queue-packets")         \
+	_(LATE_MAX, "late-max-us")          \
+	_(LOST, "late-lost-us")
 
 enum qos_counter {
 #define _(sym, str) QOS_C_##sym,

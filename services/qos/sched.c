@@ -339,7 +339,9 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
  * its full buckets could not hold. While packets wait, the buckets are therefore run on the
  * schedule the worker missed, from the promised time up to now, and what was due goes out
  * at once: the long-run rate stays exact. Of a longer stall, only the last QOS_CATCHUP_NS
- * (and a bucketful) are made up.
+ * (and a bucketful) are made up. The worst lateness and the time never made up are kept:
+ * they tell a starved worker from a shaper that misses its rate, and bound how far the rate
+ * seen over a short window may stray (what was due before it may go out inside it).
  */
 uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **pkts, uint16_t max,
 			   uint64_t *next_ns)
@@ -347,8 +349,15 @@ uint16_t qos_sched_dequeue(struct qos_sched *s, uint64_t now, struct nio_pkt **p
 	uint64_t t = now, next = 0;
 	uint16_t n = 0;
 
-	if (s->due && s->due < now)
-		t = now - s->due > QOS_CATCHUP_NS ? now - QOS_CATCHUP_NS : s->due;
+	if (s->due && s->due < now) {
+		uint64_t late = now - s->due;
+
+		if (late > s->late_max_ns)
+			s->late_max_ns = late;
+		if (late > QOS_CATCHUP_NS)
+			s->lost_ns += late - QOS_CATCHUP_NS;
+		t = late > QOS_CATCHUP_NS ? now - QOS_CATCHUP_NS : s->due;
+	}
 	for (;;) {
 		n = (uint16_t)(n + release(s, t, now, pkts + n, (uint16_t)(max - n)));
 		if (!s->qlen || n == max)

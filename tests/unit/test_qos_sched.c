@@ -253,17 +253,22 @@ static void test_priority_delay(void **state)
 
 /*
  * A worker that calls late (every 30 ms, against 12.5 KB buckets that fill in 10 ms) still
- * gets the exact rate; one that stalls for a second makes up only QOS_CATCHUP_NS of it.
+ * gets the exact rate; one that stalls for a second makes up only QOS_CATCHUP_NS of it. The
+ * scheduler reports the worst lateness and the time never made up (late-max-us, late-lost-us).
  */
 static void test_late_worker(void **state)
 {
 	static const struct {
 		uint64_t period, stall_at, stall;
-		double want; /* Mbit/s over 20 s */
+		double want;		   /* Mbit/s over 20 s */
+		uint64_t late_lo, late_hi; /* worst lateness past a release time */
+		uint64_t lost;		   /* lateness beyond the 100 ms catch-up, within 4 ms */
 	} rows[] = {
-		{ 30 * MS, 0, 0, 10 },
-		{ 7 * MS, 0, 0, 10 },
-		{ 1 * MS, 5 * SEC, 1 * SEC, 10 * (20 - 0.89) / 20 }, /* 100 ms + 10 ms bucket */
+		{ 30 * MS, 0, 0, 10, 28 * MS, 30 * MS, 0 },
+		{ 7 * MS, 0, 0, 10, 5 * MS, 7 * MS, 0 },
+		/* 100 ms + 10 ms bucket made up */
+		{ 1 * MS, 5 * SEC, 1 * SEC, 10 * (20 - 0.89) / 20, SEC - 2 * MS, SEC + 2 * MS,
+		  898 * MS },
 	};
 
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
@@ -288,6 +293,8 @@ static void test_late_worker(void **state)
 				now += rows[r].stall;
 		}
 		near(mbits(&l[0], 20 * SEC), rows[r].want, 0.002, "late worker");
+		assert_in_range(s.late_max_ns, rows[r].late_lo, rows[r].late_hi);
+		assert_in_range(s.lost_ns, rows[r].lost, rows[r].lost + 4 * MS);
 		qos_sched_fini(&s);
 	}
 }
