@@ -199,9 +199,9 @@ static void show_class(const struct qos_sched *s, unsigned i, char *buf, size_t 
 	qos_format_rate(c->rate.rate, rate, sizeof(rate));
 	qos_format_rate(c->ceil.rate, ceil, sizeof(ceil));
 	append(buf, len, off,
-	       "class %s parent %s rate %s ceil %s prio %u quantum %u: sent %llu pkts %llu bytes, "
-	       "borrowed %llu, dropped %llu limit %llu codel, ecn %llu, qlen %u, delay %llu us max "
-	       "%llu us\n",
+	       "class %s parent %s rate %s ceil %s prio %u quantum %u sent %llu sent-bytes %llu "
+	       "borrowed %llu queue-limit-drops %llu codel-drops %llu ecn-marks %llu "
+	       "queue-packets %u delay-us %llu delay-max-us %llu\n",
 	       c->name, c->parent < 0 ? "-" : s->cls[c->parent].name, rate, ceil, c->prio,
 	       c->quantum, (unsigned long long)c->st.sent_pkts,
 	       (unsigned long long)c->st.sent_bytes, (unsigned long long)c->st.borrowed,
@@ -211,8 +211,13 @@ static void show_class(const struct qos_sched *s, unsigned i, char *buf, size_t 
 	       (unsigned long long)(c->st.delay_max_ns / 1000));
 }
 
-/* One line per policer and per class. Runs on the control thread while the worker updates
- * the numbers: each is an aligned 64-bit word, so a line may mix two moments, never garbage. */
+/*
+ * One line per policer and per class, "KIND NAME key value key value ...": words without
+ * spaces, so that 'netioctl -j stats' carries them machine-readably within the service ABI
+ * (the status string; see README for a jq one-liner), with the names of the instance-wide
+ * counters where they count the same. Runs on the control thread while the worker updates the
+ * numbers: each is an aligned 64-bit word, so a line may mix two moments, never garbage.
+ */
 static int qos_show(void *inst, char *buf, size_t len)
 {
 	struct qos *q = inst;
@@ -224,7 +229,7 @@ static int qos_show(void *inst, char *buf, size_t len)
 		const struct qos_policer *pol = &q->pol[i];
 
 		append(buf, len, &off,
-		       "policer %s: green %llu yellow %llu red %llu, marked %llu dropped %llu\n",
+		       "policer %s green %llu yellow %llu red %llu marked %llu dropped %llu\n",
 		       pol->name, (unsigned long long)pol->colored[QOS_GREEN],
 		       (unsigned long long)pol->colored[QOS_YELLOW],
 		       (unsigned long long)pol->colored[QOS_RED], (unsigned long long)pol->marked,

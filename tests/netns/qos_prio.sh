@@ -24,10 +24,17 @@ pipeline to-lan {
 }
 CONF
 
+# qos_status: the qos service's status lines ("KIND NAME key value ...") as JSON:
+# {"class": {NAME: {key: value}}, "policer": {NAME: {...}}}
+qos_status() {
+	ctl -j stats | jq '.pipelines[] | select(.name=="to-wan") | .services[0].status |
+		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
+			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
+}
+
 # delay_max CLASS: the worst queueing delay of the class, in microseconds
 delay_max() {
-	ctl -j stats | jq -r '.pipelines[] | select(.name=="to-wan") | .services[0].status' |
-		sed -n "s/^class $1 .* max \([0-9]*\) us$/\1/p"
+	qos_status | jq ".class.$1.\"delay-max-us\""
 }
 
 setup_topology

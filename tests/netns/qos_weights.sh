@@ -26,11 +26,17 @@ pipeline to-lan {
 }
 CONF
 
+# qos_status: the qos service's status lines ("KIND NAME key value ...") as JSON:
+# {"class": {NAME: {key: value}}, "policer": {NAME: {...}}}
+qos_status() {
+	ctl -j stats | jq '.pipelines[] | select(.name=="to-wan") | .services[0].status |
+		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
+			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
+}
+
 # sent: "HEAVY LIGHT", the bytes each class has sent, from one snapshot of the status lines
 sent() {
-	ctl -j stats | jq -r '.pipelines[] | select(.name=="to-wan") | .services[0].status' |
-		sed -n 's/^class \(heavy\|light\) .*: sent [0-9]* pkts \([0-9]*\) bytes.*/\2/p' |
-		tr '\n' ' '
+	qos_status | jq -r '.class | "\(.heavy."sent-bytes") \(.light."sent-bytes")"'
 }
 
 setup_topology
