@@ -43,7 +43,7 @@ static void nio_bind_hold_expire(struct work_struct *work)
 	if (!b->dead && !b->owner) {
 		pr_info("binding %u (%s) expired after %u ms without owner\n", b->id, b->name,
 			b->hold_ms);
-		nio_bind_destroy(b);
+		nio_bind_destroy(b, NETIO_GONE_HOLD);
 	}
 	mutex_unlock(&nio_lock);
 	rtnl_unlock();
@@ -148,13 +148,14 @@ struct nio_bind *nio_bind_next(int *id)
  * Unhook the binding's claims, wait out the rx_handlers that may still see them, and drop the
  * list's reference; owner and mappings keep the memory until they let go. rtnl and nio_lock.
  */
-void nio_bind_destroy(struct nio_bind *b)
+void nio_bind_destroy(struct nio_bind *b, u32 reason)
 {
 	struct nio_nic *nic = b->nic;
 	unsigned int i;
 
 	if (b->dead)
 		return;
+	nio_genl_notify_gone(b, dev_net(b->dev), reason);
 	WRITE_ONCE(b->dead, true);
 	idr_remove(&nio_binds, b->id);
 	list_del(&b->nic_node);

@@ -204,7 +204,7 @@ static int nio_nl_unbind(struct sk_buff *skb, struct genl_info *info)
 	if (IS_ERR(b))
 		err = PTR_ERR(b);
 	else
-		nio_bind_destroy(b);
+		nio_bind_destroy(b, NETIO_GONE_UNBIND);
 	mutex_unlock(&nio_lock);
 	rtnl_unlock();
 	return err;
@@ -372,6 +372,14 @@ static const struct genl_small_ops nio_genl_ops[] = {
 	},
 };
 
+static const struct genl_multicast_group nio_mcgrps[] = {
+	{ .name = NETIO_GENL_MCGRP_EVENTS },
+};
+
+/* Cleared before the family is unregistered: bindings destroyed by module unload after that
+ * have nobody to tell. */
+static bool nio_genl_live;
+
 static struct genl_family nio_genl_family __ro_after_init = {
 	.name = NETIO_GENL_NAME,
 	.version = NETIO_GENL_VERSION,
@@ -382,14 +390,45 @@ static struct genl_family nio_genl_family __ro_after_init = {
 	.small_ops = nio_genl_ops,
 	.n_small_ops = ARRAY_SIZE(nio_genl_ops),
 	.resv_start_op = NETIO_CMD_GET_CLAIMS + 1,
+	.mcgrps = nio_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(nio_mcgrps),
 };
+
+/* Tell listeners in net that binding b is going away (NETIO_CMD_BIND_GONE). nio_lock held;
+ * best effort: nobody listening, or no memory, loses only the event. */
+void nio_genl_notify_gone(const struct nio_bind *b, struct net *net, u32 reason)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!READ_ONCE(nio_genl_live) || !net)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &nio_genl_family, 0, NETIO_CMD_BIND_GONE);
+	if (!hdr || nla_put_u32(skb, NETIO_A_BIND_ID, b->id) ||
+	    nla_put_u32(skb, NETIO_A_IFINDEX, b->ifindex) ||
+	    nla_put_string(skb, NETIO_A_BIND_NAME, b->name) ||
+	    nla_put_u32(skb, NETIO_A_REASON, reason)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&nio_genl_family, net, skb, 0, 0, GFP_KERNEL);
+}
 
 int nio_genl_init(void)
 {
-	return genl_register_family(&nio_genl_family);
+	int err = genl_register_family(&nio_genl_family);
+
+	if (!err)
+		WRITE_ONCE(nio_genl_live, true);
+	return err;
 }
 
 void nio_genl_uninit(void)
 {
+	WRITE_ONCE(nio_genl_live, false);
 	genl_unregister_family(&nio_genl_family);
 }

@@ -165,7 +165,7 @@ void nio_nics_teardown(struct net_device *dev)
 		do {
 			b = list_first_entry(&nic->bindings, struct nio_bind, nic_node);
 			last = list_is_singular(&nic->bindings);
-			nio_bind_destroy(b);
+			nio_bind_destroy(b, dev ? NETIO_GONE_DEVICE : NETIO_GONE_UNLOAD);
 		} while (!last);
 	}
 	mutex_unlock(&nio_lock);

@@ -113,7 +113,7 @@ struct nio_bind *nio_bind_create(struct net_device *dev, const char *name, u32 r
 struct nio_bind *nio_bind_find(u32 id);
 struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name);
 struct nio_bind *nio_bind_next(int *id);
-void nio_bind_destroy(struct nio_bind *b);
+void nio_bind_destroy(struct nio_bind *b, u32 reason); /* enum netio_gone_reason */
 void nio_bind_get(struct nio_bind *b);
 void nio_bind_put(struct nio_bind *b);
 struct nio_bind *nio_bind_attach(u32 id, struct file *f);
@@ -156,5 +156,6 @@ void nio_dev_uninit(void);
 /* genl.c */
 int nio_genl_init(void);
 void nio_genl_uninit(void);
+void nio_genl_notify_gone(const struct nio_bind *b, struct net *net, u32 reason);
 
 #endif /* NETIO_KMOD_H */

@@ -37,11 +37,12 @@ static json_t *port_stats(const struct nio_port *p)
 {
 	const struct nio_port_stats *s = &p->stats;
 
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", p->name, "rx_packets",
-			 (json_int_t)s->rx_packets, "rx_bytes", (json_int_t)s->rx_bytes,
-			 "tx_packets", (json_int_t)s->tx_packets, "tx_bytes",
-			 (json_int_t)s->tx_bytes, "rx_unclaimed", (json_int_t)s->rx_unclaimed,
-			 "rx_ignored", (json_int_t)s->rx_ignored, "drops", drops_json(s->drops));
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", p->name,
+			 "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
+			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
+			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
+			 (json_int_t)s->rx_unclaimed, "rx_ignored", (json_int_t)s->rx_ignored,
+			 "poll_errors", (json_int_t)s->poll_errors, "drops", drops_json(s->drops));
 }
 
 static json_t *svc_stats(const struct nio_svc_inst *si)
@@ -142,10 +143,11 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(a,
-				      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b}", "name",
+				      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:b}", "name",
 						p->name, "driver", p->ops->name, "device",
 						p->device[0] ? p->device : p->pcap_in, "ifindex",
-						p->ifindex, "mtu", p->mtu, "mac", mac, "eof",
+						p->ifindex, "mtu", p->mtu, "mac", mac, "state",
+						atomic_load(&p->gone) ? "gone" : "up", "eof",
 						p->ops->eof && p->ops->eof((struct nio_port *)p)));
 	}
 	return a;

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	if (nio_metrics_init(&d, c->metrics_listen) < 0)
 		fatalx("metrics-listen %s", c->metrics_listen);
 	run(&d);
+	nio_kmod_events_fini(&d);
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_worker_stop(&d.worker);

@@ -86,6 +86,7 @@ struct nio_port_stats {
 	uint64_t rx_unclaimed; /* received but matched no pipeline: left to the kernel */
 	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
 	uint64_t drops[NIO_DROP_MAX];
+	uint64_t poll_errors; /* the port's fd reported an error while the worker slept */
 };
 
 /*
@@ -104,6 +105,9 @@ struct nio_port_ops {
 	void (*flush)(struct nio_port *port); /* optional: push out batched TX */
 	int (*fd)(struct nio_port *port);     /* pollable for POLLIN when RX is ready, or -1 */
 	bool (*eof)(struct nio_port *port);   /* optional: input exhausted (pcap) */
+	/* optional, worker: fd() reported POLLERR. Clear a transient error (0: the port goes
+	 * on) or say the port is dead (-1: the worker stops polling it). Without it: dead. */
+	int (*poll_error)(struct nio_port *port);
 };
 
 struct nio_port {
@@ -129,6 +133,9 @@ struct nio_port {
 	uint32_t hold_ms;
 	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
 	bool open;
+	/* the device or netio.ko binding went away: the worker no longer polls the port and a
+	 * reload opens it afresh; set by the worker (poll error) or the control thread (event) */
+	atomic_bool gone;
 	struct nio_port_stats stats; /* written by the owning worker only */
 };
 
@@ -298,9 +305,10 @@ struct netiod {
 	struct nio_config *running;
 	struct nio_worker worker;
 	struct event_base *base;
-	void *control; /* control.c state */
-	void *neigh;   /* neigh.c state */
-	void *metrics; /* metrics.c state */
+	void *control;	   /* control.c state */
+	void *neigh;	   /* neigh.c state */
+	void *metrics;	   /* metrics.c state */
+	void *kmod_events; /* kmod_events.c state */
 	uint64_t start_ns;
 	uint64_t reloads, reload_failures;
 	char last_error[512];
@@ -410,6 +418,11 @@ void nio_dev_addrs(struct nio_port *port);
 /* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);
+uint32_t nio_kmod_bind_id(const struct nio_port *port);
+
+/* kmod_events.c */
+void nio_kmod_events_sync(struct netiod *d);
+void nio_kmod_events_fini(struct netiod *d);
 
 /* port.c */
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,

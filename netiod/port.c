@@ -30,7 +30,8 @@ static bool same_port(const struct nio_port *a, const struct nio_port *b)
 static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)
 {
 	for (unsigned i = 0; old && i < old->nports; i++)
-		if (old->ports[i]->open && same_port(old->ports[i], p))
+		if (old->ports[i]->open && !atomic_load(&old->ports[i]->gone) &&
+		    same_port(old->ports[i], p))
 			return old->ports[i];
 	return NULL;
 }

@@ -516,6 +516,18 @@ static int afp_fd(struct nio_port *port)
 	return a->rx_fd;
 }
 
+/* The device went down (ENETDOWN) or similar: reading SO_ERROR clears it, or poll() would
+ * report it forever. The socket itself stays usable; the kernel rebinds it when the device
+ * comes back up. */
+static int afp_poll_error(struct nio_port *port)
+{
+	struct afpacket *a = port->priv;
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	return getsockopt(a->rx_fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ? -1 : 0;
+}
+
 const struct nio_port_ops nio_port_afpacket_ops = {
 	.name = "afpacket",
 	.open = afp_open,
@@ -524,4 +536,5 @@ const struct nio_port_ops nio_port_afpacket_ops = {
 	.tx_burst = afp_tx_burst,
 	.flush = afp_flush,
 	.fd = afp_fd,
+	.poll_error = afp_poll_error,
 };

@@ -518,6 +518,13 @@ static void kmod_flush(struct nio_port *port)
 	(void)ioctl(k->fd, NETIO_IOC_KICK);
 }
 
+uint32_t nio_kmod_bind_id(const struct nio_port *port)
+{
+	const struct kmod *k = port->priv;
+
+	return k ? k->bind_id : 0;
+}
+
 static int kmod_fd(struct nio_port *port)
 {
 	const struct kmod *k = port->priv;

@@ -59,6 +59,7 @@ void nio_apply_config(struct netiod *d, struct nio_config *c)
 	nio_config_free(old);
 	if (d->worker.thread)
 		nio_worker_resume(&d->worker);
+	nio_kmod_events_sync(d);
 }
 
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)

@@ -137,6 +137,12 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 			nio_pipeline_run(w, c, &c->pipelines[pl], vec[pl], cnt[pl]);
 }
 
+/* Open and not gone; relaxed: a port found gone a turn late only returns nothing. */
+static bool port_live(struct nio_port *p)
+{
+	return p->open && !atomic_load_explicit(&p->gone, memory_order_relaxed);
+}
+
 static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t now)
 {
 	struct nio_pkt *pkts[NIO_BURST_MAX];
@@ -146,7 +152,7 @@ static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t 
 		struct nio_port *port = c->ports[i];
 		uint16_t n;
 
-		if (!port->open)
+		if (!port_live(port))
 			continue;
 		n = port->ops->rx_burst(port, &w->pool, pkts, (uint16_t)c->burst);
 		if (n)
@@ -167,21 +173,33 @@ static void flush_ports(struct nio_config *c)
 static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms)
 {
 	struct pollfd fds[NIO_MAX_PORTS + 1];
+	struct nio_port *ports[NIO_MAX_PORTS + 1];
 	nfds_t n = 0;
 	uint64_t v;
 
 	fds[n++] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
 	for (unsigned i = 0; i < c->nports; i++) {
-		int fd = c->ports[i]->open && c->ports[i]->ops->fd
-				 ? c->ports[i]->ops->fd(c->ports[i])
-				 : -1;
+		struct nio_port *p = c->ports[i];
+		int fd = port_live(p) && p->ops->fd ? p->ops->fd(p) : -1;
 
-		if (fd >= 0)
+		if (fd >= 0) {
+			ports[n] = p;
 			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		}
 	}
 	w->idle_sleeps++;
-	if (poll(fds, n, timeout_ms) > 0 && (fds[0].revents & POLLIN))
+	if (poll(fds, n, timeout_ms) <= 0)
+		return;
+	if (fds[0].revents & POLLIN)
 		(void)!read(w->wake_fd, &v, sizeof(v));
+	/* An error poll() keeps reporting would never let the worker sleep again. */
+	for (nfds_t i = 1; i < n; i++) {
+		if (!(fds[i].revents & (POLLERR | POLLNVAL)))
+			continue;
+		ports[i]->stats.poll_errors++;
+		if (!ports[i]->ops->poll_error || ports[i]->ops->poll_error(ports[i]) < 0)
+			atomic_store(&ports[i]->gone, true);
+	}
 }
 
 static void honour_pause(struct nio_worker *w)

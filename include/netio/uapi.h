@@ -75,14 +75,22 @@
  *       NETIO_CLAIM_A_DROPPED: NLA_U64, dropped (secure, no owner or ring full)
  *       NETIO_CLAIM_A_PASSED: NLA_U64, left to the kernel (passthrough, no owner or ring full)
  *
+ * NETIO_CMD_BIND_GONE: an event, never a request, sent to the multicast group
+ * NETIO_GENL_MCGRP_EVENTS of the binding's network namespace when a binding is destroyed:
+ *   NETIO_A_BIND_ID: NLA_U32
+ *   NETIO_A_IFINDEX: NLA_U32, the device it was bound to
+ *   NETIO_A_BIND_NAME: NLA_NUL_STRING
+ *   NETIO_A_REASON: NLA_U32, enum netio_gone_reason
+ *
  * Only IPv4 and IPv6 frames without a VLAN tag can be claimed; ARP and every other EtherType
  * go to the kernel stack untouched.
  */
-#define NETIO_GENL_NAME	   "netio"
-#define NETIO_GENL_VERSION 1
-#define NETIO_DEVICE	   "/dev/netio"
-#define NETIO_NAME_MAX	   16
-#define NETIO_CLAIMS_MAX   64 /* per binding */
+#define NETIO_GENL_NAME		"netio"
+#define NETIO_GENL_VERSION	1
+#define NETIO_GENL_MCGRP_EVENTS "events"
+#define NETIO_DEVICE		"/dev/netio"
+#define NETIO_NAME_MAX		16
+#define NETIO_CLAIMS_MAX	64 /* per binding */
 
 #define NETIO_IOC_ATTACH _IOW('N', 0x40, __u32)
 #define NETIO_IOC_KICK	 _IO('N', 0x41)
@@ -94,6 +102,7 @@ enum netio_cmd {
 	NETIO_CMD_GET_BIND,
 	NETIO_CMD_SET_CLAIMS,
 	NETIO_CMD_GET_CLAIMS,
+	NETIO_CMD_BIND_GONE,
 	__NETIO_CMD_MAX
 };
 #define NETIO_CMD_MAX (__NETIO_CMD_MAX - 1)
@@ -117,6 +126,7 @@ enum netio_attr {
 	NETIO_A_STATS,
 	NETIO_A_CLAIMS,
 	NETIO_A_PAD,
+	NETIO_A_REASON,
 	__NETIO_A_MAX
 };
 #define NETIO_A_MAX (__NETIO_A_MAX - 1)
@@ -159,6 +169,16 @@ enum netio_claim_attr {
 	__NETIO_CLAIM_A_MAX
 };
 #define NETIO_CLAIM_A_MAX (__NETIO_CLAIM_A_MAX - 1)
+
+/* Why a binding went away (NETIO_CMD_BIND_GONE). */
+enum netio_gone_reason {
+	NETIO_GONE_UNSPEC,
+	NETIO_GONE_UNBIND, /* NETIO_CMD_UNBIND */
+	NETIO_GONE_DEVICE, /* the device was unregistered */
+	NETIO_GONE_HOLD,   /* no owner attached within the hold time */
+	NETIO_GONE_UNLOAD, /* the module is being removed */
+	__NETIO_GONE_MAX
+};
 
 enum netio_fail_mode { NETIO_FAIL_SECURE, NETIO_FAIL_PASSTHROUGH, __NETIO_FAIL_MAX };
 #define NETIO_FAIL_MAX (__NETIO_FAIL_MAX - 1)

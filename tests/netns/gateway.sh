@@ -136,3 +136,20 @@ ok "netiod stopped: no forwarding"
 start_netiod "$here/gateway.conf"
 warm_up
 ok "netiod restarted: forwarding again"
+
+# 8. A link flap: the packet socket reports ENETDOWN once; netiod clears it (poll_errors) rather
+# than waking on it forever, keeps the port up and forwards again once the link is back.
+gw ip link set gw-lan down
+sleep 0.3
+gw ip link set gw-lan up
+warm_up
+e=$(stat '.ports[] | select(.name=="lan") | .poll_errors')
+[ "$e" -ge 1 ] || fail "the link flap left no poll error on lan"
+[ "$(ctl -j port list | jq -r '.[] | select(.name=="lan") | .state')" = up ] || fail "lan not up after the flap"
+sleep 1
+t0=$(awk '{ print $14 + $15 }' "/proc/$NETIOD_PID/stat")
+sleep 2
+t1=$(awk '{ print $14 + $15 }' "/proc/$NETIOD_PID/stat")
+[ $((t1 - t0)) -lt 50 ] || fail "idle netiod used $((t1 - t0)) clock ticks in 2 s after the flap: woken by the error"
+lan ping -c 5 -i 0.05 -W 1 198.51.100.10 >/dev/null || fail "no forwarding after the link flap"
+ok "link flap: $e poll error(s) cleared, idle netiod used $((t1 - t0)) ticks in 2 s, forwarding again"

@@ -149,6 +149,27 @@ start_netiod
 warm_up 198.51.100.10
 lan ping -c 10 -i 0.05 -W 2 198.51.100.10 >"$W/ping4b" || fail "ping after restart: $(tail -n 2 "$W/ping4b")"
 [ "$("$T" show "$LAN" | awk '$1 == "owner_pid" { print $2 }')" != 0 ] || fail "lan binding has no owner"
+
+log "the wan device disappears under netiod: the binding's event marks the port gone"
+ctl() { "$O/netiod/netioctl" -s "$W/netiod.sock" "$@"; }
+ip -n $G link del gw-wan
+for _ in $(seq 50); do
+	grep -q "destroyed binding .* on gw-wan (device removed)" "$W/netiod.log" && break
+	sleep 0.1
+done
+grep -q "destroyed binding .* on gw-wan (device removed)" "$W/netiod.log" ||
+	fail "netiod did not report the lost binding: $(tail -n 3 "$W/netiod.log")"
+[ "$(ctl -j port list | jq -r '.[] | select(.name == "wan") | .state')" = gone ] ||
+	fail "port list does not show wan gone: $(ctl port list)"
+[ "$(ctl -j port list | jq -r '.[] | select(.name == "lan") | .state')" = up ] || fail "lan is not up"
+# the dead binding's fd reports POLLERR: the worker must stop polling it, not spin on it
+sleep 1
+t0=$(awk '{ print $14 + $15 }' "/proc/$NETIOD/stat")
+sleep 2
+t1=$(awk '{ print $14 + $15 }' "/proc/$NETIOD/stat")
+[ $((t1 - t0)) -lt 100 ] || fail "idle netiod used $((t1 - t0)) clock ticks in 2 s: spinning on the dead port"
+ctl status >/dev/null || fail "netiod stopped answering"
+echo "   wan gone (event and port list), idle netiod used $((t1 - t0)) ticks in 2 s"
 stop_netiod
 rmmod netio
 if dmesg | grep -E 'BUG|WARNING|Oops|general protection|Call Trace'; then fail "kernel complained"; fi
