@@ -41,7 +41,7 @@ if [ -n "${NETIO_OUT_SHARE:-}" ]; then
 	mount -t 9p -o "$p9" out "/host$NETIO_O"
 fi
 chroot /host /bin/sh "$NETIO_REPO/scripts/vm-run.sh" "$NETIO_REPO" "$NETIO_O" "$NETIO_RUN" \
-	"$NETIO_VM_TEST_TIMEOUT" "$NETIO_VM_ONLY"
+	"$NETIO_VM_TEST_TIMEOUT" "$NETIO_VM_ONLY" "$NETIO_VM_SUITE"
 echo "NETIO-VM-RESULT rc=$?"
 sync
 poweroff -f

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Inside the test VM's chroot: run every tests/vm/*.sh, report, keep logs in RUN. Each test
-# gets env REPO, O and NETIO_TOOLS (the run's directory: nioring and its other tools).
-# usage: vm-run.sh REPO O RUN SECONDS_PER_TEST [ONLY,THESE,TESTS]
+# Inside the test VM's chroot: run every tests/vm/*.sh (or SUITE/*.sh), report, keep logs in
+# RUN. Each test gets env REPO, O and NETIO_TOOLS (the run's directory: nioring and its other
+# tools). usage: vm-run.sh REPO O RUN SECONDS_PER_TEST [ONLY,THESE,TESTS] [SUITE]
 REPO=$1
 O=$2
 out=$3
 per_test=${4:-300}
 only=${5:-}
+suite=${6:-tests/vm}
 NETIO_TOOLS=$out
 export REPO O NETIO_TOOLS PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mkdir -p "$out"
@@ -15,7 +16,7 @@ pass=0
 fail=0
 skip=0
 failed=""
-for t in "$REPO"/tests/vm/*.sh; do
+for t in "$REPO/$suite"/*.sh; do
 	name=$(basename "$t" .sh)
 	case ",$only," in ",," | *",$name,"*) ;; *) continue ;; esac
 	start=$(date +%s)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench: build the bench programs, run membench, a callgrind profile and the veth bench, write BENCHMARKS.md.
-# usage: run.sh BUILD_DIR   (env: BENCH_RUNS=5 BENCH_PACKETS=200000, VB_* for vethbench.sh)
+# usage: run.sh BUILD_DIR   (env: BENCH_RUNS=5 BENCH_PACKETS=200000, VB_* for vethbench.sh, BENCH_VM=0 skips the VM part)
 set -eu
 O=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +71,23 @@ vethbench() {
 	sh "$here/vethbench.sh" "$O" 2>"$tmp/veth.err" || echo "**vethbench.sh exited with $?**: $(tail -n 3 "$tmp/veth.err")"
 }
 
+vmbench() {
+	echo
+	echo "## 3. The kmod port: the veth testbed inside the QEMU/TCG test VM"
+	echo
+	echo "Command: \`VB_RUNS=${VB_RUNS:-5} sh tests/bench/vmbench.sh $O\` (tests/bench/vm/vethbench_kmod.sh inside the VM; 60-byte frames only, no zero-loss search)"
+	echo
+	echo "The host kernel cannot load netio.ko, so netiod's kmod port is measured where it can run: Debian's kernel"
+	echo "under QEMU/TCG (2 vCPUs, software emulation). Every row shares that emulation, so only the ratios mean"
+	echo "something, and only roughly: TCG's cost per instruction is not the hardware's."
+	echo
+	if [ "$(id -u)" -ne 0 ] || [ "${BENCH_VM:-1}" = 0 ]; then
+		echo "Not run: needs root (BENCH_VM=0 skips it)."
+		return 0
+	fi
+	sh "$here/vmbench.sh" "$O" 2>&1 || echo "**vmbench.sh exited with $?**"
+}
+
 others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	for f in "$here"/qos*.sh "$here"/crypto*.sh; do
 		[ -f "$f" ] || continue
@@ -95,6 +112,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	membench
 	profile
 	vethbench
+	vmbench
 	others
 } >"$tmp/generated.md"
 

@@ -1,6 +1,10 @@
 #!/bin/sh
 # veth testbed: gen -> gateway -> sink namespaces; MRR, zero-loss rate and packets per gateway CPU-second.
 # usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=4 VB_SETUPS VB_SETUPS_1518)
+#   VB_STEPS=0 skips the zero-loss search. Setup netiod-kmod (netiod with driver "kmod", null
+#   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
+#   binding and its claims (which would otherwise hold the frames of the next setup).
+#   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle).
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -19,8 +23,8 @@ trap 'cleanup; exit 1' INT TERM
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-4}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
-SETUPS_1518=${VB_SETUPS_1518:-kernel afp_fwd netiod}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
 LANDEV=gw-lan
@@ -102,9 +106,11 @@ snap() {
 
 # ------------------------------------------------------------------ the gateways
 
-netiod_conf() { # services...
-	printf 'port lan { device = "%s" driver = "afpacket" }\n' "$LANDEV"
-	printf 'port wan { device = "%s" driver = "afpacket" }\n' "$WANDEV"
+DRIVER=afpacket
+netiod_conf() { # services... ("nospin": spin-us = 0, the worker sleeps as soon as it is idle)
+	case " $* " in *" nospin "*) printf 'spin-us = 0\n' ;; esac
+	printf 'port lan { device = "%s" driver = "%s" }\n' "$LANDEV" "$DRIVER"
+	printf 'port wan { device = "%s" driver = "%s" }\n' "$WANDEV" "$DRIVER"
 	printf 'pipeline fwd {\n\tmatch { in = "lan" dst = "198.51.100.0/24" }\n'
 	for s in "$@"; do
 		case $s in
@@ -146,12 +152,24 @@ start_gw() { # kernel | afp_fwd | netiod [services...]
 		shift
 		start_netiod_pinned "$@"
 		;;
+	netiod-kmod)
+		shift
+		DRIVER=kmod
+		KMOD_UP=1
+		start_netiod_pinned "$@"
+		DRIVER=afpacket
+		;;
 	esac
 }
 
 stop_gw() {
 	if [ -n "$NETIOD_PID" ]; then
 		stop_netiod
+		if [ -n "${KMOD_UP:-}" ]; then
+			rmmod netio && insmod "${VB_NETIO_KO:?VB_NETIO_KO must name netio.ko}" ||
+				fail "could not reload netio.ko"
+			KMOD_UP=
+		fi
 	elif [ -n "$FWD_PID" ]; then
 		kill -TERM "$FWD_PID"
 		wait "$FWD_PID" 2>/dev/null
@@ -178,12 +196,12 @@ tg_stop() {
 	wait "$TG_PID" 2>/dev/null
 }
 
-tg_started() { # gen_tx_before: wait (<= 5 s) until gen's counter moves
-	for _ in $(seq 50); do
+tg_started() { # gen_tx_before: wait (<= VB_START_WAIT s, default 5) until gen's counter moves
+	for _ in $(seq $((${VB_START_WAIT:-5} * 10))); do
 		[ "$(dev_pkts "$GEN_PID" tx)" -gt "$1" ] && return 0
 		sleep 0.1
 	done
-	fail "trafgen sent nothing: $(tail -n 3 "$WORK/trafgen.log")"
+	fail "trafgen sent nothing: $(grep -v 'system socket memory' "$WORK/trafgen.log" | tail -n 5)"
 }
 
 # "offered_pps received_pps forwarder_cpu_per_s generator_side_ns_per_offered_packet"
@@ -261,8 +279,9 @@ with_gw() { # setup fn args...: start the gateway, run fn, stop it
 run_all() {
 	for r in $(seq "$RUNS"); do
 		for s in drop $SETUPS; do with_gw "$s" mrr "$s" 60 "$r"; done
-		for s in drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
+		[ -z "$SETUPS_1518" ] || for s in drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
 	done
+	[ "$STEPS" -gt 0 ] || return 0
 	for r in $(seq "$RUNS"); do
 		for s in $SETUPS; do with_gw "$s" ndr "$s" 60 "$r"; done
 	done
@@ -317,10 +336,20 @@ table_targets() {
 	printf '\n#### Targets: per-run ratios at MRR, median (min–max)\n\n'
 	echo "| ratio | frames | packets per gateway CPU-s | received pps (MRR) |"
 	echo "|---|---|---:|---:|"
-	for size in 60 1514; do
+	for size in 60 ${SETUPS_1518:+1514}; do
 		echo "| R4: netiod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod kernel $size eff 6) | $(ratio netiod kernel $size mrr 6) |"
 		echo "| R5: netiod afpacket port / bare TPACKET_V3 loop (target ≥ 0.9) | $size B | $(ratio netiod afp_fwd $size eff 6) | $(ratio netiod afp_fwd $size mrr 6) |"
 		echo "| bare TPACKET_V3 loop / kernel ip_forward | $size B | $(ratio afp_fwd kernel $size eff 6) | $(ratio afp_fwd kernel $size mrr 6) |"
+		case " $SETUPS " in *" netiod:nospin "*)
+			echo "| R4, spin-us 0: netiod:nospin / kernel ip_forward | $size B | $(ratio netiod:nospin kernel $size eff 6) | $(ratio netiod:nospin kernel $size mrr 6) |"
+			echo "| R5, spin-us 0: netiod:nospin / bare TPACKET_V3 loop | $size B | $(ratio netiod:nospin afp_fwd $size eff 6) | $(ratio netiod:nospin afp_fwd $size mrr 6) |" ;;
+		esac
+		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
+		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"
+		echo "| netiod kmod port / netiod afpacket port | $size B | $(ratio netiod-kmod netiod $size eff 6) | $(ratio netiod-kmod netiod $size mrr 6) |"
+		case " $SETUPS " in *" netiod-kmod:nospin "*) ;; *) continue ;; esac
+		echo "| R4, kmod port, spin-us 0: netiod-kmod:nospin / kernel ip_forward | $size B | $(ratio netiod-kmod:nospin kernel $size eff 6) | $(ratio netiod-kmod:nospin kernel $size mrr 6) |"
+		echo "| kmod port / afpacket port, both spin-us 0 | $size B | $(ratio netiod-kmod:nospin netiod:nospin $size eff 6) | $(ratio netiod-kmod:nospin netiod:nospin $size mrr 6) |"
 	done
 }
 
@@ -332,6 +361,6 @@ run_all
 derive
 [ -z "${VB_RESULTS:-}" ] || cp "$RES" "$VB_RESULTS"
 table_mrr 60 $SETUPS
-table_mrr 1514 $SETUPS_1518
-table_ndr
+[ -z "$SETUPS_1518" ] || table_mrr 1514 $SETUPS_1518
+[ "$STEPS" -eq 0 ] || table_ndr
 table_targets

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Inside the bench VM (tests/bench/vmbench.sh boots it): the veth testbed of vethbench.sh with
+# netio.ko loaded, so netiod's kmod port (rings filled by the module's rx_handler, before the
+# kernel's IP stack) runs next to the kernel's own forwarding, the bare TPACKET_V3 loop and
+# netiod's afpacket port, in one run. Env REPO, O; VB_* as for vethbench.sh.
+: "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
+# shellcheck disable=SC1091 # written by vmbench.sh
+[ -f "$O/vm/bench.env" ] && . "$O/vm/bench.env"
+command -v trafgen >/dev/null || { echo "skip: no trafgen (netsniff-ng)"; exit 77; }
+[ -x "$O/tests/bench/afp_fwd" ] || { echo "skip: $O/tests/bench/afp_fwd not built"; exit 77; }
+# trafgen maps a temporary file in its working directory shared; the repository's 9p share
+# cannot do that
+cd /tmp || exit 1
+modprobe veth || { echo "skip: cannot load veth"; exit 77; }
+VB_NETIO_KO=$REPO/netio-kmod/netio.ko
+insmod "$VB_NETIO_KO" || { echo "insmod $VB_NETIO_KO failed"; exit 1; }
+export VB_NETIO_KO
+# Under TCG the generator, not the gateway, sets the rate, so a busy-polling worker's CPU time
+# is mostly spinning: the nospin rows (spin-us = 0) charge netiod only for work and wake-ups.
+export VB_SETUPS="${VB_SETUPS:-kernel afp_fwd netiod netiod-kmod netiod:nospin netiod-kmod:nospin}"
+export VB_SETUPS_1518="${VB_SETUPS_1518-}"
+export VB_START_WAIT="${VB_START_WAIT:-60}" VB_STEPS="${VB_STEPS:-0}" VB_RUNS="${VB_RUNS:-5}" VB_DUR="${VB_DUR:-2}"
+sh "$REPO/tests/bench/vethbench.sh" "$O"
+rc=$?
+rmmod netio 2>/dev/null
+exit $rc

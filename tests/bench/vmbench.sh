@@ -1,0 +1,29 @@
+#!/bin/sh
+# make bench, VM part: the host kernel cannot load netio.ko, so R4 on the kmod port is measured
+# inside the QEMU/TCG test VM (scripts/vm-test.sh with NETIO_VM_SUITE=tests/bench/vm), against
+# the kernel's forwarding in the same VM. Prints the tables. usage: vmbench.sh BUILD_DIR
+# env: VB_RUNS, VB_DUR, VB_START_WAIT and VMB_SETUPS (the VM's VB_SETUPS) for vethbench.sh,
+#      VMB_TIMEOUT (s, default 1800)
+set -u
+O=$(cd "${1:?usage: vmbench.sh BUILD_DIR}" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+t=${VMB_TIMEOUT:-1800}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT INT TERM
+
+# the VM sees no host environment: hand it the VB_* settings through the shared build dir
+mkdir -p "$O/vm"
+# (VB_RUNS, VB_DUR, VB_START_WAIT; VMB_SETUPS becomes the VM's VB_SETUPS)
+{
+	env | grep -E '^VB_(RUNS|DUR|START_WAIT)=' || true
+	[ -z "${VMB_SETUPS:-}" ] || echo "VB_SETUPS=$VMB_SETUPS"
+} | sed "s/=\(.*\)/='\1'/; s/^/export /" >"$O/vm/bench.env"
+NETIO_VM_SUITE=tests/bench/vm NETIO_VM_TEST_TIMEOUT=$((t - 120)) NETIO_VM_TIMEOUT=$t \
+	sh "$top/scripts/vm-test.sh" "$O" >"$out" 2>&1
+rc=$?
+run=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$out" | tail -n 1)
+if [ -n "$run" ] && [ -f "$run/vethbench_kmod.log" ]; then
+	grep -v '^  ok \|^netns\|^$' "$run/vethbench_kmod.log" || true
+fi
+[ "$rc" -eq 0 ] || { echo "**the bench VM failed (exit $rc)**:"; sed 's/^/    /' "$out" | tail -n 20; }
+exit "$rc"
