@@ -174,6 +174,7 @@ int main(int argc, char **argv)
 		fatalx("metrics-listen %s", c->metrics_listen);
 	run(&d);
 	nio_kmod_events_fini(&d);
+	nio_kmod_keep_bindings();
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_worker_stop(&d.worker);

@@ -419,6 +419,7 @@ void nio_dev_addrs(struct nio_port *port);
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
+void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
 
 /* kmod_events.c */
 void nio_kmod_events_sync(struct netiod *d);

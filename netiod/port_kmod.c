@@ -375,13 +375,40 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 
 /* ---------------------------------------------------------------- port ops */
 
+static bool keep_bindings; /* the daemon is exiting: leave every binding to its hold time */
+
+void nio_kmod_keep_bindings(void)
+{
+	keep_bindings = true;
+}
+
+/* A port a reload dropped (or a failed reload had opened) gives its binding and claims back
+ * now: held for the hold time, its secure claims would drop the NIC's traffic meanwhile. */
+static void unbind_port(struct kmod *k, const struct nio_port *port)
+{
+	struct nl_msg *m = nl_req(k, NETIO_CMD_UNBIND);
+	int rc;
+
+	if (!m)
+		return;
+	nla_put_u32(m, NETIO_A_BIND_ID, k->bind_id);
+	rc = nl_exec(k, m, NULL, NULL);
+	if (rc < 0)
+		log_warnx("port %s: unbind %u: %s", port->name, k->bind_id, strerror(-rc));
+	else
+		log_info("port %s: netio.ko binding %u released", port->name, k->bind_id);
+}
+
 static void kmod_close(struct nio_port *port)
 {
 	struct kmod *k = port->priv;
 
 	if (!k)
 		return;
-	/* the binding stays for its hold time: a restarted netiod continues from the rings */
+	/* On exit the binding stays for its hold time: a restarted netiod continues from the
+	 * rings. A port that was never fully opened leaves whatever binding it found alone. */
+	if (port->open && !keep_bindings && k->sk && !atomic_load(&port->gone))
+		unbind_port(k, port);
 	if (k->map)
 		munmap(k->map, k->map_size);
 	if (k->fd >= 0)

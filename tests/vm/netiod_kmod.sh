@@ -150,8 +150,22 @@ warm_up 198.51.100.10
 lan ping -c 10 -i 0.05 -W 2 198.51.100.10 >"$W/ping4b" || fail "ping after restart: $(tail -n 2 "$W/ping4b")"
 [ "$("$T" show "$LAN" | awk '$1 == "owner_pid" { print $2 }')" != 0 ] || fail "lan binding has no owner"
 
-log "the wan device disappears under netiod: the binding's event marks the port gone"
 ctl() { "$O/netiod/netioctl" -s "$W/netiod.sock" "$@"; }
+
+log "a reload that drops the wan port releases its binding at once; putting it back binds again"
+printf '%s\n' 'port lan { device = "gw-lan" driver = "kmod" hold-time = "90s" }' \
+	'pipeline hairpin { match { in = "lan" dst = "198.51.100.0/24" } out = "lan" }' >"$W/lan-only.conf"
+ctl reload "$W/lan-only.conf" || fail "reload without the wan port: $(tail -n 3 "$W/netiod.log")"
+grep -q "port wan: netio.ko binding $WAN released" "$W/netiod.log" ||
+	fail "no release of binding $WAN: $(tail -n 3 "$W/netiod.log")"
+if "$T" show "$WAN" >/dev/null 2>&1; then fail "binding $WAN outlived its port"; fi
+"$T" show "$LAN" >/dev/null || fail "the lan binding went with it"
+ctl reload "$W/netiod.conf" || fail "reload with the wan port back: $(tail -n 3 "$W/netiod.log")"
+warm_up 198.51.100.10
+lan ping -c 5 -i 0.05 -W 2 198.51.100.10 >/dev/null || fail "no forwarding after the wan port came back"
+echo "   binding $WAN released by the reload, wan bound again and forwarding"
+
+log "the wan device disappears under netiod: the binding's event marks the port gone"
 ip -n $G link del gw-wan
 for _ in $(seq 50); do
 	grep -q "destroyed binding .* on gw-wan (device removed)" "$W/netiod.log" && break
