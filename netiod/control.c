@@ -54,7 +54,8 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 			  (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
 			  (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
 	json_t *ctr = json_object();
-	char line[8192];
+	/* control thread only; a full qos tree (64 classes, 16 policers) needs ~19 KB */
+	static char line[65536];
 
 	if (si->svc->counter_names && si->svc->counters) {
 		const uint64_t *v = si->svc->counters(si->inst);
