@@ -340,7 +340,7 @@ table_targets() {
 		echo "| R4: netiod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod kernel $size eff 6) | $(ratio netiod kernel $size mrr 6) |"
 		echo "| R5: netiod afpacket port / bare TPACKET_V3 loop (target ≥ 0.9) | $size B | $(ratio netiod afp_fwd $size eff 6) | $(ratio netiod afp_fwd $size mrr 6) |"
 		echo "| bare TPACKET_V3 loop / kernel ip_forward | $size B | $(ratio afp_fwd kernel $size eff 6) | $(ratio afp_fwd kernel $size mrr 6) |"
-		case " $SETUPS " in *" netiod:nospin "*)
+		case " $([ "$size" = 60 ] && echo "$SETUPS" || echo "$SETUPS_1518") " in *" netiod:nospin "*)
 			echo "| R4, spin-us 0: netiod:nospin / kernel ip_forward | $size B | $(ratio netiod:nospin kernel $size eff 6) | $(ratio netiod:nospin kernel $size mrr 6) |"
 			echo "| R5, spin-us 0: netiod:nospin / bare TPACKET_V3 loop | $size B | $(ratio netiod:nospin afp_fwd $size eff 6) | $(ratio netiod:nospin afp_fwd $size mrr 6) |" ;;
 		esac

@@ -23,7 +23,7 @@ NETIO_VM_SUITE=tests/bench/vm NETIO_VM_TEST_TIMEOUT=$((t - 120)) NETIO_VM_TIMEOU
 rc=$?
 run=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$out" | tail -n 1)
 if [ -n "$run" ] && [ -f "$run/vethbench_kmod.log" ]; then
-	grep -v '^  ok \|^netns\|^$' "$run/vethbench_kmod.log" || true
+	grep -v '^  ok \|^netns' "$run/vethbench_kmod.log" || true
 fi
 [ "$rc" -eq 0 ] || { echo "**the bench VM failed (exit $rc)**:"; sed 's/^/    /' "$out" | tail -n 20; }
 exit "$rc"
