@@ -131,3 +131,22 @@ iperf3_server() {
 	done
 	fail "iperf3 server on $2:$_port did not start listening"
 }
+
+# to_wan_conf: on stdout, the gateway configuration whose pipeline to-wan (lan ->
+# 198.51.100.0/24) runs the service lines read from stdin, and a plain to-lan pipeline back.
+to_wan_conf() {
+	printf '%s\n' 'port lan { device = "gw-lan" driver = "afpacket" }' \
+		'port wan { device = "gw-wan" driver = "afpacket" }' 'pipeline to-wan {' \
+		'	match { in = "lan" dst = "198.51.100.0/24" }'
+	cat
+	printf '%s\n' '	out = "wan"' '}' 'pipeline to-lan {' \
+		'	match { in = "wan" dst = "192.0.2.0/24" }' '	out = "lan"' '}'
+}
+
+# qos_status: the qos service's status lines ("KIND NAME key value ...") as JSON:
+# {"class": {NAME: {key: value}}, "policer": {NAME: {...}}}
+qos_status() {
+	ctl -j stats | jq '.pipelines[] | select(.name=="to-wan") | .services[0].status |
+		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
+			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
+}

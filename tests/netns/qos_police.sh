@@ -8,11 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 command -v tcpdump >/dev/null || { echo "skip: no tcpdump"; exit 77; }
 
-cat >"$WORK/qos.conf" <<'CONF'
-port lan { device = "gw-lan" driver = "afpacket" }
-port wan { device = "gw-wan" driver = "afpacket" }
-pipeline to-wan {
-	match { in = "lan" dst = "198.51.100.0/24" }
+to_wan_conf >"$WORK/qos.conf" <<'CONF'
 	service qos {
 		policer flood {
 			type = "trtcm"  cir = "2mbit"  cbs = "16k"  pir = "4mbit"  pbs = "16k"
@@ -20,12 +16,6 @@ pipeline to-wan {
 			proto = "udp"
 		}
 	}
-	out = "wan"
-}
-pipeline to-lan {
-	match { in = "wan" dst = "192.0.2.0/24" }
-	out = "lan"
-}
 CONF
 
 ctr() { stat ".pipelines[] | select(.name==\"to-wan\") | .services[0].counters.\"$1\""; }

@@ -6,31 +6,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 
-cat >"$WORK/qos.conf" <<'CONF'
-port lan { device = "gw-lan" driver = "afpacket" }
-port wan { device = "gw-wan" driver = "afpacket" }
-pipeline to-wan {
-	match { in = "lan" dst = "198.51.100.0/24" }
+to_wan_conf >"$WORK/qos.conf" <<'CONF'
 	service qos {
 		rate = "10mbit"
 		class interactive { proto = "icmp" prio = 0 }
 		class bulk { prio = 1 codel = false limit = 800 }
 	}
-	out = "wan"
-}
-pipeline to-lan {
-	match { in = "wan" dst = "192.0.2.0/24" }
-	out = "lan"
-}
 CONF
 
-# qos_status: the qos service's status lines ("KIND NAME key value ...") as JSON:
-# {"class": {NAME: {key: value}}, "policer": {NAME: {...}}}
-qos_status() {
-	ctl -j stats | jq '.pipelines[] | select(.name=="to-wan") | .services[0].status |
-		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
-			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
-}
 
 # delay_max CLASS: the worst queueing delay of the class, in microseconds
 delay_max() {

@@ -20,18 +20,8 @@ command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 
 # conf MBIT: netiod shapes to-wan to MBIT with a bucket of 10 ms of rate (the tbf below has the same)
 conf() {
-	cat <<CONF
-port lan { device = "gw-lan" driver = "afpacket" }
-port wan { device = "gw-wan" driver = "afpacket" }
-pipeline to-wan {
-	match { in = "lan" dst = "198.51.100.0/24" }
+	to_wan_conf <<CONF
 	service qos { rate = "${1}mbit" burst = "$(($1 * 1250))" }
-	out = "wan"
-}
-pipeline to-lan {
-	match { in = "wan" dst = "192.0.2.0/24" }
-	out = "lan"
-}
 CONF
 }
 

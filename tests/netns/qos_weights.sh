@@ -7,32 +7,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 
-cat >"$WORK/qos.conf" <<'CONF'
-port lan { device = "gw-lan" driver = "afpacket" }
-port wan { device = "gw-wan" driver = "afpacket" }
-pipeline to-wan {
-	match { in = "lan" dst = "198.51.100.0/24" }
+to_wan_conf >"$WORK/qos.conf" <<'CONF'
 	service qos {
 		rate = "10mbit"
 		class heavy { proto = "udp" dport = "5311" weight = 3 }
 		class light { proto = "udp" dport = "5312" weight = 1 }
 		class other { }
 	}
-	out = "wan"
-}
-pipeline to-lan {
-	match { in = "wan" dst = "192.0.2.0/24" }
-	out = "lan"
-}
 CONF
 
-# qos_status: the qos service's status lines ("KIND NAME key value ...") as JSON:
-# {"class": {NAME: {key: value}}, "policer": {NAME: {...}}}
-qos_status() {
-	ctl -j stats | jq '.pipelines[] | select(.name=="to-wan") | .services[0].status |
-		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
-			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
-}
 
 # sent: "HEAVY LIGHT", the bytes each class has sent, from one snapshot of the status lines
 sent() {
