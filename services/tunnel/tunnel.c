@@ -451,10 +451,14 @@ static int tunnel_show(void *inst, char *buf, size_t len)
 
 	inet_ntop(af, t->local, l, sizeof(l));
 	inet_ntop(af, t->remote, r, sizeof(r));
+	/* mtu and fragment shape what encap sends; decap has no use for them */
+	if (t->decap)
+		return snprintf(buf, len, "%s decap %s -> %s vni %" PRIu32 " key %s",
+				type_names[t->type], l, r, t->vni, t->has_key ? "yes" : "no");
 	return snprintf(buf, len,
-			"%s %s %s -> %s vni %" PRIu32 " key %s mtu %" PRIu32 " fragment %s",
-			type_names[t->type], t->decap ? "decap" : "encap", l, r, t->vni,
-			t->has_key ? "yes" : "no", t->mtu, t->fragment ? "yes" : "no");
+			"%s encap %s -> %s vni %" PRIu32 " key %s mtu %" PRIu32 " fragment %s",
+			type_names[t->type], l, r, t->vni, t->has_key ? "yes" : "no", t->mtu,
+			t->fragment ? "yes" : "no");
 }
 
 const struct nio_service tunnel_service = {
