@@ -457,6 +457,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_STR("dst-mac", NULL, CFGF_NONE),
 		CFG_STR("fail-mode", "secure", CFGF_NONE),
 		CFG_BOOL("decrement-ttl", cfg_true, CFGF_NONE),
+		CFG_STR("table", "main", CFGF_NONE),
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
@@ -701,6 +702,12 @@ static int load_pipeline(struct nio_config *c, cfg_t *sec)
 			    "pipeline '%s': fail-mode must be secure or passthrough", pl->name);
 	pl->fail_mode = strcmp(v, "secure") ? NIO_FAIL_PASSTHROUGH : NIO_FAIL_SECURE;
 	pl->no_ttl = !cfg_getbool(sec, "decrement-ttl");
+	v = cfg_getstr(sec, "table");
+	if (nio_parse_rt_table(v, &pl->table) < 0)
+		return fail(sec, sec->line,
+			    "pipeline '%s': table: '%s' is neither a table number (1-4294967295, "
+			    "not 255) nor a name in rt_tables",
+			    pl->name, v);
 	return load_services(c, pl, sec);
 }
 
@@ -876,6 +883,8 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 		fprintf(out, " dst-mac %02x:%02x:%02x:%02x:%02x:%02x", pl->dst_mac[0],
 			pl->dst_mac[1], pl->dst_mac[2], pl->dst_mac[3], pl->dst_mac[4],
 			pl->dst_mac[5]);
+	if (pl->table != NIO_RT_TABLE_MAIN)
+		fprintf(out, " table %u", pl->table);
 	fprintf(out, " fail-mode %s%s\n",
 		pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
 		pl->no_ttl ? " decrement-ttl false" : "");

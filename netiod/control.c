@@ -86,6 +86,7 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl)
 		      (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "tx_packets",
 		      (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes, "drops",
 		      drops_json(s->drops), "services", svcs);
+	json_object_set_new(o, "neigh_queued", json_integer((json_int_t)s->neigh_queued));
 	if (file)
 		json_object_set_new(o, "capture",
 				    json_pack("{s:s, s:i, s:I}", "file", file, "stage", (int)stage,

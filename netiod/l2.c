@@ -178,3 +178,20 @@ int nio_icmp_too_big(struct nio_pkt *p, const struct nio_port *in, uint32_t mtu)
 	}
 	return r < 0 ? -1 : send_back(p, in, src_mac);
 }
+
+/*
+ * A reject route covers p's destination: answer "destination unreachable" with the code the
+ * kernel uses for that route type (IPv4 code4, IPv6 code6), back out of the input port.
+ */
+int nio_icmp_dest_unreach(struct nio_pkt *p, const struct nio_port *in, uint8_t code4,
+			  uint8_t code6)
+{
+	uint8_t src_mac[6];
+	int r;
+
+	memcpy(src_mac, p->data + 6, 6);
+	/* RFC 792 type 3 / RFC 4443 type 1 */
+	r = (p->flags & NIO_PKT_F_IPV4) ? icmp_error4(p, in, 3, code4, 0)
+					: icmp_error6(p, in, 1, code6, 0);
+	return r < 0 ? -1 : send_back(p, in, src_mac);
+}

@@ -75,36 +75,99 @@ static bool addr16(struct nl_addr *a, int family, uint8_t out[16])
 	return false;
 }
 
-/* The first next hop that can carry traffic (multipath routes fall back to their first one). */
-static struct rtnl_nexthop *usable_nexthop(struct rtnl_route *r)
+/* The main table and those the running configuration's pipelines name (`table`). */
+static bool table_used(const struct neigh *nb, uint32_t table)
 {
-	for (int i = 0; i < rtnl_route_get_nnexthops(r); i++) {
+	const struct nio_config *c = nb->d->running;
+
+	if (table == NIO_RT_TABLE_MAIN)
+		return true;
+	for (unsigned i = 0; c && i < c->npipelines; i++)
+		if (c->pipelines[i].table == table)
+			return true;
+	return false;
+}
+
+static bool nh_usable(struct rtnl_nexthop *nh)
+{
+	return rtnl_route_nh_get_ifindex(nh) > 0 &&
+	       !(rtnl_route_nh_get_flags(nh) & (RTNH_F_DEAD | RTNH_F_LINKDOWN));
+}
+
+static int route_type(struct rtnl_route *r)
+{
+	switch (rtnl_route_get_type(r)) {
+	case RTN_UNICAST:
+		return NIO_RT_UNICAST;
+	case RTN_BLACKHOLE:
+		return NIO_RT_BLACKHOLE;
+	case RTN_UNREACHABLE:
+		return NIO_RT_UNREACHABLE;
+	case RTN_PROHIBIT:
+		return NIO_RT_PROHIBIT;
+	default:
+		return -1; /* local, broadcast, throw...: the kernel's business */
+	}
+}
+
+static void nh_fill(struct rtnl_nexthop *nh, uint8_t gw16[16], bool *has_gw, int *ifindex)
+{
+	struct nl_addr *gw = rtnl_route_nh_get_gateway(nh);
+
+	*has_gw = gw && addr16(gw, nl_addr_get_family(gw), gw16);
+	*ifindex = rtnl_route_nh_get_ifindex(nh);
+}
+
+/*
+ * The usable next hops of r into nhs (room for all of r's): the first one inline in out and,
+ * for a multipath route, all of them in nhs with their weights' shares. Dead ones are left out
+ * as the kernel skips them. False when none is left.
+ */
+static bool nexthops_fill(struct rtnl_route *r, struct nio_fib_route *out, struct nio_fib *fib)
+{
+	unsigned weights[256], n = 0;
+	struct nio_fib_nh *nhs = &fib->nhs[fib->nnhs];
+
+	for (int i = 0; i < rtnl_route_get_nnexthops(r) && n < 256; i++) {
 		struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, i);
 
-		if (rtnl_route_nh_get_ifindex(nh) > 0 &&
-		    !(rtnl_route_nh_get_flags(nh) & (RTNH_F_DEAD | RTNH_F_LINKDOWN)))
-			return nh;
+		if (!nh_usable(nh))
+			continue;
+		nh_fill(nh, nhs[n].gw, &nhs[n].has_gw, &nhs[n].ifindex);
+		/* libnl reports rtnh_hops, which is the configured weight minus one */
+		weights[n++] = (unsigned)rtnl_route_nh_get_weight(nh) + 1;
 	}
-	return NULL;
+	if (!n)
+		return false;
+	memcpy(out->gw, nhs[0].gw, 16);
+	out->has_gw = nhs[0].has_gw;
+	out->ifindex = nhs[0].ifindex;
+	if (n > 1) {
+		nio_fib_rebalance(nhs, weights, n);
+		out->nh = fib->nnhs;
+		out->nnh = n;
+		fib->nnhs += n;
+	}
+	return true;
 }
 
 /* Fills *out in place (calloc'ed, so padding stays zero for snapshot comparison). */
-static bool route_fill(struct rtnl_route *r, struct nio_fib_route *out)
+static bool route_fill(struct rtnl_route *r, struct nio_fib_route *out, struct nio_fib *fib,
+		       const struct neigh *nb)
 {
-	int family = rtnl_route_get_family(r);
-	struct rtnl_nexthop *nh;
-	struct nl_addr *gw, *dst = rtnl_route_get_dst(r);
+	int family = rtnl_route_get_family(r), type = route_type(r);
+	struct nl_addr *dst = rtnl_route_get_dst(r);
 
-	if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST)
+	if (type < 0 || !table_used(nb, rtnl_route_get_table(r)))
 		return false;
-	nh = usable_nexthop(r);
-	if (!nh || !dst || !addr16(dst, family, out->dst.addr))
+	if (!dst || !addr16(dst, family, out->dst.addr))
 		return false;
+	if (type == NIO_RT_UNICAST && !nexthops_fill(r, out, fib))
+		return false;
+	out->type = (uint8_t)type;
+	out->table = rtnl_route_get_table(r);
 	out->dst.family = family == AF_INET ? 4 : 6;
 	out->dst.len = (uint8_t)((family == AF_INET ? 96 : 0) + nl_addr_get_prefixlen(dst));
-	gw = rtnl_route_nh_get_gateway(nh);
-	out->has_gw = gw && addr16(gw, nl_addr_get_family(gw), out->gw);
-	out->ifindex = rtnl_route_nh_get_ifindex(nh);
 	out->priority = rtnl_route_get_priority(r);
 	return true;
 }
@@ -136,7 +199,8 @@ static int route_cmp(const void *a, const void *b)
 	int c;
 
 	if ((c = cmp_int(y->dst.len, x->dst.len)) || (c = cmp_int(x->priority, y->priority)) ||
-	    (c = memcmp(x->dst.addr, y->dst.addr, 16)) || (c = cmp_int(x->ifindex, y->ifindex)))
+	    (c = cmp_int(x->table, y->table)) || (c = memcmp(x->dst.addr, y->dst.addr, 16)) ||
+	    (c = cmp_int(x->type, y->type)) || (c = cmp_int(x->ifindex, y->ifindex)))
 		return c;
 	return memcmp(x->gw, y->gw, 16);
 }
@@ -150,29 +214,41 @@ static int neigh_cmp(const void *a, const void *b)
 	return c ? c : cmp_int(x->ifindex, y->ifindex);
 }
 
-/* One allocation holds the header and both arrays, so nio_fib_free is a single free(). */
-static struct nio_fib *fib_alloc(unsigned nroutes, unsigned nneighs)
+/* One allocation holds the header and the arrays, so nio_fib_free is a single free(). */
+static struct nio_fib *fib_alloc(unsigned nroutes, unsigned nnhs, unsigned nneighs)
 {
 	struct nio_fib *fib = calloc(1, sizeof(*fib) + nroutes * sizeof(struct nio_fib_route) +
+						nnhs * sizeof(struct nio_fib_nh) +
 						nneighs * sizeof(struct nio_fib_neigh));
 
 	if (!fib)
 		return NULL;
 	fib->routes = (struct nio_fib_route *)(void *)(fib + 1);
-	fib->neighs = (struct nio_fib_neigh *)(void *)(fib->routes + nroutes);
+	fib->nhs = (struct nio_fib_nh *)(void *)(fib->routes + nroutes);
+	fib->neighs = (struct nio_fib_neigh *)(void *)(fib->nhs + nnhs);
 	return fib;
+}
+
+static unsigned count_nexthops(struct nl_cache *routes)
+{
+	unsigned n = 0;
+
+	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o))
+		n += (unsigned)rtnl_route_get_nnexthops((struct rtnl_route *)o);
+	return n;
 }
 
 static struct nio_fib *fib_build(struct neigh *nb)
 {
 	struct nio_fib *fib = fib_alloc((unsigned)nl_cache_nitems(nb->routes),
+					count_nexthops(nb->routes),
 					(unsigned)nl_cache_nitems(nb->neighs));
 	struct nl_object *o;
 
 	if (!fib)
 		return NULL;
 	for (o = nl_cache_get_first(nb->routes); o; o = nl_cache_get_next(o))
-		if (route_fill((struct rtnl_route *)o, &fib->routes[fib->nroutes]))
+		if (route_fill((struct rtnl_route *)o, &fib->routes[fib->nroutes], fib, nb))
 			fib->nroutes++;
 	for (o = nl_cache_get_first(nb->neighs); o; o = nl_cache_get_next(o))
 		if (neigh_fill((struct rtnl_neigh *)o, &fib->neighs[fib->nneighs]))
@@ -186,7 +262,9 @@ static struct nio_fib *fib_build(struct neigh *nb)
 static bool fib_same(const struct nio_fib *a, const struct nio_fib *b)
 {
 	return a && b && a->nroutes == b->nroutes && a->nneighs == b->nneighs &&
+	       a->nnhs == b->nnhs &&
 	       !memcmp(a->routes, b->routes, a->nroutes * sizeof(*a->routes)) &&
+	       !memcmp(a->nhs, b->nhs, a->nnhs * sizeof(*a->nhs)) &&
 	       !memcmp(a->neighs, b->neighs, a->nneighs * sizeof(*a->neighs));
 }
 
@@ -282,6 +360,13 @@ static void rebuild(struct neigh *nb)
 		nio_fib_free(fib);
 	else
 		publish(nb, fib);
+}
+
+/* A reload may name other tables: mirror what the new configuration uses. */
+void nio_neigh_refresh(struct netiod *d)
+{
+	if (d->neigh)
+		rebuild(d->neigh);
 }
 
 /* ---------------------------------------------------------------- netlink */

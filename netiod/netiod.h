@@ -39,7 +39,12 @@
 	_(SERVICE, "service")            \
 	_(NO_BUFFER, "no-buffer")        \
 	_(TX_FULL, "tx-full")            \
-	_(PORT_DOWN, "port-down")
+	_(PORT_DOWN, "port-down")        \
+	_(BLACKHOLE, "route-blackhole")  \
+	_(UNREACHABLE, "route-unreachable") \
+	_(PROHIBIT, "route-prohibit")    \
+	_(NEIGH_QUEUE_FULL, "neigh-queue-full") \
+	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {
 #define _(sym, str) NIO_DROP_##sym,
@@ -173,6 +178,7 @@ enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
 
 struct nio_pipeline_stats {
 	uint64_t packets, bytes, tx_packets, tx_bytes;
+	uint64_t neigh_queued; /* held until the kernel resolved the next hop (pending.c) */
 	uint64_t drops[NIO_DROP_MAX];
 };
 
@@ -189,6 +195,7 @@ struct nio_pipeline {
 	bool has_dst_mac;
 	uint8_t dst_mac[6];
 	bool no_ttl; /* do not decrement TTL / hop limit (bridging-like pipelines) */
+	uint32_t table; /* the kernel routing table its route lookups use (254: main) */
 	enum nio_fail_mode fail_mode;
 	size_t flow_state_size;
 	struct nio_pipeline_stats stats;
@@ -247,12 +254,28 @@ struct nio_flow_table {
 /* ---------------------------------------------------------------- L2 next hops (neigh.c) */
 
 /* An immutable snapshot of the kernel's routes and neighbours, published to workers. */
-struct nio_fib_route {
-	struct nio_prefix dst;
+#define NIO_RT_TABLE_MAIN 254
+
+/* What a route does with a packet; the reject types are the kernel's RTN_BLACKHOLE & co. */
+enum nio_rt_type { NIO_RT_UNICAST, NIO_RT_BLACKHOLE, NIO_RT_UNREACHABLE, NIO_RT_PROHIBIT };
+
+/* One next hop of a multipath route; upper is its hash-threshold bound (fib_rebalance). */
+struct nio_fib_nh {
 	uint8_t gw[16];
 	bool has_gw;
 	int ifindex;
+	uint32_t upper;
+};
+
+struct nio_fib_route {
+	struct nio_prefix dst;
+	uint8_t type; /* enum nio_rt_type */
+	uint8_t gw[16];
+	bool has_gw;
+	int ifindex;
+	uint32_t table;
 	uint32_t priority;
+	uint32_t nh, nnh; /* nnh > 1: multipath, next hops nhs[nh, nh + nnh); else gw/ifindex */
 };
 
 struct nio_fib_neigh {
@@ -263,9 +286,31 @@ struct nio_fib_neigh {
 
 struct nio_fib {
 	uint64_t generation;
-	unsigned nroutes, nneighs;
+	unsigned nroutes, nneighs, nnhs;
 	struct nio_fib_route *routes; /* sorted: longest prefix first */
+	struct nio_fib_nh *nhs;
 	struct nio_fib_neigh *neighs; /* sorted by addr (memcmp), then ifindex */
+};
+
+/* ---------------------------------------------------------------- neighbour wait (pending.c) */
+
+#define NIO_PENDING_HOPS    16 /* next hops being resolved at once */
+#define NIO_PENDING_PER_HOP 8  /* packets per next hop (the kernel's unres_qlen is a few) */
+#define NIO_PENDING_TOTAL   64
+
+struct nio_pending_hop {
+	uint8_t addr[16];
+	int ifindex;
+	uint64_t deadline_ns;
+	unsigned n;
+	struct nio_pkt *pkts[NIO_PENDING_PER_HOP]; /* out_port set, L2 not yet rewritten */
+	struct nio_pipeline *pls[NIO_PENDING_PER_HOP];
+};
+
+/* Worker-owned: only the worker (or the control thread while it is paused) touches it. */
+struct nio_pending {
+	struct nio_pending_hop hops[NIO_PENDING_HOPS];
+	unsigned total;
 };
 
 /* ---------------------------------------------------------------- worker (worker.c) */
@@ -289,6 +334,7 @@ struct nio_worker {
 	int miss_ifindex[64];
 	atomic_uint miss_head, miss_tail;
 	int miss_fd; /* eventfd: worker -> control */
+	struct nio_pending pending;
 	uint64_t idle_sleeps, busy_loops;
 };
 
@@ -345,6 +391,7 @@ int nio_parse_int(const char *s, long long *v);
 int nio_parse_bool(const char *s, bool *v);
 bool nio_enum_ok(const char *choices, const char *word);
 int nio_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+int nio_parse_rt_table(const char *s, uint32_t *id);
 
 /* pool.c */
 int nio_pool_init(struct nio_pool *pool, uint32_t size);
@@ -379,10 +426,14 @@ int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t 
 int nio_ttl_decrement(struct nio_pkt *p); /* 0 ok, -1 expired */
 int nio_icmp_time_exceeded(struct nio_pkt *p, const struct nio_port *in);
 int nio_icmp_too_big(struct nio_pkt *p, const struct nio_port *in, uint32_t mtu);
+int nio_icmp_dest_unreach(struct nio_pkt *p, const struct nio_port *in, uint8_t code4,
+			  uint8_t code6);
 
 /* fib.c */
-int nio_fib_lookup(const struct nio_fib *fib, const uint8_t dst[16], int *ifindex,
-		   uint8_t nexthop[16]);
+int nio_fib_lookup(const struct nio_fib *fib, uint32_t table, const uint8_t dst[16], uint32_t hash,
+		   int *ifindex, uint8_t nexthop[16]);
+uint32_t nio_fib_multipath_hash(const struct nio_flow_key *k);
+void nio_fib_rebalance(struct nio_fib_nh *nhs, const unsigned *weights, unsigned n);
 const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8_t addr[16],
 					  int ifindex);
 
@@ -437,6 +488,13 @@ void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pip
 void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,
 			  uint64_t *next_ns);
 
+/* pending.c */
+int nio_pending_add(struct nio_pending *q, struct nio_pipeline *pl, struct nio_pkt *p,
+		    const uint8_t addr[16], int ifindex, uint16_t out);
+void nio_pending_run(struct nio_pending *q, const struct nio_config *c, const struct nio_fib *fib,
+		     uint64_t now_ns);
+void nio_pending_flush(struct nio_pending *q);
+
 /* worker.c */
 int nio_worker_start(struct netiod *d, struct nio_worker *w);
 void nio_worker_stop(struct nio_worker *w);
@@ -454,6 +512,7 @@ void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifin
 int nio_neigh_init(struct netiod *d);
 void nio_neigh_fini(struct netiod *d);
 void nio_neigh_resolve(struct netiod *d, const uint8_t addr[16], int ifindex);
+void nio_neigh_refresh(struct netiod *d);
 void nio_fib_free(struct nio_fib *fib);
 
 /* control.c */

@@ -23,58 +23,88 @@ static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 	nio_worker_pkt_free(p);
 }
 
-/* Next hop for a packet: from the pipeline (dst-mac, via) or the kernel's tables (cached). */
+/* Where resolve() sends a packet: the port, and the next hop it needs a MAC address for. */
+struct hop {
+	uint16_t out;
+	const uint8_t *mac;
+	uint8_t nh[16];
+	int ifindex;
+};
+
+static const enum nio_drop reject_drop[] = {
+	[NIO_RT_BLACKHOLE] = NIO_DROP_BLACKHOLE,
+	[NIO_RT_UNREACHABLE] = NIO_DROP_UNREACHABLE,
+	[NIO_RT_PROHIBIT] = NIO_DROP_PROHIBIT,
+};
+
+/* The route in the pipeline's table: 0 with h->nh and h->ifindex set, else a NIO_DROP_*. */
+static int route(const struct nio_fib *fib, const struct nio_pipeline *pl, const struct nio_pkt *p,
+		 struct hop *h)
+{
+	const uint8_t *dst = pl->has_via ? pl->via : p->key.dst;
+	int r = nio_fib_lookup(fib, pl->table, dst, nio_fib_multipath_hash(&p->key), &h->ifindex,
+			       h->nh);
+
+	if (r < 0)
+		return NIO_DROP_NO_ROUTE;
+	if (r != NIO_RT_UNICAST)
+		return reject_drop[r];
+	if (pl->has_via)
+		memcpy(h->nh, pl->via, 16);
+	return 0;
+}
+
+static int port_of_ifindex(const struct nio_config *c, int ifindex)
+{
+	int idx = -1;
+
+	for (unsigned i = 0; i < c->nports; i++)
+		if (c->ports[i]->ifindex == ifindex)
+			idx = (int)i;
+	return idx;
+}
+
+/* Next hop for a packet: from the pipeline (dst-mac, via) or the kernel's tables (cached).
+ * NIO_DROP_NEIGH_MISS leaves h complete but for the MAC. */
 static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
-		   struct nio_pkt *p, uint16_t *out, const uint8_t **mac)
+		   struct nio_pkt *p, struct hop *h)
 {
 	const struct nio_fib *fib = atomic_load_explicit(&w->fib, memory_order_acquire);
 	struct nio_flow *f = p->flow;
 	const struct nio_fib_neigh *ne;
-	uint8_t nh[16];
-	int ifindex = 0;
+	int r, idx;
 
 	if (pl->has_dst_mac && pl->out_port >= 0) {
-		*out = (uint16_t)pl->out_port;
-		*mac = pl->dst_mac;
+		h->out = (uint16_t)pl->out_port;
+		h->mac = pl->dst_mac;
 		return 0;
 	}
 	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
 	    !memcmp(f->l2_dst, p->key.dst, 16)) {
-		*out = f->out_port;
-		*mac = f->dst_mac;
+		h->out = f->out_port;
+		h->mac = f->dst_mac;
 		return 0;
 	}
 	if (!fib)
 		return NIO_DROP_NO_ROUTE;
-	if (pl->has_via) {
-		memcpy(nh, pl->via, 16);
-		if (nio_fib_lookup(fib, nh, &ifindex, nh) < 0)
-			return NIO_DROP_NO_ROUTE;
-		memcpy(nh, pl->via, 16);
-	} else if (nio_fib_lookup(fib, p->key.dst, &ifindex, nh) < 0) {
-		return NIO_DROP_NO_ROUTE;
-	}
+	if ((r = route(fib, pl, p, h)))
+		return r;
 	if (pl->out_port >= 0) {
-		*out = (uint16_t)pl->out_port;
-		ifindex = c->ports[pl->out_port]->ifindex;
+		h->out = (uint16_t)pl->out_port;
+		h->ifindex = c->ports[pl->out_port]->ifindex;
+	} else if ((idx = port_of_ifindex(c, h->ifindex)) >= 0) {
+		h->out = (uint16_t)idx;
 	} else {
-		int idx = -1;
-
-		for (unsigned i = 0; i < c->nports; i++)
-			if (c->ports[i]->ifindex == ifindex)
-				idx = (int)i;
-		if (idx < 0)
-			return NIO_DROP_NO_ROUTE; /* the route leaves through a port we do not own */
-		*out = (uint16_t)idx;
+		return NIO_DROP_NO_ROUTE; /* the route leaves through a port we do not own */
 	}
-	ne = nio_fib_neigh(fib, nh, ifindex);
+	ne = nio_fib_neigh(fib, h->nh, h->ifindex);
 	if (!ne) {
-		nio_worker_miss_push(w, nh, ifindex);
+		nio_worker_miss_push(w, h->nh, h->ifindex);
 		return NIO_DROP_NEIGH_MISS;
 	}
-	*mac = ne->mac;
+	h->mac = ne->mac;
 	if (f) {
-		f->out_port = *out;
+		f->out_port = h->out;
 		memcpy(f->dst_mac, ne->mac, 6);
 		f->fib_gen = fib->generation;
 		memcpy(f->l2_dst, p->key.dst, 16);
@@ -110,6 +140,24 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 	}
 }
 
+/* The ICMP error the kernel sends for why, into p in place; -1: none (or not allowed). */
+static int icmp_error(struct nio_pkt *p, const struct nio_port *in, enum nio_drop why,
+		      uint32_t mtu)
+{
+	switch (why) {
+	case NIO_DROP_TTL:
+		return nio_icmp_time_exceeded(p, in);
+	case NIO_DROP_MTU:
+		return nio_icmp_too_big(p, in, mtu);
+	case NIO_DROP_UNREACHABLE: /* ip_error(): EHOSTUNREACH; ip6_pkt_discard() */
+		return nio_icmp_dest_unreach(p, in, 1, 0);
+	case NIO_DROP_PROHIBIT: /* ip_error(): EACCES; ip6_pkt_prohibit() */
+		return nio_icmp_dest_unreach(p, in, 13, 1);
+	default: /* a blackhole route discards silently, as dst_discard() does */
+		return -1;
+	}
+}
+
 /* Count p as dropped for why and, where ICMP says so, turn it into the error to its sender
  * (already addressed, back out of the input port). False: p was freed. */
 static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p,
@@ -121,8 +169,7 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	pl->stats.drops[why]++;
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
 	if (in && !nio_is_port_addr(c, p->key.family, p->key.src))
-		r = why == NIO_DROP_TTL ? nio_icmp_time_exceeded(p, in)
-					: nio_icmp_too_big(p, in, mtu);
+		r = icmp_error(p, in, why, mtu);
 	if (r < 0) {
 		nio_worker_pkt_free(p);
 		return false;
@@ -131,34 +178,41 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	return true;
 }
 
-/* Route and address one packet (unless a service or an error reply already did). */
+/* Route and address one packet (unless a service or an error reply already did). A packet
+ * whose next hop has no neighbour entry yet waits for it (pending.c). */
 static bool address(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
 		    struct nio_pkt *p)
 {
-	const uint8_t *mac = NULL;
-	uint16_t out = 0;
+	struct hop h = { 0 };
 	uint32_t mtu;
 	int r;
 
-	r = resolve(w, c, pl, p, &out, &mac);
+	r = resolve(w, c, pl, p, &h);
 	if (p->out_port != NIO_PORT_NONE)
-		out = p->out_port;
-	if (r) {
+		h.out = p->out_port;
+	if (r == NIO_DROP_UNREACHABLE || r == NIO_DROP_PROHIBIT || r == NIO_DROP_BLACKHOLE)
+		return bounce(c, pl, p, (enum nio_drop)r, 0);
+	if (r && r != NIO_DROP_NEIGH_MISS) {
 		drop(pl, p, (enum nio_drop)r);
 		return false;
 	}
-	if (out >= c->nports) {
+	if (h.out >= c->nports) {
 		drop(pl, p, NIO_DROP_NO_ROUTE);
 		return false;
 	}
-	mtu = (uint32_t)c->ports[out]->mtu;
+	mtu = (uint32_t)c->ports[h.out]->mtu;
 	if (mtu && p->len - p->l3_off > mtu)
 		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
-	if (nio_l2_rewrite(p, c->ports[out], mac) < 0) {
+	if (r == NIO_DROP_NEIGH_MISS) {
+		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
+			drop(pl, p, NIO_DROP_NEIGH_QUEUE_FULL);
+		return false;
+	}
+	if (nio_l2_rewrite(p, c->ports[h.out], h.mac) < 0) {
 		drop(pl, p, NIO_DROP_NO_BUFFER);
 		return false;
 	}
-	p->out_port = out;
+	p->out_port = h.out;
 	return true;
 }
 

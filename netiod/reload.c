@@ -60,6 +60,7 @@ void nio_apply_config(struct netiod *d, struct nio_config *c)
 	if (d->worker.thread)
 		nio_worker_resume(&d->worker);
 	nio_kmod_events_sync(d);
+	nio_neigh_refresh(d); /* the new configuration may route by other tables */
 }
 
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)

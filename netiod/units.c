@@ -143,3 +143,48 @@ int nio_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	*hi = (uint16_t)b;
 	return 0;
 }
+
+/* Find name in an iproute2 rt_tables file ("NUMBER NAME" lines, '#' comments). */
+static int rt_tables_find(const char *file, const char *name, uint32_t *id)
+{
+	FILE *f = fopen(file, "re");
+	char line[256], word[64];
+	unsigned long n;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	while (rc < 0 && fgets(line, sizeof(line), f))
+		if (line[0] != '#' && sscanf(line, "%lu %63s", &n, word) == 2 &&
+		    !strcmp(word, name) && n > 0 && n <= UINT32_MAX) {
+			*id = (uint32_t)n;
+			rc = 0;
+		}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * A kernel routing table as iproute2 names it: a number, or a name from rt_tables (the
+ * administrator's file first, then the distribution's). Table 0 does not exist and the
+ * local table (255) holds only routes to the host itself: neither can route transit traffic.
+ */
+int nio_parse_rt_table(const char *s, uint32_t *id)
+{
+	static const char *const files[] = { "/etc/iproute2/rt_tables",
+					      "/usr/share/iproute2/rt_tables" };
+	long long v;
+
+	if (nio_parse_int(s, &v) == 0) {
+		if (v <= 0 || v > UINT32_MAX)
+			return -1;
+		*id = (uint32_t)v;
+	} else if (!strcmp(s, "main")) {
+		*id = NIO_RT_TABLE_MAIN;
+	} else if (!strcmp(s, "default")) {
+		*id = 253;
+	} else if (rt_tables_find(files[0], s, id) < 0 && rt_tables_find(files[1], s, id) < 0) {
+		return -1;
+	}
+	return *id == 255 ? -1 : 0;
+}

@@ -236,6 +236,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
+		/* before new packets, so those that waited for a neighbour leave first */
+		nio_pending_run(&w->pending, c,
+				atomic_load_explicit(&w->fib, memory_order_acquire), now);
 		n = poll_ports(w, c, now);
 		if (c->any_dequeue)
 			nio_pipeline_dequeue(w, c, now, &next);
@@ -280,6 +283,7 @@ void nio_worker_set_config(struct nio_worker *w, struct nio_config *c)
 
 	if (old)
 		nio_flow_flush(&w->flows, flow_detach, old);
+	nio_pending_flush(&w->pending);
 	if (!w->flows.buckets || stride > w->flows.state_stride ||
 	    c->flow_table_size != w->flows.capacity) {
 		nio_flow_table_fini(&w->flows);
@@ -323,6 +327,7 @@ void nio_worker_stop(struct nio_worker *w)
 	atomic_store(&w->stop, 1);
 	nio_worker_wake(w);
 	pthread_join(w->thread, NULL);
+	nio_pending_flush(&w->pending);
 }
 
 /* Stop the worker at a quiescent point: no packet or service call in flight on return. */

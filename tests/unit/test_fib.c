@@ -1,4 +1,5 @@
-/* Unit tests for fib.c: longest-prefix route lookup and neighbour lookup in a fib snapshot. */
+/* Unit tests for fib.c: longest-prefix route lookup (reject routes, tables, multipath) and
+ * neighbour lookup in a fib snapshot. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,24 +17,32 @@ struct route_row {
 	const char *gw; /* NULL: on-link */
 	int ifindex;
 	uint32_t priority;
+	uint8_t type;	/* enum nio_rt_type; 0: unicast */
+	uint32_t table; /* 0: main */
 };
 
 /* In the order neigh.c publishes: longest prefix first, then lowest priority. */
 static const struct route_row route_rows[] = {
-	{ "198.51.100.7/32", "192.0.2.254", 3, 0 },
-	{ "198.51.100.0/24", NULL, 2, 0 },
-	{ "198.51.100.0/24", NULL, 5, 100 },
-	{ "192.0.2.0/24", NULL, 3, 0 },
-	{ "0.0.0.0/0", "192.0.2.1", 3, 0 }, /* 96 + 0 */
-	{ "fe80::/64", NULL, 4, 256 },
-	{ "2001:db8:1::/48", NULL, 2, 256 },
-	{ "2001:db8::/32", "2001:db8:ffff::1", 4, 1024 },
+	{ "198.51.100.7/32", "192.0.2.254", 3, 0, 0, 0 },
+	{ "203.0.113.0/28", NULL, 0, 0, NIO_RT_BLACKHOLE, 0 },
+	{ "203.0.113.16/28", NULL, 0, 0, NIO_RT_UNREACHABLE, 0 },
+	{ "203.0.113.32/28", NULL, 0, 0, NIO_RT_PROHIBIT, 0 },
+	{ "198.51.100.0/24", NULL, 2, 0, 0, 0 },
+	{ "198.51.100.0/24", NULL, 5, 100, 0, 0 },
+	{ "192.0.2.0/24", NULL, 3, 0, 0, 0 },
+	{ "0.0.0.0/0", "192.0.2.1", 3, 0, 0, 0 }, /* 96 + 0 */
+	{ "fe80::/64", NULL, 4, 256, 0, 0 },
+	{ "2001:db8:1::/48", NULL, 2, 256, 0, 0 },
+	{ "2001:db8:dead::/48", NULL, 0, 1024, NIO_RT_PROHIBIT, 0 },
+	{ "2001:db8::/32", "2001:db8:ffff::1", 4, 1024, 0, 0 },
+	{ "0.0.0.0/0", "198.51.100.99", 2, 0, NIO_RT_UNICAST, 100 }, /* VRF-lite table */
+	{ "::/0", NULL, 0, 0, NIO_RT_UNREACHABLE, 100 },
 };
 
 /* Same table without the IPv4 default: an IPv4 address must not fall into the IPv6 default. */
 static const struct route_row v6_default_rows[] = {
-	{ "192.0.2.0/24", NULL, 3, 0 },
-	{ "::/0", "fe80::1", 4, 1024 },
+	{ "192.0.2.0/24", NULL, 3, 0, 0, 0 },
+	{ "::/0", "fe80::1", 4, 1024, 0, 0 },
 };
 
 struct neigh_row {
@@ -72,6 +81,8 @@ static void build_routes(struct nio_fib *fib, const struct route_row *rows, unsi
 			parse_addr(rows[i].gw, r->gw);
 		r->ifindex = rows[i].ifindex;
 		r->priority = rows[i].priority;
+		r->type = rows[i].type;
+		r->table = rows[i].table ? rows[i].table : NIO_RT_TABLE_MAIN;
 	}
 }
 
@@ -125,17 +136,29 @@ struct lookup_case {
 	int rc;
 	int ifindex;
 	const char *nexthop;
+	uint32_t table; /* 0: main */
 };
 
 static const struct lookup_case lookup_cases[] = {
-	{ "198.51.100.7", 0, 3, "192.0.2.254" },    /* host route beats its /24 */
-	{ "198.51.100.8", 0, 2, "198.51.100.8" },   /* on-link: next hop is dst; metric 0 wins */
-	{ "192.0.2.77", 0, 3, "192.0.2.77" },	    /* connected */
-	{ "203.0.113.5", 0, 3, "192.0.2.1" },	    /* IPv4 default route */
-	{ "2001:db8:1::5", 0, 2, "2001:db8:1::5" }, /* /48 beats /32 */
-	{ "2001:db8:2::5", 0, 4, "2001:db8:ffff::1" },
-	{ "fe80::99", 0, 4, "fe80::99" },
-	{ "2001:db9::1", -1, 0, NULL }, /* no IPv6 default */
+	{ "198.51.100.7", 0, 3, "192.0.2.254", 0 },    /* host route beats its /24 */
+	{ "198.51.100.8", 0, 2, "198.51.100.8", 0 },   /* on-link: next hop is dst; metric 0 wins */
+	{ "192.0.2.77", 0, 3, "192.0.2.77", 0 },	    /* connected */
+	{ "203.0.113.99", 0, 3, "192.0.2.1", 0 },	    /* IPv4 default route */
+	{ "2001:db8:1::5", 0, 2, "2001:db8:1::5", 0 }, /* /48 beats /32 */
+	{ "2001:db8:2::5", 0, 4, "2001:db8:ffff::1", 0 },
+	{ "fe80::99", 0, 4, "fe80::99", 0 },
+	{ "2001:db9::1", -1, 0, NULL, 0 }, /* no IPv6 default */
+	/* reject routes: the type, whatever a shorter route would say */
+	{ "203.0.113.5", NIO_RT_BLACKHOLE, 0, NULL, 0 },
+	{ "203.0.113.17", NIO_RT_UNREACHABLE, 0, NULL, 0 },
+	{ "203.0.113.40", NIO_RT_PROHIBIT, 0, NULL, 0 },
+	{ "203.0.113.48", 0, 3, "192.0.2.1", 0 },
+	{ "2001:db8:dead::1", NIO_RT_PROHIBIT, 0, NULL, 0 },
+	/* another table sees only its own routes */
+	{ "198.51.100.7", 0, 2, "198.51.100.99", 100 },
+	{ "203.0.113.5", 0, 2, "198.51.100.99", 100 },
+	{ "2001:db8:1::5", NIO_RT_UNREACHABLE, 0, NULL, 100 },
+	{ "192.0.2.77", -1, 0, NULL, 101 },
 };
 
 static void test_lookup(void **state)
@@ -148,7 +171,9 @@ static void test_lookup(void **state)
 		int ifindex = 0;
 
 		parse_addr(c->dst, dst);
-		assert_int_equal(nio_fib_lookup(fib, dst, &ifindex, nh), c->rc);
+		assert_int_equal(nio_fib_lookup(fib, c->table ? c->table : NIO_RT_TABLE_MAIN, dst,
+						0, &ifindex, nh),
+				 c->rc);
 		if (c->rc)
 			continue;
 		parse_addr(c->nexthop, want);
@@ -165,9 +190,9 @@ static void test_lookup_family(void **state)
 
 	build_routes(&fib, v6_default_rows, sizeof(v6_default_rows) / sizeof(v6_default_rows[0]));
 	parse_addr("203.0.113.5", dst);
-	assert_int_equal(nio_fib_lookup(&fib, dst, &ifindex, nh), -1);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), -1);
 	parse_addr("2001:db8::1", dst);
-	assert_int_equal(nio_fib_lookup(&fib, dst, &ifindex, nh), 0);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), 0);
 	assert_int_equal(ifindex, 4);
 	free(fib.routes);
 }
@@ -179,8 +204,8 @@ static void test_lookup_empty(void **state)
 	int ifindex;
 
 	parse_addr("192.0.2.1", dst);
-	assert_int_equal(nio_fib_lookup(&fib, dst, &ifindex, nh), -1);
-	assert_int_equal(nio_fib_lookup(NULL, dst, &ifindex, nh), -1);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), -1);
+	assert_int_equal(nio_fib_lookup(NULL, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), -1);
 	assert_null(nio_fib_neigh(&fib, dst, 0));
 	assert_null(nio_fib_neigh(NULL, dst, 0));
 }
@@ -229,6 +254,64 @@ static void test_neigh(void **state)
 	}
 }
 
+/* The kernel's fib_rebalance: weights 1 and 3 share the 31-bit space 1:3. */
+static void test_rebalance(void **state)
+{
+	struct nio_fib_nh nhs[3];
+	unsigned w[3] = { 1, 3, 0 }, eq[3] = { 1, 1, 1 };
+
+	(void)state;
+	nio_fib_rebalance(nhs, w, 2);
+	assert_int_equal(nhs[0].upper, (1u << 29) - 1);
+	assert_int_equal(nhs[1].upper, 0x7fffffffu);
+	nio_fib_rebalance(nhs, eq, 3);
+	assert_int_equal(nhs[0].upper, 715827882u); /* DIV_ROUND_CLOSEST(2^31, 3) - 1 */
+	assert_int_equal(nhs[2].upper, 0x7fffffffu);
+}
+
+/* A multipath default route with next hops of weight 1 and 3: each flow sticks to one next
+ * hop, flows split about 1:3, and the hash ignores everything but the L4 policy's fields. */
+static void test_multipath(void **state)
+{
+	struct nio_fib_nh nhs[2] = { { .ifindex = 2 }, { .ifindex = 3 } };
+	struct nio_fib_route r = { .dst = { .len = 96, .family = 4 }, .table = NIO_RT_TABLE_MAIN,
+				   .ifindex = 2, .nh = 0, .nnh = 2 };
+	struct nio_fib fib = { .nroutes = 1, .nnhs = 2, .routes = &r, .nhs = nhs };
+	unsigned w[2] = { 1, 3 }, count[2] = { 0, 0 };
+	uint8_t dst[16], nh[16];
+	int ifindex;
+
+	(void)state;
+	memset(r.dst.addr + 10, 0xff, 2);
+	parse_addr("192.0.2.1", nhs[0].gw);
+	parse_addr("192.0.2.2", nhs[1].gw);
+	nhs[0].has_gw = nhs[1].has_gw = true;
+	nio_fib_rebalance(nhs, w, 2);
+	parse_addr("203.0.113.9", dst);
+	for (unsigned i = 0; i < 4000; i++) {
+		struct nio_flow_key k = { .proto = 17, .sport = (uint16_t)(1024 + i), .dport = 53,
+					  .family = 4 };
+		uint32_t h;
+
+		memcpy(k.src, dst, 16);
+		memcpy(k.dst, dst, 16);
+		h = nio_fib_multipath_hash(&k);
+		assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, h, &ifindex, nh), 0);
+		assert_memory_equal(nh, ifindex == 2 ? nhs[0].gw : nhs[1].gw, 16);
+		count[ifindex == 3]++;
+		k.in_port = 7; /* not a field of the policy */
+		assert_int_equal(nio_fib_multipath_hash(&k), h);
+		k.sport++;
+		assert_int_not_equal(nio_fib_multipath_hash(&k), h);
+	}
+	/* 1000 expected on the first; a fair hash stays well within +-20% */
+	assert_in_range(count[0], 800, 1200);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), 0);
+	assert_int_equal(ifindex, 2);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0xffffffffu, &ifindex, nh), 0);
+	assert_int_equal(ifindex, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +319,8 @@ int main(void)
 		cmocka_unit_test(test_lookup_family),
 		cmocka_unit_test(test_lookup_empty),
 		cmocka_unit_test_setup_teardown(test_neigh, setup, teardown),
+		cmocka_unit_test(test_rebalance),
+		cmocka_unit_test(test_multipath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
