@@ -1,4 +1,5 @@
-/* Mirrors the kernel's main routing table and neighbour table into fib snapshots for the worker. */
+/* Mirrors the kernel's routing tables in use and neighbour table into fib snapshots for the
+ * worker, and watches the links so that ports follow their devices (deleted, created again). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
+#include <netlink/route/link.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
@@ -41,10 +43,10 @@ struct neigh {
 	struct nl_sock *sock; /* notifications, owned here, lent to the manager */
 	struct nl_sock *sync; /* dumps after an overrun */
 	struct nl_cache_mngr *mngr;
-	struct nl_cache *routes, *neighs;
+	struct nl_cache *routes, *neighs, *links;
 	struct event *nl_ev, *miss_ev, *reap_ev;
 	int probe4, probe6;
-	bool dirty;
+	bool dirty, links_dirty;
 	struct nio_fib *cur;
 	struct retired retired[RETIRE_MAX];
 	unsigned nretired;
@@ -381,15 +383,56 @@ static void on_change(struct nl_cache *cache, struct nl_object *obj, int action,
 	nb->dirty = true;
 }
 
-/* Notifications were lost: dump both tables again rather than trust the caches. */
+static void on_link(struct nl_cache *cache, struct nl_object *obj, int action, void *arg)
+{
+	struct neigh *nb = arg;
+
+	(void)cache;
+	(void)obj;
+	(void)action;
+	nb->links_dirty = true;
+}
+
+/*
+ * Each port against the device of its name now: gone, back, or created again meanwhile. The
+ * kernel removes the IPv4 routes of a deleted device, and flips a route's linkdown flag with
+ * the carrier, without telling anyone: a link change means dumping the routes again.
+ */
+static void ports_sync(struct neigh *nb)
+{
+	const struct nio_config *c = nb->d->running;
+	int err;
+
+	nb->links_dirty = false;
+	if ((err = nl_cache_refill(nb->sync, nb->routes)) < 0)
+		log_warnx("netlink route dump after a link change: %s", nl_geterror(err));
+	nb->dirty = true;
+	for (unsigned i = 0; c && i < c->nports; i++) {
+		struct nio_port *p = c->ports[i];
+		struct rtnl_link *l;
+		int ifindex = 0;
+
+		if (!p->device[0])
+			continue; /* pcap */
+		if ((l = rtnl_link_get_by_name(nb->links, p->device))) {
+			ifindex = rtnl_link_get_ifindex(l);
+			rtnl_link_put(l);
+		}
+		nio_port_device_state(nb->d, p, ifindex);
+	}
+}
+
+/* Notifications were lost: dump the tables again rather than trust the caches. */
 static void resync(struct neigh *nb)
 {
 	int err;
 
 	if ((err = nl_cache_refill(nb->sync, nb->routes)) < 0 ||
-	    (err = nl_cache_refill(nb->sync, nb->neighs)) < 0)
+	    (err = nl_cache_refill(nb->sync, nb->neighs)) < 0 ||
+	    (err = nl_cache_refill(nb->sync, nb->links)) < 0)
 		log_warnx("netlink resync: %s", nl_geterror(err));
 	nb->dirty = true;
+	nb->links_dirty = true;
 }
 
 /* One rebuild per batch of notifications, not one per message. */
@@ -405,6 +448,8 @@ static void on_netlink(evutil_socket_t fd, short what, void *arg)
 		log_warnx("netlink notifications: %s; resynchronising", nl_geterror(err));
 		resync(nb);
 	}
+	if (nb->links_dirty)
+		ports_sync(nb);
 	if (nb->dirty)
 		rebuild(nb);
 }
@@ -423,7 +468,8 @@ static int nl_open(struct neigh *nb)
 	if (nl_socket_set_buffer_size(nb->sock, NL_RCVBUF, 0) < 0)
 		log_warnx("netlink receive buffer: keeping the default size");
 	if ((err = nl_cache_mngr_add(nb->mngr, "route/route", on_change, nb, &nb->routes)) < 0 ||
-	    (err = nl_cache_mngr_add(nb->mngr, "route/neigh", on_change, nb, &nb->neighs)) < 0)
+	    (err = nl_cache_mngr_add(nb->mngr, "route/neigh", on_change, nb, &nb->neighs)) < 0 ||
+	    (err = nl_cache_mngr_add(nb->mngr, "route/link", on_link, nb, &nb->links)) < 0)
 		return err;
 	return 0;
 }

@@ -141,6 +141,7 @@ struct nio_port {
 	/* the device or netio.ko binding went away: the worker no longer polls the port and a
 	 * reload opens it afresh; set by the worker (poll error) or the control thread (event) */
 	atomic_bool gone;
+	bool deleted; /* control thread: the device was deleted; one of its name reopens the port */
 	struct nio_port_stats stats; /* written by the owning worker only */
 };
 
@@ -481,6 +482,7 @@ int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, ch
 			  size_t errlen);
 void nio_port_put(struct nio_port *p);
 int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen);
+void nio_port_device_state(struct netiod *d, struct nio_port *p, int ifindex);
 
 /* pipeline.c */
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,

@@ -1,4 +1,5 @@
-/* Port life cycle: pick the driver, open, keep unchanged ports open across reloads, close. */
+/* Port life cycle: pick the driver, open, keep unchanged ports open across reloads, follow the
+ * device when it is deleted and created again, close. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,4 +99,63 @@ int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/* Close and open p again in place (the configurations keep their pointer), the worker paused:
+ * the new device has a new ifindex, MAC and MTU. Claims are installed again for kmod. */
+static int port_reopen(struct netiod *d, struct nio_port *p, char *err, size_t errlen)
+{
+	char why[256] = "";
+	int rc;
+
+	if (d->worker.thread)
+		nio_worker_pause(&d->worker);
+	if (p->open)
+		p->ops->close(p);
+	p->open = false;
+	rc = p->ops->open(p, why, sizeof(why));
+	if (rc == 0) {
+		p->open = true;
+		p->deleted = false;
+		atomic_store(&p->gone, false);
+	}
+	if (d->worker.thread)
+		nio_worker_resume(&d->worker);
+	if (rc < 0)
+		return nio_err(err, errlen, "%s", why[0] ? why : "open failed");
+	if (p->ops == &nio_port_kmod_ops && d->running)
+		return nio_kmod_set_claims(p, d->running, err, errlen);
+	return 0;
+}
+
+/*
+ * The kernel says p's device now has ifindex (0: no device of that name). A deleted device
+ * takes the port down whatever the driver (an AF_PACKET socket stays bound to the dead
+ * ifindex); a device of that name created later brings it back without a reload. An unbind
+ * by the administrator (kmod gone, device still there) is left alone.
+ */
+void nio_port_device_state(struct netiod *d, struct nio_port *p, int ifindex)
+{
+	char err[256];
+
+	if (!ifindex) {
+		if (!p->deleted)
+			log_warnx("port %s: device %s deleted; the port is down until a device of "
+				  "that name exists again",
+				  p->name, p->device);
+		p->deleted = true;
+		atomic_store(&p->gone, true);
+		return;
+	}
+	if (!p->deleted && ifindex == p->ifindex)
+		return;
+	if (port_reopen(d, p, err, sizeof(err)) < 0) {
+		p->deleted = true; /* try again at the device's next change */
+		atomic_store(&p->gone, true);
+		log_warnx("port %s: device %s is back (ifindex %d) but reopening failed: %s",
+			  p->name, p->device, ifindex, err);
+		return;
+	}
+	log_info("port %s: device %s is back (ifindex %d): reopened", p->name, p->device,
+		 p->ifindex);
 }

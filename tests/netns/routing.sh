@@ -142,3 +142,32 @@ ip -n "$NS_GW" neigh flush dev gw-lan
 lan ping -c 1 -W 5 198.51.100.10 >"$WORK/fresh" || fail "the first ping to a flushed neighbour was lost: $(cat "$WORK/fresh")"
 [ "$(stat "$(pl to-wan .neigh_queued)")" -gt "$q" ] || fail "to-wan neigh_queued did not grow"
 ok "first ping after 'ip neigh flush' answered, $(($(stat "$(pl to-wan .neigh_queued)") - q)) packet(s) queued"
+
+# 5. The wan device is deleted, then created again under the same name: netiod follows it.
+portj() { ctl -j port list | jq -r ".[] | select(.name==\"wan\") | $1"; }
+old_ifindex=$(portj .ifindex)
+ip -n "$NS_GW" link del gw-wan
+for _ in $(seq 50); do
+	[ "$(portj .state)" = gone ] && break
+	sleep 0.1
+done
+[ "$(portj .state)" = gone ] || fail "port wan is not gone after its device was deleted"
+grep -q "port wan: device gw-wan deleted" "$WORK/netiod.log" || fail "no log line for the deleted device"
+ip link add eth0 netns "$NS_WAN" type veth peer name gw-wan netns "$NS_GW"
+ip -n "$NS_GW" link set gw-wan up
+no_offload "$NS_GW" gw-wan
+ip -n "$NS_GW" addr add 198.51.100.1/24 dev gw-wan
+ip -n "$NS_GW" addr add 2001:db8:2::1/64 dev gw-wan nodad
+host_side "$NS_WAN" eth0 198.51.100.10/24 198.51.100.1 2001:db8:2::10/64 2001:db8:2::1
+for _ in $(seq 50); do
+	[ "$(portj .state)" = up ] && break
+	sleep 0.1
+done
+[ "$(portj .state)" = up ] || fail "port wan did not come back: $(ctl port list)"
+[ "$(portj .ifindex)" != "$old_ifindex" ] || fail "port wan kept the old ifindex $old_ifindex"
+grep -q "port wan: device gw-wan is back (ifindex $(portj .ifindex)): reopened" "$WORK/netiod.log" ||
+	fail "no log line for the reopened port"
+warm_up
+lan ping -c 5 -i 0.1 -W 2 198.51.100.10 >/dev/null || fail "traffic does not flow after the device came back"
+lan ping -6 -c 3 -i 0.1 -W 2 2001:db8:2::10 >/dev/null || fail "IPv6 does not flow after the device came back"
+ok "gw-wan deleted (port gone) and created again: reopened on ifindex $(portj .ifindex), traffic flows"
