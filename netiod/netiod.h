@@ -43,7 +43,6 @@
 	_(BLACKHOLE, "route-blackhole")  \
 	_(UNREACHABLE, "route-unreachable") \
 	_(PROHIBIT, "route-prohibit")    \
-	_(NEIGH_QUEUE_FULL, "neigh-queue-full") \
 	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {

@@ -205,7 +205,7 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
 	if (r == NIO_DROP_NEIGH_MISS) {
 		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
-			drop(pl, p, NIO_DROP_NEIGH_QUEUE_FULL);
+			drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
 		return false;
 	}
 	if (nio_l2_rewrite(p, c->ports[h.out], h.mac) < 0) {

@@ -256,7 +256,7 @@ static void test_neighbour_wait_bounded(void **state)
 	memset(sent, 0, sizeof(sent));
 	nio_pipeline_run(&w, &c, pl, burst, NIO_PENDING_PER_HOP + 1);
 	assert_int_equal(pl->stats.neigh_queued, NIO_PENDING_PER_HOP);
-	assert_int_equal(pl->stats.drops[NIO_DROP_NEIGH_QUEUE_FULL], 1);
+	assert_int_equal(pl->stats.drops[NIO_DROP_NEIGH_MISS], 1);
 	assert_int_equal(freed, 1);
 	nio_pending_run(&w.pending, &c, &nofib, nio_now_ns() + 3100000000ull);
 	assert_int_equal(pl->stats.drops[NIO_DROP_NEIGH_TIMEOUT], NIO_PENDING_PER_HOP);
