@@ -22,7 +22,8 @@ static const struct nio_fib_route *route_match(const struct nio_fib *fib, uint32
 	for (unsigned i = 0; i < fib->nroutes; i++) {
 		const struct nio_fib_route *r = &fib->routes[i];
 
-		if (r->table == table && r->dst.family == family && nio_prefix_contains(&r->dst, dst))
+		if (r->table == table && r->dst.family == family &&
+		    nio_prefix_contains(&r->dst, dst))
 			return r;
 	}
 	return NULL;
@@ -30,8 +31,8 @@ static const struct nio_fib_route *route_match(const struct nio_fib *fib, uint32
 
 /* Hash-threshold selection (RFC 2992), as the kernel's fib_select_multipath does it: the
  * 31-bit hash falls into one next hop's share of the range. */
-static const struct nio_fib_nh *select_nh(const struct nio_fib *fib,
-					  const struct nio_fib_route *r, uint32_t hash)
+static const struct nio_fib_nh *select_nh(const struct nio_fib *fib, const struct nio_fib_route *r,
+					  uint32_t hash)
 {
 	hash >>= 1;
 	for (uint32_t i = 0; i < r->nnh; i++)

@@ -242,9 +242,9 @@ static unsigned count_nexthops(struct nl_cache *routes)
 
 static struct nio_fib *fib_build(struct neigh *nb)
 {
-	struct nio_fib *fib = fib_alloc((unsigned)nl_cache_nitems(nb->routes),
-					count_nexthops(nb->routes),
-					(unsigned)nl_cache_nitems(nb->neighs));
+	struct nio_fib *fib =
+		fib_alloc((unsigned)nl_cache_nitems(nb->routes), count_nexthops(nb->routes),
+			  (unsigned)nl_cache_nitems(nb->neighs));
 	struct nl_object *o;
 
 	if (!fib)

@@ -40,9 +40,9 @@
 	_(NO_BUFFER, "no-buffer")        \
 	_(TX_FULL, "tx-full")            \
 	_(PORT_DOWN, "port-down")        \
-	_(BLACKHOLE, "route-blackhole")  \
-	_(UNREACHABLE, "route-unreachable") \
-	_(PROHIBIT, "route-prohibit")    \
+	_(BLACKHOLE, "blackhole")        \
+	_(UNREACHABLE, "unreachable")    \
+	_(PROHIBIT, "prohibit")          \
 	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {
@@ -195,8 +195,8 @@ struct nio_pipeline {
 	bool has_dst_mac;
 	uint8_t dst_mac[6];
 	bool no_ttl; /* do not decrement TTL / hop limit (bridging-like pipelines) */
-	uint32_t table; /* the kernel routing table its route lookups use (254: main) */
 	enum nio_fail_mode fail_mode;
+	uint32_t table; /* the kernel routing table its route lookups use (254: main) */
 	size_t flow_state_size;
 	struct nio_pipeline_stats stats;
 	struct nio_capture *_Atomic capture; /* capture.c: set by control, used by the worker */

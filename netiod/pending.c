@@ -10,8 +10,7 @@
  */
 #define PENDING_TIMEOUT_NS 3000000000ull
 
-static struct nio_pending_hop *hop_find(struct nio_pending *q, const uint8_t addr[16],
-					int ifindex)
+static struct nio_pending_hop *hop_find(struct nio_pending *q, const uint8_t addr[16], int ifindex)
 {
 	struct nio_pending_hop *free_hop = NULL;
 

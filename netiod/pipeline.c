@@ -141,8 +141,7 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 }
 
 /* The ICMP error the kernel sends for why, into p in place; -1: none (or not allowed). */
-static int icmp_error(struct nio_pkt *p, const struct nio_port *in, enum nio_drop why,
-		      uint32_t mtu)
+static int icmp_error(struct nio_pkt *p, const struct nio_port *in, enum nio_drop why, uint32_t mtu)
 {
 	switch (why) {
 	case NIO_DROP_TTL:

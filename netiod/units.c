@@ -172,7 +172,7 @@ static int rt_tables_find(const char *file, const char *name, uint32_t *id)
 int nio_parse_rt_table(const char *s, uint32_t *id)
 {
 	static const char *const files[] = { "/etc/iproute2/rt_tables",
-					      "/usr/share/iproute2/rt_tables" };
+					     "/usr/share/iproute2/rt_tables" };
 	long long v;
 
 	if (nio_parse_int(s, &v) == 0) {

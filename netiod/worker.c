@@ -237,8 +237,8 @@ static void *worker_main(void *arg)
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
 		/* before new packets, so those that waited for a neighbour leave first */
-		nio_pending_run(&w->pending, c,
-				atomic_load_explicit(&w->fib, memory_order_acquire), now);
+		nio_pending_run(&w->pending, c, atomic_load_explicit(&w->fib, memory_order_acquire),
+				now);
 		n = poll_ports(w, c, now);
 		if (c->any_dequeue)
 			nio_pipeline_dequeue(w, c, now, &next);

@@ -87,8 +87,8 @@ assert v4 == [(3, 1, "192.0.2.10"), (3, 13, "192.0.2.10")], v4
 assert v6 == [(0, "2001:db8:1::10"), (1, "2001:db8:1::10")], v6
 PY
 for t in blackhole:2 unreachable:1 prohibit:1; do
-	[ "$(drops to-wan "route-${t%:*}")" -eq "${t#*:}" ] || fail "to-wan route-${t%:*} drops: $(drops to-wan "route-${t%:*}")"
-	[ "$(drops to-wan6 "route-${t%:*}")" -eq "${t#*:}" ] || fail "to-wan6 route-${t%:*} drops: $(drops to-wan6 "route-${t%:*}")"
+	[ "$(drops to-wan "${t%:*}")" -eq "${t#*:}" ] || fail "to-wan ${t%:*} drops: $(drops to-wan "${t%:*}")"
+	[ "$(drops to-wan6 "${t%:*}")" -eq "${t#*:}" ] || fail "to-wan6 ${t%:*} drops: $(drops to-wan6 "${t%:*}")"
 done
 ok "blackhole / unreachable / prohibit: dropped and counted; netiod sent ICMP 3/1, 3/13, ICMPv6 1/0, 1/1, nothing for blackholes"
 

@@ -142,8 +142,8 @@ struct lookup_case {
 static const struct lookup_case lookup_cases[] = {
 	{ "198.51.100.7", 0, 3, "192.0.2.254", 0 },    /* host route beats its /24 */
 	{ "198.51.100.8", 0, 2, "198.51.100.8", 0 },   /* on-link: next hop is dst; metric 0 wins */
-	{ "192.0.2.77", 0, 3, "192.0.2.77", 0 },	    /* connected */
-	{ "203.0.113.99", 0, 3, "192.0.2.1", 0 },	    /* IPv4 default route */
+	{ "192.0.2.77", 0, 3, "192.0.2.77", 0 },       /* connected */
+	{ "203.0.113.99", 0, 3, "192.0.2.1", 0 },      /* IPv4 default route */
 	{ "2001:db8:1::5", 0, 2, "2001:db8:1::5", 0 }, /* /48 beats /32 */
 	{ "2001:db8:2::5", 0, 4, "2001:db8:ffff::1", 0 },
 	{ "fe80::99", 0, 4, "fe80::99", 0 },
@@ -274,8 +274,11 @@ static void test_rebalance(void **state)
 static void test_multipath(void **state)
 {
 	struct nio_fib_nh nhs[2] = { { .ifindex = 2 }, { .ifindex = 3 } };
-	struct nio_fib_route r = { .dst = { .len = 96, .family = 4 }, .table = NIO_RT_TABLE_MAIN,
-				   .ifindex = 2, .nh = 0, .nnh = 2 };
+	struct nio_fib_route r = { .dst = { .len = 96, .family = 4 },
+				   .table = NIO_RT_TABLE_MAIN,
+				   .ifindex = 2,
+				   .nh = 0,
+				   .nnh = 2 };
 	struct nio_fib fib = { .nroutes = 1, .nnhs = 2, .routes = &r, .nhs = nhs };
 	unsigned w[2] = { 1, 3 }, count[2] = { 0, 0 };
 	uint8_t dst[16], nh[16];
@@ -289,8 +292,9 @@ static void test_multipath(void **state)
 	nio_fib_rebalance(nhs, w, 2);
 	parse_addr("203.0.113.9", dst);
 	for (unsigned i = 0; i < 4000; i++) {
-		struct nio_flow_key k = { .proto = 17, .sport = (uint16_t)(1024 + i), .dport = 53,
-					  .family = 4 };
+		struct nio_flow_key k = {
+			.proto = 17, .sport = (uint16_t)(1024 + i), .dport = 53, .family = 4
+		};
 		uint32_t h;
 
 		memcpy(k.src, dst, 16);
@@ -308,7 +312,8 @@ static void test_multipath(void **state)
 	assert_in_range(count[0], 800, 1200);
 	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0, &ifindex, nh), 0);
 	assert_int_equal(ifindex, 2);
-	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0xffffffffu, &ifindex, nh), 0);
+	assert_int_equal(nio_fib_lookup(&fib, NIO_RT_TABLE_MAIN, dst, 0xffffffffu, &ifindex, nh),
+			 0);
 	assert_int_equal(ifindex, 3);
 }
 
