@@ -155,6 +155,7 @@ struct nio_plugin {
 	char path[256];
 	const struct nio_service *svc;
 	void *dl;      /* dlopen handle, NULL for built-ins */
+	int fd;	       /* the private copy dl was opened from (service.c), -1 for built-ins */
 	unsigned refs; /* instances in the running configuration */
 	struct nio_plugin *next;
 };
@@ -455,7 +456,7 @@ int nio_plugin_load_dir(struct netiod *d, const char *dir);
 struct nio_plugin *nio_plugin_find(struct netiod *d, const char *name);
 int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errlen);
 int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t errlen);
-void nio_plugin_close(void *dl);
+void nio_plugin_close(struct nio_plugin *p);
 void nio_plugin_unlink(struct netiod *d, struct nio_plugin *p);
 void nio_svc_inst_fini(struct nio_svc_inst *si);
 void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,

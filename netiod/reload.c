@@ -176,15 +176,13 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 	d->plugins = np;
 	undo(r, n); /* the old instances, while the worker cannot touch what they free */
 	nio_worker_resume(&d->worker);
-	if (old->dl != np->dl)
-		nio_plugin_close(old->dl);
+	nio_plugin_close(old);
 	log_info("replaced service %s with %s (%u instance(s))", name, np->path, n);
 	free(old);
 	return 0;
 fail:
 	undo(r, n);
-	if (np->dl != old->dl)
-		nio_plugin_close(np->dl);
+	nio_plugin_close(np);
 	free(np);
 	return -1;
 }

@@ -2,10 +2,15 @@
 #include <confuse.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netiod.h"
 
@@ -269,13 +274,74 @@ static int name_of(const char *path, char *name, size_t len)
 	return 0;
 }
 
+/*
+ * The code netiod runs is a private copy of the file, never the file itself. dlopen hands back
+ * the handle it already has for a path (or an inode) loaded before, so a plugin upgraded under
+ * the same name (cp over it, or a rename onto it) would keep running the old code after
+ * 'service replace'; and a file overwritten in place would change under a running daemon.
+ * The copy is a memfd named "netio:<path>" (so /proc/PID/maps shows /memfd:netio:<path>),
+ * opened as /proc/<pid>/fd/<n>: a name gdb opens too, for symbols and pending breakpoints.
+ */
+static int copy_to_memfd(const char *path, char *err, size_t errlen)
+{
+	char name[256], buf[65536];
+	struct stat st;
+	ssize_t n = 0;
+	int in, fd;
+
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return nio_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		return nio_err(err, errlen, "%s: not a regular file", path);
+	}
+	snprintf(name, sizeof(name), "netio:%s", path);
+	fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0) {
+		nio_err(err, errlen, "%s: memfd_create: %s", path, strerror(errno));
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (n < 0)
+		nio_err(err, errlen, "%s: copying: %s", path, strerror(errno));
+	close(in);
+	if (n < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *dlopen_copy(const char *path, int *fd, char *err, size_t errlen)
+{
+	char proc[64];
+	void *dl;
+
+	*fd = copy_to_memfd(path, err, errlen);
+	if (*fd < 0)
+		return NULL;
+	snprintf(proc, sizeof(proc), "/proc/%d/fd/%d", (int)getpid(), *fd);
+	dl = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		snprintf(err, errlen, "%s: %s", path, dlerror());
+		close(*fd);
+		*fd = -1;
+	}
+	return dl;
+}
+
 /* dlopen and check a plugin without registering it (load and replace share this). */
 int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t errlen)
 {
 	char sym[NIO_NAME_MAX + 16], why[256];
 	struct nio_plugin *p;
 	const struct nio_service *s;
-	void *dl;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -285,36 +351,42 @@ int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t
 		free(p);
 		return -1;
 	}
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!dl) {
-		snprintf(err, errlen, "%s", dlerror());
+	p->dl = dlopen_copy(path, &p->fd, err, errlen);
+	if (!p->dl) {
 		free(p);
 		return -1;
 	}
 	snprintf(sym, sizeof(sym), "%s%s", p->name, NIO_SERVICE_SYMBOL_SUFFIX);
-	s = dlsym(dl, sym);
+	s = dlsym(p->dl, sym);
 	if (!s || nio_plugin_check(s, p->name, why, sizeof(why)) < 0) {
 		if (!s)
 			snprintf(why, sizeof(why), "no symbol '%s'", sym);
 		snprintf(err, errlen, "%s: %s", path, why);
-		nio_plugin_close(dl);
+		nio_plugin_close(p);
 		free(p);
 		return -1;
 	}
 	snprintf(p->path, sizeof(p->path), "%s", path);
 	p->svc = s;
-	p->dl = dl;
 	*out = p;
 	return 0;
 }
 
-/* Under ASan, unmapping code breaks symbolised reports and leak checks: keep it mapped. */
-void nio_plugin_close(void *dl)
+/*
+ * Under ASan, unmapping code breaks symbolised reports and leak checks: keep it mapped, and
+ * keep the copy's descriptor open so that the symboliser can still read it.
+ */
+void nio_plugin_close(struct nio_plugin *p)
 {
 #ifndef NIO_SANITIZED
-	dlclose(dl);
+	if (p->dl)
+		dlclose(p->dl);
+	if (p->fd >= 0)
+		close(p->fd);
+	p->dl = NULL;
+	p->fd = -1;
 #else
-	(void)dl;
+	(void)p;
 #endif
 }
 
@@ -329,15 +401,14 @@ int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out,
 	if (dup) {
 		snprintf(err, errlen, "service '%s' is already loaded (from %s)", p->name,
 			 dup->path);
-		if (dup->dl != p->dl)
-			nio_plugin_close(p->dl);
+		nio_plugin_close(p);
 		free(p);
 		return -1;
 	}
 	p->next = d->plugins;
 	d->plugins = p;
-	log_debug("loaded service %s %s from %s", p->name, p->svc->version ? p->svc->version : "",
-		  path);
+	log_debug("loaded service %s %s from %s (a private copy: fd %d)", p->name,
+		  p->svc->version ? p->svc->version : "", path, p->fd);
 	if (out)
 		*out = p;
 	return 0;
@@ -392,7 +463,7 @@ int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errl
 				name, p->refs),
 		       -1;
 	nio_plugin_unlink(d, p);
-	nio_plugin_close(p->dl);
+	nio_plugin_close(p);
 	log_info("unloaded service %s", name);
 	free(p);
 	return 0;

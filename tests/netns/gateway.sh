@@ -78,6 +78,34 @@ seen2=$(stat "$(pl to-wan '.services[0].counters.seen')")
 [ "$seen2" -ge $((seen + 150)) ] || fail "mark state not handed over ($seen -> $seen2)"
 ok "service replace under 150 pings: no loss, state handed over"
 
+# 4a. An upgrade under the same path: overwritten in place (same inode) and renamed onto it.
+# 'replace' without a path reloads the file it came from; the new code must run, not the
+# copy dlopen already holds for that name.
+mark_runs() { # version: service list, the instance's own status and real packets agree
+	[ "$(ctl -j service list | jq -r '.[] | select(.name=="mark") | .version')" = "$1" ] ||
+		fail "service list: mark is not version $1 after $2"
+	stat "$(pl to-wan '.services[0].status')" | grep -q " v$1 " ||
+		fail "to-wan runs $(stat "$(pl to-wan '.services[0].status')") after $2, not v$1"
+	s0=$(stat "$(pl to-wan '.services[0].counters.seen')")
+	lan ping -c 5 -i 0.02 -W 1 198.51.100.10 >/dev/null || fail "ping after $2"
+	[ "$(stat "$(pl to-wan '.services[0].counters.seen')")" -ge $((s0 + 5)) ] ||
+		fail "the mark instance saw no packets after $2"
+}
+mkdir -p "$WORK/plugins"
+cp "$O/services/mark.so" "$WORK/plugins/mark.so"
+ctl service replace mark "$WORK/plugins/mark.so" >/dev/null || fail "service replace from a copy"
+mark_runs 1 "replace from $WORK/plugins"
+ino=$(command stat -c %i "$WORK/plugins/mark.so")
+cp "$O/services-alt/mark.so" "$WORK/plugins/mark.so"
+[ "$(command stat -c %i "$WORK/plugins/mark.so")" = "$ino" ] || fail "cp did not overwrite in place"
+ctl service replace mark >/dev/null || fail "service replace after cp in place"
+mark_runs 2 "cp in place + replace"
+cp "$O/services/mark.so" "$WORK/plugins/mark.so.new"
+mv "$WORK/plugins/mark.so.new" "$WORK/plugins/mark.so"
+ctl service replace mark >/dev/null || fail "service replace after rename"
+mark_runs 1 "rename + replace"
+ok "replace after an upgrade in place (cp, same inode) and by rename: the new code runs"
+
 # 4b. Plugins in use cannot be unloaded; a bad plugin path is an error reply (exit 2).
 ctl service unload mark 2>"$WORK/unload.err" && fail "unloaded a service in use"
 [ $? -eq 2 ] || fail "unload of a used service: wrong exit status"

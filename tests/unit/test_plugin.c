@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -110,6 +112,62 @@ static void test_load_duplicate_unload(void **state)
 	assert_int_equal(nio_plugin_unload(&d, "mark", err, sizeof(err)), -1);
 }
 
+/* cp SRC DST the way cp(1) does it: the same inode, rewritten in place. */
+static void copy_in_place(const char *src, const char *dst)
+{
+	char buf[65536];
+	size_t n;
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "r+b");
+
+	if (!out)
+		out = fopen(dst, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	assert_int_equal(ftruncate(fileno(out), ftell(out)), 0);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Each open runs the file as it is now, even under a path (and inode) opened before. */
+static void test_open_upgraded_in_place(void **state)
+{
+	const char *b = getenv("NIO_BUILD");
+	char dir[] = "/tmp/nio-plugin-XXXXXX", dst[64], v1[512], v2[512];
+	struct nio_plugin *p1, *p2, *p3;
+	struct stat st1, st2;
+	char err[512];
+
+	(void)state;
+	snprintf(v1, sizeof(v1), "%s/services/mark.so", b ? b : "build");
+	snprintf(v2, sizeof(v2), "%s/services-alt/mark.so", b ? b : "build");
+	assert_non_null(mkdtemp(dir));
+	snprintf(dst, sizeof(dst), "%s/mark.so", dir);
+	copy_in_place(v1, dst);
+	assert_int_equal(nio_plugin_open(dst, &p1, err, sizeof(err)), 0);
+	assert_string_equal(p1->svc->version, "1");
+	assert_int_equal(stat(dst, &st1), 0);
+	copy_in_place(v2, dst);
+	assert_int_equal(stat(dst, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	assert_int_equal(nio_plugin_open(dst, &p2, err, sizeof(err)), 0);
+	assert_string_equal(p2->svc->version, "2");
+	assert_ptr_not_equal(p1->dl, p2->dl);
+	/* the first copy is private: overwriting the file did not change the code it runs */
+	assert_string_equal(p1->svc->version, "1");
+	assert_int_equal(nio_plugin_open(v1, &p3, err, sizeof(err)), 0);
+	assert_string_equal(p3->svc->version, "1");
+	unlink(dst);
+	assert_int_equal(rmdir(dir), 0);
+	nio_plugin_close(p1);
+	nio_plugin_close(p2);
+	nio_plugin_close(p3);
+	free(p1);
+	free(p2);
+	free(p3);
+}
+
 static void test_config_instances(void **state)
 {
 	static const char conf[] = "pipeline a {\n"
@@ -155,6 +213,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_load_duplicate_unload),
+		cmocka_unit_test(test_open_upgraded_in_place),
 		cmocka_unit_test(test_config_instances),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
