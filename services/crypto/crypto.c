@@ -36,9 +36,12 @@
  * blocks (seq.c), so a (key, nonce) pair is never used twice, across crashes and restarts
  * included, as long as the state directory survives.
  *
+ * ESN: a receiver that lost track of the sender's high 32 bits (restarted with an empty
+ * window after the peer passed 2^32, or 2^32 packets lost) resynchronises as RFC 4303 A3
+ * describes (resync.c). Sequence number 0 is never valid on receive (bad-seq-zero).
+ *
  * Not done: ESP fragments (dropped), IPv6 extension headers before ESP (not seen as ESP),
- * RFC 4303 A3 resynchronisation after 2^32 lost packets with ESN, ECN CE propagation on decap,
- * ICMP errors (too big, time exceeded) towards the inner source.
+ * ECN CE propagation on decap, ICMP errors (too big, time exceeded) towards the inner source.
  */
 
 const char *const crypto_counter_names[CRYPTO_C_MAX + 1] = {
@@ -226,6 +229,10 @@ static int sa_conf(struct crypto_inst *ci, const struct nio_conf *c, struct cryp
 		snprintf(err, errlen, "replay-window must be a power of two, 32..65536");
 		return -1;
 	}
+	if (!sa->out && crypto_resync_init(&sa->resync, sa->esn) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return sa_key(ci, c, sa, block, err, errlen);
 }
 
@@ -250,6 +257,7 @@ static void sa_free(struct crypto_inst *ci, struct crypto_sa *sa)
 	if (sa->key)
 		ci->engine.ops->key_free(ci->engine.priv, sa->key);
 	crypto_replay_fini(&sa->replay);
+	crypto_resync_fini(&sa->resync);
 	free(sa);
 }
 

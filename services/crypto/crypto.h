@@ -72,6 +72,8 @@ struct crypto_engine {
 	_(DEC_BYTES, "dec-bytes")                   \
 	_(REPLAY_DUP, "replay-duplicate")           \
 	_(REPLAY_OLD, "replay-too-old")             \
+	_(SEQ_ZERO, "bad-seq-zero")                 \
+	_(ESN_RESYNC, "esn-resyncs")                \
 	_(AUTH_FAIL, "auth-failures")               \
 	_(BAD_PAD, "bad-padding")                   \
 	_(BAD_NH, "bad-next-header")                \
@@ -106,6 +108,16 @@ struct crypto_replay {
 
 enum crypto_replay_result { CRYPTO_REPLAY_OK, CRYPTO_REPLAY_DUP, CRYPTO_REPLAY_OLD };
 
+/* RFC 4303 A3 resynchronisation of an inbound ESN SA (resync.c). */
+#define CRYPTO_RESYNC_AFTER 8  /* consecutive ICV failures before higher seq-hi are tried */
+#define CRYPTO_RESYNC_SPAN  16 /* seq-hi values tried above the window's */
+
+struct crypto_resync {
+	uint32_t fails; /* consecutive ICV failures */
+	bool busy;	/* copy holds the armed packet of the burst in progress */
+	uint8_t *copy;	/* its ciphertext; allocated for inbound ESN SAs only */
+};
+
 /* Outbound sequence numbers, reserved in durable blocks (see seq.c for the guarantee). */
 struct crypto_seq {
 	char path[PATH_MAX];
@@ -138,6 +150,7 @@ struct crypto_sa {
 	unsigned nsrc, ndst;
 	struct crypto_prefix src[CRYPTO_MAX_SEL], dst[CRYPTO_MAX_SEL];
 	struct crypto_replay replay; /* inbound */
+	struct crypto_resync resync; /* inbound */
 	struct crypto_seq seq;	     /* outbound */
 	uint64_t cnt[CRYPTO_C_MAX];
 };
@@ -147,6 +160,7 @@ struct crypto_pctx {
 	struct crypto_sa *sa;
 	uint64_t seq;
 	uint32_t inner_len; /* encap: bytes accounted */
+	bool resync;	    /* decap: armed for resynchronisation (resync.c) */
 };
 
 struct crypto_inst {
@@ -183,6 +197,14 @@ uint64_t crypto_replay_infer(const struct crypto_replay *r, uint32_t seq_lo, boo
 enum crypto_replay_result crypto_replay_check(const struct crypto_replay *r, uint64_t seq);
 enum crypto_replay_result crypto_replay_advance(struct crypto_replay *r, uint64_t seq);
 
+/* resync.c */
+int crypto_resync_init(struct crypto_resync *rs, bool esn);
+void crypto_resync_fini(struct crypto_resync *rs);
+bool crypto_resync_arm(struct crypto_resync *rs, const struct crypto_op *op);
+uint64_t crypto_resync_try(struct crypto_resync *rs, const struct crypto_engine *e, uint32_t spi,
+			   const struct crypto_replay *r, struct crypto_op *op, uint64_t inferred);
+void crypto_resync_note(struct crypto_resync *rs, bool verified);
+
 /* seq.c */
 int crypto_key_id(const uint8_t *keymat, size_t keylen, uint8_t id[CRYPTO_KEY_ID_LEN]);
 int crypto_seq_open(struct crypto_seq *s, const char *dir, const uint8_t *keymat, size_t keylen,
@@ -208,8 +230,9 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 			  struct crypto_op *op, struct crypto_pctx *pc);
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc);
-int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, const struct crypto_op *op,
+int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, struct crypto_op *op,
 			    struct crypto_pctx *pc);
+void crypto_esp_aad(struct crypto_op *op, uint32_t spi, uint64_t seq, bool esn);
 bool crypto_prefix_match(const struct crypto_prefix *pf, unsigned n, const uint8_t addr[16]);
 int crypto_prefix_parse(const char *s, struct crypto_prefix *p);
 int crypto_addr_parse(const char *s, uint8_t out[16], uint8_t *family);

@@ -189,7 +189,8 @@ struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_
 	return NULL;
 }
 
-static void build_aad(struct crypto_op *op, uint32_t spi, uint64_t seq, bool esn)
+/* RFC 4303 2.2.1: the AAD carries seq-hi only with ESN, between SPI and seq-lo. */
+void crypto_esp_aad(struct crypto_op *op, uint32_t spi, uint64_t seq, bool esn)
 {
 	crypto_put32(op->aad_buf, spi);
 	if (esn) {
@@ -369,7 +370,7 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	op->encrypt = true;
 	memcpy(op->nonce, sa->salt, CRYPTO_SALT_LEN);
 	memcpy(op->nonce + CRYPTO_SALT_LEN, esp + CRYPTO_ESP_HLEN, CRYPTO_IV_LEN);
-	build_aad(op, sa->spi, seq, sa->esn);
+	crypto_esp_aad(op, sa->spi, seq, sa->esn);
 	op->data = esp + ESP_OVERHEAD;
 	op->len = ilen + pad + 2;
 	op->icv = op->data + op->len;
@@ -389,7 +390,7 @@ static enum crypto_counter replay_counter(enum crypto_replay_result r)
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc)
 {
-	uint32_t off, len;
+	uint32_t off, len, seq_lo;
 	uint8_t dst[16], *esp;
 	uint64_t seq;
 	enum crypto_replay_result r;
@@ -399,7 +400,13 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 		return CRYPTO_PREP_DROP;
 	}
 	esp = p->data + off;
-	seq = crypto_replay_infer(&sa->replay, crypto_get32(esp + 4), sa->esn);
+	seq_lo = crypto_get32(esp + 4);
+	seq = crypto_replay_infer(&sa->replay, seq_lo, sa->esn);
+	/* the first packet is number 1; with ESN only the full 64-bit 0 is (seq-lo 0 follows a wrap) */
+	if (!seq && !seq_lo) {
+		crypto_count(ci, sa, CRYPTO_C_SEQ_ZERO, 1);
+		return CRYPTO_PREP_DROP;
+	}
 	r = crypto_replay_check(&sa->replay, seq);
 	if (r != CRYPTO_REPLAY_OK) {
 		crypto_count(ci, sa, replay_counter(r), 1);
@@ -409,13 +416,37 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	op->encrypt = false;
 	memcpy(op->nonce, sa->salt, CRYPTO_SALT_LEN);
 	memcpy(op->nonce + CRYPTO_SALT_LEN, esp + CRYPTO_ESP_HLEN, CRYPTO_IV_LEN);
-	build_aad(op, sa->spi, seq, sa->esn);
+	crypto_esp_aad(op, sa->spi, seq, sa->esn);
 	op->data = esp + ESP_OVERHEAD;
 	op->len = len - ESP_OVERHEAD - CRYPTO_ICV_LEN;
 	op->icv = op->data + op->len;
 	pc->sa = sa;
 	pc->seq = seq;
+	pc->resync = crypto_resync_arm(&sa->resync, op);
 	return CRYPTO_PREP_OP;
+}
+
+/* The ICV verdict, with a second chance under higher seq-hi when the SA is out of sync. */
+static bool icv_verified(struct crypto_inst *ci, struct crypto_sa *sa, struct crypto_op *op,
+			 struct crypto_pctx *pc)
+{
+	uint64_t seq = 0;
+
+	if (!op->ok && pc->resync)
+		seq = crypto_resync_try(&sa->resync, &ci->engine, sa->spi, &sa->replay, op,
+					pc->seq);
+	else if (pc->resync)
+		sa->resync.busy = false;
+	crypto_resync_note(&sa->resync, op->ok);
+	if (!op->ok) {
+		crypto_count(ci, sa, CRYPTO_C_AUTH_FAIL, 1);
+		return false;
+	}
+	if (seq) {
+		pc->seq = seq;
+		crypto_count(ci, sa, CRYPTO_C_ESN_RESYNC, 1);
+	}
+	return true;
 }
 
 /* Self-describing padding (RFC 4303 2.4): the bytes are 1, 2, 3... */
@@ -467,7 +498,7 @@ static void decap_frame(struct nio_pkt *p, uint8_t *inner, uint32_t ilen, uint8_
 }
 
 /* After the AEAD: ICV verdict, window update, trailer and inner packet checks, policy. */
-int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, const struct crypto_op *op,
+int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, struct crypto_op *op,
 			    struct crypto_pctx *pc)
 {
 	struct crypto_sa *sa = pc->sa;
@@ -475,10 +506,8 @@ int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, const str
 	uint32_t payload, ilen;
 	uint8_t nh, family, src[16], dst[16];
 
-	if (!op->ok) {
-		crypto_count(ci, sa, CRYPTO_C_AUTH_FAIL, 1);
+	if (!icv_verified(ci, sa, op, pc))
 		return -1;
-	}
 	r = crypto_replay_advance(&sa->replay, pc->seq);
 	if (r != CRYPTO_REPLAY_OK) {
 		crypto_count(ci, sa, replay_counter(r), 1);

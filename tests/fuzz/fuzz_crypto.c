@@ -44,7 +44,8 @@ static struct crypto_sa *sa_new(uint32_t spi, bool out, enum crypto_cipher c, co
 		sa->seq.next = 1;
 		sa->seq.end = 1ull << 62; /* never asks the (absent) reserver */
 		sa->seq.limit = UINT64_MAX - 1;
-	} else if (crypto_replay_init(&sa->replay, 64) < 0) {
+	} else if (crypto_replay_init(&sa->replay, 64) < 0 ||
+		   crypto_resync_init(&sa->resync, esn) < 0) {
 		abort();
 	}
 	ci->sas[ci->nsas++] = sa;

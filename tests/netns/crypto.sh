@@ -1,6 +1,7 @@
 #!/bin/sh
 # ESP between two netiod gateways: IPv4 and IPv6 inner and outer, both engines on the wire,
-# nothing in clear between the gateways, replays refused, kill -9 never reuses a sequence number.
+# nothing in clear between the gateways, replays refused, kill -9 never reuses a sequence number,
+# a receiver killed after the peer passed 2^32 resynchronises its extended sequence numbers.
 #
 #  ha 192.0.2.10       gwa a-lan 192.0.2.1   a-wan 203.0.113.2   gwb b-wan 203.0.113.10
 #     2001:db8:a::10       2001:db8:a::1          2001:db8:f::2       2001:db8:f::10
@@ -142,7 +143,7 @@ write_confs() {
 		"$(sa ba4 0x2001 out chacha20-poly1305 203.0.113.9 203.0.113.1 k-ba4 'esn = "yes" inner-dst = { "192.0.2.0/24" }')" \
 		"$(sa ba6 0x2002 out aes128-gcm 2001:db8:f::9 2001:db8:f::1 k-ba6 'inner-dst = { "2001:db8:a::/48" }')" \
 		"$(sa ab4 0x1001 in aes128-gcm 203.0.113.9 203.0.113.1 k-ab4 'inner-src = { "192.0.2.0/24" }')" \
-		"$(sa ab6 0x1002 in aes256-gcm 2001:db8:f::9 2001:db8:f::1 k-ab6 'esn = "yes" inner-src = { "2001:db8:a::/48" }')" \
+		"$(sa ab6 0x1002 in aes256-gcm 2001:db8:f::9 2001:db8:f::1 k-ab6 'esn = "yes" replay-window = 64 inner-src = { "2001:db8:a::/48" }')" \
 		>"$WORK/gwb.conf"
 }
 
@@ -190,6 +191,15 @@ start a
 start b
 reach 198.51.100.20
 reach 2001:db8:b::20 -6
+
+# The sequence state file of a key (seq.c): crypto-<first 8 bytes of SHA-256(label NUL key)>.seq
+seq_file() {
+	/usr/bin/python3 -c 'import hashlib, sys
+km = bytes.fromhex(open(sys.argv[1]).read().strip())
+print("crypto-" + hashlib.sha256(b"netio-crypto-seq-v1\0" + km).hexdigest()[:16] + ".seq")' "$WORK/$1"
+}
+# top GW SA: the top of an inbound SA's window, from the status line
+win_top() { svc "$1" from-peer .status | sed -n "s/.*sa $2 in [^;]* top \([0-9]*\) .*/\1/p"; }
 
 # 1. Pings both families, nothing in clear on the wire between the gateways.
 ip netns exec "$GWA" timeout 20 tcpdump -n -U -i a-wan -w "$WORK/wire.pcap" -c 400 >/dev/null 2>&1 &
@@ -312,4 +322,42 @@ PY
 [ "$(svc b from-peer '.counters."replay-duplicate"')" -eq "$dup0" ] || fail "B saw replays after the kills"
 [ "$(svc b from-peer '.counters."auth-failures"')" -eq "$auth0" ] || fail "B saw auth failures after the kills"
 ok "$KILLS x kill -9 under traffic: $(cat "$WORK/kills.out"); B counted no replay and no auth failure"
+
+# 6. ESN past 2^32, then kill -9 of the receiver: it restarts with an empty window, infers the
+# peer's numbers into subspace 0 and every ICV fails, until it resynchronises (RFC 4303 A3).
+# A's ab6 (IPv6, ESN) starts 150 below 2^32: its reservation is seeded in the state file.
+f="$WORK/state-a/$(seq_file k-ab6)"
+[ -f "$f" ] || fail "no sequence state file $f for ab6"
+kill -KILL "$PID_A"
+wait "$PID_A" 2>/dev/null
+PID_A=
+echo "netio-crypto-seq 1 next $((4294967296 - 150))" >"$f"
+start a
+reach 2001:db8:b::20 -6
+in_ns "$HA" ping -6 -q -c 200 -i 0.01 -W 1 2001:db8:b::20 >"$WORK/wrap" 2>&1
+t=$(win_top b ab6)
+[ "${t:-0}" -gt 4294967296 ] || fail "B's ab6 window did not pass 2^32 (top ${t:-?}): $(tail -n 2 "$WORK/wrap")"
+kill -KILL "$PID_B"
+wait "$PID_B" 2>/dev/null
+PID_B=
+start b
+[ "$(win_top b ab6)" = 0 ] || fail "restarted B's window is not empty"
+in_ns "$HA" ping -6 -q -c 12 -i 0.05 -W 1 2001:db8:b::20 >/dev/null 2>&1
+for _ in $(seq 20); do
+	in_ns "$HA" ping -6 -c 1 -W 1 2001:db8:b::20 >/dev/null 2>&1 && break
+done
+auth=$(svc b from-peer '.counters."auth-failures"')
+rs=$(svc b from-peer '.counters."esn-resyncs"')
+t=$(win_top b ab6)
+in_ns "$HA" ping -6 -c 1 -W 1 2001:db8:b::20 >/dev/null 2>&1 ||
+	fail "restarted B does not decrypt A's ESN packets: $auth auth failures, top ${t:-?}, resyncs ${rs:-none}"
+[ "$rs" = 1 ] || fail "B counted $rs ESN resynchronisations, expected 1"
+[ "$auth" -ge 8 ] || fail "B counted only $auth auth failures before resynchronising"
+[ "${t:-0}" -gt 4294967296 ] || fail "B's ab6 window is at ${t:-?} after the resync"
+dec=$(svc b from-peer '.counters."dec-packets"')
+in_ns "$HA" ping -6 -c 30 -i 0.02 -W 1 2001:db8:b::20 >"$WORK/after-resync" ||
+	fail "ping lost after the resync: $(tail -n 2 "$WORK/after-resync")"
+[ "$(svc b from-peer '.counters."auth-failures"')" = "$auth" ] || fail "auth failures after the resync"
+[ "$(svc b from-peer '.counters."dec-packets"')" -ge $((dec + 30)) ] || fail "B did not decrypt the 30 pings"
+ok "ESN: A passed 2^32, B killed -9 and restarted: $auth auth failures, 1 resync to top $t, then 30/30 pings, no auth failure"
 exit 0

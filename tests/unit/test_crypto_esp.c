@@ -551,6 +551,169 @@ static void test_esn_across_2_32(void **state)
 	crypto_service.fini(b);
 }
 
+/*
+ * RFC 4303 A3 resynchronisation, through the plugin with real packets. Each row starts A's
+ * outbound ESN SA at a 64-bit number and B's window at a top (0: B restarted with an empty
+ * window), then sends a pattern: g a genuine packet, f a genuine one with its ICV flipped
+ * (forged), r the last packet again (a replay). want holds B's verdicts, P pass, D drop.
+ */
+static void test_esn_resync(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t sender, top;
+		const char *pattern, *want;
+		uint64_t top_after, resyncs, auth;
+	} rows[] = {
+		{ "restarted past 2^32", 0x100000005ull, 0, "gggggggggg", "DDDDDDDDPP",
+		  0x10000000eull, 1, 8 },
+		{ "restarted past 3 * 2^32", 0x300000007ull, 0, "gggggggggg", "DDDDDDDDPP",
+		  0x300000010ull, 1, 8 },
+		{ "seven failures are not enough", 0x100000005ull, 0, "ggggggg", "DDDDDDD", 0, 0,
+		  7 },
+		{ "forged packets never resync", 0x100000005ull, 0, "ffffffffffff", "DDDDDDDDDDDD",
+		  0, 0, 12 },
+		{ "forged ones arm it, a genuine one resyncs", 0x100000005ull, 0, "ffffffffffgg",
+		  "DDDDDDDDDDPP", 0x100000010ull, 1, 10 },
+		{ "forged after the resync do not move it", 0x100000005ull, 0, "ggggggggggfffg",
+		  "DDDDDDDDPPDDDP", 0x100000012ull, 1, 11 },
+		{ "a replay of the resynced packet", 0x100000005ull, 0, "gggggggggr", "DDDDDDDDPD",
+		  0x10000000dull, 1, 8 },
+		{ "window in subspace 2, peer in 5", 0x500000032ull, 0x200000064ull, "gggggggggg",
+		  "DDDDDDDDPP", 0x50000003bull, 1, 8 },
+		{ "peer beyond the span", ((uint64_t)CRYPTO_RESYNC_SPAN + 1) << 32 | 5, 0,
+		  "gggggggggggg", "DDDDDDDDDDDD", 0, 0, 12 },
+		{ "in sync: nothing to do", 5, 0, "ggg", "PPP", 7, 0, 0 },
+	};
+
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		struct conf_store ca, cb;
+		static struct tpkt t, last;
+		void *a, *b;
+		char dir[128];
+
+		snprintf(dir, sizeof(dir), "%s/resync%zu", tmpdir, r);
+		pair_new(&a, &b, &ca, &cb, "auto", "aes256-gcm", "yes", &addr_sets[0], dir);
+		sa_of(a, 0)->seq.next = rows[r].sender;
+		sa_of(a, 0)->seq.end = rows[r].sender + 1000;
+		sa_of(b, 0)->replay.top = rows[r].top;
+		for (size_t i = 0; rows[r].pattern[i]; i++) {
+			char c = rows[r].pattern[i];
+			uint8_t v;
+
+			if (c != 'r') {
+				mk_inner(&last, "192.0.2.10", "198.51.100.20", 40, (uint8_t)i);
+				assert_int_equal(run1(a, &last), NIO_V_PASS);
+			}
+			pkt_copy(&t, &last);
+			if (c == 'f')
+				t.p.data[t.p.len - 1] ^= 0x20;
+			v = run1(b, &t);
+			if (v != (rows[r].want[i] == 'P' ? NIO_V_PASS : NIO_V_DROP))
+				fail_msg("row '%s', packet %zu: wrong verdict", rows[r].name, i);
+		}
+		if (sa_of(b, 0)->replay.top !=
+		    (rows[r].top_after ? rows[r].top_after : rows[r].top))
+			fail_msg("row '%s': top %#llx", rows[r].name,
+				 (unsigned long long)sa_of(b, 0)->replay.top);
+		if (counter(b, CRYPTO_C_ESN_RESYNC) != rows[r].resyncs ||
+		    counter(b, CRYPTO_C_AUTH_FAIL) != rows[r].auth)
+			fail_msg("row '%s': %llu resyncs, %llu auth failures", rows[r].name,
+				 (unsigned long long)counter(b, CRYPTO_C_ESN_RESYNC),
+				 (unsigned long long)counter(b, CRYPTO_C_AUTH_FAIL));
+		crypto_service.fini(a);
+		crypto_service.fini(b);
+	}
+}
+
+/*
+ * One burst: the packets of a burst are prepared before any verdict, so the resync happens
+ * in the first burst that starts with the SA already out of sync, on its first packet.
+ */
+static void test_esn_resync_burst(void **state)
+{
+	static struct tpkt pk[12];
+	struct nio_pkt *ps[12];
+	struct conf_store ca, cb;
+	uint8_t v[12];
+	void *a, *b;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/resync-burst", tmpdir);
+	pair_new(&a, &b, &ca, &cb, "auto", "chacha20-poly1305", "yes", &addr_sets[1], dir);
+	sa_of(a, 0)->seq.next = 0x200000001ull;
+	sa_of(a, 0)->seq.end = 0x200001000ull;
+	for (int i = 0; i < 12; i++) {
+		mk_inner(&pk[i], "2001:db8:a::10", "2001:db8:b::20", 64, (uint8_t)i);
+		assert_int_equal(run1(a, &pk[i]), NIO_V_PASS);
+		ps[i] = &pk[i].p;
+	}
+	crypto_service.process(b, ps, 9, v);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(v[i], NIO_V_DROP);
+	crypto_service.process(b, ps + 9, 3, v);
+	assert_int_equal(v[0], NIO_V_PASS);
+	assert_int_equal(sa_of(b, 0)->replay.top, 0x20000000aull);
+	assert_int_equal(counter(b, CRYPTO_C_ESN_RESYNC), 1);
+	/* the rest of that burst was inferred before the resync: dropped, never misplaced */
+	assert_int_equal(v[1], NIO_V_DROP);
+	assert_int_equal(v[2], NIO_V_DROP);
+	crypto_service.fini(a);
+	crypto_service.fini(b);
+}
+
+/*
+ * Sequence number 0 is never sent (RFC 4303 3.3.3: the first packet is 1): counted before any
+ * cryptography. With ESN the low half is 0 once per 2^32 after the wrap, and that is valid.
+ */
+static void test_seq_zero(void **state)
+{
+	static const struct {
+		const char *name, *esn;
+		uint64_t sender, top;
+		bool zero_on_wire; /* overwrite the low half with 0 after A built the packet */
+		int want;	   /* counter that counts the verdict */
+	} rows[] = {
+		{ "no ESN, 0 first", "no", 1, 0, true, CRYPTO_C_SEQ_ZERO },
+		{ "no ESN, 0 after traffic", "no", 3000, 2999, true, CRYPTO_C_SEQ_ZERO },
+		{ "ESN, 0 first", "yes", 1, 0, true, CRYPTO_C_SEQ_ZERO },
+		{ "ESN, 0 early in the first subspace", "yes", 100, 99, true, CRYPTO_C_SEQ_ZERO },
+		{ "ESN, low half 0 right after the wrap", "yes", 0x100000000ull, 0xfffffffbull,
+		  false, CRYPTO_C_DEC_PACKETS },
+		{ "ESN, low half 0 just behind the top", "yes", 0x100000000ull, 0x100000005ull,
+		  false, CRYPTO_C_DEC_PACKETS },
+	};
+
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		struct conf_store ca, cb;
+		static struct tpkt t;
+		void *a, *b;
+		char dir[128];
+
+		snprintf(dir, sizeof(dir), "%s/zero%zu", tmpdir, r);
+		pair_new(&a, &b, &ca, &cb, "auto", "aes128-gcm", rows[r].esn, &addr_sets[0], dir);
+		sa_of(a, 0)->seq.next = rows[r].sender;
+		sa_of(a, 0)->seq.end = rows[r].sender + 10;
+		sa_of(b, 0)->replay.top = rows[r].top;
+		mk_inner(&t, "192.0.2.10", "198.51.100.20", 40, 7);
+		assert_int_equal(run1(a, &t), NIO_V_PASS);
+		if (rows[r].zero_on_wire)
+			memset(t.p.data + 14 + 20 + 4, 0, 4);
+		if (run1(b, &t) != (rows[r].want == CRYPTO_C_DEC_PACKETS ? NIO_V_PASS : NIO_V_DROP))
+			fail_msg("row '%s': wrong verdict", rows[r].name);
+		if (counter(b, (enum crypto_counter)rows[r].want) != 1)
+			fail_msg("row '%s': not counted", rows[r].name);
+		assert_int_equal(counter(b, CRYPTO_C_AUTH_FAIL), 0);
+		assert_int_equal(counter(b, CRYPTO_C_REPLAY_OLD), 0);
+		assert_int_equal(sa_of(b, 0)->replay.top,
+				 rows[r].zero_on_wire || rows[r].top > rows[r].sender
+					 ? rows[r].top
+					 : rows[r].sender);
+		crypto_service.fini(a);
+		crypto_service.fini(b);
+	}
+}
+
 /* Without ESN a receiver sees the wrap as numbers far in the past: never accepted. */
 static void test_no_esn_never_wraps(void **state)
 {
@@ -979,6 +1142,9 @@ int main(void)
 		cmocka_unit_test(test_engines_same_wire),
 		cmocka_unit_test(test_replay_through_plugin),
 		cmocka_unit_test(test_esn_across_2_32),
+		cmocka_unit_test(test_esn_resync),
+		cmocka_unit_test(test_esn_resync_burst),
+		cmocka_unit_test(test_seq_zero),
 		cmocka_unit_test(test_no_esn_never_wraps),
 		cmocka_unit_test(test_state_handoff),
 		cmocka_unit_test(test_decap_checks),
