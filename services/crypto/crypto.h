@@ -203,7 +203,7 @@ void crypto_resync_fini(struct crypto_resync *rs);
 bool crypto_resync_arm(struct crypto_resync *rs, const struct crypto_op *op);
 uint64_t crypto_resync_try(struct crypto_resync *rs, const struct crypto_engine *e, uint32_t spi,
 			   const struct crypto_replay *r, struct crypto_op *op, uint64_t inferred);
-void crypto_resync_note(struct crypto_resync *rs, bool verified);
+void crypto_resync_note(struct crypto_resync *rs, bool armed, bool verified);
 
 /* seq.c */
 int crypto_key_id(const uint8_t *keymat, size_t keylen, uint8_t id[CRYPTO_KEY_ID_LEN]);

@@ -435,9 +435,7 @@ static bool icv_verified(struct crypto_inst *ci, struct crypto_sa *sa, struct cr
 	if (!op->ok && pc->resync)
 		seq = crypto_resync_try(&sa->resync, &ci->engine, sa->spi, &sa->replay, op,
 					pc->seq);
-	else if (pc->resync)
-		sa->resync.busy = false;
-	crypto_resync_note(&sa->resync, op->ok);
+	crypto_resync_note(&sa->resync, pc->resync, op->ok);
 	if (!op->ok) {
 		crypto_count(ci, sa, CRYPTO_C_AUTH_FAIL, 1);
 		return false;

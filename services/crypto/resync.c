@@ -53,7 +53,6 @@ uint64_t crypto_resync_try(struct crypto_resync *rs, const struct crypto_engine 
 {
 	uint64_t base = inferred >> 32 > r->top >> 32 ? inferred >> 32 : r->top >> 32;
 
-	rs->busy = false;
 	for (uint64_t hi = base + 1; hi <= base + CRYPTO_RESYNC_SPAN && hi <= UINT32_MAX; hi++) {
 		uint64_t seq = hi << 32 | (uint32_t)inferred;
 
@@ -66,9 +65,11 @@ uint64_t crypto_resync_try(struct crypto_resync *rs, const struct crypto_engine 
 	return 0;
 }
 
-/* The ICV verdict of every inbound packet of the SA, resynchronised or not. */
-void crypto_resync_note(struct crypto_resync *rs, bool verified)
+/* The final ICV verdict of every inbound packet of the SA; armed: it held the copy. */
+void crypto_resync_note(struct crypto_resync *rs, bool armed, bool verified)
 {
+	if (armed)
+		rs->busy = false;
 	if (verified)
 		rs->fails = 0;
 	else if (rs->fails < UINT32_MAX)

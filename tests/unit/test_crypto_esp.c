@@ -552,10 +552,11 @@ static void test_esn_across_2_32(void **state)
 }
 
 /*
- * RFC 4303 A3 resynchronisation, through the plugin with real packets. Each row starts A's
- * outbound ESN SA at a 64-bit number and B's window at a top (0: B restarted with an empty
- * window), then sends a pattern: g a genuine packet, f a genuine one with its ICV flipped
- * (forged), r the last packet again (a replay). want holds B's verdicts, P pass, D drop.
+ * RFC 4303 A3 resynchronisation, through the plugin with real packets and every engine. Each
+ * row starts A's outbound ESN SA at a 64-bit number and B's window at a top (0: B restarted
+ * with an empty window), then sends a pattern: g a genuine packet, f a genuine one with its
+ * ICV flipped (forged), r the last packet again (a replay). want holds B's verdicts, P pass,
+ * D drop.
  */
 static void test_esn_resync(void **state)
 {
@@ -586,14 +587,16 @@ static void test_esn_resync(void **state)
 		{ "in sync: nothing to do", 5, 0, "ggg", "PPP", 7, 0, 0 },
 	};
 
-	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+	for (size_t k = 0; k < ARRAY_SIZE(rows) * ARRAY_SIZE(engine_names); k++) {
+		size_t r = k % ARRAY_SIZE(rows);
+		const char *eng = engine_names[k / ARRAY_SIZE(rows)];
 		struct conf_store ca, cb;
 		static struct tpkt t, last;
 		void *a, *b;
 		char dir[128];
 
-		snprintf(dir, sizeof(dir), "%s/resync%zu", tmpdir, r);
-		pair_new(&a, &b, &ca, &cb, "auto", "aes256-gcm", "yes", &addr_sets[0], dir);
+		snprintf(dir, sizeof(dir), "%s/resync%zu", tmpdir, k);
+		pair_new(&a, &b, &ca, &cb, eng, "aes256-gcm", "yes", &addr_sets[0], dir);
 		sa_of(a, 0)->seq.next = rows[r].sender;
 		sa_of(a, 0)->seq.end = rows[r].sender + 1000;
 		sa_of(b, 0)->replay.top = rows[r].top;
@@ -610,16 +613,17 @@ static void test_esn_resync(void **state)
 				t.p.data[t.p.len - 1] ^= 0x20;
 			v = run1(b, &t);
 			if (v != (rows[r].want[i] == 'P' ? NIO_V_PASS : NIO_V_DROP))
-				fail_msg("row '%s', packet %zu: wrong verdict", rows[r].name, i);
+				fail_msg("%s, row '%s', packet %zu: wrong verdict", eng,
+					 rows[r].name, i);
 		}
 		if (sa_of(b, 0)->replay.top !=
 		    (rows[r].top_after ? rows[r].top_after : rows[r].top))
-			fail_msg("row '%s': top %#llx", rows[r].name,
+			fail_msg("%s, row '%s': top %#llx", eng, rows[r].name,
 				 (unsigned long long)sa_of(b, 0)->replay.top);
 		if (counter(b, CRYPTO_C_ESN_RESYNC) != rows[r].resyncs ||
 		    counter(b, CRYPTO_C_AUTH_FAIL) != rows[r].auth)
-			fail_msg("row '%s': %llu resyncs, %llu auth failures", rows[r].name,
-				 (unsigned long long)counter(b, CRYPTO_C_ESN_RESYNC),
+			fail_msg("%s, row '%s': %llu resyncs, %llu auth failures", eng,
+				 rows[r].name, (unsigned long long)counter(b, CRYPTO_C_ESN_RESYNC),
 				 (unsigned long long)counter(b, CRYPTO_C_AUTH_FAIL));
 		crypto_service.fini(a);
 		crypto_service.fini(b);
