@@ -1,8 +1,11 @@
 /* Parsing and matching of IPv4/IPv6 addresses and prefixes in one 128-bit space. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "netiod.h"
 
@@ -117,4 +120,67 @@ bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t 
 			return true;
 	}
 	return false;
+}
+
+/*
+ * "address:port" as metrics-listen takes it: an IPv4 address or a bracketed IPv6 one, and a
+ * port in [1, 65535]. host (if given) receives the address without brackets.
+ */
+int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	char h[INET6_ADDRSTRLEN + 2], *end;
+	uint8_t a[16], fam;
+	unsigned long p;
+	size_t n;
+
+	if (!colon || (n = (size_t)(colon - s)) < 1 || n >= sizeof(h))
+		return -1;
+	memcpy(h, s, n);
+	h[n] = '\0';
+	if (h[0] == '[' && h[n - 1] == ']') {
+		memmove(h, h + 1, n - 2);
+		h[n - 2] = '\0';
+	} else if (strchr(h, ':')) {
+		return -1; /* an IPv6 address needs brackets */
+	}
+	p = strtoul(colon + 1, &end, 10);
+	if (nio_addr_parse(h, a, &fam) < 0 || !colon[1] || *end || p < 1 || p > 65535)
+		return -1;
+	if (host)
+		snprintf(host, hostlen, "%s", h);
+	if (port)
+		*port = (uint16_t)p;
+	return 0;
+}
+
+/* Could this process bind "address:port" now (netiod -t: checked as start would)? */
+int nio_hostport_bindable(const char *s, char *why, size_t len)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int fd, one = 1, r;
+
+	if (nio_hostport_parse(s, host, sizeof(host), &port) < 0)
+		return nio_err(why, len, "not address:port");
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else {
+		inet_pton(AF_INET6, host, &sin6->sin6_addr);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return nio_err(why, len, "%s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as evhttp binds */
+	r = bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6));
+	if (r < 0)
+		nio_err(why, len, "cannot bind: %s", strerror(errno));
+	close(fd);
+	return r < 0 ? -1 : 0;
 }

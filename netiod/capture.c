@@ -1,9 +1,12 @@
 /* pcap capture of a pipeline's packets at one stage, readable by tcpdump and Wireshark. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "netiod.h"
 
@@ -58,6 +61,37 @@ static void detach(struct netiod *d, struct nio_pipeline *pl)
 	capture_free(cap);
 }
 
+/*
+ * The file is created, never reused: the control socket is open to the netio group, and a
+ * capture written by root must not follow a symlink planted there or truncate an existing file
+ * (O_NOFOLLOW | O_EXCL); packets are private to root (0600).
+ */
+static int open_dumper(struct nio_capture *cap, const char *file, char *err, size_t errlen)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+
+	if (!f) {
+		nio_err(err, errlen, "%s: %s", file,
+			errno == EEXIST ? "exists (a capture never overwrites a file)"
+					: strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	cap->dead = pcap_open_dead(DLT_EN10MB, 65535);
+	cap->dumper = cap->dead ? pcap_dump_fopen(cap->dead, f) : NULL;
+	if (!cap->dumper) {
+		nio_err(err, errlen, "%s: %s", file, cap->dead ? pcap_geterr(cap->dead) : "pcap");
+		if (cap->dead)
+			pcap_close(cap->dead);
+		fclose(f);
+		unlink(file);
+		return -1;
+	}
+	return 0;
+}
+
 static int stage_of(const struct nio_pipeline *pl, const char *s, unsigned *stage)
 {
 	char *end;
@@ -109,12 +143,7 @@ int nio_capture_start(struct netiod *d, const char *pipeline, const char *stage,
 			       "stage '%s': use in, out, a service name of the pipeline, or 0..%u",
 			       stage, pl->nsvcs + 1);
 	}
-	cap->dead = pcap_open_dead(DLT_EN10MB, 65535);
-	cap->dumper = cap->dead ? pcap_dump_open(cap->dead, file) : NULL;
-	if (!cap->dumper) {
-		nio_err(err, errlen, "%s: %s", file, cap->dead ? pcap_geterr(cap->dead) : "pcap");
-		if (cap->dead)
-			pcap_close(cap->dead);
+	if (open_dumper(cap, file, err, errlen) < 0) {
 		free(cap);
 		return -1;
 	}

@@ -2,10 +2,13 @@
 #include <arpa/inet.h>
 #include <confuse.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netiod.h"
 
@@ -13,6 +16,10 @@
 static struct netiod *ld;
 static char *ld_err;
 static size_t ld_errlen;
+static struct {
+	const char *name;
+	int line;
+} ld_lines[32]; /* where each global option was set, for errors found after parsing */
 
 static void __attribute__((format(printf, 3, 0)))
 set_err(const char *file, int line, const char *fmt, va_list ap)
@@ -28,11 +35,6 @@ set_err(const char *file, int line, const char *fmt, va_list ap)
 		snprintf(ld_err, ld_errlen, "%s: %s", file ? file : "<config>", msg);
 }
 
-static void __attribute__((format(printf, 2, 0))) errfunc(cfg_t *cfg, const char *fmt, va_list ap)
-{
-	set_err(cfg ? cfg->filename : NULL, cfg ? cfg->line : 0, fmt, ap);
-}
-
 /* Record "file:line: message" for the load in progress; returns -1. */
 static int __attribute__((format(printf, 3, 4)))
 fail(const cfg_t *cfg, int line, const char *fmt, ...)
@@ -43,6 +45,20 @@ fail(const cfg_t *cfg, int line, const char *fmt, ...)
 	set_err(cfg->filename, line, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+static struct nio_plugin *plugin_of(cfg_t *svc);
+
+static void __attribute__((format(printf, 2, 0))) errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	/* an option of an unknown service is unknown because the service is: say that */
+	if (cfg && cfg->name && !strcmp(cfg->name, "service") && cfg_title(cfg) && ld &&
+	    !plugin_of(cfg)) {
+		fail(cfg, cfg->line, "unknown service '%s' (no plugin of that name is loaded)",
+		     cfg_title(cfg));
+		return;
+	}
+	set_err(cfg ? cfg->filename : NULL, cfg ? cfg->line : 0, fmt, ap);
 }
 
 /* ------------------------------------------------------------------ value checks */
@@ -227,6 +243,9 @@ static int validate_service(cfg_t *pipeline, cfg_opt_t *opt)
 			  cfg_title(svc));
 		return -1;
 	}
+	if (opt->nvalues > NIO_MAX_SVCS)
+		return fail(svc, pipeline->line, "more than %d services in a pipeline (the limit)",
+			    NIO_MAX_SVCS);
 	snprintf(what, sizeof(what), "service '%s'", pl->name);
 	svc->line = pipeline->line;
 	if (check_unknown(svc, pl->svc->options, what) < 0)
@@ -399,33 +418,105 @@ static int blank_comments(char *t)
 	return depth ? open_line[depth - 1 < 64 ? depth - 1 : 63] : 0;
 }
 
-static char *read_file(const char *file)
+static const char *kind_of(mode_t m)
 {
-	FILE *f = fopen(file, "r");
-	char *text = NULL;
-	size_t len = 0;
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+			     : "a special file";
+}
 
-	if (!f)
-		return NULL;
-	if (getdelim(&text, &len, '\0', f) < 0) {
-		free(text);
-		text = strdup("");
+/* Read at most NIO_CONF_MAX_BYTES + 1 bytes: enough to tell a file is over the limit. */
+static char *read_fd(int fd, size_t *len)
+{
+	char *text = malloc(NIO_CONF_MAX_BYTES + 2);
+	ssize_t r = 1;
+
+	*len = 0;
+	while (text && r > 0 && *len <= NIO_CONF_MAX_BYTES) {
+		r = read(fd, text + *len, NIO_CONF_MAX_BYTES + 1 - *len);
+		if (r < 0 && errno == EINTR)
+			r = 1;
+		else if (r > 0)
+			*len += (size_t)r;
 	}
-	fclose(f);
+	if (text && r < 0) {
+		free(text);
+		return NULL;
+	}
+	if (text)
+		text[*len] = '\0';
+	return text;
+}
+
+/*
+ * Only a regular, non-empty file of at most NIO_CONF_MAX_BYTES is read. O_NONBLOCK: a FIFO
+ * named by mistake (or by a hostile reload request) must not block the main thread in open(2).
+ */
+static char *read_file(const char *file, size_t *len)
+{
+	int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), e;
+	struct stat st;
+	char *text = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0)
+		text = NULL;
+	else if (!S_ISREG(st.st_mode))
+		snprintf(ld_err, ld_errlen, "%s: is %s, not a regular file", file,
+			 kind_of(st.st_mode));
+	else if (st.st_size == 0)
+		snprintf(ld_err, ld_errlen, "%s: the file is empty", file);
+	else
+		text = read_fd(fd, len);
+	e = errno;
+	close(fd);
+	errno = e;
+	return text;
+}
+
+/* The text of the configuration (a copy of buf, or the file's): NULL with ld_err set. */
+static char *config_text(const char *file, const char *buf)
+{
+	size_t len = buf ? strlen(buf) : 0;
+	char *text = buf ? strdup(buf) : read_file(file, &len);
+
+	if (!text) {
+		if (!ld_err[0])
+			snprintf(ld_err, ld_errlen, "%s: %s", file ? file : "<config>",
+				 strerror(errno));
+		return NULL;
+	}
+	if (len > NIO_CONF_MAX_BYTES) {
+		snprintf(ld_err, ld_errlen, "%s: larger than the limit of %d bytes (1 MiB)",
+			 file ? file : "<config>", NIO_CONF_MAX_BYTES);
+		free(text);
+		return NULL;
+	}
+	if (strlen(text) != len) {
+		int line = 1;
+
+		for (const char *t = text; *t; t++)
+			line += *t == '\n';
+		snprintf(ld_err, ld_errlen, "%s:%d: a NUL byte in the text", file ? file : "<config>",
+			 line);
+		free(text);
+		return NULL;
+	}
 	return text;
 }
 
 static int parse_text(cfg_t *cfg, const char *file, const char *buf)
 {
-	char *text = buf ? strdup(buf) : read_file(file);
+	char *text = config_text(file, buf);
 	FILE *fp;
 	int r;
 
-	if (!text) {
-		if (ld_err && !ld_err[0])
-			snprintf(ld_err, ld_errlen, "%s: %s", file, strerror(errno));
+	if (!text)
 		return CFG_FILE_ERROR;
-	}
 	r = blank_comments(text);
 	if (r) {
 		if (ld_err && !ld_err[0])
@@ -445,6 +536,62 @@ static int parse_text(cfg_t *cfg, const char *file, const char *buf)
 	fclose(fp);
 	free(text);
 	return r;
+}
+
+/* Where a global option was set (its last setting), or 0 when it was not. */
+static void remember_line(const char *name, int line)
+{
+	unsigned i = 0;
+
+	while (i < sizeof(ld_lines) / sizeof(ld_lines[0]) - 1 && ld_lines[i].name &&
+	       strcmp(ld_lines[i].name, name))
+		i++;
+	ld_lines[i].name = name;
+	ld_lines[i].line = line;
+}
+
+static int line_of(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(ld_lines) / sizeof(ld_lines[0]) && ld_lines[i].name; i++)
+		if (!strcmp(ld_lines[i].name, name))
+			return ld_lines[i].line;
+	return 0;
+}
+
+static int note_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	remember_line(opt->name, cfg->line);
+	return 0;
+}
+
+/*
+ * The limits are checked as each block is parsed, so that a huge file stops at the first block
+ * past a limit instead of being parsed whole (libConfuse copies the schema into every block).
+ */
+static int count_blocks(cfg_t *cfg, cfg_opt_t *opt, unsigned max, const char *what)
+{
+	if (opt->nvalues <= max)
+		return 0;
+	return fail(cfg, cfg_opt_getnsec(opt, opt->nvalues - 1)->line, "more than %u %s (the limit)",
+		    max, what);
+}
+
+static int count_ports(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return count_blocks(cfg, opt, NIO_MAX_PORTS, "ports");
+}
+
+static int count_pipelines(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return count_blocks(cfg, opt, NIO_MAX_PIPELINES, "pipelines");
+}
+
+static int count_prefixes(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (opt->nvalues <= NIO_MAX_PREFIXES)
+		return 0;
+	return fail(cfg, cfg->line, "match: more than %d prefixes in '%s' (the limit)",
+		    NIO_MAX_PREFIXES, opt->name);
 }
 
 static cfg_t *parse(struct schema *s, const char *file, const char *buf)
@@ -468,6 +615,9 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
 		CFG_STR("metrics-listen", "", CFGF_NONE),
+		CFG_INT("control-max-connections", 16, CFGF_NONE),
+		CFG_STR("control-idle", "60s", CFGF_NONE),
+		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
 		CFG_SEC("port", port_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
@@ -479,6 +629,14 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 	if (!s->svc.v)
 		optv_push(&s->svc, (cfg_opt_t)CFG_STR("-", NULL, CFGF_NONE));
 	cfg_set_error_function(cfg, errfunc);
+	memset(ld_lines, 0, sizeof(ld_lines));
+	for (unsigned i = 0; top[i].name; i++)
+		if (top[i].type != CFGT_SEC)
+			cfg_set_validate_func(cfg, top[i].name, note_line);
+	cfg_set_validate_func(cfg, "port", count_ports);
+	cfg_set_validate_func(cfg, "pipeline", count_pipelines);
+	cfg_set_validate_func(cfg, "pipeline|match|src", count_prefixes);
+	cfg_set_validate_func(cfg, "pipeline|match|dst", count_prefixes);
 	cfg_set_validate_func(cfg, "pipeline|service", validate_service);
 	for (unsigned i = 0; i < s->svc.n; i++) {
 		if (s->svc.v[i].type == CFGT_SEC)
@@ -711,32 +869,76 @@ static int load_pipeline(struct nio_config *c, cfg_t *sec)
 	return load_services(c, pl, sec);
 }
 
+/* The control socket's limits (control.c reads them from the running configuration). */
+static int load_control(struct nio_config *c, cfg_t *cfg)
+{
+	unsigned long long ns;
+
+	if (cfg_getint(cfg, "control-max-connections") < 1 ||
+	    cfg_getint(cfg, "control-max-connections") > 1024)
+		return fail(cfg, line_of("control-max-connections"),
+			    "control-max-connections must be within [1, 1024]");
+	c->ctl_max_conns = (unsigned)cfg_getint(cfg, "control-max-connections");
+	if (nio_parse_time(cfg_getstr(cfg, "control-idle"), &ns) < 0 || ns < 100000000ull ||
+	    ns > 86400000000000ull)
+		return fail(cfg, line_of("control-idle"),
+			    "control-idle: '%s' is not a duration within [100ms, 1 day]",
+			    cfg_getstr(cfg, "control-idle"));
+	c->ctl_idle_ms = (unsigned)(ns / 1000000);
+	return 0;
+}
+
 static int load_globals(struct nio_config *c, cfg_t *cfg)
 {
 	unsigned long long ns;
 	const char *v;
+	char why[128];
 
 	if (cfg_getint(cfg, "burst") < 1 || cfg_getint(cfg, "burst") > (long)NIO_BURST_MAX)
-		return fail(cfg, 0, "burst must be within [1, %u]", NIO_BURST_MAX);
+		return fail(cfg, line_of("burst"), "burst must be within [1, %u]", NIO_BURST_MAX);
 	c->burst = (unsigned)cfg_getint(cfg, "burst");
 	if (cfg_getint(cfg, "flow-table-size") < 16 || cfg_getint(cfg, "flow-table-size") > 1 << 24)
-		return fail(cfg, 0, "flow-table-size must be within [16, 16777216]");
+		return fail(cfg, line_of("flow-table-size"),
+			    "flow-table-size must be within [16, 16777216]");
 	c->flow_table_size = (unsigned)cfg_getint(cfg, "flow-table-size");
 	if (nio_parse_time(cfg_getstr(cfg, "flow-idle"), &ns) < 0 || ns < 1000000)
-		return fail(cfg, 0, "flow-idle: '%s' is not a duration of at least 1ms",
+		return fail(cfg, line_of("flow-idle"),
+			    "flow-idle: '%s' is not a duration of at least 1ms",
 			    cfg_getstr(cfg, "flow-idle"));
 	c->flow_idle_ms = (unsigned)(ns / 1000000);
 	if (cfg_getint(cfg, "spin-us") < 0 || cfg_getint(cfg, "spin-us") > 1000000)
-		return fail(cfg, 0, "spin-us must be within [0, 1000000]");
+		return fail(cfg, line_of("spin-us"), "spin-us must be within [0, 1000000]");
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
 	if ((v = cfg_getstr(cfg, "control-socket")))
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
 	if ((v = cfg_getstr(cfg, "state-dir")))
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
-	if (strlen(cfg_getstr(cfg, "metrics-listen")) >= sizeof(c->metrics_listen))
-		return fail(cfg, 0, "metrics-listen: address too long");
-	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
-		 cfg_getstr(cfg, "metrics-listen"));
+	v = cfg_getstr(cfg, "metrics-listen");
+	if (v[0] && (strlen(v) >= sizeof(c->metrics_listen) ||
+		     nio_hostport_parse(v, NULL, 0, NULL) < 0))
+		return fail(cfg, line_of("metrics-listen"),
+			    "metrics-listen: '%s' is not address:port (e.g. 127.0.0.1:9110, "
+			    "[::1]:9110)",
+			    cfg_getstr(cfg, "metrics-listen"));
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
+	if (v[0] && ld->check_only && nio_hostport_bindable(v, why, sizeof(why)) < 0)
+		return fail(cfg, line_of("metrics-listen"), "metrics-listen '%s': %s", v, why);
+	return load_control(c, cfg);
+}
+
+/* A file without pipelines starts and forwards nothing: a mistake unless it says so. */
+static int check_forwarding(const struct nio_config *c, cfg_t *cfg)
+{
+	bool nothing = cfg_getbool(cfg, "forward-nothing");
+
+	if (!c->npipelines && !nothing)
+		return fail(cfg, cfg->line,
+			    "no pipeline: this configuration forwards nothing (say "
+			    "'forward-nothing = true' if that is intended)");
+	if (c->npipelines && nothing)
+		return fail(cfg, line_of("forward-nothing"),
+			    "forward-nothing = true, but %u pipeline(s) are configured",
+			    c->npipelines);
 	return 0;
 }
 
@@ -744,17 +946,13 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 {
 	if (load_globals(c, cfg) < 0)
 		return -1;
-	if (cfg_size(cfg, "port") > NIO_MAX_PORTS)
-		return fail(cfg, 0, "at most %d ports", NIO_MAX_PORTS);
 	for (unsigned i = 0; i < cfg_size(cfg, "port"); i++)
 		if (load_port(c, cfg_getnsec(cfg, "port", i)) < 0)
 			return -1;
-	if (cfg_size(cfg, "pipeline") > NIO_MAX_PIPELINES)
-		return fail(cfg, 0, "at most %d pipelines", NIO_MAX_PIPELINES);
 	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
 			return -1;
-	return 0;
+	return check_forwarding(c, cfg);
 }
 
 /*

@@ -16,11 +16,79 @@
 #include "netiod.h"
 
 #define CTL_MAX_REQUEST 65536
+#define CTL_MAX_PENDING (1 << 20) /* reply bytes a client may leave unread before it is dropped */
+#define CTL_PAUSE_MS	1000	  /* the listener rests this long after accept(2) failed */
 
 struct control {
+	struct netiod *d;
 	struct evconnlistener *listener;
+	struct event *resume; /* re-enables the listener after EMFILE/ENFILE */
+	unsigned nconns;
+	struct {
+		uint64_t accepted, refused, slow_dropped, idle_closed, accept_errors;
+	} stats;
 	char path[108];
 };
+
+static json_t *control_stats(const struct control *ctl);
+
+/* Length of the valid UTF-8 sequence at s (jansson's rules), 0 if the byte starts none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned n, cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Any text that enters a reply (file names, config names, error messages quoting a config
+ * line, a service's status) goes through here: jansson refuses invalid UTF-8, and a refused
+ * string would leave the client without a reply. Invalid bytes become the four characters \xNN.
+ */
+static json_t *text(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *out, *o;
+
+	if (j)
+		return j;
+	out = o = malloc(strlen(s) * 4 + 1);
+	if (!out)
+		return json_string("(out of memory)");
+	while (*s) {
+		size_t n = utf8_len((const unsigned char *)s);
+
+		if (n) {
+			memcpy(o, s, n);
+			o += n;
+			s += n;
+		} else {
+			o += sprintf(o, "\\x%02x", (unsigned char)*s++);
+		}
+	}
+	*o = '\0';
+	j = json_string(out);
+	free(out);
+	return j;
+}
 
 static json_t *drops_json(const uint64_t *drops)
 {
@@ -37,7 +105,7 @@ static json_t *port_stats(const struct nio_port *p)
 {
 	const struct nio_port_stats *s = &p->stats;
 
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", p->name,
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", text(p->name),
 			 "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
 			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
 			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
@@ -49,7 +117,7 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 {
 	const struct nio_svc_stats *s = &si->stats;
 	json_t *o =
-		json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", si->svc->name, "packets",
+		json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "name", text(si->svc->name), "packets",
 			  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "passed",
 			  (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
 			  (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
@@ -61,12 +129,12 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 		const uint64_t *v = si->svc->counters(si->inst);
 
 		for (unsigned i = 0; si->svc->counter_names[i]; i++)
-			json_object_set_new(ctr, si->svc->counter_names[i],
+			json_object_set_new(ctr, si->svc->counter_names[i], /* names are C literals */
 					    json_integer((json_int_t)v[i]));
 	}
 	json_object_set_new(o, "counters", ctr);
 	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)
-		json_object_set_new(o, "status", json_string(line));
+		json_object_set_new(o, "status", text(line));
 	return o;
 }
 
@@ -82,14 +150,14 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl)
 
 	for (unsigned i = 0; i < pl->nsvcs; i++)
 		json_array_append_new(svcs, svc_stats(&pl->svcs[i]));
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "name", pl->name, "packets",
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "name", text(pl->name), "packets",
 		      (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "tx_packets",
 		      (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes, "drops",
 		      drops_json(s->drops), "services", svcs);
 	json_object_set_new(o, "neigh_queued", json_integer((json_int_t)s->neigh_queued));
 	if (file)
 		json_object_set_new(o, "capture",
-				    json_pack("{s:s, s:i, s:I}", "file", file, "stage", (int)stage,
+				    json_pack("{s:o, s:i, s:I}", "file", text(file), "stage", (int)stage,
 					      "captured", (json_int_t)captured));
 	return o;
 }
@@ -125,13 +193,13 @@ static json_t *cmd_status(struct netiod *d)
 		if (!p->ops->eof)
 			inputs_done = false;
 	}
-	return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:i}", "version",
-			 NETIOD_VERSION, "pid", (int)getpid(), "config", d->conf_file, "generation",
+	return json_pack("{s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:b, s:i, s:o}", "version",
+			 NETIOD_VERSION, "pid", (int)getpid(), "config", text(d->conf_file), "generation",
 			 (json_int_t)d->running->generation, "uptime_ms",
 			 (json_int_t)((nio_now_ns() - d->start_ns) / 1000000), "reloads",
 			 (json_int_t)d->reloads, "reload_failures", (json_int_t)d->reload_failures,
-			 "last_error", d->last_error, "plugin_dir", d->plugin_dir, "inputs_done",
-			 inputs_done, "workers", 1);
+			 "last_error", text(d->last_error), "plugin_dir", text(d->plugin_dir),
+			 "inputs_done", inputs_done, "workers", 1, "control", control_stats(d->control));
 }
 
 static json_t *cmd_ports(struct netiod *d)
@@ -145,9 +213,9 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(a,
-				      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:b}", "name",
-						p->name, "driver", p->ops->name, "device",
-						p->device[0] ? p->device : p->pcap_in, "ifindex",
+				      json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b}", "name",
+						text(p->name), "driver", p->ops->name, "device",
+						text(p->device[0] ? p->device : p->pcap_in), "ifindex",
 						p->ifindex, "mtu", p->mtu, "mac", mac, "state",
 						atomic_load(&p->gone) ? "gone" : "up", "eof",
 						p->ops->eof && p->ops->eof((struct nio_port *)p)));
@@ -165,13 +233,14 @@ static json_t *cmd_pipelines(struct netiod *d)
 		json_t *svcs = json_array();
 
 		for (unsigned s = 0; s < pl->nsvcs; s++)
-			json_array_append_new(svcs, json_string(pl->svcs[s].svc->name));
+			json_array_append_new(svcs, text(pl->svcs[s].svc->name));
 		json_array_append_new(
 			a,
-			json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", pl->name, "in",
-				  pl->match.in_port >= 0 ? c->ports[pl->match.in_port]->name
-							 : "any",
-				  "out", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "route",
+			json_pack("{s:o, s:o, s:o, s:s, s:o}", "name", text(pl->name), "in",
+				  text(pl->match.in_port >= 0 ? c->ports[pl->match.in_port]->name
+							      : "any"),
+				  "out",
+				  text(pl->out_port >= 0 ? c->ports[pl->out_port]->name : "route"),
 				  "fail_mode",
 				  pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
 				  "services", svcs));
@@ -185,9 +254,9 @@ static json_t *cmd_services(struct netiod *d)
 
 	for (struct nio_plugin *p = d->plugins; p; p = p->next)
 		json_array_append_new(
-			a, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", p->name, "version",
-				     p->svc->version ? p->svc->version : "", "path", p->path,
-				     "description", p->svc->description ? p->svc->description : "",
+			a, json_pack("{s:o, s:o, s:o, s:o, s:i}", "name", text(p->name), "version",
+				     text(p->svc->version), "path", text(p->path), "description",
+				     text(p->svc->description),
 				     "instances", (int)p->refs));
 	return a;
 }
@@ -211,7 +280,7 @@ static json_t *cmd_capture_start(struct netiod *d, json_t *req, char *err, size_
 	if (nio_capture_start(d, pl, str_arg(req, "stage"), file,
 			      count ? (uint64_t)json_integer_value(count) : 0, err, errlen) < 0)
 		return NULL;
-	return json_pack("{s:s, s:s}", "pipeline", pl, "file", file);
+	return json_pack("{s:o, s:o}", "pipeline", text(pl), "file", text(file));
 }
 
 static json_t *cmd_capture_stop(struct netiod *d, json_t *req, char *err, size_t errlen)
@@ -223,7 +292,7 @@ static json_t *cmd_capture_stop(struct netiod *d, json_t *req, char *err, size_t
 		return nio_err(err, errlen, "capture-stop needs \"pipeline\""), NULL;
 	if (nio_capture_stop(d, pl, &n, err, errlen) < 0)
 		return NULL;
-	return json_pack("{s:s, s:I}", "pipeline", pl, "captured", (json_int_t)n);
+	return json_pack("{s:o, s:I}", "pipeline", text(pl), "captured", (json_int_t)n);
 }
 
 /* Dispatch one request; returns the result or NULL with err set. */
@@ -260,7 +329,7 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 			return nio_err(err, errlen, "service-load needs \"path\""), NULL;
 		return nio_plugin_load(d, a, &p, err, errlen) < 0
 			       ? NULL
-			       : json_pack("{s:s, s:s}", "name", p->name, "path", p->path);
+			       : json_pack("{s:o, s:o}", "name", text(p->name), "path", text(p->path));
 	}
 	if (!strcmp(cmd, "service-unload")) {
 		if (!(a = str_arg(req, "name")))
@@ -272,7 +341,7 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 			return nio_err(err, errlen, "service-replace needs \"name\""), NULL;
 		return nio_service_replace(d, a, str_arg(req, "path"), err, errlen) < 0
 			       ? NULL
-			       : json_pack("{s:s}", "name", a);
+			       : json_pack("{s:o}", "name", text(a));
 	}
 	if (!strcmp(cmd, "capture-start"))
 		return cmd_capture_start(d, req, err, errlen);
@@ -299,8 +368,8 @@ char *nio_control_request(struct netiod *d, const char *line)
 	char *out;
 
 	if (!req || !json_is_object(req)) {
-		out = encode(json_pack("{s:b, s:s}", "ok", 0, "error",
-				       req ? "request is not a JSON object" : jerr.text));
+		out = encode(json_pack("{s:b, s:o}", "ok", 0, "error",
+				       text(req ? "request is not a JSON object" : jerr.text)));
 		json_decref(req);
 		return out;
 	}
@@ -308,9 +377,17 @@ char *nio_control_request(struct netiod *d, const char *line)
 	if (res)
 		out = encode(json_pack("{s:b, s:o}", "ok", 1, "result", res));
 	else
-		out = encode(json_pack("{s:b, s:s}", "ok", 0, "error", err[0] ? err : "failed"));
+		out = encode(json_pack("{s:b, s:o}", "ok", 0, "error", text(err[0] ? err : "failed")));
 	json_decref(req);
 	return out;
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void conn_close(struct control *ctl, struct bufferevent *bev)
+{
+	bufferevent_free(bev);
+	ctl->nconns--;
 }
 
 static void reply(struct bufferevent *bev, char *s)
@@ -322,15 +399,29 @@ static void reply(struct bufferevent *bev, char *s)
 	}
 }
 
+/*
+ * A client that keeps asking without reading its replies would make them pile up here: past
+ * CTL_MAX_PENDING unread bytes it is dropped. One reply of any size still goes out, since the
+ * check comes before each request.
+ */
 static void on_read(struct bufferevent *bev, void *arg)
 {
+	struct control *ctl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t len;
 
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
-		reply(bev, nio_control_request(arg, line));
+	while (evbuffer_get_length(bufferevent_get_output(bev)) <= CTL_MAX_PENDING &&
+	       (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+		reply(bev, nio_control_request(ctl->d, line));
 		free(line);
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_MAX_PENDING) {
+		ctl->stats.slow_dropped++;
+		log_warnx("control: dropping a client that leaves more than %d reply bytes unread",
+			  CTL_MAX_PENDING);
+		conn_close(ctl, bev);
+		return;
 	}
 	if (evbuffer_get_length(in) > CTL_MAX_REQUEST) {
 		reply(bev, encode(json_pack("{s:b, s:s}", "ok", 0, "error", "request too long")));
@@ -340,25 +431,93 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short events, void *arg)
 {
-	(void)arg;
-	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		bufferevent_free(bev);
+	struct control *ctl = arg;
+
+	if (events & BEV_EVENT_TIMEOUT)
+		ctl->stats.idle_closed++;
+	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_close(ctl, bev);
+}
+
+/* Past the connection limit: one error line, best effort, then close. */
+static void refuse(struct control *ctl, evutil_socket_t fd, unsigned max)
+{
+	char msg[128];
+	int n = snprintf(msg, sizeof(msg),
+			 "{\"ok\":false,\"error\":\"too many control connections (at most %u)\"}\n",
+			 max);
+
+	(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	if (!ctl->stats.refused++)
+		log_warnx("control: refusing connections past control-max-connections (%u)", max);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
 		      void *arg)
 {
+	struct control *ctl = arg;
+	const struct nio_config *c = ctl->d->running;
+	struct timeval idle = { .tv_sec = c->ctl_idle_ms / 1000,
+				.tv_usec = (c->ctl_idle_ms % 1000) * 1000 };
 	struct bufferevent *bev;
 
 	(void)sa;
 	(void)len;
+	if (ctl->nconns >= c->ctl_max_conns) {
+		refuse(ctl, fd, c->ctl_max_conns);
+		return;
+	}
 	bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, on_read, NULL, on_event, arg);
+	ctl->nconns++;
+	ctl->stats.accepted++;
+	bufferevent_setcb(bev, on_read, NULL, on_event, ctl);
+	bufferevent_set_timeouts(bev, &idle, &idle); /* a silent or non-reading client goes */
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * accept(2) failed for a reason retrying will not cure at once (EMFILE, ENFILE, ENOBUFS): the
+ * pending connection keeps the socket readable, so a listener left enabled would spin the main
+ * thread. It rests for CTL_PAUSE_MS instead; connections wait in the backlog meanwhile.
+ */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct control *ctl = arg;
+	const struct timeval pause = { .tv_sec = CTL_PAUSE_MS / 1000,
+				       .tv_usec = (CTL_PAUSE_MS % 1000) * 1000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (!ctl->stats.accept_errors++ || !evtimer_pending(ctl->resume, NULL))
+		log_warnx("control: accept: %s; pausing the listener for %d ms", strerror(e),
+			  CTL_PAUSE_MS);
+	evconnlistener_disable(l);
+	evtimer_add(ctl->resume, &pause);
+}
+
+static void on_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct control *ctl = arg;
+
+	(void)fd;
+	(void)ev;
+	evconnlistener_enable(ctl->listener);
+}
+
+static json_t *control_stats(const struct control *ctl)
+{
+	if (!ctl) /* no socket (the control fuzzer calls nio_control_request directly) */
+		return json_object();
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}", "connections", (int)ctl->nconns,
+			 "accepted", (json_int_t)ctl->stats.accepted, "refused",
+			 (json_int_t)ctl->stats.refused, "slow_dropped",
+			 (json_int_t)ctl->stats.slow_dropped, "idle_closed",
+			 (json_int_t)ctl->stats.idle_closed, "accept_errors",
+			 (json_int_t)ctl->stats.accept_errors);
 }
 
 /* Refuse to steal the socket of a running daemon; remove a stale one. */
@@ -391,18 +550,25 @@ int nio_control_init(struct netiod *d)
 		free(ctl);
 		return -1;
 	}
+	ctl->d = d;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->socket_path);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", d->socket_path);
+	ctl->resume = evtimer_new(d->base, on_resume, ctl);
 	old = umask(0117); /* socket mode 0660: root and the netio group */
-	ctl->listener = evconnlistener_new_bind(d->base, on_accept, d,
+	ctl->listener = evconnlistener_new_bind(d->base, on_accept, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 						(struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (!ctl->listener) {
+	if (!ctl->listener || !ctl->resume) {
 		log_warn("control socket %s", d->socket_path);
+		if (ctl->listener)
+			evconnlistener_free(ctl->listener);
+		if (ctl->resume)
+			event_free(ctl->resume);
 		free(ctl);
 		return -1;
 	}
+	evconnlistener_set_error_cb(ctl->listener, on_accept_error);
 	d->control = ctl;
 	return 0;
 }
@@ -414,6 +580,7 @@ void nio_control_fini(struct netiod *d)
 	if (!ctl)
 		return;
 	evconnlistener_free(ctl->listener);
+	event_free(ctl->resume);
 	unlink(ctl->path);
 	free(ctl);
 	d->control = NULL;

@@ -141,25 +141,17 @@ int nio_metrics_init(struct netiod *d, const char *listen)
 {
 	struct metrics *m;
 	char host[64];
-	const char *colon = strrchr(listen, ':');
-	long port;
+	uint16_t port;
 
 	if (!listen[0])
 		return 0;
-	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
-	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535) {
+	if (nio_hostport_parse(listen, host, sizeof(host), &port) < 0) {
 		log_warnx("metrics-listen '%s': expected address:port", listen);
 		return -1;
 	}
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->http = evhttp_new(d->base)) ||
-	    evhttp_bind_socket(m->http, host, (uint16_t)port) < 0) {
+	    evhttp_bind_socket(m->http, host, port) < 0) {
 		log_warn("metrics on %s", listen);
 		if (m && m->http)
 			evhttp_free(m->http);

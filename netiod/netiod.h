@@ -21,6 +21,7 @@
 #define NIO_MAX_PIPELINES 64
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
 #define NIO_MAX_PREFIXES  8
+#define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
 /* Reasons the daemon itself drops a packet (services count their own reasons). */
 #define foreach_nio_drop                 \
@@ -220,6 +221,8 @@ struct nio_config {
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
+	unsigned ctl_max_conns;	 /* control connections open at once */
+	unsigned ctl_idle_ms;	 /* a control connection with nothing to do is closed */
 	void *cfg;		 /* cfg_t * the service blocks point into */
 	void *schema;		 /* config.c: the libConfuse schema built from the loaded plugins */
 };
@@ -383,6 +386,8 @@ void nio_addr_format(const uint8_t a[16], char *buf, size_t len);
 int nio_mac_parse(const char *s, uint8_t mac[6]);
 void nio_addr_from_v4(uint8_t out[16], const void *v4);
 bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
+int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
+int nio_hostport_bindable(const char *s, char *why, size_t len);
 
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);
@@ -470,6 +475,8 @@ void nio_dev_addrs(struct nio_port *port);
 /* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);
+int nio_kmod_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
+			  size_t errlen);
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
 

@@ -255,7 +255,7 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 /* ---------------------------------------------------------------- claims */
 
 struct claim_ctx {
-	struct nl_msg *m;
+	struct nl_msg *m; /* NULL: only count (netiod -t) */
 	unsigned n;
 	const struct nio_pipeline *pl;
 	unsigned in_pipeline;
@@ -295,6 +295,11 @@ static int put_claim(struct claim_ctx *x, const struct nio_prefix *src,
 		return 0; /* matches nothing */
 	if (x->in_pipeline >= 1u << KMOD_CLAIM_BITS || x->n >= NETIO_CLAIMS_MAX)
 		return -1;
+	if (!x->m) {
+		x->in_pipeline++;
+		x->n++;
+		return 0;
+	}
 	nest = nla_nest_start(x->m, 0);
 	nla_put_u16(x->m, NETIO_CLAIM_A_ID,
 		    (uint16_t)(x->pl->id << KMOD_CLAIM_BITS | x->in_pipeline++));
@@ -341,6 +346,32 @@ static int put_pipeline(struct claim_ctx *x)
 	return 0;
 }
 
+static int too_many_claims(const struct nio_port *port, const struct nio_config *c,
+			   const struct nio_pipeline *pl, char *err, size_t errlen)
+{
+	return nio_err(err, errlen,
+		       "%s:%d: port '%s': pipeline '%s' needs more claims than netio.ko takes "
+		       "(%u per port, %u per pipeline)",
+		       c->file, pl->line, port->name, pl->name, (unsigned)NETIO_CLAIMS_MAX,
+		       1u << KMOD_CLAIM_BITS);
+}
+
+/* Would c's claims on port fit in netio.ko's limits? netiod -t asks, without the module. */
+int nio_kmod_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
+			  size_t errlen)
+{
+	struct claim_ctx x = { .m = NULL };
+
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		x.pl = &c->pipelines[i];
+		if (x.pl->match.in_port >= 0 && x.pl->match.in_port != port->id)
+			continue;
+		if (put_pipeline(&x) < 0)
+			return too_many_claims(port, c, x.pl, err, errlen);
+	}
+	return 0;
+}
+
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err, size_t errlen)
 {
 	struct kmod *k = port->priv;
@@ -358,11 +389,7 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 			continue;
 		if (put_pipeline(&x) < 0) {
 			nlmsg_free(x.m);
-			return nio_err(err, errlen,
-				       "port %s: pipeline '%s' needs more claims than netio.ko "
-				       "takes (%u per port, %u per pipeline)",
-				       port->name, x.pl->name, (unsigned)NETIO_CLAIMS_MAX,
-				       1u << KMOD_CLAIM_BITS);
+			return too_many_claims(port, c, x.pl, err, errlen);
 		}
 	}
 	nla_nest_end(x.m, list);
