@@ -164,8 +164,10 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	uint16_t port;
 	int fd, one = 1, r;
 
-	if (nio_hostport_parse(s, host, sizeof(host), &port) < 0)
-		return nio_err(why, len, "not address:port");
+	if (nio_hostport_parse(s, host, sizeof(host), &port) < 0) {
+		snprintf(why, len, "not address:port");
+		return -1;
+	}
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
@@ -175,12 +177,14 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 		sin6->sin6_port = htons(port);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return nio_err(why, len, "%s", strerror(errno));
+	if (fd < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+		return -1;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as evhttp binds */
 	r = bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6));
 	if (r < 0)
-		nio_err(why, len, "cannot bind: %s", strerror(errno));
+		snprintf(why, len, "cannot bind: %s", strerror(errno));
 	close(fd);
 	return r < 0 ? -1 : 0;
 }

@@ -20,6 +20,7 @@ static struct {
 	const char *name;
 	int line;
 } ld_lines[32]; /* where each global option was set, for errors found after parsing */
+static int ld_last_line; /* of the text, for what the whole file lacks */
 
 static void __attribute__((format(printf, 3, 0)))
 set_err(const char *file, int line, const char *fmt, va_list ap)
@@ -517,6 +518,9 @@ static int parse_text(cfg_t *cfg, const char *file, const char *buf)
 
 	if (!text)
 		return CFG_FILE_ERROR;
+	ld_last_line = 1;
+	for (const char *t = text; *t; t++)
+		ld_last_line += *t == '\n' && t[1];
 	r = blank_comments(text);
 	if (r) {
 		if (ld_err && !ld_err[0])
@@ -932,7 +936,7 @@ static int check_forwarding(const struct nio_config *c, cfg_t *cfg)
 	bool nothing = cfg_getbool(cfg, "forward-nothing");
 
 	if (!c->npipelines && !nothing)
-		return fail(cfg, cfg->line,
+		return fail(cfg, ld_last_line,
 			    "no pipeline: this configuration forwards nothing (say "
 			    "'forward-nothing = true' if that is intended)");
 	if (c->npipelines && nothing)

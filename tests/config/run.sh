@@ -30,6 +30,25 @@ for conf in $(ls [0-9]*.conf | sort -n); do
 		fail=$((fail + 1))
 	fi
 done
+# What is not a regular, non-empty file of at most 1 MiB is refused, and a FIFO without blocking.
+mkdir "$tmp/dir"
+mkfifo "$tmp/fifo"
+: >"$tmp/empty"
+head -c 1048577 /dev/zero | tr '\0' '\n' >"$tmp/big"
+for special in "dir:is a directory, not a regular file" "fifo:is a FIFO, not a regular file" \
+	"empty:the file is empty" "big:larger than the limit of 1048576 bytes (1 MiB)" \
+	"/dev/null:is a character device, not a regular file"; do
+	f=${special%%:*}
+	case $f in /*) ;; *) f="$tmp/$f" ;; esac
+	timeout 20 "$netiod" -t -P "$tmp/plugins" -c "$f" >/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq 1 ] && [ "$(tail -n 1 "$tmp/err")" = "$f: ${special#*:}" ]; then
+		pass=$((pass + 1))
+	else
+		echo "FAILED: netiod -t -c $f: exit $rc, $(tail -n 1 "$tmp/err")"
+		fail=$((fail + 1))
+	fi
+done
 for conf in "$top"/conf/*.conf; do
 	[ -e "$conf" ] || continue
 	if (cd "$top/conf" && "$netiod" -t -P "$O/services" -c "$conf" >/dev/null 2>"$tmp/err"); then

@@ -93,7 +93,25 @@ static void test_errors(void **state)
 	static const struct {
 		const char *text, *err;
 	} rows[] = {
-		{ "burst = 0\n", "<config>: burst must be within [1, 256]" },
+		{ "burst = 0\n", "<config>:1: burst must be within [1, 256]" },
+		{ "pipeline p { }\n\nspin-us = 2000000\n",
+		  "<config>:3: spin-us must be within [0, 1000000]" },
+		{ "port a { device = \"d\" }\n\n",
+		  "<config>:2: no pipeline: this configuration forwards nothing (say "
+		  "'forward-nothing = true' if that is intended)" },
+		{ "forward-nothing = true\npipeline p { }\n",
+		  "<config>:1: forward-nothing = true, but 1 pipeline(s) are configured" },
+		{ "pipeline p {\n match { src = { \"192.0.2.1/32\", \"192.0.2.2/32\", \"192.0.2.3/32\", "
+		  "\"192.0.2.4/32\", \"192.0.2.5/32\", \"192.0.2.6/32\", \"192.0.2.7/32\", "
+		  "\"192.0.2.8/32\", \"192.0.2.9/32\" } }\n}\n",
+		  "<config>:2: match: more than 8 prefixes in 'src' (the limit)" },
+		{ "pipeline p {\n service nope { rate = 1 }\n}\n",
+		  "<config>:2: unknown service 'nope' (no plugin of that name is loaded)" },
+		{ "pipeline p { }\nmetrics-listen = \"[::1]\"\n",
+		  "<config>:2: metrics-listen: '[::1]' is not address:port (e.g. 127.0.0.1:9110, "
+		  "[::1]:9110)" },
+		{ "control-idle = \"1ms\"\npipeline p { }\n",
+		  "<config>:1: control-idle: '1ms' is not a duration within [100ms, 1 day]" },
 		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
 		  "<config>:3: port 'a': driver 'x' is not one of auto|afpacket|pcap|kmod" },
 		{ "// c\n/* c\n c */\npipeline p { match { src = \"10.0.0.1/8\" } }\n",
@@ -112,7 +130,7 @@ static void test_errors(void **state)
 		{ "pipeline p { match { proto = \"xyz\" } }\n",
 		  "<config>:1: pipeline 'p': match: unknown protocol 'xyz'" },
 		{ "flow-idle = \"1us\"\n",
-		  "<config>: flow-idle: '1us' is not a duration of at least 1ms" },
+		  "<config>:1: flow-idle: '1us' is not a duration of at least 1ms" },
 		{ "pipeline p {\n  match { in = \"}\" }\n", "<config>:1: '{' is never closed" },
 		{ "pipeline p { service mark { tag = \"{\" } }\n}\n",
 		  "<config>:2: unexpected closing brace" },
