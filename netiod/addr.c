@@ -182,7 +182,8 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as evhttp binds */
-	r = bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6));
+	r = bind(fd, (struct sockaddr *)&ss,
+		 ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6));
 	if (r < 0)
 		snprintf(why, len, "cannot bind: %s", strerror(errno));
 	close(fd);

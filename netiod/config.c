@@ -19,7 +19,7 @@ static size_t ld_errlen;
 static struct {
 	const char *name;
 	int line;
-} ld_lines[32]; /* where each global option was set, for errors found after parsing */
+} ld_lines[32];		 /* where each global option was set, for errors found after parsing */
 static int ld_last_line; /* of the text, for what the whole file lacks */
 
 static void __attribute__((format(printf, 3, 0)))
@@ -502,8 +502,8 @@ static char *config_text(const char *file, const char *buf)
 
 		for (const char *t = text; *t; t++)
 			line += *t == '\n';
-		snprintf(ld_err, ld_errlen, "%s:%d: a NUL byte in the text", file ? file : "<config>",
-			 line);
+		snprintf(ld_err, ld_errlen, "%s:%d: a NUL byte in the text",
+			 file ? file : "<config>", line);
 		free(text);
 		return NULL;
 	}
@@ -576,8 +576,8 @@ static int count_blocks(cfg_t *cfg, cfg_opt_t *opt, unsigned max, const char *wh
 {
 	if (opt->nvalues <= max)
 		return 0;
-	return fail(cfg, cfg_opt_getnsec(opt, opt->nvalues - 1)->line, "more than %u %s (the limit)",
-		    max, what);
+	return fail(cfg, cfg_opt_getnsec(opt, opt->nvalues - 1)->line,
+		    "more than %u %s (the limit)", max, what);
 }
 
 static int count_ports(cfg_t *cfg, cfg_opt_t *opt)
@@ -918,8 +918,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	if ((v = cfg_getstr(cfg, "state-dir")))
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
 	v = cfg_getstr(cfg, "metrics-listen");
-	if (v[0] && (strlen(v) >= sizeof(c->metrics_listen) ||
-		     nio_hostport_parse(v, NULL, 0, NULL) < 0))
+	if (v[0] &&
+	    (strlen(v) >= sizeof(c->metrics_listen) || nio_hostport_parse(v, NULL, 0, NULL) < 0))
 		return fail(cfg, line_of("metrics-listen"),
 			    "metrics-listen: '%s' is not address:port (e.g. 127.0.0.1:9110, "
 			    "[::1]:9110)",

@@ -117,10 +117,10 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 {
 	const struct nio_svc_stats *s = &si->stats;
 	json_t *o =
-		json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "name", text(si->svc->name), "packets",
-			  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "passed",
-			  (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
-			  (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
+		json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "name", text(si->svc->name),
+			  "packets", (json_int_t)s->packets, "bytes", (json_int_t)s->bytes,
+			  "passed", (json_int_t)s->passed, "dropped", (json_int_t)s->dropped,
+			  "consumed", (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
 	json_t *ctr = json_object();
 	/* control thread only; a full qos tree (64 classes, 16 policers) needs ~19 KB */
 	static char line[65536];
@@ -129,7 +129,8 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 		const uint64_t *v = si->svc->counters(si->inst);
 
 		for (unsigned i = 0; si->svc->counter_names[i]; i++)
-			json_object_set_new(ctr, si->svc->counter_names[i], /* names are C literals */
+			json_object_set_new(ctr,
+					    si->svc->counter_names[i], /* names are C literals */
 					    json_integer((json_int_t)v[i]));
 	}
 	json_object_set_new(o, "counters", ctr);
@@ -157,8 +158,8 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl)
 	json_object_set_new(o, "neigh_queued", json_integer((json_int_t)s->neigh_queued));
 	if (file)
 		json_object_set_new(o, "capture",
-				    json_pack("{s:o, s:i, s:I}", "file", text(file), "stage", (int)stage,
-					      "captured", (json_int_t)captured));
+				    json_pack("{s:o, s:i, s:I}", "file", text(file), "stage",
+					      (int)stage, "captured", (json_int_t)captured));
 	return o;
 }
 
@@ -194,12 +195,13 @@ static json_t *cmd_status(struct netiod *d)
 			inputs_done = false;
 	}
 	return json_pack("{s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:b, s:i, s:o}", "version",
-			 NETIOD_VERSION, "pid", (int)getpid(), "config", text(d->conf_file), "generation",
-			 (json_int_t)d->running->generation, "uptime_ms",
+			 NETIOD_VERSION, "pid", (int)getpid(), "config", text(d->conf_file),
+			 "generation", (json_int_t)d->running->generation, "uptime_ms",
 			 (json_int_t)((nio_now_ns() - d->start_ns) / 1000000), "reloads",
 			 (json_int_t)d->reloads, "reload_failures", (json_int_t)d->reload_failures,
 			 "last_error", text(d->last_error), "plugin_dir", text(d->plugin_dir),
-			 "inputs_done", inputs_done, "workers", 1, "control", control_stats(d->control));
+			 "inputs_done", inputs_done, "workers", 1, "control",
+			 control_stats(d->control));
 }
 
 static json_t *cmd_ports(struct netiod *d)
@@ -212,13 +214,13 @@ static json_t *cmd_ports(struct netiod *d)
 
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
-		json_array_append_new(a,
-				      json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b}", "name",
-						text(p->name), "driver", p->ops->name, "device",
-						text(p->device[0] ? p->device : p->pcap_in), "ifindex",
-						p->ifindex, "mtu", p->mtu, "mac", mac, "state",
-						atomic_load(&p->gone) ? "gone" : "up", "eof",
-						p->ops->eof && p->ops->eof((struct nio_port *)p)));
+		json_array_append_new(
+			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b}", "name",
+				     text(p->name), "driver", p->ops->name, "device",
+				     text(p->device[0] ? p->device : p->pcap_in), "ifindex",
+				     p->ifindex, "mtu", p->mtu, "mac", mac, "state",
+				     atomic_load(&p->gone) ? "gone" : "up", "eof",
+				     p->ops->eof && p->ops->eof((struct nio_port *)p)));
 	}
 	return a;
 }
@@ -256,8 +258,7 @@ static json_t *cmd_services(struct netiod *d)
 		json_array_append_new(
 			a, json_pack("{s:o, s:o, s:o, s:o, s:i}", "name", text(p->name), "version",
 				     text(p->svc->version), "path", text(p->path), "description",
-				     text(p->svc->description),
-				     "instances", (int)p->refs));
+				     text(p->svc->description), "instances", (int)p->refs));
 	return a;
 }
 
@@ -329,7 +330,8 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 			return nio_err(err, errlen, "service-load needs \"path\""), NULL;
 		return nio_plugin_load(d, a, &p, err, errlen) < 0
 			       ? NULL
-			       : json_pack("{s:o, s:o}", "name", text(p->name), "path", text(p->path));
+			       : json_pack("{s:o, s:o}", "name", text(p->name), "path",
+					   text(p->path));
 	}
 	if (!strcmp(cmd, "service-unload")) {
 		if (!(a = str_arg(req, "name")))
@@ -377,7 +379,8 @@ char *nio_control_request(struct netiod *d, const char *line)
 	if (res)
 		out = encode(json_pack("{s:b, s:o}", "ok", 1, "result", res));
 	else
-		out = encode(json_pack("{s:b, s:o}", "ok", 0, "error", text(err[0] ? err : "failed")));
+		out = encode(
+			json_pack("{s:b, s:o}", "ok", 0, "error", text(err[0] ? err : "failed")));
 	json_decref(req);
 	return out;
 }

@@ -150,8 +150,7 @@ int nio_metrics_init(struct netiod *d, const char *listen)
 		return -1;
 	}
 	m = calloc(1, sizeof(*m));
-	if (!m || !(m->http = evhttp_new(d->base)) ||
-	    evhttp_bind_socket(m->http, host, port) < 0) {
+	if (!m || !(m->http = evhttp_new(d->base)) || evhttp_bind_socket(m->http, host, port) < 0) {
 		log_warn("metrics on %s", listen);
 		if (m && m->http)
 			evhttp_free(m->http);

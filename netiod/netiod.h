@@ -21,6 +21,7 @@
 #define NIO_MAX_PIPELINES 64
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
 #define NIO_MAX_PREFIXES  8
+
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
 /* Reasons the daemon itself drops a packet (services count their own reasons). */

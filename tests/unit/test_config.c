@@ -101,7 +101,8 @@ static void test_errors(void **state)
 		  "'forward-nothing = true' if that is intended)" },
 		{ "forward-nothing = true\npipeline p { }\n",
 		  "<config>:1: forward-nothing = true, but 1 pipeline(s) are configured" },
-		{ "pipeline p {\n match { src = { \"192.0.2.1/32\", \"192.0.2.2/32\", \"192.0.2.3/32\", "
+		{ "pipeline p {\n match { src = { \"192.0.2.1/32\", \"192.0.2.2/32\", "
+		  "\"192.0.2.3/32\", "
 		  "\"192.0.2.4/32\", \"192.0.2.5/32\", \"192.0.2.6/32\", \"192.0.2.7/32\", "
 		  "\"192.0.2.8/32\", \"192.0.2.9/32\" } }\n}\n",
 		  "<config>:2: match: more than 8 prefixes in 'src' (the limit)" },
