@@ -495,9 +495,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 				       .tv_usec = (CTL_PAUSE_MS % 1000) * 1000 };
 	int e = EVUTIL_SOCKET_ERROR();
 
-	if (!ctl->stats.accept_errors++ || !evtimer_pending(ctl->resume, NULL))
-		log_warnx("control: accept: %s; pausing the listener for %d ms", strerror(e),
-			  CTL_PAUSE_MS);
+	ctl->stats.accept_errors++;
+	log_warnx("control: accept: %s; pausing the listener for %d ms", strerror(e), CTL_PAUSE_MS);
 	evconnlistener_disable(l);
 	evtimer_add(ctl->resume, &pause);
 }

@@ -80,6 +80,16 @@ jq -e '.last_error | contains("\\xff\\xfe")' "$WORK/status.json" >/dev/null ||
 	fail "last_error not escaped: $(cat "$WORK/status.json")"
 ok "an error quoting non-UTF-8 bytes is replied, escaped, and status keeps working"
 
+# 1b. reload refuses a FIFO without blocking the main thread (and a directory, a device).
+mkfifo "$WORK/fifo"
+for f in "$WORK/fifo:a FIFO" "$WORK:a directory" "/dev/null:a character device"; do
+	out=$(tctl reload "${f%%:*}" 2>&1)
+	[ $? -eq 2 ] || fail "reload ${f%%:*}: no error reply ($out)"
+	echo "$out" | grep -qF "is ${f#*:}, not a regular file" || fail "reload ${f%%:*}: $out"
+done
+tctl status >/dev/null || fail "status after reloading a FIFO"
+ok "reload refuses a FIFO (without blocking), a directory and a device"
+
 # 2. A silent connection is closed after control-idle (2 s).
 r=$(py idle) || fail "idle client: $r"
 [ "${r%% *}" = eof ] || fail "an idle connection was not closed: $r"
