@@ -677,6 +677,7 @@ static int load_port(struct nio_config *c, cfg_t *sec)
 		return fail(sec, sec->line, "out of memory");
 	c->ports[c->nports] = p;
 	p->id = (uint16_t)c->nports++;
+	p->line = sec->line;
 	snprintf(p->name, sizeof(p->name), "%s", cfg_title(sec));
 	snprintf(p->driver, sizeof(p->driver), "%s", cfg_getstr(sec, "driver"));
 	if (!nio_enum_ok("auto|afpacket|pcap|kmod", p->driver))

@@ -123,6 +123,7 @@ struct nio_port {
 	const struct nio_port_ops *ops;
 	void *priv;
 	uint16_t id; /* index in the configuration's port array */
+	int line;    /* of its block in the config file, for errors found when it opens */
 	int ifindex;
 	int mtu;
 	uint8_t mac[6];

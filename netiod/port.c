@@ -37,19 +37,20 @@ static struct nio_port *find_reusable(const struct nio_config *old, const struct
 	return NULL;
 }
 
-static int open_port(struct nio_port *p, char *err, size_t errlen)
+static int open_port(const struct nio_config *c, struct nio_port *p, char *err, size_t errlen)
 {
 	char why[256] = "";
 
 	p->ops = driver_ops(p->driver);
 	if (!p->ops)
 		return snprintf(err, errlen,
-				"port '%s': driver '%s' is not available in this build", p->name,
-				p->driver),
+				"%s:%d: port '%s': driver '%s' is not available in this build",
+				c->file, p->line, p->name, p->driver),
 		       -1;
 	if (p->ops->open(p, why, sizeof(why)) < 0)
-		return nio_err(err, errlen, "port '%s' (%s %s): %s", p->name, p->ops->name,
-			       p->device[0] ? p->device : p->pcap_in, why[0] ? why : "open failed");
+		return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file, p->line,
+			       p->name, p->ops->name, p->device[0] ? p->device : p->pcap_in,
+			       why[0] ? why : "open failed");
 	p->open = true;
 	p->refs = 1;
 	return 0;
@@ -66,7 +67,7 @@ int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, ch
 			free(c->ports[i]);
 			c->ports[i] = reuse;
 			reuse->refs++;
-		} else if (open_port(c->ports[i], err, errlen) < 0) {
+		} else if (open_port(c, c->ports[i], err, errlen) < 0) {
 			return -1;
 		}
 	}
