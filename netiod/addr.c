@@ -154,7 +154,7 @@ int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port
 	return 0;
 }
 
-/* Could this process bind "address:port" now (netiod -t: checked as start would)? */
+/* Could this process bind "address:port" now (netiod -t checks as start would)? 0 or an errno. */
 int nio_hostport_bindable(const char *s, char *why, size_t len)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -162,11 +162,11 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int fd, one = 1, r;
+	int fd, one = 1, r = 0;
 
 	if (nio_hostport_parse(s, host, sizeof(host), &port) < 0) {
 		snprintf(why, len, "not address:port");
-		return -1;
+		return EINVAL;
 	}
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -179,13 +179,14 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(why, len, "%s", strerror(errno));
-		return -1;
+		return errno;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as evhttp binds */
-	r = bind(fd, (struct sockaddr *)&ss,
-		 ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6));
-	if (r < 0)
-		snprintf(why, len, "cannot bind: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&ss,
+		 ss.ss_family == AF_INET ? sizeof(*sin) : sizeof(*sin6)) < 0) {
+		r = errno;
+		snprintf(why, len, "cannot bind: %s", strerror(r));
+	}
 	close(fd);
-	return r < 0 ? -1 : 0;
+	return r;
 }

@@ -898,6 +898,7 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	unsigned long long ns;
 	const char *v;
 	char why[128];
+	int r;
 
 	if (cfg_getint(cfg, "burst") < 1 || cfg_getint(cfg, "burst") > (long)NIO_BURST_MAX)
 		return fail(cfg, line_of("burst"), "burst must be within [1, %u]", NIO_BURST_MAX);
@@ -926,7 +927,11 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 			    "[::1]:9110)",
 			    cfg_getstr(cfg, "metrics-listen"));
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
-	if (v[0] && ld->check_only && nio_hostport_bindable(v, why, sizeof(why)) < 0)
+	r = v[0] && ld->check_only ? nio_hostport_bindable(v, why, sizeof(why)) : 0;
+	if (r == EADDRINUSE) /* most likely by the netiod this file is checked for */
+		log_warnx("%s:%d: metrics-listen '%s' is in use now (by a running netiod?)",
+			  cfg->filename, line_of("metrics-listen"), v);
+	else if (r)
 		return fail(cfg, line_of("metrics-listen"), "metrics-listen '%s': %s", v, why);
 	return load_control(c, cfg);
 }
