@@ -85,12 +85,50 @@ static void test_ports_bools_enums(void **state)
 	assert_false(nio_enum_ok("vxlan|geneve|gre", "gre|"));
 }
 
+/* metrics-listen: "address:port", IPv6 in brackets, port 1-65535, nothing else. */
+static void test_hostport(void **state)
+{
+	static const struct {
+		const char *in, *host;
+		uint16_t port;
+	} rows[] = {
+		{ "127.0.0.1:9110", "127.0.0.1", 9110 },
+		{ "[::1]:9110", "::1", 9110 },
+		{ "[2001:db8::1]:65535", "2001:db8::1", 65535 },
+		{ "0.0.0.0:1", "0.0.0.0", 1 },
+		{ "localhost:9110", NULL, 0 },
+		{ "::1:9110", NULL, 0 },
+		{ "[::1]", NULL, 0 },
+		{ "127.0.0.1:", NULL, 0 },
+		{ "127.0.0.1:0", NULL, 0 },
+		{ "127.0.0.1:65536", NULL, 0 },
+		{ "127.0.0.1:80x", NULL, 0 },
+		{ ":9110", NULL, 0 },
+		{ "[]:9110", NULL, 0 },
+		{ "9110", NULL, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char host[64] = "";
+		uint16_t port = 0;
+		int r = nio_hostport_parse(rows[i].in, host, sizeof(host), &port);
+
+		print_message("%s\n", rows[i].in);
+		assert_int_equal(r, rows[i].host ? 0 : -1);
+		if (rows[i].host) {
+			assert_string_equal(host, rows[i].host);
+			assert_int_equal(port, rows[i].port);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_sizes_times),
 		cmocka_unit_test(test_ports_bools_enums),
+		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
