@@ -370,6 +370,8 @@ static cfg_opt_t port_opts[] = {
 	CFG_INT("ring-frames", 4096, CFGF_NONE),
 	CFG_INT("block-timeout-ms", 1, CFGF_NONE),
 	CFG_STR("hold-time", "60s", CFGF_NONE),
+	CFG_STR("kernel-forwarding", NULL, CFGF_NONE),
+	CFG_STR("offloads", "disable", CFGF_NONE),
 	CFG_END(),
 };
 
@@ -622,6 +624,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("control-max-connections", 16, CFGF_NONE),
 		CFG_STR("control-idle", "60s", CFGF_NONE),
 		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
+		CFG_STR("kernel-forwarding", "refuse", CFGF_NONE),
 		CFG_SEC("port", port_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
@@ -666,7 +669,26 @@ static int port_index(const struct nio_config *c, const char *name)
 	return -1;
 }
 
-static int load_port(struct nio_config *c, cfg_t *sec)
+/* How an afpacket port shares its device with the kernel (see taps.c, offload.c). */
+static int load_port_host(struct nio_port *p, cfg_t *sec, const char *global_fwd)
+{
+	const char *fwd = cfg_getstr(sec, "kernel-forwarding");
+	const char *off = cfg_getstr(sec, "offloads");
+
+	if (!fwd)
+		fwd = global_fwd;
+	if (!nio_enum_ok("refuse|allow", fwd))
+		return fail(sec, sec->line, "port '%s': kernel-forwarding must be refuse or allow",
+			    p->name);
+	p->kernel_fwd_allow = !strcmp(fwd, "allow");
+	if (!nio_enum_ok("disable|refuse", off))
+		return fail(sec, sec->line, "port '%s': offloads must be disable or refuse",
+			    p->name);
+	p->offloads_refuse = !strcmp(off, "refuse");
+	return 0;
+}
+
+static int load_port(struct nio_config *c, cfg_t *sec, const char *global_fwd)
 {
 	struct nio_port *p = calloc(1, sizeof(*p));
 	unsigned long long ns;
@@ -724,7 +746,7 @@ static int load_port(struct nio_config *c, cfg_t *sec)
 			    "port '%s': hold-time '%s' is not a duration up to 1 day", p->name,
 			    cfg_getstr(sec, "hold-time"));
 	p->hold_ms = (uint32_t)(ns / 1000000);
-	return 0;
+	return load_port_host(p, sec, global_fwd);
 }
 
 static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint8_t *n,
@@ -956,8 +978,11 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 {
 	if (load_globals(c, cfg) < 0)
 		return -1;
+	if (!nio_enum_ok("refuse|allow", cfg_getstr(cfg, "kernel-forwarding")))
+		return fail(cfg, 0, "kernel-forwarding must be refuse or allow");
 	for (unsigned i = 0; i < cfg_size(cfg, "port"); i++)
-		if (load_port(c, cfg_getnsec(cfg, "port", i)) < 0)
+		if (load_port(c, cfg_getnsec(cfg, "port", i),
+			      cfg_getstr(cfg, "kernel-forwarding")) < 0)
 			return -1;
 	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
@@ -1112,6 +1137,10 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 			fprintf(out, " input %s", p->pcap_in);
 		if (p->pcap_out[0])
 			fprintf(out, " output %s", p->pcap_out);
+		if (p->kernel_fwd_allow)
+			fprintf(out, " kernel-forwarding allow");
+		if (p->offloads_refuse)
+			fprintf(out, " offloads refuse");
 		fprintf(out, "\n");
 	}
 	for (unsigned i = 0; i < c->npipelines; i++)

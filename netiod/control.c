@@ -215,14 +215,36 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(
-			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b}", "name",
+			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s}", "name",
 				     text(p->name), "driver", p->ops->name, "device",
 				     text(p->device[0] ? p->device : p->pcap_in), "ifindex",
 				     p->ifindex, "mtu", p->mtu, "mac", mac, "state",
 				     atomic_load(&p->gone) ? "gone" : "up", "eof",
-				     p->ops->eof && p->ops->eof((struct nio_port *)p)));
+				     p->ops->eof && p->ops->eof((struct nio_port *)p), "claims",
+				     nio_port_is_tap(p) ? "tap" : "enforced"));
 	}
 	return a;
+}
+
+/* The tap ports (afpacket, pcap) a pipeline touches: the kernel sees those packets too. */
+static json_t *pipeline_taps(const struct nio_config *c, const struct nio_pipeline *pl)
+{
+	const struct nio_port *taps[NIO_MAX_PORTS];
+	unsigned n = nio_pipeline_taps(c, pl, taps, NIO_MAX_PORTS);
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, text(taps[i]->name));
+	return a;
+}
+
+static const char *pipeline_secure(const struct nio_config *c, const struct nio_pipeline *pl)
+{
+	const struct nio_port *taps[1];
+
+	if (pl->fail_mode != NIO_FAIL_SECURE)
+		return "-";
+	return nio_pipeline_taps(c, pl, taps, 1) ? "not-enforced" : "enforced";
 }
 
 static json_t *cmd_pipelines(struct netiod *d)
@@ -238,14 +260,16 @@ static json_t *cmd_pipelines(struct netiod *d)
 			json_array_append_new(svcs, text(pl->svcs[s].svc->name));
 		json_array_append_new(
 			a,
-			json_pack("{s:o, s:o, s:o, s:s, s:o}", "name", text(pl->name), "in",
+			json_pack("{s:o, s:o, s:o, s:s, s:o, s:s, s:o}", "name", text(pl->name),
+				  "in",
 				  text(pl->match.in_port >= 0 ? c->ports[pl->match.in_port]->name
 							      : "any"),
 				  "out",
 				  text(pl->out_port >= 0 ? c->ports[pl->out_port]->name : "route"),
 				  "fail_mode",
 				  pl->fail_mode == NIO_FAIL_SECURE ? "secure" : "passthrough",
-				  "services", svcs));
+				  "services", svcs, "secure", pipeline_secure(c, pl), "taps",
+				  pipeline_taps(c, pl)));
 	}
 	return a;
 }

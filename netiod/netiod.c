@@ -127,7 +127,8 @@ static int check_config(struct netiod *d)
 	char err[512];
 	struct nio_config *c = nio_config_load(d, d->conf_file, NULL, err, sizeof(err));
 
-	if (!c || check_claims(c, err, sizeof(err)) < 0) {
+	if (!c || check_claims(c, err, sizeof(err)) < 0 ||
+	    nio_config_check_forwarding(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		nio_config_free(c);
 		return 1;
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
 	if (d.check_only)
 		return check_config(&d);
 	c = nio_config_load(&d, d.conf_file, NULL, err, sizeof(err));
-	if (!c || nio_config_open_ports(c, NULL, err, sizeof(err)) < 0 ||
+	if (!c || nio_config_check_forwarding(c, err, sizeof(err)) < 0 ||
+	    nio_config_open_ports(c, NULL, err, sizeof(err)) < 0 ||
 	    nio_config_set_claims(c, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (c->control_socket[0])
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
 	if (!d.base)
 		fatalx("event_base_new");
 	nio_apply_config(&d, c);
+	nio_config_warn_taps(c);
 	if (nio_worker_start(&d, &d.worker) < 0)
 		fatal("worker");
 	if (nio_neigh_init(&d) < 0)

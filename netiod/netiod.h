@@ -138,8 +138,14 @@ struct nio_port {
 	uint32_t block_timeout_ms;
 	/* kmod: how long netio.ko keeps the rings, claims and queued packets without netiod */
 	uint32_t hold_ms;
+	/* afpacket: the kernel may forward what netiod forwards (kernel-forwarding = "allow") */
+	bool kernel_fwd_allow;
+	/* afpacket: refuse to open while the device merges frames (offloads = "refuse")
+	 * instead of turning the merging off */
+	bool offloads_refuse;
 	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
 	bool open;
+	bool locked; /* holds the device lock (devlock.c) */
 	/* the device or netio.ko binding went away: the worker no longer polls the port and a
 	 * reload opens it afresh; set by the worker (poll error) or the control thread (event) */
 	atomic_bool gone;
@@ -474,6 +480,20 @@ void nio_pipeline_fini(struct nio_pipeline *pl);
 int nio_dev_info(struct nio_port *port, char *err, size_t errlen);
 void nio_dev_addrs(struct nio_port *port);
 
+/* offload.c: turn off (or, with refuse, only report) what makes AF_PACKET see merged frames */
+int nio_offloads_fix(const struct nio_port *port, bool refuse, char *err, size_t errlen);
+
+/* devlock.c: one netiod per device and network namespace (control thread) */
+int nio_devlock_get(const char *dev, char *err, size_t errlen);
+void nio_devlock_put(const char *dev);
+
+/* taps.c: ports the kernel also receives (afpacket, pcap): forwarding sysctls, secure */
+bool nio_port_is_tap(const struct nio_port *port);
+int nio_config_check_forwarding(const struct nio_config *c, char *err, size_t errlen);
+void nio_config_warn_taps(const struct nio_config *c);
+unsigned nio_pipeline_taps(const struct nio_config *c, const struct nio_pipeline *pl,
+			   const struct nio_port **taps, unsigned max);
+
 /* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
 int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);
@@ -487,6 +507,7 @@ void nio_kmod_events_sync(struct netiod *d);
 void nio_kmod_events_fini(struct netiod *d);
 
 /* port.c */
+const struct nio_port_ops *nio_port_driver(const struct nio_port *port);
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen);
 void nio_port_put(struct nio_port *p);

@@ -20,12 +20,33 @@ static const struct nio_port_ops *driver_ops(const char *driver)
 	return NULL;
 }
 
+/* The driver a port has, or would get if it were opened now. */
+const struct nio_port_ops *nio_port_driver(const struct nio_port *port)
+{
+	return port->open ? port->ops : driver_ops(port->driver);
+}
+
+/* A live device is locked for this netiod before anything touches it (offloads, claims). */
+static bool locks_device(const struct nio_port *p)
+{
+	return p->device[0] && p->ops != &nio_port_pcap_ops;
+}
+
+/* Held from the first open to the last put, across reopens (port_reopen) and failed ones. */
+static void unlock(struct nio_port *p)
+{
+	if (p->locked)
+		nio_devlock_put(p->device);
+	p->locked = false;
+}
+
 static bool same_port(const struct nio_port *a, const struct nio_port *b)
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
 	       !strcmp(a->driver, b->driver) && !strcmp(a->pcap_in, b->pcap_in) &&
 	       !strcmp(a->pcap_out, b->pcap_out) && a->ring_frames == b->ring_frames &&
-	       a->block_timeout_ms == b->block_timeout_ms && a->hold_ms == b->hold_ms;
+	       a->block_timeout_ms == b->block_timeout_ms && a->hold_ms == b->hold_ms &&
+	       a->offloads_refuse == b->offloads_refuse;
 }
 
 static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)
@@ -47,12 +68,36 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 				"%s:%d: port '%s': driver '%s' is not available in this build",
 				c->file, p->line, p->name, p->driver),
 		       -1;
-	if (p->ops->open(p, why, sizeof(why)) < 0)
+	if (locks_device(p)) {
+		if (nio_devlock_get(p->device, why, sizeof(why)) < 0)
+			return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file,
+				       p->line, p->name, p->ops->name, p->device, why);
+		p->locked = true;
+	}
+	if (p->ops->open(p, why, sizeof(why)) < 0) {
+		unlock(p);
 		return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file, p->line,
 			       p->name, p->ops->name, p->device[0] ? p->device : p->pcap_in,
 			       why[0] ? why : "open failed");
+	}
 	p->open = true;
 	p->refs = 1;
+	return 0;
+}
+
+/* Two live ports on one device would each take a copy of every frame and forward it. */
+static int check_devices(const struct nio_config *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->nports; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (c->ports[i]->device[0] && strcmp(c->ports[i]->driver, "pcap") &&
+			    strcmp(c->ports[j]->driver, "pcap") &&
+			    !strcmp(c->ports[i]->device, c->ports[j]->device))
+				return nio_err(err, errlen,
+					       "%s:%d: ports '%s' and '%s' both use device %s (one "
+					       "port per device)",
+					       c->file, c->ports[i]->line, c->ports[j]->name,
+					       c->ports[i]->name, c->ports[i]->device);
 	return 0;
 }
 
@@ -60,6 +105,8 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen)
 {
+	if (check_devices(c, err, errlen) < 0)
+		return -1;
 	for (unsigned i = 0; i < c->nports; i++) {
 		struct nio_port *reuse = find_reusable(old, c->ports[i]);
 
@@ -82,6 +129,7 @@ void nio_port_put(struct nio_port *p)
 	}
 	if (p->open)
 		p->ops->close(p);
+	unlock(p);
 	free(p);
 }
 

@@ -4,15 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <linux/sockios.h>
 
 #include <netio/csum.h>
 
@@ -435,21 +432,6 @@ static int open_tx(struct nio_port *port, struct afpacket *a, char *err, size_t 
 	return 0;
 }
 
-/* GRO merges TCP segments into frames bigger than a packet buffer: say why they vanish. */
-static void check_gro(const struct nio_port *port, int fd)
-{
-	struct ethtool_value ev = { .cmd = ETHTOOL_GGRO };
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", port->device);
-	ifr.ifr_data = (char *)&ev;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ev.data)
-		log_warnx("port %s: GRO is on for %s; merged frames over %u bytes are dropped "
-			  "(ethtool -K %s gro off)",
-			  port->name, port->device, NIO_PKT_MAX_FRAME, port->device);
-}
-
 /* What the port's counters cannot hold: the kernel's ring-full drops and checksum work. */
 static void log_totals(const struct nio_port *port, const struct afpacket *a)
 {
@@ -498,10 +480,11 @@ static int afp_open(struct nio_port *port, char *err, size_t errlen)
 		fail(err, errlen, port, "no such device");
 		goto err;
 	}
-	if (open_rx(port, a, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0 ||
+	/* before the ring exists, so no merged frame is ever queued in it */
+	if (nio_offloads_fix(port, port->offloads_refuse, err, errlen) < 0 ||
+	    open_rx(port, a, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0 ||
 	    nio_dev_info(port, err, errlen) < 0)
 		goto err;
-	check_gro(port, a->rx_fd);
 	nio_dev_addrs(port);
 	return 0;
 err:

@@ -68,6 +68,10 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	struct nio_config *c;
 
 	c = nio_config_load(d, file, NULL, err, errlen);
+	if (c && nio_config_check_forwarding(c, err, errlen) < 0) {
+		nio_config_free(c);
+		c = NULL;
+	}
 	if (c && (nio_config_open_ports(c, d->running, err, errlen) < 0 ||
 		  nio_config_set_claims(c, err, errlen) < 0)) {
 		char ignore[256];
@@ -89,6 +93,7 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	if (file != d->conf_file) /* SIGHUP passes d->conf_file itself */
 		snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
 	nio_apply_config(d, c);
+	nio_config_warn_taps(c);
 	d->reloads++;
 	d->last_error[0] = '\0';
 	log_info("configuration %s loaded (generation %llu)", file,

@@ -2,6 +2,7 @@
 #   lan  eth0 192.0.2.10/24    2001:db8:1::10/64  --  gw-lan 192.0.2.1/24    2001:db8:1::1/64
 #   wan  eth0 198.51.100.10/24 2001:db8:2::10/64  --  gw-wan 198.51.100.1/24 2001:db8:2::1/64
 # The gateway's kernel does not forward (ip_forward=0): netiod is the only forwarder.
+# GW_OFFLOADS=1 turns the gateway devices' offloads on (GRO, GSO, TSO, checksums), as on a NIC.
 # Requires: O (build dir). Provides: NS_LAN NS_GW NS_WAN, WORK, start_netiod, stop_netiod, ctl.
 
 : "${O:?O must name the build directory}"
@@ -66,7 +67,12 @@ setup_topology() {
 	ip -n "$NS_GW" link set lo up
 	for d in gw-lan gw-wan; do
 		ip -n "$NS_GW" link set "$d" up
-		no_offload "$NS_GW" "$d"
+		if [ -n "${GW_OFFLOADS:-}" ]; then
+			gw ethtool -K "$d" gro on gso on tso on tx on rx on >/dev/null ||
+				fail "ethtool -K $d: offloads on"
+		else
+			no_offload "$NS_GW" "$d"
+		fi
 	done
 	ip -n "$NS_GW" addr add 192.0.2.1/24 dev gw-lan
 	ip -n "$NS_GW" addr add 2001:db8:1::1/64 dev gw-lan nodad

@@ -88,6 +88,29 @@ static void test_valid(void **state)
 	nio_config_free(c);
 }
 
+/* kernel-forwarding: global default for every port, a port's own value wins. */
+static void test_host_options(void **state)
+{
+	static const char text[] = "kernel-forwarding = \"allow\"\n"
+				   "port a { device = \"d0\" }\n"
+				   "port b { device = \"d1\" kernel-forwarding = \"refuse\" "
+				   "offloads = \"refuse\" }\n";
+	char err[512];
+	struct nio_config *c = nio_config_load(&d, NULL, text, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_true(c->ports[0]->kernel_fwd_allow);
+	assert_false(c->ports[0]->offloads_refuse);
+	assert_false(c->ports[1]->kernel_fwd_allow);
+	assert_true(c->ports[1]->offloads_refuse);
+	nio_config_free(c);
+	c = nio_config_load(&d, NULL, "port a { device = \"d0\" }\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_false(c->ports[0]->kernel_fwd_allow);
+	nio_config_free(c);
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -115,6 +138,12 @@ static void test_errors(void **state)
 		  "<config>:1: control-idle: '1ms' is not a duration within [100ms, 1 day]" },
 		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
 		  "<config>:3: port 'a': driver 'x' is not one of auto|afpacket|pcap|kmod" },
+		{ "kernel-forwarding = \"yes\"\n",
+		  "<config>: kernel-forwarding must be refuse or allow" },
+		{ "port a { device = \"d\" kernel-forwarding = \"on\" }\n",
+		  "<config>:1: port 'a': kernel-forwarding must be refuse or allow" },
+		{ "port a { device = \"d\" offloads = \"off\" }\n",
+		  "<config>:1: port 'a': offloads must be disable or refuse" },
 		{ "// c\n/* c\n c */\npipeline p { match { src = \"10.0.0.1/8\" } }\n",
 		  "<config>:4: pipeline 'p': src: '10.0.0.1/8' is not a prefix (address/length, "
 		  "host bits zero)" },
@@ -151,6 +180,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_host_options),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
