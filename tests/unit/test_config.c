@@ -94,7 +94,8 @@ static void test_host_options(void **state)
 	static const char text[] = "kernel-forwarding = \"allow\"\n"
 				   "port a { device = \"d0\" }\n"
 				   "port b { device = \"d1\" kernel-forwarding = \"refuse\" "
-				   "offloads = \"refuse\" }\n";
+				   "offloads = \"refuse\" }\n"
+				   "pipeline p { match { in = \"a\" } }\n";
 	char err[512];
 	struct nio_config *c = nio_config_load(&d, NULL, text, err, sizeof(err));
 
@@ -105,7 +106,9 @@ static void test_host_options(void **state)
 	assert_false(c->ports[1]->kernel_fwd_allow);
 	assert_true(c->ports[1]->offloads_refuse);
 	nio_config_free(c);
-	c = nio_config_load(&d, NULL, "port a { device = \"d0\" }\n", err, sizeof(err));
+	c = nio_config_load(&d, NULL,
+			    "port a { device = \"d0\" }\npipeline p { match { in = \"a\" } }\n",
+			    err, sizeof(err));
 	assert_non_null(c);
 	assert_false(c->ports[0]->kernel_fwd_allow);
 	nio_config_free(c);
