@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Bindings: creation, ownership by a /dev/netio file, the hold timer and destruction. */
 #include <linux/fs.h>
+#include <linux/nsproxy.h>
 #include <linux/idr.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
@@ -25,12 +26,34 @@ static void nio_bind_release(struct kref *ref)
 
 	nio_ring_free_mem(b);
 	put_pid(b->owner_pid);
+	free_percpu(b->kept);
 	kfree(b);
 }
 
 void nio_bind_put(struct nio_bind *b)
 {
 	kref_put(&b->ref, nio_bind_release);
+}
+
+/*
+ * The hold time bounds how long queued packets wait, not the drop policy: a binding with a
+ * secure claim stays, dropping, until it is unbound or an owner attaches; the packets it
+ * queued are discarded. Without a secure claim nothing is guarded and the binding goes.
+ * rtnl and nio_lock held.
+ */
+static void nio_bind_expire(struct nio_bind *b)
+{
+	if (!nio_claims_secure(b)) {
+		pr_info("binding %u (%s) expired after %u ms without owner\n", b->id, b->name,
+			b->hold_ms);
+		nio_bind_destroy(b, NETIO_GONE_HOLD);
+		return;
+	}
+	b->expired = true;
+	nio_ring_rx_discard(b);
+	pr_info("binding %u (%s): no owner after %u ms, queue discarded; its secure claims drop "
+		"until it is unbound or an owner attaches\n",
+		b->id, b->name, b->hold_ms);
 }
 
 static void nio_bind_hold_expire(struct work_struct *work)
@@ -40,11 +63,8 @@ static void nio_bind_hold_expire(struct work_struct *work)
 	rtnl_lock();
 	mutex_lock(&nio_lock);
 	/* an owner may have attached while this work waited for the locks */
-	if (!b->dead && !b->owner) {
-		pr_info("binding %u (%s) expired after %u ms without owner\n", b->id, b->name,
-			b->hold_ms);
-		nio_bind_destroy(b, NETIO_GONE_HOLD);
-	}
+	if (!b->dead && !b->owner)
+		nio_bind_expire(b);
 	mutex_unlock(&nio_lock);
 	rtnl_unlock();
 	nio_bind_put(b);
@@ -72,6 +92,11 @@ static struct nio_bind *nio_bind_alloc(struct net_device *dev, const char *name,
 
 	if (!b)
 		return NULL;
+	b->kept = alloc_percpu(struct nio_kept_stats);
+	if (!b->kept) {
+		kfree(b);
+		return NULL;
+	}
 	kref_init(&b->ref);
 	strscpy(b->name, name, sizeof(b->name));
 	b->ifindex = dev->ifindex;
@@ -120,11 +145,20 @@ err_ring:
 	return ERR_PTR(err);
 }
 
-struct nio_bind *nio_bind_find(u32 id)
+/* A binding is seen only from its device's network namespace. nio_lock held. */
+static bool nio_bind_in(const struct nio_bind *b, const struct net *net)
 {
+	return net_eq(dev_net(b->dev), net);
+}
+
+struct nio_bind *nio_bind_find(u32 id, const struct net *net)
+{
+	struct nio_bind *b;
+
 	if (id > INT_MAX)
 		return NULL;
-	return idr_find(&nio_binds, id);
+	b = idr_find(&nio_binds, id);
+	return b && nio_bind_in(b, net) ? b : NULL;
 }
 
 struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name)
@@ -138,10 +172,15 @@ struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name)
 	return NULL;
 }
 
-/* The binding with the lowest id >= *id, for dumps. nio_lock held. */
-struct nio_bind *nio_bind_next(int *id)
+/* The binding of net with the lowest id >= *id, for dumps. nio_lock held. */
+struct nio_bind *nio_bind_next(int *id, const struct net *net)
 {
-	return idr_get_next(&nio_binds, id);
+	struct nio_bind *b;
+
+	for (; (b = idr_get_next(&nio_binds, id)); (*id)++)
+		if (nio_bind_in(b, net))
+			return b;
+	return NULL;
 }
 
 /*
@@ -183,7 +222,7 @@ struct nio_bind *nio_bind_attach(u32 id, struct file *f)
 	int err = 0;
 
 	mutex_lock(&nio_lock);
-	b = nio_bind_find(id);
+	b = nio_bind_find(id, current->nsproxy->net_ns);
 	if (!b)
 		err = -ENOENT;
 	else if (b->owner)
@@ -196,6 +235,7 @@ struct nio_bind *nio_bind_attach(u32 id, struct file *f)
 	}
 	nio_bind_get(b);
 	nio_bind_hold_stop(b);
+	b->expired = false;
 	nio_ring_republish(b);
 	b->owner_pid = get_pid(task_tgid(current));
 	WRITE_ONCE(b->owner, f);
@@ -223,6 +263,33 @@ void nio_bind_detach(struct nio_bind *b, struct file *f)
 bool nio_bind_may_change(const struct nio_bind *b)
 {
 	return !b->owner || b->owner_pid == task_tgid(current);
+}
+
+/* enum netio_hold_state, and the time left until expiry while waiting. nio_lock held. */
+u32 nio_bind_hold_state(const struct nio_bind *b, u32 *left_ms)
+{
+	long left;
+
+	*left_ms = 0;
+	if (b->owner)
+		return NETIO_HOLD_ATTACHED;
+	if (b->expired)
+		return NETIO_HOLD_EXPIRED;
+	if (delayed_work_pending(&b->hold_work)) {
+		left = (long)(READ_ONCE(b->hold_work.timer.expires) - jiffies);
+		*left_ms = left > 0 ? jiffies_to_msecs(left) : 0;
+	}
+	return NETIO_HOLD_WAITING;
+}
+
+void nio_bind_kept_sum(const struct nio_bind *b, struct nio_kept_stats *sum)
+{
+	int cpu, i;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu)
+		for (i = 0; i <= NETIO_KEPT_MAX; i++)
+			sum->n[i] += READ_ONCE(per_cpu_ptr(b->kept, cpu)->n[i]);
 }
 
 int nio_bind_init(void)

@@ -29,14 +29,7 @@ const struct nla_policy nio_claim_policy[NETIO_CLAIM_A_MAX + 1] = {
 	[NETIO_CLAIM_A_QUEUED] = { .type = NLA_REJECT },
 	[NETIO_CLAIM_A_DROPPED] = { .type = NLA_REJECT },
 	[NETIO_CLAIM_A_PASSED] = { .type = NLA_REJECT },
-};
-
-/* The packet fields a claim looks at. */
-struct nio_key {
-	u8 family, proto;
-	bool has_ports;
-	u16 sport, dport;
-	struct in6_addr src, dst;
+	[NETIO_CLAIM_A_KEPT] = { .type = NLA_REJECT },
 };
 
 static bool nio_has_ports(u8 proto)
@@ -213,8 +206,16 @@ static bool nio_key_v6(const struct sk_buff *skb, struct nio_key *k)
 	k->proto = nexthdr;
 	k->src = ip6h->saddr;
 	k->dst = ip6h->daddr;
-	if (!(frag_off & htons(IP6_OFFSET)))
-		nio_key_ports(skb, off, k);
+	if (frag_off & htons(IP6_OFFSET))
+		return true;
+	nio_key_ports(skb, off, k);
+	if (nexthdr == IPPROTO_ICMPV6) {
+		const u8 *type = skb_header_pointer(skb, off, 1, &k->icmp6_type);
+
+		k->has_icmp6 = type;
+		if (type)
+			k->icmp6_type = *type;
+	}
 	return true;
 }
 
@@ -234,25 +235,50 @@ static bool nio_claim_match(const struct nio_claim *c, const struct nio_key *k)
 	       k->dport >= c->dport_lo && k->dport <= c->dport_hi;
 }
 
-/* The claim an Ethernet frame (skb->data at the network header) belongs to, or NULL. */
-struct nio_claim *nio_claim_lookup(struct nio_claim_table *t, const struct sk_buff *skb)
+/* The claim an Ethernet frame (skb->data at the network header) belongs to, or NULL; k gets
+ * the frame's fields. */
+struct nio_claim *nio_claim_lookup(struct nio_claim_table *t, const struct sk_buff *skb,
+				   struct nio_key *k)
 {
-	struct nio_key k = {};
 	unsigned int i;
 	bool ok;
 
+	memset(k, 0, sizeof(*k));
 	if (skb->protocol == htons(ETH_P_IP))
-		ok = nio_key_v4(skb, &k);
+		ok = nio_key_v4(skb, k);
 	else if (skb->protocol == htons(ETH_P_IPV6))
-		ok = nio_key_v6(skb, &k);
+		ok = nio_key_v6(skb, k);
 	else
 		return NULL;
 	if (!ok)
 		return NULL;
 	for (i = 0; i < t->n; i++)
-		if (nio_claim_match(t->claims[i], &k))
+		if (nio_claim_match(t->claims[i], k))
 			return t->claims[i];
 	return NULL;
+}
+
+/* The first claim matching k that names k's destination exactly, as a host prefix. */
+struct nio_claim *nio_claim_lookup_host(struct nio_claim_table *t, const struct nio_key *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->claims[i]->dst_plen == nio_addr_bits(k->family) &&
+		    nio_claim_match(t->claims[i], k))
+			return t->claims[i];
+	return NULL;
+}
+
+/* Does b hold a claim that must keep dropping without an owner? nio_lock held. */
+bool nio_claims_secure(const struct nio_bind *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nclaims; i++)
+		if (b->claims[i]->fail_mode == NETIO_FAIL_SECURE)
+			return true;
+	return false;
 }
 
 struct nio_claim *nio_claim_alloc(void)
@@ -300,6 +326,7 @@ void nio_claim_stats_sum(const struct nio_claim *c, struct nio_claim_stats *sum)
 		sum->queued += READ_ONCE(s->queued);
 		sum->dropped += READ_ONCE(s->dropped);
 		sum->passed += READ_ONCE(s->passed);
+		sum->kept += READ_ONCE(s->kept);
 	}
 }
 
@@ -443,7 +470,8 @@ int nio_claim_fill(struct sk_buff *msg, const struct nio_claim *c)
 	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_BYTES, s.bytes, NETIO_CLAIM_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_QUEUED, s.queued, NETIO_CLAIM_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_DROPPED, s.dropped, NETIO_CLAIM_A_PAD) ||
-	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_PASSED, s.passed, NETIO_CLAIM_A_PAD)) {
+	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_PASSED, s.passed, NETIO_CLAIM_A_PAD) ||
+	    nla_put_u64_64bit(msg, NETIO_CLAIM_A_KEPT, s.kept, NETIO_CLAIM_A_PAD)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}

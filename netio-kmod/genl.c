@@ -3,6 +3,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/pid.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "netio.h"
 
@@ -40,6 +41,7 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 		{ NETIO_STAT_TX_BYTES, &s->tx_bytes },
 		{ NETIO_STAT_TX_BAD_DESC, &s->tx_bad_desc },
 		{ NETIO_STAT_TX_ERRORS, &s->tx_errors },
+		{ NETIO_STAT_RX_EXPIRED, &s->rx_expired },
 	};
 	unsigned int i;
 
@@ -49,6 +51,33 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 		if (nla_put_u64_64bit(msg, rows[i].type, READ_ONCE(*rows[i].v), NETIO_STAT_PAD))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int nio_fill_kept(struct sk_buff *msg, const struct nio_bind *b)
+{
+	struct nlattr *nest = nla_nest_start(msg, NETIO_A_KEPT);
+	struct nio_kept_stats sum;
+	int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	nio_bind_kept_sum(b, &sum);
+	for (i = NETIO_KEPT_ND; i <= NETIO_KEPT_LOCAL; i++)
+		if (nla_put_u64_64bit(msg, i, sum.n[i], NETIO_KEPT_PAD))
+			return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int nio_fill_hold(struct sk_buff *msg, const struct nio_bind *b)
+{
+	u32 left, state = nio_bind_hold_state(b, &left);
+
+	if (nla_put_u32(msg, NETIO_A_HOLD_MS, b->hold_ms) ||
+	    nla_put_u32(msg, NETIO_A_HOLD_STATE, state) ||
+	    (left && nla_put_u32(msg, NETIO_A_HOLD_LEFT_MS, left)))
+		return -EMSGSIZE;
 	return 0;
 }
 
@@ -79,8 +108,8 @@ static int nio_fill_bind(struct sk_buff *msg, const struct nio_bind *b, u32 port
 	    nla_put_u32(msg, NETIO_A_IFINDEX, b->ifindex) ||
 	    nla_put_string(msg, NETIO_A_BIND_NAME, b->name) ||
 	    nla_put_u32(msg, NETIO_A_OWNER_PID, b->owner_pid ? pid_vnr(b->owner_pid) : 0) ||
-	    nla_put_u32(msg, NETIO_A_HOLD_MS, b->hold_ms) || nio_fill_geometry(msg, b) ||
-	    nio_fill_stats(msg, b)) {
+	    nio_fill_hold(msg, b) || nio_fill_geometry(msg, b) || nio_fill_stats(msg, b) ||
+	    nio_fill_kept(msg, b)) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}
@@ -181,7 +210,7 @@ static struct nio_bind *nio_bind_for_change(struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, NETIO_A_BIND_ID))
 		return ERR_PTR(-EINVAL);
-	b = nio_bind_find(nla_get_u32(info->attrs[NETIO_A_BIND_ID]));
+	b = nio_bind_find(nla_get_u32(info->attrs[NETIO_A_BIND_ID]), genl_info_net(info));
 	if (!b) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETIO_A_BIND_ID], "no such binding");
 		return ERR_PTR(-ENOENT);
@@ -218,7 +247,7 @@ static int nio_nl_get_bind(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, NETIO_A_BIND_ID))
 		return -EINVAL;
 	mutex_lock(&nio_lock);
-	b = nio_bind_find(nla_get_u32(info->attrs[NETIO_A_BIND_ID]));
+	b = nio_bind_find(nla_get_u32(info->attrs[NETIO_A_BIND_ID]), genl_info_net(info));
 	err = b ? nio_reply_bind(info, b) : -ENOENT;
 	mutex_unlock(&nio_lock);
 	return err;
@@ -226,11 +255,12 @@ static int nio_nl_get_bind(struct sk_buff *skb, struct genl_info *info)
 
 static int nio_nl_dump_bind(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct net *net = sock_net(cb->skb->sk);
 	int id = cb->args[0];
 	struct nio_bind *b;
 
 	mutex_lock(&nio_lock);
-	for (; (b = nio_bind_next(&id)); id++)
+	for (; (b = nio_bind_next(&id, net)); id++)
 		if (nio_fill_bind(skb, b, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  NLM_F_MULTI))
 			break;
@@ -317,7 +347,7 @@ static int nio_nl_dump_claims(struct sk_buff *skb, struct netlink_callback *cb)
 	if (!attrs[NETIO_A_BIND_ID])
 		return -EINVAL;
 	mutex_lock(&nio_lock);
-	b = nio_bind_find(nla_get_u32(attrs[NETIO_A_BIND_ID]));
+	b = nio_bind_find(nla_get_u32(attrs[NETIO_A_BIND_ID]), sock_net(cb->skb->sk));
 	if (!b || i >= b->nclaims) {
 		mutex_unlock(&nio_lock);
 		return b || i ? 0 : -ENOENT;
@@ -345,6 +375,14 @@ out_cancel:
 	return -EMSGSIZE;
 }
 
+/*
+ * Every command is GENL_ADMIN_PERM (CAP_NET_ADMIN in the initial user namespace), not
+ * GENL_UNS_ADMIN_PERM: a binding pins up to 256 MiB of kernel memory and takes a NIC's traffic,
+ * and only the initial namespace's admin can open /dev/netio to use one, so an admin of a user
+ * namespace has no business creating or reading them. The counters and claims name the
+ * traffic of the box: reading them is an admin's too. Each command sees only the bindings of
+ * its socket's network namespace.
+ */
 static const struct genl_small_ops nio_genl_ops[] = {
 	{
 		.cmd = NETIO_CMD_BIND,
@@ -360,6 +398,7 @@ static const struct genl_small_ops nio_genl_ops[] = {
 		.cmd = NETIO_CMD_GET_BIND,
 		.doit = nio_nl_get_bind,
 		.dumpit = nio_nl_dump_bind,
+		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETIO_CMD_SET_CLAIMS,
@@ -369,6 +408,7 @@ static const struct genl_small_ops nio_genl_ops[] = {
 	{
 		.cmd = NETIO_CMD_GET_CLAIMS,
 		.dumpit = nio_nl_dump_claims,
+		.flags = GENL_ADMIN_PERM,
 	},
 };
 

@@ -79,6 +79,8 @@ static rx_handler_result_t nio_rx_handler(struct sk_buff **pskb)
 	struct nio_nic *nic = rcu_dereference(skb->dev->rx_handler_data);
 	struct nio_claim_table *t;
 	struct nio_claim *c;
+	struct nio_key k;
+	u32 reason;
 
 	/* frames for other stations (promiscuous mode) are not the gateway's to take */
 	if (skb->pkt_type == PACKET_LOOPBACK || skb->pkt_type == PACKET_OTHERHOST ||
@@ -87,9 +89,15 @@ static rx_handler_result_t nio_rx_handler(struct sk_buff **pskb)
 	t = rcu_dereference(nic->table);
 	if (!t || !t->n)
 		return RX_HANDLER_PASS;
-	c = nio_claim_lookup(t, skb);
+	c = nio_claim_lookup(t, skb, &k);
 	if (!c)
 		return RX_HANDLER_PASS;
+	reason = nio_keep_reason(skb, t, &k, &c);
+	if (reason) {
+		this_cpu_ptr(c->stats)->kept++;
+		this_cpu_ptr(c->bind->kept)->n[reason]++;
+		return RX_HANDLER_PASS;
+	}
 	return nio_rx_claimed(c, skb);
 }
 

@@ -31,7 +31,21 @@
 extern struct mutex nio_lock;
 
 struct nio_claim_stats {
-	u64 packets, bytes, queued, dropped, passed;
+	u64 packets, bytes, queued, dropped, passed, kept;
+};
+
+/* The packet fields a claim looks at, and what tells the kernel's own frames apart. */
+struct nio_key {
+	u8 family, proto;
+	bool has_ports, has_icmp6;
+	u16 sport, dport;
+	u8 icmp6_type;
+	struct in6_addr src, dst;
+};
+
+/* Frames a claim matched that the kernel kept (per CPU), by enum netio_kept. */
+struct nio_kept_stats {
+	u64 n[NETIO_KEPT_MAX + 1];
 };
 
 struct nio_claim {
@@ -67,6 +81,7 @@ struct nio_nic {
 struct nio_bind_stats {
 	u64 rx_packets, rx_bytes, rx_full, rx_trunc;
 	u64 tx_packets, tx_bytes, tx_bad_desc, tx_errors;
+	u64 rx_expired;
 };
 
 /*
@@ -86,7 +101,8 @@ struct nio_bind {
 	unsigned int nclaims;
 	struct file *owner; /* attached file or NULL (nio_lock) */
 	struct pid *owner_pid;
-	bool dead; /* destroyed: wake pollers with EPOLLERR */
+	bool dead;    /* destroyed: wake pollers with EPOLLERR */
+	bool expired; /* no owner past the hold time, kept for a secure claim (nio_lock) */
 	u32 hold_ms;
 	struct delayed_work hold_work;
 
@@ -102,6 +118,7 @@ struct nio_bind {
 	struct mutex tx_lock;
 	u32 tx_tail; /* the kernel's TX consumer index */
 	struct nio_bind_stats stats;
+	struct nio_kept_stats __percpu *kept;
 	wait_queue_head_t wq;
 };
 
@@ -110,21 +127,24 @@ int nio_bind_init(void);
 void nio_bind_uninit(void);
 struct nio_bind *nio_bind_create(struct net_device *dev, const char *name, u32 rx_slots,
 				 u32 tx_slots, u32 buf_size, u32 hold_ms);
-struct nio_bind *nio_bind_find(u32 id);
+struct nio_bind *nio_bind_find(u32 id, const struct net *net);
 struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name);
-struct nio_bind *nio_bind_next(int *id);
+struct nio_bind *nio_bind_next(int *id, const struct net *net);
 void nio_bind_destroy(struct nio_bind *b, u32 reason); /* enum netio_gone_reason */
 void nio_bind_get(struct nio_bind *b);
 void nio_bind_put(struct nio_bind *b);
 struct nio_bind *nio_bind_attach(u32 id, struct file *f);
 void nio_bind_detach(struct nio_bind *b, struct file *f);
 bool nio_bind_may_change(const struct nio_bind *b);
+u32 nio_bind_hold_state(const struct nio_bind *b, u32 *left_ms);
+void nio_bind_kept_sum(const struct nio_bind *b, struct nio_kept_stats *sum);
 
 /* ring.c */
 int nio_ring_alloc(struct nio_bind *b, u32 rx_slots, u32 tx_slots, u32 buf_size);
 void nio_ring_free_mem(struct nio_bind *b);
 void nio_ring_republish(struct nio_bind *b);
 bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id);
+void nio_ring_rx_discard(struct nio_bind *b);
 int nio_ring_tx(struct nio_bind *b);
 bool nio_ring_rx_ready(struct nio_bind *b);
 bool nio_ring_tx_room(struct nio_bind *b);
@@ -134,7 +154,10 @@ extern const struct nla_policy nio_claim_policy[NETIO_CLAIM_A_MAX + 1];
 struct nio_claim *nio_claim_alloc(void);
 int nio_claim_parse(struct nlattr *nest, struct nio_claim *c, struct netlink_ext_ack *extack);
 bool nio_claim_overlap(const struct nio_claim *a, const struct nio_claim *b);
-struct nio_claim *nio_claim_lookup(struct nio_claim_table *t, const struct sk_buff *skb);
+struct nio_claim *nio_claim_lookup(struct nio_claim_table *t, const struct sk_buff *skb,
+				   struct nio_key *k);
+struct nio_claim *nio_claim_lookup_host(struct nio_claim_table *t, const struct nio_key *k);
+bool nio_claims_secure(const struct nio_bind *b);
 int nio_claims_replace(struct nio_bind *b, struct nio_claim **claims, unsigned int n,
 		       struct netlink_ext_ack *extack);
 void nio_claim_free(struct nio_claim *c);
@@ -142,6 +165,10 @@ void nio_claim_free_now(struct nio_claim *c);
 void nio_nic_rebuild(struct nio_nic *nic);
 void nio_claim_stats_sum(const struct nio_claim *c, struct nio_claim_stats *sum);
 int nio_claim_fill(struct sk_buff *msg, const struct nio_claim *c);
+
+/* keep.c */
+u32 nio_keep_reason(const struct sk_buff *skb, struct nio_claim_table *t, const struct nio_key *k,
+		    struct nio_claim **c);
 
 /* hook.c */
 struct nio_nic *nio_nic_get(struct net_device *dev);

@@ -166,6 +166,24 @@ bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 clai
 	return true;
 }
 
+/*
+ * Free the RX slots no owner took within the hold time: move the consumer index up to the
+ * kernel's head, as a consumer would, and count them. No owner is attached (nio_lock held),
+ * so nobody else writes tail; a scribbled tail is simply overwritten.
+ */
+void nio_ring_rx_discard(struct nio_bind *b)
+{
+	int queued;
+
+	spin_lock_bh(&b->rx_lock);
+	queued = nio_ring_pending(b->rx_head, READ_ONCE(b->rx->tail), b->rx_slots);
+	if (queued > 0)
+		nio_stat_add(&b->stats.rx_expired, queued);
+	/* pairs with a future owner's acquire load of tail, as the consumer's own store would */
+	smp_store_release(&b->rx->tail, b->rx_head);
+	spin_unlock_bh(&b->rx_lock);
+}
+
 static void nio_tx_bad(struct nio_bind *b)
 {
 	nio_stat_add(&b->stats.tx_bad_desc, 1);

@@ -11,6 +11,21 @@
  * file: when the owner exits, the rings and claims stay for hold_ms so a restarted owner can
  * re-attach and continue from the ring indices. While no owner is attached, claimed packets
  * follow their claim's fail mode (secure: dropped; passthrough: left to the kernel stack).
+ * hold_ms bounds how long queued packets wait, not the drop policy: when it runs out, a binding
+ * without secure claims is destroyed (NETIO_GONE_HOLD); one with a secure claim discards its
+ * queued packets (NETIO_STAT_RX_EXPIRED) and stays, dropping, until it is unbound or an owner
+ * attaches again (a restarted owner finds it by ifindex and name, as within the hold time).
+ *
+ * Whatever the claims say, the module leaves to the kernel stack what is the kernel's: frames a
+ * claim matched but that are IPv6 ND or MLD, link-local multicast (224.0.0.0/24, ff02::/16),
+ * broadcast (link-layer, 255.255.255.255 or a subnet's broadcast address), or addressed to one
+ * of the netns's own addresses unless a matching claim names that exact address as a host
+ * prefix (a tunnel or ESP endpoint). They are counted per reason (NETIO_A_KEPT, enum
+ * netio_kept) and per claim (NETIO_CLAIM_A_KEPT).
+ *
+ * Every command needs CAP_NET_ADMIN in the initial user namespace (the rings are kernel memory
+ * and /dev/netio is the initial namespace's admin's) and sees only the bindings whose device is
+ * in the caller's network namespace; others answer ENOENT. NETIO_IOC_ATTACH likewise.
  *
  * Device /dev/netio:
  *   ioctl(fd, NETIO_IOC_ATTACH, &bind_id)  make this file the binding's owner (EBUSY if owned)
@@ -19,11 +34,11 @@
  *              poll also sends what the TX ring holds, like NETIO_IOC_KICK.
  *   ioctl(fd, NETIO_IOC_KICK)  send every TX slot between the kernel's tail and the user's head
  *
- * Generic netlink family NETIO_GENL_NAME, version NETIO_GENL_VERSION. Commands marked (admin)
- * need CAP_NET_ADMIN; a command that changes a binding whose owner is attached is refused with
- * EPERM unless it comes from the owner's process.
+ * Generic netlink family NETIO_GENL_NAME, version NETIO_GENL_VERSION. A command that changes
+ * a binding whose owner is attached is refused with EPERM unless it comes from the owner's
+ * process.
  *
- * NETIO_CMD_BIND (admin): create a binding, or return the existing one with the same ifindex
+ * NETIO_CMD_BIND: create a binding, or return the existing one with the same ifindex
  * and name (the re-attach path of a restarted owner). Request:
  *   NETIO_A_IFINDEX: NLA_U32, required
  *   NETIO_A_BIND_NAME: NLA_NUL_STRING, required, at most NETIO_NAME_MAX - 1 bytes
@@ -33,7 +48,7 @@
  *                    existing binding
  * Reply: the NETIO_CMD_GET_BIND message of the binding.
  *
- * NETIO_CMD_UNBIND (admin): destroy a binding, its rings and its claims.
+ * NETIO_CMD_UNBIND: destroy a binding, its rings and its claims.
  *   NETIO_A_BIND_ID: NLA_U32, required
  *
  * NETIO_CMD_GET_BIND: one binding (NETIO_A_BIND_ID given) or a dump of all. Reply:
@@ -42,12 +57,16 @@
  *   NETIO_A_BIND_NAME: NLA_NUL_STRING
  *   NETIO_A_OWNER_PID: NLA_U32, 0 when no owner is attached
  *   NETIO_A_HOLD_MS: NLA_U32
+ *   NETIO_A_HOLD_STATE: NLA_U32, enum netio_hold_state
+ *   NETIO_A_HOLD_LEFT_MS: NLA_U32, while NETIO_HOLD_WAITING with a hold time: ms until expiry
  *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS, NETIO_A_NBUFS, NETIO_A_BUF_SIZE, NETIO_A_HEADROOM: NLA_U32
  *   NETIO_A_MAP_SIZE, NETIO_A_RX_OFF, NETIO_A_TX_OFF, NETIO_A_BUF_OFF: NLA_U64
  *   NETIO_A_STATS: NLA_NESTED
  *     NETIO_STAT_*: NLA_U64 each (see enum netio_stat)
+ *   NETIO_A_KEPT: NLA_NESTED
+ *     NETIO_KEPT_*: NLA_U64 each, frames a claim matched that were left to the kernel
  *
- * NETIO_CMD_SET_CLAIMS (admin): replace the binding's whole claim set, atomically. Refused with
+ * NETIO_CMD_SET_CLAIMS: replace the binding's whole claim set, atomically. Refused with
  * EBUSY if a claim overlaps a claim of another binding on the same NIC (secure demultiplexing),
  * EINVAL (with an extended ack message) if a claim is malformed. Counters of a claim whose id
  * is kept carry over. Request:
@@ -74,16 +93,18 @@
  *                             wire size first and counts once per segment
  *       NETIO_CLAIM_A_DROPPED: NLA_U64, dropped (secure, no owner or ring full)
  *       NETIO_CLAIM_A_PASSED: NLA_U64, left to the kernel (passthrough, no owner or ring full)
+ *       NETIO_CLAIM_A_KEPT: NLA_U64, matched but the kernel's own (see above); not in PACKETS
  *
  * NETIO_CMD_BIND_GONE: an event, never a request, sent to the multicast group
- * NETIO_GENL_MCGRP_EVENTS of the binding's network namespace when a binding is destroyed:
+ * NETIO_GENL_MCGRP_EVENTS of the binding's network namespace when a binding is destroyed (a
+ * binding that outlives its hold time because of a secure claim is not destroyed: no event):
  *   NETIO_A_BIND_ID: NLA_U32
  *   NETIO_A_IFINDEX: NLA_U32, the device it was bound to
  *   NETIO_A_BIND_NAME: NLA_NUL_STRING
  *   NETIO_A_REASON: NLA_U32, enum netio_gone_reason
  *
  * Only IPv4 and IPv6 frames without a VLAN tag can be claimed; ARP and every other EtherType
- * go to the kernel stack untouched.
+ * go to the kernel stack untouched (and are not counted in NETIO_A_KEPT: no claim matches them).
  */
 #define NETIO_GENL_NAME		"netio"
 #define NETIO_GENL_VERSION	1
@@ -127,6 +148,9 @@ enum netio_attr {
 	NETIO_A_CLAIMS,
 	NETIO_A_PAD,
 	NETIO_A_REASON,
+	NETIO_A_HOLD_STATE,
+	NETIO_A_HOLD_LEFT_MS,
+	NETIO_A_KEPT,
 	__NETIO_A_MAX
 };
 #define NETIO_A_MAX (__NETIO_A_MAX - 1)
@@ -142,6 +166,7 @@ enum netio_stat {
 	NETIO_STAT_TX_BAD_DESC, /* TX descriptors or indices that failed validation */
 	NETIO_STAT_TX_ERRORS,	/* valid descriptors the kernel could not send */
 	NETIO_STAT_PAD,
+	NETIO_STAT_RX_EXPIRED, /* queued packets discarded when the hold time ran out */
 	__NETIO_STAT_MAX
 };
 #define NETIO_STAT_MAX (__NETIO_STAT_MAX - 1)
@@ -166,6 +191,7 @@ enum netio_claim_attr {
 	NETIO_CLAIM_A_DROPPED,
 	NETIO_CLAIM_A_PASSED,
 	NETIO_CLAIM_A_PAD,
+	NETIO_CLAIM_A_KEPT,
 	__NETIO_CLAIM_A_MAX
 };
 #define NETIO_CLAIM_A_MAX (__NETIO_CLAIM_A_MAX - 1)
@@ -179,6 +205,27 @@ enum netio_gone_reason {
 	NETIO_GONE_UNLOAD, /* the module is being removed */
 	__NETIO_GONE_MAX
 };
+
+/* Where a binding stands with its owner (NETIO_A_HOLD_STATE). */
+enum netio_hold_state {
+	NETIO_HOLD_ATTACHED, /* an owner has the rings */
+	NETIO_HOLD_WAITING,  /* no owner; queued packets wait for the hold time (or for ever: 0) */
+	NETIO_HOLD_EXPIRED,  /* no owner past the hold time: queue discarded, secure claims drop */
+	__NETIO_HOLD_MAX
+};
+
+/* Why a frame a claim matched was left to the kernel stack (NETIO_A_KEPT). */
+enum netio_kept {
+	NETIO_KEPT_UNSPEC,
+	NETIO_KEPT_ND,	      /* ICMPv6 133-137: router/neighbour solicitation and advert, redirect */
+	NETIO_KEPT_MLD,	      /* ICMPv6 130-132, 143 */
+	NETIO_KEPT_LL_MCAST,  /* 224.0.0.0/24, ff02::/16 (and ff01::/16) */
+	NETIO_KEPT_BROADCAST, /* link-layer broadcast, 255.255.255.255, a subnet's broadcast */
+	NETIO_KEPT_LOCAL,     /* to an address of the netns no matching claim names exactly */
+	NETIO_KEPT_PAD,
+	__NETIO_KEPT_MAX
+};
+#define NETIO_KEPT_MAX (__NETIO_KEPT_MAX - 1)
 
 enum netio_fail_mode { NETIO_FAIL_SECURE, NETIO_FAIL_PASSTHROUGH, __NETIO_FAIL_MAX };
 #define NETIO_FAIL_MAX (__NETIO_FAIL_MAX - 1)

@@ -159,15 +159,16 @@ static void nl_fail(const char *what, int err)
 }
 
 struct bind_info {
-	uint32_t id, owner, hold_ms, stats_n;
+	uint32_t id, owner, hold_ms, hold_state, stats_n;
 	uint64_t map_size;
 	uint64_t stats[NETIO_STAT_MAX + 1];
+	uint64_t kept[NETIO_KEPT_MAX + 1];
 };
 
 static int on_bind(struct nl_msg *m, void *arg)
 {
 	struct bind_info *bi = arg;
-	struct nlattr *tb[NETIO_A_MAX + 1], *st[NETIO_STAT_MAX + 1];
+	struct nlattr *tb[NETIO_A_MAX + 1], *st[NETIO_STAT_MAX + 1], *kt[NETIO_KEPT_MAX + 1];
 	int i;
 
 	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_BIND_ID])
@@ -175,7 +176,11 @@ static int on_bind(struct nl_msg *m, void *arg)
 	bi->id = nla_get_u32(tb[NETIO_A_BIND_ID]);
 	bi->owner = tb[NETIO_A_OWNER_PID] ? nla_get_u32(tb[NETIO_A_OWNER_PID]) : 0;
 	bi->hold_ms = tb[NETIO_A_HOLD_MS] ? nla_get_u32(tb[NETIO_A_HOLD_MS]) : 0;
+	bi->hold_state = tb[NETIO_A_HOLD_STATE] ? nla_get_u32(tb[NETIO_A_HOLD_STATE]) : 0;
 	bi->map_size = tb[NETIO_A_MAP_SIZE] ? nla_get_u64(tb[NETIO_A_MAP_SIZE]) : 0;
+	if (tb[NETIO_A_KEPT] && !nla_parse_nested(kt, NETIO_KEPT_MAX, tb[NETIO_A_KEPT], NULL))
+		for (i = 1; i <= NETIO_KEPT_MAX; i++)
+			bi->kept[i] = kt[i] ? nla_get_u64(kt[i]) : 0;
 	if (tb[NETIO_A_STATS] && !nla_parse_nested(st, NETIO_STAT_MAX, tb[NETIO_A_STATS], NULL))
 		for (i = 1; i <= NETIO_STAT_MAX; i++)
 			bi->stats[i] = st[i] ? nla_get_u64(st[i]) : 0;
@@ -316,7 +321,7 @@ static int on_claims(struct nl_msg *m, void *arg)
 			continue;
 		printf("claim %u packets %" PRIu64 " queued %" PRIu64 " dropped %" PRIu64
 		       " passed %" PRIu64 " family %u proto %u src %s dst %s sport %u-%u"
-		       " dport %u-%u mode %s\n",
+		       " dport %u-%u mode %s kept %" PRIu64 "\n",
 		       nla_get_u16(c[NETIO_CLAIM_A_ID]), nla_get_u64(c[NETIO_CLAIM_A_PACKETS]),
 		       nla_get_u64(c[NETIO_CLAIM_A_QUEUED]), nla_get_u64(c[NETIO_CLAIM_A_DROPPED]),
 		       nla_get_u64(c[NETIO_CLAIM_A_PASSED]), nla_get_u8(c[NETIO_CLAIM_A_FAMILY]),
@@ -329,7 +334,8 @@ static int on_claims(struct nl_msg *m, void *arg)
 		       nla_get_u16(c[NETIO_CLAIM_A_DPORT_HI]),
 		       nla_get_u8(c[NETIO_CLAIM_A_FAIL_MODE]) == NETIO_FAIL_PASSTHROUGH
 			       ? "passthrough"
-			       : "secure");
+			       : "secure",
+		       c[NETIO_CLAIM_A_KEPT] ? nla_get_u64(c[NETIO_CLAIM_A_KEPT]) : 0);
 	}
 	return NL_OK;
 }
@@ -396,14 +402,23 @@ static int cmd_show(int argc, char **argv)
 		[NETIO_STAT_RX_FULL] = "rx_full",	  [NETIO_STAT_RX_TRUNC] = "rx_trunc",
 		[NETIO_STAT_TX_PACKETS] = "tx_packets",	  [NETIO_STAT_TX_BYTES] = "tx_bytes",
 		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc", [NETIO_STAT_TX_ERRORS] = "tx_errors",
+		[NETIO_STAT_RX_EXPIRED] = "rx_expired",
+	};
+	static const char *const kept[] = {
+		[NETIO_KEPT_ND] = "nd",		      [NETIO_KEPT_MLD] = "mld",
+		[NETIO_KEPT_LL_MCAST] = "ll_mcast",   [NETIO_KEPT_BROADCAST] = "broadcast",
+		[NETIO_KEPT_LOCAL] = "local",
 	};
 	struct bind_info bi = get_bind((uint32_t)atoi(argv[2]));
 	struct nl_msg *m;
 	int i, err;
 
-	printf("owner_pid %u\nhold_ms %u\n", bi.owner, bi.hold_ms);
-	for (i = 1; i <= NETIO_STAT_TX_ERRORS; i++)
-		printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
+	printf("owner_pid %u\nhold_ms %u\nhold_state %u\n", bi.owner, bi.hold_ms, bi.hold_state);
+	for (i = 1; i <= NETIO_STAT_RX_EXPIRED; i++)
+		if (names[i])
+			printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
+	for (i = NETIO_KEPT_ND; i <= NETIO_KEPT_LOCAL; i++)
+		printf("kept_%s %" PRIu64 "\n", kept[i], bi.kept[i]);
 	m = nl_req(NETIO_CMD_GET_CLAIMS, NLM_F_DUMP);
 	nla_put_u32(m, NETIO_A_BIND_ID, bi.id);
 	err = nl_exec(m, on_claims, NULL);
