@@ -9,11 +9,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "netioctl.h"
+
 #ifndef NIO_RUNDIR
 #define NIO_RUNDIR "/run"
 #endif
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAEMON = 2 };
+enum { EXIT_OK = NIO_EXIT_OK, EXIT_USAGE = NIO_EXIT_USAGE, EXIT_DAEMON = NIO_EXIT_DAEMON };
 
 static int json_out;
 
@@ -28,6 +30,8 @@ static void usage(void)
 			"  reload [FILE]\n"
 			"  capture start PIPELINE FILE [stage in|out|SERVICE|N] [count N]\n"
 			"  capture stop PIPELINE\n"
+			"  kernel list | unbind DEV|ID   netio.ko's bindings in this netns, "
+			"without netiod\n"
 			"  -j  print the daemon's JSON reply\n"
 			"  -s  control socket (default " NIO_RUNDIR "/netiod.sock)\n"
 			"exit status: 0 ok, 1 usage error, 2 daemon error\n");
@@ -314,6 +318,12 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		usage();
+	if (!strcmp(argv[optind], "kernel")) {
+		rc = nio_ctl_kernel(argc - optind, argv + optind, json_out);
+		if (rc < 0)
+			usage();
+		return rc;
+	}
 	req = build_request(argc - optind, argv + optind);
 	rep = transact(sock, req);
 	if (!rep) {

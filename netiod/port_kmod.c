@@ -206,8 +206,8 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 		return nio_err(err, errlen, "inconsistent ring geometry");
 	if (k->buf_size < KMOD_BUF_SIZE)
 		return snprintf(err, errlen,
-				"binding has %u-byte buffers, %u needed (unbind it or wait for it "
-				"to expire)",
+				"binding has %u-byte buffers, %u needed (netioctl kernel unbind "
+				"the binding)",
 				k->buf_size, KMOD_BUF_SIZE),
 		       -1;
 	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);

@@ -107,8 +107,8 @@ warm_up() { # ping options
 	done
 }
 
-queued() { "$T" show "$1" | awk -v id="$2" '$1 == "claim" && $2 == id { print $6 }'; }
-dropped() { "$T" show "$1" | awk -v id="$2" '$1 == "claim" && $2 == id { print $8 }'; }
+queued() { gw "$T" show "$1" | awk -v id="$2" '$1 == "claim" && $2 == id { print $6 }'; }
+dropped() { gw "$T" show "$1" | awk -v id="$2" '$1 == "claim" && $2 == id { print $8 }'; }
 
 setup
 claim
@@ -116,8 +116,8 @@ log "netiod on kmod ports forwards IPv4 and IPv6 (the gateway kernel does not)"
 start_netiod
 warm_up 198.51.100.10
 warm_up -6 2001:db8:2::10
-[ "$("$T" show "$LAN" | grep -c '^claim')" -eq 2 ] || fail "netiod did not install lan's claims: $("$T" show "$LAN")"
-[ "$("$T" show "$LAN" | awk '$1 == "hold_ms" { print $2 }')" = 90000 ] || fail "netiod did not apply hold-time"
+[ "$(gw "$T" show "$LAN" | grep -c '^claim')" -eq 2 ] || fail "netiod did not install lan's claims: $(gw "$T" show "$LAN")"
+[ "$(gw "$T" show "$LAN" | awk '$1 == "hold_ms" { print $2 }')" = 90000 ] || fail "netiod did not apply hold-time"
 before=$(queued "$LAN" 0)
 lan ping -c 20 -i 0.05 -W 2 198.51.100.10 >"$W/ping4" || fail "IPv4 ping lost: $(tail -n 2 "$W/ping4")"
 lan ping -6 -c 10 -i 0.05 -W 2 2001:db8:2::10 >"$W/ping6" || fail "IPv6 ping lost: $(tail -n 2 "$W/ping6")"
@@ -129,12 +129,12 @@ lan ping -c 2 -W 2 192.0.2.1 >/dev/null || fail "ping to the gateway itself"
 log "TCP with the veth offloads on: GSO frames are cut to wire size before the ring"
 ip netns exec $R iperf3 -s -1 -D -B 198.51.100.10 --logfile "$W/iperf-s.log"
 sleep 0.5
-p0=$("$T" show "$LAN" | awk '$1 == "claim" && $2 == 0 { print $4 }')
+p0=$(gw "$T" show "$LAN" | awk '$1 == "claim" && $2 == 0 { print $4 }')
 q0=$(queued "$LAN" 0)
 lan timeout 90 iperf3 -c 198.51.100.10 -n 2M >"$W/iperf.out" 2>&1 || fail "iperf3: $(tail -n 3 "$W/iperf.out")"
-p1=$("$T" show "$LAN" | awk '$1 == "claim" && $2 == 0 { print $4 }')
+p1=$(gw "$T" show "$LAN" | awk '$1 == "claim" && $2 == 0 { print $4 }')
 echo "   claim lan/0: $((p1 - p0)) frames received, $(($(queued "$LAN" 0) - q0)) queued after GSO"
-trunc=$("$T" show "$LAN" | awk '$1 == "rx_trunc" { print $2 }')
+trunc=$(gw "$T" show "$LAN" | awk '$1 == "rx_trunc" { print $2 }')
 [ "$trunc" = 0 ] || fail "$trunc frames were truncated into the ring"
 echo "   2 MB of TCP through netiod: $(grep -E 'receiver' "$W/iperf.out" | awk '{ print $7, $8 }')"
 
@@ -148,7 +148,7 @@ if lan ping -c 3 -i 0.2 -W 1 198.51.100.10 >/dev/null 2>&1; then fail "ping cros
 start_netiod
 warm_up 198.51.100.10
 lan ping -c 10 -i 0.05 -W 2 198.51.100.10 >"$W/ping4b" || fail "ping after restart: $(tail -n 2 "$W/ping4b")"
-[ "$("$T" show "$LAN" | awk '$1 == "owner_pid" { print $2 }')" != 0 ] || fail "lan binding has no owner"
+[ "$(gw "$T" show "$LAN" | awk '$1 == "owner_pid" { print $2 }')" != 0 ] || fail "lan binding has no owner"
 
 ctl() { "$O/netiod/netioctl" -s "$W/netiod.sock" "$@"; }
 
@@ -158,8 +158,8 @@ printf '%s\n' 'port lan { device = "gw-lan" driver = "kmod" hold-time = "90s" }'
 ctl reload "$W/lan-only.conf" || fail "reload without the wan port: $(tail -n 3 "$W/netiod.log")"
 grep -q "port wan: netio.ko binding $WAN released" "$W/netiod.log" ||
 	fail "no release of binding $WAN: $(tail -n 3 "$W/netiod.log")"
-if "$T" show "$WAN" >/dev/null 2>&1; then fail "binding $WAN outlived its port"; fi
-"$T" show "$LAN" >/dev/null || fail "the lan binding went with it"
+if gw "$T" show "$WAN" >/dev/null 2>&1; then fail "binding $WAN outlived its port"; fi
+gw "$T" show "$LAN" >/dev/null || fail "the lan binding went with it"
 ctl reload "$W/netiod.conf" || fail "reload with the wan port back: $(tail -n 3 "$W/netiod.log")"
 warm_up 198.51.100.10
 lan ping -c 5 -i 0.05 -W 2 198.51.100.10 >/dev/null || fail "no forwarding after the wan port came back"

@@ -550,6 +550,23 @@ static int cmd_fwd(int argc, char **argv)
 }
 
 /* hold ID SECONDS: own the binding without consuming, so packets queue. */
+/* attach ID: only the ioctl, asked without looking the binding up over netlink first. */
+static int cmd_attach(int argc, char **argv)
+{
+	uint32_t id = (uint32_t)atoi(argv[2]);
+	int fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open %s failed", NETIO_DEVICE);
+	if (ioctl(fd, NETIO_IOC_ATTACH, &id)) {
+		fprintf(stderr, "nioring: attach %u: %s\n", id, errname(errno));
+		return 3;
+	}
+	printf("attached\n");
+	close(fd);
+	return 0;
+}
+
 static int cmd_hold(int argc, char **argv)
 {
 	struct port p;
@@ -737,7 +754,7 @@ int main(int argc, char **argv)
 		{ "claims", 3, cmd_claims, 1 },	    { "show", 3, cmd_show, 1 },
 		{ "fwd", 7, cmd_fwd, 1 },	    { "hold", 4, cmd_hold, 1 },
 		{ "scribble", 4, cmd_scribble, 1 }, { "udp-send", 5, cmd_udp_send, 0 },
-		{ "udp-recv", 4, cmd_udp_recv, 0 },
+		{ "udp-recv", 4, cmd_udp_recv, 0 }, { "attach", 3, cmd_attach, 0 },
 	};
 	size_t i;
 
@@ -752,7 +769,7 @@ int main(int argc, char **argv)
 		return cmds[i].fn(argc, argv);
 	}
 	fprintf(stderr,
-		"usage: nioring bind|unbind|claims|show|fwd|hold|scribble|udp-send|udp-recv "
-		"...\n");
+		"usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|udp-send|"
+		"udp-recv ...\n");
 	return 1;
 }
