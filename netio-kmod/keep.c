@@ -18,8 +18,7 @@
 
 /* To one of the netns's addresses: the kernel's, unless a matching claim names that address
  * as a host prefix (a tunnel or ESP endpoint), which then takes the frame. */
-static u32 nio_keep_local(struct nio_claim_table *t, const struct nio_key *k,
-			  struct nio_claim **c)
+static u32 nio_keep_local(struct nio_claim_table *t, const struct nio_key *k, struct nio_claim **c)
 {
 	struct nio_claim *host = nio_claim_lookup_host(t, k);
 
@@ -70,8 +69,9 @@ static u32 nio_keep_v6(const struct sk_buff *skb, struct nio_claim_table *t,
 	if (k->has_icmp6 && nio_icmp6_mld(k->icmp6_type))
 		return NETIO_KEPT_MLD;
 	if (ipv6_addr_is_multicast(&k->dst))
-		return IPV6_ADDR_MC_SCOPE(&k->dst) <= IPV6_ADDR_SCOPE_LINKLOCAL ? NETIO_KEPT_LL_MCAST
-										  : 0;
+		return IPV6_ADDR_MC_SCOPE(&k->dst) <= IPV6_ADDR_SCOPE_LINKLOCAL
+			       ? NETIO_KEPT_LL_MCAST
+			       : 0;
 	/* a host-prefix claim takes its address whether it is the gateway's or not */
 	if ((*c)->dst_plen == 128 || !IS_ENABLED(CONFIG_IPV6))
 		return 0;

@@ -27,23 +27,25 @@
 struct kctl {
 	struct nl_sock *sk;
 	int family;
-	int err;	  /* negative errno of the last request */
-	char msg[160];	  /* the kernel's extended ack message */
-	json_t *binds;	  /* array, filled by the GET_BIND dump */
-	json_t *claims;	  /* array of the binding being dumped */
+	int err;	/* negative errno of the last request */
+	char msg[160];	/* the kernel's extended ack message */
+	json_t *binds;	/* array, filled by the GET_BIND dump */
+	json_t *claims; /* array of the binding being dumped */
 };
 
 static const char *const stat_names[] = {
-	[NETIO_STAT_RX_PACKETS] = "rx_packets",	  [NETIO_STAT_RX_BYTES] = "rx_bytes",
-	[NETIO_STAT_RX_FULL] = "rx_full",	  [NETIO_STAT_RX_TRUNC] = "rx_trunc",
-	[NETIO_STAT_RX_EXPIRED] = "rx_expired",	  [NETIO_STAT_TX_PACKETS] = "tx_packets",
-	[NETIO_STAT_TX_BYTES] = "tx_bytes",	  [NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc",
+	[NETIO_STAT_RX_PACKETS] = "rx_packets", [NETIO_STAT_RX_BYTES] = "rx_bytes",
+	[NETIO_STAT_RX_FULL] = "rx_full",	[NETIO_STAT_RX_TRUNC] = "rx_trunc",
+	[NETIO_STAT_RX_EXPIRED] = "rx_expired", [NETIO_STAT_TX_PACKETS] = "tx_packets",
+	[NETIO_STAT_TX_BYTES] = "tx_bytes",	[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc",
 	[NETIO_STAT_TX_ERRORS] = "tx_errors",
 };
 
 static const char *const kept_names[] = {
-	[NETIO_KEPT_ND] = "nd",		    [NETIO_KEPT_MLD] = "mld",
-	[NETIO_KEPT_LL_MCAST] = "ll_mcast", [NETIO_KEPT_BROADCAST] = "broadcast",
+	[NETIO_KEPT_ND] = "nd",
+	[NETIO_KEPT_MLD] = "mld",
+	[NETIO_KEPT_LL_MCAST] = "ll_mcast",
+	[NETIO_KEPT_BROADCAST] = "broadcast",
 	[NETIO_KEPT_LOCAL] = "local",
 };
 
@@ -160,7 +162,8 @@ static json_t *counters(struct nlattr *nest, int max, const char *const *names, 
 		return o;
 	for (int i = 1; i <= max && (size_t)i < nnames; i++)
 		if (names[i] && tb[i] && nla_len(tb[i]) >= 8)
-			json_object_set_new(o, names[i], json_integer((json_int_t)nla_get_u64(tb[i])));
+			json_object_set_new(o, names[i],
+					    json_integer((json_int_t)nla_get_u64(tb[i])));
 	return o;
 }
 
@@ -192,10 +195,12 @@ static int on_bind(struct nl_msg *m, void *arg)
 		      u32_of(tb[NETIO_A_HOLD_LEFT_MS]), "rx_slots", u32_of(tb[NETIO_A_RX_SLOTS]),
 		      "tx_slots", u32_of(tb[NETIO_A_TX_SLOTS]), "buf_size",
 		      u32_of(tb[NETIO_A_BUF_SIZE]));
-	json_object_set_new(b, "stats", counters(tb[NETIO_A_STATS], NETIO_STAT_MAX, stat_names,
-						 NAMES(stat_names)));
-	json_object_set_new(b, "kept", counters(tb[NETIO_A_KEPT], NETIO_KEPT_MAX, kept_names,
-						NAMES(kept_names)));
+	json_object_set_new(
+		b, "stats",
+		counters(tb[NETIO_A_STATS], NETIO_STAT_MAX, stat_names, NAMES(stat_names)));
+	json_object_set_new(
+		b, "kept",
+		counters(tb[NETIO_A_KEPT], NETIO_KEPT_MAX, kept_names, NAMES(kept_names)));
 	json_array_append_new(k->binds, b);
 	return NL_OK;
 }
@@ -205,8 +210,7 @@ static const char *prefix(struct nlattr **c, int addr, int plen, char *buf, size
 	char a[INET6_ADDRSTRLEN];
 
 	if (!c[addr] || !c[plen] ||
-	    !inet_ntop(nla_len(c[addr]) == 4 ? AF_INET : AF_INET6, nla_data(c[addr]), a,
-		       sizeof(a)))
+	    !inet_ntop(nla_len(c[addr]) == 4 ? AF_INET : AF_INET6, nla_data(c[addr]), a, sizeof(a)))
 		return "any";
 	snprintf(buf, len, "%s/%u", a, nla_get_u8(c[plen]));
 	return buf;
@@ -231,20 +235,23 @@ static json_t *claim(struct nlattr **c)
 
 	o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:o, s:o, s:s}", "id",
 		      (json_int_t)nla_get_u16(c[NETIO_CLAIM_A_ID]), "family",
-		      fam == AF_INET ? "ipv4" : fam == AF_INET6 ? "ipv6" : "any", "proto",
+		      fam == AF_INET	? "ipv4"
+		      : fam == AF_INET6 ? "ipv6"
+					: "any",
+		      "proto",
 		      c[NETIO_CLAIM_A_PROTO] ? (json_int_t)nla_get_u8(c[NETIO_CLAIM_A_PROTO]) : 0,
 		      "src", prefix(c, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, src, sizeof(src)),
 		      "dst", prefix(c, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, dst, sizeof(dst)),
 		      "sport", ports(c[NETIO_CLAIM_A_SPORT_LO], c[NETIO_CLAIM_A_SPORT_HI]), "dport",
 		      ports(c[NETIO_CLAIM_A_DPORT_LO], c[NETIO_CLAIM_A_DPORT_HI]), "fail_mode",
-		      c[NETIO_CLAIM_A_FAIL_MODE] &&
-				      nla_get_u8(c[NETIO_CLAIM_A_FAIL_MODE]) == NETIO_FAIL_PASSTHROUGH
+		      c[NETIO_CLAIM_A_FAIL_MODE] && nla_get_u8(c[NETIO_CLAIM_A_FAIL_MODE]) ==
+							    NETIO_FAIL_PASSTHROUGH
 			      ? "passthrough"
 			      : "secure");
 	for (size_t i = 0; i < NAMES(cnt); i++)
-		json_object_set_new(o, cnt_names[i],
-				    json_integer(c[cnt[i]] ? (json_int_t)nla_get_u64(c[cnt[i]])
-							   : 0));
+		json_object_set_new(
+			o, cnt_names[i],
+			json_integer(c[cnt[i]] ? (json_int_t)nla_get_u64(c[cnt[i]]) : 0));
 	return o;
 }
 
@@ -256,7 +263,7 @@ static int on_claims(struct nl_msg *m, void *arg)
 
 	if (genlmsg_parse(nlmsg_hdr(m), 0, tb, NETIO_A_MAX, NULL) || !tb[NETIO_A_CLAIMS])
 		return NL_SKIP;
-	nla_for_each_nested(nest, tb[NETIO_A_CLAIMS], rem)
+	nla_for_each_nested (nest, tb[NETIO_A_CLAIMS], rem)
 		if (!nla_parse_nested(c, NETIO_CLAIM_A_MAX, nest, NULL) && c[NETIO_CLAIM_A_ID])
 			json_array_append_new(k->claims, claim(c));
 	return NL_OK;
@@ -278,7 +285,8 @@ static int load(struct kctl *k)
 
 		k->claims = json_array();
 		json_object_set_new(b, "claims", k->claims);
-		nla_put_u32(m, NETIO_A_BIND_ID, (uint32_t)json_integer_value(json_object_get(b, "id")));
+		nla_put_u32(m, NETIO_A_BIND_ID,
+			    (uint32_t)json_integer_value(json_object_get(b, "id")));
 		rc = exec(k, m, on_claims);
 		/* a binding unbound between the two dumps has no claims to show */
 		if (rc < 0 && rc != -ENOENT)
@@ -389,8 +397,9 @@ static int unbind_one(struct kctl *k, const json_t *b)
 		 json_string_value(json_object_get(b, "device")));
 	rc = exec(k, m, NULL);
 	if (rc == -EPERM && num(b, "owner_pid")) {
-		fprintf(stderr, "netioctl: %s: attached to pid %lld; stop it (or reload it without "
-				"that port) first\n",
+		fprintf(stderr,
+			"netioctl: %s: attached to pid %lld; stop it (or reload it without "
+			"that port) first\n",
 			what, (long long)num(b, "owner_pid"));
 		return NIO_EXIT_DAEMON;
 	}

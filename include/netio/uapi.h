@@ -217,8 +217,8 @@ enum netio_hold_state {
 /* Why a frame a claim matched was left to the kernel stack (NETIO_A_KEPT). */
 enum netio_kept {
 	NETIO_KEPT_UNSPEC,
-	NETIO_KEPT_ND,	      /* ICMPv6 133-137: router/neighbour solicitation and advert, redirect */
-	NETIO_KEPT_MLD,	      /* ICMPv6 130-132, 143 */
+	NETIO_KEPT_ND,	/* ICMPv6 133-137: router/neighbour solicitation and advert, redirect */
+	NETIO_KEPT_MLD, /* ICMPv6 130-132, 143 */
 	NETIO_KEPT_LL_MCAST,  /* 224.0.0.0/24, ff02::/16 (and ff01::/16) */
 	NETIO_KEPT_BROADCAST, /* link-layer broadcast, 255.255.255.255, a subnet's broadcast */
 	NETIO_KEPT_LOCAL,     /* to an address of the netns no matching claim names exactly */

@@ -405,8 +405,10 @@ static int cmd_show(int argc, char **argv)
 		[NETIO_STAT_RX_EXPIRED] = "rx_expired",
 	};
 	static const char *const kept[] = {
-		[NETIO_KEPT_ND] = "nd",		      [NETIO_KEPT_MLD] = "mld",
-		[NETIO_KEPT_LL_MCAST] = "ll_mcast",   [NETIO_KEPT_BROADCAST] = "broadcast",
+		[NETIO_KEPT_ND] = "nd",
+		[NETIO_KEPT_MLD] = "mld",
+		[NETIO_KEPT_LL_MCAST] = "ll_mcast",
+		[NETIO_KEPT_BROADCAST] = "broadcast",
 		[NETIO_KEPT_LOCAL] = "local",
 	};
 	struct bind_info bi = get_bind((uint32_t)atoi(argv[2]));
@@ -768,8 +770,7 @@ int main(int argc, char **argv)
 			nl_open();
 		return cmds[i].fn(argc, argv);
 	}
-	fprintf(stderr,
-		"usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|udp-send|"
-		"udp-recv ...\n");
+	fprintf(stderr, "usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|udp-send|"
+			"udp-recv ...\n");
 	return 1;
 }
