@@ -184,7 +184,10 @@ static int on_bind(struct nl_msg *m, void *arg)
 		return NL_SKIP;
 	if (!if_indextoname((unsigned)u32_of(tb[NETIO_A_IFINDEX]), dev))
 		snprintf(dev, sizeof(dev), "?");
-	state = (uint32_t)u32_of(tb[NETIO_A_HOLD_STATE]);
+	/* a module older than the hold state tells only whether an owner is attached */
+	state = u32_of(tb[NETIO_A_OWNER_PID]) ? NETIO_HOLD_ATTACHED : NETIO_HOLD_WAITING;
+	if (tb[NETIO_A_HOLD_STATE])
+		state = (uint32_t)u32_of(tb[NETIO_A_HOLD_STATE]);
 	b = json_pack("{s:I, s:s, s:s, s:I, s:I, s:b, s:I, s:s, s:I, s:I, s:I, s:I}", "id",
 		      u32_of(tb[NETIO_A_BIND_ID]), "name",
 		      tb[NETIO_A_BIND_NAME] ? nla_get_string(tb[NETIO_A_BIND_NAME]) : "", "device",

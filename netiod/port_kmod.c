@@ -37,6 +37,7 @@ struct kmod {
 	char nl_msg[160]; /* the kernel's extended ack message */
 	int fd;		  /* /dev/netio, owner of the binding */
 	uint32_t bind_id;
+	uint32_t hold_state; /* enum netio_hold_state as found at bind time */
 	uint8_t *map;
 	size_t map_size;
 	struct nio_ring *rx, *tx;
@@ -146,6 +147,7 @@ static int on_bind(struct nl_msg *m, void *arg)
 		return NL_SKIP;
 	k->bind_id = nla_get_u32(tb[NETIO_A_BIND_ID]);
 	k->map_size = (size_t)nla_get_u64(tb[NETIO_A_MAP_SIZE]);
+	k->hold_state = tb[NETIO_A_HOLD_STATE] ? nla_get_u32(tb[NETIO_A_HOLD_STATE]) : 0;
 	return NL_OK;
 }
 
@@ -394,6 +396,12 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 	}
 	nla_nest_end(x.m, list);
 	rc = nl_exec(k, x.m, NULL, NULL);
+	/* most likely a binding a netiod left under another port name: secure, it stays */
+	if (rc == -EBUSY)
+		return nl_fail(k, rc,
+			       "set claims (netioctl kernel list shows who holds the device; "
+			       "netioctl kernel unbind one without owner)",
+			       err, errlen);
 	if (rc < 0)
 		return nl_fail(k, rc, "set claims", err, errlen);
 	log_debug("port %s: %u claims installed in netio.ko", port->name, x.n);
@@ -463,8 +471,12 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0)
 		goto err;
 	nio_dev_addrs(port);
-	log_info("port %s: netio.ko binding %u on %s, %u/%u slots", port->name, k->bind_id,
-		 port->device, k->rx_slots, k->tx_slots);
+	log_info("port %s: netio.ko binding %u on %s, %u/%u slots%s", port->name, k->bind_id,
+		 port->device, k->rx_slots, k->tx_slots,
+		 k->hold_state == NETIO_HOLD_EXPIRED
+			 ? " (taken over past its hold time: its queue was discarded, its secure "
+			   "claims dropped meanwhile)"
+			 : "");
 	return 0;
 err:
 	kmod_close(port);

@@ -7,7 +7,7 @@ T=${NETIO_TOOLS:-$O/vm}/nioring
 W=$(mktemp -d)
 A=kp-a
 
-log() { echo "== $*"; }
+log() { echo "== $(date +%T) $*"; }
 
 fail() {
 	echo "FAIL: $*"
@@ -54,10 +54,9 @@ must_fail EPERM nobody "$W/nioring" show "$ID"
 log "another network namespace sees none of them and cannot touch them"
 [ "$("$O/netiod/netioctl" -j kernel list)" = "[]" ] || fail "the root netns sees: $("$O/netiod/netioctl" kernel list)"
 must_fail ENOENT "$T" show "$ID"
-must_fail "no netio.ko binding $ID" "$O/netiod/netioctl" kernel unbind "$ID"
-must_fail ENOENT "$T" unbind "$ID"
 must_fail ENOENT "$T" claims "$ID" "id=2,proto=any"
 must_fail "attach $ID: ENOENT" "$T" attach "$ID"
+must_fail "no netio.ko binding $ID" "$O/netiod/netioctl" kernel unbind "$ID"
 
 log "its own namespace sees it, unchanged, and may unbind it"
 a "$O/netiod/netioctl" -j kernel list >"$W/list"

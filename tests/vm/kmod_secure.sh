@@ -13,7 +13,7 @@ G=ks-gw
 R=ks-wan
 NETIOD=
 
-log() { echo "== $*"; }
+log() { echo "== $(date +%T) $*"; }
 
 fail() {
 	echo "FAIL: $*"
@@ -40,8 +40,10 @@ fi
 gw() { ip netns exec $G "$@"; }
 lan() { ip netns exec $L "$@"; }
 kctl() { gw "$O/netiod/netioctl" "$@"; }
-# a field of the binding on DEV as the module shows it: kern gw-lan .hold_state
-kern() { kctl -j kernel list | jq -r ".[] | select(.device == \"$1\") | $2"; }
+# the module's view, taken once (every process is slow under TCG) and queried with jq:
+# snap; kern gw-lan .hold_state
+snap() { kctl -j kernel list >"$W/kernel.json"; }
+kern() { jq -r ".[] | select(.device == \"$1\") | $2" "$W/kernel.json"; }
 # echo requests the wan host's kernel received so far
 echos() {
 	ip netns exec $R awk '$1 == "Icmp:" && $2 !~ /^[0-9]/ { for (i = 2; i <= NF; i++) if ($i == "InEchos") c = i }
@@ -55,7 +57,7 @@ start_netiod() {
 	NETIOD=$!
 	# the kernel forwards too: only claims in place prove the traffic meets netiod
 	i=0
-	until [ "$(kern gw-lan '.hold_state + " " + (.claims | length | tostring)')" = "attached 1" ] &&
+	until snap && [ "$(kern gw-lan '.hold_state + " " + (.claims | length | tostring)')" = "attached 1" ] &&
 		[ "$(kern gw-wan '.hold_state + " " + (.claims | length | tostring)')" = "attached 1" ]; do
 		i=$((i + 1))
 		[ $i -lt 60 ] || fail "netiod did not attach and claim: $(tail -n 3 "$W/netiod.log")"
@@ -77,7 +79,7 @@ warm_up() {
 # until the module says the lan binding is past its hold time (1 s; bounded at 20 s)
 wait_expired() {
 	i=0
-	until [ "$(kern gw-lan .hold_state)" = expired ] && [ "$(kern gw-wan .hold_state)" = expired ]; do
+	until snap && [ "$(kern gw-lan .hold_state)" = expired ] && [ "$(kern gw-wan .hold_state)" = expired ]; do
 		i=$((i + 1))
 		[ $i -lt 40 ] || fail "bindings not expired long after their 1 s hold time"
 		sleep 0.5
@@ -113,6 +115,7 @@ EOF
 log "netiod forwards; stopped, it leaves 5 pings queued in the ring; then kill -9"
 start_netiod
 warm_up
+snap
 [ "$(kern gw-lan '.claims[0].queued')" -ge 1 ] || fail "the warm-up ping did not cross netiod's ring"
 e0=$(echos)
 kill -STOP "$NETIOD"
@@ -130,6 +133,7 @@ fi
 wait_expired
 kctl kernel list | tee "$W/list"
 grep -q "no owner, hold time over: secure claims drop until unbound" "$W/list" || fail "list does not say so"
+snap
 [ "$(kern gw-lan .attached)" = false ] || fail "lan binding shows an owner"
 [ "$(kern gw-lan .stats.rx_expired)" = 5 ] || fail "rx_expired $(kern gw-lan .stats.rx_expired), want the 5 queued pings"
 [ "$(kern gw-lan '.claims[0].fail_mode')" = secure ] || fail "lan claim is not secure"
@@ -143,12 +147,16 @@ start_netiod
 sleep 1
 [ "$(echos)" = "$e0" ] || fail "the restarted netiod sent $(($(echos) - e0)) stale pings from the discarded queue"
 warm_up
+grep -q "port lan: netio.ko binding $lan_id on gw-lan.*taken over past its hold time" "$W/netiod.log" ||
+	fail "netiod did not say it took binding $lan_id over: $(grep 'port lan' "$W/netiod.log")"
+snap
 [ "$(kern gw-lan .id)" = "$lan_id" ] || fail "netiod made a new lan binding instead of taking over $lan_id"
 [ "$(kern gw-lan .owner_pid)" = "$NETIOD" ] || fail "lan binding owner $(kern gw-lan .owner_pid), want netiod $NETIOD"
 [ "$(kern gw-wan .hold_state)" = attached ] || fail "wan binding not attached"
 q0=$(kern gw-lan '.claims[0].queued')
 e0=$(echos)
 lan ping -c 10 -i 0.05 -W 2 198.51.100.10 >"$W/ping2" || fail "ping after restart: $(tail -n 2 "$W/ping2")"
+snap
 [ $(($(kern gw-lan '.claims[0].queued') - q0)) -ge 10 ] || fail "the pings did not cross netiod's ring"
 [ $(($(echos) - e0)) = 10 ] || fail "wan host got $(($(echos) - e0)) echos for 10 pings"
 out=$(kctl kernel unbind gw-lan 2>&1) && fail "unbind of netiod's binding succeeded: $out"
