@@ -340,7 +340,7 @@ static void print_bind(const json_t *b)
 {
 	const char *state = json_string_value(json_object_get(b, "hold_state"));
 	size_t i;
-	json_t *c;
+	json_t *c = NULL; /* json_array_foreach sets it; cppcheck cannot tell */
 
 	printf("binding %lld %s on %s: ", (long long)num(b, "id"),
 	       json_string_value(json_object_get(b, "name")),
@@ -367,7 +367,7 @@ static void print_bind(const json_t *b)
 static int list(struct kctl *k, bool json)
 {
 	size_t i;
-	json_t *b;
+	json_t *b = NULL; /* json_array_foreach sets it; cppcheck cannot tell */
 	int rc = load(k);
 
 	if (rc)

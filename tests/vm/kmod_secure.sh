@@ -89,22 +89,33 @@ wait_expired() {
 dmesg -C
 insmod "$REPO/netio-kmod/netio.ko"
 modprobe veth
-for ns in $L $G $R; do ip netns add $ns; done
-ip link add eth0 netns $L type veth peer name gw-lan netns $G
-ip link add eth0 netns $R type veth peer name gw-wan netns $G
+# one ip process per namespace: every exec is slow under TCG
+printf 'netns add %s\n' $L $G $R | ip -b -
+ip -b - <<EOF
+link add eth0 netns $L type veth peer name gw-lan netns $G
+link add eth0 netns $R type veth peer name gw-wan netns $G
+EOF
 # the gateway's kernel forwards: whatever netio.ko lets through is routed to the wan host
 gw sysctl -qw net.ipv4.ip_forward=1
-for dev in lo gw-lan gw-wan; do ip -n $G link set $dev up; done
-ip -n $G addr add 192.0.2.1/24 dev gw-lan
-ip -n $G addr add 198.51.100.1/24 dev gw-wan
-for ns in $L $R; do
-	ip -n $ns link set lo up
-	ip -n $ns link set eth0 up
-done
-ip -n $L addr add 192.0.2.10/24 dev eth0
-ip -n $L route add default via 192.0.2.1
-ip -n $R addr add 198.51.100.10/24 dev eth0
-ip -n $R route add default via 198.51.100.1
+ip -n $G -b - <<EOF
+link set lo up
+link set gw-lan up
+link set gw-wan up
+addr add 192.0.2.1/24 dev gw-lan
+addr add 198.51.100.1/24 dev gw-wan
+EOF
+ip -n $L -b - <<EOF
+link set lo up
+link set eth0 up
+addr add 192.0.2.10/24 dev eth0
+route add default via 192.0.2.1
+EOF
+ip -n $R -b - <<EOF
+link set lo up
+link set eth0 up
+addr add 198.51.100.10/24 dev eth0
+route add default via 198.51.100.1
+EOF
 cat >"$W/netiod.conf" <<-EOF
 	port lan { device = "gw-lan" driver = "kmod" hold-time = "1s" }
 	port wan { device = "gw-wan" driver = "kmod" hold-time = "1s" }
