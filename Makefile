@@ -1,7 +1,7 @@
 # netio top-level Makefile: builds the daemon, the plugins and the module; runs every test tier.
 # make [V=1] [O=builddir] [SAN=1]      build (installs missing Debian packages first, as root)
 # make demo | check | check-unit | check-config | check-pcap | check-netns | check-vm | check-fuzz
-# make fuzz | bench | lint | install [PREFIX=/usr/local DESTDIR=]
+# make fuzz | bench | soak [SOAK_SECONDS=3600] | lint | install [PREFIX=/usr/local DESTDIR=]
 include mk/common.mk
 
 SERVICES := $(patsubst services/%/Makefile,%,$(wildcard services/*/Makefile))
@@ -10,7 +10,7 @@ ASAN_O := $(O)/asan
 export V
 
 .PHONY: all deps build asan $(SUBDIRS) kmod demo check check-unit check-config check-pcap \
-	check-netns check-vm check-fuzz fuzz bench lint install clean
+	check-netns check-vm check-fuzz fuzz bench soak lint install clean
 
 all: deps build
 
@@ -61,6 +61,10 @@ fuzz: deps
 
 bench: all
 	@sh tests/bench/run.sh $(O)
+
+# An hour (SOAK_SECONDS) of mixed traffic with reloads, replaces and kill -9; not part of check.
+soak: all
+	@bash tests/soak/soak.sh $(O)
 
 lint:
 	@sh scripts/lint.sh

@@ -156,3 +156,35 @@ qos_status() {
 		reduce (split("\n")[] | select(length > 0) | split(" ")) as $w ({};
 			.[$w[0]][$w[1]] = ([$w[2:] | _nwise(2) | {(.[0]): (.[1] | tonumber? // .)}] | add))'
 }
+
+# vxlan_site VXMAC: the wan host as the Linux end of a VXLAN tunnel to netiod (skip, 77, when the
+# kernel has none): eth0 203.0.113.9 is the underlay end, vx0 (VNI 42, MAC VXMAC: the inner
+# destination MAC netiod must write) holds the site 203.0.113.128/25 and 2001:db8:b::/64 and
+# reaches the lan through vx0. netiod's end 203.0.113.1 is no kernel address.
+vxlan_site() {
+	_gwvmac=02:00:00:00:0b:02 # the gateway as vx0's next hop; netiod rewrites inner L2 anyway
+	wan ip link add vx0 address "$1" type vxlan id 42 local 203.0.113.9 remote 203.0.113.1 \
+		dstport 4789 dev eth0 2>/dev/null || { echo "skip: this kernel has no vxlan"; exit 77; }
+	_gwmac=$(ip -n "$NS_GW" -j link show gw-wan | jq -r '.[0].address')
+	_wanmac=$(ip -n "$NS_WAN" -j link show eth0 | jq -r '.[0].address')
+	# Underlay: 203.0.113.1 exists only in netiod, so the gateway's kernel (ip_forward=0) drops
+	# its copies of the VXLAN packets quietly; both sides know each other's MAC statically.
+	wan ip addr add 203.0.113.9/32 dev eth0
+	wan ip route add 203.0.113.1/32 dev eth0
+	wan ip neigh replace 203.0.113.1 lladdr "$_gwmac" dev eth0 nud permanent
+	gw ip route add 203.0.113.9/32 dev gw-wan
+	gw ip neigh replace 203.0.113.9 lladdr "$_wanmac" dev gw-wan nud permanent
+	# The gateway's kernel also sees the packets netiod handles: quiet it, or it would answer
+	# the lan's packets to the site with ICMPv6 no-route errors.
+	gw ip route add blackhole 203.0.113.128/25
+	gw ip -6 route add blackhole 2001:db8:b::/64
+	# Overlay on the wan side: the lan is reached through vx0.
+	wan ip link set vx0 up
+	no_offload "$NS_WAN" vx0
+	wan ip addr add 203.0.113.130/25 dev vx0
+	wan ip addr add 2001:db8:b::130/64 dev vx0 nodad
+	wan ip route add 192.0.2.0/24 via 203.0.113.129 dev vx0
+	wan ip neigh replace 203.0.113.129 lladdr $_gwvmac dev vx0 nud permanent
+	wan ip -6 route add 2001:db8:1::/64 via 2001:db8:b::1 dev vx0
+	wan ip -6 neigh replace 2001:db8:b::1 lladdr $_gwvmac dev vx0 nud permanent
+}
