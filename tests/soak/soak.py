@@ -9,7 +9,8 @@ soak.py counters PREV.json NEW.json LABEL PREVGEN NEWGEN
     generations too).
 soak.py summary OUT_DIR
     print the figures (text and a Markdown table for BENCHMARKS.md); exit 1 when RSS or fds
-    grew, a traffic class stalled or the secure flow was seen in clear.
+    grew, a traffic class stalled, a TCP burst moved nothing or the secure flow was seen in
+    clear.
 """
 
 import glob
@@ -210,6 +211,7 @@ def summary(out):
                 c, b = line.split()
                 n, ok, tot = bursts.get(c, (0, 0, 0))
                 bursts[c] = (n + 1, ok + (int(b) > 0), tot + int(b))
+    errors += [f"{c}: {n - ok} of {n} iperf3 bursts moved nothing" for c, (n, ok, _) in bursts.items() if ok < n]
     with open(f"{out}/counters.err") as f:
         cerr = f.read().strip()
     if cerr:

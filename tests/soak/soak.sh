@@ -32,6 +32,7 @@ export SOAK_WARMUP=${SOAK_WARMUP:-60} SOAK_GAP=${SOAK_GAP:-30}
 export SOAK_RSS_TOL_KB=${SOAK_RSS_TOL_KB:-4096}
 export SOAK_FD_TOL=${SOAK_FD_TOL:-2}
 OUT=${SOAK_OUT:-$O/soak}
+GIT_HEAD=$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)
 MARKER=4e4554494f534f414b5345435245542e # "NETIOSOAKSECRET." as ping payload pattern
 MAC_A=02:00:00:00:0a:01
 MAC_B=02:00:00:00:0b:01
@@ -429,7 +430,7 @@ for p in $BG; do wait "$p" 2>/dev/null; done
 BG=
 printf 'duration %s\nt_end %s\nreloads_good %s\nreloads_bad %s\nreloads_b %s\nreplaces %s\nkills_a %s\nkills_b %s\nbursts %s\nclk_tck %s\ngit %s\nload %s\n' \
 	"$((T1 - T0))" "$T1" "$GOOD" "$BAD" "$RELOADS_B" "$REPLACES" "$KILLS_A" "$KILLS_B" "$BURSTS" "$CLK" \
-	"$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/run.txt"
+	"$GIT_HEAD" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/run.txt"
 python3 "$here/soak.py" summary "$OUT" | tee "$OUT/summary.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || fail "see $OUT/summary.txt"
 echo "soak: passed ($OUT)"
