@@ -83,9 +83,11 @@ setup_topology() {
 }
 
 # start_netiod CONF: run netiod in the gateway namespace and wait (<= 5 s) for its socket.
+# NETIOD_ARGS (default -f: one worker) are the extra flags; "" lets 'workers' decide.
 start_netiod() {
 	cp "$1" "$WORK/netiod.conf"
-	ip netns exec "$NS_GW" "$O/netiod/netiod" -f -c "$WORK/netiod.conf" -P "$O/services" \
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_GW" "$O/netiod/netiod" ${NETIOD_ARGS--f} -c "$WORK/netiod.conf" -P "$O/services" \
 		-S "$SOCK" -s "$WORK" >>"$WORK/netiod.log" 2>&1 &
 	NETIOD_PID=$!
 	for _ in $(seq 50); do
