@@ -200,5 +200,6 @@ int main(int argc, char **argv)
 	nio_workers_stop(&d);
 	nio_neigh_fini(&d);
 	nio_config_free(d.running);
+	nio_workers_fini(&d);
 	return 0;
 }

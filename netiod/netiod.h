@@ -640,6 +640,7 @@ void nio_pktring_each(struct nio_pktring *r, void (*fn)(struct nio_pkt *, void *
 /* worker.c: the group of d->nworkers workers */
 int nio_workers_start(struct netiod *d);
 void nio_workers_stop(struct netiod *d);
+void nio_workers_fini(struct netiod *d);
 int nio_workers_pause(struct netiod *d, char *err, size_t errlen);
 void nio_workers_resume(struct netiod *d);
 void nio_workers_wake(struct netiod *d);

@@ -652,15 +652,34 @@ void nio_workers_stop(struct netiod *d)
 	}
 }
 
+/* After stop and after the last configuration is freed (its services may free packets). */
+void nio_workers_fini(struct netiod *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct nio_worker *w = &d->workers[i];
+
+		for (unsigned j = 0; j < d->nworkers; j++) {
+			nio_pktring_fini(&w->in[j]);
+			nio_pktring_fini(&w->back[j]);
+		}
+		nio_flow_table_fini(&w->flows);
+		nio_pool_fini(&w->pool);
+		if (w->wake_fd > 0)
+			close(w->wake_fd);
+		if (w->miss_fd > 0)
+			close(w->miss_fd);
+	}
+}
+
 static bool all_paused(struct netiod *d, uint64_t deadline, unsigned *late)
 {
 	for (;;) {
 		bool done = true;
 
-		for (unsigned i = 0; i < d->nworkers; i++) {
+		for (unsigned i = d->nworkers; i-- > 0;) {
 			if (d->workers[i].started && !atomic_load(&d->workers[i].paused)) {
 				done = false;
-				*late = i;
+				*late = i; /* the first one not there */
 			}
 		}
 		if (done)
