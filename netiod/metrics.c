@@ -42,9 +42,9 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigne
 		for (unsigned i = 0; i < c->nports; i++)
 			evbuffer_add_printf(
 				b, "%s{port=\"%s\"} %llu\n", name, c->ports[i]->name,
-				(unsigned long long)*(const uint64_t *)(const void *)((
-								     const char *)&sum[i] +
-							     ctr[k].off));
+				(unsigned long long)*(
+					const uint64_t *)(const void *)((const char *)&sum[i] +
+									ctr[k].off));
 	}
 	help(b, "netio_port_drops_total", "counter", "frames dropped at input, by reason");
 	for (unsigned i = 0; i < c->nports; i++)

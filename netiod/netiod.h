@@ -47,8 +47,7 @@
 	_(BLACKHOLE, "blackhole")        \
 	_(UNREACHABLE, "unreachable")    \
 	_(PROHIBIT, "prohibit")          \
-	_(NEIGH_TIMEOUT, "neigh-timeout")  \
-	_(HANDOFF_FULL, "handoff-full")
+	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {
 #define _(sym, str) NIO_DROP_##sym,
@@ -80,7 +79,7 @@ struct nio_match {
 /* ---------------------------------------------------------------- packet pool (pool.c) */
 
 struct nio_pool {
-	unsigned id; /* the worker owning it: its packets carry it in owner */
+	unsigned id;	       /* the worker owning it: its packets carry it in owner */
 	struct nio_pkt *pkts;  /* all packet descriptors */
 	struct nio_pkt **free; /* stack of free descriptors */
 	uint32_t nfree, size;
@@ -152,10 +151,10 @@ struct nio_port {
 	/* afpacket: refuse to open while the device merges frames (offloads = "refuse")
 	 * instead of turning the merging off */
 	bool offloads_refuse;
-	unsigned nqueues;	      /* RX/TX queues: the workers', or 1 (see nio_port_ops) */
-	unsigned rx_worker;	      /* nqueues == 1: the worker that polls the port */
-	bool tx_shared;		      /* fewer queues than workers: senders take tx_lock */
-	atomic_flag tx_lock;	      /* one sender at a time, per burst (never per packet) */
+	unsigned nqueues;    /* RX/TX queues: the workers', or 1 (see nio_port_ops) */
+	unsigned rx_worker;  /* nqueues == 1: the worker that polls the port */
+	bool tx_shared;	     /* fewer queues than workers: senders take tx_lock */
+	atomic_flag tx_lock; /* one sender at a time, per burst (never per packet) */
 	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
 	bool open;
 	bool locked; /* holds the device lock (devlock.c) */
@@ -216,10 +215,10 @@ struct nio_svc_inst {
 	struct nio_plugin *plugin;
 	const struct nio_service *svc;
 	void *inst;
-	void *conf_block;	    /* cfg_t * of the service block, owned by the config */
-	struct nio_conf *conf;	    /* service.c: accessor handle over conf_block */
-	struct nio_host *host;	    /* the host table given to init, freed after fini */
-	size_t state_off;	    /* offset of this service's per-flow state in the flow's blob */
+	void *conf_block;      /* cfg_t * of the service block, owned by the config */
+	struct nio_conf *conf; /* service.c: accessor handle over conf_block */
+	struct nio_host *host; /* the host table given to init, freed after fini */
+	size_t state_off;      /* offset of this service's per-flow state in the flow's blob */
 	struct nio_svc_stats stats[NIO_MAX_WORKERS]; /* row w written by worker w */
 };
 
@@ -266,10 +265,10 @@ struct nio_config {
 	unsigned flow_table_size;
 	unsigned flow_idle_ms;
 	unsigned burst;
-	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
-	unsigned workers; /* as configured: 0 = auto */
+	unsigned spin_us;  /* busy-poll this long after the last packet before sleeping */
+	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
-	bool any_dequeue; /* a service holds packets: the worker asks for them every turn */
+	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
@@ -392,18 +391,18 @@ struct nio_stage {
 };
 
 struct nio_worker_stats {
-	_Alignas(64) uint64_t handoff_out;  /* packets handed to another worker */
-	uint64_t handoff_in;		    /* packets taken from other workers */
-	uint64_t handoff_full;		    /* dropped: the destination's ring was full */
-	uint64_t returned;		    /* foreign buffers sent back to their pool */
+	_Alignas(64) uint64_t handoff_out; /* packets handed to another worker */
+	uint64_t handoff_in;		   /* packets taken from other workers */
+	uint64_t handoff_full;		   /* dropped: the destination's ring was full */
+	uint64_t returned;		   /* foreign buffers sent back to their pool */
 };
 
 struct nio_worker {
 	pthread_t thread;
 	bool started;
 	unsigned id;
-	int cpu;     /* pinned to this CPU, -1: not pinned */
-	int wake_fd; /* eventfd: control or another worker -> this worker */
+	int cpu;	      /* pinned to this CPU, -1: not pinned */
+	int wake_fd;	      /* eventfd: control or another worker -> this worker */
 	atomic_bool sleeping; /* in poll(): a producer must write wake_fd */
 	_Atomic(struct nio_config *) cfg;
 	_Atomic(struct nio_fib *) fib;

@@ -401,8 +401,7 @@ static int drop_all(int fd)
 }
 
 /* The socket binds only once the ring exists, so no frame arrives before there is room. */
-static int open_rx(struct nio_port *port, struct afpacket *a, bool fanout, char *err,
-		   size_t errlen)
+static int open_rx(struct nio_port *port, struct afpacket *a, bool fanout, char *err, size_t errlen)
 {
 	struct tpacket_req3 req = {
 		.tp_block_size = AFP_BLOCK,

@@ -10,13 +10,13 @@ static void add_words(uint64_t *out, const uint64_t *row, size_t words)
 		out[i] += row[i];
 }
 
-#define SUM_ROWS(out, rows, n)                                                             \
-	do {                                                                               \
-		memset((out), 0, sizeof(*(out)));                                          \
-		for (unsigned w_ = 0; w_ < (n); w_++)                                      \
-			add_words((uint64_t *)(void *)(out),                               \
-				  (const uint64_t *)(const void *)&(rows)[w_],             \
-				  sizeof(*(out)) / sizeof(uint64_t));                      \
+#define SUM_ROWS(out, rows, n)                                                 \
+	do {                                                                   \
+		memset((out), 0, sizeof(*(out)));                              \
+		for (unsigned w_ = 0; w_ < (n); w_++)                          \
+			add_words((uint64_t *)(void *)(out),                   \
+				  (const uint64_t *)(const void *)&(rows)[w_], \
+				  sizeof(*(out)) / sizeof(uint64_t));          \
 	} while (0)
 
 _Static_assert(sizeof(struct nio_port_stats) % sizeof(uint64_t) == 0, "port stats");

@@ -10,9 +10,9 @@
 
 #include "netiod.h"
 
-#define POLL_MAX_MS	    100
-#define PAUSE_TIMEOUT_MS    5000u /* a worker not quiescent by then is stuck in a service */
-#define DRAIN_MAX	    4u	  /* bursts taken from one handoff ring per turn */
+#define POLL_MAX_MS	 100
+#define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
+#define DRAIN_MAX	 4u    /* bursts taken from one handoff ring per turn */
 
 static _Thread_local struct nio_worker *self;
 static struct nio_worker *group; /* every worker, for the control thread and buffer returns */
@@ -92,14 +92,10 @@ static void out_flush(struct nio_worker *w, unsigned to)
 		return;
 	k = nio_pktring_put(&group[to].in[w->id], st->pkts, st->n);
 	w->stats.handoff_out += k;
+	/* the destination is that far behind: drop, counted as the worker's handoff_full */
 	for (uint16_t i = k; i < st->n; i++) {
-		struct nio_pkt *p = st->pkts[i];
-		struct nio_config *c = atomic_load_explicit(&w->cfg, memory_order_relaxed);
-
 		w->stats.handoff_full++;
-		if (p->in_port < c->nports)
-			nio_port_stats(c->ports[p->in_port])->drops[NIO_DROP_HANDOFF_FULL]++;
-		nio_worker_pkt_free(p);
+		nio_worker_pkt_free(st->pkts[i]);
 	}
 	st->n = 0;
 	poke(&group[to]);
@@ -213,8 +209,7 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 					: nio_classify(c, &p->key));
 	f->attached = false;
 	/* a flow whose packets run elsewhere is only a classification cache here */
-	if (f->pipeline >= 0 &&
-	    target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)
+	if (f->pipeline >= 0 && target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)
 		flow_attach(c, f);
 	return f;
 }
@@ -223,8 +218,8 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
  * Look up, and run or hand over, parsed packets. spread: they came from a port with a single
  * queue, so the flow hash picks the worker; false for packets another worker handed over.
  */
-static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt **pkts,
-		     uint16_t n, uint64_t now, bool spread)
+static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt **pkts, uint16_t n,
+		     uint64_t now, bool spread)
 {
 	static _Thread_local struct nio_pkt *vec[NIO_MAX_PIPELINES][NIO_BURST_MAX];
 	uint16_t cnt[NIO_MAX_PIPELINES] = { 0 };
@@ -519,7 +514,8 @@ struct remap {
 static void remap_port(struct nio_pkt *p, void *arg)
 {
 	const struct remap *m = arg;
-	const struct nio_port *port = p->in_port < m->old->nports ? m->old->ports[p->in_port] : NULL;
+	const struct nio_port *port =
+		p->in_port < m->old->nports ? m->old->ports[p->in_port] : NULL;
 
 	p->in_port = NIO_PORT_NONE;
 	for (unsigned i = 0; port && i < m->c->nports; i++)

@@ -168,8 +168,10 @@ static struct nio_config *setup(unsigned nqueues, const char *service)
 	atomic_store(&overlaps, 0);
 	snprintf(text, sizeof(text),
 		 "workers = 2\nspin-us = 0\n"
-		 "port lan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:01\" }\n"
-		 "port wan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:02\" }\n"
+		 "port lan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:01\" "
+		 "}\n"
+		 "port wan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:02\" "
+		 "}\n"
 		 "pipeline p { match { in = \"lan\" } %s out = \"wan\" "
 		 "dst-mac = \"02:00:00:00:00:03\" }\n",
 		 service);
@@ -358,10 +360,8 @@ static void test_pktring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pktring),
-		cmocka_unit_test(test_single_queue_spread),
-		cmocka_unit_test(test_queues_stay),
-		cmocka_unit_test(test_owner_gets_all),
+		cmocka_unit_test(test_pktring),	     cmocka_unit_test(test_single_queue_spread),
+		cmocka_unit_test(test_queues_stay),  cmocka_unit_test(test_owner_gets_all),
 		cmocka_unit_test(test_stuck_worker),
 	};
 
