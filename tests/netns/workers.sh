@@ -81,9 +81,19 @@ for k in packets bytes tx_packets; do
 done
 ok "per-worker counters add up to the totals"
 
-# 4. TCP through two workers.
+# 4. TCP through two workers. The fanout hash is symmetric: a worker that forwarded one of its
+# connections' segments (to-wan) also forwarded the other direction (to-lan), and no other.
+wrows() { ctl -j stats | jq -c "[.workers[].pipelines[] | select(.name==\"$1\") | .packets]"; }
+w0=$(wrows to-wan) l0=$(wrows to-lan)
 iperf3_server wan 198.51.100.10
 lan timeout 20 iperf3 -c 198.51.100.10 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
 bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
 [ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
-ok "iperf3 TCP $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf.json") Mbit/s, $(jq '.end.sum_sent.retransmits' "$WORK/iperf.json") retransmits"
+w1=$(wrows to-wan) l1=$(wrows to-lan)
+for w in 0 1; do
+	dw=$(($(echo "$w1" | jq ".[$w]") - $(echo "$w0" | jq ".[$w]")))
+	dl=$(($(echo "$l1" | jq ".[$w]") - $(echo "$l0" | jq ".[$w]")))
+	[ $((dw > 0)) -eq $((dl > 0)) ] ||
+		fail "worker $w forwarded $dw lan->wan but $dl wan->lan packets: directions split"
+done
+ok "iperf3 TCP $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf.json") Mbit/s, $(jq '.end.sum_sent.retransmits' "$WORK/iperf.json") retransmits; both directions of each connection on one worker"
