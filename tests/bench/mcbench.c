@@ -243,16 +243,20 @@ static double median(double *v, unsigned n)
 /* Interleaved 1- and 2-worker runs, so a change in the machine's load hits both alike. */
 static void scaling(const char *name, const char *chain, unsigned runs, double secs)
 {
-	double one[RUNS_MAX], two[RUNS_MAX], ratio[RUNS_MAX];
+	double one[RUNS_MAX], two[RUNS_MAX], ratio[RUNS_MAX], m1, m2, mr;
 
 	for (unsigned r = 0; r < runs; r++) {
 		one[r] = measure(1, chain, secs);
 		two[r] = measure(2, chain, secs);
 		ratio[r] = two[r] / one[r];
 	}
-	/* median() sorts: afterwards ratio[0] and ratio[runs - 1] are the extremes */
-	printf("| %s | %.2f | %.2f | %.2f | %.2f-%.2f |\n", name, median(one, runs) / 1e6,
-	       median(two, runs) / 1e6, median(ratio, runs), ratio[0], ratio[runs - 1]);
+	m1 = median(one, runs);
+	m2 = median(two, runs);
+	mr = median(ratio, runs);
+
+	/* median() sorted ratio: ratio[0] and ratio[runs - 1] are the extremes */
+	printf("| %s | %.2f | %.2f | %.2f | %.2f-%.2f |\n", name, m1 / 1e6, m2 / 1e6, mr, ratio[0],
+	       ratio[runs - 1]);
 }
 
 static void usage(void)
