@@ -937,7 +937,8 @@ static int load_workers(struct nio_config *c, cfg_t *cfg)
 	long long n;
 
 	if (strcmp(v, "auto") && (nio_parse_int(v, &n) < 0 || n < 1 || n > NIO_MAX_WORKERS))
-		return fail(cfg, 0, "workers: '%s' is neither auto nor a number within [1, %d]", v,
+		return fail(cfg, line_of("workers"),
+			    "workers: '%s' is neither auto nor a number within [1, %d]", v,
 			    NIO_MAX_WORKERS);
 	c->workers = strcmp(v, "auto") ? (unsigned)n : 0;
 	if (ld && ld->nworkers)
