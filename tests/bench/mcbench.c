@@ -270,7 +270,9 @@ static double median(double *v, unsigned n)
  */
 static void scaling(const char *name, const char *chain, unsigned runs, double secs)
 {
-	double one[RUNS_MAX], two[RUNS_MAX], ratio[RUNS_MAX], cpu[RUNS_MAX], m1, m2, mr, mc;
+	double one[RUNS_MAX] = { 0 }, two[RUNS_MAX] = { 0 }, ratio[RUNS_MAX] = { 0 },
+	       cpu[RUNS_MAX] = { 0 };
+	double m1, m2, mr, mc;
 
 	for (unsigned r = 0; r < runs; r++) {
 		struct rate a = measure(1, chain, secs), b = measure(2, chain, secs);
@@ -332,7 +334,7 @@ int main(int argc, char **argv)
 		"service qos { policer all { cir = \"1000gbit\" cbs = \"64m\" ebs = \"64m\" } }",
 		runs, secs);
 	if (ncpu > 1) {
-		double cyc[RUNS_MAX], med;
+		double cyc[RUNS_MAX] = { 0 }, med;
 
 		for (unsigned r = 0; r < runs; r++)
 			cyc[r] = ring_cycles(0, 1, 4000000);
