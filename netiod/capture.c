@@ -17,6 +17,7 @@ struct nio_capture {
 	unsigned stage;	    /* 0: input, k: after service k, nsvcs + 1: as sent */
 	uint64_t remaining; /* packets still to write (worker) */
 	uint64_t captured;  /* packets written (worker) */
+	atomic_flag busy;   /* a pipeline may run on several workers: one writer per burst */
 };
 
 /* Worker: at the capture's stage, write up to the remaining count; flush when it is reached. */
@@ -26,6 +27,8 @@ void nio_capture_at(struct nio_capture *cap, unsigned stage, struct nio_pkt **pk
 
 	if (cap->stage != stage || !cap->remaining)
 		return;
+	while (atomic_flag_test_and_set_explicit(&cap->busy, memory_order_acquire))
+		sched_yield();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	for (uint16_t i = 0; i < n && cap->remaining; i++) {
 		struct pcap_pkthdr h = {
@@ -39,6 +42,7 @@ void nio_capture_at(struct nio_capture *cap, unsigned stage, struct nio_pkt **pk
 		if (!--cap->remaining)
 			pcap_dump_flush(cap->dumper);
 	}
+	atomic_flag_clear_explicit(&cap->busy, memory_order_release);
 }
 
 static void capture_free(struct nio_capture *cap)
@@ -50,15 +54,17 @@ static void capture_free(struct nio_capture *cap)
 	free(cap);
 }
 
-/* Detach a pipeline's capture with the worker paused, then close the file. */
-static void detach(struct netiod *d, struct nio_pipeline *pl)
+/* Detach a pipeline's capture with the workers paused, then close the file. */
+static int detach(struct netiod *d, struct nio_pipeline *pl, char *err, size_t errlen)
 {
 	struct nio_capture *cap;
 
-	nio_worker_pause(&d->worker);
+	if (nio_workers_pause(d, err, errlen) < 0)
+		return -1;
 	cap = atomic_exchange(&pl->capture, NULL);
-	nio_worker_resume(&d->worker);
+	nio_workers_resume(d);
 	capture_free(cap);
+	return 0;
 }
 
 /*
@@ -149,8 +155,10 @@ int nio_capture_start(struct netiod *d, const char *pipeline, const char *stage,
 	}
 	snprintf(cap->file, sizeof(cap->file), "%s", file);
 	cap->remaining = count ? count : UINT64_MAX;
-	if (atomic_load(&pl->capture))
-		detach(d, pl);
+	if (atomic_load(&pl->capture) && detach(d, pl, err, errlen) < 0) {
+		capture_free(cap);
+		return -1;
+	}
 	atomic_store_explicit(&pl->capture, cap, memory_order_release);
 	log_info("capturing pipeline %s at stage %u into %s", pl->name, cap->stage, file);
 	return 0;
@@ -168,8 +176,7 @@ int nio_capture_stop(struct netiod *d, const char *pipeline, uint64_t *captured,
 	if (!cap)
 		return nio_err(err, errlen, "pipeline '%s' is not being captured", pipeline);
 	*captured = cap->captured;
-	detach(d, pl);
-	return 0;
+	return detach(d, pl, err, errlen);
 }
 
 /* Status for netioctl: NULL when not capturing. */

@@ -618,6 +618,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("flow-table-size", 65536, CFGF_NONE),
 		CFG_STR("flow-idle", "60s", CFGF_NONE),
 		CFG_INT("spin-us", 200, CFGF_NONE),
+		CFG_STR("workers", "auto", CFGF_NONE),
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
 		CFG_STR("metrics-listen", "", CFGF_NONE),
@@ -915,6 +916,56 @@ static int load_control(struct nio_config *c, cfg_t *cfg)
 	return 0;
 }
 
+/* Online CPUs this process may run on, less one for the control thread; at least 1. */
+unsigned nio_workers_auto(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set) - 1;
+	if (n < 1)
+		return 1;
+	return n > NIO_MAX_WORKERS ? NIO_MAX_WORKERS : (unsigned)n;
+}
+
+/* workers = N | auto; the count in force is fixed at start (-f: one, for gdb). */
+static int load_workers(struct nio_config *c, cfg_t *cfg)
+{
+	const char *v = cfg_getstr(cfg, "workers");
+	long long n;
+
+	if (strcmp(v, "auto") && (nio_parse_int(v, &n) < 0 || n < 1 || n > NIO_MAX_WORKERS))
+		return fail(cfg, line_of("workers"),
+			    "workers: '%s' is neither auto nor a number within [1, %d]", v,
+			    NIO_MAX_WORKERS);
+	c->workers = strcmp(v, "auto") ? (unsigned)n : 0;
+	if (ld && ld->nworkers)
+		c->nworkers = ld->nworkers;
+	else if (ld && ld->foreground)
+		c->nworkers = 1;
+	else
+		c->nworkers = c->workers ? c->workers : nio_workers_auto();
+	return 0;
+}
+
+/*
+ * A pipeline with a service not declared NIO_SVC_F_MT_SAFE runs on one worker, the same for
+ * all its packets; such pipelines are spread over the workers by index.
+ */
+void nio_config_assign_owners(struct nio_config *c)
+{
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		pl->owner = -1;
+		for (unsigned s = 0; s < pl->nsvcs; s++)
+			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE))
+				pl->owner = (int)(i % c->nworkers);
+	}
+}
+
 static int load_globals(struct nio_config *c, cfg_t *cfg)
 {
 	unsigned long long ns;
@@ -937,6 +988,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	if (cfg_getint(cfg, "spin-us") < 0 || cfg_getint(cfg, "spin-us") > 1000000)
 		return fail(cfg, line_of("spin-us"), "spin-us must be within [0, 1000000]");
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
+	if (load_workers(c, cfg) < 0)
+		return -1;
 	if ((v = cfg_getstr(cfg, "control-socket")))
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
 	if ((v = cfg_getstr(cfg, "state-dir")))
@@ -987,6 +1040,7 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
 			return -1;
+	nio_config_assign_owners(c);
 	return check_forwarding(c, cfg);
 }
 
@@ -1127,6 +1181,8 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 {
 	fprintf(out, "burst %u flow-table-size %u flow-idle %ums spin-us %u\n", c->burst,
 		c->flow_table_size, c->flow_idle_ms, c->spin_us);
+	if (c->workers)
+		fprintf(out, "workers %u\n", c->workers);
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];
 

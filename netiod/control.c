@@ -101,10 +101,12 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
-static json_t *port_stats(const struct nio_port *p)
+static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 {
-	const struct nio_port_stats *s = &p->stats;
+	struct nio_port_stats sum;
+	const struct nio_port_stats *s = &sum;
 
+	nio_port_stats_sum(p, nworkers, &sum);
 	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", text(p->name),
 			 "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
 			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
@@ -113,14 +115,17 @@ static json_t *port_stats(const struct nio_port *p)
 			 "poll_errors", (json_int_t)s->poll_errors, "drops", drops_json(s->drops));
 }
 
-static json_t *svc_stats(const struct nio_svc_inst *si)
+static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 {
-	const struct nio_svc_stats *s = &si->stats;
-	json_t *o =
-		json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "name", text(si->svc->name),
-			  "packets", (json_int_t)s->packets, "bytes", (json_int_t)s->bytes,
-			  "passed", (json_int_t)s->passed, "dropped", (json_int_t)s->dropped,
-			  "consumed", (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
+	struct nio_svc_stats sum;
+	const struct nio_svc_stats *s = &sum;
+	json_t *o;
+
+	nio_svc_stats_sum(si, nworkers, &sum);
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "name", text(si->svc->name), "packets",
+		      (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "passed",
+		      (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
+		      (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
 	json_t *ctr = json_object();
 	/* control thread only; a full qos tree (64 classes, 16 policers) needs ~19 KB */
 	static char line[65536];
@@ -139,23 +144,25 @@ static json_t *svc_stats(const struct nio_svc_inst *si)
 	return o;
 }
 
-static json_t *pipeline_stats(const struct nio_pipeline *pl)
+static json_t *pipeline_stats(const struct nio_pipeline *pl, unsigned nworkers)
 {
-	const struct nio_pipeline_stats *s = &pl->stats;
+	struct nio_pipeline_stats sum;
+	const struct nio_pipeline_stats *s = &sum;
 	json_t *svcs = json_array();
-
 	unsigned stage;
 	uint64_t captured;
 	const char *file = nio_capture_file(pl, &stage, &captured);
 	json_t *o;
 
+	nio_pipeline_stats_sum(pl, nworkers, &sum);
 	for (unsigned i = 0; i < pl->nsvcs; i++)
-		json_array_append_new(svcs, svc_stats(&pl->svcs[i]));
+		json_array_append_new(svcs, svc_stats(&pl->svcs[i], nworkers));
 	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "name", text(pl->name), "packets",
 		      (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "tx_packets",
 		      (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes, "drops",
 		      drops_json(s->drops), "services", svcs);
 	json_object_set_new(o, "neigh_queued", json_integer((json_int_t)s->neigh_queued));
+	json_object_set_new(o, "worker", json_integer(pl->owner));
 	if (file)
 		json_object_set_new(o, "capture",
 				    json_pack("{s:o, s:i, s:I}", "file", text(file), "stage",
@@ -163,23 +170,85 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl)
 	return o;
 }
 
+/* One worker's own figures: its loop, flow table, handoffs and its rows of every counter. */
+static json_t *worker_stats(struct netiod *d, unsigned id)
+{
+	const struct nio_config *c = d->running;
+	struct nio_worker *w = &d->workers[id];
+	const struct nio_flow_table *ft = &w->flows;
+	json_t *ports = json_array(), *pls = json_array();
+
+	for (unsigned i = 0; i < c->nports; i++) {
+		const struct nio_port_stats *s = &c->ports[i]->stats[id];
+
+		json_array_append_new(ports, json_pack("{s:o, s:I, s:I, s:I, s:I}", "name",
+						       text(c->ports[i]->name), "rx_packets",
+						       (json_int_t)s->rx_packets, "rx_bytes",
+						       (json_int_t)s->rx_bytes, "tx_packets",
+						       (json_int_t)s->tx_packets, "tx_bytes",
+						       (json_int_t)s->tx_bytes));
+	}
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		const struct nio_pipeline_stats *s = &c->pipelines[i].stats[id];
+
+		json_array_append_new(pls, json_pack("{s:o, s:I, s:I, s:I}", "name",
+						     text(c->pipelines[i].name), "packets",
+						     (json_int_t)s->packets, "bytes",
+						     (json_int_t)s->bytes, "tx_packets",
+						     (json_int_t)s->tx_packets));
+	}
+	return json_pack("{s:i, s:i, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
+			 "s:o, s:o}",
+			 "id", (int)id, "cpu", w->cpu, "loops", (json_int_t)atomic_load(&w->loops),
+			 "busy_loops", (json_int_t)w->busy_loops, "idle_sleeps",
+			 (json_int_t)w->idle_sleeps, "flows", "active", (json_int_t)ft->count,
+			 "lookups", (json_int_t)ft->lookups, "inserts", (json_int_t)ft->inserts,
+			 "handoff", "out", (json_int_t)w->stats.handoff_out, "in",
+			 (json_int_t)w->stats.handoff_in, "full", (json_int_t)w->stats.handoff_full,
+			 "returned", (json_int_t)w->stats.returned, "ports", ports, "pipelines",
+			 pls);
+}
+
+/* The flow tables and loop counters of every worker, added up. */
+static json_t *totals(struct netiod *d)
+{
+	uint64_t v[8] = { 0 };
+
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		const struct nio_worker *w = &d->workers[i];
+
+		v[0] += w->flows.count;
+		v[1] += w->flows.lookups;
+		v[2] += w->flows.hits;
+		v[3] += w->flows.inserts;
+		v[4] += w->flows.evictions;
+		v[5] += atomic_load(&w->loops);
+		v[6] += w->busy_loops;
+		v[7] += w->idle_sleeps;
+	}
+	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "flows", "active",
+			 (json_int_t)v[0], "lookups", (json_int_t)v[1], "hits", (json_int_t)v[2],
+			 "inserts", (json_int_t)v[3], "evictions", (json_int_t)v[4], "worker",
+			 "loops", (json_int_t)v[5], "busy_loops", (json_int_t)v[6], "idle_sleeps",
+			 (json_int_t)v[7]);
+}
+
 static json_t *cmd_stats(struct netiod *d)
 {
 	const struct nio_config *c = d->running;
-	const struct nio_flow_table *ft = &d->worker.flows;
-	json_t *ports = json_array(), *pls = json_array();
+	json_t *ports = json_array(), *pls = json_array(), *workers = json_array();
+	json_t *o = totals(d);
 
 	for (unsigned i = 0; i < c->nports; i++)
-		json_array_append_new(ports, port_stats(c->ports[i]));
+		json_array_append_new(ports, port_stats(c->ports[i], d->nworkers));
 	for (unsigned i = 0; i < c->npipelines; i++)
-		json_array_append_new(pls, pipeline_stats(&c->pipelines[i]));
-	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "ports",
-			 ports, "pipelines", pls, "flows", "active", (json_int_t)ft->count,
-			 "lookups", (json_int_t)ft->lookups, "hits", (json_int_t)ft->hits,
-			 "inserts", (json_int_t)ft->inserts, "evictions", (json_int_t)ft->evictions,
-			 "worker", "loops", (json_int_t)atomic_load(&d->worker.loops), "busy_loops",
-			 (json_int_t)d->worker.busy_loops, "idle_sleeps",
-			 (json_int_t)d->worker.idle_sleeps);
+		json_array_append_new(pls, pipeline_stats(&c->pipelines[i], d->nworkers));
+	for (unsigned i = 0; i < d->nworkers; i++)
+		json_array_append_new(workers, worker_stats(d, i));
+	json_object_set_new(o, "ports", ports);
+	json_object_set_new(o, "pipelines", pls);
+	json_object_set_new(o, "workers", workers);
+	return o;
 }
 
 static json_t *cmd_status(struct netiod *d)
@@ -200,7 +269,7 @@ static json_t *cmd_status(struct netiod *d)
 			 (json_int_t)((nio_now_ns() - d->start_ns) / 1000000), "reloads",
 			 (json_int_t)d->reloads, "reload_failures", (json_int_t)d->reload_failures,
 			 "last_error", text(d->last_error), "plugin_dir", text(d->plugin_dir),
-			 "inputs_done", inputs_done, "workers", 1, "control",
+			 "inputs_done", inputs_done, "workers", (int)d->nworkers, "control",
 			 control_stats(d->control));
 }
 

@@ -114,3 +114,6 @@ int nio_err(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+/* The index of the worker this thread is (0 on the control thread and in tools). */
+_Thread_local unsigned nio_self;

@@ -16,8 +16,9 @@ static void help(struct evbuffer *b, const char *name, const char *type, const c
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static void port_metrics(struct evbuffer *b, const struct nio_config *c)
+static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
+	struct nio_port_stats sum[NIO_MAX_PORTS];
 	static const struct {
 		const char *name, *text;
 		size_t off;
@@ -33,6 +34,8 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c)
 	};
 	char name[64];
 
+	for (unsigned i = 0; i < c->nports; i++)
+		nio_port_stats_sum(c->ports[i], nworkers, &sum[i]);
 	for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++) {
 		snprintf(name, sizeof(name), "netio_port_%s_total", ctr[k].name);
 		help(b, name, "counter", ctr[k].text);
@@ -40,44 +43,45 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c)
 			evbuffer_add_printf(
 				b, "%s{port=\"%s\"} %llu\n", name, c->ports[i]->name,
 				(unsigned long long)*(
-					const uint64_t *)(const void *)((const char *)&c->ports[i]
-										->stats +
+					const uint64_t *)(const void *)((const char *)&sum[i] +
 									ctr[k].off));
 	}
 	help(b, "netio_port_drops_total", "counter", "frames dropped at input, by reason");
 	for (unsigned i = 0; i < c->nports; i++)
 		for (int r = 0; r < NIO_DROP_MAX; r++)
-			if (c->ports[i]->stats.drops[r])
+			if (sum[i].drops[r])
 				evbuffer_add_printf(
 					b,
 					"netio_port_drops_total{port=\"%s\",reason=\"%s\"} %llu\n",
 					c->ports[i]->name, nio_drop_names[r],
-					(unsigned long long)c->ports[i]->stats.drops[r]);
+					(unsigned long long)sum[i].drops[r]);
 }
 
-static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c)
+static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
 	help(b, "netio_pipeline_packets_total", "counter", "packets entering the pipeline");
 	help(b, "netio_pipeline_tx_packets_total", "counter", "packets the pipeline sent");
 	help(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
 	for (unsigned i = 0; i < c->npipelines; i++) {
 		const struct nio_pipeline *pl = &c->pipelines[i];
+		struct nio_pipeline_stats st;
 
+		nio_pipeline_stats_sum(pl, nworkers, &st);
 		evbuffer_add_printf(b, "netio_pipeline_packets_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)pl->stats.packets);
+				    pl->name, (unsigned long long)st.packets);
 		evbuffer_add_printf(b, "netio_pipeline_tx_packets_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)pl->stats.tx_packets);
+				    pl->name, (unsigned long long)st.tx_packets);
 		for (int r = 0; r < NIO_DROP_MAX; r++)
-			if (pl->stats.drops[r])
+			if (st.drops[r])
 				evbuffer_add_printf(b,
 						    "netio_pipeline_drops_total{pipeline=\"%s\","
 						    "reason=\"%s\"} %llu\n",
 						    pl->name, nio_drop_names[r],
-						    (unsigned long long)pl->stats.drops[r]);
+						    (unsigned long long)st.drops[r]);
 	}
 }
 
-static void service_metrics(struct evbuffer *b, const struct nio_config *c)
+static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
 	help(b, "netio_service_packets_total", "counter", "packets given to the service");
 	help(b, "netio_service_dropped_total", "counter", "packets the service dropped");
@@ -89,14 +93,16 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c)
 			const struct nio_svc_inst *si = &pl->svcs[s];
 			const char *const *names = si->svc->counter_names;
 			const uint64_t *v = si->svc->counters ? si->svc->counters(si->inst) : NULL;
+			struct nio_svc_stats st;
 			char l[128];
 
+			nio_svc_stats_sum(si, nworkers, &st);
 			snprintf(l, sizeof(l), "pipeline=\"%s\",service=\"%s\"", pl->name,
 				 si->svc->name);
 			evbuffer_add_printf(b, "netio_service_packets_total{%s} %llu\n", l,
-					    (unsigned long long)si->stats.packets);
+					    (unsigned long long)st.packets);
 			evbuffer_add_printf(b, "netio_service_dropped_total{%s} %llu\n", l,
-					    (unsigned long long)si->stats.dropped);
+					    (unsigned long long)st.dropped);
 			for (unsigned k = 0; names && v && names[k]; k++)
 				evbuffer_add_printf(
 					b, "netio_service_counter{%s,counter=\"%s\"} %llu\n", l,
@@ -105,10 +111,46 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c)
 	}
 }
 
+/* Per worker: how the load spreads (received and sent frames over all ports, handoffs). */
+static void worker_metrics(struct evbuffer *b, const struct netiod *d)
+{
+	const struct nio_config *c = d->running;
+
+	help(b, "netio_worker_rx_packets_total", "counter", "frames a worker received");
+	help(b, "netio_worker_tx_packets_total", "counter", "frames a worker sent");
+	help(b, "netio_worker_handoff_total", "counter",
+	     "packets a worker handed to another (out), took from others (in), dropped (full)");
+	for (unsigned w = 0; w < d->nworkers; w++) {
+		const struct nio_worker_stats *s = &d->workers[w].stats;
+		uint64_t rx = 0, tx = 0;
+
+		for (unsigned i = 0; i < c->nports; i++) {
+			rx += c->ports[i]->stats[w].rx_packets;
+			tx += c->ports[i]->stats[w].tx_packets;
+		}
+		evbuffer_add_printf(b, "netio_worker_rx_packets_total{worker=\"%u\"} %llu\n", w,
+				    (unsigned long long)rx);
+		evbuffer_add_printf(b, "netio_worker_tx_packets_total{worker=\"%u\"} %llu\n", w,
+				    (unsigned long long)tx);
+		evbuffer_add_printf(b,
+				    "netio_worker_handoff_total{worker=\"%u\",dir=\"out\"} %llu\n"
+				    "netio_worker_handoff_total{worker=\"%u\",dir=\"in\"} %llu\n"
+				    "netio_worker_handoff_total{worker=\"%u\",dir=\"full\"} %llu\n",
+				    w, (unsigned long long)s->handoff_out, w,
+				    (unsigned long long)s->handoff_in, w,
+				    (unsigned long long)s->handoff_full);
+	}
+}
+
 static void daemon_metrics(struct evbuffer *b, const struct netiod *d)
 {
-	help(b, "netio_flows_active", "gauge", "entries in the flow cache");
-	evbuffer_add_printf(b, "netio_flows_active %u\n", d->worker.flows.count);
+	unsigned flows = 0;
+
+	help(b, "netio_flows_active", "gauge", "entries in the flow caches of all workers");
+	for (unsigned i = 0; i < d->nworkers; i++)
+		flows += d->workers[i].flows.count;
+	evbuffer_add_printf(b, "netio_flows_active %u\n", flows);
+	worker_metrics(b, d);
 	help(b, "netio_config_generation", "gauge", "generation of the running configuration");
 	evbuffer_add_printf(b, "netio_config_generation %llu\n",
 			    (unsigned long long)d->running->generation);
@@ -126,9 +168,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	port_metrics(b, d->running);
-	pipeline_metrics(b, d->running);
-	service_metrics(b, d->running);
+	port_metrics(b, d->running, d->nworkers);
+	pipeline_metrics(b, d->running, d->nworkers);
+	service_metrics(b, d->running, d->nworkers);
 	daemon_metrics(b, d);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");

@@ -29,7 +29,7 @@
 /* A snapshot the worker may still be reading: freed once its loop counter has moved on. */
 struct retired {
 	struct nio_fib *fib;
-	uint64_t loops;
+	uint64_t loops[NIO_MAX_WORKERS]; /* each worker's loop count at the swap */
 };
 
 struct probe {
@@ -44,7 +44,8 @@ struct neigh {
 	struct nl_sock *sync; /* dumps after an overrun */
 	struct nl_cache_mngr *mngr;
 	struct nl_cache *routes, *neighs, *links;
-	struct event *nl_ev, *miss_ev, *reap_ev;
+	struct event *nl_ev, *reap_ev;
+	struct event *miss_ev[NIO_MAX_WORKERS]; /* one per worker's miss eventfd */
 	int probe4, probe6;
 	bool dirty, links_dirty;
 	struct nio_fib *cur;
@@ -277,22 +278,33 @@ void nio_fib_free(struct nio_fib *fib)
 
 /* ---------------------------------------------------------------- publishing */
 
-static uint64_t worker_loops(const struct neigh *nb)
+static void worker_loops(const struct neigh *nb, uint64_t *loops)
 {
-	return atomic_load(&nb->d->worker.loops);
+	for (unsigned i = 0; i < nb->d->nworkers; i++)
+		loops[i] = atomic_load(&nb->d->workers[i].loops);
+}
+
+/* Has every worker passed two loop boundaries since then? */
+static bool all_moved_on(const struct neigh *nb, const uint64_t *then, const uint64_t *now)
+{
+	for (unsigned i = 0; i < nb->d->nworkers; i++)
+		if (now[i] - then[i] < 2)
+			return false;
+	return true;
 }
 
 /*
  * Two loop boundaries after the swap, the iteration that may have loaded the old pointer is
- * over and every later one loads the new pointer (the worker holds no fib across iterations).
+ * over and every later one loads the new pointer (a worker holds no fib across iterations).
  */
 static void reap(struct neigh *nb)
 {
-	uint64_t now = worker_loops(nb);
+	uint64_t now[NIO_MAX_WORKERS];
 	unsigned keep = 0;
 
+	worker_loops(nb, now);
 	for (unsigned i = 0; i < nb->nretired; i++) {
-		if (now - nb->retired[i].loops >= 2)
+		if (all_moved_on(nb, nb->retired[i].loops, now))
 			nio_fib_free(nb->retired[i].fib);
 		else
 			nb->retired[keep++] = nb->retired[i];
@@ -305,7 +317,7 @@ static void reap_later(struct neigh *nb)
 {
 	struct timeval tv = { 0, REAP_US };
 
-	nio_worker_wake(&nb->d->worker);
+	nio_workers_wake(nb->d);
 	evtimer_add(nb->reap_ev, &tv);
 }
 
@@ -320,17 +332,27 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 		reap_later(nb);
 }
 
-/* A full retire list means the worker is not looping: stop it once and free everything. */
+/*
+ * A full retire list means a worker is not looping: stop them all once and free everything.
+ * A stuck worker may still hold a snapshot: then the oldest is leaked rather than freed.
+ */
 static void retire(struct neigh *nb, struct nio_fib *old)
 {
+	char err[128];
+
 	reap(nb);
 	if (nb->nretired == RETIRE_MAX) {
-		nio_worker_pause(&nb->d->worker);
-		nio_worker_resume(&nb->d->worker);
-		while (nb->nretired)
-			nio_fib_free(nb->retired[--nb->nretired].fib);
+		if (nio_workers_pause(nb->d, err, sizeof(err)) == 0) {
+			nio_workers_resume(nb->d);
+			while (nb->nretired)
+				nio_fib_free(nb->retired[--nb->nretired].fib);
+		} else {
+			memmove(nb->retired, nb->retired + 1,
+				sizeof(nb->retired[0]) * --nb->nretired);
+		}
 	}
-	nb->retired[nb->nretired++] = (struct retired){ old, worker_loops(nb) };
+	nb->retired[nb->nretired].fib = old;
+	worker_loops(nb, nb->retired[nb->nretired++].loops);
 	reap_later(nb);
 }
 
@@ -340,7 +362,8 @@ static void publish(struct neigh *nb, struct nio_fib *fib)
 
 	fib->generation = old ? old->generation + 1 : 1;
 	/* seq_cst: the swap is ordered before the loop count retire() reads */
-	atomic_store(&nb->d->worker.fib, fib);
+	for (unsigned i = 0; i < nb->d->nworkers; i++)
+		atomic_store(&nb->d->workers[i].fib, fib);
 	nb->cur = fib;
 	if (old)
 		retire(nb, old);
@@ -571,9 +594,16 @@ static void on_miss(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)!read(fd, &v, sizeof(v));
 	for (unsigned i = 0; i < MISS_DRAIN_MAX; i++) {
-		if (nio_worker_miss_pop(&nb->d->worker, addr, &ifindex) < 0)
+		bool any = false;
+
+		for (unsigned w = 0; w < nb->d->nworkers; w++) {
+			if (nio_worker_miss_pop(&nb->d->workers[w], addr, &ifindex) < 0)
+				continue;
+			nio_neigh_resolve(nb->d, addr, ifindex);
+			any = true;
+		}
+		if (!any)
 			break;
-		nio_neigh_resolve(nb->d, addr, ifindex);
 	}
 }
 
@@ -588,18 +618,24 @@ static int events_add(struct neigh *nb)
 	nb->reap_ev = evtimer_new(base, on_reap, nb);
 	if (!nb->nl_ev || !nb->reap_ev || event_add(nb->nl_ev, NULL) < 0)
 		return -1;
-	if (nb->d->worker.miss_fd < 0)
-		return 0; /* no worker: nothing will ask for resolution */
-	nb->miss_ev = event_new(base, nb->d->worker.miss_fd, EV_READ | EV_PERSIST, on_miss, nb);
-	return nb->miss_ev && event_add(nb->miss_ev, NULL) == 0 ? 0 : -1;
+	for (unsigned i = 0; i < nb->d->nworkers; i++) {
+		if (nb->d->workers[i].miss_fd < 0)
+			continue; /* no worker: nothing will ask for resolution */
+		nb->miss_ev[i] = event_new(base, nb->d->workers[i].miss_fd, EV_READ | EV_PERSIST,
+					   on_miss, nb);
+		if (!nb->miss_ev[i] || event_add(nb->miss_ev[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void neigh_free(struct neigh *nb)
 {
 	if (nb->nl_ev)
 		event_free(nb->nl_ev);
-	if (nb->miss_ev)
-		event_free(nb->miss_ev);
+	for (unsigned i = 0; i < NIO_MAX_WORKERS; i++)
+		if (nb->miss_ev[i])
+			event_free(nb->miss_ev[i]);
 	if (nb->reap_ev)
 		event_free(nb->reap_ev);
 	if (nb->mngr)
@@ -650,7 +686,8 @@ void nio_neigh_fini(struct netiod *d)
 
 	if (!nb)
 		return;
-	atomic_store(&d->worker.fib, NULL);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		atomic_store(&d->workers[i].fib, NULL);
 	nio_fib_free(nb->cur);
 	while (nb->nretired)
 		nio_fib_free(nb->retired[--nb->nretired].fib);

@@ -116,6 +116,31 @@ static void print_drops(json_t *drops)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 }
 
+/* One line per worker: its share of the traffic and of the handoffs. */
+static void print_workers(json_t *workers)
+{
+	size_t i, j;
+	json_t *w, *p;
+
+	json_array_foreach (workers, i, w) {
+		long long rx = 0, tx = 0;
+		json_t *h = json_object_get(w, "handoff");
+
+		json_array_foreach (json_object_get(w, "ports"), j, p) {
+			rx += json_integer_value(json_object_get(p, "rx_packets"));
+			tx += json_integer_value(json_object_get(p, "tx_packets"));
+		}
+		printf("worker %lld (cpu %lld): rx %lld tx %lld, flows %lld, handoff out %lld in "
+		       "%lld full %lld\n",
+		       json_integer_value(json_object_get(w, "id")),
+		       json_integer_value(json_object_get(w, "cpu")), rx, tx,
+		       json_integer_value(json_object_get(json_object_get(w, "flows"), "active")),
+		       json_integer_value(json_object_get(h, "out")),
+		       json_integer_value(json_object_get(h, "in")),
+		       json_integer_value(json_object_get(h, "full")));
+	}
+}
+
 static void print_stats(json_t *r)
 {
 	size_t i, j;
@@ -166,6 +191,7 @@ static void print_stats(json_t *r)
 	       json_integer_value(json_object_get(p, "lookups")),
 	       json_integer_value(json_object_get(p, "hits")),
 	       json_integer_value(json_object_get(p, "evictions")));
+	print_workers(json_object_get(r, "workers"));
 }
 
 static void print_list(json_t *r, const char *const *keys)

@@ -18,7 +18,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: netiod [-ftvd] [-c file] [-P plugin-dir] [-S socket] [-s state-dir]\n"
 		"  -c file        configuration (default " NIO_SYSCONFDIR "/netio/netiod.conf)\n"
-		"  -f             foreground, one worker (the default; kept for gdb habits)\n"
+		"  -f             one worker, whatever 'workers' says (for gdb)\n"
 		"  -t             check the configuration and exit (-v prints it)\n"
 		"  -v             verbose: with -t, print the configuration as understood\n"
 		"  -d             debug logging\n"
@@ -181,10 +181,11 @@ int main(int argc, char **argv)
 	d.base = event_base_new();
 	if (!d.base)
 		fatalx("event_base_new");
-	nio_apply_config(&d, c);
+	d.nworkers = c->nworkers;
+	if (nio_apply_config(&d, c, err, sizeof(err)) < 0 || nio_workers_start(&d) < 0)
+		fatal("workers");
 	nio_config_warn_taps(c);
-	if (nio_worker_start(&d, &d.worker) < 0)
-		fatal("worker");
+	log_info("%u worker(s)%s", d.nworkers, d.foreground ? " (-f)" : "");
 	if (nio_neigh_init(&d) < 0)
 		log_warnx("no kernel route/neighbour tracking: only dst-mac pipelines can forward");
 	if (nio_control_init(&d) < 0)
@@ -196,8 +197,9 @@ int main(int argc, char **argv)
 	nio_kmod_keep_bindings();
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
-	nio_worker_stop(&d.worker);
+	nio_workers_stop(&d);
 	nio_neigh_fini(&d);
 	nio_config_free(d.running);
+	nio_workers_fini(&d);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #define NIO_MAX_PIPELINES 64
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
 #define NIO_MAX_PREFIXES  8
+#define NIO_MAX_WORKERS	  64
 
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
@@ -77,6 +79,7 @@ struct nio_match {
 /* ---------------------------------------------------------------- packet pool (pool.c) */
 
 struct nio_pool {
+	unsigned id;	       /* the worker owning it: its packets carry it in owner */
 	struct nio_pkt *pkts;  /* all packet descriptors */
 	struct nio_pkt **free; /* stack of free descriptors */
 	uint32_t nfree, size;
@@ -87,8 +90,9 @@ struct nio_pool {
 
 struct nio_port;
 
+/* Counters are kept per worker (each written by its worker only) and summed when read. */
 struct nio_port_stats {
-	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	_Alignas(64) uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t rx_unclaimed; /* received but matched no pipeline: left to the kernel */
 	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
 	uint64_t drops[NIO_DROP_MAX];
@@ -96,8 +100,12 @@ struct nio_port_stats {
 };
 
 /*
- * A port driver. open/close run on the control thread; rx_burst/tx_burst/flush on the worker
- * that owns the port. rx_burst fills up to max packets taken from pool (data at
+ * A port driver. open/close run on the control thread; rx_burst/tx_burst/flush on workers.
+ * open sets port->nqueues: a driver that can give each worker its own RX and TX queue
+ * (afpacket: one socket per worker in a fanout group) keeps the nworkers the host put there
+ * and serves queue nio_worker_self() in rx_burst, tx_burst, flush and fd; a driver with one
+ * queue (kmod, pcap) sets 1 and is then polled by one worker and sent on under port->tx_lock.
+ * Counters go to nio_port_stats(port), the calling worker's row. rx_burst fills up to max packets taken from pool (data at
  * buf + NIO_PKT_HEADROOM, len, ts_ns set) and returns how many. tx_burst sends the frames
  * and returns how many it accepted; the caller frees every packet either way.
  */
@@ -143,6 +151,10 @@ struct nio_port {
 	/* afpacket: refuse to open while the device merges frames (offloads = "refuse")
 	 * instead of turning the merging off */
 	bool offloads_refuse;
+	unsigned nqueues;    /* RX/TX queues: the workers', or 1 (see nio_port_ops) */
+	unsigned rx_worker;  /* nqueues == 1: the worker that polls the port */
+	bool tx_shared;	     /* fewer queues than workers: senders take tx_lock */
+	atomic_flag tx_lock; /* one sender at a time, per burst (never per packet) */
 	unsigned refs; /* configurations using this port (a reload keeps unchanged ports open) */
 	bool open;
 	bool locked; /* holds the device lock (devlock.c) */
@@ -150,8 +162,34 @@ struct nio_port {
 	 * reload opens it afresh; set by the worker (poll error) or the control thread (event) */
 	atomic_bool gone;
 	bool deleted; /* control thread: the device was deleted; one of its name reopens the port */
-	struct nio_port_stats stats; /* written by the owning worker only */
+	struct nio_port_stats stats[NIO_MAX_WORKERS]; /* row w written by worker w only */
 };
+
+/* A port with fewer queues than workers is sent on by one worker at a time: a lock per burst. */
+static inline void nio_port_tx_lock(struct nio_port *p)
+{
+	if (!p->tx_shared)
+		return;
+	/* acquire: pairs with the release in unlock, the previous sender's ring writes */
+	while (atomic_flag_test_and_set_explicit(&p->tx_lock, memory_order_acquire))
+		sched_yield(); /* the holder may be preempted on a loaded machine */
+}
+
+static inline void nio_port_tx_unlock(struct nio_port *p)
+{
+	if (p->tx_shared)
+		atomic_flag_clear_explicit(&p->tx_lock, memory_order_release);
+}
+
+static inline uint16_t nio_port_tx(struct nio_port *p, struct nio_pkt **pkts, uint16_t n)
+{
+	uint16_t sent;
+
+	nio_port_tx_lock(p);
+	sent = p->ops->tx_burst(p, pkts, n);
+	nio_port_tx_unlock(p);
+	return sent;
+}
 
 extern const struct nio_port_ops nio_port_afpacket_ops;
 extern const struct nio_port_ops nio_port_pcap_ops;
@@ -170,24 +208,24 @@ struct nio_plugin {
 };
 
 struct nio_svc_stats {
-	uint64_t packets, bytes, passed, dropped, consumed, dequeued;
+	_Alignas(64) uint64_t packets, bytes, passed, dropped, consumed, dequeued;
 };
 
 struct nio_svc_inst {
 	struct nio_plugin *plugin;
 	const struct nio_service *svc;
 	void *inst;
-	void *conf_block;	    /* cfg_t * of the service block, owned by the config */
-	struct nio_conf *conf;	    /* service.c: accessor handle over conf_block */
-	struct nio_host *host;	    /* the host table given to init, freed after fini */
-	size_t state_off;	    /* offset of this service's per-flow state in the flow's blob */
-	struct nio_svc_stats stats; /* written by the worker */
+	void *conf_block;      /* cfg_t * of the service block, owned by the config */
+	struct nio_conf *conf; /* service.c: accessor handle over conf_block */
+	struct nio_host *host; /* the host table given to init, freed after fini */
+	size_t state_off;      /* offset of this service's per-flow state in the flow's blob */
+	struct nio_svc_stats stats[NIO_MAX_WORKERS]; /* row w written by worker w */
 };
 
 enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
 
 struct nio_pipeline_stats {
-	uint64_t packets, bytes, tx_packets, tx_bytes;
+	_Alignas(64) uint64_t packets, bytes, tx_packets, tx_bytes;
 	uint64_t neigh_queued; /* held until the kernel resolved the next hop (pending.c) */
 	uint64_t drops[NIO_DROP_MAX];
 };
@@ -208,7 +246,10 @@ struct nio_pipeline {
 	enum nio_fail_mode fail_mode;
 	uint32_t table; /* the kernel routing table its route lookups use (254: main) */
 	size_t flow_state_size;
-	struct nio_pipeline_stats stats;
+	/* the worker that runs every packet of the pipeline (a service of it is not declared
+	 * NIO_SVC_F_MT_SAFE: packets are handed to it), or -1: the worker that received it */
+	int owner;
+	struct nio_pipeline_stats stats[NIO_MAX_WORKERS];
 	struct nio_capture *_Atomic capture; /* capture.c: set by control, used by the worker */
 };
 
@@ -224,8 +265,10 @@ struct nio_config {
 	unsigned flow_table_size;
 	unsigned flow_idle_ms;
 	unsigned burst;
-	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
-	bool any_dequeue; /* a service holds packets: the worker asks for them every turn */
+	unsigned spin_us;  /* busy-poll this long after the last packet before sleeping */
+	unsigned workers;  /* as configured: 0 = auto */
+	unsigned nworkers; /* workers running (fixed from start to exit) */
+	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
@@ -243,6 +286,7 @@ struct nio_flow {
 	int16_t pipeline; /* index, or -1 = unclaimed */
 	uint16_t out_port;
 	uint8_t dst_mac[6];
+	bool attached;	    /* its services' flow_attach ran (the pipeline runs on this worker) */
 	bool l2_ok;	    /* dst_mac/out_port resolved for l2_dst in this fib generation */
 	uint8_t l2_dst[16]; /* the destination they were resolved for: a service (tunnel decap)
 			     * may send one flow's packets to different destinations */
@@ -325,12 +369,41 @@ struct nio_pending {
 	unsigned total;
 };
 
+/* ---------------------------------------------------------------- handoff rings (handoff.c) */
+
+/* Single producer, single consumer ring of packet pointers between two workers. */
+struct nio_pktring {
+	_Alignas(64) atomic_uint head; /* written by the producer */
+	_Alignas(64) atomic_uint tail; /* written by the consumer */
+	_Alignas(64) unsigned mask;
+	struct nio_pkt **slots;
+};
+
+#define NIO_HANDOFF_RING  4096u /* packets in flight from one worker to another */
+#define NIO_HANDOFF_BATCH 32u	/* staged per destination before one ring write */
+
 /* ---------------------------------------------------------------- worker (worker.c) */
+
+/* Packets a worker stages for another one, written to the shared ring once per batch. */
+struct nio_stage {
+	uint16_t n;
+	struct nio_pkt *pkts[NIO_HANDOFF_BATCH];
+};
+
+struct nio_worker_stats {
+	_Alignas(64) uint64_t handoff_out; /* packets handed to another worker */
+	uint64_t handoff_in;		   /* packets taken from other workers */
+	uint64_t handoff_full;		   /* dropped: the destination's ring was full */
+	uint64_t returned;		   /* foreign buffers sent back to their pool */
+};
 
 struct nio_worker {
 	pthread_t thread;
+	bool started;
 	unsigned id;
-	int wake_fd; /* eventfd: control -> worker */
+	int cpu;	      /* pinned to this CPU, -1: not pinned */
+	int wake_fd;	      /* eventfd: control or another worker -> this worker */
+	atomic_bool sleeping; /* in poll(): a producer must write wake_fd */
 	_Atomic(struct nio_config *) cfg;
 	_Atomic(struct nio_fib *) fib;
 	atomic_bool stop;
@@ -340,6 +413,10 @@ struct nio_worker {
 	struct nio_pool pool;
 	struct nio_flow_table flows;
 	struct nio_config *cur_cfg; /* the configuration the flow table was built for */
+	/* in[i]: packets worker i hands to this one; back[i]: buffers of this worker's pool that
+	 * worker i is done with (sized like the pool, so it never overflows) */
+	struct nio_pktring in[NIO_MAX_WORKERS], back[NIO_MAX_WORKERS];
+	struct nio_stage out_stage[NIO_MAX_WORKERS], back_stage[NIO_MAX_WORKERS];
 	/* next-hop addresses the worker could not resolve, for the control thread to ask the
 	 * kernel about (single producer: worker, single consumer: control) */
 	uint8_t miss_addr[64][16];
@@ -348,7 +425,21 @@ struct nio_worker {
 	int miss_fd; /* eventfd: worker -> control */
 	struct nio_pending pending;
 	uint64_t idle_sleeps, busy_loops;
+	struct nio_worker_stats stats;
 };
+
+/* The worker index of the calling thread (log.c; 0 on the control thread). */
+extern _Thread_local unsigned nio_self;
+
+static inline unsigned nio_worker_self(void)
+{
+	return nio_self;
+}
+
+static inline struct nio_port_stats *nio_port_stats(struct nio_port *p)
+{
+	return &p->stats[nio_self];
+}
 
 /* ---------------------------------------------------------------- the daemon (netiod.c) */
 
@@ -361,7 +452,9 @@ struct netiod {
 	bool ctl_read_only; /* control requests may only read (used by the control fuzzer) */
 	struct nio_plugin *plugins;
 	struct nio_config *running;
-	struct nio_worker worker;
+	unsigned nworkers;
+	unsigned pause_timeout_ms; /* a worker not quiescent by then is reported hung */
+	struct nio_worker workers[NIO_MAX_WORKERS];
 	struct event_base *base;
 	void *control;	   /* control.c state */
 	void *neigh;	   /* neigh.c state */
@@ -406,6 +499,12 @@ int nio_parse_bool(const char *s, bool *v);
 bool nio_enum_ok(const char *choices, const char *word);
 int nio_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 int nio_parse_rt_table(const char *s, uint32_t *id);
+
+/* stats.c: per-worker rows summed for the control socket and /metrics */
+void nio_port_stats_sum(const struct nio_port *p, unsigned nworkers, struct nio_port_stats *out);
+void nio_pipeline_stats_sum(const struct nio_pipeline *pl, unsigned nworkers,
+			    struct nio_pipeline_stats *out);
+void nio_svc_stats_sum(const struct nio_svc_inst *si, unsigned nworkers, struct nio_svc_stats *out);
 
 /* pool.c */
 int nio_pool_init(struct nio_pool *pool, uint32_t size);
@@ -459,6 +558,8 @@ int nio_opt_check(const struct nio_opt *o, const char *v, char *why, size_t len)
 int nio_config_check_block(struct nio_config *c, const struct nio_svc_inst *si, char *err,
 			   size_t errlen);
 void nio_config_free(struct nio_config *c);
+void nio_config_assign_owners(struct nio_config *c);
+unsigned nio_workers_auto(void);
 void nio_config_dump(const struct nio_config *c, FILE *out);
 
 /* service.c */
@@ -527,14 +628,25 @@ void nio_pending_run(struct nio_pending *q, const struct nio_config *c, const st
 		     uint64_t now_ns);
 void nio_pending_flush(struct nio_pending *q);
 
-/* worker.c */
-int nio_worker_start(struct netiod *d, struct nio_worker *w);
-void nio_worker_stop(struct nio_worker *w);
-void nio_worker_pause(struct nio_worker *w);
-void nio_worker_resume(struct nio_worker *w);
+/* handoff.c */
+int nio_pktring_init(struct nio_pktring *r, unsigned size);
+void nio_pktring_fini(struct nio_pktring *r);
+uint16_t nio_pktring_put(struct nio_pktring *r, struct nio_pkt *const *pkts, uint16_t n);
+uint16_t nio_pktring_get(struct nio_pktring *r, struct nio_pkt **pkts, uint16_t max);
+unsigned nio_pktring_count(struct nio_pktring *r);
+void nio_pktring_each(struct nio_pktring *r, void (*fn)(struct nio_pkt *, void *), void *arg);
+
+/* worker.c: the group of d->nworkers workers */
+int nio_workers_start(struct netiod *d);
+void nio_workers_stop(struct netiod *d);
+void nio_workers_fini(struct netiod *d);
+int nio_workers_pause(struct netiod *d, char *err, size_t errlen);
+void nio_workers_resume(struct netiod *d);
+void nio_workers_wake(struct netiod *d);
+void nio_workers_set_config(struct netiod *d, struct nio_config *c);
+void nio_workers_flush_flows(struct netiod *d);
 void nio_worker_wake(struct nio_worker *w);
-void nio_worker_set_config(struct nio_worker *w, struct nio_config *c);
-void nio_worker_flush_flows(struct nio_worker *w);
+int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p);
 void nio_worker_pkt_free(struct nio_pkt *p);
 struct nio_pkt *nio_worker_pkt_alloc(void);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
@@ -568,7 +680,7 @@ void nio_metrics_fini(struct netiod *d);
 
 /* reload.c */
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen);
-void nio_apply_config(struct netiod *d, struct nio_config *c);
+int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t errlen);
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
 			size_t errlen);

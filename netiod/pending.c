@@ -44,14 +44,14 @@ int nio_pending_add(struct nio_pending *q, struct nio_pipeline *pl, struct nio_p
 	h->pkts[h->n] = p;
 	h->pls[h->n++] = pl;
 	q->total++;
-	pl->stats.neigh_queued++;
+	pl->stats[nio_self].neigh_queued++;
 	return 0;
 }
 
 static void hop_drop(struct nio_pending *q, struct nio_pending_hop *h, enum nio_drop why)
 {
 	for (unsigned i = 0; i < h->n; i++) {
-		h->pls[i]->stats.drops[why]++;
+		h->pls[i]->stats[nio_self].drops[why]++;
 		nio_worker_pkt_free(h->pkts[i]);
 	}
 	q->total -= h->n;
@@ -64,14 +64,14 @@ static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct
 	struct nio_port *pt = p->out_port < c->nports ? c->ports[p->out_port] : NULL;
 
 	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed)) {
-		pl->stats.drops[NIO_DROP_PORT_DOWN]++;
+		pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN]++;
 	} else if (nio_l2_rewrite(p, pt, mac) < 0) {
-		pl->stats.drops[NIO_DROP_NO_BUFFER]++;
-	} else if (pt->ops->tx_burst(pt, &p, 1) == 1) {
-		pl->stats.tx_packets++;
-		pl->stats.tx_bytes += p->len;
+		pl->stats[nio_self].drops[NIO_DROP_NO_BUFFER]++;
+	} else if (nio_port_tx(pt, &p, 1) == 1) {
+		pl->stats[nio_self].tx_packets++;
+		pl->stats[nio_self].tx_bytes += p->len;
 	} else {
-		pl->stats.drops[NIO_DROP_TX_FULL]++;
+		pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
 	}
 	nio_worker_pkt_free(p);
 }

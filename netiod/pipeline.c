@@ -19,7 +19,7 @@ static struct nio_port *in_port_of(const struct nio_config *c, const struct nio_
 
 static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 {
-	pl->stats.drops[why]++;
+	pl->stats[nio_self].drops[why]++;
 	nio_worker_pkt_free(p);
 }
 
@@ -127,13 +127,13 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 		if (!n)
 			continue;
 		tap(pl, pl->nsvcs + 1, q->pkts[port], n);
-		sent = pt->open ? pt->ops->tx_burst(pt, q->pkts[port], n) : 0;
-		pl->stats.tx_packets += sent;
+		sent = pt->open ? nio_port_tx(pt, q->pkts[port], n) : 0;
+		pl->stats[nio_self].tx_packets += sent;
 		if (!pt->open)
-			pl->stats.drops[NIO_DROP_PORT_DOWN] += n;
+			pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
 		for (uint16_t i = 0; i < n; i++) {
 			if (i < sent)
-				pl->stats.tx_bytes += q->pkts[port][i]->len;
+				pl->stats[nio_self].tx_bytes += q->pkts[port][i]->len;
 			nio_worker_pkt_free(q->pkts[port][i]);
 		}
 		q->n[port] = 0;
@@ -165,7 +165,7 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	struct nio_port *in = in_port_of(c, p);
 	int r = -1;
 
-	pl->stats.drops[why]++;
+	pl->stats[nio_self].drops[why]++;
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
 	if (in && !nio_is_port_addr(c, p->key.family, p->key.src))
 		r = icmp_error(p, in, why, mtu);
@@ -263,22 +263,22 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 			pkts[i]->svc_state = f && f->state && si->svc->flow_state_size
 						     ? f->state + si->state_off
 						     : NULL;
-			si->stats.bytes += pkts[i]->len;
+			si->stats[nio_self].bytes += pkts[i]->len;
 		}
-		si->stats.packets += n;
+		si->stats[nio_self].packets += n;
 		memset(verdict, NIO_V_PASS, n);
 		si->svc->process(si->inst, pkts, n, verdict);
 		for (uint16_t i = 0; i < n; i++) {
 			if (verdict[i] == NIO_V_PASS) {
 				pkts[kept++] = pkts[i];
 			} else if (verdict[i] == NIO_V_CONSUMED) {
-				si->stats.consumed++;
+				si->stats[nio_self].consumed++;
 			} else {
-				si->stats.dropped++;
+				si->stats[nio_self].dropped++;
 				drop(pl, pkts[i], NIO_DROP_SERVICE);
 			}
 		}
-		si->stats.passed += kept;
+		si->stats[nio_self].passed += kept;
 		n = kept;
 		tap(pl, s + 1, pkts, n);
 	}
@@ -289,9 +289,9 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 		      struct nio_pkt **pkts, uint16_t n)
 {
-	pl->stats.packets += n;
+	pl->stats[nio_self].packets += n;
 	for (uint16_t i = 0; i < n; i++)
-		pl->stats.bytes += pkts[i]->len;
+		pl->stats[nio_self].bytes += pkts[i]->len;
 	run_from(w, c, pl, 0, pkts, n);
 }
 
@@ -304,6 +304,8 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 	for (unsigned i = 0; i < c->npipelines; i++) {
 		struct nio_pipeline *pl = &c->pipelines[i];
 
+		if (pl->owner >= 0 && (unsigned)pl->owner != w->id)
+			continue; /* its services run on their owner only */
 		for (unsigned s = 0; s < pl->nsvcs; s++) {
 			struct nio_svc_inst *si = &pl->svcs[s];
 			uint64_t next = 0;
@@ -316,7 +318,7 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 				*next_ns = next;
 			if (!n)
 				continue;
-			si->stats.dequeued += n;
+			si->stats[nio_self].dequeued += n;
 			/* a held packet may outlive its flow entry: never trust the pointer */
 			for (uint16_t j = 0; j < n; j++)
 				pkts[j]->flow = NULL;

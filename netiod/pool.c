@@ -21,6 +21,7 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size)
 	for (uint32_t i = 0; i < size; i++) {
 		pool->pkts[i].buf = pool->mem + (size_t)i * NIO_PKT_BUF_SIZE;
 		pool->pkts[i].buf_size = NIO_PKT_BUF_SIZE;
+		pool->pkts[i].owner = pool->id;
 		pool->free[i] = &pool->pkts[i];
 	}
 	pool->nfree = size;

@@ -58,6 +58,20 @@ static struct nio_port *find_reusable(const struct nio_config *old, const struct
 	return NULL;
 }
 
+/*
+ * The driver may keep one queue per worker (nqueues as given) or set 1; a port with one queue is
+ * polled by one worker (single-queue ports are spread over the workers in turn) and sent on by
+ * any under tx_lock.
+ */
+static void queues_set(struct nio_port *p, unsigned nworkers)
+{
+	static unsigned next_rx;
+
+	p->tx_shared = p->nqueues < nworkers;
+	if (p->nqueues == 1)
+		p->rx_worker = next_rx++ % nworkers;
+}
+
 static int open_port(const struct nio_config *c, struct nio_port *p, char *err, size_t errlen)
 {
 	char why[256] = "";
@@ -68,6 +82,7 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 				"%s:%d: port '%s': driver '%s' is not available in this build",
 				c->file, p->line, p->name, p->driver),
 		       -1;
+	p->nqueues = c->nworkers;
 	if (locks_device(p)) {
 		if (nio_devlock_get(p->device, why, sizeof(why)) < 0)
 			return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file,
@@ -80,6 +95,7 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 			       p->name, p->ops->name, p->device[0] ? p->device : p->pcap_in,
 			       why[0] ? why : "open failed");
 	}
+	queues_set(p, c->nworkers);
 	p->open = true;
 	p->refs = 1;
 	return 0;
@@ -157,19 +173,20 @@ static int port_reopen(struct netiod *d, struct nio_port *p, char *err, size_t e
 	char why[256] = "";
 	int rc;
 
-	if (d->worker.thread)
-		nio_worker_pause(&d->worker);
+	if (nio_workers_pause(d, err, errlen) < 0)
+		return -1;
 	if (p->open)
 		p->ops->close(p);
 	p->open = false;
+	p->nqueues = d->nworkers;
 	rc = p->ops->open(p, why, sizeof(why));
 	if (rc == 0) {
+		queues_set(p, d->nworkers);
 		p->open = true;
 		p->deleted = false;
 		atomic_store(&p->gone, false);
 	}
-	if (d->worker.thread)
-		nio_worker_resume(&d->worker);
+	nio_workers_resume(d);
 	if (rc < 0)
 		return nio_err(err, errlen, "%s", why[0] ? why : "open failed");
 	if (p->ops == &nio_port_kmod_ops && d->running)

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 
@@ -49,9 +50,30 @@ struct afpacket {
 	uint32_t rx_left; /* frames of the current RX block not yet taken */
 	uint8_t *rx_next; /* the next of them */
 	bool tx_queued;	  /* slots handed over since the last kick */
+	int fanout_id;	  /* q[0]: the PACKET_FANOUT group the kernel chose */
 	/* frames whose L4 checksum was left to offload (CHECKSUM_PARTIAL, e.g. from a veth peer) */
 	uint64_t csum_done, csum_left;
 };
+
+/*
+ * One RX socket (joined in a PACKET_FANOUT_HASH group) and one TX socket per worker: worker i
+ * uses q[i] alone. The kernel's fanout hash is symmetric (__skb_get_hash_symmetric) and every
+ * port's group has its members in worker order, so both directions of a connection reach the
+ * same worker. No PACKET_FANOUT_FLAG_DEFRAG: the socket would then receive the reassembled
+ * datagram, which a router must not forward as one; fragments hash by addresses only.
+ */
+struct afp_port {
+	unsigned nq;
+	struct afpacket q[];
+};
+
+/* The calling worker's queue. */
+static struct afpacket *queue(struct nio_port *port)
+{
+	struct afp_port *ap = port->priv;
+
+	return &ap->q[nio_worker_self() < ap->nq ? nio_worker_self() : 0];
+}
 
 /* ---------------------------------------------------------------- checksum completion */
 
@@ -194,15 +216,15 @@ static bool rx_skip(struct nio_port *port, const struct tpacket3_hdr *h)
 	if (sll->sll_pkttype == PACKET_OUTGOING)
 		return true;
 	if (sll->sll_pkttype == PACKET_OTHERHOST) {
-		port->stats.rx_ignored++;
+		nio_port_stats(port)->rx_ignored++;
 		return true;
 	}
 	if (h->tp_len > h->tp_snaplen || h->tp_snaplen + extra > NIO_PKT_MAX_FRAME) {
-		port->stats.drops[NIO_DROP_OVERSIZE]++;
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
 		return true;
 	}
 	if (h->tp_snaplen < ETH_HLEN) {
-		port->stats.drops[NIO_DROP_TRUNC_L2]++;
+		nio_port_stats(port)->drops[NIO_DROP_TRUNC_L2]++;
 		return true;
 	}
 	return false;
@@ -226,14 +248,14 @@ static void rx_copy(struct nio_port *port, struct afpacket *a, struct nio_pkt *p
 			a->csum_left++;
 	}
 	p->in_port = port->id;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
+	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_bytes += p->len;
 }
 
 static uint16_t afp_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
 			     uint16_t max)
 {
-	struct afpacket *a = port->priv;
+	struct afpacket *a = queue(port);
 	uint64_t now = 0;
 	uint16_t n = 0;
 
@@ -251,7 +273,7 @@ static uint16_t afp_rx_burst(struct nio_port *port, struct nio_pool *pool, struc
 				p->ts_ns = now;
 				pkts[n++] = p;
 			} else {
-				port->stats.drops[NIO_DROP_NO_BUFFER]++;
+				nio_port_stats(port)->drops[NIO_DROP_NO_BUFFER]++;
 			}
 		}
 		if (!--a->rx_left)
@@ -272,10 +294,8 @@ static struct tpacket2_hdr *tx_slot(struct afpacket *a)
 }
 
 /* Hand every queued slot to the kernel; it walks the ring from where it stopped last time. */
-static void afp_flush(struct nio_port *port)
+static void tx_kick(struct afpacket *a)
 {
-	struct afpacket *a = port->priv;
-
 	if (!a->tx_queued)
 		return;
 	a->tx_queued = false;
@@ -283,8 +303,13 @@ static void afp_flush(struct nio_port *port)
 	(void)sendto(a->tx_fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
+static void afp_flush(struct nio_port *port)
+{
+	tx_kick(queue(port));
+}
+
 /* The slot at cur is free, kicking the ring once if it was still queued. */
-static bool tx_slot_free(struct nio_port *port, struct afpacket *a, bool *kicked)
+static bool tx_slot_free(struct afpacket *a, bool *kicked)
 {
 	/* acquire: pairs with the kernel's store of TP_STATUS_AVAILABLE when the skb is freed */
 	if (__atomic_load_n(&tx_slot(a)->tp_status, __ATOMIC_ACQUIRE) == TP_STATUS_AVAILABLE)
@@ -292,18 +317,18 @@ static bool tx_slot_free(struct nio_port *port, struct afpacket *a, bool *kicked
 	if (*kicked)
 		return false;
 	*kicked = true;
-	afp_flush(port);
+	tx_kick(a);
 	return __atomic_load_n(&tx_slot(a)->tp_status, __ATOMIC_ACQUIRE) == TP_STATUS_AVAILABLE;
 }
 
 /* Accepts a prefix of pkts (the caller counts bytes that way); the rest count as tx-full. */
 static uint16_t afp_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
-	struct afpacket *a = port->priv;
+	struct afpacket *a = queue(port);
 	bool kicked = false;
 	uint16_t i;
 
-	for (i = 0; i < n && tx_slot_free(port, a, &kicked); i++) {
+	for (i = 0; i < n && tx_slot_free(a, &kicked); i++) {
 		struct tpacket2_hdr *h = tx_slot(a);
 
 		memcpy((uint8_t *)h + AFP_TX_DATA, pkts[i]->data, pkts[i]->len);
@@ -312,10 +337,10 @@ static uint16_t afp_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint1
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 		a->tx.cur = (a->tx.cur + 1) % a->tx.nslots;
 		a->tx_queued = true;
-		port->stats.tx_packets++;
-		port->stats.tx_bytes += pkts[i]->len;
+		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
-	port->stats.drops[NIO_DROP_TX_FULL] += n - i;
+	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;
 	return i;
 }
 
@@ -366,8 +391,17 @@ static unsigned rx_blocks(const struct nio_port *port)
 	return blocks < AFP_MIN_BLOCKS ? AFP_MIN_BLOCKS : blocks;
 }
 
+/* Until every queue has joined the group a socket would get all frames: they drop them. */
+static int drop_all(int fd)
+{
+	struct sock_filter ret0 = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { .len = 1, .filter = &ret0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 /* The socket binds only once the ring exists, so no frame arrives before there is room. */
-static int open_rx(struct nio_port *port, struct afpacket *a, char *err, size_t errlen)
+static int open_rx(struct nio_port *port, struct afpacket *a, bool fanout, char *err, size_t errlen)
 {
 	struct tpacket_req3 req = {
 		.tp_block_size = AFP_BLOCK,
@@ -391,6 +425,8 @@ static int open_rx(struct nio_port *port, struct afpacket *a, char *err, size_t 
 		return fail(err, errlen, port, "mmap RX ring");
 	if (set_int(a->rx_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) < 0)
 		return fail(err, errlen, port, "PACKET_IGNORE_OUTGOING");
+	if (fanout && drop_all(a->rx_fd) < 0)
+		return fail(err, errlen, port, "SO_ATTACH_FILTER");
 	if (bind_dev(a->rx_fd, port->ifindex, ETH_P_ALL) < 0)
 		return fail(err, errlen, port, "bind RX socket");
 	return 0;
@@ -447,12 +483,8 @@ static void log_totals(const struct nio_port *port, const struct afpacket *a)
 			 (unsigned long long)a->csum_left);
 }
 
-static void afp_close(struct nio_port *port)
+static void queue_close(const struct nio_port *port, struct afpacket *a)
 {
-	struct afpacket *a = port->priv;
-
-	if (!a)
-		return;
 	if (a->rx_fd >= 0)
 		log_totals(port, a);
 	if (a->rx.map)
@@ -463,27 +495,80 @@ static void afp_close(struct nio_port *port)
 		close(a->rx_fd);
 	if (a->tx_fd >= 0)
 		close(a->tx_fd);
-	free(a);
+}
+
+static void afp_close(struct nio_port *port)
+{
+	struct afp_port *ap = port->priv;
+
+	if (!ap)
+		return;
+	for (unsigned i = 0; i < ap->nq; i++)
+		queue_close(port, &ap->q[i]);
+	free(ap);
 	port->priv = NULL;
+}
+
+/* The first queue creates a group with a kernel-chosen id, the others join it in order. */
+static int join_fanout(struct nio_port *port, struct afp_port *ap, unsigned i, char *err,
+		       size_t errlen)
+{
+	int v = PACKET_FANOUT_HASH << 16;
+	socklen_t len = sizeof(v);
+
+	if (i == 0)
+		v |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
+	else
+		v |= ap->q[0].fanout_id;
+	if (setsockopt(ap->q[i].rx_fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0)
+		return fail(err, errlen, port, "PACKET_FANOUT");
+	if (i == 0) {
+		if (getsockopt(ap->q[0].rx_fd, SOL_PACKET, PACKET_FANOUT, &v, &len) < 0)
+			return fail(err, errlen, port, "PACKET_FANOUT id");
+		ap->q[0].fanout_id = v & 0xffff;
+	}
+	return 0;
+}
+
+static int queue_open(struct nio_port *port, struct afp_port *ap, unsigned i, char *err,
+		      size_t errlen)
+{
+	struct afpacket *a = &ap->q[i];
+
+	if (open_rx(port, a, ap->nq > 1, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0)
+		return -1;
+	return ap->nq > 1 ? join_fanout(port, ap, i, err, errlen) : 0;
 }
 
 static int afp_open(struct nio_port *port, char *err, size_t errlen)
 {
-	struct afpacket *a = calloc(1, sizeof(*a));
+	unsigned nq = port->nqueues ? port->nqueues : 1;
+	struct afp_port *ap = calloc(1, sizeof(*ap) + nq * sizeof(ap->q[0]));
 
-	if (!a)
+	if (!ap)
 		return fail(err, errlen, port, "calloc");
-	a->rx_fd = a->tx_fd = -1;
-	port->priv = a;
+	ap->nq = nq;
+	for (unsigned i = 0; i < nq; i++)
+		ap->q[i].rx_fd = ap->q[i].tx_fd = -1;
+	port->priv = ap;
+	port->nqueues = nq;
 	port->ifindex = (int)if_nametoindex(port->device);
 	if (!port->ifindex) {
 		fail(err, errlen, port, "no such device");
 		goto err;
 	}
-	/* before the ring exists, so no merged frame is ever queued in it */
-	if (nio_offloads_fix(port, port->offloads_refuse, err, errlen) < 0 ||
-	    open_rx(port, a, err, errlen) < 0 || open_tx(port, a, err, errlen) < 0 ||
-	    nio_dev_info(port, err, errlen) < 0)
+	/* before the rings exist, so no merged frame is ever queued in them */
+	if (nio_offloads_fix(port, port->offloads_refuse, err, errlen) < 0)
+		goto err;
+	for (unsigned i = 0; i < nq; i++)
+		if (queue_open(port, ap, i, err, errlen) < 0)
+			goto err;
+	for (unsigned i = 0; nq > 1 && i < nq; i++)
+		if (set_int(ap->q[i].rx_fd, SOL_SOCKET, SO_DETACH_FILTER, 0) < 0) {
+			fail(err, errlen, port, "SO_DETACH_FILTER");
+			goto err;
+		}
+	if (nio_dev_info(port, err, errlen) < 0)
 		goto err;
 	nio_dev_addrs(port);
 	return 0;
@@ -494,9 +579,7 @@ err:
 
 static int afp_fd(struct nio_port *port)
 {
-	struct afpacket *a = port->priv;
-
-	return a->rx_fd;
+	return queue(port)->rx_fd;
 }
 
 /* The device went down (ENETDOWN) or similar: reading SO_ERROR clears it, or poll() would
@@ -504,7 +587,7 @@ static int afp_fd(struct nio_port *port)
  * comes back up. */
 static int afp_poll_error(struct nio_port *port)
 {
-	struct afpacket *a = port->priv;
+	struct afpacket *a = queue(port);
 	int e = 0;
 	socklen_t len = sizeof(e);
 

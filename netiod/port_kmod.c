@@ -462,6 +462,7 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 		return nio_err(err, errlen, "out of memory");
 	k->fd = -1;
 	port->priv = k;
+	port->nqueues = 1; /* one RX/TX ring pair per NIC (per-queue rings: issue 12) */
 	port->ifindex = (int)if_nametoindex(port->device);
 	if (!port->ifindex) {
 		snprintf(err, errlen, "%s: no such device", port->device);
@@ -491,14 +492,14 @@ static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct ni
 
 	if (buf_idx >= k->nbufs || (uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
 	    (s->flags & NIO_SLOT_F_TRUNC)) {
-		port->stats.drops[NIO_DROP_OVERSIZE]++;
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
 		return false;
 	}
 	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
 	p->len = len;
 	p->in_port = port->id;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += len;
+	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_bytes += len;
 	return true;
 }
 
@@ -518,7 +519,7 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 
 		if (!p) {
 			/* leave the rest queued in the ring: the kernel counts it if it fills */
-			port->stats.drops[NIO_DROP_NO_BUFFER]++;
+			nio_port_stats(port)->drops[NIO_DROP_NO_BUFFER]++;
 			break;
 		}
 		if (rx_copy(port, k, &k->rx->slots[k->rx_tail & mask], p)) {
@@ -566,10 +567,10 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 		/* release: slot and buffer are written before the kernel may see the new head */
 		nio_ring_store_release(&k->tx->head, k->tx_head);
 		k->tx_pending = true;
-		port->stats.tx_packets++;
-		port->stats.tx_bytes += pkts[i]->len;
+		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
-	port->stats.drops[NIO_DROP_TX_FULL] += n - i;
+	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;
 	return i;
 }
 

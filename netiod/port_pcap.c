@@ -78,6 +78,7 @@ static int pcap_port_open(struct nio_port *port, char *err, size_t errlen)
 		return -1;
 	}
 	port->priv = pp;
+	port->nqueues = 1; /* one reader; its worker spreads flows by hash */
 	pp->eof = !port->pcap_in[0];
 	if ((port->pcap_in[0] && open_input(port, pp, err, errlen) < 0) ||
 	    (port->pcap_out[0] && open_output(port, pp, err, errlen) < 0)) {
@@ -94,7 +95,7 @@ static bool pcap_fill(struct nio_port *port, struct nio_pkt *p, const struct pca
 		      const uint8_t *data)
 {
 	if (h->caplen < h->len || h->caplen > NIO_PKT_MAX_FRAME) {
-		port->stats.drops[NIO_DROP_OVERSIZE]++;
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
 		return false;
 	}
 	memcpy(p->data, data, h->caplen);
@@ -102,8 +103,8 @@ static bool pcap_fill(struct nio_port *port, struct nio_pkt *p, const struct pca
 	/* with nanosecond precision libpcap puts nanoseconds in tv_usec */
 	p->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
 	p->in_port = port->id;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
+	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_bytes += p->len;
 	return true;
 }
 
@@ -150,7 +151,7 @@ static uint16_t pcap_port_tx(struct nio_port *port, struct nio_pkt **pkts, uint1
 	struct pcap_port *pp = port->priv;
 
 	if (!pp->out) {
-		port->stats.drops[NIO_DROP_PORT_DOWN] += n;
+		nio_port_stats(port)->drops[NIO_DROP_PORT_DOWN] += n;
 		return 0;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -162,8 +163,8 @@ static uint16_t pcap_port_tx(struct nio_port *port, struct nio_pkt **pkts, uint1
 		};
 
 		pcap_dump((u_char *)pp->out, &h, pkts[i]->data);
-		port->stats.tx_packets++;
-		port->stats.tx_bytes += pkts[i]->len;
+		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
 	return n;
 }

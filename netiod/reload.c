@@ -40,31 +40,34 @@ void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
 }
 
 /*
- * Swap in a loaded, opened configuration with the worker stopped at a quiescent point. The old
- * instances are finished before the worker resumes: a service may hand back packets it still
- * holds (host->pkt_free) into the worker's pool only while the worker is not using it.
+ * Swap in a loaded, opened configuration with every worker stopped at a quiescent point. The
+ * old instances are finished before the workers resume: a service may hand back packets it
+ * still holds (host->pkt_free) into a worker's pool only while no worker is using it. A worker
+ * that does not stop (stuck) makes it fail with nothing changed.
  */
-void nio_apply_config(struct netiod *d, struct nio_config *c)
+int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t errlen)
 {
 	struct nio_config *old = d->running;
 
+	if (nio_workers_pause(d, err, errlen) < 0)
+		return -1;
 	c->generation = old ? old->generation + 1 : 1;
-	if (d->worker.thread)
-		nio_worker_pause(&d->worker);
 	handoff(old, c);
 	for (unsigned i = 0; i < c->nports; i++)
 		c->ports[i]->id = (uint16_t)i;
-	nio_worker_set_config(&d->worker, c);
+	nio_workers_set_config(d, c);
 	d->running = c;
 	nio_config_free(old);
-	if (d->worker.thread)
-		nio_worker_resume(&d->worker);
+	nio_workers_resume(d);
 	nio_kmod_events_sync(d);
 	nio_neigh_refresh(d); /* the new configuration may route by other tables */
+	return 0;
 }
 
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 {
+	unsigned workers = d->running->workers;
+	bool metrics_changed;
 	struct nio_config *c;
 
 	c = nio_config_load(d, file, NULL, err, errlen);
@@ -72,13 +75,14 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 		nio_config_free(c);
 		c = NULL;
 	}
+	metrics_changed = c && strcmp(c->metrics_listen, d->running->metrics_listen);
 	if (c && (nio_config_open_ports(c, d->running, err, errlen) < 0 ||
-		  nio_config_set_claims(c, err, errlen) < 0)) {
+		  nio_config_set_claims(c, err, errlen) < 0 ||
+		  nio_apply_config(d, c, err, errlen) < 0)) {
 		char ignore[256];
 
 		/* the module may hold some of c's claims already: give it the running set back */
-		if (d->running)
-			nio_config_set_claims(d->running, ignore, sizeof(ignore));
+		nio_config_set_claims(d->running, ignore, sizeof(ignore));
 		nio_config_free(c);
 		c = NULL;
 	}
@@ -88,12 +92,14 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		return -1;
 	}
-	if (d->running && strcmp(c->metrics_listen, d->running->metrics_listen))
+	if (metrics_changed)
 		log_warnx("metrics-listen changes take effect when netiod restarts");
+	if (c->workers != workers)
+		log_warnx("workers changes take effect when netiod restarts (running %u)",
+			  d->nworkers);
+	nio_config_warn_taps(c);
 	if (file != d->conf_file) /* SIGHUP passes d->conf_file itself */
 		snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
-	nio_apply_config(d, c);
-	nio_config_warn_taps(c);
 	d->reloads++;
 	d->last_error[0] = '\0';
 	log_info("configuration %s loaded (generation %llu)", file,
@@ -124,7 +130,8 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			size_t errlen)
 {
 	struct nio_plugin *old = nio_plugin_find(d, name), *np;
-	struct replacement r[NIO_MAX_PIPELINES * NIO_MAX_SVCS];
+	/* per-worker counter rows make this too big for the stack */
+	static struct replacement r[NIO_MAX_PIPELINES * NIO_MAX_SVCS];
 	struct nio_config *c = d->running;
 	unsigned n = 0;
 
@@ -151,7 +158,7 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			r[n].inst.inst = NULL;
 			r[n].inst.conf = NULL;
 			r[n].inst.host = NULL;
-			memset(&r[n].inst.stats, 0, sizeof(r[n].inst.stats));
+			memset(r[n].inst.stats, 0, sizeof(r[n].inst.stats));
 			if (nio_config_check_block(c, &r[n].inst, why, sizeof(why)) < 0 ||
 			    !(r[n].inst.inst =
 				      nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
@@ -165,22 +172,24 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			n++;
 		}
 	}
-	nio_worker_pause(&d->worker);
-	nio_worker_flush_flows(&d->worker);
+	if (nio_workers_pause(d, err, errlen) < 0)
+		goto fail;
+	nio_workers_flush_flows(d);
 	for (unsigned i = 0; i < n; i++) {
 		struct nio_svc_inst *cur = &r[i].pl->svcs[r[i].svc], prev = *cur;
 
 		nio_svc_handoff(cur, &r[i].inst);
 		c->any_dequeue |= r[i].inst.svc->dequeue != NULL;
-		r[i].inst.stats = prev.stats;
+		memcpy(r[i].inst.stats, prev.stats, sizeof(prev.stats));
 		*cur = r[i].inst;
 		r[i].inst = prev; /* the old instance, finished below */
 	}
 	nio_plugin_unlink(d, old);
 	np->next = d->plugins;
 	d->plugins = np;
-	undo(r, n); /* the old instances, while the worker cannot touch what they free */
-	nio_worker_resume(&d->worker);
+	nio_config_assign_owners(c); /* the new code may declare other concurrency */
+	undo(r, n); /* the old instances, while no worker can touch what they free */
+	nio_workers_resume(d);
 	nio_plugin_close(old);
 	log_info("replaced service %s with %s (%u instance(s))", name, np->path, n);
 	free(old);

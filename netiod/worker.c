@@ -1,6 +1,8 @@
-/* Where a packet enters: the worker thread polls the ports, classifies and runs pipelines. */
+/* Where a packet enters: worker threads poll the ports, classify, and run pipelines, each
+ * flow on one worker (steered by the kernel's fanout or by handing packets over). */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -8,20 +10,117 @@
 
 #include "netiod.h"
 
-#define POLL_MAX_MS 100
+#define POLL_MAX_MS	 100
+#define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
+#define DRAIN_MAX	 4u    /* bursts taken from one handoff ring per turn */
 
-static _Thread_local struct nio_pool *cur_pool;
-static struct nio_pool *main_pool; /* the control thread frees into it only while paused */
+static _Thread_local struct nio_worker *self;
+static struct nio_worker *group; /* every worker, for the control thread and buffer returns */
+
+/* The control thread frees a packet only while every worker is paused: straight home. */
+static void free_home(struct nio_pkt *p)
+{
+	nio_pool_put(&group[p->owner].pool, p);
+}
+
+/* A buffer of another worker's pool goes back to it in batches over its back ring. */
+static void back_flush(struct nio_worker *w, unsigned to)
+{
+	struct nio_stage *st = &w->back_stage[to];
+
+	if (!st->n)
+		return;
+	/* the ring holds a whole pool: what is out of a pool always fits */
+	nio_pktring_put(&group[to].back[w->id], st->pkts, st->n);
+	w->stats.returned += st->n;
+	st->n = 0;
+}
 
 void nio_worker_pkt_free(struct nio_pkt *p)
 {
-	nio_pool_put(cur_pool ? cur_pool : main_pool, p);
+	struct nio_worker *w = self;
+	struct nio_stage *st;
+
+	if (!w) {
+		free_home(p);
+		return;
+	}
+	if (p->owner == w->id) {
+		nio_pool_put(&w->pool, p);
+		return;
+	}
+	st = &w->back_stage[p->owner];
+	st->pkts[st->n++] = p;
+	if (st->n == NIO_HANDOFF_BATCH)
+		back_flush(w, p->owner);
 }
 
 /* For services that turn one packet into several; NULL outside a worker. */
 struct nio_pkt *nio_worker_pkt_alloc(void)
 {
-	return cur_pool ? nio_pool_get(cur_pool) : NULL;
+	return self ? nio_pool_get(&self->pool) : NULL;
+}
+
+/* Buffers other workers are done with, back into the pool. */
+static void take_back(struct nio_worker *w, unsigned nworkers)
+{
+	struct nio_pkt *pkts[NIO_BURST_MAX];
+	uint16_t n;
+
+	for (unsigned i = 0; i < nworkers; i++)
+		while (i != w->id && (n = nio_pktring_get(&w->back[i], pkts, NIO_BURST_MAX)))
+			for (uint16_t k = 0; k < n; k++)
+				nio_pool_put(&w->pool, pkts[k]);
+}
+
+/* ------------------------------------------------------------------ handoff */
+
+/* Wake a worker that may be asleep in poll(); pairs with the fence in idle_wait(). */
+static void poke(struct nio_worker *to)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&to->sleeping, memory_order_relaxed))
+		nio_worker_wake(to);
+}
+
+static void out_flush(struct nio_worker *w, unsigned to)
+{
+	struct nio_stage *st = &w->out_stage[to];
+	uint16_t k;
+
+	if (!st->n)
+		return;
+	k = nio_pktring_put(&group[to].in[w->id], st->pkts, st->n);
+	w->stats.handoff_out += k;
+	/* the destination is that far behind: drop, counted as the worker's handoff_full */
+	for (uint16_t i = k; i < st->n; i++) {
+		w->stats.handoff_full++;
+		nio_worker_pkt_free(st->pkts[i]);
+	}
+	st->n = 0;
+	poke(&group[to]);
+}
+
+/* Queue p for worker to (staged, written to its ring by the batch or at the end of the turn). */
+int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p)
+{
+	struct nio_stage *st = &w->out_stage[to];
+
+	p->flow = NULL; /* an entry of this worker's flow table: the other has its own */
+	p->svc_state = NULL;
+	st->pkts[st->n++] = p;
+	if (st->n == NIO_HANDOFF_BATCH)
+		out_flush(w, to);
+	return 0;
+}
+
+/* End of a turn: nothing stays staged, so a pause finds every packet in a ring. */
+static void stages_flush(struct nio_worker *w, unsigned nworkers)
+{
+	for (unsigned i = 0; i < nworkers; i++) {
+		out_flush(w, i);
+		back_flush(w, i);
+	}
 }
 
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex)
@@ -60,7 +159,7 @@ static void flow_detach(struct nio_flow *f, void *arg)
 	const struct nio_config *c = arg;
 	const struct nio_pipeline *pl;
 
-	if (f->pipeline < 0 || (unsigned)f->pipeline >= c->npipelines)
+	if (!f->attached || f->pipeline < 0 || (unsigned)f->pipeline >= c->npipelines)
 		return;
 	pl = &c->pipelines[f->pipeline];
 	for (unsigned i = 0; i < pl->nsvcs; i++)
@@ -77,10 +176,26 @@ static void flow_attach(const struct nio_config *c, struct nio_flow *f)
 		if (pl->svcs[i].svc->flow_attach && pl->svcs[i].svc->flow_state_size)
 			pl->svcs[i].svc->flow_attach(pl->svcs[i].inst,
 						     f->state + pl->svcs[i].state_off, &f->key);
+	f->attached = true;
+}
+
+/*
+ * The worker that runs a packet of pipeline pl: the pipeline's owner if it has one, else for a
+ * port with one queue (its single poller spreads the load) the flow hash's worker, else the
+ * receiving worker. Fixed for a flow key within one configuration, so a flow never moves.
+ */
+static unsigned target_of(const struct nio_worker *w, const struct nio_config *c,
+			  const struct nio_pipeline *pl, const struct nio_pkt *p, bool spread)
+{
+	if (pl->owner >= 0)
+		return (unsigned)pl->owner;
+	if (spread)
+		return p->hash % c->nworkers;
+	return w->id;
 }
 
 static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *c,
-				 struct nio_pkt *p, uint64_t now)
+				 struct nio_pkt *p, uint64_t now, bool spread)
 {
 	struct nio_flow *f = nio_flow_lookup(&w->flows, &p->key, p->hash);
 
@@ -92,14 +207,19 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	f->pipeline = (int16_t)(nio_is_port_addr(c, p->key.family, p->key.dst)
 					? nio_classify_local(c, &p->key)
 					: nio_classify(c, &p->key));
-	if (f->pipeline >= 0)
+	f->attached = false;
+	/* a flow whose packets run elsewhere is only a classification cache here */
+	if (f->pipeline >= 0 && target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)
 		flow_attach(c, f);
 	return f;
 }
 
-/* Parse, classify, and group a received burst by pipeline. */
-static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_port *port,
-		       struct nio_pkt **pkts, uint16_t n, uint64_t now)
+/*
+ * Look up, and run or hand over, parsed packets. spread: they came from a port with a single
+ * queue, so the flow hash picks the worker; false for packets another worker handed over.
+ */
+static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt **pkts, uint16_t n,
+		     uint64_t now, bool spread)
 {
 	static _Thread_local struct nio_pkt *vec[NIO_MAX_PIPELINES][NIO_BURST_MAX];
 	uint16_t cnt[NIO_MAX_PIPELINES] = { 0 };
@@ -107,25 +227,21 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
-		struct nio_flow *f;
-		int r = nio_parse(p);
+		struct nio_flow *f = flow_get(w, c, p, now, spread);
+		unsigned to;
 
-		if (r) {
-			if (r < 0)
-				port->stats.rx_ignored++;
-			else
-				port->stats.drops[r - 1]++;
-			nio_worker_pkt_free(p);
-			continue;
-		}
-		p->hash = nio_flow_hash(&p->key);
-		f = flow_get(w, c, p, now);
 		if (!f || f->pipeline < 0) {
-			port->stats.rx_unclaimed++;
+			if (p->in_port < c->nports)
+				nio_port_stats(c->ports[p->in_port])->rx_unclaimed++;
 			nio_worker_pkt_free(p);
 			continue;
 		}
 		f->last_ns = now;
+		to = target_of(w, c, &c->pipelines[f->pipeline], p, spread);
+		if (to != w->id) {
+			nio_worker_handoff(w, to, p);
+			continue;
+		}
 		f->packets++;
 		f->bytes += p->len;
 		p->flow = f;
@@ -137,10 +253,63 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 			nio_pipeline_run(w, c, &c->pipelines[pl], vec[pl], cnt[pl]);
 }
 
+/* Parse a received burst and dispatch it. */
+static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_port *port,
+		       struct nio_pkt **pkts, uint16_t n, uint64_t now)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct nio_pkt *p = pkts[i];
+		int r = nio_parse(p);
+
+		if (r) {
+			if (r < 0)
+				nio_port_stats(port)->rx_ignored++;
+			else
+				nio_port_stats(port)->drops[r - 1]++;
+			nio_worker_pkt_free(p);
+			continue;
+		}
+		p->hash = nio_flow_hash(&p->key);
+		pkts[kept++] = p;
+	}
+	dispatch(w, c, pkts, kept, now, port->nqueues == 1 && c->nworkers > 1);
+}
+
+/* Packets other workers handed over, oldest first: a flow's order is kept. */
+static unsigned drain_handoff(struct nio_worker *w, struct nio_config *c, uint64_t now)
+{
+	struct nio_pkt *pkts[NIO_BURST_MAX];
+	unsigned total = 0;
+
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		uint16_t n;
+
+		if (i == w->id)
+			continue;
+		for (unsigned b = 0; b < DRAIN_MAX; b++) {
+			n = nio_pktring_get(&w->in[i], pkts, (uint16_t)c->burst);
+			if (!n)
+				break;
+			w->stats.handoff_in += n;
+			dispatch(w, c, pkts, n, now, false);
+			total += n;
+		}
+	}
+	return total;
+}
+
 /* Open and not gone; relaxed: a port found gone a turn late only returns nothing. */
 static bool port_live(struct nio_port *p)
 {
 	return p->open && !atomic_load_explicit(&p->gone, memory_order_relaxed);
+}
+
+/* Does worker w receive on port p: its own queue, or the single queue it was given. */
+static bool port_mine(const struct nio_worker *w, const struct nio_port *p)
+{
+	return p->nqueues > 1 || p->rx_worker == w->id;
 }
 
 static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t now)
@@ -152,7 +321,7 @@ static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t 
 		struct nio_port *port = c->ports[i];
 		uint16_t n;
 
-		if (!port_live(port))
+		if (!port_live(port) || !port_mine(w, port))
 			continue;
 		n = port->ops->rx_burst(port, &w->pool, pkts, (uint16_t)c->burst);
 		if (n)
@@ -164,12 +333,18 @@ static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t 
 
 static void flush_ports(struct nio_config *c)
 {
-	for (unsigned i = 0; i < c->nports; i++)
-		if (c->ports[i]->open && c->ports[i]->ops->flush)
-			c->ports[i]->ops->flush(c->ports[i]);
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct nio_port *p = c->ports[i];
+
+		if (!p->open || !p->ops->flush)
+			continue;
+		nio_port_tx_lock(p);
+		p->ops->flush(p);
+		nio_port_tx_unlock(p);
+	}
 }
 
-/* Nothing to do: sleep in poll() on every port and the wake-up eventfd. */
+/* Nothing to do: sleep in poll() on the ports this worker receives on and its eventfd. */
 static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms)
 {
 	struct pollfd fds[NIO_MAX_PORTS + 1];
@@ -180,23 +355,35 @@ static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms
 	fds[n++] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
 	for (unsigned i = 0; i < c->nports; i++) {
 		struct nio_port *p = c->ports[i];
-		int fd = port_live(p) && p->ops->fd ? p->ops->fd(p) : -1;
+		int fd = port_live(p) && port_mine(w, p) && p->ops->fd ? p->ops->fd(p) : -1;
 
 		if (fd >= 0) {
 			ports[n] = p;
 			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		}
 	}
+	atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
+	/* pairs with poke(): either the producer sees sleeping or this sees its packets */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		if (i != w->id && nio_pktring_count(&w->in[i])) {
+			timeout_ms = 0;
+			break;
+		}
+	}
 	w->idle_sleeps++;
-	if (poll(fds, n, timeout_ms) <= 0)
+	if (poll(fds, n, timeout_ms) <= 0) {
+		atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
 		return;
+	}
+	atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
 	if (fds[0].revents & POLLIN)
 		(void)!read(w->wake_fd, &v, sizeof(v));
 	/* An error poll() keeps reporting would never let the worker sleep again. */
 	for (nfds_t i = 1; i < n; i++) {
 		if (!(fds[i].revents & (POLLERR | POLLNVAL)))
 			continue;
-		ports[i]->stats.poll_errors++;
+		nio_port_stats(ports[i])->poll_errors++;
 		if (!ports[i]->ops->poll_error || ports[i]->ops->poll_error(ports[i]) < 0)
 			atomic_store(&ports[i]->gone, true);
 	}
@@ -220,12 +407,37 @@ static int sleep_ms(uint64_t now, uint64_t next_ns)
 							     : POLL_MAX_MS);
 }
 
+/* Only the owner of a held packet's pipeline dequeues it: the service runs on one worker. */
+static bool dequeues_here(const struct nio_worker *w, const struct nio_config *c)
+{
+	if (!c->any_dequeue)
+		return false;
+	for (unsigned i = 0; i < c->npipelines; i++)
+		if (c->pipelines[i].owner < 0 || (unsigned)c->pipelines[i].owner == w->id)
+			return true;
+	return false;
+}
+
+static void pin(struct nio_worker *w)
+{
+	cpu_set_t set;
+
+	if (w->cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET((unsigned)w->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		log_warnx("worker %u: cannot pin to CPU %d", w->id, w->cpu);
+}
+
 static void *worker_main(void *arg)
 {
 	struct nio_worker *w = arg;
 	uint64_t last_busy = nio_now_ns(), last_expire = last_busy;
 
-	cur_pool = &w->pool;
+	self = w;
+	nio_self = w->id;
+	pin(w);
 	while (!atomic_load(&w->stop)) {
 		struct nio_config *c;
 		uint64_t now = nio_now_ns(), next = 0;
@@ -236,12 +448,15 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
+		take_back(w, c->nworkers);
 		/* before new packets, so those that waited for a neighbour leave first */
 		nio_pending_run(&w->pending, c, atomic_load_explicit(&w->fib, memory_order_acquire),
 				now);
-		n = poll_ports(w, c, now);
-		if (c->any_dequeue)
+		n = drain_handoff(w, c, now);
+		n += poll_ports(w, c, now);
+		if (dequeues_here(w, c))
 			nio_pipeline_dequeue(w, c, now, &next);
+		stages_flush(w, c->nworkers);
 		flush_ports(c);
 		/* seq_cst: neigh.c frees a fib snapshot once loops has moved on by two */
 		atomic_fetch_add(&w->loops, 1);
@@ -259,6 +474,7 @@ static void *worker_main(void *arg)
 			idle_wait(w, c, sleep_ms(now, next));
 		}
 	}
+	stages_flush(w, atomic_load(&w->cfg)->nworkers);
 	return NULL;
 }
 
@@ -272,11 +488,8 @@ static size_t state_stride(const struct nio_config *c)
 	return m;
 }
 
-/*
- * Publish c to the worker. The caller holds the worker paused (or it has not started), so
- * no packet is in flight: flows built for the old configuration are detached and dropped.
- */
-void nio_worker_set_config(struct nio_worker *w, struct nio_config *c)
+/* Flows built for the old configuration are detached and dropped; the worker is paused. */
+static void worker_set_config(struct nio_worker *w, struct nio_config *c)
 {
 	struct nio_config *old = atomic_load(&w->cfg);
 	size_t stride = state_stride(c);
@@ -293,26 +506,107 @@ void nio_worker_set_config(struct nio_worker *w, struct nio_config *c)
 	atomic_store_explicit(&w->cfg, c, memory_order_release);
 }
 
-/* Forget every flow (their services' state detached); the worker must be paused. */
-void nio_worker_flush_flows(struct nio_worker *w)
-{
-	struct nio_config *c = atomic_load(&w->cfg);
+/* A handed-over packet names its input port by index: the index in the new configuration. */
+struct remap {
+	const struct nio_config *old, *c;
+};
 
-	if (c)
-		nio_flow_flush(&w->flows, flow_detach, c);
+static void remap_port(struct nio_pkt *p, void *arg)
+{
+	const struct remap *m = arg;
+	const struct nio_port *port =
+		p->in_port < m->old->nports ? m->old->ports[p->in_port] : NULL;
+
+	p->in_port = NIO_PORT_NONE;
+	for (unsigned i = 0; port && i < m->c->nports; i++)
+		if (m->c->ports[i] == port)
+			p->in_port = (uint16_t)i;
+	p->key.in_port = p->in_port; /* the flow key classifies by it too */
 }
 
-int nio_worker_start(struct netiod *d, struct nio_worker *w)
+/*
+ * Publish c to every worker. The caller holds them paused (or they have not started): no
+ * packet or service call is in flight; packets waiting in handoff rings stay there and run
+ * under c (their port index translated).
+ */
+void nio_workers_set_config(struct netiod *d, struct nio_config *c)
 {
-	(void)d;
+	struct nio_config *old = d->workers[0].cfg;
+
+	for (unsigned i = 0; old && i < d->nworkers; i++) {
+		struct remap m = { old, c };
+
+		for (unsigned j = 0; j < d->nworkers; j++)
+			if (j != i)
+				nio_pktring_each(&d->workers[i].in[j], remap_port, &m);
+	}
+	for (unsigned i = 0; i < d->nworkers; i++)
+		worker_set_config(&d->workers[i], c);
+}
+
+/* Forget every flow (their services' state detached); the workers must be paused. */
+void nio_workers_flush_flows(struct netiod *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct nio_worker *w = &d->workers[i];
+		struct nio_config *c = atomic_load(&w->cfg);
+
+		if (c)
+			nio_flow_flush(&w->flows, flow_detach, c);
+	}
+}
+
+/* Worker i on the (i+1)-th allowed CPU: the first is left to the control thread while there
+ * are more CPUs than workers. */
+static int cpu_for(unsigned i)
+{
+	cpu_set_t set;
+	int n, seen = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 || !(n = CPU_COUNT(&set)))
+		return -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set) && seen++ == (int)((i + 1) % (unsigned)n))
+			return cpu;
+	return -1;
+}
+
+static int worker_init(struct netiod *d, struct nio_worker *w, unsigned id)
+{
+	w->id = id;
+	w->cpu = cpu_for(id);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->miss_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0 || w->miss_fd < 0)
 		return -1;
+	w->pool.id = id;
 	if (nio_pool_init(&w->pool, 16384) < 0)
 		return -1;
-	main_pool = &w->pool;
-	return pthread_create(&w->thread, NULL, worker_main, w) ? -1 : 0;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		if (i == id)
+			continue;
+		if (nio_pktring_init(&w->in[i], NIO_HANDOFF_RING) < 0 ||
+		    nio_pktring_init(&w->back[i], w->pool.size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Create the rings and pools of every worker, then start them (the configuration is set). */
+int nio_workers_start(struct netiod *d)
+{
+	group = d->workers;
+	if (!d->pause_timeout_ms)
+		d->pause_timeout_ms = PAUSE_TIMEOUT_MS;
+	for (unsigned i = 0; i < d->nworkers; i++)
+		if (worker_init(d, &d->workers[i], i) < 0)
+			return -1;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]))
+			return -1;
+		d->workers[i].started = true;
+	}
+	return 0;
 }
 
 void nio_worker_wake(struct nio_worker *w)
@@ -322,26 +616,107 @@ void nio_worker_wake(struct nio_worker *w)
 	(void)!write(w->wake_fd, &one, sizeof(one));
 }
 
-void nio_worker_stop(struct nio_worker *w)
+void nio_workers_wake(struct netiod *d)
 {
-	atomic_store(&w->stop, 1);
-	nio_worker_wake(w);
-	pthread_join(w->thread, NULL);
-	nio_pending_flush(&w->pending);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		if (d->workers[i].started)
+			nio_worker_wake(&d->workers[i]);
 }
 
-/* Stop the worker at a quiescent point: no packet or service call in flight on return. */
-void nio_worker_pause(struct nio_worker *w)
+/* Stop every worker; packets still in handoff rings go back to their pools. */
+void nio_workers_stop(struct netiod *d)
 {
-	atomic_store(&w->pause_req, 1);
-	nio_worker_wake(w);
-	while (!atomic_load(&w->paused))
-		usleep(20);
+	struct nio_pkt *pkts[NIO_BURST_MAX];
+	uint16_t n;
+
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		atomic_store(&d->workers[i].stop, 1);
+		if (d->workers[i].started)
+			nio_worker_wake(&d->workers[i]);
+	}
+	for (unsigned i = 0; i < d->nworkers; i++)
+		if (d->workers[i].started)
+			pthread_join(d->workers[i].thread, NULL);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct nio_worker *w = &d->workers[i];
+
+		nio_pending_flush(&w->pending);
+		for (unsigned j = 0; j < d->nworkers; j++)
+			while (j != i && (n = nio_pktring_get(&w->in[j], pkts, NIO_BURST_MAX)))
+				for (uint16_t k = 0; k < n; k++)
+					free_home(pkts[k]);
+	}
 }
 
-void nio_worker_resume(struct nio_worker *w)
+/* After stop and after the last configuration is freed (its services may free packets). */
+void nio_workers_fini(struct netiod *d)
 {
-	atomic_store(&w->pause_req, 0);
-	while (atomic_load(&w->paused))
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct nio_worker *w = &d->workers[i];
+
+		for (unsigned j = 0; j < d->nworkers; j++) {
+			nio_pktring_fini(&w->in[j]);
+			nio_pktring_fini(&w->back[j]);
+		}
+		nio_flow_table_fini(&w->flows);
+		nio_pool_fini(&w->pool);
+		if (w->wake_fd > 0)
+			close(w->wake_fd);
+		if (w->miss_fd > 0)
+			close(w->miss_fd);
+	}
+}
+
+static bool all_paused(struct netiod *d, uint64_t deadline, unsigned *late)
+{
+	for (;;) {
+		bool done = true;
+
+		for (unsigned i = d->nworkers; i-- > 0;) {
+			if (d->workers[i].started && !atomic_load(&d->workers[i].paused)) {
+				done = false;
+				*late = i; /* the first one not there */
+			}
+		}
+		if (done)
+			return true;
+		if (nio_now_ns() > deadline)
+			return false;
 		usleep(20);
+	}
+}
+
+/*
+ * Stop every worker at a quiescent point: no packet or service call in flight on return. A
+ * worker that does not get there within pause_timeout_ms is stuck (a service that loops or
+ * blocks): the others are let go again and the caller gets an error instead of hanging.
+ */
+int nio_workers_pause(struct netiod *d, char *err, size_t errlen)
+{
+	uint64_t deadline = nio_now_ns() + (uint64_t)d->pause_timeout_ms * 1000000ull;
+	unsigned late = 0;
+
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		atomic_store(&d->workers[i].pause_req, 1);
+		if (d->workers[i].started)
+			nio_worker_wake(&d->workers[i]);
+	}
+	if (all_paused(d, deadline, &late))
+		return 0;
+	nio_workers_resume(d);
+	log_warnx("worker %u (CPU %d) did not reach a quiescent point within %u ms: it is stuck "
+		  "(a service that loops or blocks?); nothing was changed",
+		  late, d->workers[late].cpu, d->pause_timeout_ms);
+	return nio_err(err, errlen, "worker %u is not responding (stuck for over %u ms)", late,
+		       d->pause_timeout_ms);
+}
+
+/* Let the workers go; one still not paused (stuck) is not waited for. */
+void nio_workers_resume(struct netiod *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++)
+		atomic_store(&d->workers[i].pause_req, 0);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		while (d->workers[i].started && atomic_load(&d->workers[i].paused))
+			usleep(20);
 }

@@ -61,6 +61,9 @@ struct nio_pkt {
 	void *svc_state; /* per-flow state of the service being run (see service.h) */
 	uint64_t user;	 /* scratch for the service currently holding the packet */
 	struct nio_flow_key key;
+	/* appended: the worker whose pool holds the buffer (a packet handed to another worker
+	 * goes back there when freed); services leave it alone */
+	uint32_t owner;
 };
 
 static inline uint32_t nio_pkt_headroom(const struct nio_pkt *p)

@@ -13,13 +13,31 @@
  * struct nio_service. netiod checks abi_version and size before it trusts anything else in it,
  * refuses a second service of the same name, and never unmaps the code while a worker may run it.
  *
- * Threads:
- *  - init, fini, save_state, restore_state, show: the control thread (libevent loop). They may
- *    allocate, read files and take time; they must not touch an instance a worker is running
- *    except through the documented handoff (restore_state runs before the instance is published).
+ * Threads and concurrency (netiod runs `workers` worker threads, each with its own flow table,
+ * packet pool and counters; every packet of a flow is handled by one worker):
+ *  - init, fini, save_state, restore_state: the control thread (libevent loop). They may
+ *    allocate, read files and take time; they never run while a worker runs the instance:
+ *    restore_state runs before the instance is published, save_state and fini while every
+ *    worker is stopped at a quiescent point (a replace or reload pauses them all).
  *  - process, dequeue, flow_attach, flow_detach: a worker thread. They must not block, sleep,
  *    allocate per packet, log per packet or call exit; errors are counted, not printed.
- *  - counters: any thread; the returned array is read without locks (aligned 64-bit words).
+ *    host->pkt_alloc and host->pkt_free use the calling worker's pool.
+ *  - counters, show: the control thread, while workers run; values are read without locks
+ *    (aligned 64-bit words: a slightly stale figure is acceptable, a torn structure is not).
+ *
+ * One instance is created per pipeline block. Which workers call it depends on flags:
+ *  - default (no NIO_SVC_F_MT_SAFE): the instance has one owner worker. netiod hands every
+ *    packet of the instance's pipeline to that worker (over SPSC handoff rings, in bursts),
+ *    so process, dequeue and the flow hooks are never called concurrently and always from the
+ *    same thread: the instance may keep plain, unsynchronised state (a shaper's queues, an
+ *    inbound SA's replay window, an outbound SA's sequence counter).
+ *  - NIO_SVC_F_MT_SAFE: process, dequeue and the flow hooks may run on several workers at
+ *    once, each with the packets of its own flows. Per-flow state (p->svc_state, flow_attach)
+ *    is only ever touched by the flow's worker and needs no lock; everything else the
+ *    instance shares between workers (counters, tables) must be read-only after init or
+ *    updated with atomics (batched per burst, not per packet).
+ * Both directions of a connection meet the same worker only in the default mode (one owner);
+ * an MT-safe service must not rely on seeing a flow's reverse direction.
  *
  * Versioning: fields are only ever appended; NIO_SERVICE_ABI_VERSION changes when the meaning
  * of an existing field changes. Unused trailing slots are kept NULL.
@@ -150,8 +168,13 @@ struct nio_service {
 	 * one or more lines, up to len bytes. */
 	int (*show)(void *inst, char *buf, size_t len);
 
-	void *spare[8]; /* keep NULL: room to append without breaking old plugins */
+	uint64_t flags; /* NIO_SVC_F_* (was a spare slot: 0 in older plugins) */
+
+	void *spare[7]; /* keep NULL: room to append without breaking old plugins */
 };
+
+/* process, dequeue and the flow hooks may run on several workers at once (see above). */
+#define NIO_SVC_F_MT_SAFE 0x1u
 
 #define NIO_SERVICE_SYMBOL_SUFFIX "_service"
 

@@ -113,7 +113,15 @@ static int in_drop_prefix(const struct mark *m, const struct nio_pkt *p)
 	return !rest || !((m->drop[full] ^ p->key.dst[full]) & (uint8_t)(0xff00u >> rest));
 }
 
-static void remark(struct mark *m, struct nio_pkt *p)
+/* Several workers run one instance (NIO_SVC_F_MT_SAFE): counters are added atomically, once
+ * per burst; the rest of the instance is read-only after init. */
+static void ctr_add(struct mark *m, unsigned i, uint64_t v)
+{
+	if (v)
+		__atomic_fetch_add(&m->ctr[i], v, __ATOMIC_RELAXED);
+}
+
+static void remark(const struct mark *m, struct nio_pkt *p)
 {
 	uint8_t *ip = nio_pkt_l3(p);
 
@@ -130,34 +138,38 @@ static void remark(struct mark *m, struct nio_pkt *p)
 		ip[1] = (uint8_t)(((m->dscp & 3) << 6) | (ip[1] & 0x3f));
 	}
 	p->dscp = (uint8_t)m->dscp;
-	m->ctr[MARK_MARKED]++;
 }
 
 static void mark_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)
 {
 	struct mark *m = inst;
+	uint64_t dropped = 0, marked = 0;
 
-	m->ctr[MARK_SEEN] += n;
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
 
-		if (p->svc_state)
+		if (p->svc_state) /* the flow's worker only: no lock */
 			((struct mark_flow *)p->svc_state)->packets++;
 		if (in_drop_prefix(m, p)) {
-			m->ctr[MARK_DROPPED]++;
+			dropped++;
 			verdicts[i] = NIO_V_DROP;
 			continue;
 		}
-		if (m->dscp >= 0)
+		if (m->dscp >= 0) {
 			remark(m, p);
+			marked++;
+		}
 	}
+	ctr_add(m, MARK_SEEN, n);
+	ctr_add(m, MARK_DROPPED, dropped);
+	ctr_add(m, MARK_MARKED, marked);
 }
 
 static void mark_flow_attach(void *inst, void *state, const struct nio_flow_key *key)
 {
 	(void)state;
 	(void)key;
-	((struct mark *)inst)->ctr[MARK_FLOWS]++;
+	ctr_add(inst, MARK_FLOWS, 1);
 }
 
 static const uint64_t *mark_counters(void *inst)
@@ -211,4 +223,5 @@ const struct nio_service mark_service = {
 	.save_state = mark_save,
 	.restore_state = mark_restore,
 	.show = mark_show,
+	.flags = NIO_SVC_F_MT_SAFE,
 };

@@ -120,11 +120,13 @@ static struct nio_config *load(const struct chain *ch, unsigned burst, char *err
 /* Swap the worker's configuration at a quiescent point, as a reload does. */
 static void apply(struct nio_config *c)
 {
-	struct nio_config *old = atomic_load(&g.d.worker.cfg);
+	struct nio_config *old = atomic_load(&g.d.workers[0].cfg);
+	char err[256];
 
-	nio_worker_pause(&g.d.worker);
-	nio_worker_set_config(&g.d.worker, c);
-	nio_worker_resume(&g.d.worker);
+	if (nio_workers_pause(&g.d, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	nio_workers_set_config(&g.d, c);
+	nio_workers_resume(&g.d);
 	nio_config_free(old);
 }
 
@@ -361,8 +363,8 @@ static void start_worker(void)
 	if (!c)
 		fatalx("null chain: %s", err);
 	pin((int)ncpu - 1);
-	nio_worker_set_config(&g.d.worker, c);
-	if (nio_worker_start(&g.d, &g.d.worker) < 0)
+	nio_workers_set_config(&g.d, c);
+	if (nio_workers_start(&g.d) < 0)
 		fatal("worker");
 	if (ncpu > 1)
 		pin(0);
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 
 	log_init(0);
 	parse_args(argc, argv);
+	g.d.nworkers = 1; /* cycles per packet of one worker; mcbench measures scaling */
 	if (nio_plugin_load_dir(&g.d, g.d.plugin_dir) < 0)
 		fatalx("no plugins in %s", g.d.plugin_dir);
 	make_key(g.d.state_dir);
@@ -430,6 +433,6 @@ int main(int argc, char **argv)
 		table_mix(m);
 	table_r1();
 	table_r2();
-	nio_worker_stop(&g.d.worker);
+	nio_workers_stop(&g.d);
 	return g.undelivered ? 2 : 0;
 }

@@ -35,6 +35,16 @@ membench() {
 	grep -v '^<6>' "$tmp/membench.err" | sed 's/^/    /' || true
 }
 
+mcbench() {
+	cmd="$O/tests/bench/mcbench -P $O/services -r $RUNS"
+	echo
+	echo "## 1b. Workers: 1 against 2 workers in memory, and the cost of a handoff"
+	echo
+	echo "Command: \`$cmd\`; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	$cmd 2>"$tmp/mcbench.err" || echo "**mcbench exited with $?**"
+}
+
 # Instruction counts are repeatable where cycles are not: where the null chain spends them.
 PROFILE_PKTS=20000
 profile() {
@@ -111,6 +121,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	echo
 	membench
 	profile
+	mcbench
 	vethbench
 	vmbench
 	others

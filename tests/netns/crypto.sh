@@ -132,13 +132,15 @@ ${11}
 EOF
 }
 
+# Gateway A (the sender killed below) runs two workers: its ESP pipelines have one owner each,
+# the other worker hands their packets over; B runs one (-f).
 write_confs() {
-	conf a a 203.0.113.1/32 2001:db8:f::1/128 198.51.100.0/24 2001:db8:b::/48 openssl \
+	{ echo "workers = 2"; conf a a 203.0.113.1/32 2001:db8:f::1/128 198.51.100.0/24 2001:db8:b::/48 openssl \
 		"$(sa ab4 0x1001 out aes128-gcm 203.0.113.1 203.0.113.9 k-ab4 'inner-dst = { "198.51.100.0/24" }')" \
 		"$(sa ab6 0x1002 out aes256-gcm 2001:db8:f::1 2001:db8:f::9 k-ab6 'esn = "yes" inner-dst = { "2001:db8:b::/48" }')" \
 		"$(sa ba4 0x2001 in chacha20-poly1305 203.0.113.1 203.0.113.9 k-ba4 'esn = "yes" inner-src = { "198.51.100.0/24" } inner-dst = { "192.0.2.0/24" }')" \
-		"$(sa ba6 0x2002 in aes128-gcm 2001:db8:f::1 2001:db8:f::9 k-ba6 'inner-src = { "2001:db8:b::/48" }')" \
-		>"$WORK/gwa.conf"
+		"$(sa ba6 0x2002 in aes128-gcm 2001:db8:f::1 2001:db8:f::9 k-ba6 'inner-src = { "2001:db8:b::/48" }')"
+	} >"$WORK/gwa.conf"
 	conf b b 203.0.113.9/32 2001:db8:f::9/128 192.0.2.0/24 2001:db8:a::/48 auto \
 		"$(sa ba4 0x2001 out chacha20-poly1305 203.0.113.9 203.0.113.1 k-ba4 'esn = "yes" inner-dst = { "192.0.2.0/24" }')" \
 		"$(sa ba6 0x2002 out aes128-gcm 2001:db8:f::9 2001:db8:f::1 k-ba6 'inner-dst = { "2001:db8:a::/48" }')" \
@@ -150,8 +152,11 @@ write_confs() {
 start() { # a|b
 	ns=$(gw_ns "$1")
 	mkdir -p "$WORK/state-$1"
+	one=-f
+	[ "$1" = a ] && one=
 	# ip execs netiod: $! is the daemon itself, so kill -9 below hits it
-	ip netns exec "$ns" "$O/netiod/netiod" -f -c "$WORK/gw$1.conf" -P "$O/services" \
+	# shellcheck disable=SC2086
+	ip netns exec "$ns" "$O/netiod/netiod" $one -c "$WORK/gw$1.conf" -P "$O/services" \
 		-S "$WORK/gw$1.sock" -s "$WORK/state-$1" >>"$WORK/gw$1.log" 2>&1 &
 	eval "PID_$(echo "$1" | tr ab AB)=$!"
 	for _ in $(seq 50); do
@@ -280,6 +285,9 @@ first=$(printf '%d' "0x$first")
 [ "$first" -ge "$last" ] || fail "after kill -9 the sender used seq $first below the reserved mark $last"
 in_ns "$HA" ping -c 10 -i 0.05 -W 1 198.51.100.20 >/dev/null || fail "ping after restart"
 ok "kill -9 and restart: first seq $first >= reserved mark $last (nonces never reused)"
+
+[ "$(in_ns "$GWA" "$O/netiod/netioctl" -s "$WORK/gwa.sock" -j status | jq .workers)" = 2 ] ||
+	fail "gateway A does not run two workers"
 
 # 5. Twenty kill -9 / restart cycles under traffic: every ESP frame gateway A ever sent is on
 # the capture; no (SPI, sequence number) pair may appear twice, and B keeps accepting.

@@ -83,9 +83,17 @@ setup_topology() {
 }
 
 # start_netiod CONF: run netiod in the gateway namespace and wait (<= 5 s) for its socket.
+# NETIOD_ARGS (default -f: one worker) are the extra flags; "" lets 'workers' decide.
+# NETIO_WORKERS=N runs any test's gateway with N workers (e.g. NETIO_WORKERS=2 make check-netns).
 start_netiod() {
-	cp "$1" "$WORK/netiod.conf"
-	ip netns exec "$NS_GW" "$O/netiod/netiod" -f -c "$WORK/netiod.conf" -P "$O/services" \
+	if [ -n "${NETIO_WORKERS:-}" ]; then
+		{ echo "workers = $NETIO_WORKERS"; grep -v '^workers' "$1"; } >"$WORK/netiod.conf"
+		NETIOD_ARGS=""
+	else
+		cp "$1" "$WORK/netiod.conf"
+	fi
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_GW" "$O/netiod/netiod" ${NETIOD_ARGS--f} -c "$WORK/netiod.conf" -P "$O/services" \
 		-S "$SOCK" -s "$WORK" >>"$WORK/netiod.log" 2>&1 &
 	NETIOD_PID=$!
 	for _ in $(seq 50); do

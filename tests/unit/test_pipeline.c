@@ -172,7 +172,7 @@ static void test_cache_follows_destination(void **state)
 	memset(sent, 0, sizeof(sent));
 	freed = 0;
 	nio_pipeline_run(&w, &c, pl, burst, 6);
-	assert_int_equal(pl->stats.drops[NIO_DROP_SERVICE], 1);
+	assert_int_equal(pl->stats[0].drops[NIO_DROP_SERVICE], 1);
 	assert_int_equal(sent[0].n, 2); /* sel 0 -> host a on lan */
 	assert_int_equal(sent[1].n, 3); /* sel 1 -> host b on wan */
 	for (unsigned i = 0; i < sent[0].n; i++)
@@ -180,7 +180,7 @@ static void test_cache_follows_destination(void **state)
 	for (unsigned i = 0; i < sent[1].n; i++)
 		assert_memory_equal(sent[1].dst_mac[i], neighs[1].mac, 6);
 	assert_int_equal(freed, 6); /* every packet back to the pool: 5 sent, 1 dropped */
-	assert_int_equal(pl->stats.tx_packets, 5);
+	assert_int_equal(pl->stats[0].tx_packets, 5);
 }
 
 static void two_ports(struct nio_config *c)
@@ -213,7 +213,7 @@ static void test_neighbour_miss_waits(void **state)
 	freed = 0;
 	memset(sent, 0, sizeof(sent));
 	nio_pipeline_run(&w, &c, pl, &p, 1);
-	assert_int_equal(pl->stats.neigh_queued, 1);
+	assert_int_equal(pl->stats[0].neigh_queued, 1);
 	assert_int_equal(misses, 1);
 	assert_int_equal(freed, 0);
 	assert_int_equal(sent[1].n, 0);
@@ -222,7 +222,7 @@ static void test_neighbour_miss_waits(void **state)
 	nio_pending_run(&w.pending, &c, &fib, nio_now_ns());
 	assert_int_equal(sent[1].n, 1);
 	assert_memory_equal(sent[1].dst_mac[0], neighs[1].mac, 6);
-	assert_int_equal(pl->stats.tx_packets, 1);
+	assert_int_equal(pl->stats[0].tx_packets, 1);
 	assert_int_equal(freed, 1);
 	assert_int_equal(w.pending.total, 0);
 }
@@ -255,11 +255,11 @@ static void test_neighbour_wait_bounded(void **state)
 	freed = 0;
 	memset(sent, 0, sizeof(sent));
 	nio_pipeline_run(&w, &c, pl, burst, NIO_PENDING_PER_HOP + 1);
-	assert_int_equal(pl->stats.neigh_queued, NIO_PENDING_PER_HOP);
-	assert_int_equal(pl->stats.drops[NIO_DROP_NEIGH_MISS], 1);
+	assert_int_equal(pl->stats[0].neigh_queued, NIO_PENDING_PER_HOP);
+	assert_int_equal(pl->stats[0].drops[NIO_DROP_NEIGH_MISS], 1);
 	assert_int_equal(freed, 1);
 	nio_pending_run(&w.pending, &c, &nofib, nio_now_ns() + 3100000000ull);
-	assert_int_equal(pl->stats.drops[NIO_DROP_NEIGH_TIMEOUT], NIO_PENDING_PER_HOP);
+	assert_int_equal(pl->stats[0].drops[NIO_DROP_NEIGH_TIMEOUT], NIO_PENDING_PER_HOP);
 	assert_int_equal(freed, NIO_PENDING_PER_HOP + 1);
 	assert_int_equal(sent[1].n, 0);
 	assert_int_equal(w.pending.total, 0);
@@ -297,7 +297,7 @@ static void test_reject_routes(void **state)
 		memset(sent, 0, sizeof(sent));
 		freed = 0;
 		nio_pipeline_run(&w, &c, pl, &p, 1);
-		assert_int_equal(pl->stats.drops[rows[i].why], 1);
+		assert_int_equal(pl->stats[0].drops[rows[i].why], 1);
 		assert_int_equal(sent[1].n, 0);
 		assert_int_equal(sent[0].n, rows[i].icmp_code < 0 ? 0 : 1);
 		if (rows[i].icmp_code >= 0) {
@@ -326,7 +326,7 @@ static void test_table(void **state)
 	p = packet(0, 0);
 	memcpy(p->key.dst, host_b, 16);
 	nio_pipeline_run(&w, &c, pl, &p, 1);
-	assert_int_equal(pl->stats.drops[NIO_DROP_NO_ROUTE], 1);
+	assert_int_equal(pl->stats[0].drops[NIO_DROP_NO_ROUTE], 1);
 	pl->table = 100;
 	memset(sent, 0, sizeof(sent));
 	p = packet(0, 0);

@@ -184,15 +184,15 @@ static void test_roundtrip(void **state)
 		struct nio_pkt *seen[16];
 		unsigned n;
 
-		memset(&f->port.stats, 0, sizeof(f->port.stats));
+		memset(f->port.stats, 0, sizeof(f->port.stats));
 		open_port(f, true, true);
 		n = pump(f, bursts[b], seen, 16);
 		assert_int_equal(n, nrec);
 		for (unsigned i = 0; i < n; i++)
 			check_pkt(f, seen[i], &good_recs[i], i, 1000);
-		assert_int_equal(f->port.stats.rx_packets, nrec);
-		assert_int_equal(f->port.stats.tx_packets, nrec);
-		assert_int_equal(f->port.stats.rx_bytes, f->port.stats.tx_bytes);
+		assert_int_equal(f->port.stats[0].rx_packets, nrec);
+		assert_int_equal(f->port.stats[0].tx_packets, nrec);
+		assert_int_equal(f->port.stats[0].rx_bytes, f->port.stats[0].tx_bytes);
 		release(f, seen, n);
 		nio_port_pcap_ops.close(&f->port);
 		assert_null(f->port.priv);
@@ -216,10 +216,10 @@ static void test_bad_records(void **state)
 		if (bad_recs[i].delivered)
 			check_pkt(f, seen[j++], &bad_recs[i], i, 1);
 	}
-	assert_int_equal(f->port.stats.drops[NIO_DROP_OVERSIZE], 2);
+	assert_int_equal(f->port.stats[0].drops[NIO_DROP_OVERSIZE], 2);
 	/* without an output file, sending is refused and counted */
-	assert_int_equal(f->port.stats.drops[NIO_DROP_PORT_DOWN], 2);
-	assert_int_equal(f->port.stats.tx_packets, 0);
+	assert_int_equal(f->port.stats[0].drops[NIO_DROP_PORT_DOWN], 2);
+	assert_int_equal(f->port.stats[0].tx_packets, 0);
 	release(f, seen, n);
 	nio_port_pcap_ops.close(&f->port);
 	assert_int_equal(f->pool.nfree, f->pool.size);
@@ -244,7 +244,7 @@ static void test_pool_backpressure(void **state)
 	n = nio_port_pcap_ops.rx_burst(&f->port, &small, pkts, 8);
 	assert_int_equal(n, 2);
 	assert_int_equal(pkts[1]->len, good_recs[3].caplen);
-	assert_int_equal(f->port.stats.drops[NIO_DROP_NO_BUFFER], 0);
+	assert_int_equal(f->port.stats[0].drops[NIO_DROP_NO_BUFFER], 0);
 	nio_pool_put(&small, pkts[0]);
 	nio_pool_put(&small, pkts[1]);
 	assert_int_equal(nio_port_pcap_ops.rx_burst(&f->port, &small, pkts, 8), 0);

@@ -70,7 +70,10 @@ setup() {
 	ip -n $G addr add 2001:db8:2::1/64 dev gw-wan nodad
 	host $L 192.0.2.10/24 192.0.2.1 2001:db8:1::10/64 2001:db8:1::1
 	host $R 198.51.100.10/24 198.51.100.1 2001:db8:2::10/64 2001:db8:2::1
+	# two workers: a kmod port has one ring pair, polled by one worker that spreads the flows
+	# over both by hash; the other sends on it under the port's TX lock
 	cat >"$W/netiod.conf" <<-EOF
+		workers = 2
 		port lan { device = "gw-lan" driver = "kmod" hold-time = "90s" }
 		port wan { device = "gw-wan" driver = "kmod" }
 		pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
@@ -91,7 +94,7 @@ claim() {
 
 start_netiod() {
 	# no shell function in between: $! must be netiod itself (ip netns exec execs it)
-	ip netns exec $G "$O/netiod/netiod" -f -c "$W/netiod.conf" -P "$O/services" \
+	ip netns exec $G "$O/netiod/netiod" -c "$W/netiod.conf" -P "$O/services" \
 		-S "$W/netiod.sock" -s "$W" >>"$W/netiod.log" 2>&1 &
 	NETIOD=$!
 }
@@ -137,6 +140,10 @@ echo "   claim lan/0: $((p1 - p0)) frames received, $(($(queued "$LAN" 0) - q0))
 trunc=$(gw "$T" show "$LAN" | awk '$1 == "rx_trunc" { print $2 }')
 [ "$trunc" = 0 ] || fail "$trunc frames were truncated into the ring"
 echo "   2 MB of TCP through netiod: $(grep -E 'receiver' "$W/iperf.out" | awk '{ print $7, $8 }')"
+st=$("$O/netiod/netioctl" -s "$W/netiod.sock" -j stats)
+rxw=$(echo "$st" | jq '[.workers[] | .ports[] | select(.name=="lan") | select(.rx_packets > 0)] | length')
+[ "$rxw" = 1 ] || fail "the lan ring was polled by $rxw workers, want exactly 1 of 2"
+echo "   2 workers: lan's ring polled by one, handoffs $(echo "$st" | jq -c '[.workers[].handoff.out]')"
 
 log "kill -9 netiod: secure claims drop; a restarted netiod re-attaches"
 kill -9 "$NETIOD"
