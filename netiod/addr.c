@@ -190,3 +190,20 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	close(fd);
 	return r;
 }
+
+/* Remember the directed broadcast address of a port's subnet addr4/plen (none for /31, /32). */
+void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen)
+{
+	uint32_t a, mask;
+	struct in_addr b;
+
+	if (plen > 30 || port->nbcast4 == NIO_MAX_PREFIXES)
+		return;
+	memcpy(&a, addr4, 4);
+	mask = plen ? htonl(~0u << (32 - plen)) : 0;
+	b.s_addr = a | ~mask;
+	for (unsigned i = 0; i < port->nbcast4; i++)
+		if (port->bcast4[i].s_addr == b.s_addr)
+			return;
+	port->bcast4[port->nbcast4++] = b;
+}

@@ -33,6 +33,13 @@
 	_(BAD_LEN, "bad-ip-length")      \
 	_(BAD_CSUM, "bad-ip-checksum")   \
 	_(TRUNC_L4, "truncated-l4")      \
+	_(BAD_OPTIONS, "bad-ip-options") \
+	_(BAD_FRAG, "bad-fragment")      \
+	_(BAD_UDP_LEN, "bad-udp-length") \
+	_(BAD_TCP_OFF, "bad-tcp-offset") \
+	_(LINK_SCOPE, "link-scope-dst")  \
+	_(BROADCAST, "broadcast-dst")    \
+	_(L2_BCAST, "l2-broadcast")      \
 	_(OVERSIZE, "oversize")          \
 	_(TTL, "ttl-exceeded")           \
 	_(NO_ROUTE, "no-route")          \
@@ -130,6 +137,9 @@ struct nio_port {
 	bool has_v4, has_v6;
 	struct in_addr addr4; /* the port's own addresses, source of ICMP errors */
 	struct in6_addr addr6;
+	/* directed broadcast addresses of the port's IPv4 subnets: never forwarded */
+	unsigned nbcast4;
+	struct in_addr bcast4[NIO_MAX_PREFIXES];
 	/* pcap driver */
 	char pcap_in[256];
 	char pcap_out[256];
@@ -189,6 +199,8 @@ enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
 struct nio_pipeline_stats {
 	uint64_t packets, bytes, tx_packets, tx_bytes;
 	uint64_t neigh_queued; /* held until the kernel resolved the next hop (pending.c) */
+	uint64_t icmp_errors;	  /* ICMP/ICMPv6 errors sent back (time exceeded, too big) */
+	uint64_t icmp_suppressed; /* errors RFC 1812 4.3.2.7 / RFC 4443 2.4(e) forbid */
 	uint64_t drops[NIO_DROP_MAX];
 };
 
@@ -396,6 +408,7 @@ void nio_addr_from_v4(uint8_t out[16], const void *v4);
 bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 int nio_hostport_bindable(const char *s, char *why, size_t len);
+void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen);
 
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);
@@ -434,6 +447,10 @@ void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f);
 unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
 			 void (*cb)(struct nio_flow *, void *), void *arg);
 void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void *), void *arg);
+
+/* guard.c */
+int nio_guard_forward(const struct nio_config *c, const struct nio_pkt *p);
+bool nio_guard_icmp(const struct nio_config *c, const struct nio_pkt *p, bool too_big);
 
 /* l2.c */
 int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t dst_mac[6]);
@@ -537,6 +554,7 @@ void nio_worker_set_config(struct nio_worker *w, struct nio_config *c);
 void nio_worker_flush_flows(struct nio_worker *w);
 void nio_worker_pkt_free(struct nio_pkt *p);
 struct nio_pkt *nio_worker_pkt_alloc(void);
+int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex);
 

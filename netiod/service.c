@@ -157,6 +157,7 @@ static struct nio_host host_template = {
 	.pkt_free = nio_worker_pkt_free,
 	.now_ns = nio_now_ns,
 	.pkt_alloc = nio_worker_pkt_alloc,
+	.icmp_src = nio_worker_icmp_src,
 };
 
 /* ------------------------------------------------------------------ instances */
@@ -193,6 +194,8 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 {
 	si->conf = conf_new(si->conf_block, si->svc->options);
 	si->host = host_for(d, c, pl->name, si->svc->name);
+	if (pl->out_port >= 0)
+		si->host->out_mtu = &c->ports[pl->out_port]->mtu;
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 

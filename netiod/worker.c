@@ -11,11 +11,29 @@
 #define POLL_MAX_MS 100
 
 static _Thread_local struct nio_pool *cur_pool;
+static _Thread_local const struct nio_config *cur_conf; /* the worker's, for services' calls */
 static struct nio_pool *main_pool; /* the control thread frees into it only while paused */
 
 void nio_worker_pkt_free(struct nio_pkt *p)
 {
 	nio_pool_put(cur_pool ? cur_pool : main_pool, p);
+}
+
+/* For services' ICMP errors: the input port's own address of the family; -1 if none. */
+int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
+{
+	const struct nio_port *in;
+
+	if (!cur_conf || p->in_port >= cur_conf->nports)
+		return -1;
+	in = cur_conf->ports[p->in_port];
+	if (family == 4 && in->has_v4)
+		memcpy(out, &in->addr4, 4);
+	else if (family == 6 && in->has_v6)
+		memcpy(out, &in->addr6, 16);
+	else
+		return -1;
+	return 0;
 }
 
 /* For services that turn one packet into several; NULL outside a worker. */
@@ -236,6 +254,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
+		cur_conf = c;
 		/* before new packets, so those that waited for a neighbour leave first */
 		nio_pending_run(&w->pending, c, atomic_load_explicit(&w->fib, memory_order_acquire),
 				now);

@@ -29,6 +29,9 @@
 #define NIO_PKT_F_FRAG	 0x08u /* non-first fragment: no L4 header */
 #define NIO_PKT_F_VLAN	 0x10u
 #define NIO_PKT_F_L2DONE 0x20u /* a service already wrote the final L2 header: no rewrite */
+#define NIO_PKT_F_L2BCAST 0x40u /* received with a broadcast or multicast destination MAC */
+#define NIO_PKT_F_TTLDONE 0x80u /* the daemon decremented the TTL of the packet as received:
+				  * headers a service builds in front of it keep their own TTL */
 
 /* Flow key: the 5-tuple, addresses as 16 bytes (IPv4 mapped as ::ffff:a.b.c.d). */
 struct nio_flow_key {

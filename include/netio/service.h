@@ -102,6 +102,13 @@ struct nio_host {
 	 * continues with the next service) or returns it with pkt_free(). For packets a service
 	 * makes out of one it was given (fragments), never per packet in the common case. */
 	struct nio_pkt *(*pkt_alloc)(void);
+
+	/* The MTU of the pipeline's `out` port, read when used: ports open after init, so the
+	 * value is there once packets flow (0 until then). NULL: the route picks the port. */
+	const int *out_mtu;
+	/* The address the gateway answers p's sender from (the input port's own address of that
+	 * family, 4 or 6) into out (4 or 16 bytes); -1 if the port has none. Worker thread. */
+	int (*icmp_src)(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 };
 
 /* Does host h (of possibly older netiod) carry field f? */

@@ -19,4 +19,4 @@ test_config_SRCS := tests/unit/test_config.c netiod/service.c netiod/config.c $(
 test_config_LIBS := -ldl -lconfuse
 TESTS += test_pipeline
 test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \
-	netiod/parse.c netiod/pending.c $(CORE)
+	netiod/guard.c netiod/parse.c netiod/pending.c $(CORE)
