@@ -126,7 +126,7 @@ static int icmp_error6(struct nio_pkt *p, const struct nio_port *in, uint8_t typ
 static int send_back(struct nio_pkt *p, const struct nio_port *in, const uint8_t src_mac[6])
 {
 	p->out_port = p->in_port;
-	p->flags &= (uint16_t)~(NIO_PKT_F_L2BCAST | NIO_PKT_F_FRAG);
+	p->flags &= (uint16_t) ~(NIO_PKT_F_L2BCAST | NIO_PKT_F_FRAG);
 	return nio_l2_rewrite(p, in, src_mac);
 }
 

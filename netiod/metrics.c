@@ -62,7 +62,8 @@ static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c)
 	help(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
 	help(b, "netio_pipeline_icmp_errors_total", "counter", "ICMP errors sent back");
 	help(b, "netio_pipeline_icmp_suppressed_total", "counter",
-	     "ICMP errors not sent: multicast/broadcast, not one host, about an error or a fragment");
+	     "ICMP errors not sent: multicast/broadcast, not one host, about an error or a "
+	     "fragment");
 	for (unsigned i = 0; i < c->npipelines; i++) {
 		const struct nio_pipeline *pl = &c->pipelines[i];
 
@@ -72,7 +73,8 @@ static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c)
 				    pl->name, (unsigned long long)pl->stats.tx_packets);
 		evbuffer_add_printf(b, "netio_pipeline_icmp_errors_total{pipeline=\"%s\"} %llu\n",
 				    pl->name, (unsigned long long)pl->stats.icmp_errors);
-		evbuffer_add_printf(b, "netio_pipeline_icmp_suppressed_total{pipeline=\"%s\"} %llu\n",
+		evbuffer_add_printf(b,
+				    "netio_pipeline_icmp_suppressed_total{pipeline=\"%s\"} %llu\n",
 				    pl->name, (unsigned long long)pl->stats.icmp_suppressed);
 		for (int r = 0; r < NIO_DROP_MAX; r++)
 			if (pl->stats.drops[r])

@@ -95,8 +95,8 @@ static bool icmp_rate_ok(struct tun *t, uint64_t now)
 }
 
 /* Write the IPv4 + ICMP headers in front of the quoted packet; returns the IP length. */
-static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *src,
-			    const uint8_t *quoted, uint32_t qlen, uint32_t info)
+static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *src, const uint8_t *quoted,
+			    uint32_t qlen, uint32_t info)
 {
 	uint8_t *icmp = ip + IP4_HLEN;
 	uint32_t len = IP4_HLEN + 8 + qlen;

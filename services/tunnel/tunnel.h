@@ -11,10 +11,10 @@
 #include <netio/service.h>
 
 /* Counters in export order: what went through, then one drop reason each. */
-#define foreach_tunnel_counter            \
-	_(ENCAP, "encap")                 \
-	_(DECAP, "decap")                 \
-	_(ICMP_TOO_BIG, "icmp-too-big")   \
+#define foreach_tunnel_counter          \
+	_(ENCAP, "encap")               \
+	_(DECAP, "decap")               \
+	_(ICMP_TOO_BIG, "icmp-too-big") \
 	_(FRAGMENTED, "fragmented")
 
 #define foreach_tunnel_error                      \
@@ -74,8 +74,8 @@ enum tun_df { TUN_DF_SET, TUN_DF_UNSET, TUN_DF_INHERIT };
 #define ECN_MASK     0x03
 #define ECN_CE	     0x03
 #define TUN_TMPL_MAX (ETH_HLEN + IP6_HLEN + UDP_HLEN + GENEVE_HLEN)
-#define TUN_FQ_SIZE  256u /* fragments waiting for dequeue(); a power of two */
-#define TUN_FRAG_MAX 64u  /* most fragments made of one packet */
+#define TUN_FQ_SIZE  256u  /* fragments waiting for dequeue(); a power of two */
+#define TUN_FRAG_MAX 64u   /* most fragments made of one packet */
 #define TUN_MTU_DEF  1500u /* without `mtu` and without a fixed output port */
 
 /* One configured tunnel end. Written by init, read-only on the worker except counters,
@@ -94,13 +94,13 @@ struct tun {
 	uint32_t sport_span; /* sport_max - sport_min + 1 */
 	uint32_t vni;
 	uint32_t key;
-	uint32_t mtu;	   /* largest outer IP packet; 0: the output port's MTU (tun_mtu) */
+	uint32_t mtu;	    /* largest outer IP packet; 0: the output port's MTU (tun_mtu) */
 	const int *out_mtu; /* the host's view of the output port's MTU, or NULL */
-	uint16_t ip_hlen;  /* outer IP header */
-	uint16_t tun_hlen; /* UDP + VXLAN/GENEVE, GRE, or nothing */
-	uint16_t eth_in;   /* inner Ethernet header carried: 14 for VXLAN/GENEVE, else 0 */
-	uint16_t overhead; /* bytes encap adds to the inner IP packet's length */
-	uint16_t tmpl_len; /* outer Ethernet + IP + tunnel header */
+	uint16_t ip_hlen;   /* outer IP header */
+	uint16_t tun_hlen;  /* UDP + VXLAN/GENEVE, GRE, or nothing */
+	uint16_t eth_in;    /* inner Ethernet header carried: 14 for VXLAN/GENEVE, else 0 */
+	uint16_t overhead;  /* bytes encap adds to the inner IP packet's length */
+	uint16_t tmpl_len;  /* outer Ethernet + IP + tunnel header */
 	uint16_t ip_id;
 	/* outer headers per inner family (0: IPv4, 1: IPv6), patched per packet; for an IPv4
 	 * outer header csum_base is its sum with every per-packet field zero */

@@ -200,8 +200,14 @@ struct router_case {
 	int expect; /* 0 or NIO_DROP_* + 1 */
 };
 
-#define UDP_(len) { 0x13, 0x88, 0x17, 0x70, 0, len, 0, 0 }
-#define TCP_(doff) { 0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, (doff) << 4, 2 }
+#define UDP_(len)                                    \
+	{                                            \
+		0x13, 0x88, 0x17, 0x70, 0, len, 0, 0 \
+	}
+#define TCP_(doff)                                                        \
+	{                                                                 \
+		0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, (doff) << 4, 2 \
+	}
 
 /* What a router validates before forwarding (RFC 1812 5.2.2, RFC 791 3.1, RFC 768, RFC 9293). */
 static void test_router_checks(void **state)
@@ -209,26 +215,62 @@ static void test_router_checks(void **state)
 	static const struct router_case cases[] = {
 		{ "nop nop nop eol", 17, { 1, 1, 1, 0 }, 4, 0, UDP_(8), 8, 0 },
 		{ "record route 7 bytes", 17, { 7, 7, 4, 0, 0, 0, 0, 0 }, 8, 0, UDP_(8), 8, 0 },
-		{ "option length 0", 17, { 0x44, 0, 0, 0 }, 4, 0, UDP_(8), 8,
+		{ "option length 0",
+		  17,
+		  { 0x44, 0, 0, 0 },
+		  4,
+		  0,
+		  UDP_(8),
+		  8,
 		  NIO_DROP_BAD_OPTIONS + 1 },
-		{ "option length 1", 17, { 0x83, 1, 0, 0 }, 4, 0, UDP_(8), 8,
+		{ "option length 1",
+		  17,
+		  { 0x83, 1, 0, 0 },
+		  4,
+		  0,
+		  UDP_(8),
+		  8,
 		  NIO_DROP_BAD_OPTIONS + 1 },
-		{ "option past the header", 17, { 1, 7, 8, 4 }, 4, 0, UDP_(8), 8,
+		{ "option past the header",
+		  17,
+		  { 1, 7, 8, 4 },
+		  4,
+		  0,
+		  UDP_(8),
+		  8,
 		  NIO_DROP_BAD_OPTIONS + 1 },
-		{ "option type last byte", 17, { 1, 1, 1, 0x44 }, 4, 0, UDP_(8), 8,
+		{ "option type last byte",
+		  17,
+		  { 1, 1, 1, 0x44 },
+		  4,
+		  0,
+		  UDP_(8),
+		  8,
 		  NIO_DROP_BAD_OPTIONS + 1 },
 		{ "fragment ends at 65535", 17, { 0 }, 0, 0x1fff, { 0 }, 7, 0 },
 		{ "fragment ends at 65536", 17, { 0 }, 0, 0x1fff, { 0 }, 8, NIO_DROP_BAD_FRAG + 1 },
 		{ "udp length 8 of 12", 17, { 0 }, 0, 0, UDP_(8), 12, 0 },
 		{ "udp length 7", 17, { 0 }, 0, 0, UDP_(7), 8, NIO_DROP_BAD_UDP_LEN + 1 },
 		{ "udp length 0", 17, { 0 }, 0, 0, UDP_(0), 8, NIO_DROP_BAD_UDP_LEN + 1 },
-		{ "udp length past the payload", 17, { 0 }, 0, 0, UDP_(9), 8,
+		{ "udp length past the payload",
+		  17,
+		  { 0 },
+		  0,
+		  0,
+		  UDP_(9),
+		  8,
 		  NIO_DROP_BAD_UDP_LEN + 1 },
 		{ "udp first fragment", 17, { 0 }, 0, 0x2000, UDP_(200), 8, 0 },
 		{ "tcp data offset 5", 6, { 0 }, 0, 0, TCP_(5), 20, 0 },
 		{ "tcp data offset 6", 6, { 0 }, 0, 0, TCP_(6), 24, 0 },
 		{ "tcp data offset 4", 6, { 0 }, 0, 0, TCP_(4), 20, NIO_DROP_BAD_TCP_OFF + 1 },
-		{ "tcp data offset 6 of 20", 6, { 0 }, 0, 0, TCP_(6), 20,
+		{ "tcp data offset 6 of 20",
+		  6,
+		  { 0 },
+		  0,
+		  0,
+		  TCP_(6),
+		  20,
 		  NIO_DROP_BAD_TCP_OFF + 1 },
 		{ "tcp data offset 15", 6, { 0 }, 0, 0, TCP_(15), 24, NIO_DROP_BAD_TCP_OFF + 1 },
 	};
@@ -319,9 +361,9 @@ static void test_hash_stable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4_udp),    cmocka_unit_test(test_ipv4_padding_trimmed),
-		cmocka_unit_test(test_malformed),   cmocka_unit_test(test_ipv6_ext_headers),
-		cmocka_unit_test(test_hash_stable), cmocka_unit_test(test_router_checks),
+		cmocka_unit_test(test_ipv4_udp),       cmocka_unit_test(test_ipv4_padding_trimmed),
+		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_ipv6_ext_headers),
+		cmocka_unit_test(test_hash_stable),    cmocka_unit_test(test_router_checks),
 		cmocka_unit_test(test_router_checks6), cmocka_unit_test(test_l2_broadcast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

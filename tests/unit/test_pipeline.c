@@ -434,11 +434,20 @@ struct guard_case {
 	int drop; /* NIO_DROP_* counted, -1: none */
 };
 
-#define A4(a, b, c, d) { a, b, c, d }
+#define A4(a, b, c, d)     \
+	{                  \
+		a, b, c, d \
+	}
 #define H4 A4(203, 0, 113, 7)
 #define D4 A4(198, 51, 100, 7)
-#define H6 { 0x20, 1, 0xd, 0xb8, 0, 1, [15] = 7 }
-#define D6 { 0x20, 1, 0xd, 0xb8, 0, 2, [15] = 7 }
+#define H6                                         \
+	{                                          \
+		0x20, 1, 0xd, 0xb8, 0, 1, [15] = 7 \
+	}
+#define D6                                         \
+	{                                          \
+		0x20, 1, 0xd, 0xb8, 0, 2, [15] = 7 \
+	}
 
 /* RFC 1812 4.3.2.7, 5.3.4, 5.3.5 and RFC 4443 2.4(e), one row per rule. */
 static const struct guard_case guard_cases[] = {
@@ -451,12 +460,14 @@ static const struct guard_case guard_cases[] = {
 	  NIO_DROP_BROADCAST },
 	{ "unicast in an L2 broadcast", false, true, H4, D4, 64, 17, 0, 0, QUIET,
 	  NIO_DROP_L2_BCAST },
-	{ "to 239.1.1.1 in L2 multicast", false, true, H4, A4(239, 1, 1, 1), 64, 17, 0, 0, FWD, -1 },
+	{ "to 239.1.1.1 in L2 multicast", false, true, H4, A4(239, 1, 1, 1), 64, 17, 0, 0, FWD,
+	  -1 },
 	{ "ttl 1", false, false, H4, D4, 1, 17, 0, 0, ICMP, NIO_DROP_TTL },
 	{ "ttl 1 echo request", false, false, H4, D4, 1, 1, 8, 0, ICMP, NIO_DROP_TTL },
 	{ "ttl 1 from 127.0.0.1", false, false, A4(127, 0, 0, 1), D4, 1, 17, 0, 0, QUIET,
 	  NIO_DROP_TTL },
-	{ "ttl 1 from 0.0.0.0", false, false, A4(0, 0, 0, 0), D4, 1, 17, 0, 0, QUIET, NIO_DROP_TTL },
+	{ "ttl 1 from 0.0.0.0", false, false, A4(0, 0, 0, 0), D4, 1, 17, 0, 0, QUIET,
+	  NIO_DROP_TTL },
 	{ "ttl 1 from 224.1.1.1", false, false, A4(224, 1, 1, 1), D4, 1, 17, 0, 0, QUIET,
 	  NIO_DROP_TTL },
 	{ "ttl 1 from 192.0.2.255", false, false, A4(192, 0, 2, 255), D4, 1, 17, 0, 0, QUIET,
@@ -467,30 +478,86 @@ static const struct guard_case guard_cases[] = {
 	{ "ttl 1 ICMP time exceeded", false, false, H4, D4, 1, 1, 11, 0, QUIET, NIO_DROP_TTL },
 	{ "ttl 1 fragment tail", false, false, H4, D4, 1, 17, 0, 0x0010, QUIET, NIO_DROP_TTL },
 	{ "v6 unicast", true, false, H6, D6, 64, 17, 0, 0, FWD, -1 },
-	{ "v6 to ff02::1", true, true, H6, { 0xff, 2, [15] = 1 }, 64, 17, 0, 0, QUIET,
+	{ "v6 to ff02::1",
+	  true,
+	  true,
+	  H6,
+	  { 0xff, 2, [15] = 1 },
+	  64,
+	  17,
+	  0,
+	  0,
+	  QUIET,
 	  NIO_DROP_LINK_SCOPE },
-	{ "v6 to ff01::1", true, true, H6, { 0xff, 1, [15] = 1 }, 64, 17, 0, 0, QUIET,
+	{ "v6 to ff01::1",
+	  true,
+	  true,
+	  H6,
+	  { 0xff, 1, [15] = 1 },
+	  64,
+	  17,
+	  0,
+	  0,
+	  QUIET,
 	  NIO_DROP_LINK_SCOPE },
-	{ "v6 to ff12::1", true, true, H6, { 0xff, 0x12, [15] = 1 }, 64, 17, 0, 0, QUIET,
+	{ "v6 to ff12::1",
+	  true,
+	  true,
+	  H6,
+	  { 0xff, 0x12, [15] = 1 },
+	  64,
+	  17,
+	  0,
+	  0,
+	  QUIET,
 	  NIO_DROP_LINK_SCOPE },
 	{ "v6 unicast in L2 multicast", true, true, H6, D6, 64, 17, 0, 0, QUIET,
 	  NIO_DROP_L2_BCAST },
 	{ "v6 hop limit 1", true, false, H6, D6, 1, 17, 0, 0, ICMP, NIO_DROP_TTL },
 	{ "v6 hop limit 1 echo", true, false, H6, D6, 1, 58, 128, 0, ICMP, NIO_DROP_TTL },
 	{ "v6 hop limit 1 from ::", true, false, { 0 }, D6, 1, 17, 0, 0, QUIET, NIO_DROP_TTL },
-	{ "v6 hop limit 1 from ::1", true, false, { [15] = 1 }, D6, 1, 17, 0, 0, QUIET,
+	{ "v6 hop limit 1 from ::1",
+	  true,
+	  false,
+	  { [15] = 1 },
+	  D6,
+	  1,
+	  17,
+	  0,
+	  0,
+	  QUIET,
 	  NIO_DROP_TTL },
-	{ "v6 hop limit 1 from ff05::1", true, false, { 0xff, 5, [15] = 1 }, D6, 1, 17, 0, 0,
-	  QUIET, NIO_DROP_TTL },
-	{ "v6 hop limit 1 to ff05::1", true, true, H6, { 0xff, 5, [15] = 1 }, 1, 17, 0, 0, QUIET,
+	{ "v6 hop limit 1 from ff05::1",
+	  true,
+	  false,
+	  { 0xff, 5, [15] = 1 },
+	  D6,
+	  1,
+	  17,
+	  0,
+	  0,
+	  QUIET,
+	  NIO_DROP_TTL },
+	{ "v6 hop limit 1 to ff05::1",
+	  true,
+	  true,
+	  H6,
+	  { 0xff, 5, [15] = 1 },
+	  1,
+	  17,
+	  0,
+	  0,
+	  QUIET,
 	  NIO_DROP_TTL },
 	{ "v6 hop limit 1 ICMPv6 error", true, false, H6, D6, 1, 58, 1, 0, QUIET, NIO_DROP_TTL },
 };
 
 static void test_guard_and_icmp(void **state)
 {
-	static const uint8_t ucast[6] = { 2, 0, 0, 0, 0, 1 }, bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
-			     mcast4[6] = { 1, 0, 0x5e, 1, 1, 1 }, mcast6[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const uint8_t ucast[6] = { 2, 0, 0, 0, 0, 1 },
+			     bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+			     mcast4[6] = { 1, 0, 0x5e, 1, 1, 1 },
+			     mcast6[6] = { 0x33, 0x33, 0, 0, 0, 1 };
 	struct nio_worker w = { 0 };
 
 	(void)state;
@@ -498,8 +565,8 @@ static void test_guard_and_icmp(void **state)
 		const struct guard_case *g = &guard_cases[i];
 		struct nio_pipeline *pl = guard_setup();
 		uint8_t f[256], l4[8] = { g->l4type, 0, 0, 0, 0, 0, 0, 0 };
-		const uint8_t *dmac = !g->l2bcast ? ucast
-				      : g->v6	  ? mcast6
+		const uint8_t *dmac = !g->l2bcast	 ? ucast
+				      : g->v6		 ? mcast6
 				      : g->dst[0] == 255 ? bcast
 							 : mcast4;
 		struct nio_pkt *p;
@@ -516,7 +583,8 @@ static void test_guard_and_icmp(void **state)
 		assert_int_equal(sent[1].n, g->want == FWD);
 		assert_int_equal(sent[0].n, g->want == ICMP);
 		assert_int_equal(pl->stats.icmp_errors, g->want == ICMP);
-		assert_int_equal(pl->stats.icmp_suppressed, g->want == QUIET && g->drop == NIO_DROP_TTL);
+		assert_int_equal(pl->stats.icmp_suppressed,
+				 g->want == QUIET && g->drop == NIO_DROP_TTL);
 		for (int r = 0; r < NIO_DROP_MAX; r++)
 			assert_int_equal(pl->stats.drops[r], r == g->drop);
 		if (g->want == FWD)
@@ -535,10 +603,12 @@ static void test_too_big_multicast6(void **state)
 	struct nio_worker w = { 0 };
 	uint8_t f[1600] = { 0 }, l4[1400] = { 0x13, 0x88, 0x17, 0x70, 0x05, 0x78 };
 	struct nio_pkt *p;
+	size_t n;
 
 	(void)state;
 	ports[1].mtu = 1280;
-	p = inject(f, frame6(f, mcast6, src, dst, 64, 17, l4, 1400));
+	n = frame6(f, mcast6, src, dst, 64, 17, l4, 1400);
+	p = inject(f, n);
 	p->in_port = 0;
 	nio_pipeline_run(&w, &gc, pl, &p, 1);
 	assert_int_equal(sent[0].n, 1);
@@ -608,22 +678,25 @@ static void test_ttl_as_received(void **state)
 	struct nio_worker w = { 0 };
 	uint8_t f[256], l4[64], udp[8] = { 0, 1, 0, 2, 0, 8 };
 	struct nio_pkt *p;
+	size_t n;
 
 	(void)state;
 	pl->nsvcs = 1;
 	pl->svcs[0].svc = &encap_svc;
-	p = inject(f, frame4(f, ucast, h4, d4, 64, 17, 0, udp, 8));
+	n = frame4(f, ucast, h4, d4, 64, 17, 0, udp, 8);
+	p = inject(f, n);
 	nio_pipeline_run(&w, &gc, pl, &p, 1);
 	assert_int_equal(sent[1].n, 1);
-	assert_int_equal(sent[1].frame[0][14 + 8], 1);	    /* outer: exactly the service's */
-	assert_int_equal(sent[1].frame[0][34 + 8], 63);	    /* inner: once */
+	assert_int_equal(sent[1].frame[0][14 + 8], 1);	/* outer: exactly the service's */
+	assert_int_equal(sent[1].frame[0][34 + 8], 63); /* inner: once */
 	assert_int_equal(pl->stats.drops[NIO_DROP_TTL], 0);
 
 	pl = guard_setup();
 	pl->nsvcs = 1;
 	pl->svcs[0].svc = &decap_svc;
 	frame4(l4, ucast, h4, d4, 64, 17, 0, udp, 8);
-	p = inject(f, frame4(f, ucast, h4, gw4, 1, 4, 0, l4 + 14, 28));
+	n = frame4(f, ucast, h4, gw4, 1, 4, 0, l4 + 14, 28);
+	p = inject(f, n);
 	nio_pipeline_run(&w, &gc, pl, &p, 1);
 	assert_int_equal(sent[1].n, 1);
 	assert_int_equal(sent[1].frame[0][14 + 8], 63);

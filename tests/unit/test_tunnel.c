@@ -864,7 +864,8 @@ static void test_pmtu(void **state)
  * `local` when of the inner family, else from the input port's own address. */
 static void test_pmtu_port_mtu(void **state)
 {
-	static const char *const names[] = { "vxlan4", "vxlan6", "geneve4", "geneve6", "gre4", "ipip6" };
+	static const char *const names[] = { "vxlan4",	"vxlan6", "geneve4",
+					     "geneve6", "gre4",	  "ipip6" };
 	static const uint8_t local4[] = { 203, 0, 113, 1 };
 	uint8_t f[1600], a6[16];
 	struct tpkt k;
@@ -882,8 +883,8 @@ static void test_pmtu_port_mtu(void **state)
 		fake_out_mtu = 1400;
 		room = 1400 - ((struct tun *)t)->overhead;
 		for (int v6 = 0; v6 < 2; v6++) {
-			const uint8_t *want_src = v6 ? (outer6 ? a6 : fake_port6)
-						     : (outer6 ? fake_port4 : local4);
+			const uint8_t *want_src =
+				v6 ? (outer6 ? a6 : fake_port6) : (outer6 ? fake_port4 : local4);
 			const uint8_t *ip;
 
 			print_message("  %s, IPv%d inside\n", names[i], v6 ? 6 : 4);
@@ -931,8 +932,8 @@ static void test_pmtu_no_answer(void **state)
 	struct tpkt k;
 
 	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		void *t = make_ok(cfg("vxlan4"), false, (const char *const[]){ "mtu", "1400",
-									 "icmp-src6", V6_A, NULL });
+		void *t = make_ok(cfg("vxlan4"), false,
+				  (const char *const[]){ "mtu", "1400", "icmp-src6", V6_A, NULL });
 		size_t n = big_frame(f, rows[i].v6, 1351, true);
 
 		print_message("  %s\n", rows[i].name);
@@ -1171,7 +1172,7 @@ static void test_outer_ttl(void **state)
 		const char *cfg, *ttl;
 		uint8_t want;
 	} rows[] = {
-		{ "vxlan4", "64", 64 }, { "vxlan4", "1", 1 },  { "vxlan4", "0", 1 },
+		{ "vxlan4", "64", 64 }, { "vxlan4", "1", 1 },	 { "vxlan4", "0", 1 },
 		{ "geneve6", "1", 1 },	{ "ipip6", "255", 255 }, { "gre4", "7", 7 },
 	};
 	uint8_t f[256];
