@@ -191,6 +191,15 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	return r;
 }
 
+/* One of the gateway's addresses: a port's, or an end a service terminates (host->endpoint). */
+bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16])
+{
+	for (unsigned i = 0; i < c->nendpoints; i++)
+		if (!memcmp(c->endpoints[i], addr, 16))
+			return true;
+	return nio_is_port_addr(c, family, addr);
+}
+
 /* Remember the directed broadcast address of a port's subnet addr4/plen (none for /31, /32). */
 void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen)
 {

@@ -21,6 +21,7 @@
 #define NIO_MAX_PIPELINES 64
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
 #define NIO_MAX_PREFIXES  8
+#define NIO_MAX_ENDPOINTS 64 /* tunnel / SA end addresses services terminate */
 
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
@@ -238,6 +239,9 @@ struct nio_config {
 	unsigned burst;
 	unsigned spin_us; /* busy-poll this long after the last packet before sleeping */
 	bool any_dequeue; /* a service holds packets: the worker asks for them every turn */
+	/* addresses services terminate (host->endpoint), treated as the gateway's own */
+	unsigned nendpoints;
+	uint8_t endpoints[NIO_MAX_ENDPOINTS][16];
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
@@ -408,6 +412,7 @@ void nio_addr_from_v4(uint8_t out[16], const void *v4);
 bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 int nio_hostport_bindable(const char *s, char *why, size_t len);
+bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen);
 
 /* units.c */

@@ -167,7 +167,7 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 
 	pl->stats.drops[why]++;
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
-	if (!in || nio_is_port_addr(c, p->key.family, p->key.src)) {
+	if (!in || nio_is_own_addr(c, p->key.family, p->key.src)) {
 		nio_worker_pkt_free(p);
 		return false;
 	}
@@ -303,8 +303,9 @@ enum admit { ADMIT_DROPPED, ADMIT_FORWARD, ADMIT_ANSWER };
  * The forwarding decision on the packet as received, before any service: what a router may not
  * forward is dropped, and the TTL / hop limit drops by one here, so that outer headers a
  * service builds (tunnel, ESP) keep the TTL they were given. An expired packet becomes its
- * time-exceeded error (ADMIT_ANSWER). A packet addressed to the gateway itself is left alone:
- * its decapsulated inner packet is the one forwarded, and output_one decrements that one.
+ * time-exceeded error (ADMIT_ANSWER). A packet addressed to the gateway itself (a port's
+ * address or a tunnel / SA end) is left alone: its decapsulated inner packet is the one
+ * forwarded, and output_one decrements that one.
  */
 static enum admit admit(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p)
 {
@@ -314,7 +315,7 @@ static enum admit admit(const struct nio_config *c, struct nio_pipeline *pl, str
 		drop(pl, p, (enum nio_drop)(why - 1));
 		return ADMIT_DROPPED;
 	}
-	if (pl->no_ttl || nio_is_port_addr(c, p->key.family, p->key.dst))
+	if (pl->no_ttl || nio_is_own_addr(c, p->key.family, p->key.dst))
 		return ADMIT_FORWARD;
 	p->flags |= NIO_PKT_F_TTLDONE;
 	if (nio_ttl_decrement(p) == 0)

@@ -397,6 +397,10 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 		crypto_fini(ci);
 		return NULL;
 	}
+	/* ESP to an inbound SA's local address ends here: the daemon decrements the inner TTL */
+	for (unsigned i = 0; i < ci->nsas && NIO_HOST_HAS(host, endpoint) && host->endpoint; i++)
+		if (!ci->sas[i]->out)
+			host->endpoint(host, ci->sas[i]->local);
 	if (host->log)
 		host->log(LOG_INFO, "crypto %s: %u SAs, engine %s (%s)",
 			  host->instance ? host->instance : "", ci->nsas, ci->engine.ops->name,

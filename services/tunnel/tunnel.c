@@ -407,6 +407,8 @@ static void *tunnel_init(const struct nio_host *host, const struct nio_conf *con
 		free(t);
 		return NULL;
 	}
+	if (t->decap && NIO_HOST_HAS(host, endpoint) && host->endpoint)
+		host->endpoint(host, t->key_local);
 	return t;
 }
 

@@ -165,8 +165,11 @@ def main(outdir):
     tun_big = eth() / IP(src=H4, dst="198.51.100.201", flags="DF") / TCP(sport=12, dport=12) / \
         Raw(b"g" * (1431 - 40))
     inp += [f for f, _ in never] + [f for f, _ in quiet] + [f for f, _ in bad]
-    inp += [tun1, tun_big]
+    inner = IP(src="203.0.113.130", dst="198.51.100.10", ttl=64) / UDP(sport=14, dport=14) / Raw(b"i")
+    from_peer = eth() / IP(src="203.0.113.9", dst="203.0.113.1", ttl=1, proto=4) / inner
+    inp += [tun1, tun_big, from_peer]
     out.append(encap_ipip_ttl1(tun1))
+    out.append(routed(Ether() / inner))
     back.append(frag_needed(tun_big, 1430))
     pipeline_drops = {}
     for _, why in never:

@@ -215,6 +215,16 @@ bool fake_port_addrs;
 const uint8_t fake_port4[4] = { 192, 0, 2, 1 };
 const uint8_t fake_port6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1 };
 
+unsigned fake_nendpoints;
+uint8_t fake_endpoint[16];
+
+static void fake_endpoint_add(const struct nio_host *h, const uint8_t addr[16])
+{
+	(void)h;
+	fake_nendpoints++;
+	memcpy(fake_endpoint, addr, 16);
+}
+
 static int fake_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
 {
 	(void)p;
@@ -243,4 +253,5 @@ const struct nio_host fake_host = {
 	.pkt_alloc = fake_pkt_alloc,
 	.out_mtu = &fake_out_mtu,
 	.icmp_src = fake_icmp_src,
+	.endpoint = fake_endpoint_add,
 };

@@ -701,6 +701,19 @@ static void test_ttl_as_received(void **state)
 	assert_int_equal(sent[1].n, 1);
 	assert_int_equal(sent[1].frame[0][14 + 8], 63);
 	assert_int_equal(pl->stats.drops[NIO_DROP_TTL], 0);
+
+	/* the same to a tunnel end that is no port's address, once a service claims it */
+	pl = guard_setup();
+	pl->nsvcs = 1;
+	pl->svcs[0].svc = &decap_svc;
+	memcpy(gc.endpoints[0], (uint8_t[]){ [10] = 0xff, 0xff, 203, 0, 113, 1 }, 16);
+	gc.nendpoints = 1;
+	n = frame4(f, ucast, h4, (uint8_t[]){ 203, 0, 113, 1 }, 1, 4, 0, l4 + 14, 28);
+	p = inject(f, n);
+	nio_pipeline_run(&w, &gc, pl, &p, 1);
+	assert_int_equal(sent[1].n, 1);
+	assert_int_equal(sent[1].frame[0][14 + 8], 63);
+	assert_int_equal(pl->stats.drops[NIO_DROP_TTL], 0);
 }
 
 int main(void)

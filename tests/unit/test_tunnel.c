@@ -1164,6 +1164,27 @@ static void test_icmp_limits(void **state)
 	tunnel_service.fini(t);
 }
 
+/* A decap end tells the daemon its local address (packets to it end here); encap does not. */
+static void test_decap_endpoint(void **state)
+{
+	static const uint8_t want4[16] = { [10] = 0xff, 0xff, 203, 0, 113, 9 };
+	uint8_t want6[16];
+	void *t;
+
+	fake_nendpoints = 0;
+	t = make_ok(cfg("vxlan4"), false, NULL);
+	assert_int_equal(fake_nendpoints, 0);
+	tunnel_service.fini(t);
+	t = make_ok(cfg("vxlan4"), true, NULL);
+	assert_int_equal(fake_nendpoints, 1);
+	assert_memory_equal(fake_endpoint, want4, 16);
+	tunnel_service.fini(t);
+	inet_pton(AF_INET6, V6_B, want6);
+	t = make_ok(cfg("gre6"), true, NULL);
+	assert_memory_equal(fake_endpoint, want6, 16);
+	tunnel_service.fini(t);
+}
+
 /* The outer header carries exactly `ttl` whatever the inner TTL (1 here: the daemon decremented
  * it from 2 and lets it through); ttl 1 and ttl 0 (inherit) included. */
 static void test_outer_ttl(void **state)
@@ -1436,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_fragment_limits),
 		cmocka_unit_test(test_icmp_limits),
 		cmocka_unit_test(test_outer_ttl),
+		cmocka_unit_test(test_decap_endpoint),
 		cmocka_unit_test(test_pmtu_port_mtu),
 		cmocka_unit_test(test_pmtu_no_answer),
 		cmocka_unit_test(test_encap_bad),
