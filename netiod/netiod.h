@@ -200,7 +200,8 @@ enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
 struct nio_pipeline_stats {
 	uint64_t packets, bytes, tx_packets, tx_bytes;
 	uint64_t neigh_queued; /* held until the kernel resolved the next hop (pending.c) */
-	uint64_t icmp_errors;	  /* ICMP/ICMPv6 errors sent back (time exceeded, too big) */
+	uint64_t
+		icmp_errors; /* ICMP/ICMPv6 errors sent back (time exceeded, too big, unreachable) */
 	uint64_t icmp_suppressed; /* errors RFC 1812 4.3.2.7 / RFC 4443 2.4(e) forbid */
 	uint64_t drops[NIO_DROP_MAX];
 };

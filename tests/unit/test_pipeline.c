@@ -41,7 +41,7 @@ void nio_capture_at(struct nio_capture *cap, unsigned stage, struct nio_pkt **pk
 struct sent {
 	unsigned n;
 	uint8_t dst_mac[16][6];
-	uint8_t icmp[16][2]; /* type and code, when the frame is an IPv4 ICMP message */
+	uint8_t icmp[16][2];	/* type and code, when the frame is an IPv4 ICMP message */
 	uint8_t frame[16][128]; /* the start of each frame */
 };
 static struct sent sent[2];
