@@ -190,3 +190,29 @@ int nio_hostport_bindable(const char *s, char *why, size_t len)
 	close(fd);
 	return r;
 }
+
+/* One of the gateway's addresses: a port's, or an end a service terminates (host->endpoint). */
+bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16])
+{
+	for (unsigned i = 0; i < c->nendpoints; i++)
+		if (!memcmp(c->endpoints[i], addr, 16))
+			return true;
+	return nio_is_port_addr(c, family, addr);
+}
+
+/* Remember the directed broadcast address of a port's subnet addr4/plen (none for /31, /32). */
+void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen)
+{
+	uint32_t a, mask;
+	struct in_addr b;
+
+	if (plen > 30 || port->nbcast4 == NIO_MAX_PREFIXES)
+		return;
+	memcpy(&a, addr4, 4);
+	mask = plen ? htonl(~0u << (32 - plen)) : 0;
+	b.s_addr = a | ~mask;
+	for (unsigned i = 0; i < port->nbcast4; i++)
+		if (port->bcast4[i].s_addr == b.s_addr)
+			return;
+	port->bcast4[port->nbcast4++] = b;
+}

@@ -670,6 +670,29 @@ static int port_index(const struct nio_config *c, const char *name)
 	return -1;
 }
 
+/* A port's own IPv4 address, with the length of its subnet (whose broadcast is never
+ * forwarded) when the port has no device to learn it from. */
+static int port_addr4(struct nio_port *p, const char *v)
+{
+	char buf[32], *slash, *end;
+	unsigned long len = 32;
+	uint8_t a[16], fam;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	if ((slash = strchr(buf, '/'))) {
+		*slash = 0;
+		len = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || len > 32)
+			return -1;
+	}
+	if (nio_addr_parse(buf, a, &fam) < 0 || fam != 4)
+		return -1;
+	memcpy(&p->addr4, a + 12, 4);
+	p->has_v4 = true;
+	nio_bcast4_add(p, &p->addr4, (unsigned)len);
+	return 0;
+}
+
 /* How an afpacket port shares its device with the kernel (see taps.c, offload.c). */
 static int load_port_host(struct nio_port *p, cfg_t *sec, const char *global_fwd)
 {
@@ -722,12 +745,9 @@ static int load_port(struct nio_config *c, cfg_t *sec, const char *global_fwd)
 			    p->name);
 	if ((v = cfg_getstr(sec, "mac")) && nio_mac_parse(v, p->mac) < 0)
 		return fail(sec, sec->line, "port '%s': bad mac '%s'", p->name, v);
-	if ((v = cfg_getstr(sec, "address"))) {
-		if (nio_addr_parse(v, a, &fam) < 0 || fam != 4)
-			return fail(sec, sec->line, "port '%s': 'address' must be IPv4", p->name);
-		memcpy(&p->addr4, a + 12, 4);
-		p->has_v4 = true;
-	}
+	if ((v = cfg_getstr(sec, "address")) && port_addr4(p, v) < 0)
+		return fail(sec, sec->line, "port '%s': 'address' must be IPv4 (a.b.c.d[/len])",
+			    p->name);
 	if ((v = cfg_getstr(sec, "address6"))) {
 		if (nio_addr_parse(v, a, &fam) < 0 || fam != 6)
 			return fail(sec, sec->line, "port '%s': 'address6' must be IPv6", p->name);

@@ -163,6 +163,8 @@ static json_t *pipeline_stats(const struct nio_pipeline *pl, unsigned nworkers)
 		      drops_json(s->drops), "services", svcs);
 	json_object_set_new(o, "neigh_queued", json_integer((json_int_t)s->neigh_queued));
 	json_object_set_new(o, "worker", json_integer(pl->owner));
+	json_object_set_new(o, "icmp_errors", json_integer((json_int_t)s->icmp_errors));
+	json_object_set_new(o, "icmp_suppressed", json_integer((json_int_t)s->icmp_suppressed));
 	if (file)
 		json_object_set_new(o, "capture",
 				    json_pack("{s:o, s:i, s:I}", "file", text(file), "stage",

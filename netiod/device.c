@@ -1,4 +1,5 @@
 /* What a port learns from its network device: MTU, MAC and its own IPv4/IPv6 addresses. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if_arp.h>
@@ -43,7 +44,17 @@ static bool v6_usable(const struct in6_addr *a)
 	       !IN6_IS_ADDR_UNSPECIFIED(a);
 }
 
-/* The first IPv4 and first global IPv6 address, unless the configuration gave them. */
+/* The directed broadcast address of one of the port's IPv4 subnets. */
+static void bcast_add(struct nio_port *port, const struct ifaddrs *ifa)
+{
+	uint32_t mask = ntohl(((struct sockaddr_in *)(void *)ifa->ifa_netmask)->sin_addr.s_addr);
+
+	nio_bcast4_add(port, &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr,
+		       (unsigned)__builtin_popcount(mask));
+}
+
+/* The first IPv4 and first global IPv6 address, unless the configuration gave them; the
+ * broadcast addresses of every IPv4 subnet. */
 void nio_dev_addrs(struct nio_port *port)
 {
 	struct ifaddrs *ifa0, *ifa;
@@ -55,6 +66,8 @@ void nio_dev_addrs(struct nio_port *port)
 	for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
 		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, port->device))
 			continue;
+		if (ifa->ifa_addr->sa_family == AF_INET && ifa->ifa_netmask)
+			bcast_add(port, ifa);
 		if (!port->has_v4 && ifa->ifa_addr->sa_family == AF_INET) {
 			port->addr4 = ((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
 			port->has_v4 = true;

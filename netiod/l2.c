@@ -57,28 +57,15 @@ int nio_ttl_decrement(struct nio_pkt *p)
 	return 0;
 }
 
-/* Never answer an ICMP error, a fragment tail or a multicast/broadcast source with an error. */
-static bool may_answer4(const uint8_t *ip, const struct nio_pkt *p)
-{
-	const uint8_t *icmp = ip + (ip[0] & 0xf) * 4;
-
-	if (p->flags & NIO_PKT_F_FRAG)
-		return false;
-	if (ip[12] >= 224 || ip[12] == 0 || (ip[12] == 255))
-		return false;
-	if (ip[9] == IPPROTO_ICMP && (p->flags & NIO_PKT_F_L4))
-		return icmp[0] == 0 || icmp[0] == 8 || icmp[0] == 13 || icmp[0] == 14;
-	return true;
-}
-
-/* p in place becomes ICMP type/code (rest: the 4 bytes after the checksum) to its source. */
+/* p in place becomes ICMP type/code (rest: the 4 bytes after the checksum) to its source. The
+ * caller has checked with nio_guard_icmp() that p may be answered at all. */
 static int icmp_error4(struct nio_pkt *p, const struct nio_port *in, uint8_t type, uint8_t code,
 		       uint32_t rest)
 {
 	uint8_t msg[20 + 8 + ICMP4_QUOTE], *ip = nio_pkt_l3(p);
 	uint32_t quote = nio_pkt_l3_len(p), len;
 
-	if (!in->has_v4 || !may_answer4(ip, p))
+	if (!in->has_v4)
 		return -1;
 	if (quote > ICMP4_QUOTE)
 		quote = ICMP4_QUOTE;
@@ -109,11 +96,8 @@ static int icmp_error6(struct nio_pkt *p, const struct nio_port *in, uint8_t typ
 	uint8_t msg[40 + 8 + ICMP6_QUOTE], *ip = nio_pkt_l3(p);
 	uint32_t quote = nio_pkt_l3_len(p), len;
 
-	if (!in->has_v6 || ip[8] == 0xff || (p->flags & NIO_PKT_F_FRAG))
+	if (!in->has_v6)
 		return -1;
-	if (p->ip_proto == IPPROTO_ICMPV6 && (p->flags & NIO_PKT_F_L4) &&
-	    !(p->data[p->l4_off] & 0x80))
-		return -1; /* an ICMPv6 error message */
 	if (quote > ICMP6_QUOTE)
 		quote = ICMP6_QUOTE;
 	len = 48 + quote;
@@ -142,6 +126,7 @@ static int icmp_error6(struct nio_pkt *p, const struct nio_port *in, uint8_t typ
 static int send_back(struct nio_pkt *p, const struct nio_port *in, const uint8_t src_mac[6])
 {
 	p->out_port = p->in_port;
+	p->flags &= (uint16_t) ~(NIO_PKT_F_L2BCAST | NIO_PKT_F_FRAG);
 	return nio_l2_rewrite(p, in, src_mac);
 }
 

@@ -62,6 +62,10 @@ static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c, uns
 	help(b, "netio_pipeline_packets_total", "counter", "packets entering the pipeline");
 	help(b, "netio_pipeline_tx_packets_total", "counter", "packets the pipeline sent");
 	help(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
+	help(b, "netio_pipeline_icmp_errors_total", "counter", "ICMP errors sent back");
+	help(b, "netio_pipeline_icmp_suppressed_total", "counter",
+	     "ICMP errors not sent: multicast/broadcast, not one host, about an error or a "
+	     "fragment");
 	for (unsigned i = 0; i < c->npipelines; i++) {
 		const struct nio_pipeline *pl = &c->pipelines[i];
 		struct nio_pipeline_stats st;
@@ -71,6 +75,11 @@ static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c, uns
 				    pl->name, (unsigned long long)st.packets);
 		evbuffer_add_printf(b, "netio_pipeline_tx_packets_total{pipeline=\"%s\"} %llu\n",
 				    pl->name, (unsigned long long)st.tx_packets);
+		evbuffer_add_printf(b, "netio_pipeline_icmp_errors_total{pipeline=\"%s\"} %llu\n",
+				    pl->name, (unsigned long long)st.icmp_errors);
+		evbuffer_add_printf(b,
+				    "netio_pipeline_icmp_suppressed_total{pipeline=\"%s\"} %llu\n",
+				    pl->name, (unsigned long long)st.icmp_suppressed);
 		for (int r = 0; r < NIO_DROP_MAX; r++)
 			if (st.drops[r])
 				evbuffer_add_printf(b,

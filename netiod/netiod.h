@@ -23,6 +23,7 @@
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
 #define NIO_MAX_PREFIXES  8
 #define NIO_MAX_WORKERS	  64
+#define NIO_MAX_ENDPOINTS 64 /* tunnel / SA end addresses services terminate */
 
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
@@ -35,6 +36,13 @@
 	_(BAD_LEN, "bad-ip-length")      \
 	_(BAD_CSUM, "bad-ip-checksum")   \
 	_(TRUNC_L4, "truncated-l4")      \
+	_(BAD_OPTIONS, "bad-ip-options") \
+	_(BAD_FRAG, "bad-fragment")      \
+	_(BAD_UDP_LEN, "bad-udp-length") \
+	_(BAD_TCP_OFF, "bad-tcp-offset") \
+	_(LINK_SCOPE, "link-scope-dst")  \
+	_(BROADCAST, "broadcast-dst")    \
+	_(L2_BCAST, "l2-broadcast")      \
 	_(OVERSIZE, "oversize")          \
 	_(TTL, "ttl-exceeded")           \
 	_(NO_ROUTE, "no-route")          \
@@ -138,6 +146,9 @@ struct nio_port {
 	bool has_v4, has_v6;
 	struct in_addr addr4; /* the port's own addresses, source of ICMP errors */
 	struct in6_addr addr6;
+	/* directed broadcast addresses of the port's IPv4 subnets: never forwarded */
+	unsigned nbcast4;
+	struct in_addr bcast4[NIO_MAX_PREFIXES];
 	/* pcap driver */
 	char pcap_in[256];
 	char pcap_out[256];
@@ -227,6 +238,9 @@ enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
 struct nio_pipeline_stats {
 	_Alignas(64) uint64_t packets, bytes, tx_packets, tx_bytes;
 	uint64_t neigh_queued; /* held until the kernel resolved the next hop (pending.c) */
+	uint64_t
+		icmp_errors; /* ICMP/ICMPv6 errors sent back (time exceeded, too big, unreachable) */
+	uint64_t icmp_suppressed; /* errors RFC 1812 4.3.2.7 / RFC 4443 2.4(e) forbid */
 	uint64_t drops[NIO_DROP_MAX];
 };
 
@@ -269,6 +283,9 @@ struct nio_config {
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
+	/* addresses services terminate (host->endpoint), treated as the gateway's own */
+	unsigned nendpoints;
+	uint8_t endpoints[NIO_MAX_ENDPOINTS][16];
 	char control_socket[108];
 	char state_dir[256];
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
@@ -489,6 +506,8 @@ void nio_addr_from_v4(uint8_t out[16], const void *v4);
 bool nio_is_port_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 int nio_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 int nio_hostport_bindable(const char *s, char *why, size_t len);
+bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
+void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen);
 
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);
@@ -533,6 +552,10 @@ void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f);
 unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
 			 void (*cb)(struct nio_flow *, void *), void *arg);
 void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void *), void *arg);
+
+/* guard.c */
+int nio_guard_forward(const struct nio_config *c, const struct nio_pkt *p);
+bool nio_guard_icmp(const struct nio_config *c, const struct nio_pkt *p, bool too_big);
 
 /* l2.c */
 int nio_l2_rewrite(struct nio_pkt *p, const struct nio_port *out, const uint8_t dst_mac[6]);
@@ -649,6 +672,7 @@ void nio_worker_wake(struct nio_worker *w);
 int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p);
 void nio_worker_pkt_free(struct nio_pkt *p);
 struct nio_pkt *nio_worker_pkt_alloc(void);
+int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex);
 

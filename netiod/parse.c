@@ -39,7 +39,27 @@ static unsigned l4_min(uint8_t proto)
 	}
 }
 
-static int parse_l4(struct nio_pkt *p, unsigned off, unsigned end)
+/* UDP length and TCP data offset must describe the segment the IP payload carries (a first
+ * fragment carries only the start of a UDP datagram, so its UDP length may go beyond). */
+static int check_l4(const struct nio_pkt *p, unsigned off, unsigned end, bool more_frags)
+{
+	const uint8_t *l4 = p->data + off;
+
+	if (p->ip_proto == IPPROTO_UDP) {
+		unsigned ulen = rd16(l4 + 4);
+
+		if (ulen < 8 || (!more_frags && ulen > end - off))
+			return DROP(BAD_UDP_LEN);
+	} else if (p->ip_proto == IPPROTO_TCP) {
+		unsigned doff = (l4[12] >> 4) * 4u;
+
+		if (doff < 20 || doff > end - off)
+			return DROP(BAD_TCP_OFF);
+	}
+	return 0;
+}
+
+static int parse_l4(struct nio_pkt *p, unsigned off, unsigned end, bool more_frags)
 {
 	unsigned need = l4_min(p->ip_proto);
 
@@ -60,13 +80,30 @@ static int parse_l4(struct nio_pkt *p, unsigned off, unsigned end)
 		p->key.dport = p->data[off + 1];
 		p->flags |= NIO_PKT_F_L4;
 	}
-	return 0;
+	return check_l4(p, off, end, more_frags);
+}
+
+/* RFC 791 3.1: options are end-of-list, no-operation, or type + length (>= 2) within the header. */
+static bool ip4_options_ok(const uint8_t *ip, unsigned ihl)
+{
+	unsigned i = 20;
+
+	while (i < ihl && ip[i] != 0) {
+		if (ip[i] == 1) {
+			i++;
+			continue;
+		}
+		if (ihl - i < 2 || ip[i + 1] < 2 || ip[i + 1] > ihl - i)
+			return false;
+		i += ip[i + 1];
+	}
+	return true;
 }
 
 static int parse_ipv4(struct nio_pkt *p, unsigned off)
 {
 	const uint8_t *ip = p->data + off;
-	unsigned avail = p->len - off, ihl, tot;
+	unsigned avail = p->len - off, ihl, tot, frag;
 
 	if (avail < 20)
 		return DROP(TRUNC_IP);
@@ -82,16 +119,22 @@ static int parse_ipv4(struct nio_pkt *p, unsigned off)
 		return DROP(BAD_LEN);
 	if (nio_csum(ip, ihl) != 0)
 		return DROP(BAD_CSUM);
+	if (!ip4_options_ok(ip, ihl))
+		return DROP(BAD_OPTIONS);
+	frag = rd16(ip + 6);
+	/* the reassembled datagram could not be longer than 65535 bytes (ping of death) */
+	if ((frag & 0x1fff) * 8u + (tot - ihl) > 0xffff)
+		return DROP(BAD_FRAG);
 	p->len = off + tot; /* strip Ethernet padding */
 	p->flags |= NIO_PKT_F_IPV4;
 	p->ip_proto = ip[9];
 	p->dscp = ip[1] >> 2;
-	if (rd16(ip + 6) & 0x1fff)
+	if (frag & 0x1fff)
 		p->flags |= NIO_PKT_F_FRAG;
 	nio_addr_from_v4(p->key.src, ip + 12);
 	nio_addr_from_v4(p->key.dst, ip + 16);
 	p->key.family = 4;
-	return parse_l4(p, off + ihl, p->len);
+	return parse_l4(p, off + ihl, p->len, frag & 0x2000);
 }
 
 static bool ipv6_is_ext(uint8_t nh)
@@ -103,6 +146,7 @@ static int parse_ipv6(struct nio_pkt *p, unsigned off)
 {
 	const uint8_t *ip = p->data + off;
 	unsigned avail = p->len - off, plen, cur, end;
+	bool more_frags = false;
 	uint8_t nh;
 
 	if (avail < IPV6_HLEN)
@@ -127,8 +171,14 @@ static int parse_ipv6(struct nio_pkt *p, unsigned off)
 		if (i == MAX_EXT_HDRS || end - cur < 8)
 			return DROP(TRUNC_L4);
 		if (nh == 44) {
-			if (rd16(p->data + cur + 2) & 0xfff8)
+			unsigned fo = rd16(p->data + cur + 2);
+
+			/* RFC 8200 4.5: the fragment's data may not end beyond 65535 */
+			if ((fo & 0xfff8) + (end - cur - 8) > 0xffff)
+				return DROP(BAD_FRAG);
+			if (fo & 0xfff8)
 				p->flags |= NIO_PKT_F_FRAG;
+			more_frags = fo & 1;
 			hl = 8;
 		} else {
 			hl = (p->data[cur + 1] + 1u) * 8u;
@@ -139,7 +189,7 @@ static int parse_ipv6(struct nio_pkt *p, unsigned off)
 		cur += hl;
 	}
 	p->ip_proto = nh;
-	return parse_l4(p, cur, end);
+	return parse_l4(p, cur, end, more_frags);
 }
 
 int nio_parse(struct nio_pkt *p)
@@ -152,6 +202,8 @@ int nio_parse(struct nio_pkt *p)
 	p->flags = 0;
 	if (p->len < ETH_HLEN_)
 		return DROP(TRUNC_L2);
+	if (p->data[0] & 1) /* group bit: broadcast or multicast */
+		p->flags |= NIO_PKT_F_L2BCAST;
 	type = rd16(p->data + 12);
 	if (type == ETHERTYPE_VLAN) {
 		if (p->len < ETH_HLEN_ + 4)

@@ -167,12 +167,22 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 
 	pl->stats[nio_self].drops[why]++;
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
-	if (in && !nio_is_port_addr(c, p->key.family, p->key.src))
-		r = icmp_error(p, in, why, mtu);
+	if (!in || nio_is_own_addr(c, p->key.family, p->key.src)) {
+		nio_worker_pkt_free(p);
+		return false;
+	}
+	/* a blackhole route answers nobody: only errors that would be sent count as held back */
+	if (why != NIO_DROP_BLACKHOLE && !nio_guard_icmp(c, p, why == NIO_DROP_MTU)) {
+		pl->stats[nio_self].icmp_suppressed++;
+		nio_worker_pkt_free(p);
+		return false;
+	}
+	r = icmp_error(p, in, why, mtu);
 	if (r < 0) {
 		nio_worker_pkt_free(p);
 		return false;
 	}
+	pl->stats[nio_self].icmp_errors++;
 	p->flags |= NIO_PKT_F_L2DONE;
 	return true;
 }
@@ -220,9 +230,12 @@ static void output_one(struct nio_worker *w, const struct nio_config *c, struct 
 {
 	uint16_t out;
 
-	if (!(p->flags & NIO_PKT_F_L2DONE) && !pl->no_ttl && nio_ttl_decrement(p) < 0 &&
-	    !bounce(c, pl, p, NIO_DROP_TTL, 0))
-		return;
+	/* a packet addressed to the gateway is forwarded as what a service made of it (decap) */
+	if (!(p->flags & (NIO_PKT_F_L2DONE | NIO_PKT_F_TTLDONE)) && !pl->no_ttl) {
+		p->flags |= NIO_PKT_F_TTLDONE;
+		if (nio_ttl_decrement(p) < 0 && !bounce(c, pl, p, NIO_DROP_TTL, 0))
+			return;
+	}
 	if (!(p->flags & NIO_PKT_F_L2DONE) && !address(w, c, pl, p))
 		return;
 	out = p->out_port;
@@ -251,8 +264,6 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 {
 	uint8_t verdict[NIO_BURST_MAX];
 
-	if (first == 0)
-		tap(pl, 0, pkts, n);
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
 		struct nio_svc_inst *si = &pl->svcs[s];
 		uint16_t kept = 0;
@@ -286,13 +297,59 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		output(w, c, pl, pkts, n);
 }
 
+enum admit { ADMIT_DROPPED, ADMIT_FORWARD, ADMIT_ANSWER };
+
+/*
+ * The forwarding decision on the packet as received, before any service: what a router may not
+ * forward is dropped, and the TTL / hop limit drops by one here, so that outer headers a
+ * service builds (tunnel, ESP) keep the TTL they were given. An expired packet becomes its
+ * time-exceeded error (ADMIT_ANSWER). A packet addressed to the gateway itself (a port's
+ * address or a tunnel / SA end) is left alone: its decapsulated inner packet is the one
+ * forwarded, and output_one decrements that one.
+ */
+static enum admit admit(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p)
+{
+	int why = nio_guard_forward(c, p);
+
+	if (why) {
+		drop(pl, p, (enum nio_drop)(why - 1));
+		return ADMIT_DROPPED;
+	}
+	if (pl->no_ttl || nio_is_own_addr(c, p->key.family, p->key.dst))
+		return ADMIT_FORWARD;
+	p->flags |= NIO_PKT_F_TTLDONE;
+	if (nio_ttl_decrement(p) == 0)
+		return ADMIT_FORWARD;
+	return bounce(c, pl, p, NIO_DROP_TTL, 0) ? ADMIT_ANSWER : ADMIT_DROPPED;
+}
+
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 		      struct nio_pkt **pkts, uint16_t n)
 {
+	struct nio_pkt *errs[NIO_BURST_MAX];
+	uint16_t kept = 0, nerr = 0;
+
 	pl->stats[nio_self].packets += n;
-	for (uint16_t i = 0; i < n; i++)
-		pl->stats[nio_self].bytes += pkts[i]->len;
-	run_from(w, c, pl, 0, pkts, n);
+	tap(pl, 0, pkts, n);
+	for (uint16_t i = 0; i < n; i++) {
+		struct nio_pkt *p = pkts[i];
+
+		pl->stats[nio_self].bytes += p->len;
+		switch (admit(c, pl, p)) {
+		case ADMIT_FORWARD:
+			pkts[kept++] = p;
+			break;
+		case ADMIT_ANSWER:
+			errs[nerr++] = p;
+			break;
+		case ADMIT_DROPPED:
+			break;
+		}
+	}
+	if (nerr)
+		output(w, c, pl, errs, nerr);
+	if (kept)
+		run_from(w, c, pl, 0, pkts, kept);
 }
 
 /* Packets that services held (shapers) and now release continue after that service. */

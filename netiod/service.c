@@ -142,6 +142,8 @@ static void __attribute__((format(printf, 2, 3))) host_log(int prio, const char 
 	log_msg(prio, "%s", msg);
 }
 
+static void host_endpoint(const struct nio_host *h, const uint8_t addr[16]);
+
 static struct nio_host host_template = {
 	.abi_version = NIO_SERVICE_ABI_VERSION,
 	.size = sizeof(struct nio_host),
@@ -157,6 +159,8 @@ static struct nio_host host_template = {
 	.pkt_free = nio_worker_pkt_free,
 	.now_ns = nio_now_ns,
 	.pkt_alloc = nio_worker_pkt_alloc,
+	.icmp_src = nio_worker_icmp_src,
+	.endpoint = host_endpoint,
 };
 
 /* ------------------------------------------------------------------ instances */
@@ -167,12 +171,30 @@ static struct nio_host host_template = {
  */
 struct host_alloc {
 	struct nio_host h;
+	struct nio_config *c; /* the configuration the instance belongs to */
 	char instance[NIO_NAME_MAX * 2 + 2];
 	char state_dir[256];
 };
 
-static struct nio_host *host_for(const struct netiod *d, const struct nio_config *c,
-				 const char *pipeline, const char *svc)
+/* Packets to addr end at a service: the daemon treats addr as the gateway's own. */
+static void host_endpoint(const struct nio_host *h, const uint8_t addr[16])
+{
+	struct nio_config *c = ((const struct host_alloc *)(const void *)h)->c;
+
+	for (unsigned i = 0; i < c->nendpoints; i++)
+		if (!memcmp(c->endpoints[i], addr, 16))
+			return;
+	if (c->nendpoints == NIO_MAX_ENDPOINTS) {
+		log_warnx("%s: more than %d tunnel/SA ends: TTL of packets to the others is "
+			  "decremented on the outer header",
+			  h->instance, NIO_MAX_ENDPOINTS);
+		return;
+	}
+	memcpy(c->endpoints[c->nendpoints++], addr, 16);
+}
+
+static struct nio_host *host_for(const struct netiod *d, struct nio_config *c, const char *pipeline,
+				 const char *svc)
 {
 	struct host_alloc *a = malloc(sizeof(*a));
 
@@ -185,6 +207,7 @@ static struct nio_host *host_for(const struct netiod *d, const struct nio_config
 	a->h.instance = a->instance;
 	a->h.state_dir = a->state_dir;
 	a->h.check_only = d->check_only;
+	a->c = c;
 	return &a->h;
 }
 
@@ -193,6 +216,8 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 {
 	si->conf = conf_new(si->conf_block, si->svc->options);
 	si->host = host_for(d, c, pl->name, si->svc->name);
+	if (pl->out_port >= 0)
+		si->host->out_mtu = &c->ports[pl->out_port]->mtu;
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 

@@ -35,6 +35,7 @@ static void back_flush(struct nio_worker *w, unsigned to)
 	w->stats.returned += st->n;
 	st->n = 0;
 }
+static _Thread_local const struct nio_config *cur_conf; /* the worker's, for services' calls */
 
 void nio_worker_pkt_free(struct nio_pkt *p)
 {
@@ -53,6 +54,23 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 	st->pkts[st->n++] = p;
 	if (st->n == NIO_HANDOFF_BATCH)
 		back_flush(w, p->owner);
+}
+
+/* For services' ICMP errors: the input port's own address of the family; -1 if none. */
+int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
+{
+	const struct nio_port *in;
+
+	if (!cur_conf || p->in_port >= cur_conf->nports)
+		return -1;
+	in = cur_conf->ports[p->in_port];
+	if (family == 4 && in->has_v4)
+		memcpy(out, &in->addr4, 4);
+	else if (family == 6 && in->has_v6)
+		memcpy(out, &in->addr6, 16);
+	else
+		return -1;
+	return 0;
 }
 
 /* For services that turn one packet into several; NULL outside a worker. */
@@ -449,6 +467,7 @@ static void *worker_main(void *arg)
 		}
 		c = atomic_load_explicit(&w->cfg, memory_order_acquire);
 		take_back(w, c->nworkers);
+		cur_conf = c;
 		/* before new packets, so those that waited for a neighbour leave first */
 		nio_pending_run(&w->pending, c, atomic_load_explicit(&w->fib, memory_order_acquire),
 				now);

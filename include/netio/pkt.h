@@ -23,12 +23,16 @@
 #define NIO_PORT_NONE	  0xffffu
 
 /* Parse results kept in nio_pkt.flags. */
-#define NIO_PKT_F_IPV4	 0x01u
-#define NIO_PKT_F_IPV6	 0x02u
-#define NIO_PKT_F_L4	 0x04u /* l4_off valid and ports parsed (TCP/UDP/SCTP) */
-#define NIO_PKT_F_FRAG	 0x08u /* non-first fragment: no L4 header */
-#define NIO_PKT_F_VLAN	 0x10u
-#define NIO_PKT_F_L2DONE 0x20u /* a service already wrote the final L2 header: no rewrite */
+#define NIO_PKT_F_IPV4	  0x01u
+#define NIO_PKT_F_IPV6	  0x02u
+#define NIO_PKT_F_L4	  0x04u /* l4_off valid and ports parsed (TCP/UDP/SCTP) */
+#define NIO_PKT_F_FRAG	  0x08u /* non-first fragment: no L4 header */
+#define NIO_PKT_F_VLAN	  0x10u
+#define NIO_PKT_F_L2DONE  0x20u /* a service already wrote the final L2 header: no rewrite */
+#define NIO_PKT_F_L2BCAST 0x40u /* received with a broadcast or multicast destination MAC */
+/* The daemon decremented the TTL of the packet as received: headers a service builds in front
+ * of it keep their own TTL. */
+#define NIO_PKT_F_TTLDONE 0x80u
 
 /* Flow key: the 5-tuple, addresses as 16 bytes (IPv4 mapped as ::ffff:a.b.c.d). */
 struct nio_flow_key {

@@ -120,6 +120,19 @@ struct nio_host {
 	 * continues with the next service) or returns it with pkt_free(). For packets a service
 	 * makes out of one it was given (fragments), never per packet in the common case. */
 	struct nio_pkt *(*pkt_alloc)(void);
+
+	/* The MTU of the pipeline's `out` port, read when used: ports open after init, so the
+	 * value is there once packets flow (0 until then). NULL: the route picks the port. */
+	const int *out_mtu;
+	/* The address the gateway answers p's sender from (the input port's own address of that
+	 * family, 4 or 6) into out (4 or 16 bytes); -1 if the port has none. Worker thread. */
+	int (*icmp_src)(const struct nio_pkt *p, uint8_t family, uint8_t *out);
+	/* From init (control thread): packets to addr (16 bytes, IPv4 as ::ffff:a.b.c.d) end at
+	 * this instance (a decap or inbound SA end), as if addressed to one of the gateway's own
+	 * addresses: the daemon leaves their TTL as received and decrements what the service
+	 * makes of them (the inner packet) instead, and sends no ICMP error about packets from
+	 * addr (the gateway's own). */
+	void (*endpoint)(const struct nio_host *h, const uint8_t addr[16]);
 };
 
 /* Does host h (of possibly older netiod) carry field f? */

@@ -26,9 +26,10 @@
  *    the encrypted inner IP packet + padding + pad length + next header, and the 16-byte
  *    ICV. l3_off, l4_off, flags, ip_proto (50) and key (outer addresses, family) describe
  *    the outer packet, so the daemon routes it towards the peer and rewrites the MACs.
- *    The inner TTL / hop limit is decremented first (this gateway forwards the inner packet;
- *    RFC 4301 5.1.2.1): an expiring packet is dropped (inner-ttl-expired, no ICMP). The outer
- *    TTL starts at 64, DSCP/ECN are copied from the inner header.
+ *    The daemon decremented the inner TTL / hop limit when the packet entered the pipeline
+ *    (this gateway forwards the inner packet; RFC 4301 5.1.2.1) and answered an expiring one
+ *    with time exceeded; it leaves the outer header alone: its TTL is 64, DSCP/ECN are copied
+ *    from the inner header.
  * Nothing passes unencrypted by accident: a pipeline with this service should run
  * fail-mode "secure".
  *
@@ -396,6 +397,10 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 		crypto_fini(ci);
 		return NULL;
 	}
+	/* ESP to an inbound SA's local address ends here: the daemon decrements the inner TTL */
+	for (unsigned i = 0; i < ci->nsas && NIO_HOST_HAS(host, endpoint) && host->endpoint; i++)
+		if (!ci->sas[i]->out)
+			host->endpoint(host, ci->sas[i]->local);
 	if (host->log)
 		host->log(LOG_INFO, "crypto %s: %u SAs, engine %s (%s)",
 			  host->instance ? host->instance : "", ci->nsas, ci->engine.ops->name,

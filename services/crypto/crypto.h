@@ -87,7 +87,6 @@ struct crypto_engine {
 	_(NO_SA, "no-sa")                           \
 	_(MALFORMED, "malformed")                   \
 	_(NO_ROOM, "no-room")                       \
-	_(INNER_TTL, "inner-ttl-expired")           \
 	_(ENGINE_FAIL, "engine-failures")
 
 enum crypto_counter {

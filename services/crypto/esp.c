@@ -273,31 +273,6 @@ static void encap_meta(struct nio_pkt *p, const struct crypto_sa *sa, uint32_t o
 	p->key.dport = 0;
 }
 
-/*
- * This gateway forwards the inner packet, so it decrements its TTL / hop limit before
- * encapsulating (RFC 4301 5.1.2.1, as RFC 2003 3.1 for IP in IP); false when it expires.
- */
-static bool inner_ttl_dec(uint8_t *ip, uint8_t family)
-{
-	uint16_t old, sum;
-
-	if (family == 6) {
-		if (ip[7] <= 1)
-			return false;
-		ip[7]--;
-		return true;
-	}
-	if (ip[8] <= 1)
-		return false;
-	old = (uint16_t)(ip[8] << 8 | ip[9]);
-	ip[8]--;
-	sum = nio_csum_update16((uint16_t)(ip[10] << 8 | ip[11]), old,
-				(uint16_t)(ip[8] << 8 | ip[9]));
-	ip[10] = (uint8_t)(sum >> 8);
-	ip[11] = (uint8_t)sum;
-	return true;
-}
-
 static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa)
 {
 	bool took_spare;
@@ -336,10 +311,6 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	trailer = pad + 2 + CRYPTO_ICV_LEN;
 	if (!encap_fits(p, hdr, ilen, trailer)) {
 		crypto_count(ci, sa, CRYPTO_C_NO_ROOM, 1);
-		return CRYPTO_PREP_DROP;
-	}
-	if (!inner_ttl_dec(inner, ifam)) {
-		crypto_count(ci, sa, CRYPTO_C_INNER_TTL, 1);
 		return CRYPTO_PREP_DROP;
 	}
 	seq = next_seq(ci, sa);

@@ -46,37 +46,24 @@ static uint8_t *inner_ttl(const struct inner *in)
 	return in->ip + (in->v6 ? 7 : 8);
 }
 
-/* This gateway forwards the inner packet, so its TTL drops by one (RFC 2003 3.1). */
-static void inner_ttl_dec(const struct inner *in)
+/* RFC 1812 4.3.2.7 / RFC 4443 2.4 (e): never an error about an error, a non-first fragment,
+ * or to a source that is not one host; IPv4 never about a multicast destination (the daemon
+ * dropped broadcast and link-scope destinations before any service). */
+static bool icmp_may_answer(const struct inner *in)
 {
-	uint16_t old, sum;
-
-	if (in->v6) {
-		in->ip[7]--;
-		return;
-	}
-	old = rd16(in->ip + 8);
-	in->ip[8]--;
-	sum = nio_csum_update16(rd16(in->ip + 10), old, rd16(in->ip + 8));
-	wr16(in->ip + 10, sum);
-}
-
-/* RFC 1122 3.2.2 / RFC 4443 2.4 (e): never an error about an error, a non-first fragment,
- * or to a source that is not one host. */
-static bool icmp_may_answer(const struct tun *t, const struct inner *in)
-{
+	static const uint8_t any[16], loop[16] = { [15] = 1 };
 	uint32_t hl = (in->ip[0] & 0x0fu) * 4;
 	uint8_t ty;
 
 	if (in->v6) {
-		if (!t->has_icmp6 || in->ip[8] == 0xff ||
-		    memcmp(in->ip + 8, (const uint8_t[16]){ 0 }, 16) == 0)
+		if (in->ip[8] == 0xff || !memcmp(in->ip + 8, any, 16) ||
+		    !memcmp(in->ip + 8, loop, 16))
 			return false;
 		return in->ip[6] != IPPROTO_ICMPV6 ||
 		       (in->len > IP6_HLEN && in->ip[IP6_HLEN] >= 128);
 	}
-	if (!t->has_icmp4 || (rd16(in->ip + 6) & IP4_OFFMASK) || in->ip[12] == 0 ||
-	    in->ip[12] >= 224)
+	if ((rd16(in->ip + 6) & IP4_OFFMASK) || in->ip[12] == 0 || in->ip[12] == 127 ||
+	    in->ip[12] >= 224 || (in->ip[16] >= 224 && in->ip[16] <= 239))
 		return false;
 	if (in->ip[9] != IPPROTO_ICMP)
 		return true;
@@ -84,6 +71,16 @@ static bool icmp_may_answer(const struct tun *t, const struct inner *in)
 		return false;
 	ty = in->ip[hl];
 	return ty != 3 && ty != 4 && ty != 5 && ty != 11 && ty != 12;
+}
+
+/* The error's source: icmp-src4/6 (or `local` of the inner family), else the input port's. */
+static int icmp_source(const struct tun *t, const struct nio_pkt *p, bool v6, uint8_t *src)
+{
+	if (v6 ? t->has_icmp6 : t->has_icmp4) {
+		memcpy(src, v6 ? t->icmp6 : t->icmp4, v6 ? 16 : 4);
+		return 0;
+	}
+	return t->icmp_src ? t->icmp_src(p, v6 ? 6 : 4, src) : -1;
 }
 
 /* GCRA on the receive time: icmp-rate per second with bursts of ten. */
@@ -98,8 +95,8 @@ static bool icmp_rate_ok(struct tun *t, uint64_t now)
 }
 
 /* Write the IPv4 + ICMP headers in front of the quoted packet; returns the IP length. */
-static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, uint32_t qlen,
-			    uint8_t type, uint8_t code, uint32_t info)
+static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *src, const uint8_t *quoted,
+			    uint32_t qlen, uint32_t info)
 {
 	uint8_t *icmp = ip + IP4_HLEN;
 	uint32_t len = IP4_HLEN + 8 + qlen;
@@ -112,19 +109,19 @@ static uint32_t icmp4_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, u
 	ip[8] = ICMP_TTL;
 	ip[9] = IPPROTO_ICMP;
 	wr16(ip + 10, 0);
-	memcpy(ip + 12, t->icmp4, 4);
+	memcpy(ip + 12, src, 4);
 	memcpy(ip + 16, quoted + 12, 4);
 	wr16(ip + 10, nio_csum_fold(tun_csum_partial(ip, IP4_HLEN, 0)));
-	icmp[0] = type;
-	icmp[1] = code;
+	icmp[0] = 3; /* destination unreachable, */
+	icmp[1] = 4; /* fragmentation needed and DF set (RFC 1191) */
 	wr16(icmp + 2, 0);
 	wr32(icmp + 4, info);
 	wr16(icmp + 2, nio_csum_fold(tun_csum_partial(icmp, 8 + qlen, 0)));
 	return len;
 }
 
-static uint32_t icmp6_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, uint32_t qlen,
-			    uint8_t type, uint8_t code, uint32_t info)
+static uint32_t icmp6_build(uint8_t *ip, const uint8_t *src, const uint8_t *quoted, uint32_t qlen,
+			    uint32_t info)
 {
 	uint8_t *icmp = ip + IP6_HLEN;
 	uint32_t sum;
@@ -133,10 +130,10 @@ static uint32_t icmp6_build(struct tun *t, uint8_t *ip, const uint8_t *quoted, u
 	wr16(ip + 4, (uint16_t)(8 + qlen));
 	ip[6] = IPPROTO_ICMPV6;
 	ip[7] = ICMP_TTL;
-	memcpy(ip + 8, t->icmp6, 16);
+	memcpy(ip + 8, src, 16);
 	memcpy(ip + 24, quoted + 8, 16);
-	icmp[0] = type;
-	icmp[1] = code;
+	icmp[0] = 2; /* packet too big (RFC 8201) */
+	icmp[1] = 0;
 	wr16(icmp + 2, 0);
 	wr32(icmp + 4, info);
 	sum = nio_csum_pseudo6(ip + 8, ip + 24, IPPROTO_ICMPV6, 8 + qlen);
@@ -161,36 +158,34 @@ static void icmp_meta(struct nio_pkt *p, const uint8_t *ip, bool v6)
 	tun_key_addr(p->key.dst, v6 ? ip + 24 : ip + 16, v6);
 }
 
-/* Turn p into an ICMP error quoting its inner packet (too big, or time exceeded), in place:
+/* Turn p into an ICMP too-big error quoting its inner packet, in place:
  * [L2 (MACs swapped)][IP][ICMP][quoted inner packet, cut to the minimum MTU]. */
-static int icmp_error(struct tun *t, struct nio_pkt *p, const struct inner *in, bool too_big)
+static int icmp_too_big(struct tun *t, struct nio_pkt *p, const struct inner *in)
 {
-	uint32_t hdr = (in->v6 ? IP6_HLEN : IP4_HLEN) + 8, info = 0, qlen = in->len;
-	uint8_t *ip = in->ip - hdr, *l2 = ip - p->l3_off, mac[6];
-	uint8_t type = in->v6 ? (too_big ? 2 : 3) : (too_big ? 3 : 11);
+	uint32_t hdr = (in->v6 ? IP6_HLEN : IP4_HLEN) + 8, info, qlen = in->len;
+	uint8_t *ip = in->ip - hdr, *l2 = ip - p->l3_off, mac[6], src[16];
 
-	if (!icmp_may_answer(t, in))
-		return too_big ? TUN_C_TOO_BIG : TUN_C_INNER_TTL;
+	if (!icmp_may_answer(in) || icmp_source(t, p, in->v6, src) < 0)
+		return TUN_C_TOO_BIG;
 	if (l2 < p->buf)
 		return TUN_C_NO_HEADROOM;
 	if (!icmp_rate_ok(t, p->ts_ns))
 		return TUN_C_ICMP_RATE;
-	if (too_big)
-		info = t->mtu - t->overhead;
+	info = tun_mtu(t) - t->overhead;
 	memmove(l2, p->data, p->l3_off);
 	memcpy(mac, l2, 6);
 	memcpy(l2, l2 + 6, 6);
 	memcpy(l2 + 6, mac, 6);
 	if (in->v6) {
 		qlen = qlen < ICMP6_QUOTE_MAX ? qlen : ICMP6_QUOTE_MAX;
-		p->len = p->l3_off + icmp6_build(t, ip, in->ip, qlen, type, 0, info);
+		p->len = p->l3_off + icmp6_build(ip, src, in->ip, qlen, info);
 	} else {
 		qlen = qlen < ICMP4_QUOTE_MAX ? qlen : ICMP4_QUOTE_MAX;
-		p->len = p->l3_off + icmp4_build(t, ip, in->ip, qlen, type, too_big ? 4 : 0, info);
+		p->len = p->l3_off + icmp4_build(t, ip, src, in->ip, qlen, info);
 	}
 	p->data = l2;
 	icmp_meta(p, ip, in->v6);
-	return too_big ? TUN_C_ICMP_TOO_BIG : TUN_C_ICMP_TTL;
+	return TUN_C_ICMP_TOO_BIG;
 }
 
 /* Inner Ethernet header of VXLAN/GENEVE: the received MACs (or the configured ones) right in
@@ -376,7 +371,7 @@ static void frag_make(struct tun *t, const struct nio_pkt *p, const struct inner
  */
 static int fragment(struct tun *t, struct nio_pkt *p, struct inner *in)
 {
-	uint32_t hl = (in->ip[0] & 0x0fu) * 4, room = t->mtu - t->overhead, data = in->len - hl;
+	uint32_t hl = (in->ip[0] & 0x0fu) * 4, room = tun_mtu(t) - t->overhead, data = in->len - hl;
 	uint32_t keep = rd16(in->ip + 6), base = (keep & IP4_OFFMASK) * 8u, first, step, nfrag;
 	struct nio_pkt *q[TUN_FRAG_MAX];
 	uint8_t opts[40];
@@ -419,13 +414,10 @@ int tunnel_encap(struct tun *t, struct nio_pkt *p)
 		return e;
 	if (tun_is_own(t, in.ip, in.len, in.v6, t->remote))
 		return TUN_C_NESTED;
-	if (*inner_ttl(&in) <= 1)
-		return icmp_error(t, p, &in, false);
-	inner_ttl_dec(&in);
-	if (in.len + t->overhead > t->mtu) {
+	if (in.len + t->overhead > tun_mtu(t)) {
 		if (!in.v6 && !(rd16(in.ip + 6) & IP4_DF))
 			return t->fragment ? fragment(t, p, &in) : TUN_C_TOO_BIG;
-		return icmp_error(t, p, &in, true);
+		return icmp_too_big(t, p, &in);
 	}
 	return encap_write(t, p, &in);
 }

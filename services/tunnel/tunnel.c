@@ -14,21 +14,24 @@
  *        header is the received one (optionally with inner-dst-mac / inner-src-mac), VLAN tags
  *        dropped. The outer Ethernet MACs are left zero: the daemon's L2 rewrite fills them in.
  *        Afterwards l3_off = 14 points at the outer IP header, flags/ip_proto/l4_off/key
- *        describe the outer packet (key.src = local, key.dst = remote) so the daemon routes,
- *        decrements the TTL of and rewrites the outer packet. Because this gateway forwards the
- *        inner packet, the inner TTL / hop limit is decremented here first (RFC 2003 3.1); an
- *        expiring one is dropped (inner-ttl-expired). The outer TTL is `ttl` (0: the inner
- *        one), which the daemon then decrements once like any forwarded packet. UDP source
+ *        describe the outer packet (key.src = local, key.dst = remote) so the daemon routes
+ *        and rewrites the outer packet. The daemon decremented the inner TTL / hop limit when
+ *        the packet entered the pipeline (this gateway forwards the inner packet, RFC 2003
+ *        3.1) and answered an expiring one; it leaves the outer header alone, whose TTL is
+ *        exactly `ttl` (0: the inner one, as decremented), so `ttl = 1` reaches the peer. UDP source
  *        ports spread p->hash over [src-port-min, src-port-max]; an IPv6 outer header carries
  *        the hash as flow label (RFC 6438). The outer ECN field copies the inner one
  *        (RFC 6040 normal mode).
- *        Path MTU: when the outer packet would exceed `mtu`, an inner IPv4 packet with DF set
- *        or an inner IPv6 packet is answered with ICMP fragmentation-needed / ICMPv6
- *        packet-too-big (next-hop MTU = mtu - overhead), built in place: the packet becomes the
+ *        Path MTU: when the outer packet would exceed `mtu` (default: the MTU of the pipeline's
+ *        output port, host->out_mtu), an inner IPv4 packet with DF set or an inner IPv6 packet
+ *        is answered with ICMP fragmentation-needed / ICMPv6 packet-too-big (next-hop MTU =
+ *        mtu - overhead) whatever the outer family, built in place: the packet becomes the
  *        ICMP error, MACs swapped, p->out_port = p->in_port and NIO_PKT_F_L2DONE set, so it
  *        goes straight back out of the port it came from. Its source is icmp-src4/icmp-src6
- *        (default: `local` when of the inner family); errors are rate limited (icmp-rate per
- *        second, GCRA on p->ts_ns) and never sent about ICMP errors. An inner IPv4 packet
+ *        (default: `local` when of the inner family, else the input port's own address,
+ *        host->icmp_src); errors are rate limited (icmp-rate per second, GCRA on p->ts_ns)
+ *        and never sent about ICMP errors nor to a source that is not one host (RFC 1812
+ *        4.3.2.7, RFC 4443 2.4(e)). An inner IPv4 packet
  *        without DF is fragmented (RFC 791; `fragment = no` drops it as too-big instead):
  *        p becomes the first fragment, encapsulated; the others are built in buffers from
  *        host->pkt_alloc, encapsulated the same way and handed out by dequeue(), which the
@@ -119,10 +122,10 @@ static const struct nio_opt tunnel_options[] = {
 	  .help = "outer IPv4 don't-fragment bit" },
 	{ .name = "mtu",
 	  .type = NIO_OPT_INT,
-	  .def = "1500",
 	  .min = 576,
 	  .max = 9216,
-	  .help = "path MTU for the outer packet; bigger ones get ICMP too-big or are fragmented" },
+	  .help = "path MTU for the outer packet (default: the output port's MTU); bigger ones get "
+		  "ICMP too-big or are fragmented" },
 	{ .name = "fragment",
 	  .type = NIO_OPT_BOOL,
 	  .def = "true",
@@ -270,9 +273,11 @@ static int conf_outer(struct tun *t, const struct nio_host *h, const struct nio_
 	t->eth_in = t->type == TUN_VXLAN || t->type == TUN_GENEVE ? ETH_HLEN : 0;
 	t->overhead = (uint16_t)(t->ip_hlen + t->tun_hlen + t->eth_in);
 	t->tmpl_len = (uint16_t)(ETH_HLEN + t->ip_hlen + t->tun_hlen);
-	if (t->family == 6 && t->mtu < 1280)
+	if (!t->mtu && NIO_HOST_HAS(h, out_mtu))
+		t->out_mtu = h->out_mtu;
+	if (t->mtu && t->family == 6 && t->mtu < 1280)
 		fail("mtu %u is below the IPv6 minimum of 1280", t->mtu);
-	if (t->mtu < t->overhead + 68u)
+	if (t->mtu && t->mtu < t->overhead + 68u)
 		fail("mtu %u leaves no room for an inner packet", t->mtu);
 	return 0;
 }
@@ -309,6 +314,8 @@ static int conf_l2_icmp(struct tun *t, const struct nio_host *h, const struct ni
 	if (t->has_icmp6)
 		memcpy(t->icmp6, a, 16);
 	t->fragment = h->conf_int(c, "fragment") && NIO_HOST_HAS(h, pkt_alloc) && h->pkt_alloc;
+	if (rate > 0 && NIO_HOST_HAS(h, icmp_src))
+		t->icmp_src = h->icmp_src;
 	t->icmp_interval_ns = rate > 0 ? 1000000000ull / (uint64_t)rate : 0;
 	t->icmp_burst_ns = 10 * t->icmp_interval_ns;
 	return 0;
@@ -400,6 +407,8 @@ static void *tunnel_init(const struct nio_host *host, const struct nio_conf *con
 		free(t);
 		return NULL;
 	}
+	if (t->decap && NIO_HOST_HAS(host, endpoint) && host->endpoint)
+		host->endpoint(host, t->key_local);
 	return t;
 }
 
@@ -457,7 +466,7 @@ static int tunnel_show(void *inst, char *buf, size_t len)
 				type_names[t->type], l, r, t->vni, t->has_key ? "yes" : "no");
 	return snprintf(buf, len,
 			"%s encap %s -> %s vni %" PRIu32 " key %s mtu %" PRIu32 " fragment %s",
-			type_names[t->type], l, r, t->vni, t->has_key ? "yes" : "no", t->mtu,
+			type_names[t->type], l, r, t->vni, t->has_key ? "yes" : "no", tun_mtu(t),
 			t->fragment ? "yes" : "no");
 }
 

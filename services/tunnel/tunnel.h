@@ -11,11 +11,10 @@
 #include <netio/service.h>
 
 /* Counters in export order: what went through, then one drop reason each. */
-#define foreach_tunnel_counter            \
-	_(ENCAP, "encap")                 \
-	_(DECAP, "decap")                 \
-	_(ICMP_TOO_BIG, "icmp-too-big")   \
-	_(ICMP_TTL, "icmp-time-exceeded") \
+#define foreach_tunnel_counter          \
+	_(ENCAP, "encap")               \
+	_(DECAP, "decap")               \
+	_(ICMP_TOO_BIG, "icmp-too-big") \
 	_(FRAGMENTED, "fragmented")
 
 #define foreach_tunnel_error                      \
@@ -23,7 +22,6 @@
 	_(TRUNC_INNER, "truncated-inner")         \
 	_(BAD_INNER, "bad-inner-ip")              \
 	_(INNER_PROTO, "bad-inner-protocol")      \
-	_(INNER_TTL, "inner-ttl-expired")         \
 	_(NESTED, "nested")                       \
 	_(NO_HEADROOM, "no-headroom")             \
 	_(TOO_BIG, "too-big")                     \
@@ -76,8 +74,9 @@ enum tun_df { TUN_DF_SET, TUN_DF_UNSET, TUN_DF_INHERIT };
 #define ECN_MASK     0x03
 #define ECN_CE	     0x03
 #define TUN_TMPL_MAX (ETH_HLEN + IP6_HLEN + UDP_HLEN + GENEVE_HLEN)
-#define TUN_FQ_SIZE  256u /* fragments waiting for dequeue(); a power of two */
-#define TUN_FRAG_MAX 64u  /* most fragments made of one packet */
+#define TUN_FQ_SIZE  256u  /* fragments waiting for dequeue(); a power of two */
+#define TUN_FRAG_MAX 64u   /* most fragments made of one packet */
+#define TUN_MTU_DEF  1500u /* without `mtu` and without a fixed output port */
 
 /* One configured tunnel end. Written by init, read-only on the worker except counters,
  * ip_id and the ICMP rate limiter, which only the one worker running the instance touches. */
@@ -95,12 +94,13 @@ struct tun {
 	uint32_t sport_span; /* sport_max - sport_min + 1 */
 	uint32_t vni;
 	uint32_t key;
-	uint32_t mtu;	   /* largest outer IP packet */
-	uint16_t ip_hlen;  /* outer IP header */
-	uint16_t tun_hlen; /* UDP + VXLAN/GENEVE, GRE, or nothing */
-	uint16_t eth_in;   /* inner Ethernet header carried: 14 for VXLAN/GENEVE, else 0 */
-	uint16_t overhead; /* bytes encap adds to the inner IP packet's length */
-	uint16_t tmpl_len; /* outer Ethernet + IP + tunnel header */
+	uint32_t mtu;	    /* largest outer IP packet; 0: the output port's MTU (tun_mtu) */
+	const int *out_mtu; /* the host's view of the output port's MTU, or NULL */
+	uint16_t ip_hlen;   /* outer IP header */
+	uint16_t tun_hlen;  /* UDP + VXLAN/GENEVE, GRE, or nothing */
+	uint16_t eth_in;    /* inner Ethernet header carried: 14 for VXLAN/GENEVE, else 0 */
+	uint16_t overhead;  /* bytes encap adds to the inner IP packet's length */
+	uint16_t tmpl_len;  /* outer Ethernet + IP + tunnel header */
 	uint16_t ip_id;
 	/* outer headers per inner family (0: IPv4, 1: IPv6), patched per packet; for an IPv4
 	 * outer header csum_base is its sum with every per-packet field zero */
@@ -112,6 +112,8 @@ struct tun {
 	uint8_t inner_dmac[6], inner_smac[6];
 	bool has_icmp4, has_icmp6;
 	uint8_t icmp4[4], icmp6[16];
+	/* the host's input-port address, for an inner family without icmp-src; NULL: none */
+	int (*icmp_src)(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 	uint64_t icmp_interval_ns; /* GCRA: one ICMP error per interval, bursts of icmp_burst_ns */
 	uint64_t icmp_burst_ns;
 	uint64_t icmp_tat_ns;
@@ -123,6 +125,17 @@ struct tun {
 	struct nio_pkt *fq[TUN_FQ_SIZE];
 	uint64_t cnt[TUN_C_MAX];
 };
+
+/* The largest outer IP packet: `mtu`, else the output port's, read per packet because the
+ * port opens after init (never less than the smallest room conf_outer accepts). */
+static inline uint32_t tun_mtu(const struct tun *t)
+{
+	uint32_t m = t->mtu;
+
+	if (!m)
+		m = t->out_mtu && *t->out_mtu > 0 ? (uint32_t)*t->out_mtu : TUN_MTU_DEF;
+	return m < t->overhead + 68u ? t->overhead + 68u : m;
+}
 
 /* Big-endian field access at any alignment (packet headers are not aligned). */
 static inline uint16_t rd16(const uint8_t *b)

@@ -1,7 +1,8 @@
 # Fuzz targets for netiod's parsers of untrusted bytes: frames, config files, control requests.
 FUZZ_CORE := netiod/addr.c netiod/units.c netiod/log.c
 FUZZERS += fuzz_parse fuzz_config
-fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c $(FUZZ_CORE)
+fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c netiod/guard.c \
+	$(FUZZ_CORE)
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c netiod/config.c netiod/service.c $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl
 FUZZERS += fuzz_control

@@ -75,4 +75,18 @@ check '.pipelines[] | select(.name=="v4") | .drops["ttl-exceeded"]' "$(jq .ttl e
 check '.pipelines[] | select(.name=="web") | .services[0].counters.marked' 1 "re-marked packets"
 check '.pipelines[] | select(.name=="v4") | .drops["mtu-exceeded"]' "$(jq .mtu_v4 expect.json)" "IPv4 over the MTU"
 check '.pipelines[] | select(.name=="v6") | .drops["mtu-exceeded"]' "$(jq .mtu_v6 expect.json)" "IPv6 over the MTU"
+# Never forwarded (link-scope multicast, broadcast, unicast in an L2 broadcast), per pipeline.
+for pl in $(jq -r '.pipeline_drops | keys[]' expect.json); do
+	for r in $(jq -r ".pipeline_drops.$pl | keys[]" expect.json); do
+		check ".pipelines[] | select(.name==\"$pl\") | .drops[\"$r\"]" \
+			"$(jq ".pipeline_drops.$pl[\"$r\"]" expect.json)" "pipeline $pl drops $r"
+	done
+done
+# ICMP errors RFC 1812 4.3.2.7 / RFC 4443 2.4(e) forbid, counted where they were held back.
+for pl in $(jq -r '.suppressed | keys[]' expect.json); do
+	check ".pipelines[] | select(.name==\"$pl\") | .icmp_suppressed" \
+		"$(jq ".suppressed.$pl" expect.json)" "pipeline $pl icmp_suppressed"
+done
+check '.pipelines[] | select(.name=="tun6") | .services[0].counters["icmp-too-big"]' \
+	"$(jq .tun6_icmp expect.json)" "frag-needed for IPv4 inside GENEVE over IPv6"
 echo "pcap: 1 passed, 0 failed"

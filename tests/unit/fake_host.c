@@ -210,6 +210,30 @@ static uint64_t fake_now(void)
 	return fake_now_ns;
 }
 
+int fake_out_mtu;
+bool fake_port_addrs;
+const uint8_t fake_port4[4] = { 192, 0, 2, 1 };
+const uint8_t fake_port6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1 };
+
+unsigned fake_nendpoints;
+uint8_t fake_endpoint[16];
+
+static void fake_endpoint_add(const struct nio_host *h, const uint8_t addr[16])
+{
+	(void)h;
+	fake_nendpoints++;
+	memcpy(fake_endpoint, addr, 16);
+}
+
+static int fake_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
+{
+	(void)p;
+	if (!fake_port_addrs)
+		return -1;
+	memcpy(out, family == 4 ? fake_port4 : fake_port6, family == 4 ? 4 : 16);
+	return 0;
+}
+
 const struct nio_host fake_host = {
 	.abi_version = NIO_SERVICE_ABI_VERSION,
 	.size = sizeof(struct nio_host),
@@ -227,4 +251,7 @@ const struct nio_host fake_host = {
 	.state_dir = "/tmp",
 	.instance = "test/service",
 	.pkt_alloc = fake_pkt_alloc,
+	.out_mtu = &fake_out_mtu,
+	.icmp_src = fake_icmp_src,
+	.endpoint = fake_endpoint_add,
 };

@@ -2,6 +2,7 @@
 #ifndef NETIO_FAKE_HOST_H
 #define NETIO_FAKE_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <netio/service.h>
@@ -30,6 +31,11 @@ extern unsigned fake_pkts_alloced; /* pkt_alloc() calls that returned a buffer *
 extern unsigned fake_alloc_limit;  /* buffers pkt_alloc() may have out at once (<= 320) */
 extern unsigned fake_log_count;	   /* log() calls */
 extern char fake_log_last[256];	   /* the last message logged */
+extern int fake_out_mtu;	   /* the output port's MTU (*out_mtu; 0: not open yet) */
+extern bool fake_port_addrs;	   /* icmp_src() answers with fake_port4 / fake_port6 */
+extern const uint8_t fake_port4[4], fake_port6[16];
+extern unsigned fake_nendpoints;  /* endpoint() calls */
+extern uint8_t fake_endpoint[16]; /* the last address endpoint() was given */
 
 /* Point c at a schema and a value table (both must outlive c). */
 void fake_conf(struct nio_conf *c, const struct nio_opt *schema, const struct fake_opt *vals);

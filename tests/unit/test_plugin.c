@@ -24,6 +24,14 @@ struct nio_pkt *nio_worker_pkt_alloc(void)
 	return NULL;
 }
 
+int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
+{
+	(void)p;
+	(void)family;
+	(void)out;
+	return -1;
+}
+
 void nio_port_put(struct nio_port *p)
 {
 	free(p);

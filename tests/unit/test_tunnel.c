@@ -1,4 +1,5 @@
 /* Unit tests of the tunnel service: byte-exact vectors, round trips, malformed input, PMTU, config. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,8 +31,8 @@ static const uint8_t in4_frame[] = {
 	/* Ethernet */
 	0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02,
 	0x08, 0x00,
-	/* IPv4 192.0.2.10 -> 198.51.100.20, tos ECT(0), DF, ttl 64 */
-	0x45, 0x02, 0x00, 0x27, 0x00, 0x01, 0x40, 0x00, 0x40, 0x11, 0x4e, 0x71,
+	/* IPv4 192.0.2.10 -> 198.51.100.20, tos ECT(0), DF, ttl 63 (the daemon decremented it) */
+	0x45, 0x02, 0x00, 0x27, 0x00, 0x01, 0x40, 0x00, 0x3f, 0x11, 0x4f, 0x71,
 	0xc0, 0x00, 0x02, 0x0a, 0xc6, 0x33, 0x64, 0x14,
 	/* UDP 1234 -> 5678, "hello netio" */
 	0x04, 0xd2, 0x16, 0x2e, 0x00, 0x13, 0x62, 0xb4, 0x68, 0x65, 0x6c, 0x6c,
@@ -41,8 +42,8 @@ static const uint8_t in6_frame[] = {
 	/* Ethernet */
 	0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02,
 	0x86, 0xdd,
-	/* IPv6 2001:db8:1::10 -> 2001:db8:2::20, hop limit 64 */
-	0x60, 0x00, 0x00, 0x00, 0x00, 0x14, 0x06, 0x40, 0x20, 0x01, 0x0d, 0xb8,
+	/* IPv6 2001:db8:1::10 -> 2001:db8:2::20, hop limit 63 */
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x14, 0x06, 0x3f, 0x20, 0x01, 0x0d, 0xb8,
 	0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
 	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x20,
@@ -484,18 +485,25 @@ static void test_decap_foreign_vectors(void **state)
 	static const struct tcfg r = { "gre4-rev", "gre", V4_B, V4_A, "key", "4660", { NULL } };
 	struct tpkt k;
 	void *t = make_ok(&g, true, NULL);
+	uint8_t want[128];
 
+	/* the foreign peers sent the inner packets with TTL / hop limit 64 */
+	memcpy(want, in4_frame, sizeof(in4_frame));
+	want[ETH_HLEN + 8] = 64;
+	ip4_fix_csum(want + ETH_HLEN);
 	pkt_set(&k, geneve4_opt_in4, sizeof(geneve4_opt_in4));
 	assert_int_equal(run(t, &k), NIO_V_PASS);
 	assert_int_equal(k.p.len, sizeof(in4_frame));
-	assert_memory_equal(k.p.data, in4_frame, sizeof(in4_frame));
+	assert_memory_equal(k.p.data, want, sizeof(in4_frame));
 	tunnel_service.fini(t);
 
 	t = make_ok(&r, true, NULL);
+	memcpy(want, in6_frame, sizeof(in6_frame));
+	want[ETH_HLEN + 7] = 64;
 	pkt_set(&k, gre4_csum_in6, sizeof(gre4_csum_in6));
 	assert_int_equal(run(t, &k), NIO_V_PASS);
 	assert_int_equal(k.p.len, sizeof(in6_frame));
-	assert_memory_equal(k.p.data + 12, in6_frame + 12, sizeof(in6_frame) - 12);
+	assert_memory_equal(k.p.data + 12, want + 12, sizeof(in6_frame) - 12);
 	assert_int_equal(k.p.flags & NIO_PKT_F_IPV6, NIO_PKT_F_IPV6);
 	assert_int_equal(k.p.key.family, 6);
 	assert_int_equal(k.p.key.dst[15], 0x20);
@@ -503,18 +511,6 @@ static void test_decap_foreign_vectors(void **state)
 }
 
 /* ---------------------------------------------------------------- round trips */
-
-/* The frame a router forwards: TTL / hop limit one less, IPv4 checksum fixed. */
-static void forwarded(uint8_t *f, size_t len, const uint8_t *orig)
-{
-	memcpy(f, orig, len);
-	if (f[12] == 0x86) {
-		f[ETH_HLEN + 7]--;
-	} else {
-		f[ETH_HLEN + 8]--;
-		ip4_fix_csum(f + ETH_HLEN);
-	}
-}
 
 static void roundtrip(const struct tcfg *c, const uint8_t *frame, size_t len, uint32_t hash)
 {
@@ -528,7 +524,7 @@ static void roundtrip(const struct tcfg *c, const uint8_t *frame, size_t len, ui
 	assert_int_equal(run(e, &k), NIO_V_PASS);
 	assert_outer_ok(&k.p, strchr(c->local, ':') != NULL, l2);
 	assert_int_equal(run(d, &k), NIO_V_PASS);
-	forwarded(want, len, frame);
+	memcpy(want, frame, len); /* the inner packet unchanged: the daemon owns the TTL */
 	assert_int_equal(k.p.len, len);
 	assert_memory_equal(k.p.data + (l2 ? 0 : 12), want + (l2 ? 0 : 12), len - (l2 ? 0 : 12));
 	assert_only_counter(e, "encap");
@@ -844,9 +840,7 @@ static void test_pmtu(void **state)
 	assert_outer_ok(&k.p, false, true);
 
 	pkt_set(&k, f, big_frame(f, false, 1351, true));
-	memcpy(q, f + ETH_HLEN, IP4_HLEN); /* quoted as forwarded: ttl 63 */
-	q[8]--;
-	ip4_fix_csum(q);
+	memcpy(q, f + ETH_HLEN, IP4_HLEN); /* quoted as handed over */
 	assert_int_equal(run(t, &k), NIO_V_PASS);
 	assert_icmp_reply(&k.p, false, 3, 4, 1350, 576);
 	assert_memory_equal(k.p.data + ETH_HLEN + 28, q, IP4_HLEN);
@@ -863,6 +857,95 @@ static void test_pmtu(void **state)
 	assert_int_equal(run(t, &k), NIO_V_DROP); /* no IPv6 source for the ICMPv6 error */
 	assert_only_counter(t, "too-big");
 	tunnel_service.fini(t);
+}
+
+/* Without `mtu` the output port's MTU is the limit (read when packets flow: the port opens
+ * after init), and the too-big error goes out whatever the outer/inner family mix, from
+ * `local` when of the inner family, else from the input port's own address. */
+static void test_pmtu_port_mtu(void **state)
+{
+	static const char *const names[] = { "vxlan4",	"vxlan6", "geneve4",
+					     "geneve6", "gre4",	  "ipip6" };
+	static const uint8_t local4[] = { 203, 0, 113, 1 };
+	uint8_t f[1600], a6[16];
+	struct tpkt k;
+
+	inet_pton(AF_INET6, V6_A, a6);
+	fake_port_addrs = true;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct tcfg *c = cfg(names[i]);
+		bool outer6 = strchr(c->local, ':') != NULL;
+		void *t;
+		uint32_t room;
+
+		fake_out_mtu = 0;
+		t = make_ok(c, false, NULL);
+		fake_out_mtu = 1400;
+		room = 1400 - ((struct tun *)t)->overhead;
+		for (int v6 = 0; v6 < 2; v6++) {
+			const uint8_t *want_src =
+				v6 ? (outer6 ? a6 : fake_port6) : (outer6 ? fake_port4 : local4);
+			const uint8_t *ip;
+
+			print_message("  %s, IPv%d inside\n", names[i], v6 ? 6 : 4);
+			pkt_set(&k, f, big_frame(f, v6, room, true));
+			assert_int_equal(run(t, &k), NIO_V_PASS);
+			assert_int_equal(k.p.len, ETH_HLEN + 1400);
+			pkt_set(&k, f, big_frame(f, v6, room + 1, true));
+			assert_int_equal(run(t, &k), NIO_V_PASS);
+			assert_true(k.p.flags & NIO_PKT_F_L2DONE);
+			ip = k.p.data + ETH_HLEN;
+			assert_int_equal(ip[v6 ? IP6_HLEN : IP4_HLEN], v6 ? 2 : 3);
+			assert_int_equal(ip[(v6 ? IP6_HLEN : IP4_HLEN) + 1], v6 ? 0 : 4);
+			assert_int_equal(rd32(ip + (v6 ? IP6_HLEN : IP4_HLEN) + 4), room);
+			assert_memory_equal(ip + (v6 ? 8 : 12), want_src, v6 ? 16 : 4);
+		}
+		assert_int_equal(counter(t, "icmp-too-big"), 2);
+		tunnel_service.fini(t);
+	}
+	fake_out_mtu = 0;
+	fake_port_addrs = false;
+}
+
+/* RFC 1812 4.3.2.7 / RFC 4443 2.4(e): no too-big about a packet from a source that is not one
+ * host, to an IPv4 multicast group, or about an ICMP error; IPv6 multicast may get one. */
+static void test_pmtu_no_answer(void **state)
+{
+	static const struct {
+		const char *name;
+		bool v6;
+		unsigned off;
+		uint8_t val;
+		int verdict;
+	} rows[] = {
+		{ "IPv4 from loopback", false, 12, 127, NIO_V_DROP },
+		{ "IPv4 from 0/8", false, 12, 0, NIO_V_DROP },
+		{ "IPv4 from multicast", false, 12, 224, NIO_V_DROP },
+		{ "IPv4 to multicast", false, 16, 239, NIO_V_DROP },
+		{ "IPv4 ICMP error", false, 9, IPPROTO_ICMP, NIO_V_DROP },
+		{ "IPv6 from multicast", true, 8, 0xff, NIO_V_DROP },
+		{ "IPv6 ICMPv6 error", true, 6, IPPROTO_ICMPV6, NIO_V_DROP },
+		{ "IPv6 to multicast", true, 24, 0xff, NIO_V_PASS },
+		{ "IPv4 unicast", false, 16, 198, NIO_V_PASS },
+	};
+	uint8_t f[1600];
+	struct tpkt k;
+
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		void *t = make_ok(cfg("vxlan4"), false,
+				  (const char *const[]){ "mtu", "1400", "icmp-src6", V6_A, NULL });
+		size_t n = big_frame(f, rows[i].v6, 1351, true);
+
+		print_message("  %s\n", rows[i].name);
+		f[ETH_HLEN + rows[i].off] = rows[i].val;
+		f[ETH_HLEN + (rows[i].v6 ? 40 : 20)] = 3; /* ICMP(v6) type: an error in both */
+		if (!rows[i].v6)
+			ip4_fix_csum(f + ETH_HLEN);
+		pkt_set(&k, f, n);
+		assert_int_equal(run(t, &k), rows[i].verdict);
+		assert_int_equal(counter(t, "too-big"), rows[i].verdict == NIO_V_DROP);
+		tunnel_service.fini(t);
+	}
 }
 
 /* ---------------------------------------------------------------- fragmentation */
@@ -1081,33 +1164,57 @@ static void test_icmp_limits(void **state)
 	tunnel_service.fini(t);
 }
 
-/* TTL 1 cannot be forwarded into the tunnel: time exceeded, quoting the packet as received. */
-static void test_ttl_expired(void **state)
+/* A decap end tells the daemon its local address (packets to it end here); encap does not. */
+static void test_decap_endpoint(void **state)
 {
-	void *t = make_ok(&cfgs[2], false, (const char *const[]){ "icmp-src6", V6_A, NULL });
+	static const uint8_t want4[16] = { [10] = 0xff, 0xff, 203, 0, 113, 9 };
+	uint8_t want6[16];
+	void *t;
+
+	fake_nendpoints = 0;
+	t = make_ok(cfg("vxlan4"), false, NULL);
+	assert_int_equal(fake_nendpoints, 0);
+	tunnel_service.fini(t);
+	t = make_ok(cfg("vxlan4"), true, NULL);
+	assert_int_equal(fake_nendpoints, 1);
+	assert_memory_equal(fake_endpoint, want4, 16);
+	tunnel_service.fini(t);
+	inet_pton(AF_INET6, V6_B, want6);
+	t = make_ok(cfg("gre6"), true, NULL);
+	assert_memory_equal(fake_endpoint, want6, 16);
+	tunnel_service.fini(t);
+}
+
+/* The outer header carries exactly `ttl` whatever the inner TTL (1 here: the daemon decremented
+ * it from 2 and lets it through); ttl 1 and ttl 0 (inherit) included. */
+static void test_outer_ttl(void **state)
+{
+	static const struct {
+		const char *cfg, *ttl;
+		uint8_t want;
+	} rows[] = {
+		{ "vxlan4", "64", 64 }, { "vxlan4", "1", 1 },	 { "vxlan4", "0", 1 },
+		{ "geneve6", "1", 1 },	{ "ipip6", "255", 255 }, { "gre4", "7", 7 },
+	};
 	uint8_t f[256];
 	struct tpkt k;
 
-	memcpy(f, in4_frame, sizeof(in4_frame));
-	f[ETH_HLEN + 8] = 1;
-	ip4_fix_csum(f + ETH_HLEN);
-	pkt_set(&k, f, sizeof(in4_frame));
-	assert_int_equal(run(t, &k), NIO_V_PASS);
-	assert_icmp_reply(&k.p, false, 11, 0, 0, 28 + sizeof(in4_frame) - ETH_HLEN);
-	assert_memory_equal(k.p.data + ETH_HLEN + 28, f + ETH_HLEN, sizeof(in4_frame) - ETH_HLEN);
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		void *t = make_ok(cfg(rows[i].cfg), false,
+				  (const char *const[]){ "ttl", rows[i].ttl, NULL });
+		bool v6 = strchr(cfg(rows[i].cfg)->local, ':') != NULL;
 
-	memcpy(f, in6_frame, sizeof(in6_frame));
-	f[ETH_HLEN + 7] = 0;
-	pkt_set(&k, f, sizeof(in6_frame));
-	assert_int_equal(run(t, &k), NIO_V_PASS);
-	assert_icmp_reply(&k.p, true, 3, 0, 0, 48 + sizeof(in6_frame) - ETH_HLEN);
-
-	f[ETH_HLEN + 8] = 0xff; /* from a multicast source: no answer */
-	pkt_set(&k, f, sizeof(in6_frame));
-	assert_int_equal(run(t, &k), NIO_V_DROP);
-	assert_int_equal(counter(t, "icmp-time-exceeded"), 2);
-	assert_int_equal(counter(t, "inner-ttl-expired"), 1);
-	tunnel_service.fini(t);
+		print_message("  %s ttl %s\n", rows[i].cfg, rows[i].ttl);
+		memcpy(f, in4_frame, sizeof(in4_frame));
+		f[ETH_HLEN + 8] = 1;
+		ip4_fix_csum(f + ETH_HLEN);
+		pkt_set(&k, f, sizeof(in4_frame));
+		assert_int_equal(run(t, &k), NIO_V_PASS);
+		assert_int_equal(k.p.data[ETH_HLEN + (v6 ? 7 : 8)], rows[i].want);
+		assert_false(k.p.flags & NIO_PKT_F_L2DONE);
+		assert_only_counter(t, "encap");
+		tunnel_service.fini(t);
+	}
 }
 
 struct enc_bad {
@@ -1221,7 +1328,7 @@ static void test_encap_options(void **state)
 	k.p.hash = 0;
 	assert_int_equal(run(t, &k), NIO_V_PASS);
 	assert_outer_ok(&k.p, false, false);
-	assert_int_equal(k.p.data[ETH_HLEN + 8], 8); /* inherited, after the decrement */
+	assert_int_equal(k.p.data[ETH_HLEN + 8], 9); /* inherited as handed over */
 	assert_int_equal(rd16(k.p.data + ETH_HLEN + 6), 0);
 	assert_int_equal(rd16(k.p.data + 34), 1000);
 	assert_int_equal(k.p.key.sport, 1000);
@@ -1349,7 +1456,10 @@ int main(void)
 		cmocka_unit_test(test_fragment),
 		cmocka_unit_test(test_fragment_limits),
 		cmocka_unit_test(test_icmp_limits),
-		cmocka_unit_test(test_ttl_expired),
+		cmocka_unit_test(test_outer_ttl),
+		cmocka_unit_test(test_decap_endpoint),
+		cmocka_unit_test(test_pmtu_port_mtu),
+		cmocka_unit_test(test_pmtu_no_answer),
 		cmocka_unit_test(test_encap_bad),
 		cmocka_unit_test(test_encap_nested),
 		cmocka_unit_test(test_encap_vlan),
