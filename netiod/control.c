@@ -136,7 +136,7 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 		for (unsigned i = 0; si->svc->counter_names[i]; i++)
 			json_object_set_new(ctr,
 					    si->svc->counter_names[i], /* names are C literals */
-					    json_integer((json_int_t)v[i]));
+					    json_integer((json_int_t)nio_svc_counter(si, v, i)));
 	}
 	json_object_set_new(o, "counters", ctr);
 	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)

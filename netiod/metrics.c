@@ -115,7 +115,7 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsi
 			for (unsigned k = 0; names && v && names[k]; k++)
 				evbuffer_add_printf(
 					b, "netio_service_counter{%s,counter=\"%s\"} %llu\n", l,
-					names[k], (unsigned long long)v[k]);
+					names[k], (unsigned long long)nio_svc_counter(si, v, k));
 		}
 	}
 }

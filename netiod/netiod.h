@@ -21,6 +21,7 @@
 #define NIO_MAX_PORTS	  32
 #define NIO_MAX_PIPELINES 64
 #define NIO_MAX_SVCS	  8 /* services per pipeline */
+#define NIO_MAX_SVC_CTRS  64 /* a service's counters carried over a reload (counter_names) */
 #define NIO_MAX_PREFIXES  8
 #define NIO_MAX_WORKERS	  64
 #define NIO_MAX_ENDPOINTS 64 /* tunnel / SA end addresses services terminate */
@@ -231,6 +232,8 @@ struct nio_svc_inst {
 	struct nio_host *host; /* the host table given to init, freed after fini */
 	size_t state_off;      /* offset of this service's per-flow state in the flow's blob */
 	struct nio_svc_stats stats[NIO_MAX_WORKERS]; /* row w written by worker w */
+	/* what the instances this one replaced had counted (stats.c): added to counters() */
+	uint64_t ctr_base[NIO_MAX_SVC_CTRS];
 };
 
 enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
@@ -524,6 +527,11 @@ void nio_port_stats_sum(const struct nio_port *p, unsigned nworkers, struct nio_
 void nio_pipeline_stats_sum(const struct nio_pipeline *pl, unsigned nworkers,
 			    struct nio_pipeline_stats *out);
 void nio_svc_stats_sum(const struct nio_svc_inst *si, unsigned nworkers, struct nio_svc_stats *out);
+/* counter k of a service, counters() values v: with what replaced instances had counted */
+uint64_t nio_svc_counter(const struct nio_svc_inst *si, const uint64_t *v, unsigned k);
+/* The totals of a replaced pipeline / service instance carry on in its successor. */
+void nio_pipeline_stats_carry(const struct nio_pipeline *from, struct nio_pipeline *to);
+void nio_svc_stats_carry(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 
 /* pool.c */
 int nio_pool_init(struct nio_pool *pool, uint32_t size);

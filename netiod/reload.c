@@ -5,24 +5,42 @@
 
 #include "netiod.h"
 
-/* State of same-named services moves to the new instances (ESP sequence numbers, queues). */
+/* The k-th instance of service name in pl (a pipeline may run one service twice), or NULL. */
+static const struct nio_svc_inst *nth_svc(const struct nio_pipeline *pl, const char *name,
+					  unsigned k)
+{
+	for (unsigned t = 0; t < pl->nsvcs; t++)
+		if (strcmp(pl->svcs[t].svc->name, name) == 0 && k-- == 0)
+			return &pl->svcs[t];
+	return NULL;
+}
+
+/* Of a pipeline of the same name, state then counters of each same-named service instance move
+ * to the new one (ESP sequence numbers, queues); the pipeline's counters too. */
+static void carry_pipeline(const struct nio_pipeline *o, struct nio_pipeline *n)
+{
+	nio_pipeline_stats_carry(o, n);
+	for (unsigned s = 0; s < n->nsvcs; s++) {
+		struct nio_svc_inst *ns = &n->svcs[s];
+		unsigned k = 0;
+
+		for (unsigned t = 0; t < s; t++)
+			k += strcmp(n->svcs[t].svc->name, ns->svc->name) == 0;
+		const struct nio_svc_inst *os = nth_svc(o, ns->svc->name, k);
+
+		if (!os)
+			continue;
+		nio_svc_handoff(os, ns);
+		nio_svc_stats_carry(os, ns);
+	}
+}
+
 static void handoff(const struct nio_config *old, struct nio_config *c)
 {
-	for (unsigned i = 0; old && i < c->npipelines; i++) {
-		for (unsigned j = 0; j < old->npipelines; j++) {
-			if (strcmp(old->pipelines[j].name, c->pipelines[i].name))
-				continue;
-			for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++) {
-				for (unsigned t = 0; t < old->pipelines[j].nsvcs; t++) {
-					const struct nio_svc_inst *o = &old->pipelines[j].svcs[t];
-					struct nio_svc_inst *n = &c->pipelines[i].svcs[s];
-
-					if (o->plugin == n->plugin)
-						nio_svc_handoff(o, n);
-				}
-			}
-		}
-	}
+	for (unsigned i = 0; old && i < c->npipelines; i++)
+		for (unsigned j = 0; j < old->npipelines; j++)
+			if (strcmp(old->pipelines[j].name, c->pipelines[i].name) == 0)
+				carry_pipeline(&old->pipelines[j], &c->pipelines[i]);
 }
 
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
@@ -159,6 +177,7 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			r[n].inst.conf = NULL;
 			r[n].inst.host = NULL;
 			memset(r[n].inst.stats, 0, sizeof(r[n].inst.stats));
+			memset(r[n].inst.ctr_base, 0, sizeof(r[n].inst.ctr_base));
 			if (nio_config_check_block(c, &r[n].inst, why, sizeof(why)) < 0 ||
 			    !(r[n].inst.inst =
 				      nio_service_init(d, c, pl, &r[n].inst, why, sizeof(why)))) {
@@ -179,8 +198,8 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 		struct nio_svc_inst *cur = &r[i].pl->svcs[r[i].svc], prev = *cur;
 
 		nio_svc_handoff(cur, &r[i].inst);
+		nio_svc_stats_carry(cur, &r[i].inst);
 		c->any_dequeue |= r[i].inst.svc->dequeue != NULL;
-		memcpy(r[i].inst.stats, prev.stats, sizeof(prev.stats));
 		*cur = r[i].inst;
 		r[i].inst = prev; /* the old instance, finished below */
 	}
