@@ -20,7 +20,7 @@
 #define NIO_NAME_MAX	  32
 #define NIO_MAX_PORTS	  32
 #define NIO_MAX_PIPELINES 64
-#define NIO_MAX_SVCS	  8 /* services per pipeline */
+#define NIO_MAX_SVCS	  8  /* services per pipeline */
 #define NIO_MAX_SVC_CTRS  64 /* a service's counters carried over a reload (counter_names) */
 #define NIO_MAX_PREFIXES  8
 #define NIO_MAX_WORKERS	  64

@@ -1,9 +1,11 @@
 /* Unit tests of the worker group: handoff rings, flow steering with two workers, a service that
- * must run on one worker, per-worker counters adding up, and a stuck worker reported. */
+ * must run on one worker, per-worker counters adding up, counters kept over a reload, and a
+ * stuck worker reported. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -113,23 +115,32 @@ static const struct nio_port_ops mem_ops = {
 static atomic_int inflight, overlaps, hang, hanging;
 static atomic_uint ran_on; /* bit per worker */
 
+/* its counters: "seen" packets and "gone" (always 0); a newer version renames "gone" to "new" */
+static const char *const one_names[] = { "seen", "gone", NULL };
+static const char *const one_names_v2[] = { "new", "seen", NULL };
+
 static void *one_init(const struct nio_host *h, const struct nio_conf *c, char *err, size_t len)
 {
 	(void)h;
 	(void)c;
 	(void)err;
 	(void)len;
-	return &inflight;
+	return calloc(2, sizeof(uint64_t));
 }
 
 static void one_fini(void *inst)
 {
-	(void)inst;
+	free(inst);
+}
+
+static const uint64_t *one_counters(void *inst)
+{
+	return inst;
 }
 
 static void one_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)
 {
-	(void)inst;
+	((uint64_t *)inst)[0] += n; /* one worker at a time (not MT-safe) */
 	(void)pkts;
 	(void)n;
 	(void)verdicts;
@@ -151,33 +162,40 @@ static const struct nio_service one_service = {
 	.init = one_init,
 	.fini = one_fini,
 	.process = one_process,
+	.counter_names = one_names,
+	.counters = one_counters,
+};
+
+static const struct nio_service one_service_v2 = {
+	.abi_version = NIO_SERVICE_ABI_VERSION,
+	.size = sizeof(struct nio_service),
+	.name = "one",
+	.init = one_init,
+	.fini = one_fini,
+	.process = one_process,
+	.counter_names = one_names_v2,
+	.counters = one_counters,
 };
 
 /* ---- the group under test */
 static struct netiod d;
 static struct nio_plugin one_plugin = { .name = "one", .svc = &one_service };
 
-static struct nio_config *setup(unsigned nqueues, const char *service)
+/* A configuration of one pipeline from lan to wan, on the in-memory ports. */
+static struct nio_config *load(unsigned nqueues, const char *pipeline, const char *service)
 {
 	char text[1024], err[512];
 	struct nio_config *c;
 
-	memset(&mem, 0, sizeof(mem));
-	mem.dport = 7000;
-	atomic_store(&ran_on, 0);
-	atomic_store(&overlaps, 0);
 	snprintf(text, sizeof(text),
 		 "workers = 2\nspin-us = 0\n"
 		 "port lan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:01\" "
 		 "}\n"
 		 "port wan { driver = \"pcap\" output = \"/dev/null\" mac = \"02:00:00:00:00:02\" "
 		 "}\n"
-		 "pipeline p { match { in = \"lan\" } %s out = \"wan\" "
+		 "pipeline %s { match { in = \"lan\" } %s out = \"wan\" "
 		 "dst-mac = \"02:00:00:00:00:03\" }\n",
-		 service);
-	memset(&d, 0, sizeof(d));
-	d.nworkers = 2;
-	d.plugins = &one_plugin;
+		 pipeline, service);
 	c = nio_config_load(&d, NULL, text, err, sizeof(err));
 	assert_non_null(c);
 	for (unsigned i = 0; i < c->nports; i++) {
@@ -189,6 +207,23 @@ static struct nio_config *setup(unsigned nqueues, const char *service)
 		c->ports[i]->rx_worker = 0;
 		c->ports[i]->tx_shared = nqueues < 2;
 	}
+	return c;
+}
+
+static struct nio_config *setup(unsigned nqueues, const char *service)
+{
+	char err[512];
+	struct nio_config *c;
+
+	memset(&mem, 0, sizeof(mem));
+	mem.dport = 7000;
+	atomic_store(&ran_on, 0);
+	atomic_store(&overlaps, 0);
+	memset(&d, 0, sizeof(d));
+	d.nworkers = 2;
+	one_plugin.svc = &one_service;
+	d.plugins = &one_plugin;
+	c = load(nqueues, "p", service);
 	assert_int_equal(nio_apply_config(&d, c, err, sizeof(err)), 0);
 	assert_int_equal(nio_workers_start(&d), 0);
 	return c;
@@ -300,6 +335,53 @@ static void test_owner_gets_all(void **state)
 	teardown();
 }
 
+/* A good reload keeps every total of a pipeline and a service of the same name, worker row for
+ * worker row, a service counter matched by name (renamed: dropped, new: 0); a pipeline of
+ * another name starts from 0. */
+static void test_reload_keeps_counters(void **state)
+{
+	struct nio_pipeline_stats before, after;
+	struct nio_svc_stats sb, sa;
+	const struct nio_svc_inst *si;
+	struct nio_config *c;
+	uint64_t row[2];
+	char err[256];
+
+	(void)state;
+	c = setup(2, "service one { }");
+	wait_sent(NFRAMES);
+	nio_pipeline_stats_sum(&c->pipelines[0], d.nworkers, &before);
+	nio_svc_stats_sum(&c->pipelines[0].svcs[0], d.nworkers, &sb);
+	assert_int_equal(before.packets, NFRAMES);
+	assert_int_equal(sb.packets, NFRAMES);
+	for (unsigned w = 0; w < d.nworkers; w++)
+		row[w] = c->pipelines[0].stats[w].packets;
+
+	one_plugin.svc = &one_service_v2; /* the new code reorders and renames its counters */
+	c = load(2, "p", "service one { }");
+	assert_int_equal(nio_apply_config(&d, c, err, sizeof(err)), 0);
+	nio_pipeline_stats_sum(&c->pipelines[0], d.nworkers, &after);
+	assert_int_equal(after.packets, NFRAMES);
+	assert_int_equal(after.tx_packets, NFRAMES);
+	for (unsigned w = 0; w < d.nworkers; w++) /* the rows still add up to the total */
+		assert_int_equal(c->pipelines[0].stats[w].packets, row[w]);
+	si = &c->pipelines[0].svcs[0];
+	nio_svc_stats_sum(si, d.nworkers, &sa);
+	assert_int_equal(sa.packets, NFRAMES);
+	assert_int_equal(nio_svc_counter(si, si->svc->counters(si->inst), 1), NFRAMES); /* seen */
+	assert_int_equal(nio_svc_counter(si, si->svc->counters(si->inst), 0), 0);	/* new */
+
+	c = load(2, "q", "service one { }"); /* renamed: a new pipeline */
+	assert_int_equal(nio_apply_config(&d, c, err, sizeof(err)), 0);
+	nio_pipeline_stats_sum(&c->pipelines[0], d.nworkers, &after);
+	assert_int_equal(after.packets, 0);
+	si = &c->pipelines[0].svcs[0];
+	nio_svc_stats_sum(si, d.nworkers, &sa);
+	assert_int_equal(sa.packets, 0);
+	assert_int_equal(nio_svc_counter(si, si->svc->counters(si->inst), 1), 0);
+	teardown();
+}
+
 /* A worker stuck in a service: pause reports it within the timeout instead of hanging, the
  * other worker keeps running, and once unstuck a pause succeeds. */
 static void test_stuck_worker(void **state)
@@ -362,7 +444,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pktring),	     cmocka_unit_test(test_single_queue_spread),
 		cmocka_unit_test(test_queues_stay),  cmocka_unit_test(test_owner_gets_all),
-		cmocka_unit_test(test_stuck_worker),
+		cmocka_unit_test(test_stuck_worker), cmocka_unit_test(test_reload_keeps_counters),
 	};
 
 	log_init(0);
