@@ -2,11 +2,8 @@
 
 soak.py counters PREV.json NEW.json LABEL PREVGEN NEWGEN
     exit 1 (and print each offence) when a monotonic counter of 'netioctl -j stats' is lower in
-    NEW than in PREV, two samples of one daemon lifetime. Ports, flow cache, worker and the
-    counters a plugin hands over on reload (mark's) must never go back within a lifetime; the
-    pipelines' and the other plugins' counters belong to the instances a reload builds anew, so
-    they are compared only within one configuration generation (SOAK_STRICT_COUNTERS=1: across
-    generations too).
+    NEW than in PREV, two samples of one daemon lifetime, across reloads and replaces too:
+    netiod carries the pipelines' and the services' totals over to the new generation.
 soak.py summary OUT_DIR
     print the figures (text and a Markdown table for BENCHMARKS.md); exit 1 when RSS or fds
     grew, a traffic class stalled, a TCP burst moved nothing or the secure flow was seen in
@@ -21,8 +18,6 @@ import sys
 
 # values that go up and down by nature
 GAUGES = ("flows.active", "queue-packets", "late-max-us")
-# plugin counters handed over on reload and replace (README: service mark)
-CARRIED = ("mark",)
 
 
 def named(v):
@@ -42,16 +37,7 @@ def flatten(v, path=""):
         yield path, v
 
 
-def generation_scoped(path):
-    """True for counters that live in a configuration generation's pipeline objects."""
-    if not path.startswith("pipelines."):
-        return False
-    m = re.match(r"pipelines\.[^.]+\.services\.([^.]+)\.counters\.", path)
-    return not (m and m.group(1) in CARRIED)
-
-
 def counters(prev, new, label, gen0, gen1):
-    strict = os.environ.get("SOAK_STRICT_COUNTERS") == "1"
     with open(prev) as f:
         a = dict(flatten(named(json.load(f))))
     with open(new) as f:
@@ -59,8 +45,6 @@ def counters(prev, new, label, gen0, gen1):
     bad = 0
     for k, v in a.items():
         if k not in b or any(k.endswith(g) for g in GAUGES):
-            continue
-        if gen0 != gen1 and generation_scoped(k) and not strict:
             continue
         if b[k] < v:
             print(f"{label} gen {gen0}->{gen1}: {k} went from {v} to {b[k]}")
@@ -153,11 +137,15 @@ def ping_figures(out, t_end, gap_max):
 
 
 def service_packets(out):
-    """Packets each service took in, summed over the last snapshot of every (daemon,
-    lifetime, generation): the pipelines' counters restart with each generation."""
-    tot = {}
+    """Packets each service took in, summed over the last snapshot of every (daemon, lifetime):
+    the generations of one lifetime carry their totals over (snap/D-LIFE-GEN.json)."""
+    last = {}
     for path in glob.glob(f"{out}/snap/*.json"):
-        d = os.path.basename(path).split("-")[0]
+        d, life, gen = os.path.basename(path)[:-5].split("-")
+        if int(gen) >= last.get((d, life), (-1, ""))[0]:
+            last[(d, life)] = (int(gen), path)
+    tot = {}
+    for (d, _), (_, path) in last.items():
         with open(path) as f:
             st = json.load(f)
         for pl in st.get("pipelines", []):
@@ -227,7 +215,7 @@ def summary(out):
         f"{c} {p['recv']}/{p['sent']} answered, longest gap {p['gap']:.1f} s" for c, p in pings.items()))
     L.append("- iperf3 TCP bursts (5 s at 20 Mbit/s): " + "; ".join(
         f"{c} {ok}/{n} ran, {tot / 1e6:.0f} MB" for c, (n, ok, tot) in sorted(bursts.items())))
-    L.append("- packets into each service (summed over lifetimes and generations): " +
+    L.append("- packets into each service (summed over lifetimes): " +
              ", ".join(f"{k} {v}" for k, v in sorted(pkts.items())))
     L.append(f"- secure flow in clear: {clear['out']} packets on the outside link, {clear['wan']} on "
              f"the wan link, payload marker found {'yes' if any('marker' in x for x in errors) else 'no'}")
