@@ -78,7 +78,7 @@ void nio_svc_stats_carry(const struct nio_svc_inst *from, struct nio_svc_inst *t
 		return;
 	ov = from->svc->counters(from->inst);
 	nv = to->svc->counters(to->inst);
-	for (unsigned k = 0; nn[k] && k < NIO_MAX_SVC_CTRS; k++) {
+	for (unsigned k = 0; k < NIO_MAX_SVC_CTRS && nn[k]; k++) {
 		int j = counter_index(on, nn[k]);
 		uint64_t total;
 
