@@ -261,9 +261,13 @@ if command -v iperf3 >/dev/null; then
 		in_ns "$HB" ss -Hltn 'sport = :5201' | grep -q . && break
 		sleep 0.1
 	done
+	# forget the path MTU learnt above: TCP finds it itself
+	in_ns "$HA" ip route flush cache
+	too0=$(svc a to-peer '.counters."icmp-too-big"')
 	in_ns "$HA" timeout 20 iperf3 -c 198.51.100.20 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
 	bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
 	[ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
+	[ "$(svc a to-peer '.counters."icmp-too-big"')" -gt "$too0" ] || fail "iperf3 at MTU 1500 got no ICMP too-big"
 	auth=$(svc b from-peer '.counters."auth-failures"')
 	[ "$auth" -eq 0 ] || fail "$auth authentication failures"
 	ok "iperf3 TCP $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf.json") Mbit/s through ESP, 0 auth failures"

@@ -1088,7 +1088,8 @@ static void one_family_mtu(const char *local, const char *remote, uint32_t fit)
 	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 2);
 	assert_int_equal(too_big_calls, 0);
 
-	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true), NIO_V_PASS);
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true),
+			 NIO_V_PASS);
 	assert_int_equal(too_big_mtu, fit);
 	assert_int_equal(run_sized(a, &t, "2001:db8:a::10", "2001:db8:b::20", fit + 1, false),
 			 NIO_V_PASS);
@@ -1100,7 +1101,8 @@ static void one_family_mtu(const char *local, const char *remote, uint32_t fit)
 	assert_int_equal(too_big_calls, 3);
 	/* a host without icmp_too_big: dropped, never sent oversized */
 	cs.host.icmp_too_big = NULL;
-	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true), NIO_V_DROP);
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true),
+			 NIO_V_DROP);
 	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 2);
 	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 2);
 	crypto_service.fini(a);
