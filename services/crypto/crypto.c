@@ -30,8 +30,8 @@
  *    (this gateway forwards the inner packet; RFC 4301 5.1.2.1) and answered an expiring one
  *    with time exceeded; it leaves the outer header alone: its TTL is 64, DSCP/ECN are copied
  *    from the inner header.
- *    Path MTU: an inner packet whose outer packet would exceed the SA's `mtu` becomes, by the
- *    host's icmp_too_big, the ICMP error the kernel sends (IPv4 with DF: fragmentation needed,
+ *    Path MTU: an inner packet whose outer packet would exceed the SA's `mtu` (default: the
+ *    output port's, host->out_mtu) becomes, by the host's icmp_too_big, the ICMP error the kernel sends (IPv4 with DF: fragmentation needed,
  *    IPv6: packet too big) with the largest inner size that fits as next-hop MTU, and goes
  *    back to its sender (icmp-too-big); one the host answers nothing for (IPv4 without DF)
  *    is dropped (too-big-drops): it is not fragmented.
@@ -102,11 +102,11 @@ static const struct nio_opt sa_opts[] = {
 	  .help = "inner destination prefixes: selector (out) or required (in); empty = any" },
 	{ .name = "mtu",
 	  .type = NIO_OPT_INT,
-	  .def = "1500",
 	  .min = 576,
 	  .max = 9216,
-	  .help = "out: path MTU for the outer packet; inner packets that would exceed it get "
-		  "ICMP too-big (IPv4 with DF, IPv6) or are dropped" },
+	  .help = "out: path MTU for the outer packet (default: the output port's MTU); inner "
+		  "packets that would exceed it get ICMP too-big (IPv4 with DF, IPv6) or are "
+		  "dropped" },
 	{ .name = NULL },
 };
 
@@ -231,6 +231,8 @@ static int sa_conf(struct crypto_inst *ci, const struct nio_conf *c, struct cryp
 	sa->out = !strcmp(h->conf_str(c, "direction"), "out");
 	sa->esn = h->conf_int(c, "esn") != 0;
 	sa->mtu = (uint32_t)h->conf_int(c, "mtu");
+	if (!sa->mtu && NIO_HOST_HAS(h, out_mtu))
+		sa->out_mtu = h->out_mtu;
 	if (crypto_cipher_parse(h->conf_str(c, "cipher"), &sa->cipher) < 0) {
 		snprintf(err, errlen, "unknown cipher");
 		return -1;

@@ -259,13 +259,22 @@ uint32_t crypto_esp_inner_mtu(uint32_t mtu, uint8_t outer_family)
 	return mtu > fixed + 4 ? (mtu - fixed) / 4 * 4 - 2 : 0;
 }
 
+uint32_t crypto_sa_mtu(const struct crypto_sa *sa)
+{
+	uint32_t m = sa->mtu;
+
+	if (!m)
+		m = sa->out_mtu && *sa->out_mtu > 0 ? (uint32_t)*sa->out_mtu : 1500u;
+	return m < 576u ? 576u : m;
+}
+
 /* An inner packet too big for the SA's path: the sender's error (PASS) or a drop. */
 static int too_big(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p)
 {
 	const struct nio_host *h = ci->host;
 
 	if (NIO_HOST_HAS(h, icmp_too_big) && h->icmp_too_big &&
-	    h->icmp_too_big(p, crypto_esp_inner_mtu(sa->mtu, sa->family)) == 0) {
+	    h->icmp_too_big(p, crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family)) == 0) {
 		crypto_count(ci, sa, CRYPTO_C_ICMP_TOO_BIG, 1);
 		return CRYPTO_PREP_PASS;
 	}
@@ -329,7 +338,7 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 		crypto_count(ci, sa, CRYPTO_C_MALFORMED, 1);
 		return CRYPTO_PREP_DROP;
 	}
-	if (ilen > crypto_esp_inner_mtu(sa->mtu, sa->family))
+	if (ilen > crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family))
 		return too_big(ci, sa, p);
 	pad = (4 - (ilen + 2) % 4) % 4;
 	hdr = ETH_HLEN + ohl + ESP_OVERHEAD;

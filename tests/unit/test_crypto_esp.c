@@ -1105,6 +1105,15 @@ static void one_family_mtu(const char *local, const char *remote, uint32_t fit)
 			 NIO_V_DROP);
 	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 2);
 	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 2);
+	/* no `mtu`: the output port's, once it is open */
+	fake_out_mtu = 1400;
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit - 100, true),
+			 NIO_V_PASS);
+	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 3);
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit - 99, true),
+			 NIO_V_DROP);
+	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 3);
+	fake_out_mtu = 0;
 	crypto_service.fini(a);
 }
 
