@@ -681,6 +681,7 @@ int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p);
 void nio_worker_pkt_free(struct nio_pkt *p);
 struct nio_pkt *nio_worker_pkt_alloc(void);
 int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out);
+int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu);
 int nio_worker_miss_pop(struct nio_worker *w, uint8_t addr[16], int *ifindex);
 void nio_worker_miss_push(struct nio_worker *w, const uint8_t addr[16], int ifindex);
 

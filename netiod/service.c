@@ -161,6 +161,7 @@ static struct nio_host host_template = {
 	.pkt_alloc = nio_worker_pkt_alloc,
 	.icmp_src = nio_worker_icmp_src,
 	.endpoint = host_endpoint,
+	.icmp_too_big = nio_worker_icmp_too_big,
 };
 
 /* ------------------------------------------------------------------ instances */

@@ -79,6 +79,17 @@ struct nio_pkt *nio_worker_pkt_alloc(void)
 	return self ? nio_pool_get(&self->pool) : NULL;
 }
 
+/* host->icmp_too_big: the error built as the pipeline builds it for a route's MTU, about a
+ * packet a service would have grown past the path's MTU (it cannot be sent as the outer one). */
+int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
+{
+	if (!cur_conf || p->in_port >= cur_conf->nports ||
+	    nio_icmp_too_big(p, cur_conf->ports[p->in_port], mtu) < 0)
+		return -1;
+	p->flags |= NIO_PKT_F_L2DONE;
+	return 0;
+}
+
 /* Buffers other workers are done with, back into the pool. */
 static void take_back(struct nio_worker *w, unsigned nworkers)
 {

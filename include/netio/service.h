@@ -133,6 +133,14 @@ struct nio_host {
 	 * makes of them (the inner packet) instead, and sends no ICMP error about packets from
 	 * addr (the gateway's own). */
 	void (*endpoint)(const struct nio_host *h, const uint8_t addr[16]);
+	/* p, a packet the service was given, does not fit a path of mtu bytes once the service
+	 * has added its own headers: turn p in place into the ICMP error the kernel sends for it
+	 * (IPv4 with DF: fragmentation needed, RFC 1191; IPv6: packet too big, RFC 8201) with mtu
+	 * as the next-hop MTU, addressed back out of its input port, and return 0; the service
+	 * then passes it on unchanged. -1: no error is due or allowed (IPv4 without DF, an ICMP
+	 * error, a fragment, a port without an address of p's family): p is untouched. Worker
+	 * thread only, from process(). */
+	int (*icmp_too_big)(struct nio_pkt *p, uint32_t mtu);
 };
 
 /* Does host h (of possibly older netiod) carry field f? */

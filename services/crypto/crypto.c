@@ -30,6 +30,11 @@
  *    (this gateway forwards the inner packet; RFC 4301 5.1.2.1) and answered an expiring one
  *    with time exceeded; it leaves the outer header alone: its TTL is 64, DSCP/ECN are copied
  *    from the inner header.
+ *    Path MTU: an inner packet whose outer packet would exceed the SA's `mtu` (default: the
+ *    output port's, host->out_mtu) becomes, by the host's icmp_too_big, the ICMP error the kernel sends (IPv4 with DF: fragmentation needed,
+ *    IPv6: packet too big) with the largest inner size that fits as next-hop MTU, and goes
+ *    back to its sender (icmp-too-big); one the host answers nothing for (IPv4 without DF)
+ *    is dropped (too-big-drops): it is not fragmented.
  * Nothing passes unencrypted by accident: a pipeline with this service should run
  * fail-mode "secure".
  *
@@ -95,6 +100,13 @@ static const struct nio_opt sa_opts[] = {
 	{ .name = "inner-dst",
 	  .type = NIO_OPT_LIST,
 	  .help = "inner destination prefixes: selector (out) or required (in); empty = any" },
+	{ .name = "mtu",
+	  .type = NIO_OPT_INT,
+	  .min = 576,
+	  .max = 9216,
+	  .help = "out: path MTU for the outer packet (default: the output port's MTU); inner "
+		  "packets that would exceed it get ICMP too-big (IPv4 with DF, IPv6) or are "
+		  "dropped" },
 	{ .name = NULL },
 };
 
@@ -218,6 +230,9 @@ static int sa_conf(struct crypto_inst *ci, const struct nio_conf *c, struct cryp
 	}
 	sa->out = !strcmp(h->conf_str(c, "direction"), "out");
 	sa->esn = h->conf_int(c, "esn") != 0;
+	sa->mtu = (uint32_t)h->conf_int(c, "mtu");
+	if (!sa->mtu && NIO_HOST_HAS(h, out_mtu))
+		sa->out_mtu = h->out_mtu;
 	if (crypto_cipher_parse(h->conf_str(c, "cipher"), &sa->cipher) < 0) {
 		snprintf(err, errlen, "unknown cipher");
 		return -1;
@@ -451,8 +466,10 @@ static void crypto_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 	unsigned nops = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		verdicts[i] = NIO_V_DROP;
-		if (prep_one(ci, pkts[i], &ci->ops[nops], &ci->pctx[nops]) == CRYPTO_PREP_OP)
+		int r = prep_one(ci, pkts[i], &ci->ops[nops], &ci->pctx[nops]);
+
+		verdicts[i] = r == CRYPTO_PREP_PASS ? NIO_V_PASS : NIO_V_DROP;
+		if (r == CRYPTO_PREP_OP)
 			ci->idx[nops++] = i;
 	}
 	if (nops)

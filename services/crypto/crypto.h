@@ -87,6 +87,8 @@ struct crypto_engine {
 	_(NO_SA, "no-sa")                           \
 	_(MALFORMED, "malformed")                   \
 	_(NO_ROOM, "no-room")                       \
+	_(ICMP_TOO_BIG, "icmp-too-big")             \
+	_(TOO_BIG, "too-big-drops")                 \
 	_(ENGINE_FAIL, "engine-failures")
 
 enum crypto_counter {
@@ -144,8 +146,10 @@ struct crypto_sa {
 	uint8_t salt[CRYPTO_SALT_LEN];
 	uint8_t key_id[CRYPTO_KEY_ID_LEN]; /* names the key without revealing it */
 	uint8_t local[16], remote[16];
-	uint8_t family; /* of local/remote: 4 or 6 */
-	void *key;	/* engine key context */
+	uint8_t family;	    /* of local/remote: 4 or 6 */
+	uint32_t mtu;	    /* largest outer IP packet (out); 0: the output port's MTU */
+	const int *out_mtu; /* the host's view of the output port's MTU, or NULL */
+	void *key;	    /* engine key context */
 	unsigned nsrc, ndst;
 	struct crypto_prefix src[CRYPTO_MAX_SEL], dst[CRYPTO_MAX_SEL];
 	struct crypto_replay replay; /* inbound */
@@ -221,10 +225,15 @@ int crypto_restore_state(void *inst, const void *blob, size_t len);
 int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size_t errlen);
 
 /* esp.c: per packet, split around the engine run so that a burst is encrypted at once */
-enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP };
+/* PASS: p became an ICMP error to its sender and goes on as it is */
+enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP, CRYPTO_PREP_PASS };
 struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
 				      bool *malformed);
 struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p);
+/* The largest inner packet whose ESP packet, outer header included, fits mtu. */
+uint32_t crypto_esp_inner_mtu(uint32_t mtu, uint8_t outer_family);
+/* The SA's path MTU: `mtu`, else the output port's once open, else 1500; at least 576. */
+uint32_t crypto_sa_mtu(const struct crypto_sa *sa);
 int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc);
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,

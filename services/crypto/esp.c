@@ -250,6 +250,38 @@ static void write_outer6(uint8_t *ip, const struct crypto_sa *sa, uint32_t plen,
 	memcpy(ip + 24, sa->remote, 16);
 }
 
+/* The largest inner packet whose outer one fits mtu: outer header, ESP header and IV, the
+ * inner packet padded with its pad length and next header to a multiple of 4, the ICV. */
+uint32_t crypto_esp_inner_mtu(uint32_t mtu, uint8_t outer_family)
+{
+	uint32_t fixed = (outer_family == 4 ? 20u : 40u) + ESP_OVERHEAD + CRYPTO_ICV_LEN;
+
+	return mtu > fixed + 4 ? (mtu - fixed) / 4 * 4 - 2 : 0;
+}
+
+uint32_t crypto_sa_mtu(const struct crypto_sa *sa)
+{
+	uint32_t m = sa->mtu;
+
+	if (!m)
+		m = sa->out_mtu && *sa->out_mtu > 0 ? (uint32_t)*sa->out_mtu : 1500u;
+	return m < 576u ? 576u : m;
+}
+
+/* An inner packet too big for the SA's path: the sender's error (PASS) or a drop. */
+static int too_big(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p)
+{
+	const struct nio_host *h = ci->host;
+
+	if (NIO_HOST_HAS(h, icmp_too_big) && h->icmp_too_big &&
+	    h->icmp_too_big(p, crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family)) == 0) {
+		crypto_count(ci, sa, CRYPTO_C_ICMP_TOO_BIG, 1);
+		return CRYPTO_PREP_PASS;
+	}
+	crypto_count(ci, sa, CRYPTO_C_TOO_BIG, 1);
+	return CRYPTO_PREP_DROP;
+}
+
 /* Does the buffer have room for the outer headers in front and the trailer behind? */
 static bool encap_fits(const struct nio_pkt *p, uint32_t hdr, uint32_t ilen, uint32_t trailer)
 {
@@ -306,6 +338,8 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 		crypto_count(ci, sa, CRYPTO_C_MALFORMED, 1);
 		return CRYPTO_PREP_DROP;
 	}
+	if (ilen > crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family))
+		return too_big(ci, sa, p);
 	pad = (4 - (ilen + 2) % 4) % 4;
 	hdr = ETH_HLEN + ohl + ESP_OVERHEAD;
 	trailer = pad + 2 + CRYPTO_ICV_LEN;

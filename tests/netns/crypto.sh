@@ -1,7 +1,8 @@
 #!/bin/sh
 # ESP between two netiod gateways: IPv4 and IPv6 inner and outer, both engines on the wire,
 # nothing in clear between the gateways, replays refused, kill -9 never reuses a sequence number,
-# a receiver killed after the peer passed 2^32 resynchronises its extended sequence numbers.
+# a receiver killed after the peer passed 2^32 resynchronises its extended sequence numbers,
+# inner packets that no longer fit a 1500-byte path after ESP get ICMP too-big (PMTU discovery).
 #
 #  ha 192.0.2.10       gwa a-lan 192.0.2.1   a-wan 203.0.113.2   gwb b-wan 203.0.113.10
 #     2001:db8:a::10       2001:db8:a::1          2001:db8:f::2       2001:db8:f::10
@@ -55,9 +56,9 @@ topology() {
 		ip netns add "$ns" || fail "netns add"
 		ip -n "$ns" link set lo up
 	done
-	ip link add eth0 netns "$HA" mtu 1400 type veth peer name a-lan netns "$GWA" mtu 1400
+	ip link add eth0 netns "$HA" type veth peer name a-lan netns "$GWA"
 	ip link add a-wan netns "$GWA" address $MAC_A type veth peer name b-wan netns "$GWB" address $MAC_B
-	ip link add eth0 netns "$HB" mtu 1400 type veth peer name b-lan netns "$GWB" mtu 1400
+	ip link add eth0 netns "$HB" type veth peer name b-lan netns "$GWB"
 	for x in "$HA eth0" "$GWA a-lan" "$GWA a-wan" "$GWB b-wan" "$GWB b-lan" "$HB eth0"; do
 		set -- $x
 		ip -n "$1" link set "$2" up
@@ -233,7 +234,26 @@ st_b=$(svc b from-peer .status)
 echo "$st_a" | grep -q '^engine openssl' || fail "gwa engine: $st_a"
 ok "gwa: ${st_a%%;*}; gwb: ${st_b%%;*}; enc $enc, dec $dec"
 
-# 2. TCP over the tunnel, bounded.
+# 2. Path MTU: every link is 1500 bytes, so a full-size inner packet no longer fits once ESP is
+# added. A DF ping of 1472 bytes gets "fragmentation needed" with the largest inner size that
+# fits (1500 - 20 outer - 8 ESP - 8 IV - 16 ICV - 2, rounded down to 4n+2 = 1446), an IPv6 one of
+# 1500 bytes "packet too big" with 1426 (IPv6 outside); the hosts' kernels then send smaller.
+too0=$(svc a to-peer '.counters."icmp-too-big"')
+in_ns "$HA" ping -M do -s 1472 -c 1 -W 2 198.51.100.20 >"$WORK/df4" 2>&1
+grep -q 'Frag needed and DF set (mtu = 1446)' "$WORK/df4" || fail "DF ping of 1472: $(cat "$WORK/df4")"
+in_ns "$HA" ip route get 198.51.100.20 | grep -q 'mtu 1446' ||
+	fail "ha learnt no path MTU: $(in_ns "$HA" ip route get 198.51.100.20)"
+in_ns "$HA" ping -6 -M do -s 1452 -c 1 -W 2 2001:db8:b::20 >"$WORK/df6" 2>&1
+grep -q 'Packet too big: mtu=1426' "$WORK/df6" || fail "IPv6 ping of 1500 bytes: $(cat "$WORK/df6")"
+too=$(svc a to-peer '.counters."icmp-too-big"')
+[ "$too" -eq $((too0 + 2)) ] || fail "gwa counted $too icmp-too-big, expected $((too0 + 2))"
+in_ns "$HA" ping -M do -s 1418 -c 3 -i 0.2 -W 2 198.51.100.20 >"$WORK/fit4" ||
+	fail "a DF ping of 1446 bytes did not pass: $(tail -n 2 "$WORK/fit4")"
+in_ns "$HA" ping -6 -M do -s 1378 -c 3 -i 0.2 -W 2 2001:db8:b::20 >"$WORK/fit6" ||
+	fail "an IPv6 ping of 1426 bytes did not pass: $(tail -n 2 "$WORK/fit6")"
+ok "MTU 1500: frag-needed mtu 1446 (IPv4), packet-too-big mtu 1426 (IPv6), counted; packets of that size pass"
+
+# 3. TCP over the tunnel at MTU 1500 (PMTU discovery as above), bounded.
 if command -v iperf3 >/dev/null; then
 	in_ns "$HB" iperf3 -s -1 -D -B 198.51.100.20 --logfile "$WORK/iperf-s.log" || fail "iperf3 server"
 	# a loaded host must not let the client race the server's start
@@ -241,15 +261,19 @@ if command -v iperf3 >/dev/null; then
 		in_ns "$HB" ss -Hltn 'sport = :5201' | grep -q . && break
 		sleep 0.1
 	done
+	# forget the path MTU learnt above: TCP finds it itself
+	in_ns "$HA" ip route flush cache
+	too0=$(svc a to-peer '.counters."icmp-too-big"')
 	in_ns "$HA" timeout 20 iperf3 -c 198.51.100.20 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
 	bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
 	[ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
+	[ "$(svc a to-peer '.counters."icmp-too-big"')" -gt "$too0" ] || fail "iperf3 at MTU 1500 got no ICMP too-big"
 	auth=$(svc b from-peer '.counters."auth-failures"')
 	[ "$auth" -eq 0 ] || fail "$auth authentication failures"
 	ok "iperf3 TCP $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf.json") Mbit/s through ESP, 0 auth failures"
 fi
 
-# 3. Replayed ESP frames are refused by the window.
+# 4. Replayed ESP frames are refused by the window.
 # Debian's python3 has scapy (deps.sh); a python3 earlier in PATH may not
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -268,7 +292,7 @@ sendp(rdpcap('$WORK/replay.pcap')[:50], iface='a-wan', verbose=0)" || fail "scap
 	ok "50 replayed ESP frames refused ($((dup2 - dup)) duplicate, $((old2 - old)) too old)"
 fi
 
-# 4. kill -9 of the sender: after restart no sequence number is used twice.
+# 5. kill -9 of the sender: after restart no sequence number is used twice.
 last=$(sed -n 's/.* next \([0-9]*\)/\1/p' "$WORK"/state-a/crypto-*.seq | sort -n | tail -n 1)
 kill -KILL "$PID_A"
 wait "$PID_A" 2>/dev/null
@@ -289,7 +313,7 @@ ok "kill -9 and restart: first seq $first >= reserved mark $last (nonces never r
 [ "$(in_ns "$GWA" "$O/netiod/netioctl" -s "$WORK/gwa.sock" -j status | jq .workers)" = 2 ] ||
 	fail "gateway A does not run two workers"
 
-# 5. Twenty kill -9 / restart cycles under traffic: every ESP frame gateway A ever sent is on
+# 6. Twenty kill -9 / restart cycles under traffic: every ESP frame gateway A ever sent is on
 # the capture; no (SPI, sequence number) pair may appear twice, and B keeps accepting.
 KILLS=20
 dup0=$(svc b from-peer '.counters."replay-duplicate"')
@@ -331,7 +355,7 @@ PY
 [ "$(svc b from-peer '.counters."auth-failures"')" -eq "$auth0" ] || fail "B saw auth failures after the kills"
 ok "$KILLS x kill -9 under traffic: $(cat "$WORK/kills.out"); B counted no replay and no auth failure"
 
-# 6. ESN past 2^32, then kill -9 of the receiver: it restarts with an empty window, infers the
+# 7. ESN past 2^32, then kill -9 of the receiver: it restarts with an empty window, infers the
 # peer's numbers into subspace 0 and every ICV fails, until it resynchronises (RFC 4303 A3).
 # A's ab6 (IPv6, ESN) starts 150 below 2^32: its reservation is seeded in the state file.
 f="$WORK/state-a/$(seq_file k-ab6)"

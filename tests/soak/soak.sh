@@ -102,10 +102,9 @@ topology() {
 	hb ip link set eth0 up
 	no_offload "$NS_HB" eth0
 	hb ip addr add 203.0.113.70/26 dev eth0
-	hb ip route add default via 203.0.113.65 mtu 1400
-	# ESP sends no ICMP too-big (services/crypto/README.md): the secure flow's hosts use a
-	# smaller MTU, as an operator would configure
-	lan ip route add 203.0.113.64/26 via 192.0.2.1 mtu 1400
+	hb ip route add default via 203.0.113.65
+	# full 1500-byte routes: the secure flow's hosts learn the path MTU from ESP's ICMP too-big
+	lan ip route add 203.0.113.64/26 via 192.0.2.1
 	# vxlan_site sends the wan host's way to the lan through the tunnel; the mark-qos class's
 	# replies take the plain way back (pipeline to-lan)
 	wan ip rule add from 198.51.100.10 lookup 100

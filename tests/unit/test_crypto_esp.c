@@ -362,7 +362,7 @@ static void check_esp_frame(const struct tpkt *t, const struct addrs *ad, uint32
  */
 static void test_round_trip(void **state)
 {
-	static const uint32_t sizes[] = { 0, 1, 2, 3, 4, 5, 64, 500, 1400 };
+	static const uint32_t sizes[] = { 0, 1, 2, 3, 4, 5, 64, 500, 1370 };
 
 	for (size_t e = 0; e < ARRAY_SIZE(engine_names); e++)
 		for (size_t c = 0; c < ARRAY_SIZE(ciphers); c++)
@@ -430,7 +430,7 @@ static void test_engines_same_wire(void **state)
 				 &addr_sets[c % 2], dir);
 			for (unsigned i = 0; i < 40; i++) {
 				mk_inner(&out[e][i], addr_sets[c % 2].host_a,
-					 addr_sets[c % 2].host_b, i * 37, (uint8_t)i);
+					 addr_sets[c % 2].host_b, i * 34, (uint8_t)i);
 				ps[i] = &out[e][i].p;
 			}
 			crypto_service.process(a, ps, 40, v); /* one burst */
@@ -1021,6 +1021,108 @@ static void test_inner_ttl(void **state)
 	crypto_service.fini(a);
 }
 
+/* What the pipeline's host->icmp_too_big was asked, answering as netiod does: IPv4 with DF and
+ * IPv6 get an error (0), IPv4 without DF none (-1). */
+static unsigned too_big_calls;
+static uint32_t too_big_mtu;
+
+static int fake_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
+{
+	too_big_calls++;
+	too_big_mtu = mtu;
+	if ((p->flags & NIO_PKT_F_IPV4) && !(nio_pkt_l3(p)[6] & 0x40))
+		return -1;
+	return 0;
+}
+
+/* An inner packet of ilen bytes (UDP), with DF if df; its verdict through inst a. */
+static uint8_t run_sized(void *a, struct tpkt *t, const char *src, const char *dst, uint32_t ilen,
+			 bool df)
+{
+	bool v4 = strchr(src, ':') == NULL;
+
+	mk_inner(t, src, dst, ilen - (v4 ? 28 : 48), 1);
+	if (df && v4) {
+		uint8_t *ip = t->p.data + 14;
+		uint16_t c;
+
+		ip[6] |= 0x40;
+		ip[10] = ip[11] = 0;
+		c = nio_csum(ip, 20);
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	}
+	return run1(a, t);
+}
+
+/*
+ * The outer packet may not exceed the SA's mtu: the largest inner packet that fits is
+ * mtu - outer header - 8 (SPI, seq) - 8 (IV) - 16 (ICV) - 2 (pad length, next header), less
+ * the padding to a multiple of 4: 1446 for IPv4 outside at 1500, 1426 for IPv6. One byte more
+ * gets the sender's ICMP with that value as MTU (IPv4 with DF, IPv6) or is dropped (no DF).
+ */
+static void one_family_mtu(const char *local, const char *remote, uint32_t fit)
+{
+	struct inst_spec is = { .engine = "openssl", .nsas = 1 };
+	struct conf_store cs;
+	char err[256], dir[128];
+	static struct tpkt t;
+	void *a;
+
+	snprintf(dir, sizeof(dir), "%s/mtu%s", tmpdir, strchr(local, ':') ? "6" : "4");
+	is.state = dir;
+	is.sa[0] = (struct sa_spec)SA("to-b", "0x1001", "out", "aes128-gcm", local, remote,
+				      .esn = NULL);
+	a = inst_new(&cs, &is, err, sizeof(err));
+	if (!a)
+		fail_msg("%s", err);
+	cs.host.icmp_too_big = fake_icmp_too_big;
+	too_big_calls = 0;
+	assert_int_equal(crypto_esp_inner_mtu(1500, sa_of(a, 0)->family), fit);
+
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit, true), NIO_V_PASS);
+	assert_int_equal(t.p.len - t.p.l3_off, 1500);
+	assert_int_equal(run_sized(a, &t, "2001:db8:a::10", "2001:db8:b::20", fit, false),
+			 NIO_V_PASS);
+	assert_int_equal(t.p.len - t.p.l3_off, 1500);
+	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 2);
+	assert_int_equal(too_big_calls, 0);
+
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true),
+			 NIO_V_PASS);
+	assert_int_equal(too_big_mtu, fit);
+	assert_int_equal(run_sized(a, &t, "2001:db8:a::10", "2001:db8:b::20", fit + 1, false),
+			 NIO_V_PASS);
+	assert_int_equal(too_big_mtu, fit);
+	assert_int_equal(counter(a, CRYPTO_C_ICMP_TOO_BIG), 2);
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, false),
+			 NIO_V_DROP);
+	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 1);
+	assert_int_equal(too_big_calls, 3);
+	/* a host without icmp_too_big: dropped, never sent oversized */
+	cs.host.icmp_too_big = NULL;
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit + 1, true),
+			 NIO_V_DROP);
+	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 2);
+	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 2);
+	/* no `mtu`: the output port's, once it is open */
+	fake_out_mtu = 1400;
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit - 100, true),
+			 NIO_V_PASS);
+	assert_int_equal(counter(a, CRYPTO_C_ENC_PACKETS), 3);
+	assert_int_equal(run_sized(a, &t, "192.0.2.10", "198.51.100.20", fit - 99, true),
+			 NIO_V_DROP);
+	assert_int_equal(counter(a, CRYPTO_C_TOO_BIG), 3);
+	fake_out_mtu = 0;
+	crypto_service.fini(a);
+}
+
+static void test_path_mtu(void **state)
+{
+	one_family_mtu("203.0.113.1", "203.0.113.9", 1446);
+	one_family_mtu("2001:db8:ff::1", "2001:db8:ff::9", 1426);
+}
+
 /* ---------------------------------------------------------------- configuration */
 
 static void test_config_errors(void **state)
@@ -1133,6 +1235,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_select_out),
 		cmocka_unit_test(test_inner_ttl),
+		cmocka_unit_test(test_path_mtu),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_show),
 		cmocka_unit_test(test_counter_names),
