@@ -25,6 +25,13 @@ int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
 	return -1;
 }
 
+int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
+{
+	(void)p;
+	(void)mtu;
+	return -1;
+}
+
 void nio_port_put(struct nio_port *p)
 {
 	free(p);
