@@ -3,7 +3,7 @@ FUZZ_CORE := netiod/addr.c netiod/units.c netiod/log.c
 FUZZERS += fuzz_parse fuzz_config
 fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c netiod/guard.c \
 	$(FUZZ_CORE)
-fuzz_config_SRCS := tests/fuzz/fuzz_config.c netiod/config.c netiod/service.c $(FUZZ_CORE)
+fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl
 FUZZERS += fuzz_control
 fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c,\

@@ -5,7 +5,7 @@ test_parse_SRCS := tests/unit/test_parse.c netiod/parse.c $(CORE)
 test_classify_SRCS := tests/unit/test_classify.c netiod/classify.c $(CORE)
 test_flow_SRCS := tests/unit/test_flow.c netiod/flow.c netiod/parse.c $(CORE)
 test_units_SRCS := tests/unit/test_units.c $(CORE)
-test_plugin_SRCS := tests/unit/test_plugin.c netiod/service.c netiod/config.c $(CORE)
+test_plugin_SRCS := tests/unit/test_plugin.c tests/unit/noworker.c netiod/service.c netiod/config.c $(CORE)
 test_plugin_LIBS := -ldl -lconfuse
 
 # Broken plugins the loader must refuse, each named after the service it pretends to be.
@@ -15,7 +15,7 @@ $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -DBROKEN_$* -shared $(LDFLAGS) -o $@ $<
 TESTS += test_config
-test_config_SRCS := tests/unit/test_config.c netiod/service.c netiod/config.c $(CORE)
+test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/service.c netiod/config.c $(CORE)
 test_config_LIBS := -ldl -lconfuse
 TESTS += test_pipeline
 test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \

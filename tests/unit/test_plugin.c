@@ -13,42 +13,6 @@
 
 #include "../../netiod/netiod.h"
 
-/* The loader and config code call these; the data path is not part of this test. */
-void nio_worker_pkt_free(struct nio_pkt *p)
-{
-	(void)p;
-}
-
-struct nio_pkt *nio_worker_pkt_alloc(void)
-{
-	return NULL;
-}
-
-int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
-{
-	(void)p;
-	(void)family;
-	(void)out;
-	return -1;
-}
-
-int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
-{
-	(void)p;
-	(void)mtu;
-	return -1;
-}
-
-void nio_port_put(struct nio_port *p)
-{
-	free(p);
-}
-
-void nio_capture_release(struct nio_pipeline *pl)
-{
-	(void)pl;
-}
-
 static char path[512];
 
 static const char *fixture(const char *name)
