@@ -13,20 +13,23 @@
 #include <unistd.h>
 
 #include "netiod.h"
+#include "nio_paths.h"
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
-		"usage: netiod [-ftvd] [-c file] [-P plugin-dir] [-S socket] [-s state-dir]\n"
-		"  -c file        configuration (default " NIO_SYSCONFDIR "/netio/netiod.conf)\n"
-		"  -f             one worker, whatever 'workers' says (for gdb)\n"
-		"  -t             check the configuration and exit (-v prints it)\n"
-		"  -v             verbose: with -t, print the configuration as understood\n"
-		"  -d             debug logging\n"
-		"  -P dir         plugin directory (default " NIO_PLUGINDIR ")\n"
-		"  -S socket      control socket (default " NIO_RUNDIR "/netiod.sock)\n"
-		"  -s dir         state directory (default " NIO_STATEDIR ")\n");
-	exit(1);
+	fprintf(f, "usage: netiod [-ftvd] [-c file] [-P plugin-dir] [-S socket] [-s state-dir]\n"
+		   "       netiod -h | --help | -V | --version\n"
+		   "  -c file        configuration (default " NIO_SYSCONFDIR "/netio/netiod.conf)\n"
+		   "  -f             one worker, whatever 'workers' says (for gdb)\n"
+		   "  -t             check the configuration and exit (-v prints it)\n"
+		   "  -v             verbose: with -t, print the configuration as understood\n"
+		   "  -d             debug logging\n"
+		   "  -P dir         plugin directory (default " NIO_PLUGINDIR ")\n"
+		   "  -S socket      control socket (default " NIO_RUNDIR "/netiod.sock)\n"
+		   "  -s dir         state directory (default " NIO_STATEDIR ")\n"
+		   "  -h, --help     this help\n"
+		   "  -V, --version  netiod's version\n");
+	exit(f == stdout ? 0 : 1);
 }
 
 /* ------------------------------------------------------------------ start-up */
@@ -74,7 +77,11 @@ static void parse_args(struct netiod *d, int argc, char **argv)
 	snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s", NIO_PLUGINDIR);
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s/netiod.sock", NIO_RUNDIR);
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s", NIO_STATEDIR);
-	while ((ch = getopt(argc, argv, "c:ftvdP:S:s:h")) != -1) {
+	static const struct option longs[] = { { "help", no_argument, NULL, 'h' },
+					       { "version", no_argument, NULL, 'V' },
+					       { NULL, 0, NULL, 0 } };
+
+	while ((ch = getopt_long(argc, argv, "c:ftvdP:S:s:hV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			snprintf(d->conf_file, sizeof(d->conf_file), "%s", optarg);
@@ -100,12 +107,20 @@ static void parse_args(struct netiod *d, int argc, char **argv)
 		case 's':
 			snprintf(d->state_dir, sizeof(d->state_dir), "%s", optarg);
 			break;
+		case 'h':
+			usage(stdout);
+			break;
+		case 'V':
+			printf("netiod %s\n", nio_version);
+			exit(0);
 		default:
-			usage();
+			usage(stderr);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		fprintf(stderr, "netiod: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+	}
 }
 
 /* The claims each kmod port would install fit in netio.ko's limits, as start checks there. */

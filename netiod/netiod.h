@@ -16,7 +16,9 @@
 #include <netio/pkt.h>
 #include <netio/service.h>
 
-#define NETIOD_VERSION	  "0.1.0"
+/* version.c: VERSION and the git commit, made at build time */
+extern const char nio_version[];
+#define NETIOD_VERSION	  nio_version
 #define NIO_NAME_MAX	  32
 #define NIO_MAX_PORTS	  32
 #define NIO_MAX_PIPELINES 64
