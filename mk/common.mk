@@ -12,6 +12,13 @@ PLUGINDIR ?= $(LIBDIR)/netio/services
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 STATEDIR ?= /var/lib/netio
 RUNDIR ?= /run
+DOCDIR ?= $(PREFIX)/share/doc/netio
+MANDIR ?= $(PREFIX)/share/man
+# Installed text files (the systemd unit, man pages, dkms.conf) get the paths through @NAME@.
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SBINDIR@|$(BINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@PLUGINDIR@|$(PLUGINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@RUNDIR@|$(RUNDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	-e 's|@VERSION@|$(shell cat $(TOP)/VERSION)|g'
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -55,7 +62,7 @@ $(O)/obj/%.o: $(TOP)/%.c
 CFLAGS += -I$(O)/gen
 NIO_VERSION = $(shell cat $(TOP)/VERSION)$(shell git -C $(TOP) describe --always --dirty \
 	--abbrev=7 2>/dev/null | sed 's/^/-g/')
-GEN_paths := PLUGINDIR SYSCONFDIR STATEDIR RUNDIR
+GEN_paths := PLUGINDIR SYSCONFDIR STATEDIR RUNDIR DOCDIR BINDIR
 GEN_version := VERSION
 $(O)/gen/nio_paths.h $(O)/gen/nio_version.h: $(O)/gen/nio_%.h: FORCE
 	@mkdir -p $(dir $@)
@@ -65,6 +72,8 @@ NIO_PLUGINDIR = $(PLUGINDIR)
 NIO_SYSCONFDIR = $(SYSCONFDIR)
 NIO_STATEDIR = $(STATEDIR)
 NIO_RUNDIR = $(RUNDIR)
+NIO_DOCDIR = $(DOCDIR)
+NIO_BINDIR = $(BINDIR)
 $(O)/obj/netiod/netiod.o $(O)/obj/netiod/netioctl.o: $(O)/gen/nio_paths.h
 $(O)/obj/netiod/version.o: $(O)/gen/nio_version.h
 .PHONY: FORCE
