@@ -116,6 +116,7 @@ dkms-install:
 	$(SUBST) netio-kmod/dkms.conf >$(DKMS_SRC)/dkms.conf
 	echo netio >$(DESTDIR)$(MODLOADDIR)/netio.conf
 	@if [ -z "$(DESTDIR)" ]; then \
+		command -v dkms >/dev/null || { echo "dkms-install: no dkms (apt-get install dkms)"; exit 1; }; \
 		dkms install netio/$(KMOD_VERSION) && modprobe netio; \
 	fi
 

@@ -120,13 +120,25 @@ else
 	echo "install: no systemd-analyze; unit not verified"
 fi
 
-# ---- make uninstall takes away every file it installed, and netio's own directories
-if make -C "$top" --no-print-directory uninstall PREFIX=/usr DESTDIR="$root" O="$O" \
-	>"$tmp/make.log" 2>&1; then
-	ok
-else
-	bad "make uninstall" && cat "$tmp/make.log"
+# ---- make dkms-install, staged: the module's source as DKMS wants it, which builds (where
+# kernel headers are installed) into a module with the version; the modules-load.d entry
+src=$root/usr/src/netio-$version
+check "make dkms-install DESTDIR" make -C "$top" --no-print-directory dkms-install PREFIX=/usr \
+	DESTDIR="$root"
+check "dkms.conf has PACKAGE_VERSION $version" grep -qx "PACKAGE_VERSION=\"$version\"" "$src/dkms.conf"
+check "modules-load.d/netio.conf loads netio" grep -qx netio "$root/usr/lib/modules-load.d/netio.conf"
+if ls /lib/modules/*/build/Makefile >/dev/null 2>&1; then
+	cp -r "$src" "$tmp/dkms"
+	check "the DKMS source builds" make -C "$tmp/dkms" modules
+	check "modinfo version $version" sh -c 'modinfo -F version "$1" | grep -qx "$2"' sh \
+		"$tmp/dkms/netio.ko" "$version"
 fi
+
+# ---- make uninstall (and dkms-uninstall) take away every file they installed, and netio's
+# own directories
+for target in uninstall dkms-uninstall; do
+	check "make $target" make -C "$top" --no-print-directory $target PREFIX=/usr DESTDIR="$root" O="$O"
+done
 left=$(find "$root" ! -type d; find "$root" -type d -name 'netio*')
 check "nothing left after uninstall: $left" test -z "$left"
 
