@@ -1,4 +1,4 @@
-/* netioctl: the control CLI, iproute2-style: netioctl [-jc] [-s SOCK] [-t SEC] OBJECT COMMAND …. */
+/* netioctl: the control CLI, iproute2-style: netioctl [OPTIONS] OBJECT COMMAND [ARGS]. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
