@@ -47,9 +47,10 @@ check-unit: asan
 check-config: asan
 	@sh tests/config/run.sh $(ASAN_O)
 
-# Stages 'make install PREFIX=/usr' and runs what it installed (and 'make uninstall').
+# What gets installed: tests/install/*.sh (install.sh: 'make install PREFIX=/usr', staged, and
+# what it installed, run; 'make uninstall').
 check-install: build
-	@sh tests/install/install.sh $(O)
+	@for t in tests/install/*.sh; do sh $$t $(O) || exit 1; done
 
 check-pcap: asan
 	@sh tests/pcap/run.sh $(ASAN_O)
