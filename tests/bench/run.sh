@@ -45,6 +45,17 @@ mcbench() {
 	$cmd 2>"$tmp/mcbench.err" || echo "**mcbench exited with $?**"
 }
 
+classbench() {
+	cmd="$O/tests/bench/classbench"
+	echo
+	echo "## 1c. Classifying a new flow: the pipeline scan against netio.ko's claim hint"
+	echo
+	echo "Command: \`$cmd\`; TSC cycles per classification, medians of 9 alternated passes over"
+	echo "4096 flows; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	$cmd 2>/dev/null || echo "**classbench exited with $?**"
+}
+
 # Instruction counts are repeatable where cycles are not: where the null chain spends them.
 PROFILE_PKTS=20000
 profile() {
@@ -122,6 +133,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	membench
 	profile
 	mcbench
+	classbench
 	vethbench
 	vmbench
 	others
