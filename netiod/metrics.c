@@ -31,6 +31,8 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigne
 		  offsetof(struct nio_port_stats, rx_unclaimed) },
 		{ "rx_ignored", "non-IP frames left to the kernel",
 		  offsetof(struct nio_port_stats, rx_ignored) },
+		{ "flows_hinted", "new flows classified by the claim id the driver read",
+		  offsetof(struct nio_port_stats, flows_hinted) },
 	};
 	char name[64];
 

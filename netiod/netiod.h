@@ -108,7 +108,8 @@ struct nio_port_stats {
 	uint64_t rx_unclaimed; /* received but matched no pipeline: left to the kernel */
 	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
 	uint64_t drops[NIO_DROP_MAX];
-	uint64_t poll_errors; /* the port's fd reported an error while the worker slept */
+	uint64_t poll_errors;  /* the port's fd reported an error while the worker slept */
+	uint64_t flows_hinted; /* new flows classified by the claim id the driver read */
 };
 
 /*
@@ -620,7 +621,6 @@ bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p);
-int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);

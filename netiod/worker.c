@@ -223,6 +223,20 @@ static unsigned target_of(const struct nio_worker *w, const struct nio_config *c
 	return w->id;
 }
 
+/* A new flow's pipeline: by its claim where that is certain (counted), else the first match. */
+static int classify(const struct nio_config *c, const struct nio_pkt *p)
+{
+	int pl;
+
+	if (nio_is_port_addr(c, p->key.family, p->key.dst))
+		return nio_classify_local(c, &p->key);
+	pl = nio_classify_hint(c, p);
+	if (pl < 0)
+		return nio_classify(c, &p->key);
+	nio_port_stats(c->ports[p->in_port])->flows_hinted++; /* a hint implies a valid in_port */
+	return pl;
+}
+
 static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *c,
 				 struct nio_pkt *p, uint64_t now, bool spread)
 {
@@ -233,9 +247,7 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, flow_detach, (void *)c);
 	if (!f)
 		return NULL;
-	f->pipeline = (int16_t)(nio_is_port_addr(c, p->key.family, p->key.dst)
-					? nio_classify_local(c, &p->key)
-					: nio_classify_pkt(c, p));
+	f->pipeline = (int16_t)classify(c, p);
 	f->attached = false;
 	/* a flow whose packets run elsewhere is only a classification cache here */
 	if (f->pipeline >= 0 && target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)

@@ -127,6 +127,12 @@ lan ping -6 -c 10 -i 0.05 -W 2 2001:db8:2::10 >"$W/ping6" || fail "IPv6 ping los
 [ $(($(queued "$LAN" 0) - before)) -eq 20 ] || fail "claim lan/0 queued $(($(queued "$LAN" 0) - before)), want 20"
 [ "$(queued "$WAN" 64)" -ge 20 ] || fail "the replies did not come through the wan ring"
 echo "   20 + 10 pings through netio.ko and netiod"
+# every claim here is certain (no earlier pipeline overlaps it): each new flow on either port
+# was classified by the claim id netio.ko wrote in its RX slot, none by the scan
+hint() { "$O/netiod/netioctl" -s "$W/netiod.sock" -j stats | jq ".ports[] | select(.name == \"$1\") | .flows_hinted"; }
+[ "$(hint lan)" -ge 2 ] && [ "$(hint wan)" -ge 2 ] ||
+	fail "flows classified by claim id: lan $(hint lan), wan $(hint wan); want >= 2 each (IPv4, IPv6)"
+echo "   flows classified by netio.ko's claim id: lan $(hint lan), wan $(hint wan)"
 lan ping -c 2 -W 2 192.0.2.1 >/dev/null || fail "ping to the gateway itself"
 
 log "TCP with the veth offloads on: GSO frames are cut to wire size before the ring"
