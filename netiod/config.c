@@ -21,6 +21,12 @@ static struct {
 	int line;
 } ld_lines[32];		 /* where each global option was set, for errors found after parsing */
 static int ld_last_line; /* of the text, for what the whole file lacks */
+static struct {
+	const cfg_t *port;
+	const char *name;
+	int line;
+} ld_port_lines[256]; /* where each driver option of a port block was set */
+static unsigned ld_nport_lines;
 
 static void __attribute__((format(printf, 3, 0)))
 set_err(const char *file, int line, const char *fmt, va_list ap)
@@ -587,6 +593,29 @@ static int note_line(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A driver option of a port block is checked once the block's driver is known: its line is
+ * kept as it is parsed (the block's own is where it ends). */
+static int note_port_line(cfg_t *port, cfg_opt_t *opt)
+{
+	unsigned i = ld_nport_lines;
+
+	if (i == sizeof(ld_port_lines) / sizeof(ld_port_lines[0]))
+		return 0;
+	ld_port_lines[i].port = port;
+	ld_port_lines[i].name = opt->name;
+	ld_port_lines[i].line = port->line;
+	ld_nport_lines++;
+	return 0;
+}
+
+static int port_line_of(const cfg_t *port, const char *name)
+{
+	for (unsigned i = ld_nport_lines; i-- > 0;)
+		if (ld_port_lines[i].port == port && !strcmp(ld_port_lines[i].name, name))
+			return ld_port_lines[i].line;
+	return port->line;
+}
+
 /*
  * The limits are checked as each block is parsed, so that a huge file stops at the first block
  * past a limit instead of being parsed whole (libConfuse copies the schema into every block).
@@ -669,6 +698,12 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 	cfg_set_validate_func(cfg, "pipeline|match|src", count_prefixes);
 	cfg_set_validate_func(cfg, "pipeline|match|dst", count_prefixes);
 	cfg_set_validate_func(cfg, "pipeline|service", validate_service);
+	ld_nport_lines = 0;
+	for (unsigned i = 0; i < s->port.n; i++) {
+		snprintf(path, sizeof(path), "port|%s", s->port.v[i].name);
+		if (!port_common_has(s->port.v[i].name))
+			cfg_set_validate_func(cfg, path, note_port_line);
+	}
 	for (unsigned i = 0; i < s->svc.n; i++) {
 		if (s->svc.v[i].type == CFGT_SEC)
 			continue;
@@ -749,13 +784,14 @@ static int driver_opt(cfg_t *sec, const struct nio_port *p, const char *name, co
 			continue;
 		known = true;
 		if (nio_opt_check(o, v, why, sizeof(why)) < 0)
-			return fail(sec, sec->line, "port '%s': %s: %s", p->name, name, why);
+			return fail(sec, port_line_of(sec, name), "port '%s': %s: %s", p->name,
+				    name, why);
 	}
 	if (known)
 		return 0;
 	option_owners(name, why, sizeof(why));
-	return fail(sec, sec->line, "port '%s': option '%s' is for driver %s, not %s", p->name,
-		    name, why, p->driver);
+	return fail(sec, port_line_of(sec, name), "port '%s': option '%s' is for driver %s, not %s",
+		    p->name, name, why, p->driver);
 }
 
 /* A global value of a NIO_OPT_F_GLOBAL option, checked where it was set. */
