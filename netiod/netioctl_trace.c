@@ -73,6 +73,7 @@ static void print_packet_line(json_t *pkt)
 	long long proto = json_integer_value(json_object_get(k, "proto"));
 	long long sp = json_integer_value(json_object_get(k, "sport"));
 	long long dp = json_integer_value(json_object_get(k, "dport"));
+	json_t *type = json_object_get(k, "type");
 
 	printf("Packet %lld (worker %lld)", json_integer_value(json_object_get(pkt, "id")),
 	       json_integer_value(json_object_get(pkt, "worker")));
@@ -95,6 +96,9 @@ static void print_packet_line(json_t *pkt)
 	printf(" -> %s", json_string_value(json_object_get(k, "dst")));
 	if (sp || dp)
 		printf(" port %lld", dp);
+	if (type)
+		printf(" type %lld code %lld", json_integer_value(type),
+		       json_integer_value(json_object_get(k, "code")));
 	printf("\n");
 }
 

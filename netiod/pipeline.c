@@ -32,6 +32,7 @@ struct hop {
 	const uint8_t *mac;
 	uint8_t nh[16];
 	int ifindex;
+	bool cached; /* from the flow's cache: nh is not known */
 };
 
 static const enum nio_drop reject_drop[] = {
@@ -86,6 +87,7 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 	    !memcmp(f->l2_dst, p->key.dst, 16)) {
 		h->out = f->out_port;
 		h->mac = f->dst_mac;
+		h->cached = true;
 		return 0;
 	}
 	if (!fib)
@@ -200,7 +202,10 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 
 static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const struct hop *h)
 {
-	nio_trace_route(p, h->out, h->nh, pl->has_dst_mac && pl->out_port >= 0);
+	nio_trace_route(p, h->out, h->nh,
+			pl->has_dst_mac && pl->out_port >= 0 ? NIO_TRACE_VIA_DST_MAC
+			: h->cached			     ? NIO_TRACE_VIA_CACHE
+							     : NIO_TRACE_VIA_ROUTE);
 	nio_trace_l2(p, h->out);
 }
 

@@ -240,16 +240,16 @@ void nio_trace_released(unsigned svc, struct nio_pkt **pkts, uint16_t n)
 			s->a = (uint16_t)svc;
 }
 
-/* The route's answer: output port and next hop (none for a pipeline's fixed dst-mac). */
-void nio_trace_route(struct nio_pkt *p, uint16_t out, const uint8_t nh[16], bool fixed)
+/* The route's answer: output port and, when it looked one up, the next hop. */
+void nio_trace_route(struct nio_pkt *p, uint16_t out, const uint8_t nh[16], enum nio_trace_via via)
 {
 	struct nio_trace_step *s = nio_trace_step(p, NIO_TRACE_ROUTE);
 
 	if (!s)
 		return;
 	s->a = out;
-	s->x = fixed;
-	if (!fixed)
+	s->x = (uint8_t)via;
+	if (via == NIO_TRACE_VIA_ROUTE)
 		memcpy(s->addr, nh, 16);
 }
 

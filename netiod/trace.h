@@ -21,7 +21,7 @@
 	_(ICMP, "icmp-error")	  /* a: drop reason it answers, x: 1 sent, 0 suppressed */    \
 	_(SERVICE, "service")	  /* a: index, x: verdict, b: the service's drop counter + 1 */ \
 	_(RELEASED, "released")	  /* a: service index that held the packet and let it go */  \
-	_(ROUTE, "route")	  /* a: out port, addr: next hop, x: 1 the pipeline's dst-mac */ \
+	_(ROUTE, "route")	  /* a: out port, addr: next hop, x: enum nio_trace_via */   \
 	_(NEIGH_WAIT, "neighbour-wait") /* a: out port, addr: next hop being resolved */      \
 	_(L2, "l2-rewrite")		/* a: out port, mac: destination MAC */               \
 	_(TX, "tx")			/* a: port, b: frame length */                        \
@@ -37,6 +37,9 @@ enum nio_trace_kind {
 
 /* A drop reason past the daemon's own (enum nio_drop): counted as the worker's handoff.full. */
 #define NIO_TRACE_DROP_HANDOFF_FULL NIO_DROP_MAX
+
+/* Where a route step's next hop came from. */
+enum nio_trace_via { NIO_TRACE_VIA_ROUTE, NIO_TRACE_VIA_CACHE, NIO_TRACE_VIA_DST_MAC };
 
 struct nio_trace_step {
 	uint8_t kind;
@@ -118,7 +121,7 @@ void nio_trace_guard(const struct nio_pipeline *pl, struct nio_pkt *p);
 void nio_trace_icmp(struct nio_pkt *p, enum nio_drop why, bool sent);
 void nio_trace_services(unsigned svc, struct nio_pkt **pkts, uint16_t n, const uint8_t *verdict);
 void nio_trace_released(unsigned svc, struct nio_pkt **pkts, uint16_t n);
-void nio_trace_route(struct nio_pkt *p, uint16_t out, const uint8_t nh[16], bool fixed);
+void nio_trace_route(struct nio_pkt *p, uint16_t out, const uint8_t nh[16], enum nio_trace_via via);
 void nio_trace_neigh_wait(struct nio_pkt *p, uint16_t out, const uint8_t nh[16]);
 void nio_trace_l2(struct nio_pkt *p, uint16_t out);
 void nio_trace_tx(struct nio_pkt **pkts, uint16_t n, uint16_t port, uint16_t sent, bool down);

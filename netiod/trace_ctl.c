@@ -13,6 +13,7 @@ static const char *const kind_names[NIO_TRACE_KINDS] = {
 };
 
 static const char *const verdict_names[] = { "pass", "drop", "consumed" };
+static const char *const via_names[] = { "route", "flow-cache", "dst-mac" };
 
 static const char *drop_name(unsigned why)
 {
@@ -105,9 +106,14 @@ static void step_fields(json_t *o, const struct nio_config *c, const struct nio_
 			service_json(o, pl, s);
 		break;
 	case NIO_TRACE_ROUTE:
+		json_object_set_new(o, "out", port_name(c, s->a));
+		json_object_set_new(o, "from", json_string(s->x < 3 ? via_names[s->x] : "?"));
+		if (s->x == NIO_TRACE_VIA_ROUTE)
+			json_object_set_new(o, "via", addr_json(s->addr));
+		break;
 	case NIO_TRACE_NEIGH_WAIT:
 		json_object_set_new(o, "out", port_name(c, s->a));
-		json_object_set_new(o, "via", s->x ? json_string("dst-mac") : addr_json(s->addr));
+		json_object_set_new(o, "via", addr_json(s->addr));
 		break;
 	case NIO_TRACE_L2:
 		json_object_set_new(o, "out", port_name(c, s->a));
@@ -123,11 +129,14 @@ static void step_fields(json_t *o, const struct nio_config *c, const struct nio_
 	}
 }
 
+/* The packet as parsed; ICMP's type and code stand in for ports in the flow key. */
 static json_t *key_json(const struct nio_flow_key *k)
 {
+	bool icmp = k->proto == 1 || k->proto == 58;
+
 	return json_pack("{s:s, s:i, s:o, s:o, s:i, s:i}", "family", k->family == 6 ? "ipv6" : "ipv4",
 			 "proto", k->proto, "src", addr_json(k->src), "dst", addr_json(k->dst),
-			 "sport", k->sport, "dport", k->dport);
+			 icmp ? "type" : "sport", k->sport, icmp ? "code" : "dport", k->dport);
 }
 
 static json_t *rec_json(const struct nio_config *c, const struct nio_trace_rec *r)
