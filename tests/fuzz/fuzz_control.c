@@ -59,7 +59,9 @@ static long expected(const struct netiod *d, const char *cmd, json_t *result, js
 /* A read-only command that exists always succeeds, and lists every port or pipeline. */
 static void check(const struct netiod *d, const char *line, const char *reply)
 {
-	json_t *req = json_loads(line, 0, NULL), *rep = json_loads(reply, 0, NULL), *list;
+	/* as the daemon reads it: a duplicate "cmd" is refused, not the last one taken */
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	json_t *rep = json_loads(reply, 0, NULL), *list;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	long n;
 
