@@ -137,7 +137,8 @@ void nio_ctl_trace_print(json_t *r)
 		printf(" %s %s", key, json_string_value(v));
 	if (!json_object_size(f))
 		printf(" of every packet");
-	printf(": %lld of %lld packets traced%s\n", json_integer_value(json_object_get(r, "traced")),
+	printf(": %lld of %lld packets traced%s\n",
+	       json_integer_value(json_object_get(r, "traced")),
 	       json_integer_value(json_object_get(r, "count")),
 	       json_is_true(json_object_get(r, "armed")) ? ", waiting for more" : "");
 	json_array_foreach (json_object_get(r, "packets"), i, pkt) {

@@ -351,8 +351,8 @@ void nio_trace_disarm(void)
 	unsigned t = atomic_load(&nio_trace.taken);
 
 	atomic_store(&nio_trace.armed, false);
-	while (t < nio_trace.count && !atomic_compare_exchange_weak(&nio_trace.taken, &t,
-								     nio_trace.count))
+	while (t < nio_trace.count &&
+	       !atomic_compare_exchange_weak(&nio_trace.taken, &t, nio_trace.count))
 		;
 	if (!atomic_load(&nio_trace.open))
 		atomic_store(&nio_trace.on, false);

@@ -9,23 +9,23 @@
 #define NIO_TRACE_STEPS	  24   /* a record's steps; past it the last one is overwritten */
 
 /* What a step says; a, b, x, addr and mac are read per kind (trace_ctl.c step_json). */
-#define foreach_nio_trace_step                                                                \
-	_(RX, "rx")		  /* a: port, b: frame length */                              \
-	_(IGNORED, "ignored")	  /* not IP: left to the kernel (rx_ignored) */               \
-	_(PARSE, "parse")	  /* a: 0 ok, else drop reason + 1 */                         \
-	_(FLOW, "flow")		  /* a: pipeline + 1 or 0 (none), b: 1 hit, 0 miss */         \
-	_(UNCLAIMED, "unclaimed") /* no pipeline: left to the kernel (rx_unclaimed) */        \
-	_(HANDOFF, "handoff")	  /* a: the worker it is handed to */                         \
-	_(PIPELINE, "pipeline")	  /* a: pipeline */                                           \
-	_(GUARD, "guard")	  /* x: 1 TTL decremented (a: the new TTL), 0 kept */         \
-	_(ICMP, "icmp-error")	  /* a: drop reason it answers, x: 1 sent, 0 suppressed */    \
+#define foreach_nio_trace_step                                                                  \
+	_(RX, "rx")		  /* a: port, b: frame length */                                \
+	_(IGNORED, "ignored")	  /* not IP: left to the kernel (rx_ignored) */                 \
+	_(PARSE, "parse")	  /* a: 0 ok, else drop reason + 1 */                           \
+	_(FLOW, "flow")		  /* a: pipeline + 1 or 0 (none), b: 1 hit, 0 miss */           \
+	_(UNCLAIMED, "unclaimed") /* no pipeline: left to the kernel (rx_unclaimed) */          \
+	_(HANDOFF, "handoff")	  /* a: the worker it is handed to */                           \
+	_(PIPELINE, "pipeline")	  /* a: pipeline */                                             \
+	_(GUARD, "guard")	  /* x: 1 TTL decremented (a: the new TTL), 0 kept */           \
+	_(ICMP, "icmp-error")	  /* a: drop reason it answers, x: 1 sent, 0 suppressed */      \
 	_(SERVICE, "service")	  /* a: index, x: verdict, b: the service's drop counter + 1 */ \
-	_(RELEASED, "released")	  /* a: service index that held the packet and let it go */  \
-	_(ROUTE, "route")	  /* a: out port, addr: next hop, x: enum nio_trace_via */   \
-	_(NEIGH_WAIT, "neighbour-wait") /* a: out port, addr: next hop being resolved */      \
-	_(L2, "l2-rewrite")		/* a: out port, mac: destination MAC */               \
-	_(TX, "tx")			/* a: port, b: frame length */                        \
-	_(DROP, "drop")			/* a: reason (NIO_TRACE_DROP_*) */                    \
+	_(RELEASED, "released")	  /* a: service index that held the packet and let it go */     \
+	_(ROUTE, "route")	  /* a: out port, addr: next hop, x: enum nio_trace_via */      \
+	_(NEIGH_WAIT, "neighbour-wait") /* a: out port, addr: next hop being resolved */        \
+	_(L2, "l2-rewrite")		/* a: out port, mac: destination MAC */                 \
+	_(TX, "tx")			/* a: port, b: frame length */                          \
+	_(DROP, "drop")			/* a: reason (NIO_TRACE_DROP_*) */                      \
 	_(FREED, "freed")		/* freed by a service that had consumed it */
 
 enum nio_trace_kind {
@@ -59,7 +59,7 @@ struct nio_trace_step {
  */
 struct nio_trace_rec {
 	atomic_uint done;
-	uint32_t seq; /* order in which records began, over every worker */
+	uint32_t seq;	/* order in which records began, over every worker */
 	uint8_t worker; /* whose buffer holds it: where the packet was first seen */
 	uint16_t nsteps, lost;
 	bool parsed; /* key holds the packet as parsed */

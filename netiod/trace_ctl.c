@@ -85,7 +85,8 @@ static void step_fields(json_t *o, const struct nio_config *c, const struct nio_
 		break;
 	case NIO_TRACE_FLOW:
 		json_object_set_new(o, "result", json_string(s->b ? "hit" : "miss"));
-		json_object_set_new(o, "pipeline", s->a ? pipeline_name(c, s->a - 1u) : json_null());
+		json_object_set_new(o, "pipeline",
+				    s->a ? pipeline_name(c, s->a - 1u) : json_null());
 		break;
 	case NIO_TRACE_HANDOFF:
 		json_object_set_new(o, "to", json_integer(s->a));
@@ -134,9 +135,10 @@ static json_t *key_json(const struct nio_flow_key *k)
 {
 	bool icmp = k->proto == 1 || k->proto == 58;
 
-	return json_pack("{s:s, s:i, s:o, s:o, s:i, s:i}", "family", k->family == 6 ? "ipv6" : "ipv4",
-			 "proto", k->proto, "src", addr_json(k->src), "dst", addr_json(k->dst),
-			 icmp ? "type" : "sport", k->sport, icmp ? "code" : "dport", k->dport);
+	return json_pack("{s:s, s:i, s:o, s:o, s:i, s:i}", "family",
+			 k->family == 6 ? "ipv6" : "ipv4", "proto", k->proto, "src",
+			 addr_json(k->src), "dst", addr_json(k->dst), icmp ? "type" : "sport",
+			 k->sport, icmp ? "code" : "dport", k->dport);
 }
 
 static json_t *rec_json(const struct nio_config *c, const struct nio_trace_rec *r)
@@ -214,7 +216,8 @@ static json_t *trace_show(struct netiod *d)
 		json_array_append_new(pkts, rec_json(d->running, recs[i]));
 	free(recs);
 	o = json_pack("{s:b, s:o, s:i, s:i, s:o}", "armed",
-		      atomic_load(&nio_trace.armed) && atomic_load(&nio_trace.taken) < nio_trace.count,
+		      atomic_load(&nio_trace.armed) &&
+			      atomic_load(&nio_trace.taken) < nio_trace.count,
 		      "filter", filter_json(d->running), "count", (int)nio_trace.count, "traced",
 		      (int)n, "packets", pkts);
 	return o;
@@ -267,8 +270,8 @@ static json_t *trace_start(struct netiod *d, json_t *req, char *err, size_t errl
 	unsigned idx;
 	json_int_t n = NIO_TRACE_DEFAULT;
 
-	if (count && (!json_is_integer(count) || (n = json_integer_value(count)) < 1 ||
-		      n > NIO_TRACE_MAX))
+	if (count &&
+	    (!json_is_integer(count) || (n = json_integer_value(count)) < 1 || n > NIO_TRACE_MAX))
 		return nio_err(err, errlen, "\"count\" must be an integer from 1 to %d",
 			       NIO_TRACE_MAX),
 		       NULL;

@@ -276,8 +276,8 @@ static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt 
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
-		struct nio_flow *f = tr ? flow_get_traced(w, c, p, now, spread)
-					: flow_get(w, c, p, now, spread);
+		struct nio_flow *f =
+			tr ? flow_get_traced(w, c, p, now, spread) : flow_get(w, c, p, now, spread);
 		unsigned to;
 
 		if (!f || f->pipeline < 0) {

@@ -153,9 +153,9 @@ static void test_stop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_count_bound),  cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_full_record),  cmocka_unit_test(test_stale_handle),
-		cmocka_unit_test(test_copy),	     cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_count_bound), cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_full_record), cmocka_unit_test(test_stale_handle),
+		cmocka_unit_test(test_copy),	    cmocka_unit_test(test_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -515,9 +515,9 @@ static void test_pktring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pktring),	     cmocka_unit_test(test_single_queue_spread),
-		cmocka_unit_test(test_queues_stay),  cmocka_unit_test(test_owner_gets_all),
-		cmocka_unit_test(test_stuck_worker), cmocka_unit_test(test_reload_keeps_counters),
+		cmocka_unit_test(test_pktring),	      cmocka_unit_test(test_single_queue_spread),
+		cmocka_unit_test(test_queues_stay),   cmocka_unit_test(test_owner_gets_all),
+		cmocka_unit_test(test_stuck_worker),  cmocka_unit_test(test_reload_keeps_counters),
 		cmocka_unit_test(test_trace_handoff),
 	};
 
