@@ -456,6 +456,11 @@ static void test_trace_handoff(void **state)
 	mem.next[0] = mem.next[1] = NFRAMES - 64;
 	assert_int_equal(nio_trace_arm(2, NIO_TRACE_F_ANY, 0, 48), 0);
 	assert_int_equal(nio_workers_start(&d), 0);
+	for (unsigned k = 0; k < 20; k++) { /* read while the workers write: done records only */
+		show = nio_trace_request(&d, "trace-show", NULL, err, sizeof(err));
+		assert_non_null(show);
+		json_decref(show);
+	}
 	wait_sent(64);
 	for (unsigned k = 0; k < 5000 && atomic_load(&nio_trace.on); k++)
 		usleep(1000);
