@@ -1,8 +1,8 @@
 #!/bin/sh
 # Packet tracer: netioctl trace start/show/stop/clear with real pings through netiod. A pipeline
 # filter with count 3 records exactly 3 packets with every step (in port, pipeline, each
-# service's verdict, route, out port); a service drop and a TTL-1 ping show the drop and its
-# reason; a port filter takes only that port's packets; bad requests get error replies; a
+# service's verdict, route, out port); a service drop, a TTL-1 ping and a blackhole route show
+# the drop and its reason; a port filter takes only that port's packets; bad requests get error replies; a
 # reload forgets the trace.
 . "$(dirname "$0")/lib.sh"
 
@@ -78,6 +78,17 @@ got=$(ctl -j trace show | jq -c '[.packets[0].steps[] | select(.step == "drop" o
 [ "$got" = '[["drop","ttl-exceeded",null],["icmp-error","ttl-exceeded",true],["tx","lan",null]]' ] ||
 	fail "TTL 1: $got"
 ok "TTL 1: drop ttl-exceeded, ICMP time exceeded sent, out lan"
+
+# --- a blackhole route in the gateway's kernel: netiod drops the packet as the kernel would
+gw ip route add blackhole 198.51.100.77/32
+for _ in 1 2 3 4 5; do # until netiod's mirror of the routes has it (a netlink notification)
+	ctl trace start pipeline to-wan count 1 >/dev/null || fail "trace start"
+	wait_traced 1 lan ping -c 1 -W 1 198.51.100.77
+	got=$(ctl -j trace show | jq -c '[.packets[0].steps[-1] | .step, .reason]')
+	[ "$got" = '["drop","blackhole"]' ] && break
+done
+[ "$got" = '["drop","blackhole"]' ] || fail "blackhole route: $got"
+ok "blackhole route: drop blackhole"
 
 # --- a port filter: only packets received on wan (the replies), whatever the pipeline
 ctl trace start port wan count 4 >/dev/null || fail "trace start port wan"
