@@ -132,6 +132,10 @@ void nio_ctl_trace_print(json_t *r)
 	json_t *v;
 	size_t i, j;
 
+	if (!json_integer_value(json_object_get(r, "count"))) {
+		printf("no trace: netioctl trace start [pipeline NAME | port NAME] [count N]\n");
+		return;
+	}
 	printf("trace");
 	json_object_foreach (f, key, v)
 		printf(" %s %s", key, json_string_value(v));
