@@ -6,21 +6,31 @@
 
 #include "netioctl.h"
 
-/* One "KEY VALUE" pair of trace start into req; false: not one it knows. */
-static bool start_arg(json_t *req, const char *key, const char *val)
+/* A usage error naming what was wrong: exit 1. */
+static void __attribute__((noreturn)) bad(const char *what, const char *arg)
+{
+	exit(nio_ctl_error(NIO_EXIT_USAGE, "%s '%s'; see 'netioctl --help'", what, arg));
+}
+
+/* One "KEY VALUE" pair of trace start into req (the daemon judges names and the count). */
+static void start_arg(json_t *req, const char *key, const char *val)
 {
 	char *end;
 	long long n;
 
-	if (!strcmp(key, "pipeline") || !strcmp(key, "port"))
-		return !json_object_set_new(req, key, json_string(val));
+	if (!strcmp(key, "pipeline") || !strcmp(key, "port")) {
+		json_object_set_new(req, key, json_string(val));
+		return;
+	}
 	if (strcmp(key, "count"))
-		return false;
+		bad("unknown argument for 'trace start' (it takes pipeline, port, count):", key);
 	n = strtoll(val, &end, 10);
-	return val[0] && !*end && !json_object_set_new(req, "count", json_integer(n));
+	if (!val[0] || *end)
+		bad("bad count (a number of packets):", val);
+	json_object_set_new(req, "count", json_integer(n));
 }
 
-/* trace ARGS -> request, or NULL on a usage error (the daemon judges names and the count). */
+/* trace ARGS -> request; NULL for the caller to diagnose, or exit 1 on a bad argument. */
 json_t *nio_ctl_trace_request(int argc, char **argv)
 {
 	static const char *const simple[] = { "show", "stop", "clear" };
@@ -33,15 +43,13 @@ json_t *nio_ctl_trace_request(int argc, char **argv)
 			return json_pack("{s:s}", "cmd", cmd);
 		}
 	}
-	if (argc < 2 || strcmp(argv[1], "start") || argc % 2)
+	if (argc < 2 || strcmp(argv[1], "start"))
 		return NULL;
+	if (argc % 2)
+		bad("a value is missing after", argv[argc - 1]);
 	req = json_pack("{s:s}", "cmd", "trace-start");
-	for (int i = 2; i < argc; i += 2) {
-		if (!start_arg(req, argv[i], argv[i + 1])) {
-			json_decref(req);
-			return NULL;
-		}
-	}
+	for (int i = 2; i < argc; i += 2)
+		start_arg(req, argv[i], argv[i + 1]);
 	return req;
 }
 

@@ -126,9 +126,11 @@ expect_error 2 "no port named 'nope'" trace start port nope
 expect_error 2 'from 1 to 1000' trace start count 0
 expect_error 2 'from 1 to 1000' trace start count 1001
 expect_error 2 'not both' trace start pipeline to-wan port lan
-expect_error 1 usage trace start count many
-expect_error 1 usage trace start pipeline
-expect_error 1 usage trace begin
+expect_error 1 "bad count (a number of packets): 'many'" trace start count many
+expect_error 1 "a value is missing after 'pipeline'" trace start pipeline
+expect_error 1 "unknown argument for 'trace start' (it takes pipeline, port, count): 'via'" \
+	trace start via x
+expect_error 1 "unknown command 'begin' for 'trace'" trace begin
 ok "bad requests: error replies (exit 2), usage errors (exit 1)"
 
 # --- a reload forgets the trace
