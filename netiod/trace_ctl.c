@@ -143,8 +143,8 @@ static json_t *key_json(const struct nio_flow_key *k)
 
 static json_t *rec_json(const struct nio_config *c, const struct nio_trace_rec *r)
 {
-	json_t *steps = json_array(), *o;
 	const struct nio_pipeline *pl = NULL;
+	json_t *steps, *o;
 
 	o = json_pack("{s:i, s:i, s:b}", "id", (int)r->seq + 1, "worker", (int)r->worker, "done",
 		      atomic_load_explicit(&r->done, memory_order_acquire));
@@ -152,6 +152,7 @@ static json_t *rec_json(const struct nio_config *c, const struct nio_trace_rec *
 		return o; /* under way: its worker may be writing it */
 	if (r->parsed)
 		json_object_set_new(o, "packet", key_json(&r->key));
+	steps = json_array();
 	for (unsigned i = 0; i < r->nsteps; i++) {
 		const struct nio_trace_step *s = &r->steps[i];
 		json_t *st = json_pack("{s:s, s:i, s:I}", "step", kind_names[s->kind], "worker",
