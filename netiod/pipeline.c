@@ -235,8 +235,10 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 	if (mtu && p->len - p->l3_off > mtu)
 		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
 	if (r == NIO_DROP_NEIGH_MISS) {
-		if (nio_traced(p))
+		if (nio_traced(p)) {
+			nio_trace_route(p, h.out, h.nh, NIO_TRACE_VIA_ROUTE);
 			nio_trace_neigh_wait(p, h.out, h.nh);
+		}
 		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
 			drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
 		return false;

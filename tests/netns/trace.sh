@@ -1,8 +1,8 @@
 #!/bin/sh
 # Packet tracer: netioctl trace start/show/stop/clear with real pings through netiod. A pipeline
 # filter with count 3 records exactly 3 packets with every step (in port, pipeline, each
-# service's verdict, route, out port); a service drop, a TTL-1 ping and a blackhole route show
-# the drop and its reason; a port filter takes only that port's packets; bad requests get error replies; a
+# service's verdict, route, out port); a service drop, a TTL-1 ping, a blackhole route and a
+# neighbour that never answers show the drop and its reason, a resolved one the wait; a port filter takes only that port's packets; bad requests get error replies; a
 # reload forgets the trace.
 . "$(dirname "$0")/lib.sh"
 
@@ -89,6 +89,23 @@ for _ in 1 2 3 4 5; do # until netiod's mirror of the routes has it (a netlink n
 done
 [ "$got" = '["drop","blackhole"]' ] || fail "blackhole route: $got"
 ok "blackhole route: drop blackhole"
+
+# --- a next hop without a neighbour entry: the packet waits for the kernel to resolve it, then
+# leaves; one to an address nobody answers for is dropped when the wait times out (3 s)
+for _ in 1 2 3 4 5; do # until netiod's mirror of the neighbours has lost the entry
+	gw ip neigh flush dev gw-wan
+	ctl trace start pipeline to-wan count 1 >/dev/null || fail "trace start"
+	wait_traced 1 lan ping -c 1 -W 2 198.51.100.10
+	got=$(ctl -j trace show | jq -c '[.packets[0].steps[] | .step] | .[-4:]')
+	[ "$got" = '["route","neighbour-wait","l2-rewrite","tx"]' ] && break
+done
+[ "$got" = '["route","neighbour-wait","l2-rewrite","tx"]' ] || fail "neighbour wait: $got"
+ctl trace start pipeline to-wan count 1 >/dev/null || fail "trace start"
+wait_traced 1 lan ping -c 1 -W 5 198.51.100.11
+got=$(ctl -j trace show | jq -c '[.packets[0].steps[-2:][] | [.step, .via // .reason]]')
+[ "$got" = '[["neighbour-wait","198.51.100.11"],["drop","neigh-timeout"]]' ] ||
+	fail "neighbour timeout: $got"
+ok "neighbour: waited, then out; nobody answering: drop neigh-timeout"
 
 # --- a port filter: only packets received on wan (the replies), whatever the pipeline
 ctl trace start port wan count 4 >/dev/null || fail "trace start port wan"
