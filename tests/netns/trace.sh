@@ -2,8 +2,9 @@
 # Packet tracer: netioctl trace start/show/stop/clear with real pings through netiod. A pipeline
 # filter with count 3 records exactly 3 packets with every step (in port, pipeline, each
 # service's verdict, route, out port); a service drop, a TTL-1 ping, a blackhole route and a
-# neighbour that never answers show the drop and its reason, a resolved one the wait; a port filter takes only that port's packets; bad requests get error replies; a
-# reload forgets the trace.
+# neighbour that never answers show the drop and its reason, a resolved one the wait; a port
+# filter takes only that port's packets; bad requests get error replies; a reload forgets the
+# trace.
 . "$(dirname "$0")/lib.sh"
 
 setup_topology
