@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 #define CTL_MAX_REQUEST 65536
 #define CTL_MAX_PENDING (1 << 20) /* reply bytes a client may leave unread before it is dropped */
@@ -88,6 +89,11 @@ static json_t *text(const char *s)
 	j = json_string(out);
 	free(out);
 	return j;
+}
+
+json_t *nio_json_text(const char *s)
+{
+	return text(s);
 }
 
 static json_t *drops_json(const uint64_t *drops)
@@ -409,6 +415,9 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 		return cmd_pipelines(d);
 	if (!strcmp(cmd, "service-list"))
 		return cmd_services(d);
+	/* a trace changes no configuration, opens no file and its memory is bounded */
+	if (!strncmp(cmd, "trace-", 6))
+		return nio_trace_request(d, cmd, req, err, errlen);
 	if (d->ctl_read_only)
 		return nio_err(err, errlen, "'%s' is not allowed on a read-only control channel",
 			       cmd),

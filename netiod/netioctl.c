@@ -35,6 +35,10 @@ static const char *const commands[] = {
 	"reload [FILE]",
 	"capture start PIPELINE FILE [stage in|out|SERVICE|N] [count N]",
 	"capture stop PIPELINE",
+	"trace start [pipeline PIPELINE] [port PORT] [count N]",
+	"trace show",
+	"trace stop",
+	"trace clear",
 	"kernel list",
 	"kernel unbind DEV|ID",
 	NULL,
@@ -293,6 +297,8 @@ static void print_result(const char *cmd, json_t *r)
 		print_list(r, pl_keys);
 	} else if (!strcmp(cmd, "service-list")) {
 		print_list(r, svc_keys);
+	} else if (!strcmp(cmd, "trace-show")) {
+		nio_ctl_trace_print(r);
 	} else {
 		print_object(r);
 	}
@@ -357,6 +363,13 @@ static json_t *build_request(int argc, char **argv)
 	}
 	if (!strcmp(obj, "capture") && cmd)
 		return capture_request(argc, argv);
+	if (!strcmp(obj, "trace") && cmd) {
+		json_t *req = nio_ctl_trace_request(argc, argv);
+
+		if (!req)
+			diagnose(argc, argv);
+		return req;
+	}
 	if (strcmp(obj, "service") || !cmd)
 		diagnose(argc, argv);
 	if (!strcmp(cmd, "list") && argc == 2)

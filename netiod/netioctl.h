@@ -23,4 +23,9 @@ json_t *nio_ctl_transact(const char *path, const json_t *req, int timeout_ms);
 /* netioctl_kernel.c: argv[0] is "kernel"; an exit status, or -1 on a usage error. */
 int nio_ctl_kernel(int argc, char **argv, bool json);
 
+/* netioctl_trace.c: argv[0] is "trace"; the request, or NULL for an unknown command (a bad
+ * argument of trace start exits 1 itself) */
+json_t *nio_ctl_trace_request(int argc, char **argv);
+void nio_ctl_trace_print(json_t *r); /* the reply to trace-show, as text */
+
 #endif /* NETIOCTL_H */

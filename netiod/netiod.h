@@ -800,6 +800,7 @@ void nio_fib_free(struct nio_fib *fib);
 int nio_control_init(struct netiod *d);
 void nio_control_fini(struct netiod *d);
 char *nio_control_request(struct netiod *d, const char *line);
+struct json_t *nio_json_text(const char *s); /* a JSON string of any bytes (\xNN escapes) */
 
 /* capture.c */
 struct nio_capture;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 /* A capture tap: one atomic load per burst and stage when nobody captures. */
 static inline void tap(struct nio_pipeline *pl, unsigned stage, struct nio_pkt **pkts, uint16_t n)
@@ -20,6 +21,8 @@ static struct nio_port *in_port_of(const struct nio_config *c, const struct nio_
 static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 {
 	pl->stats[nio_self].drops[why]++;
+	if (nio_traced(p))
+		nio_trace_drop(p, why);
 	nio_worker_pkt_free(p);
 }
 
@@ -29,6 +32,7 @@ struct hop {
 	const uint8_t *mac;
 	uint8_t nh[16];
 	int ifindex;
+	bool cached; /* from the flow's cache: nh is not known */
 };
 
 static const enum nio_drop reject_drop[] = {
@@ -83,6 +87,7 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 	    !memcmp(f->l2_dst, p->key.dst, 16)) {
 		h->out = f->out_port;
 		h->mac = f->dst_mac;
+		h->cached = true;
 		return 0;
 	}
 	if (!fib)
@@ -128,6 +133,8 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 			continue;
 		tap(pl, pl->nsvcs + 1, q->pkts[port], n);
 		sent = pt->open ? nio_port_tx(pt, q->pkts[port], n) : 0;
+		if (nio_tracing())
+			nio_trace_tx(q->pkts[port], n, (uint16_t)port, sent, !pt->open);
 		pl->stats[nio_self].tx_packets += sent;
 		if (!pt->open)
 			pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
@@ -166,6 +173,8 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	int r = -1;
 
 	pl->stats[nio_self].drops[why]++;
+	if (nio_traced(p))
+		nio_trace_drop(p, why);
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
 	if (!in || nio_is_own_addr(c, p->key.family, p->key.src)) {
 		nio_worker_pkt_free(p);
@@ -174,6 +183,8 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	/* a blackhole route answers nobody: only errors that would be sent count as held back */
 	if (why != NIO_DROP_BLACKHOLE && !nio_guard_icmp(c, p, why == NIO_DROP_MTU)) {
 		pl->stats[nio_self].icmp_suppressed++;
+		if (nio_traced(p))
+			nio_trace_icmp(p, why, false);
 		nio_worker_pkt_free(p);
 		return false;
 	}
@@ -183,8 +194,19 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 		return false;
 	}
 	pl->stats[nio_self].icmp_errors++;
+	if (nio_traced(p))
+		nio_trace_icmp(p, why, true);
 	p->flags |= NIO_PKT_F_L2DONE;
 	return true;
+}
+
+static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const struct hop *h)
+{
+	nio_trace_route(p, h->out, h->nh,
+			pl->has_dst_mac && pl->out_port >= 0 ? NIO_TRACE_VIA_DST_MAC
+			: h->cached			     ? NIO_TRACE_VIA_CACHE
+							     : NIO_TRACE_VIA_ROUTE);
+	nio_trace_l2(p, h->out);
 }
 
 /* Route and address one packet (unless a service or an error reply already did). A packet
@@ -213,6 +235,10 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 	if (mtu && p->len - p->l3_off > mtu)
 		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
 	if (r == NIO_DROP_NEIGH_MISS) {
+		if (nio_traced(p)) {
+			nio_trace_route(p, h.out, h.nh, NIO_TRACE_VIA_ROUTE);
+			nio_trace_neigh_wait(p, h.out, h.nh);
+		}
 		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
 			drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
 		return false;
@@ -222,6 +248,8 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 		return false;
 	}
 	p->out_port = h.out;
+	if (nio_traced(p))
+		trace_hop(pl, p, &h);
 	return true;
 }
 
@@ -263,6 +291,7 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		     unsigned first, struct nio_pkt **pkts, uint16_t n)
 {
 	uint8_t verdict[NIO_BURST_MAX];
+	bool tr = nio_tracing();
 
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
 		struct nio_svc_inst *si = &pl->svcs[s];
@@ -279,6 +308,8 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		si->stats[nio_self].packets += n;
 		memset(verdict, NIO_V_PASS, n);
 		si->svc->process(si->inst, pkts, n, verdict);
+		if (tr)
+			nio_trace_services(s, pkts, n, verdict);
 		for (uint16_t i = 0; i < n; i++) {
 			if (verdict[i] == NIO_V_PASS) {
 				pkts[kept++] = pkts[i];
@@ -328,15 +359,20 @@ void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pip
 {
 	struct nio_pkt *errs[NIO_BURST_MAX];
 	uint16_t kept = 0, nerr = 0;
+	bool tr = nio_tracing();
 
 	pl->stats[nio_self].packets += n;
 	tap(pl, 0, pkts, n);
+	if (tr)
+		nio_trace_pipeline(pl, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
 
 		pl->stats[nio_self].bytes += p->len;
 		switch (admit(c, pl, p)) {
 		case ADMIT_FORWARD:
+			if (tr && p->trace)
+				nio_trace_guard(pl, p);
 			pkts[kept++] = p;
 			break;
 		case ADMIT_ANSWER:
@@ -379,6 +415,8 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 			/* a held packet may outlive its flow entry: never trust the pointer */
 			for (uint16_t j = 0; j < n; j++)
 				pkts[j]->flow = NULL;
+			if (nio_tracing())
+				nio_trace_released(s, pkts, n);
 			run_from(w, c, pl, s + 1, pkts, n);
 		}
 	}

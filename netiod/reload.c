@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 /* The k-th instance of service name in pl (a pipeline may run one service twice), or NULL. */
 static const struct nio_svc_inst *nth_svc(const struct nio_pipeline *pl, const char *name,
@@ -69,6 +70,7 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 
 	if (nio_workers_pause(d, err, errlen) < 0)
 		return -1;
+	nio_trace_reset(); /* its filter and records name the old pipelines and ports */
 	c->generation = old ? old->generation + 1 : 1;
 	handoff(old, c);
 	for (unsigned i = 0; i < c->nports; i++)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 #define POLL_MAX_MS	 100
 #define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
@@ -42,6 +43,8 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 	struct nio_worker *w = self;
 	struct nio_stage *st;
 
+	if (nio_traced(p))
+		nio_trace_end(p);
 	if (!w) {
 		free_home(p);
 		return;
@@ -124,6 +127,8 @@ static void out_flush(struct nio_worker *w, unsigned to)
 	/* the destination is that far behind: drop, counted as the worker's handoff_full */
 	for (uint16_t i = k; i < st->n; i++) {
 		w->stats.handoff_full++;
+		if (nio_traced(st->pkts[i]))
+			nio_trace_drop(st->pkts[i], NIO_TRACE_DROP_HANDOFF_FULL);
 		nio_worker_pkt_free(st->pkts[i]);
 	}
 	st->n = 0;
@@ -134,7 +139,10 @@ static void out_flush(struct nio_worker *w, unsigned to)
 int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p)
 {
 	struct nio_stage *st = &w->out_stage[to];
+	struct nio_trace_step *s;
 
+	if (nio_traced(p) && (s = nio_trace_step(p, NIO_TRACE_HANDOFF)))
+		s->a = (uint16_t)to; /* the record travels with the packet */
 	p->flow = NULL; /* an entry of this worker's flow table: the other has its own */
 	p->svc_state = NULL;
 	st->pkts[st->n++] = p;
@@ -255,6 +263,17 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	return f;
 }
 
+/* flow_get for a burst while a trace is on: the tracer learns whether the flow was known. */
+static struct nio_flow *flow_get_traced(struct nio_worker *w, const struct nio_config *c,
+					struct nio_pkt *p, uint64_t now, bool spread)
+{
+	uint64_t hits = w->flows.hits;
+	struct nio_flow *f = flow_get(w, c, p, now, spread);
+
+	nio_trace_flow(c, p, f, w->flows.hits != hits);
+	return f;
+}
+
 /*
  * Look up, and run or hand over, parsed packets. spread: they came from a port with a single
  * queue, so the flow hash picks the worker; false for packets another worker handed over.
@@ -265,15 +284,19 @@ static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt 
 	static _Thread_local struct nio_pkt *vec[NIO_MAX_PIPELINES][NIO_BURST_MAX];
 	uint16_t cnt[NIO_MAX_PIPELINES] = { 0 };
 	uint64_t used = 0; /* bit per pipeline; NIO_MAX_PIPELINES <= 64 */
+	bool tr = nio_tracing();
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
-		struct nio_flow *f = flow_get(w, c, p, now, spread);
+		struct nio_flow *f =
+			tr ? flow_get_traced(w, c, p, now, spread) : flow_get(w, c, p, now, spread);
 		unsigned to;
 
 		if (!f || f->pipeline < 0) {
 			if (p->in_port < c->nports)
 				nio_port_stats(c->ports[p->in_port])->rx_unclaimed++;
+			if (nio_traced(p))
+				nio_trace_step(p, NIO_TRACE_UNCLAIMED);
 			nio_worker_pkt_free(p);
 			continue;
 		}
@@ -300,6 +323,8 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 {
 	uint16_t kept = 0;
 
+	if (nio_tracing())
+		nio_trace_rx(port, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
 		int r = nio_parse(p);
@@ -309,6 +334,8 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 				nio_port_stats(port)->rx_ignored++;
 			else
 				nio_port_stats(port)->drops[r - 1]++;
+			if (nio_traced(p))
+				nio_trace_unparsed(p, r);
 			nio_worker_pkt_free(p);
 			continue;
 		}

@@ -72,6 +72,13 @@ struct nio_pkt {
 	 * (netiod's claim id + 1; 0: none). A classification hint the daemon checks before it
 	 * uses it; services leave it alone */
 	uint32_t claim_hint;
+	/* appended: the packet tracer's handle of p's record, 0 when p is not traced; services
+	 * leave it alone (a copy of a traced packet, e.g. a fragment, adds to the same record) */
+	uint32_t trace;
+	/* appended: a service that drops p may say why, for the packet tracer: 1 + the index in
+	 * its counter_names of the counter it counted the drop under (0: not said). Read only
+	 * after a drop verdict of a traced packet. */
+	uint16_t drop_ctr;
 };
 
 static inline uint32_t nio_pkt_headroom(const struct nio_pkt *p)

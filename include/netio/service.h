@@ -46,7 +46,8 @@
 
 enum nio_verdict {
 	NIO_V_PASS = 0,	    /* continue with the next service */
-	NIO_V_DROP = 1,	    /* the daemon frees the packet and counts a drop for this service */
+	NIO_V_DROP = 1,	    /* the daemon frees the packet and counts a drop for this service
+			     * (set p->drop_ctr to name the counter, for the packet tracer) */
 	NIO_V_CONSUMED = 2, /* the service keeps the packet (queued); it comes back via dequeue()
 			     * or is released with host->pkt_free() */
 };

@@ -59,12 +59,17 @@ static uint8_t qos_one(struct qos *q, struct nio_pkt *p, uint64_t now)
 {
 	q->ctr[QOS_C_PACKETS]++;
 	q->ctr[QOS_C_BYTES] += p->len;
-	if (!police(q, p, now))
+	/* drop_ctr: the counter a drop shows under, for the packet tracer */
+	if (!police(q, p, now)) {
+		p->drop_ctr = QOS_C_POLICED + 1;
 		return NIO_V_DROP;
+	}
 	if (!q->shaping)
 		return NIO_V_PASS;
-	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
+	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0) {
+		p->drop_ctr = QOS_C_LIMIT_DROPS + 1;
 		return NIO_V_DROP;
+	}
 	q->ctr[QOS_C_QUEUED]++;
 	return NIO_V_CONSUMED;
 }
