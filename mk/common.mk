@@ -33,7 +33,8 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(patsubst $(O)/%,%,$(2))
 endif
 
-PKGS := libevent libevent_pthreads libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libpcap libconfuse jansson
+PKGS := libevent libevent_pthreads libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libpcap libconfuse jansson \
+	libseccomp
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	-Wformat=2 -Wundef -Wvla -Wcast-align -Wno-unused-parameter -fno-common
 OPT ?= -O2

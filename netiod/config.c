@@ -671,6 +671,10 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("control-max-connections", 16, CFGF_NONE),
 		CFG_STR("control-idle", "60s", CFGF_NONE),
 		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
+		CFG_STR("user", "", CFGF_NONE),
+		CFG_STR("group", "", CFGF_NONE),
+		CFG_STR("control-group", "", CFGF_NONE),
+		CFG_BOOL("seccomp", cfg_true, CFGF_NONE),
 		CFG_SEC("port", s->port.v, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
@@ -1056,6 +1060,44 @@ static int load_control(struct nio_config *c, cfg_t *cfg)
 	return 0;
 }
 
+/* One of user, group, control-group: a name or a number within NIO_NAME_MAX. */
+static int privs_name(cfg_t *cfg, const char *opt, char *out)
+{
+	const char *v = cfg_getstr(cfg, opt);
+
+	if (strlen(v) >= NIO_NAME_MAX)
+		return fail(cfg, line_of(opt), "%s: '%s' is longer than %d characters", opt, v,
+			    NIO_NAME_MAX - 1);
+	snprintf(out, NIO_NAME_MAX, "%s", v);
+	return 0;
+}
+
+/* Who netiod runs as after start (privs.c); names are looked up now, so -t reports them. */
+static int load_privs(struct nio_privs *p, cfg_t *cfg)
+{
+	if (privs_name(cfg, "user", p->user) < 0 || privs_name(cfg, "group", p->group) < 0 ||
+	    privs_name(cfg, "control-group", p->ctl_group) < 0)
+		return -1;
+	p->seccomp = cfg_getbool(cfg, "seccomp");
+	if (p->user[0] && nio_user_id(p->user, &p->uid, &p->gid) < 0)
+		return fail(cfg, line_of("user"), "user '%s': no such user", p->user);
+	if (p->user[0] && p->uid == 0)
+		return fail(cfg, line_of("user"),
+			    "user '%s' is root: name the unprivileged user netiod should run as",
+			    p->user);
+	if (p->group[0] && !p->user[0])
+		return fail(cfg, line_of("group"), "group needs user");
+	if (p->group[0] && nio_group_id(p->group, &p->gid) < 0)
+		return fail(cfg, line_of("group"), "group '%s': no such group", p->group);
+	if (p->user[0] && p->gid == (gid_t)-1)
+		return fail(cfg, line_of("user"),
+			    "user '%s' has no entry in the user database: set group too", p->user);
+	if (p->ctl_group[0] && nio_group_id(p->ctl_group, &p->ctl_gid) < 0)
+		return fail(cfg, line_of("control-group"), "control-group '%s': no such group",
+			    p->ctl_group);
+	return 0;
+}
+
 /* Online CPUs this process may run on, less one for the control thread; at least 1. */
 unsigned nio_workers_auto(void)
 {
@@ -1148,6 +1190,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 			  cfg->filename, line_of("metrics-listen"), v);
 	else if (r)
 		return fail(cfg, line_of("metrics-listen"), "metrics-listen '%s': %s", v, why);
+	if (load_privs(&c->privs, cfg) < 0)
+		return -1;
 	return load_control(c, cfg);
 }
 
@@ -1320,12 +1364,24 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 		pl->no_ttl ? " decrement-ttl false" : "");
 }
 
+static void dump_privs(const struct nio_privs *p, FILE *out)
+{
+	if (p->user[0])
+		fprintf(out, "user %s uid %u gid %u\n", p->user, (unsigned)p->uid,
+			(unsigned)p->gid);
+	if (p->ctl_group[0])
+		fprintf(out, "control-group %s gid %u\n", p->ctl_group, (unsigned)p->ctl_gid);
+	if (!p->seccomp)
+		fprintf(out, "seccomp off\n");
+}
+
 void nio_config_dump(const struct nio_config *c, FILE *out)
 {
 	fprintf(out, "burst %u flow-table-size %u flow-idle %ums spin-us %u\n", c->burst,
 		c->flow_table_size, c->flow_idle_ms, c->spin_us);
 	if (c->workers)
 		fprintf(out, "workers %u\n", c->workers);
+	dump_privs(&c->privs, out);
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];
 

@@ -645,13 +645,27 @@ static int claim_path(const char *path)
 	return 0;
 }
 
+/* The socket's directory and owner follow user and control-group (privs.c). */
+static int socket_privs(struct netiod *d, bool made)
+{
+	const struct nio_privs *p = &d->running->privs;
+	char why[256];
+
+	if ((made ? nio_privs_socket(d->socket_path, p, why, sizeof(why))
+		  : nio_privs_socket_dir(d->socket_path, p, why, sizeof(why))) < 0) {
+		log_warnx("control socket: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int nio_control_init(struct netiod *d)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 
-	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) ||
+	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) || socket_privs(d, false) < 0 ||
 	    claim_path(d->socket_path) < 0) {
 		free(ctl);
 		return -1;
@@ -660,13 +674,14 @@ int nio_control_init(struct netiod *d)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->socket_path);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", d->socket_path);
 	ctl->resume = evtimer_new(d->base, on_resume, ctl);
-	old = umask(0117); /* socket mode 0660: root and the netio group */
+	old = umask(0117); /* socket mode 0660: netiod's user and the control group */
 	ctl->listener = evconnlistener_new_bind(d->base, on_accept, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 						(struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (!ctl->listener || !ctl->resume) {
-		log_warn("control socket %s", d->socket_path);
+	if (!ctl->listener || !ctl->resume || socket_privs(d, true) < 0) {
+		if (!ctl->listener || !ctl->resume)
+			log_warn("control socket %s", d->socket_path);
 		if (ctl->listener)
 			evconnlistener_free(ctl->listener);
 		if (ctl->resume)

@@ -56,7 +56,7 @@ static void help(void)
 	       "  -j, --json           print JSON: the reply, and errors as {\"ok\":false,...} "
 	       "on stderr\n"
 	       "  -c, --compact        with -j, one line per JSON value\n"
-	       "  -s, --socket PATH    control socket (default " NIO_RUNDIR "/netiod.sock)\n"
+	       "  -s, --socket PATH    control socket (default " NIO_RUNDIR "/netio/netiod.sock)\n"
 	       "  -t, --timeout SEC    wait at most SEC seconds for netiod (default %d; 0: "
 	       "forever)\n"
 	       "  -h, --help           this help\n"
@@ -460,7 +460,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .sock = NIO_RUNDIR "/netiod.sock" };
+	struct opts o = { .sock = NIO_RUNDIR "/netio/netiod.sock" };
 	json_t *req, *rep;
 	int rc, timeout_ms;
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 #include <netio/pkt.h>
@@ -161,6 +162,9 @@ struct nio_claim {
  */
 struct nio_port_ops {
 	const char *name;
+	/* capabilities open() needs (NIO_CAP bits): netiod keeps them when it drops privileges,
+	 * for ports a reload adds and for reopening a port whose device came back (privs.c) */
+	uint64_t caps;
 	uint32_t flags; /* NIO_DRV_F_* */
 	const struct nio_opt *options;
 	/* fill port->opts from conf; -1 with a message in err (config.c prefixes file:line) */
@@ -341,6 +345,20 @@ struct nio_hints {
 	struct nio_hint v[];
 };
 
+/* ---------------------------------------------------------------- privileges (privs.c) */
+
+#define NIO_CAP(c) (1ull << (c)) /* a capability (CAP_NET_RAW...) as a bit of a set */
+
+/* Who netiod runs as once its ports and sockets are open, and its seccomp filter. */
+struct nio_privs {
+	char user[NIO_NAME_MAX];      /* "" = no change of user */
+	char group[NIO_NAME_MAX];     /* "" = the user's primary group */
+	char ctl_group[NIO_NAME_MAX]; /* group of the control socket, "" = netiod's own */
+	uid_t uid;
+	gid_t gid, ctl_gid;
+	bool seccomp;
+};
+
 /* ---------------------------------------------------------------- configuration (config.c) */
 
 struct nio_config {
@@ -367,6 +385,7 @@ struct nio_config {
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
 	unsigned ctl_max_conns;	 /* control connections open at once */
 	unsigned ctl_idle_ms;	 /* a control connection with nothing to do is closed */
+	struct nio_privs privs;	 /* read at start, like metrics-listen */
 	void *cfg;		 /* cfg_t * the service blocks point into */
 	void *schema;		 /* config.c: the libConfuse schema built from the loaded plugins */
 };
@@ -772,6 +791,7 @@ unsigned nio_pktring_count(struct nio_pktring *r);
 void nio_pktring_each(struct nio_pktring *r, void (*fn)(struct nio_pkt *, void *), void *arg);
 
 /* worker.c: the group of d->nworkers workers */
+int nio_workers_init(struct netiod *d);
 int nio_workers_start(struct netiod *d);
 void nio_workers_stop(struct netiod *d);
 void nio_workers_fini(struct netiod *d);
@@ -822,5 +842,20 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
 			size_t errlen);
+
+/* privs.c: the user, group and capabilities netiod runs with once started */
+int nio_user_id(const char *name, uid_t *uid, gid_t *gid);
+int nio_group_id(const char *name, gid_t *gid);
+void nio_privs_drop(const struct nio_config *c, const char *state_dir);
+int nio_privs_check(const struct nio_port *p, char *why, size_t len);
+int nio_privs_socket_dir(const char *path, const struct nio_privs *p, char *why, size_t len);
+int nio_privs_socket(const char *path, const struct nio_privs *p, char *why, size_t len);
+void nio_privs_warn_changes(const struct nio_privs *run, const struct nio_privs *next);
+
+/* seccomp.c */
+int nio_seccomp_load(char *why, size_t len);
+
+/* notify.c: systemd's sd_notify datagrams (Type=notify) */
+void nio_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* NETIOD_H */

@@ -13,6 +13,7 @@
 #include <linux/if_packet.h>
 
 #include <netio/csum.h>
+#include <linux/capability.h>
 
 #include "netiod.h"
 
@@ -674,6 +675,8 @@ static int afp_check_host(const struct nio_config *c, const struct nio_port *por
 
 const struct nio_port_ops nio_port_afpacket_ops = {
 	.name = "afpacket",
+	/* packet sockets; SO_SNDBUFFORCE and turning GRO off (ethtool) */
+	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN),
 	.options = afp_options,
 	.parse = afp_parse,
 	.dump = afp_dump,

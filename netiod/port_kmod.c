@@ -16,6 +16,7 @@
 
 #include <netio/ring.h>
 #include <netio/uapi.h>
+#include <linux/capability.h>
 
 #include "netiod.h"
 
@@ -239,7 +240,11 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 {
 	k->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (k->fd < 0)
-		return nio_err(err, errlen, "%s: %s", NETIO_DEVICE, strerror(errno));
+		return nio_err(err, errlen, "%s: %s%s", NETIO_DEVICE, strerror(errno),
+			       errno == EACCES && geteuid()
+				       ? " (netiod runs unprivileged: give its group read-write "
+					 "access to the device, e.g. the udev rule in README)"
+				       : "");
 	if (ioctl(k->fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
 		return nio_err(err, errlen, "attach to binding %u: %s%s", k->bind_id,
 			       strerror(errno),
@@ -581,7 +586,9 @@ static int kmod_parse(struct nio_port *port, const struct nio_conf *conf, char *
 /* driver = "auto" takes the module when it is loaded and netiod may use it. */
 static bool kmod_probe(char *why, size_t len)
 {
-	if (access(NETIO_DEVICE, R_OK | W_OK) == 0) {
+	/* exists, not "may open": a netiod that dropped privileges may lack access to it, and is
+	 * then told so when the port opens instead of falling back to afpacket quietly */
+	if (access(NETIO_DEVICE, F_OK) == 0) {
 		snprintf(why, len, "%s present", NETIO_DEVICE);
 		return true;
 	}
@@ -592,6 +599,7 @@ static bool kmod_probe(char *why, size_t len)
 
 const struct nio_port_ops nio_port_kmod_ops = {
 	.name = "kmod",
+	.caps = NIO_CAP(CAP_NET_ADMIN), /* netio.ko's genetlink commands are GENL_ADMIN_PERM */
 	.options = kmod_options,
 	.parse = kmod_parse,
 	.probe = kmod_probe,

@@ -661,8 +661,8 @@ static int worker_init(struct netiod *d, struct nio_worker *w, unsigned id)
 	return 0;
 }
 
-/* Create the rings and pools of every worker, then start them (the configuration is set). */
-int nio_workers_start(struct netiod *d)
+/* Create the rings, pools and eventfds of every worker. */
+int nio_workers_init(struct netiod *d)
 {
 	group = d->workers;
 	if (!d->pause_timeout_ms)
@@ -670,6 +670,13 @@ int nio_workers_start(struct netiod *d)
 	for (unsigned i = 0; i < d->nworkers; i++)
 		if (worker_init(d, &d->workers[i], i) < 0)
 			return -1;
+	return 0;
+}
+
+/* Start the threads (the configuration is set); they inherit the calling thread's
+ * credentials and seccomp filter. */
+int nio_workers_start(struct netiod *d)
+{
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]))
 			return -1;
