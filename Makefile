@@ -48,7 +48,7 @@ check-config: asan
 	@sh tests/config/run.sh $(ASAN_O)
 
 # What gets installed: tests/install/*.sh (install.sh: 'make install PREFIX=/usr', staged, and
-# what it installed, run; 'make uninstall').
+# what it installed, run; 'make uninstall'; unit.sh: the systemd unit's hardening).
 check-install: build
 	@for t in tests/install/*.sh; do sh $$t $(O) || exit 1; done
 

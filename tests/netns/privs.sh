@@ -147,6 +147,29 @@ grep -q '^READY=1|STATUS=reload failed, running generation 2: ' "$WORK/notify.lo
 	fail "failed reload status: $(cat "$WORK/notify.log")"
 ok "sd_notify: $seq(with MONOTONIC_USEC and STATUS)"
 
+# As systemd starts it (User=, AmbientCapabilities=): already unprivileged, netiod keeps what
+# afpacket needs and clears the ambient set; its socket goes into a directory of its own.
+mkdir "$WORK/run" && chown 65534:65534 "$WORK/run"
+grep -v '^user\|^group\|^control-group' "$WORK/base.conf" >"$WORK/unit.conf"
+ip netns exec "$NS_GW" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	--inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin "$O/netiod/netiod" -f \
+	-c "$WORK/unit.conf" -P "$O/services" -S "$WORK/run/netiod.sock" -s "$WORK/run" \
+	>>"$WORK/netiod.log" 2>&1 &
+NETIOD_PID=$!
+SOCK="$WORK/run/netiod.sock"
+for _ in $(seq 50); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+ctl status >/dev/null 2>&1 || fail "netiod started with ambient capabilities did not come up"
+warm_up
+for f in CapEff CapPrm; do
+	[ "$(status "$NETIOD_PID" $f)" = $NET_CAPS ] || fail "unit-style: $f $(status "$NETIOD_PID" $f)"
+done
+[ "$(status "$NETIOD_PID" CapAmb)" = 0000000000000000 ] || fail "unit-style: ambient set kept"
+[ "$(status "$NETIOD_PID" CapInh)" = 0000000000000000 ] || fail "unit-style: inheritable set kept"
+stop_netiod
+[ ! -e "$SOCK" ] || fail "unit-style: the control socket was left behind"
+SOCK="$WORK/netiod.sock"
+ok "started unprivileged with ambient CAP_NET_RAW,CAP_NET_ADMIN: forwards, keeps both, ambient cleared"
+
 # pcap only: no capability at all; a reload adding an afpacket port says why it cannot.
 python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))' \
 	>"$WORK/empty.pcap"
