@@ -1086,7 +1086,7 @@ static int load_privs(struct nio_privs *p, cfg_t *cfg)
 			    "user '%s' is root: name the unprivileged user netiod should run as",
 			    p->user);
 	if (p->group[0] && !p->user[0])
-		return fail(cfg, line_of("group"), "group needs user");
+		return fail(cfg, line_of("group"), "group without user: set user too");
 	if (p->group[0] && nio_group_id(p->group, &p->gid) < 0)
 		return fail(cfg, line_of("group"), "group '%s': no such group", p->group);
 	if (p->user[0] && p->gid == (gid_t)-1)
