@@ -40,9 +40,10 @@ static const char allowed[] =
 	"uname getuid geteuid getgid getegid getgroups getresuid getresgid getrlimit prlimit64 "
 	"sysinfo getrandom capget prctl "
 #ifdef NIO_SANITIZED
-	/* the sanitizers' runtime: LeakSanitizer stops the threads with ptrace from a clone, a
-	 * report runs llvm-symbolizer */
-	"ptrace wait4 waitid execve vfork fork kill sched_getparam sched_getscheduler personality "
+	/* the sanitizers' runtime: LeakSanitizer stops the threads with ptrace from a clone that
+	 * lists them with getdents, a report runs llvm-symbolizer */
+	"ptrace wait4 waitid getdents execve vfork fork kill sched_getparam sched_getscheduler "
+	"personality "
 #endif
 	;
 
