@@ -96,18 +96,18 @@ static int allow_names(scmp_filter_ctx ctx)
 
 /* Arguments that keep a call to what netiod needs: threads, not processes (clone3 cannot be
  * inspected: ENOSYS makes glibc use clone); the socket families of RestrictAddressFamilies=;
- * no handler for SIGSYS but netiod's. */
+ * no handler for SIGSYS but netiod's. The second datum of EQ/NE is unused. */
 static int allow_args(scmp_filter_ctx ctx)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i], 0));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-			       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+			       SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-			       SCMP_A0(SCMP_CMP_NE, SIGSYS));
+			       SCMP_A0(SCMP_CMP_NE, SIGSYS, 0));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 #ifdef NIO_SANITIZED
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 0);
