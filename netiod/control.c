@@ -646,13 +646,13 @@ static int claim_path(const char *path)
 }
 
 /* The socket's directory and owner follow user and control-group (privs.c). */
-static int socket_privs(struct netiod *d, bool made)
+static int socket_privs(struct netiod *d, bool bound)
 {
 	const struct nio_privs *p = &d->running->privs;
 	char why[256];
 
-	if ((made ? nio_privs_socket(d->socket_path, p, why, sizeof(why))
-		  : nio_privs_socket_dir(d->socket_path, p, why, sizeof(why))) < 0) {
+	if ((bound ? nio_privs_socket(d->socket_path, p, why, sizeof(why))
+		   : nio_privs_socket_dir(d->socket_path, p, why, sizeof(why))) < 0) {
 		log_warnx("control socket: %s", why);
 		return -1;
 	}
