@@ -92,3 +92,10 @@ int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k)
 	}
 	return -1;
 }
+
+/* The pipeline of a new flow (-1: unclaimed, left to the kernel), as the worker decides it. */
+int nio_classify_flow(const struct nio_config *c, const struct nio_flow_key *k)
+{
+	return nio_is_port_addr(c, k->family, k->dst) ? nio_classify_local(c, k)
+						      : nio_classify(c, k);
+}

@@ -915,7 +915,7 @@ static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint
 	return 0;
 }
 
-static int parse_proto(const char *v)
+int nio_proto_parse(const char *v)
 {
 	static const struct {
 		const char *name;
@@ -949,7 +949,7 @@ static int load_match(struct nio_config *c, struct nio_pipeline *pl, cfg_t *m)
 	    load_prefixes(m, "dst", mt->dst, &mt->ndst, pl->name) < 0)
 		return -1;
 	if ((v = cfg_getstr(m, "proto"))) {
-		if ((proto = parse_proto(v)) < 0)
+		if ((proto = nio_proto_parse(v)) < 0)
 			return fail(m, m->line, "pipeline '%s': match: unknown protocol '%s'",
 				    pl->name, v);
 		mt->proto = (uint8_t)proto;

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "netiod.h"
+#include "show.h"
 #include "trace.h"
 
 #define CTL_MAX_REQUEST 65536
@@ -33,67 +33,10 @@ struct control {
 
 static json_t *control_stats(const struct control *ctl);
 
-/* Length of the valid UTF-8 sequence at s (jansson's rules), 0 if the byte starts none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned n, cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
- * Any text that enters a reply (file names, config names, error messages quoting a config
- * line, a service's status) goes through here: jansson refuses invalid UTF-8, and a refused
- * string would leave the client without a reply. Invalid bytes become the four characters \xNN.
- */
+/* Any text that enters a reply goes through here (text.c). */
 static json_t *text(const char *s)
 {
-	json_t *j = json_string(s ? s : "");
-	char *out, *o;
-
-	if (j)
-		return j;
-	out = o = malloc(strlen(s) * 4 + 1);
-	if (!out)
-		return json_string("(out of memory)");
-	while (*s) {
-		size_t n = utf8_len((const unsigned char *)s);
-
-		if (n) {
-			memcpy(o, s, n);
-			o += n;
-			s += n;
-		} else {
-			o += sprintf(o, "\\x%02x", (unsigned char)*s++);
-		}
-	}
-	*o = '\0';
-	j = json_string(out);
-	free(out);
-	return j;
-}
-
-json_t *nio_json_text(const char *s)
-{
-	return text(s);
+	return nio_json_text(s);
 }
 
 static json_t *drops_json(const uint64_t *drops)
@@ -111,15 +54,17 @@ static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 {
 	struct nio_port_stats sum;
 	const struct nio_port_stats *s = &sum;
+	json_t *o;
 
 	nio_port_stats_sum(p, nworkers, &sum);
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-			 text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
-			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
-			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
-			 (json_int_t)s->rx_unclaimed, "rx_ignored", (json_int_t)s->rx_ignored,
-			 "poll_errors", (json_int_t)s->poll_errors, "flows_hinted",
-			 (json_int_t)s->flows_hinted, "drops", drops_json(s->drops));
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", text(p->name),
+		      "rx_packets", (json_int_t)s->rx_packets, "rx_bytes", (json_int_t)s->rx_bytes,
+		      "tx_packets", (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes,
+		      "rx_unclaimed", (json_int_t)s->rx_unclaimed, "rx_ignored",
+		      (json_int_t)s->rx_ignored, "poll_errors", (json_int_t)s->poll_errors,
+		      "flows_hinted", (json_int_t)s->flows_hinted, "drops", drops_json(s->drops));
+	json_object_set_new(o, "rx_ring_freezes", json_integer((json_int_t)s->rx_ring_freezes));
+	return o;
 }
 
 static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
@@ -146,6 +91,13 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 					    json_integer((json_int_t)nio_svc_counter(si, v, i)));
 	}
 	json_object_set_new(o, "counters", ctr);
+	if (si->svc->gauge_names) {
+		json_t *g = json_array();
+
+		for (unsigned i = 0; si->svc->gauge_names[i]; i++)
+			json_array_append_new(g, text(si->svc->gauge_names[i]));
+		json_object_set_new(o, "gauges", g);
+	}
 	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)
 		json_object_set_new(o, "status", text(line));
 	return o;
@@ -408,7 +360,17 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 	if (!strcmp(cmd, "status"))
 		return cmd_status(d);
 	if (!strcmp(cmd, "stats"))
-		return cmd_stats(d);
+		return nio_stats_view(cmd_stats(d), req, err, errlen);
+	if (!strcmp(cmd, "config-show"))
+		return nio_show_config(d, err, errlen);
+	if (!strcmp(cmd, "route-show"))
+		return nio_show_routes(d, req, err, errlen);
+	if (!strcmp(cmd, "route-get"))
+		return nio_route_get(d, req, err, errlen);
+	if (!strcmp(cmd, "neigh-show"))
+		return nio_show_neighs(d);
+	if (!strcmp(cmd, "flow-show"))
+		return nio_show_flows(d, req, err, errlen);
 	if (!strcmp(cmd, "port-list"))
 		return cmd_ports(d);
 	if (!strcmp(cmd, "pipeline-list"))
@@ -422,6 +384,8 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 		return nio_err(err, errlen, "'%s' is not allowed on a read-only control channel",
 			       cmd),
 		       NULL;
+	if (!strcmp(cmd, "stats-clear"))
+		return nio_stats_clear(cmd_stats(d));
 	if (!strcmp(cmd, "reload")) {
 		a = str_arg(req, "file");
 		return nio_reload(d, a ? a : d->conf_file, err, errlen) < 0
@@ -508,8 +472,8 @@ static void reply(struct bufferevent *bev, char *s)
 
 /*
  * A client that keeps asking without reading its replies would make them pile up here: past
- * CTL_MAX_PENDING unread bytes it is dropped. One reply of any size still goes out, since the
- * check comes before each request.
+ * CTL_MAX_PENDING unread bytes, with more requests waiting, it is dropped. One reply of any
+ * size still goes out (a flow show of thousands of flows is several MiB).
  */
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -523,7 +487,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 		reply(bev, nio_control_request(ctl->d, line));
 		free(line);
 	}
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_MAX_PENDING) {
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_MAX_PENDING &&
+	    evbuffer_get_length(in)) {
 		ctl->stats.slow_dropped++;
 		log_warnx("control: dropping a client that leaves more than %d reply bytes unread",
 			  CTL_MAX_PENDING);
@@ -700,6 +665,7 @@ void nio_control_fini(struct netiod *d)
 
 	if (!ctl)
 		return;
+	nio_stats_view_fini();
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->resume);
 	unlink(ctl->path);

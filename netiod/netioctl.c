@@ -27,7 +27,13 @@ static const char *const commands[] = {
 	"status",
 	"port list",
 	"pipeline list",
-	"stats [show]",
+	"stats [show] [port PORT] [pipeline PIPELINE]",
+	"stats clear",
+	"config show",
+	"route show [table TABLE]",
+	"route get ADDRESS [from ADDRESS] [in PORT] [proto PROTO] [sport N] [dport N]",
+	"neigh show",
+	"flow show [src ADDR] [dst ADDR] [pipeline PIPELINE]",
 	"service list",
 	"service load PATH",
 	"service unload SERVICE",
@@ -239,6 +245,9 @@ static void print_stats(json_t *r)
 			printf("\n");
 		}
 	}
+	if ((p = json_object_get(r, "cleared_ms_ago")))
+		printf("counters since 'stats clear' %lld ms ago (/metrics keeps the totals)\n",
+		       json_integer_value(p));
 	p = json_object_get(r, "flows");
 	printf("flows: %lld active, %lld lookups, %lld hits, %lld evictions\n",
 	       json_integer_value(json_object_get(p, "active")),
@@ -289,7 +298,9 @@ static void print_result(const char *cmd, json_t *r)
 
 	if (nio_ctl_json())
 		nio_ctl_print_json(r);
-	else if (!strcmp(cmd, "stats")) {
+	else if (nio_ctl_show_print(cmd, r)) {
+		/* config, route, neigh, flow: printed (netioctl_show.c) */
+	} else if (!strcmp(cmd, "stats")) {
 		print_stats(r);
 	} else if (!strcmp(cmd, "port-list")) {
 		print_list(r, port_keys);
@@ -346,11 +357,12 @@ static json_t *build_request(int argc, char **argv)
 {
 	const char *obj = argv[0], *cmd = argc > 1 ? argv[1] : NULL;
 	char path[PATH_MAX];
+	json_t *req = nio_ctl_show_request(argc, argv);
 
+	if (req)
+		return req;
 	if (!strcmp(obj, "status") && argc == 1)
 		return json_pack("{s:s}", "cmd", "status");
-	if (!strcmp(obj, "stats") && (argc == 1 || (argc == 2 && !strcmp(cmd, "show"))))
-		return json_pack("{s:s}", "cmd", "stats");
 	if (!strcmp(obj, "port") && argc == 2 && !strcmp(cmd, "list"))
 		return json_pack("{s:s}", "cmd", "port-list");
 	if (!strcmp(obj, "pipeline") && argc == 2 && !strcmp(cmd, "list"))
@@ -364,9 +376,7 @@ static json_t *build_request(int argc, char **argv)
 	if (!strcmp(obj, "capture") && cmd)
 		return capture_request(argc, argv);
 	if (!strcmp(obj, "trace") && cmd) {
-		json_t *req = nio_ctl_trace_request(argc, argv);
-
-		if (!req)
+		if (!(req = nio_ctl_trace_request(argc, argv)))
 			diagnose(argc, argv);
 		return req;
 	}

@@ -28,4 +28,8 @@ int nio_ctl_kernel(int argc, char **argv, bool json);
 json_t *nio_ctl_trace_request(int argc, char **argv);
 void nio_ctl_trace_print(json_t *r); /* the reply to trace-show, as text */
 
+/* netioctl_show.c: config, route, neigh, flow and stats with arguments */
+json_t *nio_ctl_show_request(int argc, char **argv);
+bool nio_ctl_show_print(const char *cmd, json_t *r);
+
 #endif /* NETIOCTL_H */

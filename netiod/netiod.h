@@ -59,6 +59,7 @@ extern const char nio_version[];
 	_(BLACKHOLE, "blackhole")        \
 	_(UNREACHABLE, "unreachable")    \
 	_(PROHIBIT, "prohibit")          \
+	_(RING_FULL, "rx-ring-full")     \
 	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {
@@ -111,6 +112,15 @@ struct nio_port_stats {
 	uint64_t drops[NIO_DROP_MAX];
 	uint64_t poll_errors;  /* the port's fd reported an error while the worker slept */
 	uint64_t flows_hinted; /* new flows classified by the claim id the driver read */
+	/* afpacket: times the kernel froze the full RX ring (with drops[NIO_DROP_RING_FULL]:
+	 * what the kernel dropped before netiod saw it; from ring_stats, once a second) */
+	uint64_t rx_ring_freezes;
+};
+
+/* What the kernel counted on a worker's RX ring of a port since the last ring_stats call. */
+struct nio_ring_stats {
+	uint64_t rx_full;    /* frames dropped: the ring was full (tp_drops, rx_dropped_full) */
+	uint64_t rx_freezes; /* afpacket: times the ring was frozen full (tp_freeze_q_cnt) */
 };
 
 /*
@@ -200,6 +210,9 @@ struct nio_port_ops {
 	/* optional, worker: fd() reported POLLERR. Clear a transient error (0: the port goes
 	 * on) or say the port is dead (-1: the worker stops polling it). Without it: dead. */
 	int (*poll_error)(struct nio_port *port);
+	/* optional, worker (about once a second): the kernel's drops on the worker's RX ring
+	 * since the last call; the worker adds them to its row */
+	void (*ring_stats)(struct nio_port *port, struct nio_ring_stats *out);
 };
 
 struct nio_port {
@@ -604,6 +617,10 @@ int nio_hostport_bindable(const char *s, char *why, size_t len);
 bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen);
 
+/* text.c */
+size_t nio_utf8_len(const unsigned char *s);
+struct json_t *nio_json_text(const char *s); /* a JSON string of any bytes (\xNN escapes) */
+
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);
 int nio_parse_size(const char *s, unsigned long long *bytes);
@@ -616,6 +633,7 @@ int nio_parse_rt_table(const char *s, uint32_t *id);
 
 /* stats.c: per-worker rows summed for the control socket and /metrics */
 void nio_port_stats_sum(const struct nio_port *p, unsigned nworkers, struct nio_port_stats *out);
+bool nio_svc_is_gauge(const struct nio_service *s, const char *counter);
 void nio_pipeline_stats_sum(const struct nio_pipeline *pl, unsigned nworkers,
 			    struct nio_pipeline_stats *out);
 void nio_svc_stats_sum(const struct nio_svc_inst *si, unsigned nworkers, struct nio_svc_stats *out);
@@ -640,6 +658,7 @@ bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p);
+int nio_classify_flow(const struct nio_config *c, const struct nio_flow_key *k);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);
@@ -673,6 +692,8 @@ uint32_t nio_fib_multipath_hash(const struct nio_flow_key *k);
 void nio_fib_rebalance(struct nio_fib_nh *nhs, const unsigned *weights, unsigned n);
 const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8_t addr[16],
 					  int ifindex);
+const struct nio_fib_route *nio_fib_route(const struct nio_fib *fib, uint32_t table,
+					  const uint8_t dst[16]);
 
 /* config.c */
 struct nio_config *nio_config_load(struct netiod *d, const char *file, const char *buf, char *err,
@@ -685,6 +706,7 @@ void nio_config_free(struct nio_config *c);
 void nio_config_assign_owners(struct nio_config *c);
 unsigned nio_workers_auto(void);
 void nio_config_dump(const struct nio_config *c, FILE *out);
+int nio_proto_parse(const char *v); /* "tcp", "icmp"... or 1-255; -1 if neither */
 
 /* service.c */
 int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out, char *err,
@@ -770,6 +792,16 @@ void nio_port_put(struct nio_port *p);
 void nio_port_device_state(struct netiod *d, struct nio_port *p, int ifindex);
 
 /* pipeline.c */
+/* Where a packet leaves: the port, and the next hop it needs a MAC address for. */
+struct nio_hop {
+	uint16_t out;
+	const uint8_t *mac;
+	uint8_t nh[16];
+	int ifindex;
+	bool cached; /* from the flow's cache: nh is not known */
+};
+int nio_next_hop(const struct nio_config *c, const struct nio_fib *fib,
+		 const struct nio_pipeline *pl, const struct nio_flow_key *k, struct nio_hop *h);
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 		      struct nio_pkt **pkts, uint16_t n);
 void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,
@@ -815,12 +847,14 @@ void nio_neigh_fini(struct netiod *d);
 void nio_neigh_resolve(struct netiod *d, const uint8_t addr[16], int ifindex);
 void nio_neigh_refresh(struct netiod *d);
 void nio_fib_free(struct nio_fib *fib);
+const struct nio_fib *nio_neigh_fib(struct netiod *d);
+int nio_neigh_kernel_state(struct netiod *d, const uint8_t addr[16], int ifindex, char *buf,
+			   size_t len);
 
 /* control.c */
 int nio_control_init(struct netiod *d);
 void nio_control_fini(struct netiod *d);
 char *nio_control_request(struct netiod *d, const char *line);
-struct json_t *nio_json_text(const char *s); /* a JSON string of any bytes (\xNN escapes) */
 
 /* capture.c */
 struct nio_capture;

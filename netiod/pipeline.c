@@ -26,15 +26,6 @@ static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 	nio_worker_pkt_free(p);
 }
 
-/* Where resolve() sends a packet: the port, and the next hop it needs a MAC address for. */
-struct hop {
-	uint16_t out;
-	const uint8_t *mac;
-	uint8_t nh[16];
-	int ifindex;
-	bool cached; /* from the flow's cache: nh is not known */
-};
-
 static const enum nio_drop reject_drop[] = {
 	[NIO_RT_BLACKHOLE] = NIO_DROP_BLACKHOLE,
 	[NIO_RT_UNREACHABLE] = NIO_DROP_UNREACHABLE,
@@ -42,12 +33,11 @@ static const enum nio_drop reject_drop[] = {
 };
 
 /* The route in the pipeline's table: 0 with h->nh and h->ifindex set, else a NIO_DROP_*. */
-static int route(const struct nio_fib *fib, const struct nio_pipeline *pl, const struct nio_pkt *p,
-		 struct hop *h)
+static int route(const struct nio_fib *fib, const struct nio_pipeline *pl,
+		 const struct nio_flow_key *k, struct nio_hop *h)
 {
-	const uint8_t *dst = pl->has_via ? pl->via : p->key.dst;
-	int r = nio_fib_lookup(fib, pl->table, dst, nio_fib_multipath_hash(&p->key), &h->ifindex,
-			       h->nh);
+	const uint8_t *dst = pl->has_via ? pl->via : k->dst;
+	int r = nio_fib_lookup(fib, pl->table, dst, nio_fib_multipath_hash(k), &h->ifindex, h->nh);
 
 	if (r < 0)
 		return NIO_DROP_NO_ROUTE;
@@ -68,13 +58,14 @@ static int port_of_ifindex(const struct nio_config *c, int ifindex)
 	return idx;
 }
 
-/* Next hop for a packet: from the pipeline (dst-mac, via) or the kernel's tables (cached).
- * NIO_DROP_NEIGH_MISS leaves h complete but for the MAC. */
-static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
-		   struct nio_pkt *p, struct hop *h)
+/*
+ * The next hop of a packet with key k in pipeline pl: from the pipeline (dst-mac, via) or the
+ * kernel's tables in fib; 0 or a NIO_DROP_*. NIO_DROP_NEIGH_MISS leaves h complete but for the
+ * MAC. The worker's path and 'netioctl route get' (show_fib.c) both ask this.
+ */
+int nio_next_hop(const struct nio_config *c, const struct nio_fib *fib,
+		 const struct nio_pipeline *pl, const struct nio_flow_key *k, struct nio_hop *h)
 {
-	const struct nio_fib *fib = atomic_load_explicit(&w->fib, memory_order_acquire);
-	struct nio_flow *f = p->flow;
 	const struct nio_fib_neigh *ne;
 	int r, idx;
 
@@ -83,16 +74,9 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		h->mac = pl->dst_mac;
 		return 0;
 	}
-	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
-	    !memcmp(f->l2_dst, p->key.dst, 16)) {
-		h->out = f->out_port;
-		h->mac = f->dst_mac;
-		h->cached = true;
-		return 0;
-	}
 	if (!fib)
 		return NIO_DROP_NO_ROUTE;
-	if ((r = route(fib, pl, p, h)))
+	if ((r = route(fib, pl, k, h)))
 		return r;
 	if (pl->out_port >= 0) {
 		h->out = (uint16_t)pl->out_port;
@@ -103,18 +87,37 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		return NIO_DROP_NO_ROUTE; /* the route leaves through a port we do not own */
 	}
 	ne = nio_fib_neigh(fib, h->nh, h->ifindex);
-	if (!ne) {
-		nio_worker_miss_push(w, h->nh, h->ifindex);
+	if (!ne)
 		return NIO_DROP_NEIGH_MISS;
-	}
 	h->mac = ne->mac;
-	if (f) {
-		f->out_port = h->out;
-		memcpy(f->dst_mac, ne->mac, 6);
-		f->fib_gen = fib->generation;
-		memcpy(f->l2_dst, p->key.dst, 16);
-		f->l2_ok = true;
+	return 0;
+}
+
+/* The next hop for a packet, cached in its flow for the fib generation it was found in. */
+static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
+		   struct nio_pkt *p, struct nio_hop *h)
+{
+	const struct nio_fib *fib = atomic_load_explicit(&w->fib, memory_order_acquire);
+	struct nio_flow *f = p->flow;
+	int r;
+
+	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
+	    !memcmp(f->l2_dst, p->key.dst, 16)) {
+		h->out = f->out_port;
+		h->mac = f->dst_mac;
+		h->cached = true;
+		return 0;
 	}
+	r = nio_next_hop(c, fib, pl, &p->key, h);
+	if (r == NIO_DROP_NEIGH_MISS)
+		nio_worker_miss_push(w, h->nh, h->ifindex);
+	if (r || !f || !fib)
+		return r;
+	f->out_port = h->out;
+	memcpy(f->dst_mac, h->mac, 6);
+	f->fib_gen = fib->generation;
+	memcpy(f->l2_dst, p->key.dst, 16);
+	f->l2_ok = true;
 	return 0;
 }
 
@@ -200,7 +203,7 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	return true;
 }
 
-static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const struct hop *h)
+static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const struct nio_hop *h)
 {
 	nio_trace_route(p, h->out, h->nh,
 			pl->has_dst_mac && pl->out_port >= 0 ? NIO_TRACE_VIA_DST_MAC
@@ -214,7 +217,7 @@ static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const st
 static bool address(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
 		    struct nio_pkt *p)
 {
-	struct hop h = { 0 };
+	struct nio_hop h = { 0 };
 	uint32_t mtu;
 	int r;
 

@@ -54,6 +54,7 @@ struct kmod {
 	/* geometry copied once from nio_map_info and checked, never re-read */
 	uint32_t rx_slots, tx_slots, nbufs, buf_size;
 	uint32_t rx_tail, tx_head; /* this side's indices */
+	uint64_t rx_full_seen;	   /* the module's rx_dropped_full at the last ring_stats */
 	bool tx_pending;	   /* slots published since the last kick */
 };
 
@@ -597,6 +598,22 @@ static bool kmod_probe(char *why, size_t len)
 	return false;
 }
 
+/* The module counts the frames it found no RX slot for in the mapped info block, the binding's
+ * total (so the first call also reports what it dropped before this netiod attached). One
+ * relaxed read of a word the kernel writes with WRITE_ONCE; the port's polling worker only. */
+static void kmod_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
+{
+	struct kmod *k = port->priv;
+	const struct nio_map_info *info = (const struct nio_map_info *)(const void *)k->map;
+	uint64_t now;
+
+	if (!k->map)
+		return;
+	now = __atomic_load_n(&info->rx_dropped_full, __ATOMIC_RELAXED);
+	out->rx_full += now - k->rx_full_seen;
+	k->rx_full_seen = now;
+}
+
 const struct nio_port_ops nio_port_kmod_ops = {
 	.name = "kmod",
 	.caps = NIO_CAP(CAP_NET_ADMIN), /* netio.ko's genetlink commands are GENL_ADMIN_PERM */
@@ -611,4 +628,5 @@ const struct nio_port_ops nio_port_kmod_ops = {
 	.tx_burst = kmod_tx_burst,
 	.flush = kmod_flush,
 	.fd = kmod_fd,
+	.ring_stats = kmod_ring_stats,
 };

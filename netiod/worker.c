@@ -234,13 +234,10 @@ static unsigned target_of(const struct nio_worker *w, const struct nio_config *c
 /* A new flow's pipeline: by its claim where that is certain (counted), else the first match. */
 static int classify(const struct nio_config *c, const struct nio_pkt *p)
 {
-	int pl;
+	int pl = nio_is_port_addr(c, p->key.family, p->key.dst) ? -1 : nio_classify_hint(c, p);
 
-	if (nio_is_port_addr(c, p->key.family, p->key.dst))
-		return nio_classify_local(c, &p->key);
-	pl = nio_classify_hint(c, p);
-	if (pl < 0)
-		return nio_classify(c, &p->key);
+	if (pl < 0) /* what 'netioctl route get' asks too */
+		return nio_classify_flow(c, &p->key);
 	nio_port_stats(c->ports[p->in_port])->flows_hinted++; /* a hint implies a valid in_port */
 	return pl;
 }
@@ -378,6 +375,21 @@ static bool port_live(struct nio_port *p)
 static bool port_mine(const struct nio_worker *w, const struct nio_port *p)
 {
 	return p->nqueues > 1 || p->rx_worker == w->id;
+}
+
+/* What the kernel dropped on this worker's RX rings since the last look, into its rows. */
+static void ring_drops(struct nio_worker *w, struct nio_config *c)
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct nio_port *port = c->ports[i];
+		struct nio_ring_stats rs = { 0 };
+
+		if (!port_live(port) || !port_mine(w, port) || !port->ops->ring_stats)
+			continue;
+		port->ops->ring_stats(port, &rs);
+		nio_port_stats(port)->drops[NIO_DROP_RING_FULL] += rs.rx_full;
+		nio_port_stats(port)->rx_ring_freezes += rs.rx_freezes;
+	}
 }
 
 static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t now)
@@ -532,6 +544,7 @@ static void *worker_main(void *arg)
 		if (now - last_expire > 1000000000ull) {
 			nio_flow_expire(&w->flows, now, (uint64_t)c->flow_idle_ms * 1000000ull,
 					flow_detach, c);
+			ring_drops(w, c);
 			last_expire = now;
 		}
 		if (n) {

@@ -192,7 +192,12 @@ struct nio_service {
 
 	uint64_t flags; /* NIO_SVC_F_* (was a spare slot: 0 in older plugins) */
 
-	void *spare[7]; /* keep NULL: room to append without breaking old plugins */
+	/* Optional: which of counter_names are gauges (a queue's length, a maximum: values that
+	 * go down or are replaced), NULL-terminated; the others only ever grow. /metrics types
+	 * them apart and 'netioctl stats clear' leaves gauges alone. (Was a spare slot.) */
+	const char *const *gauge_names;
+
+	void *spare[6]; /* keep NULL: room to append without breaking old plugins */
 };
 
 /* process, dequeue and the flow hooks may run on several workers at once (see above). */

@@ -15,6 +15,9 @@ static const char *const qos_counter_names[] = {
 		NULL,
 };
 
+/* The backlog and the worst lateness are current values, not totals. */
+static const char *const qos_gauge_names[] = { "queue-packets", "late-max-us", NULL };
+
 static void *qos_init(const struct nio_host *host, const struct nio_conf *conf, char *err,
 		      size_t errlen)
 {
@@ -253,6 +256,7 @@ const struct nio_service qos_service = {
 	.description = "srTCM/trTCM policers and an HTB-like shaper with priority, DRR and CoDel",
 	.options = qos_options,
 	.counter_names = qos_counter_names,
+	.gauge_names = qos_gauge_names,
 	.init = qos_init,
 	.fini = qos_fini,
 	.process = qos_process,

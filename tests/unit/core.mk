@@ -31,3 +31,7 @@ TESTS += test_workers
 test_workers_SRCS := tests/unit/test_workers.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))
 test_workers_LIBS := $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
+# statsview.c: stats relative to the last clear, and their filters.
+TESTS += test_statsview
+test_statsview_SRCS := tests/unit/test_statsview.c netiod/statsview.c $(CORE)
+test_statsview_LIBS := $(shell pkg-config --libs jansson)
