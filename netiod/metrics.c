@@ -33,6 +33,10 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigne
 		  offsetof(struct nio_port_stats, rx_ignored) },
 		{ "flows_hinted", "new flows classified by the claim id the driver read",
 		  offsetof(struct nio_port_stats, flows_hinted) },
+		{ "rx_copies", "received frames copied from the driver's ring into a packet buffer",
+		  offsetof(struct nio_port_stats, rx_copies) },
+		{ "tx_copies", "sent frames copied into the driver's TX ring (not moved in place)",
+		  offsetof(struct nio_port_stats, tx_copies) },
 	};
 	char name[64];
 
