@@ -300,6 +300,7 @@ static inline uint16_t nio_port_tx(struct nio_port *p, struct nio_pkt **pkts, ui
 extern const struct nio_port_ops nio_port_afpacket_ops;
 extern const struct nio_port_ops nio_port_pcap_ops;
 extern const struct nio_port_ops nio_port_kmod_ops;
+extern const struct nio_port_ops nio_port_afxdp_ops;
 
 /* ---------------------------------------------------------------- services (service.c) */
 
@@ -773,6 +774,41 @@ struct nio_kmod_opts {
 
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
+
+/* port_afxdp.c */
+bool nio_afxdp_probe(void);
+bool nio_afxdp_zerocopy(const struct nio_port *port);
+int nio_afxdp_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
+			 size_t errlen);
+
+/* xdp_prog.c: the afxdp port's XDP program and its maps (control thread) */
+enum {
+	NIO_XDP_MAP_CLAIMS,
+	NIO_XDP_MAP_CONF,
+	NIO_XDP_MAP_XSKS,
+	NIO_XDP_MAP_LOCAL,
+	NIO_XDP_MAP_STATS,
+	NIO_XDP_NMAPS
+};
+
+struct nio_xdp {
+	int map[NIO_XDP_NMAPS]; /* fds, -1 when not open */
+	uint32_t prog_id;
+	int ifindex;
+	char pin[256]; /* where the claims map is pinned */
+};
+
+int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, size_t errlen);
+void nio_xdp_detach(struct nio_xdp *x);
+void nio_xdp_keep_programs(void);
+int nio_xdp_obj_path(char *path, size_t len);
+int nio_xdp_set_xsk(struct nio_xdp *x, unsigned queue, int fd);
+void nio_xdp_set_local(struct nio_xdp *x);
+int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port, const struct nio_config *c,
+		       char *err, size_t errlen);
+int nio_xdp_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
+			 size_t errlen);
+void nio_xdp_stats(const struct nio_xdp *x, uint64_t *out);
 
 /* kmod_events.c */
 void nio_kmod_events_sync(struct netiod *d);
