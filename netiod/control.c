@@ -283,6 +283,13 @@ static json_t *cmd_status(struct netiod *d)
 			 control_stats(d->control));
 }
 
+/* How frames reach netiod's buffers: AF_XDP sockets bound zero-copy (the NIC's DMA lands in
+ * the UMEM) or in copy mode (the kernel copies into it); the other drivers copy. */
+static const char *port_mode(const struct nio_port *p)
+{
+	return p->ops == &nio_port_afxdp_ops && nio_afxdp_zerocopy(p) ? "zero-copy" : "copy";
+}
+
 static json_t *cmd_ports(struct netiod *d)
 {
 	json_t *a = json_array();
@@ -294,12 +301,13 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(
-			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s}", "name",
+			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s, s:s}", "name",
 				     text(p->name), "driver", p->ops->name, "device",
 				     text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
 				     "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up",
 				     "eof", p->ops->eof && p->ops->eof((struct nio_port *)p),
-				     "claims", nio_port_is_tap(p) ? "tap" : "enforced"));
+				     "claims", nio_port_is_tap(p) ? "tap" : "enforced", "mode",
+				     port_mode(p)));
 	}
 	return a;
 }

@@ -301,8 +301,8 @@ static void print_object(json_t *r)
 
 static void print_result(const char *cmd, json_t *r)
 {
-	static const char *const port_keys[] = { "name", "driver", "device", "mtu",
-						 "mac",	 "state",  "claims", NULL };
+	static const char *const port_keys[] = { "name",  "driver", "device", "mtu", "mac",
+						 "state", "claims", "mode",   NULL };
 	static const char *const pl_keys[] = { "name",	   "in",     "out", "fail_mode",
 					       "services", "secure", NULL };
 	static const char *const svc_keys[] = { "name", "version", "instances", "path", NULL };

@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 	run(&d);
 	nio_kmod_events_fini(&d);
 	nio_kmod_keep_bindings();
+	nio_xdp_keep_programs(); /* fail-mode holds in XDP until netiod is back */
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_workers_stop(&d);
