@@ -107,20 +107,36 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* An afxdp port's XDP program: what it redirected, and what it did with claimed frames while
+ * netiod was away (the counters live in the program, across restarts). */
+static json_t *xdp_stats(const struct nio_port *p)
+{
+	uint64_t v[NIO_XDP_NSTATS];
+
+	nio_afxdp_xdp_stats(p, v);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "redirected", (json_int_t)v[0],
+			 "fail_dropped", (json_int_t)v[1], "fail_passed", (json_int_t)v[2], "kept",
+			 (json_int_t)v[3], "unclaimed", (json_int_t)v[4]);
+}
+
 static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 {
 	struct nio_port_stats sum;
 	const struct nio_port_stats *s = &sum;
+	json_t *o;
 
 	nio_port_stats_sum(p, nworkers, &sum);
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-			 text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
-			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
-			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
-			 (json_int_t)s->rx_unclaimed, "rx_ignored", (json_int_t)s->rx_ignored,
-			 "poll_errors", (json_int_t)s->poll_errors, "flows_hinted",
-			 (json_int_t)s->flows_hinted, "rx_copies", (json_int_t)s->rx_copies,
-			 "tx_copies", (json_int_t)s->tx_copies, "drops", drops_json(s->drops));
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+		      text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
+		      (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets, "tx_bytes",
+		      (json_int_t)s->tx_bytes, "rx_unclaimed", (json_int_t)s->rx_unclaimed,
+		      "rx_ignored", (json_int_t)s->rx_ignored, "poll_errors",
+		      (json_int_t)s->poll_errors, "flows_hinted", (json_int_t)s->flows_hinted,
+		      "rx_copies", (json_int_t)s->rx_copies, "tx_copies", (json_int_t)s->tx_copies,
+		      "drops", drops_json(s->drops));
+	if (o && p->open && p->ops == &nio_port_afxdp_ops)
+		json_object_set_new(o, "xdp", xdp_stats(p));
+	return o;
 }
 
 static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)

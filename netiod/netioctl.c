@@ -189,6 +189,26 @@ static void print_copies(json_t *ports)
 	printf("\n");
 }
 
+/* afxdp ports: what their XDP program did, also while netiod was away (fail-mode). */
+static void print_xdp(json_t *ports)
+{
+	size_t i;
+	json_t *p, *x;
+
+	json_array_foreach (ports, i, p) {
+		if (!(x = json_object_get(p, "xdp")))
+			continue;
+		printf("xdp %s: redirected %lld, kept for the kernel %lld, unclaimed %lld; netiod "
+		       "away: dropped %lld (secure), passed %lld (passthrough)\n",
+		       json_string_value(json_object_get(p, "name")),
+		       json_integer_value(json_object_get(x, "redirected")),
+		       json_integer_value(json_object_get(x, "kept")),
+		       json_integer_value(json_object_get(x, "unclaimed")),
+		       json_integer_value(json_object_get(x, "fail_dropped")),
+		       json_integer_value(json_object_get(x, "fail_passed")));
+	}
+}
+
 /* One line per worker: its share of the traffic and of the handoffs. */
 static void print_workers(json_t *workers)
 {
@@ -233,6 +253,7 @@ static void print_stats(json_t *r)
 		printf("\n");
 	}
 	print_copies(json_object_get(r, "ports"));
+	print_xdp(json_object_get(r, "ports"));
 	json_array_foreach (json_object_get(r, "pipelines"), i, p) {
 		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
 		       json_string_value(json_object_get(p, "name")),

@@ -778,6 +778,8 @@ void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding 
 /* port_afxdp.c */
 bool nio_afxdp_probe(void);
 bool nio_afxdp_zerocopy(const struct nio_port *port);
+#define NIO_XDP_NSTATS 5 /* the XDP program's counters (netio_xdp.h, enum nio_xdp_stat) */
+void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out);
 int nio_afxdp_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			 size_t errlen);
 

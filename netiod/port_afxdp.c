@@ -432,6 +432,14 @@ bool nio_afxdp_zerocopy(const struct nio_port *port)
 	return ap != NULL;
 }
 
+/* The XDP program's counters (enum nio_xdp_stat order), kept across netiod restarts. */
+void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out)
+{
+	const struct afx_port *ap = port->priv;
+
+	nio_xdp_stats(&ap->xdp, out);
+}
+
 int nio_afxdp_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			 size_t errlen)
 {

@@ -25,6 +25,8 @@
 
 #define PROG_NAME "netio_xdp"
 
+_Static_assert(NIO_XDP_NSTATS == NIO_XDP_STATS, "netiod.h and netio_xdp.h agree");
+
 static const char *const map_names[NIO_XDP_NMAPS] = {
 	[NIO_XDP_MAP_CLAIMS] = "nio_claims", [NIO_XDP_MAP_CONF] = "nio_conf",
 	[NIO_XDP_MAP_XSKS] = "nio_xsks",     [NIO_XDP_MAP_LOCAL] = "nio_local",

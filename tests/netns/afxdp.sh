@@ -103,16 +103,19 @@ resumed() {
 	r=$(flow 5001 30)
 	once "$r" "$1: secure flow after the restart"
 	[ "$(pl secure)" -ge $COUNT ] || fail "$1: netiod did not forward after the restart"
+	# the program counted what it did meanwhile, in maps that outlived netiod
+	d=$(stat '.ports[] | select(.name=="lan") | .xdp.fail_dropped')
+	[ "$d" -ge "$2" ] || fail "$1: the XDP program counted $d secure drops, expected >= $2"
 	ok "$1: restarted netiod took the program over and forwards again"
 }
 
 # 4. netiod stopped (SIGTERM), then killed (kill -9): the program and its claims stay.
 stop_netiod
 failmode "netiod stopped"
-resumed "after a stop"
+resumed "after a stop" $COUNT
 : >"$WORK/netiod.log"
 kill -KILL "$NETIOD_PID"
 wait "$NETIOD_PID" 2>/dev/null
 NETIOD_PID=
 failmode "netiod killed (-9)"
-resumed "after kill -9"
+resumed "after kill -9" $((2 * COUNT))
