@@ -201,7 +201,8 @@ struct nio_port_ops {
 	const char *name;
 	uint32_t flags; /* NIO_DRV_F_* */
 	const struct nio_opt *options;
-	/* fill port->opts from conf; -1 with a message in err (config.c prefixes file:line) */
+	/* optional: fill port->opts from conf; -1 with a message in err (config.c prefixes
+	 * file:line) */
 	int (*parse)(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen);
 	/* optional, netiod -t -v: the options worth showing, as " name value" words */
 	void (*dump)(const struct nio_port *port, FILE *out);
@@ -776,12 +777,9 @@ uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
 
 /* port_afxdp.c */
-bool nio_afxdp_probe(void);
 bool nio_afxdp_zerocopy(const struct nio_port *port);
 #define NIO_XDP_NSTATS 5 /* the XDP program's counters (netio_xdp.h, enum nio_xdp_stat) */
 void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out);
-int nio_afxdp_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
-			 size_t errlen);
 
 /* xdp_prog.c: the afxdp port's XDP program and its maps (control thread) */
 enum {
@@ -806,10 +804,10 @@ void nio_xdp_keep_programs(void);
 int nio_xdp_obj_path(char *path, size_t len);
 int nio_xdp_set_xsk(struct nio_xdp *x, unsigned queue, int fd);
 void nio_xdp_set_local(struct nio_xdp *x);
-int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port, const struct nio_config *c,
-		       char *err, size_t errlen);
-int nio_xdp_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
-			 size_t errlen);
+int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port,
+		       const struct nio_claim *claims, unsigned n, char *err, size_t errlen);
+int nio_xdp_check_claims(const struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			 unsigned *refused, char *err, size_t errlen);
 void nio_xdp_stats(const struct nio_xdp *x, uint64_t *out);
 
 /* kmod_events.c */

@@ -410,15 +410,22 @@ static int afx_fd(struct nio_port *port)
 }
 
 /* driver = "auto" may pick afxdp: the kernel has AF_XDP sockets and the program is there. */
-bool nio_afxdp_probe(void)
+static bool afx_probe(char *why, size_t len)
 {
 	char path[4096];
 	int fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
 
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(why, len, "no AF_XDP sockets: %s", strerror(errno));
 		return false;
+	}
 	close(fd);
-	return nio_xdp_obj_path(path, sizeof(path)) == 0;
+	if (nio_xdp_obj_path(path, sizeof(path)) < 0) {
+		snprintf(why, len, "no XDP program at %s", path);
+		return false;
+	}
+	snprintf(why, len, "AF_XDP sockets and the XDP program are available");
+	return true;
 }
 
 /* Zero-copy when every socket of the port is. */
@@ -440,16 +447,19 @@ void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out)
 	nio_xdp_stats(&ap->xdp, out);
 }
 
-int nio_afxdp_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
-			 size_t errlen)
+static int afx_set_claims(struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			  char *err, size_t errlen)
 {
 	struct afx_port *ap = port->priv;
 
-	return nio_xdp_set_claims(&ap->xdp, port, c, err, errlen);
+	return nio_xdp_set_claims(&ap->xdp, port, claims, n, err, errlen);
 }
 
 const struct nio_port_ops nio_port_afxdp_ops = {
 	.name = "afxdp",
+	.probe = afx_probe,
+	.check_claims = nio_xdp_check_claims,
+	.set_claims = afx_set_claims,
 	.open = afx_open,
 	.close = afx_close,
 	.rx_burst = afx_rx_burst,

@@ -42,7 +42,8 @@ void nio_xdp_keep_programs(void)
 
 /* libbpf's and libxdp's own messages: their warnings as netiod's debug lines (the errors that
  * matter come back as return codes and are reported with context). */
-static int lib_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int lib_print(enum libbpf_print_level level,
+							   const char *fmt, va_list ap)
 {
 	char line[512];
 
@@ -50,11 +51,12 @@ static int lib_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	log_debug("libbpf: %s", line);
+	log_debug("%s", line); /* they name themselves ("libbpf: ", "libxdp: ") */
 	return 0;
 }
 
-static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libxdp_print(enum libxdp_print_level level,
+							      const char *fmt, va_list ap)
 {
 	return level == LIBXDP_DEBUG ? 0 : lib_print(LIBBPF_WARN, fmt, ap);
 }
@@ -302,130 +304,82 @@ void nio_xdp_set_local(struct nio_xdp *x)
 
 /* ---------------------------------------------------------------- claims */
 
-static void mask_of(__u32 mask[4], unsigned len)
+/* A prefix of len bits of its family as masks over the 128-bit (IPv4-mapped) address. */
+static void prefix_put(__u32 addr[4], __u32 mask[4], const uint8_t a[16], unsigned len)
 {
+	memcpy(addr, a, 16);
 	for (int i = 0; i < 4; i++) {
 		unsigned bits = len > 32u * (unsigned)i ? len - 32u * (unsigned)i : 0;
 
 		mask[i] = bits >= 32 ? 0xffffffffu : bits ? htonl(~0u << (32 - bits)) : 0;
-	}
-}
-
-static void prefix_put(__u32 addr[4], __u32 mask[4], const struct nio_prefix *p)
-{
-	mask_of(mask, p ? p->len : 0);
-	if (!p)
-		return;
-	memcpy(addr, p->addr, 16);
-	for (int i = 0; i < 4; i++)
 		addr[i] &= mask[i];
-}
-
-static bool ports_any(const struct nio_match *mt)
-{
-	return !mt->sport_lo && mt->sport_hi == 65535 && !mt->dport_lo && mt->dport_hi == 65535;
-}
-
-struct claims {
-	struct nio_xdp_claim c[NIO_XDP_CLAIMS_MAX];
-	unsigned n;
-};
-
-/* One claim per (src, dst) of a pipeline's match, in the pipeline's order. */
-static int claim_add(struct claims *cl, const struct nio_pipeline *pl, const struct nio_prefix *src,
-		     const struct nio_prefix *dst)
-{
-	const struct nio_match *mt = &pl->match;
-	uint8_t family = src ? src->family : dst ? dst->family : mt->family;
-	struct nio_xdp_claim *c;
-
-	if ((src && dst && src->family != dst->family) || (mt->family && family != mt->family))
-		return 0; /* matches nothing */
-	if (cl->n >= NIO_XDP_CLAIMS_MAX)
-		return -1;
-	c = &cl->c[cl->n++];
-	memset(c, 0, sizeof(*c));
-	prefix_put(c->src, c->src_mask, src);
-	prefix_put(c->dst, c->dst_mask, dst);
-	c->family = family;
-	c->proto = mt->proto;
-	c->has_ports = !ports_any(mt);
-	c->sport_lo = mt->sport_lo;
-	c->sport_hi = mt->sport_hi;
-	c->dport_lo = mt->dport_lo;
-	c->dport_hi = mt->dport_hi;
-	c->dst_host = dst && dst->len == 128;
-	c->passthrough = pl->fail_mode == NIO_FAIL_PASSTHROUGH;
-	return 0;
-}
-
-static int pipeline_claims(struct claims *cl, const struct nio_pipeline *pl)
-{
-	const struct nio_match *mt = &pl->match;
-
-	for (unsigned s = 0; s < (mt->nsrc ? mt->nsrc : 1u); s++)
-		for (unsigned d = 0; d < (mt->ndst ? mt->ndst : 1u); d++)
-			if (claim_add(cl, pl, mt->nsrc ? &mt->src[s] : NULL,
-				      mt->ndst ? &mt->dst[d] : NULL) < 0)
-				return -1;
-	return 0;
-}
-
-/* c's pipelines that receive on port, as claims; -1 with err if they do not fit. */
-static int claims_build(struct claims *cl, const struct nio_port *port, const struct nio_config *c,
-			char *err, size_t errlen)
-{
-	cl->n = 0;
-	for (unsigned i = 0; i < c->npipelines; i++) {
-		const struct nio_pipeline *pl = &c->pipelines[i];
-
-		if (pl->match.in_port >= 0 && pl->match.in_port != port->id)
-			continue;
-		if (pipeline_claims(cl, pl) < 0)
-			return nio_err(err, errlen,
-				       "%s:%d: port '%s': pipeline '%s' needs more claims than the "
-				       "XDP program holds (%u per port)",
-				       c->file, pl->line, port->name, pl->name,
-				       (unsigned)NIO_XDP_CLAIMS_MAX);
 	}
-	return 0;
 }
 
-/* Would c's claims on port fit? netiod -t asks, without a device. */
-int nio_xdp_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
-			 size_t errlen)
+/* claims.c's claim as the program's entry. */
+static void claim_conv(struct nio_xdp_claim *c, const struct nio_claim *cl)
 {
-	static struct claims cl;
+	unsigned v4 = cl->family == 4 ? 96 : 0, host = cl->family == 4 ? 32 : 128;
 
-	return claims_build(&cl, port, c, err, errlen);
+	memset(c, 0, sizeof(*c));
+	if (cl->has_src)
+		prefix_put(c->src, c->src_mask, cl->src, v4 + cl->src_len);
+	if (cl->has_dst)
+		prefix_put(c->dst, c->dst_mask, cl->dst, v4 + cl->dst_len);
+	c->family = cl->family;
+	c->proto = cl->proto;
+	c->has_ports =
+		cl->sport_lo || cl->sport_hi != 65535 || cl->dport_lo || cl->dport_hi != 65535;
+	c->sport_lo = cl->sport_lo;
+	c->sport_hi = cl->sport_hi;
+	c->dport_lo = cl->dport_lo;
+	c->dport_hi = cl->dport_hi;
+	c->dst_host = cl->has_dst && cl->family && cl->dst_len == host;
+	c->passthrough = cl->fail_mode == NIO_FAIL_PASSTHROUGH;
 }
 
-/* Write the claims into the set the program is not using, then switch it over. */
-int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port, const struct nio_config *c,
-		       char *err, size_t errlen)
+/* Do n claims fit in the program's table? netiod -t asks, without a device. */
+int nio_xdp_check_claims(const struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			 unsigned *refused, char *err, size_t errlen)
 {
-	static struct claims cl; /* control thread only */
+	(void)port;
+	(void)claims;
+	if (n <= NIO_XDP_CLAIMS_MAX)
+		return 0;
+	*refused = NIO_XDP_CLAIMS_MAX;
+	return nio_err(err, errlen, "needs more claims than the XDP program holds (%u per port)",
+		       (unsigned)NIO_XDP_CLAIMS_MAX);
+}
+
+/* Write the claims into the set the program is not using, then switch it over: a frame sees
+ * the old set or the new one, never a mix. */
+int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port,
+		       const struct nio_claim *claims, unsigned n, char *err, size_t errlen)
+{
 	struct nio_xdp_conf conf = { 0 };
+	struct nio_xdp_claim c;
 	__u32 zero = 0, set;
 
-	if (claims_build(&cl, port, c, err, errlen) < 0)
-		return -1;
+	if (n > NIO_XDP_CLAIMS_MAX)
+		return nio_err(err, errlen, "%u claims, the XDP program holds %u", n,
+			       (unsigned)NIO_XDP_CLAIMS_MAX);
 	if (bpf_map_lookup_elem(x->map[NIO_XDP_MAP_CONF], &zero, &conf) < 0)
 		return nio_err(err, errlen, "XDP conf map: %s", strerror(errno));
 	set = (conf.set & 1) ^ 1;
-	for (unsigned i = 0; i < cl.n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		__u32 idx = set * NIO_XDP_CLAIMS_MAX + i;
 
-		if (bpf_map_update_elem(x->map[NIO_XDP_MAP_CLAIMS], &idx, &cl.c[i], BPF_ANY) < 0)
+		claim_conv(&c, &claims[i]);
+		if (bpf_map_update_elem(x->map[NIO_XDP_MAP_CLAIMS], &idx, &c, BPF_ANY) < 0)
 			return nio_err(err, errlen, "XDP claims map: %s", strerror(errno));
 	}
-	conf.nclaims[set] = cl.n;
+	conf.nclaims[set] = n;
 	conf.set = set;
 	memcpy(conf.mac, port->mac, 6);
 	nio_xdp_set_local(x);
 	if (bpf_map_update_elem(x->map[NIO_XDP_MAP_CONF], &zero, &conf, BPF_ANY) < 0)
 		return nio_err(err, errlen, "XDP conf map: %s", strerror(errno));
-	log_debug("port %s: %u claims in the XDP program", port->name, cl.n);
+	log_debug("port %s: %u claims in the XDP program", port->name, n);
 	return 0;
 }
 

@@ -146,6 +146,20 @@ static void local(const char *addr, uint8_t what)
 	assert_int_equal(bpf_map_update_elem(x.map[NIO_XDP_MAP_LOCAL], key, &what, BPF_ANY), 0);
 }
 
+/* conf's claims on port, as claims.c builds them, into the program */
+static int install(char *err, size_t errlen)
+{
+	struct nio_claim *v;
+	unsigned n;
+	int rc;
+
+	if (nio_claims_build(&conf, &port, &v, &n, err, errlen) < 0)
+		return -1;
+	rc = nio_xdp_set_claims(&x, &port, v, n, err, errlen);
+	free(v);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	char path[512], err[256];
@@ -176,7 +190,7 @@ static int setup(void **state)
 	pipeline(4, "203.0.113.0/24", 0, 0, NIO_FAIL_PASSTHROUGH);
 	pipeline(5, "203.0.113.0/25", 0, 0, NIO_FAIL_SECURE); /* never reached: 4 is first */
 	pipeline(6, NULL, 0, 0, NIO_FAIL_SECURE);	      /* catch-all */
-	assert_int_equal(nio_xdp_set_claims(&x, &port, &conf, err, sizeof(err)), 0);
+	assert_int_equal(install(err, sizeof(err)), 0);
 	local("198.51.100.1", 1);
 	local("192.0.2.1", 1);
 	local("192.0.2.255", 2);
@@ -281,41 +295,31 @@ static void test_reload(void **state)
 	if (!obj)
 		skip();
 	conf.npipelines = 1; /* only the secure 5001 pipeline */
-	assert_int_equal(nio_xdp_set_claims(&x, &port, &conf, err, sizeof(err)), 0);
+	assert_int_equal(install(err, sizeof(err)), 0);
 	v4(&f, gw_mac, "198.51.100.10", 17, 5003, 0, 0);
 	assert_int_equal(run(&f), XDP_PASS); /* no catch-all any more */
 	conf.npipelines = all;
-	assert_int_equal(nio_xdp_set_claims(&x, &port, &conf, err, sizeof(err)), 0);
+	assert_int_equal(install(err, sizeof(err)), 0);
 	assert_int_equal(run(&f), XDP_DROP);
 }
 
-/* More claims than the program holds: refused with the pipeline's line, nothing changed. */
+/* More claims than the program holds are refused, at the first that does not fit. */
 static void test_too_many(void **state)
 {
 	char err[256] = "";
-	struct nio_config *big = calloc(1, sizeof(*big));
+	struct nio_claim *v = calloc(NIO_XDP_CLAIMS_MAX + 1, sizeof(*v));
+	unsigned refused = 0;
 
 	(void)state;
-	assert_non_null(big);
-	snprintf(big->file, sizeof(big->file), "big.conf");
-	big->npipelines = 1;
-	big->pipelines[0].line = 7;
-	snprintf(big->pipelines[0].name, sizeof(big->pipelines[0].name), "wide");
-	big->pipelines[0].match.in_port = -1;
-	big->pipelines[0].match.sport_hi = big->pipelines[0].match.dport_hi = 65535;
-	big->pipelines[0].match.nsrc = big->pipelines[0].match.ndst = NIO_MAX_PREFIXES;
-	for (unsigned i = 0; i < NIO_MAX_PREFIXES; i++) {
-		nio_prefix_parse("192.0.2.0/24", &big->pipelines[0].match.src[i]);
-		nio_prefix_parse("198.51.100.0/24", &big->pipelines[0].match.dst[i]);
-	}
-	assert_int_equal(nio_xdp_check_claims(&port, big, err, sizeof(err)), 0); /* 64 fit */
-	big->npipelines = 5;
-	for (unsigned i = 1; i < 5; i++)
-		big->pipelines[i] = big->pipelines[0];
-	assert_int_equal(nio_xdp_check_claims(&port, big, err, sizeof(err)), -1);
-	assert_string_equal(err, "big.conf:7: port 'lan': pipeline 'wide' needs more claims than "
-				 "the XDP program holds (256 per port)");
-	free(big);
+	assert_non_null(v);
+	assert_int_equal(
+		nio_xdp_check_claims(&port, v, NIO_XDP_CLAIMS_MAX, &refused, err, sizeof(err)), 0);
+	assert_int_equal(
+		nio_xdp_check_claims(&port, v, NIO_XDP_CLAIMS_MAX + 1, &refused, err, sizeof(err)),
+		-1);
+	assert_int_equal(refused, NIO_XDP_CLAIMS_MAX);
+	assert_string_equal(err, "needs more claims than the XDP program holds (256 per port)");
+	free(v);
 }
 
 int main(void)
