@@ -175,20 +175,38 @@ static __always_inline int claim_match(const struct nio_xdp_claim *c, const stru
 	       k->dport >= c->dport_lo && k->dport <= c->dport_hi;
 }
 
-/* The first claim of the active set matching k, or NULL. */
+struct find {
+	const struct key *k;
+	__u32 base; /* the active set's first entry */
+	int local;
+	const struct nio_xdp_claim *found;
+};
+
+/* bpf_loop's body: claim i of the set; 1 stops at the first that matches. */
+static long claim_try(__u32 i, void *arg)
+{
+	struct find *f = arg;
+	__u32 idx = f->base + i;
+	const struct nio_xdp_claim *c = bpf_map_lookup_elem(&nio_claims, &idx);
+
+	if (!c || !claim_match(c, f->k, f->local))
+		return 0;
+	f->found = c;
+	return 1;
+}
+
+/* The first claim of the active set matching k, or NULL. bpf_loop: the verifier checks the
+ * body once instead of once per possible claim, so the program loads in milliseconds. */
 static __always_inline const struct nio_xdp_claim *claim_find(const struct nio_xdp_conf *conf,
 							      const struct key *k, int local)
 {
 	__u32 set = conf->set & 1, n = conf->nclaims[set];
+	struct find f = { .k = k, .base = set * NIO_XDP_CLAIMS_MAX, .local = local };
 
-	for (__u32 i = 0; i < NIO_XDP_CLAIMS_MAX && i < n; i++) {
-		__u32 idx = set * NIO_XDP_CLAIMS_MAX + i;
-		const struct nio_xdp_claim *c = bpf_map_lookup_elem(&nio_claims, &idx);
-
-		if (c && claim_match(c, k, local))
-			return c;
-	}
-	return 0;
+	if (n > NIO_XDP_CLAIMS_MAX)
+		n = NIO_XDP_CLAIMS_MAX;
+	bpf_loop(n, claim_try, &f, 0);
+	return f.found;
 }
 
 /* Past the Ethernet header and up to two VLAN tags: the L3 header, *proto its ethertype. */
