@@ -17,13 +17,14 @@
 
 /*
  * Geometry: 4 KiB frames (AF_XDP's aligned chunks; the kernel puts a received frame 256 bytes
- * in, NIO_PKT_HEADROOM), AFX_RING entries in each of a socket's four rings, and AFX_BUFS
- * buffers per worker in the shared UMEM, enough for the fill rings of several ports and
+ * in, NIO_PKT_HEADROOM), AFX_RING entries in each of a socket's four rings (at 60-byte line
+ * rate a worker may be off its CPU for AFX_RING frames' time before the kernel drops), and
+ * AFX_BUFS buffers (32 MiB) per worker in the shared UMEM: the fill rings of two ports and
  * what is in flight.
  */
 #define AFX_FRAME 4096u
-#define AFX_RING  1024u
-#define AFX_BUFS  4096u
+#define AFX_RING  2048u
+#define AFX_BUFS  8192u
 #define AFX_BATCH 64u
 
 _Static_assert(XDP_PACKET_HEADROOM == NIO_PKT_HEADROOM, "frames land at the standard headroom");
@@ -223,14 +224,31 @@ static uint16_t afx_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint1
 	return i;
 }
 
-/* need_wakeup: the kernel asks for a kick only when its TX processing has stopped. */
+/* Descriptors in the TX ring the kernel has not taken yet. */
+static uint32_t tx_pending(const struct afx_queue *a)
+{
+	/* acquire: pairs with the kernel's release of the consumer index once it read them */
+	return a->tx.cached_prod - __atomic_load_n(a->tx.consumer, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * need_wakeup: the kernel asks for a kick only when its TX processing has stopped (always, in
+ * copy mode). A copy-mode kick sends at most 32 frames (the kernel's TX_BATCH_SIZE), so kick
+ * until the ring is empty, bounded by the ring's size: a frame left there would wait for the
+ * next one sent, however long that takes.
+ */
 static void afx_flush(struct nio_port *port)
 {
 	struct afx_queue *a = queue(port);
 
-	if (a->tx_kick && xsk_ring_prod__needs_wakeup(&a->tx))
-		(void)sendto(xsk_socket__fd(a->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-	a->tx_kick = false;
+	for (unsigned i = 0; a->tx_kick && i < AFX_RING / 32 + 1; i++) {
+		if (!tx_pending(a) || !xsk_ring_prod__needs_wakeup(&a->tx))
+			break;
+		if (sendto(xsk_socket__fd(a->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
+		    errno != EAGAIN)
+			break; /* ENOBUFS, ENETDOWN: the next turn tries again */
+	}
+	a->tx_kick = tx_pending(a) != 0;
 	cq_reap(a);
 }
 
@@ -277,11 +295,33 @@ static void umem_put(void)
 	shared.region = NULL;
 }
 
-/* Every buffer this socket's rings held goes home: the socket is closed, the kernel let go. */
-static void queue_close(struct afx_queue *a)
+/* What the kernel could not put in the socket's rings, which netiod's counters cannot see. */
+static void log_totals(const struct nio_port *port, unsigned q, const struct afx_queue *a)
 {
-	if (a->xsk)
+	struct xdp_statistics st = { 0 };
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		return;
+	if (st.rx_dropped || st.rx_ring_full || st.rx_fill_ring_empty_descs ||
+	    st.rx_invalid_descs || st.tx_invalid_descs)
+		log_info(
+			"port %s queue %u: the kernel dropped %llu frames (RX ring full %llu, fill "
+			"ring empty %llu), invalid descriptors RX %llu TX %llu",
+			port->name, q, (unsigned long long)st.rx_dropped,
+			(unsigned long long)st.rx_ring_full,
+			(unsigned long long)st.rx_fill_ring_empty_descs,
+			(unsigned long long)st.rx_invalid_descs,
+			(unsigned long long)st.tx_invalid_descs);
+}
+
+/* Every buffer this socket's rings held goes home: the socket is closed, the kernel let go. */
+static void queue_close(const struct nio_port *port, unsigned q, struct afx_queue *a)
+{
+	if (a->xsk) {
+		log_totals(port, q, a);
 		xsk_socket__delete(a->xsk);
+	}
 	a->xsk = NULL;
 	for (uint32_t i = 0; a->held && i < shared.region->nbufs; i++)
 		if (a->held[i])
@@ -297,7 +337,7 @@ static void afx_close(struct nio_port *port)
 	if (!ap)
 		return;
 	for (unsigned i = 0; i < ap->nq; i++)
-		queue_close(&ap->q[i]);
+		queue_close(port, i, &ap->q[i]);
 	nio_xdp_detach(&ap->xdp);
 	umem_put();
 	free(ap);
