@@ -794,6 +794,7 @@ enum {
 struct nio_xdp {
 	int map[NIO_XDP_NMAPS]; /* fds, -1 when not open */
 	uint32_t prog_id;
+	int mode; /* enum xdp_attach_mode: native, or generic where the driver has no XDP */
 	int ifindex;
 	char pin[256]; /* where the claims map is pinned */
 };

@@ -161,6 +161,7 @@ static int take_over(struct nio_xdp *x, int ifindex)
 			continue;
 		if (maps_of(xdp_program__fd(p), x->map) == 0) {
 			x->prog_id = xdp_program__id(p);
+			x->mode = xdp_multiprog__attach_mode(mp);
 			rc = 1;
 		} else {
 			maps_close(x);
@@ -171,22 +172,42 @@ static int take_over(struct nio_xdp *x, int ifindex)
 	return rc;
 }
 
-static int load(struct nio_xdp *x, int ifindex, char *err, size_t errlen)
+/* The program from path attached in mode; NULL with err set. */
+static struct xdp_program *attach(const char *path, int ifindex, enum xdp_attach_mode mode,
+				  char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	struct xdp_program *p = xdp_program__open_file(path, "xdp", NULL);
+	int rc;
+
+	if (libxdp_get_error(p))
+		return nio_err(err, errlen, "XDP program %s: cannot open", path), NULL;
+	rc = xdp_program__attach(p, ifindex, mode, 0);
+	if (rc == 0)
+		return p;
+	xdp_program__close(p);
+	nio_err(err, errlen, "attach XDP program (%s mode): %s",
+		mode == XDP_MODE_NATIVE ? "native" : "generic", strerror(-rc));
+	return NULL;
+}
+
+/* Native mode, or where the device's driver has no XDP, the kernel's generic (skb) mode:
+ * slower (the skb is built first), but claims and fail-mode hold the same. */
+static int load(struct nio_xdp *x, const struct nio_port *port, char *err, size_t errlen)
+{
+	char path[PATH_MAX], why[256];
 	struct xdp_program *p;
 	struct bpf_object *obj;
-	int rc;
 
 	if (nio_xdp_obj_path(path, sizeof(path)) < 0)
 		return nio_err(err, errlen, "XDP program %s: %s", path, strerror(errno));
-	p = xdp_program__open_file(path, "xdp", NULL);
-	if (libxdp_get_error(p))
-		return nio_err(err, errlen, "XDP program %s: cannot open", path);
-	rc = xdp_program__attach(p, ifindex, XDP_MODE_NATIVE, 0);
-	if (rc < 0) {
-		xdp_program__close(p);
-		return nio_err(err, errlen, "attach XDP program (native mode): %s", strerror(-rc));
+	x->mode = XDP_MODE_NATIVE;
+	p = attach(path, port->ifindex, XDP_MODE_NATIVE, why, sizeof(why));
+	if (!p) {
+		x->mode = XDP_MODE_SKB;
+		p = attach(path, port->ifindex, XDP_MODE_SKB, err, errlen);
+		if (!p)
+			return -1;
+		log_warnx("port %s: %s; in generic mode instead", port->name, why);
 	}
 	obj = xdp_program__bpf_obj(p);
 	for (int k = 0; k < NIO_XDP_NMAPS; k++)
@@ -229,7 +250,7 @@ int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, si
 	libbpf_set_print(lib_print);
 	libxdp_set_print(libxdp_print);
 	rc = take_over(x, port->ifindex);
-	if (!rc && load(x, port->ifindex, err, errlen) < 0) {
+	if (!rc && load(x, port, err, errlen) < 0) {
 		maps_close(x);
 		return -1;
 	}
@@ -246,7 +267,7 @@ void nio_xdp_detach(struct nio_xdp *x)
 	if (!keep_programs && x->prog_id) {
 		p = xdp_program__from_id(x->prog_id);
 		if (!libxdp_get_error(p)) {
-			xdp_program__detach(p, x->ifindex, XDP_MODE_NATIVE, 0);
+			xdp_program__detach(p, x->ifindex, (enum xdp_attach_mode)x->mode, 0);
 			xdp_program__close(p);
 		}
 		if (x->pin[0])
