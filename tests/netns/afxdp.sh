@@ -4,8 +4,11 @@
 # through the kernel only; under a catch-all claim the gateway's kernel still answers its own
 # ping and neighbour discovery; while netiod is stopped, and after a kill -9, the XDP program
 # drops the secure pipeline's flow and hands the passthrough one to the kernel; a restarted
-# netiod takes the program over and forwards again. Frames are moved, never copied.
+# netiod takes the program over and forwards again. Frames are moved, never copied. Two workers
+# on veths with two queues: each worker has the AF_XDP socket of its queue.
 here=$(cd "$(dirname "$0")" && pwd)
+VETH_QUEUES=2
+NETIOD_ARGS=""
 . "$here/lib.sh"
 
 COUNT=200
@@ -40,6 +43,7 @@ fi
 setup_topology
 gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 cat >"$WORK/afxdp.conf" <<'EOF'
+workers = 2
 port lan { device = "gw-lan" driver = "afxdp" }
 port wan { device = "gw-wan" driver = "afxdp" }
 pipeline secure {
@@ -61,8 +65,10 @@ EOF
 start_netiod "$WORK/afxdp.conf"
 [ "$(ctl -j port list | jq -r '[.[] | .driver + "/" + .claims + "/" + .mode] | unique | .[]')" = \
 	afxdp/enforced/copy ] || fail "port list: $(ctl port list)"
+grep -q "port lan: AF_XDP on gw-lan, 2 queue(s), copy mode" "$WORK/netiod.log" ||
+	fail "not one socket per queue: $(grep AF_XDP "$WORK/netiod.log")"
 warm_up
-ok "afxdp ports up, claims enforced, copy mode on veth (port list)"
+ok "afxdp ports up, claims enforced, copy mode on veth, 2 queues (port list, log)"
 
 # 1. Kernel forwarding on: claimed flows through netiod alone, unclaimed through the kernel alone.
 r=$(flow 5001 30)
@@ -74,6 +80,27 @@ once "$r" "unclaimed flow not forwarded by the kernel"
 rx1=$(stat '.ports[] | select(.name=="lan") | .rx_packets')
 [ $((rx1 - rx0)) -eq 0 ] || fail "netiod received $((rx1 - rx0)) frames of an unclaimed flow"
 ok "kernel forwarding on: claimed flow once through netiod ($(pl secure) sent), unclaimed once through the kernel alone"
+
+# 16 flows of the claimed port: the veth spreads them over its two queues, each worker's socket
+# takes its own, and every datagram arrives once, in order.
+FLOW recv 198.51.100.10 5001 1 16 30 >"$WORK/recv-16" &
+r16=$!
+for _ in $(seq 50); do
+	wan ss -Hlun "sport = :5001" | grep -q . && break
+	sleep 0.1
+done
+lan timeout 60 /usr/bin/python3 "$here/seqflow.py" send 198.51.100.10 5001 1 16 50 >/dev/null ||
+	fail "sender of 16 flows"
+wait $r16
+r=$(cat "$WORK/recv-16")
+[ "$(got "$r" .received)" -eq 800 ] && [ "$(got "$r" .reordered)" -eq 0 ] ||
+	fail "16 flows over 2 queues: $r"
+for w in 0 1; do
+	n=$(stat ".workers[$w].ports[] | select(.name==\"lan\") | .rx_packets")
+	[ "$n" -gt 0 ] || fail "worker $w received nothing on its queue's socket"
+done
+per=$(ctl -j stats | jq -r '[.workers[].ports[] | select(.name=="lan") | .rx_packets] | map(tostring) | join("/")')
+ok "2 queues, 2 workers: each worker's socket received ($per frames), 16 flows in order"
 
 # 2. Everything from wan is claimed: the gateway's own addresses and ND stay with its kernel.
 wan ip neigh flush dev eth0

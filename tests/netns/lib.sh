@@ -3,6 +3,7 @@
 #   wan  eth0 198.51.100.10/24 2001:db8:2::10/64  --  gw-wan 198.51.100.1/24 2001:db8:2::1/64
 # The gateway's kernel does not forward (ip_forward=0): netiod is the only forwarder.
 # GW_OFFLOADS=1 turns the gateway devices' offloads on (GRO, GSO, TSO, checksums), as on a NIC.
+# VETH_QUEUES=N gives each veth N receive and transmit queues.
 # NETIO_DRIVER=afxdp runs the gateway's afpacket ports as afxdp ports (an XDP program and AF_XDP
 # sockets; libxdp's bpffs is one the test mounts, so what netiod pins outlives netiod).
 # Requires: O (build dir). Provides: NS_LAN NS_GW NS_WAN, WORK, start_netiod, stop_netiod, ctl.
@@ -66,8 +67,12 @@ setup_topology() {
 	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN"; do
 		ip netns add "$ns" || fail "ip netns add $ns"
 	done
-	ip link add eth0 netns "$NS_LAN" type veth peer name gw-lan netns "$NS_GW"
-	ip link add eth0 netns "$NS_WAN" type veth peer name gw-wan netns "$NS_GW"
+	# VETH_QUEUES=N: N receive and transmit queues per veth (a multi-queue NIC)
+	_q=${VETH_QUEUES:+numtxqueues $VETH_QUEUES numrxqueues $VETH_QUEUES}
+	# shellcheck disable=SC2086
+	ip link add eth0 netns "$NS_LAN" $_q type veth peer name gw-lan netns "$NS_GW" $_q
+	# shellcheck disable=SC2086
+	ip link add eth0 netns "$NS_WAN" $_q type veth peer name gw-wan netns "$NS_GW" $_q
 	gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 	ip -n "$NS_GW" link set lo up
 	for d in gw-lan gw-wan; do
