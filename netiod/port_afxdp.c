@@ -56,6 +56,12 @@ static struct {
 	struct xsk_ring_prod fq; /* the first socket's rings, handed over by libxdp */
 	struct xsk_ring_cons cq;
 	unsigned users;
+	/* libxdp binds the UMEM's own fd as the first socket, and it stays bound until the UMEM
+	 * goes: when its port closes while others share the UMEM, the socket is parked here
+	 * (ifindex, queue) and a port opened on that queue again takes it back */
+	struct afx_queue parked;
+	int parked_ifindex;
+	unsigned parked_q;
 } shared;
 
 static struct afx_queue *queue(struct nio_port *port)
@@ -285,10 +291,14 @@ static int umem_get(unsigned nworkers, char *err, size_t errlen)
 	return 0;
 }
 
+static void queue_close(const char *name, unsigned q, struct afx_queue *a);
+
 static void umem_put(void)
 {
 	if (--shared.users)
 		return;
+	if (shared.parked.xsk)
+		queue_close("(parked)", shared.parked_q, &shared.parked);
 	xsk_umem__delete(shared.umem);
 	shared.umem = NULL;
 	nio_region_unref(shared.region);
@@ -296,7 +306,7 @@ static void umem_put(void)
 }
 
 /* What the kernel could not put in the socket's rings, which netiod's counters cannot see. */
-static void log_totals(const struct nio_port *port, unsigned q, const struct afx_queue *a)
+static void log_totals(const char *name, unsigned q, const struct afx_queue *a)
 {
 	struct xdp_statistics st = { 0 };
 	socklen_t len = sizeof(st);
@@ -308,7 +318,7 @@ static void log_totals(const struct nio_port *port, unsigned q, const struct afx
 		log_info(
 			"port %s queue %u: the kernel dropped %llu frames (RX ring full %llu, fill "
 			"ring empty %llu), invalid descriptors RX %llu TX %llu",
-			port->name, q, (unsigned long long)st.rx_dropped,
+			name, q, (unsigned long long)st.rx_dropped,
 			(unsigned long long)st.rx_ring_full,
 			(unsigned long long)st.rx_fill_ring_empty_descs,
 			(unsigned long long)st.rx_invalid_descs,
@@ -316,10 +326,10 @@ static void log_totals(const struct nio_port *port, unsigned q, const struct afx
 }
 
 /* Every buffer this socket's rings held goes home: the socket is closed, the kernel let go. */
-static void queue_close(const struct nio_port *port, unsigned q, struct afx_queue *a)
+static void queue_close(const char *name, unsigned q, struct afx_queue *a)
 {
 	if (a->xsk) {
-		log_totals(port, q, a);
+		log_totals(name, q, a);
 		xsk_socket__delete(a->xsk);
 	}
 	a->xsk = NULL;
@@ -330,14 +340,40 @@ static void queue_close(const struct nio_port *port, unsigned q, struct afx_queu
 	a->held = NULL;
 }
 
+/* The UMEM's own socket cannot be closed while other ports share the UMEM: keep it. */
+static bool park(const struct nio_port *port, unsigned q, struct afx_queue *a)
+{
+	if (!a->xsk || shared.users < 2 || xsk_socket__fd(a->xsk) != xsk_umem__fd(shared.umem))
+		return false;
+	shared.parked = *a;
+	shared.parked_ifindex = port->ifindex;
+	shared.parked_q = q;
+	a->xsk = NULL;
+	a->held = NULL;
+	return true;
+}
+
+/* The parked socket, if it is bound to this device and queue. */
+static bool unpark(const struct nio_port *port, unsigned q, struct afx_queue *a)
+{
+	if (!shared.parked.xsk || shared.parked_ifindex != port->ifindex || shared.parked_q != q)
+		return false;
+	*a = shared.parked;
+	memset(&shared.parked, 0, sizeof(shared.parked));
+	return true;
+}
+
 static void afx_close(struct nio_port *port)
 {
 	struct afx_port *ap = port->priv;
 
 	if (!ap)
 		return;
-	for (unsigned i = 0; i < ap->nq; i++)
-		queue_close(port, i, &ap->q[i]);
+	for (unsigned i = 0; i < ap->nq; i++) {
+		if (park(port, i, &ap->q[i]))
+			continue;
+		queue_close(port->name, i, &ap->q[i]);
+	}
 	nio_xdp_detach(&ap->xdp);
 	umem_put();
 	free(ap);
@@ -359,6 +395,10 @@ static int queue_open(struct nio_port *port, struct afx_port *ap, unsigned i, ch
 	socklen_t len = sizeof(opts);
 	int rc;
 
+	if (unpark(port, i, a))
+		return nio_xdp_set_xsk(&ap->xdp, i, xsk_socket__fd(a->xsk)) < 0
+			       ? nio_err(err, errlen, "XSK map, queue %u: %s", i, strerror(errno))
+			       : 0;
 	a->held = calloc(shared.region->nbufs, 1);
 	if (!a->held)
 		return nio_err(err, errlen, "out of memory");

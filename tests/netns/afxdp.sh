@@ -116,6 +116,24 @@ c=$(stat '[.ports[] | .rx_copies + .tx_copies] | add')
 ctl stats | grep -q '^copies: 0 in, 0 out, 0.00 per frame sent' || fail "stats: $(ctl stats | grep copies)"
 ok "afxdp to afxdp: 0 copies per forwarded frame"
 
+# 4. A reload that drops lan hands the device back to the kernel (program detached); one that
+# brings it back, the ports listed in the other order, claims again by the new indices.
+{ echo 'forward-nothing = true'; grep '^port wan' "$WORK/afxdp.conf"; } >"$WORK/wan-only.conf"
+ctl reload "$WORK/wan-only.conf" >/dev/null || fail "reload without lan"
+gw ip link show gw-lan | grep -q 'prog/xdp' && fail "lan's XDP program stayed after the port went"
+{ grep '^port wan' "$WORK/afxdp.conf"; grep -v '^port wan' "$WORK/afxdp.conf"; } >"$WORK/swapped.conf"
+ctl reload "$WORK/swapped.conf" >/dev/null || fail "reload bringing lan back"
+w0=$(pl from-wan)
+wan ping -c 3 -i 0.2 -W 1 192.0.2.10 >/dev/null || fail "wan -> lan after lan came back"
+[ $(($(pl from-wan) - w0)) -ge 3 ] || fail "from-wan +$(($(pl from-wan) - w0)) after lan came back"
+# both ports kept, both indices changed: the claims go by the new ones
+ctl reload "$WORK/afxdp.conf" >/dev/null || fail "reload back to the first configuration"
+s0=$(pl secure)
+r=$(flow 5001 30)
+once "$r" "claimed flow after the reloads"
+[ $(($(pl secure) - s0)) -ge $COUNT ] || fail "secure +$(($(pl secure) - s0)) after the reloads"
+ok "reloads: lan dropped (program detached), back, ports reordered twice: claims follow the indices"
+
 # failmode WHEN: with netiod gone, secure drops its flow and passthrough leaves it to the kernel
 failmode() {
 	r=$(flow 5001 4)
@@ -136,7 +154,7 @@ resumed() {
 	ok "$1: restarted netiod took the program over and forwards again"
 }
 
-# 4. netiod stopped (SIGTERM), then killed (kill -9): the program and its claims stay.
+# 5. netiod stopped (SIGTERM), then killed (kill -9): the program and its claims stay.
 stop_netiod
 failmode "netiod stopped"
 resumed "after a stop" $COUNT
