@@ -236,12 +236,9 @@ static struct nio_config *load(unsigned nqueues, const char *pipeline, const cha
 	return c;
 }
 
-<<<<<<< HEAD
-/* The group with its configuration, workers not started yet. */
-static struct nio_config *configure(unsigned nqueues, const char *service)
-=======
-static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, const char *service)
->>>>>>> 20de6fc (regions: port drivers may own a buffer region (netiod/region.c): packets live in place in its buffers, freed ones return to the owning worker's free list (no lock; foreign frees over the back rings), a driver keeps a moved buffer by NULLing it in tx_burst; rx_copies/tx_copies per port in stats, -j, /metrics; unit tests for ownership accounting)
+/* The group with its configuration, workers not started yet; lan receives into r if given. */
+static struct nio_config *configure_region(struct nio_region *r, unsigned nqueues,
+					   const char *service)
 {
 	char err[512];
 	struct nio_config *c;
@@ -260,9 +257,14 @@ static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, c
 	return c;
 }
 
-static struct nio_config *setup(unsigned nqueues, const char *service)
+static struct nio_config *configure(unsigned nqueues, const char *service)
 {
-	struct nio_config *c = configure(nqueues, service);
+	return configure_region(NULL, nqueues, service);
+}
+
+static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, const char *service)
+{
+	struct nio_config *c = configure_region(r, nqueues, service);
 
 	assert_int_equal(nio_workers_start(&d), 0);
 	return c;
@@ -584,20 +586,10 @@ static void test_pktring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-<<<<<<< HEAD
 		cmocka_unit_test(test_pktring),	      cmocka_unit_test(test_single_queue_spread),
 		cmocka_unit_test(test_queues_stay),   cmocka_unit_test(test_owner_gets_all),
 		cmocka_unit_test(test_stuck_worker),  cmocka_unit_test(test_reload_keeps_counters),
-		cmocka_unit_test(test_trace_handoff),
-=======
-		cmocka_unit_test(test_pktring),
-		cmocka_unit_test(test_single_queue_spread),
-		cmocka_unit_test(test_queues_stay),
-		cmocka_unit_test(test_owner_gets_all),
-		cmocka_unit_test(test_stuck_worker),
-		cmocka_unit_test(test_reload_keeps_counters),
-		cmocka_unit_test(test_region_all_back),
->>>>>>> 20de6fc (regions: port drivers may own a buffer region (netiod/region.c): packets live in place in its buffers, freed ones return to the owning worker's free list (no lock; foreign frees over the back rings), a driver keeps a moved buffer by NULLing it in tx_burst; rx_copies/tx_copies per port in stats, -j, /metrics; unit tests for ownership accounting)
+		cmocka_unit_test(test_trace_handoff), cmocka_unit_test(test_region_all_back),
 	};
 
 	log_init(0);
