@@ -317,13 +317,13 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(
-			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s, s:s}", "name",
-				     text(p->name), "driver", p->ops->name, "device",
-				     text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
-				     "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up",
-				     "eof", p->ops->eof && p->ops->eof((struct nio_port *)p),
-				     "claims", nio_port_is_tap(p) ? "tap" : "enforced", "mode",
-				     port_mode(p)));
+			a,
+			json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s, s:s}", "name",
+				  text(p->name), "driver", p->ops->name, "device",
+				  text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
+				  "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up", "eof",
+				  p->ops->eof && p->ops->eof((struct nio_port *)p), "claims",
+				  nio_port_is_tap(p) ? "tap" : "enforced", "mode", port_mode(p)));
 	}
 	return a;
 }
