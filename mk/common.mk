@@ -34,7 +34,7 @@ msg = @printf '  %-7s %s\n' $(1) $(patsubst $(O)/%,%,$(2))
 endif
 
 PKGS := libevent libevent_pthreads libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libpcap libconfuse jansson \
-	libseccomp
+	libseccomp libxdp libbpf
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	-Wformat=2 -Wundef -Wvla -Wcast-align -Wno-unused-parameter -fno-common
 OPT ?= -O2
@@ -63,7 +63,7 @@ $(O)/obj/%.o: $(TOP)/%.c
 CFLAGS += -I$(O)/gen
 NIO_VERSION = $(shell cat $(TOP)/VERSION)$(shell git -C $(TOP) describe --always --dirty \
 	--abbrev=7 2>/dev/null | sed 's/^/-g/')
-GEN_paths := PLUGINDIR SYSCONFDIR STATEDIR RUNDIR DOCDIR BINDIR
+GEN_paths := PLUGINDIR SYSCONFDIR STATEDIR RUNDIR DOCDIR BINDIR XDP_OBJ
 GEN_version := VERSION
 $(O)/gen/nio_paths.h $(O)/gen/nio_version.h: $(O)/gen/nio_%.h: FORCE
 	@mkdir -p $(dir $@)
@@ -75,7 +75,8 @@ NIO_STATEDIR = $(STATEDIR)
 NIO_RUNDIR = $(RUNDIR)
 NIO_DOCDIR = $(DOCDIR)
 NIO_BINDIR = $(BINDIR)
-$(O)/obj/netiod/netiod.o $(O)/obj/netiod/netioctl.o: $(O)/gen/nio_paths.h
+NIO_XDP_OBJ = $(LIBDIR)/netio/netio_xdp.bpf.o
+$(O)/obj/netiod/netiod.o $(O)/obj/netiod/netioctl.o $(O)/obj/netiod/xdp_prog.o: $(O)/gen/nio_paths.h
 $(O)/obj/netiod/version.o: $(O)/gen/nio_version.h
 .PHONY: FORCE
 FORCE:

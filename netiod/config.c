@@ -831,6 +831,8 @@ static int driver_opts(struct nio_port *p, cfg_t *sec, cfg_t *top)
 		if ((o->flags & NIO_OPT_F_GLOBAL) && !cfg_getstr(sec, o->name) &&
 		    cfg_getstr(top, o->name))
 			cfg_setstr(sec, o->name, cfg_getstr(top, o->name));
+	if (!p->ops->parse)
+		return 0; /* a driver without options of its own (afxdp) */
 	conf = nio_conf_open(sec, p->ops->options);
 	r = p->ops->parse(p, conf, why, sizeof(why));
 	nio_conf_close(conf);

@@ -50,6 +50,18 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* An afxdp port's XDP program: what it redirected, and what it did with claimed frames while
+ * netiod was away (the counters live in the program, across restarts). */
+static json_t *xdp_stats(const struct nio_port *p)
+{
+	uint64_t v[NIO_XDP_NSTATS];
+
+	nio_afxdp_xdp_stats(p, v);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "redirected", (json_int_t)v[0],
+			 "fail_dropped", (json_int_t)v[1], "fail_passed", (json_int_t)v[2], "kept",
+			 (json_int_t)v[3], "unclaimed", (json_int_t)v[4]);
+}
+
 static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 {
 	struct nio_port_stats sum;
@@ -57,13 +69,17 @@ static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 	json_t *o;
 
 	nio_port_stats_sum(p, nworkers, &sum);
-	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", text(p->name),
-		      "rx_packets", (json_int_t)s->rx_packets, "rx_bytes", (json_int_t)s->rx_bytes,
-		      "tx_packets", (json_int_t)s->tx_packets, "tx_bytes", (json_int_t)s->tx_bytes,
-		      "rx_unclaimed", (json_int_t)s->rx_unclaimed, "rx_ignored",
-		      (json_int_t)s->rx_ignored, "poll_errors", (json_int_t)s->poll_errors,
-		      "flows_hinted", (json_int_t)s->flows_hinted, "drops", drops_json(s->drops));
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+		      text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
+		      (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets, "tx_bytes",
+		      (json_int_t)s->tx_bytes, "rx_unclaimed", (json_int_t)s->rx_unclaimed,
+		      "rx_ignored", (json_int_t)s->rx_ignored, "poll_errors",
+		      (json_int_t)s->poll_errors, "flows_hinted", (json_int_t)s->flows_hinted,
+		      "rx_copies", (json_int_t)s->rx_copies, "tx_copies", (json_int_t)s->tx_copies,
+		      "drops", drops_json(s->drops));
 	json_object_set_new(o, "rx_ring_freezes", json_integer((json_int_t)s->rx_ring_freezes));
+	if (o && p->open && p->ops == &nio_port_afxdp_ops)
+		json_object_set_new(o, "xdp", xdp_stats(p));
 	return o;
 }
 
@@ -234,6 +250,13 @@ static json_t *cmd_status(struct netiod *d)
 			 control_stats(d->control));
 }
 
+/* How frames reach netiod's buffers: AF_XDP sockets bound zero-copy (the NIC's DMA lands in
+ * the UMEM) or in copy mode (the kernel copies into it); the other drivers copy. */
+static const char *port_mode(const struct nio_port *p)
+{
+	return p->ops == &nio_port_afxdp_ops && nio_afxdp_zerocopy(p) ? "zero-copy" : "copy";
+}
+
 static json_t *cmd_ports(struct netiod *d)
 {
 	json_t *a = json_array();
@@ -245,12 +268,13 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(
-			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s}", "name",
-				     text(p->name), "driver", p->ops->name, "device",
-				     text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
-				     "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up",
-				     "eof", p->ops->eof && p->ops->eof((struct nio_port *)p),
-				     "claims", nio_port_is_tap(p) ? "tap" : "enforced"));
+			a,
+			json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s, s:s}", "name",
+				  text(p->name), "driver", p->ops->name, "device",
+				  text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
+				  "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up", "eof",
+				  p->ops->eof && p->ops->eof((struct nio_port *)p), "claims",
+				  nio_port_is_tap(p) ? "tap" : "enforced", "mode", port_mode(p)));
 	}
 	return a;
 }

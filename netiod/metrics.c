@@ -66,6 +66,10 @@ static const struct {
 	  offsetof(struct nio_port_stats, flows_hinted) },
 	{ "rx_ring_freezes", "times the kernel found the RX ring full and froze it (afpacket)",
 	  offsetof(struct nio_port_stats, rx_ring_freezes) },
+	{ "rx_copies", "received frames copied from the driver's ring into a packet buffer",
+	  offsetof(struct nio_port_stats, rx_copies) },
+	{ "tx_copies", "sent frames copied into the driver's TX ring (not moved in place)",
+	  offsetof(struct nio_port_stats, tx_copies) },
 };
 
 static uint64_t field(const void *s, size_t off)

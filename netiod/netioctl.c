@@ -176,6 +176,45 @@ static void print_drops(json_t *drops)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 }
 
+/* Frames copied between buffers, per frame sent: 2 for a tap port's forward (in and out), 0
+ * for a descriptor move within one buffer region. */
+static void print_copies(json_t *ports)
+{
+	long long rx = 0, tx = 0, sent = 0;
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (ports, i, p) {
+		rx += json_integer_value(json_object_get(p, "rx_copies"));
+		tx += json_integer_value(json_object_get(p, "tx_copies"));
+		sent += json_integer_value(json_object_get(p, "tx_packets"));
+	}
+	printf("copies: %lld in, %lld out", rx, tx);
+	if (sent)
+		printf(", %.2f per frame sent", (double)(rx + tx) / (double)sent);
+	printf("\n");
+}
+
+/* afxdp ports: what their XDP program did, also while netiod was away (fail-mode). */
+static void print_xdp(json_t *ports)
+{
+	size_t i;
+	json_t *p, *x;
+
+	json_array_foreach (ports, i, p) {
+		if (!(x = json_object_get(p, "xdp")))
+			continue;
+		printf("xdp %s: redirected %lld, kept for the kernel %lld, unclaimed %lld; netiod "
+		       "away: dropped %lld (secure), passed %lld (passthrough)\n",
+		       json_string_value(json_object_get(p, "name")),
+		       json_integer_value(json_object_get(x, "redirected")),
+		       json_integer_value(json_object_get(x, "kept")),
+		       json_integer_value(json_object_get(x, "unclaimed")),
+		       json_integer_value(json_object_get(x, "fail_dropped")),
+		       json_integer_value(json_object_get(x, "fail_passed")));
+	}
+}
+
 /* One line per worker: its share of the traffic and of the handoffs. */
 static void print_workers(json_t *workers)
 {
@@ -219,6 +258,8 @@ static void print_stats(json_t *r)
 		print_drops(json_object_get(p, "drops"));
 		printf("\n");
 	}
+	print_copies(json_object_get(r, "ports"));
+	print_xdp(json_object_get(r, "ports"));
 	json_array_foreach (json_object_get(r, "pipelines"), i, p) {
 		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
 		       json_string_value(json_object_get(p, "name")),
@@ -290,8 +331,8 @@ static void print_object(json_t *r)
 
 static void print_result(const char *cmd, json_t *r)
 {
-	static const char *const port_keys[] = { "name", "driver", "device", "mtu",
-						 "mac",	 "state",  "claims", NULL };
+	static const char *const port_keys[] = { "name",  "driver", "device", "mtu", "mac",
+						 "state", "claims", "mode",   NULL };
 	static const char *const pl_keys[] = { "name",	   "in",     "out", "fail_mode",
 					       "services", "secure", NULL };
 	static const char *const svc_keys[] = { "name", "version", "instances", "path", NULL };

@@ -201,11 +201,13 @@ int main(int argc, char **argv)
 	run(&d);
 	nio_kmod_events_fini(&d);
 	nio_kmod_keep_bindings();
+	nio_xdp_keep_programs(); /* fail-mode holds in XDP until netiod is back */
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_workers_stop(&d);
 	nio_neigh_fini(&d);
 	nio_config_free(d.running);
 	nio_workers_fini(&d);
+	nio_regions_collect(true);
 	return 0;
 }

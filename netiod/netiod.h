@@ -99,6 +99,38 @@ struct nio_pool {
 	uint8_t *mem;
 };
 
+/* ---------------------------------------------------------------- buffer regions (region.c) */
+
+#define NIO_MAX_REGIONS	       8
+#define NIO_REGION_WORKER_BUFS 16384u /* region buffers one worker may own, all regions */
+
+/* A worker's free buffers of a region: indices, pushed and popped by that worker alone. */
+struct nio_region_list {
+	uint32_t n;
+	uint32_t *idx;
+};
+
+/*
+ * Packet buffers a port driver owns (AF_XDP: the UMEM). Buffer i is bytes [i * buf_size,
+ * (i + 1) * buf_size) of mem and has descriptor pkts[i] (region = id + 1, buf_idx = i). A
+ * buffer is on one worker's free list or out (in a driver's ring, the kernel, or in flight as
+ * a packet); freed, it returns to the list of the worker that took it (pkts[i].owner).
+ */
+struct nio_region {
+	char name[NIO_NAME_MAX];
+	uint16_t id;
+	uint8_t *mem;
+	size_t size;
+	uint32_t buf_size, nbufs;
+	unsigned nworkers;
+	unsigned refs; /* ports using it (control thread) */
+	struct nio_pkt *pkts;
+	uint8_t *home;	      /* home[i]: buffer i is on a free list */
+	uint64_t double_puts; /* a buffer freed while already home: counted, not listed twice */
+	uint32_t shares[NIO_MAX_WORKERS]; /* buffers each worker owns */
+	struct nio_region_list free[NIO_MAX_WORKERS];
+};
+
 /* ---------------------------------------------------------------- ports (port_*.c) */
 
 struct nio_port;
@@ -115,6 +147,9 @@ struct nio_port_stats {
 	/* afpacket: times the kernel froze the full RX ring (with drops[NIO_DROP_RING_FULL]:
 	 * what the kernel dropped before netiod saw it; from ring_stats, once a second) */
 	uint64_t rx_ring_freezes;
+	/* frames copied between buffers on the way in (ring -> pool) and out (packet -> TX
+	 * ring); a buffer handed over in place (AF_XDP RX, TX within one region) is not */
+	uint64_t rx_copies, tx_copies;
 };
 
 /* What the kernel counted on a worker's RX ring of a port since the last ring_stats call. */
@@ -161,8 +196,11 @@ struct nio_claim {
  * and serves queue nio_worker_self() in rx_burst, tx_burst, flush and fd; a driver with one
  * queue (kmod, pcap) sets 1 and is then polled by one worker and sent on under port->tx_lock.
  * Counters go to nio_port_stats(port), the calling worker's row. rx_burst fills up to max packets taken from pool (data at
- * buf + NIO_PKT_HEADROOM, len, ts_ns set) and returns how many. tx_burst sends the frames
- * and returns how many it accepted; the caller frees every packet either way.
+ * buf + NIO_PKT_HEADROOM, len, ts_ns set), or, with a buffer region of its own, hands over
+ * its RX buffers in place, and returns how many. tx_burst sends the frames and returns how
+ * many it accepted; the caller frees every packet either way, but for those the driver set to
+ * NULL in pkts: it keeps them (a buffer of its region moved to its TX ring, freed when the
+ * device has sent it).
  *
  * Configuration (control thread): the driver declares the port-block options it takes
  * (options, checked by config.c like a service's) and parse turns the validated block into
@@ -177,7 +215,8 @@ struct nio_port_ops {
 	uint64_t caps;
 	uint32_t flags; /* NIO_DRV_F_* */
 	const struct nio_opt *options;
-	/* fill port->opts from conf; -1 with a message in err (config.c prefixes file:line) */
+	/* optional: fill port->opts from conf; -1 with a message in err (config.c prefixes
+	 * file:line) */
 	int (*parse)(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen);
 	/* optional, netiod -t -v: the options worth showing, as " name value" words */
 	void (*dump)(const struct nio_port *port, FILE *out);
@@ -279,6 +318,7 @@ static inline uint16_t nio_port_tx(struct nio_port *p, struct nio_pkt **pkts, ui
 extern const struct nio_port_ops nio_port_afpacket_ops;
 extern const struct nio_port_ops nio_port_pcap_ops;
 extern const struct nio_port_ops nio_port_kmod_ops;
+extern const struct nio_port_ops nio_port_afxdp_ops;
 
 /* ---------------------------------------------------------------- services (service.c) */
 
@@ -539,7 +579,8 @@ struct nio_worker {
 	struct nio_flow_table flows;
 	struct nio_config *cur_cfg; /* the configuration the flow table was built for */
 	/* in[i]: packets worker i hands to this one; back[i]: buffers of this worker's pool that
-	 * worker i is done with (sized like the pool, so it never overflows) */
+	 * worker i is done with (sized for the pool and the worker's region buffers, so it never
+	 * overflows) */
 	struct nio_pktring in[NIO_MAX_WORKERS], back[NIO_MAX_WORKERS];
 	struct nio_stage out_stage[NIO_MAX_WORKERS], back_stage[NIO_MAX_WORKERS];
 	/* next-hop addresses the worker could not resolve, for the control thread to ask the
@@ -648,6 +689,18 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size);
 void nio_pool_fini(struct nio_pool *pool);
 struct nio_pkt *nio_pool_get(struct nio_pool *pool);
 void nio_pool_put(struct nio_pool *pool, struct nio_pkt *p);
+
+/* region.c */
+struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t buf_size,
+				     unsigned nworkers, char *err, size_t errlen);
+struct nio_region *nio_region_of(const struct nio_pkt *p);
+struct nio_pkt *nio_region_pkt(struct nio_region *r, uint64_t off);
+struct nio_pkt *nio_region_get(struct nio_region *r, unsigned w);
+void nio_region_put(struct nio_region *r, struct nio_pkt *p);
+uint32_t nio_region_home(const struct nio_region *r);
+struct nio_region *nio_region_ref(struct nio_region *r);
+void nio_region_unref(struct nio_region *r);
+void nio_regions_collect(bool all);
 
 /* parse.c */
 int nio_parse(struct nio_pkt *p); /* 0 ok, -1 not IP (ignore), else NIO_DROP_* + 1 */
@@ -763,6 +816,41 @@ struct nio_kmod_opts {
 
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
+
+/* port_afxdp.c */
+bool nio_afxdp_zerocopy(const struct nio_port *port);
+#define NIO_XDP_NSTATS 5 /* the XDP program's counters (netio_xdp.h, enum nio_xdp_stat) */
+void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out);
+
+/* xdp_prog.c: the afxdp port's XDP program and its maps (control thread) */
+enum {
+	NIO_XDP_MAP_CLAIMS,
+	NIO_XDP_MAP_CONF,
+	NIO_XDP_MAP_XSKS,
+	NIO_XDP_MAP_LOCAL,
+	NIO_XDP_MAP_STATS,
+	NIO_XDP_NMAPS
+};
+
+struct nio_xdp {
+	int map[NIO_XDP_NMAPS]; /* fds, -1 when not open */
+	uint32_t prog_id;
+	int mode; /* enum xdp_attach_mode: native, or generic where the driver has no XDP */
+	int ifindex;
+	char pin[256]; /* where the claims map is pinned */
+};
+
+int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, size_t errlen);
+void nio_xdp_detach(struct nio_xdp *x);
+void nio_xdp_keep_programs(void);
+int nio_xdp_obj_path(char *path, size_t len);
+int nio_xdp_set_xsk(struct nio_xdp *x, unsigned queue, int fd);
+void nio_xdp_set_local(struct nio_xdp *x);
+int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port,
+		       const struct nio_claim *claims, unsigned n, char *err, size_t errlen);
+int nio_xdp_check_claims(const struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			 unsigned *refused, char *err, size_t errlen);
+void nio_xdp_stats(const struct nio_xdp *x, uint64_t *out);
 
 /* kmod_events.c */
 void nio_kmod_events_sync(struct netiod *d);

@@ -66,7 +66,8 @@ static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct
 {
 	struct nio_port *pt = p->out_port < c->nports ? c->ports[p->out_port] : NULL;
 	enum nio_drop why = NIO_DROP_MAX;
-	uint16_t sent;
+	uint16_t sent, out;
+	uint32_t len;
 
 	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed)) {
 		why = NIO_DROP_PORT_DOWN;
@@ -75,12 +76,14 @@ static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct
 	} else {
 		if (nio_traced(p))
 			nio_trace_l2(p, p->out_port);
+		len = p->len;
+		out = p->out_port;
 		sent = nio_port_tx(pt, &p, 1);
-		if (nio_traced(p))
-			nio_trace_tx(&p, 1, p->out_port, sent, false);
+		if (p && nio_traced(p)) /* NULL: the driver kept the buffer (nio_port_ops) */
+			nio_trace_tx(&p, 1, out, sent, false);
 		if (sent == 1) {
 			pl->stats[nio_self].tx_packets++;
-			pl->stats[nio_self].tx_bytes += p->len;
+			pl->stats[nio_self].tx_bytes += len;
 		} else {
 			pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
 		}
@@ -90,7 +93,8 @@ static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct
 		if (nio_traced(p))
 			nio_trace_drop(p, why);
 	}
-	nio_worker_pkt_free(p);
+	if (p)
+		nio_worker_pkt_free(p);
 }
 
 static void hop_send(const struct nio_config *c, struct nio_pending *q, struct nio_pending_hop *h,

@@ -454,6 +454,7 @@ static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct ni
 	p->claim_hint =
 		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += len;
 	return true;
 }
@@ -523,6 +524,7 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 		nio_ring_store_release(&k->tx->head, k->tx_head);
 		k->tx_pending = true;
 		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_copies++;
 		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
 	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;

@@ -19,10 +19,15 @@ static uint64_t kept = ~0ull; /* the capabilities netiod still has: all until it
 static bool dropped;
 
 static const char *const cap_names[] = {
-	[CAP_CHOWN] = "CAP_CHOWN",	   [CAP_SETGID] = "CAP_SETGID",
-	[CAP_SETUID] = "CAP_SETUID",	   [CAP_NET_BIND_SERVICE] = "CAP_NET_BIND_SERVICE",
-	[CAP_NET_ADMIN] = "CAP_NET_ADMIN", [CAP_NET_RAW] = "CAP_NET_RAW",
-	[CAP_IPC_LOCK] = "CAP_IPC_LOCK",   [CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+	[CAP_CHOWN] = "CAP_CHOWN",
+	[CAP_SETGID] = "CAP_SETGID",
+	[CAP_SETUID] = "CAP_SETUID",
+	[CAP_NET_BIND_SERVICE] = "CAP_NET_BIND_SERVICE",
+	[CAP_NET_ADMIN] = "CAP_NET_ADMIN",
+	[CAP_NET_RAW] = "CAP_NET_RAW",
+	[CAP_IPC_LOCK] = "CAP_IPC_LOCK",
+	[CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+	[CAP_BPF] = "CAP_BPF",
 };
 
 static void caps_format(uint64_t set, char *buf, size_t len)

@@ -36,6 +36,8 @@ static const char allowed[] =
 	"select pselect6 eventfd eventfd2 timerfd_create timerfd_settime timerfd_gettime bind "
 	"listen accept accept4 connect getsockname getpeername setsockopt getsockopt sendto "
 	"sendmsg sendmmsg recvfrom recvmsg recvmmsg shutdown ioctl "
+	/* afxdp ports: claims maps updated at reload, counters read, programs for added ports */
+	"bpf "
 	/* identity and limits (read only: netiod changes none of them after start) */
 	"uname getuid geteuid getgid getegid getgroups getresuid getresgid getrlimit prlimit64 "
 	"sysinfo getrandom capget prctl "

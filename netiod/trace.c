@@ -279,8 +279,8 @@ void nio_trace_tx(struct nio_pkt **pkts, uint16_t n, uint16_t port, uint16_t sen
 	struct nio_trace_step *s;
 
 	for (uint16_t i = 0; i < n; i++) {
-		if (!pkts[i]->trace)
-			continue;
+		if (!pkts[i] || !pkts[i]->trace)
+			continue; /* NULL: moved to the driver's TX ring (nio_port_ops), not ours */
 		if (i >= sent) {
 			nio_trace_drop(pkts[i], down ? NIO_DROP_PORT_DOWN : NIO_DROP_TX_FULL);
 		} else if ((s = nio_trace_step(pkts[i], NIO_TRACE_TX))) {

@@ -4,7 +4,7 @@ set -eu
 
 PKGS="build-essential pkg-config git ca-certificates
 libevent-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libpcap-dev
-libconfuse-dev libjansson-dev libssl-dev libcmocka-dev libseccomp-dev
+libconfuse-dev libjansson-dev libssl-dev libcmocka-dev libseccomp-dev libxdp-dev libbpf-dev
 clang libclang-rt-14-dev clang-format cppcheck
 iproute2 iputils-ping iperf3 jq tcpdump python3 python3-scapy netsniff-ng procps psmisc
 kmod cpio busybox-static qemu-system-x86 linux-image-amd64 linux-headers-amd64

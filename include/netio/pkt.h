@@ -14,7 +14,9 @@
  *   |<-- headroom -->|<------- frame (L2) ------->|<-- tailroom -->|
  *
  * The port driver copies a received frame to buf + NIO_PKT_HEADROOM, so a service can prepend
- * outer headers (tunnels, ESP) with nio_pkt_push() without copying or allocating.
+ * outer headers (tunnels, ESP) with nio_pkt_push() without copying or allocating. A driver
+ * with its own buffer region (AF_XDP) receives in place: buf_size is then the region's (at
+ * least NIO_PKT_BUF_SIZE) and the headroom at least NIO_PKT_HEADROOM.
  */
 #define NIO_PKT_BUF_SIZE  2560u /* whole buffer, headroom included */
 #define NIO_PKT_HEADROOM  256u	/* room for outer Ethernet + IPv6 + UDP + GENEVE/ESP headers */
@@ -79,6 +81,11 @@ struct nio_pkt {
 	 * its counter_names of the counter it counted the drop under (0: not said). Read only
 	 * after a drop verdict of a traced packet. */
 	uint16_t drop_ctr;
+	/* appended: where the buffer lives. region 0: the owner's pool; else the buffer region
+	 * (id + 1) of a port driver (AF_XDP's UMEM) and the buffer's index in it, where the packet
+	 * is processed in place and to whose free list it returns. Services leave them alone. */
+	uint16_t region;
+	uint32_t buf_idx;
 };
 
 static inline uint32_t nio_pkt_headroom(const struct nio_pkt *p)

@@ -92,6 +92,19 @@ vethbench() {
 	sh "$here/vethbench.sh" "$O" 2>"$tmp/veth.err" || echo "**vethbench.sh exited with $?**: $(tail -n 3 "$tmp/veth.err")"
 }
 
+rtt() {
+	echo
+	echo "## 2b. RTT added at low load: kernel, afpacket port, afxdp port"
+	echo
+	echo "Command: \`sh tests/bench/rtt.sh $O\` (RTT_COUNT=${RTT_COUNT:-200} RTT_ROUNDS=${RTT_ROUNDS:-2})"
+	echo
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "Not run: needs root."
+		return 0
+	fi
+	sh "$here/rtt.sh" "$O" 2>"$tmp/rtt.err" || echo "**rtt.sh exited with $?**: $(tail -n 3 "$tmp/rtt.err")"
+}
+
 vmbench() {
 	echo
 	echo "## 3. The kmod port: the veth testbed inside the QEMU/TCG test VM"
@@ -135,6 +148,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	mcbench
 	classbench
 	vethbench
+	rtt
 	vmbench
 	others
 } >"$tmp/generated.md"

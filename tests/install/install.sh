@@ -35,7 +35,7 @@ done
 for so in "$O"/services/*.so; do
 	check "plugin $(basename "$so")" test -f "$root/usr/lib/netio/services/$(basename "$so")"
 done
-for f in usr/share/man/man5/netiod.conf.5 usr/share/man/man8/netiod.8 \
+for f in usr/lib/netio/netio_xdp.bpf.o usr/share/man/man5/netiod.conf.5 usr/share/man/man8/netiod.8 \
 	usr/share/man/man8/netioctl.8 usr/share/bash-completion/completions/netiod \
 	usr/share/bash-completion/completions/netioctl usr/lib/systemd/system/netiod.service \
 	etc/netio/netiod.conf.example usr/share/doc/netio/README.md; do

@@ -2,8 +2,9 @@
 CORE := netiod/addr.c netiod/units.c netiod/log.c
 # config.c reads the drivers' option declarations from the driver table.
 DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
+	netiod/port_afxdp.c netiod/xdp_prog.c netiod/region.c \
 	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
-DRIVERS_LIBS := $(shell pkg-config --libs libnl-genl-3.0 libpcap)
+DRIVERS_LIBS := $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
 TESTS += test_parse test_classify test_flow test_units test_plugin
 test_parse_SRCS := tests/unit/test_parse.c netiod/parse.c $(CORE)
 test_classify_SRCS := tests/unit/test_classify.c netiod/classify.c netiod/claims.c $(CORE)
