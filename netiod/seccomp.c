@@ -23,7 +23,7 @@ static const char allowed[] =
 	"read write readv writev pread64 pwrite64 lseek close close_range open openat stat fstat "
 	"lstat newfstatat statx statfs fstatfs access faccessat faccessat2 readlink readlinkat "
 	"getdents64 getcwd fcntl dup dup2 dup3 pipe pipe2 ftruncate fsync fdatasync flock rename "
-	"renameat renameat2 unlink unlinkat mmap munmap mprotect mremap "
+	"renameat renameat2 unlink unlinkat mkdir mkdirat rmdir mmap munmap mprotect mremap "
 	"madvise brk msync memfd_create "
 	/* time */
 	"clock_gettime clock_getres gettimeofday time nanosleep clock_nanosleep "
