@@ -48,6 +48,7 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 		{ NETIO_STAT_FILL_BAD, &s->fill_bad },
 		{ NETIO_STAT_TX_ZEROCOPY, &s->tx_zerocopy },
 		{ NETIO_STAT_TX_COPIED, &s->tx_copied },
+		{ NETIO_STAT_TX_PATH_COPIED, &s->tx_path_copied },
 		{ NETIO_STAT_COMP_LOST, &s->comp_lost },
 		{ NETIO_STAT_TX_KICKS, &s->tx_kicks },
 		{ NETIO_STAT_TX_POLLS, &s->tx_polls },

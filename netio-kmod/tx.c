@@ -62,7 +62,7 @@ static void nio_comp_unreserve(struct nio_bind *b, u32 n)
  * the descriptor was taken; only an owner moving its tail backwards can have filled the ring
  * since, and then it loses the buffer (counted). Any context.
  */
-static void nio_comp_push(struct nio_bind *b, u32 idx, bool copied)
+static void nio_comp_push(struct nio_bind *b, u32 idx, u64 *counter)
 {
 	unsigned long flags;
 	int used;
@@ -79,7 +79,8 @@ static void nio_comp_push(struct nio_bind *b, u32 idx, bool copied)
 		smp_store_release(&b->comp->head, b->comp_head);
 	}
 	b->comp_reserved--;
-	nio_stat_add(copied ? &b->stats.tx_copied : &b->stats.tx_zerocopy, 1);
+	if (counter)
+		nio_stat_add(counter, 1);
 	spin_unlock_irqrestore(&b->comp_lock, flags);
 	/* after the push: a restarted owner reading the bitmap, then the ring, sees it once */
 	clear_bit_unlock(idx, b->region->inflight);
@@ -103,7 +104,8 @@ static void nio_tx_done(struct sk_buff *skb, struct ubuf_info *u, bool success)
 	if (!refcount_dec_and_test(&u->refcnt))
 		return;
 	idx = t - b->region->txbufs;
-	nio_comp_push(b, idx, READ_ONCE(t->copied));
+	nio_comp_push(b, idx, READ_ONCE(t->copied) ? &b->stats.tx_path_copied
+						   : &b->stats.tx_zerocopy);
 	nio_bind_put(b);
 	module_put(THIS_MODULE);
 }
@@ -219,11 +221,11 @@ static void nio_tx_send(struct nio_bind *b, struct net_device *dev, const struct
 		skb = copy ? nio_tx_copy(b, dev, d) : nio_tx_zerocopy(b, dev, d);
 	if (!skb) {
 		nio_stat_add(&b->stats.tx_errors, 1);
-		nio_comp_push(b, d->buf_idx, true);
+		nio_comp_push(b, d->buf_idx, NULL);
 		return;
 	}
 	if (copy) /* the frame is in the skb: the buffer is the owner's again */
-		nio_comp_push(b, d->buf_idx, true);
+		nio_comp_push(b, d->buf_idx, &b->stats.tx_copied);
 	/* net_xmit_eval() evaluates its argument twice: keep the call out of it */
 	rc = dev_queue_xmit(skb);
 	if (net_xmit_eval(rc)) {

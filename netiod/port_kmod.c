@@ -40,12 +40,15 @@ struct kmod {
 	uint32_t hold_state; /* enum netio_hold_state as found at bind time */
 	uint8_t *map;
 	size_t map_size;
-	struct nio_ring *rx, *tx;
-	uint8_t *bufs;
+	struct nio_ring *rx, *fill, *tx, *comp;
+	uint8_t *bufs; /* the buffer region */
+	size_t region_size;
 	/* geometry copied once from nio_map_info and checked, never re-read */
 	uint32_t rx_slots, tx_slots, nbufs, buf_size;
-	uint32_t rx_tail, tx_head; /* this side's indices */
-	bool tx_pending;	   /* slots published since the last kick */
+	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
+	uint32_t *free, nfree; /* region buffers no ring and no skb holds */
+	bool tx_pending;       /* slots published since the last doorbell check */
+	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
 };
 
 /* ---------------------------------------------------------------- generic netlink */
@@ -184,10 +187,17 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	return 0;
 }
 
-static bool ring_fits(const struct kmod *k, uint64_t off, uint32_t slots)
+static bool ring_fits(const struct kmod *k, uint64_t off, uint64_t bytes)
 {
-	return nio_ring_valid_size(slots) && off % NIO_CACHELINE == 0 &&
-	       off + nio_ring_bytes(slots) <= k->map_size;
+	return off % NIO_CACHELINE == 0 && off + bytes <= k->map_size;
+}
+
+static void set_rings(struct kmod *k, const struct nio_map_info *info)
+{
+	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
+	k->fill = (struct nio_ring *)(void *)(k->map + info->fill_off);
+	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
+	k->comp = (struct nio_ring *)(void *)(k->map + info->comp_off);
 }
 
 /* Copy the geometry out of the shared page once and check it against the mapping. */
@@ -202,9 +212,13 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	k->tx_slots = info->num_tx_slots;
 	k->nbufs = info->nbufs;
 	k->buf_size = info->buf_size;
-	if (!ring_fits(k, info->rx_off, k->rx_slots) || !ring_fits(k, info->tx_off, k->tx_slots) ||
-	    k->nbufs < k->rx_slots + k->tx_slots ||
-	    info->buf_off + (uint64_t)k->nbufs * k->buf_size > k->map_size)
+	k->region_size = (size_t)info->region_size;
+	if (!nio_ring_valid_size(k->rx_slots) || !nio_ring_valid_size(k->tx_slots) ||
+	    !ring_fits(k, info->rx_off, nio_ring_bytes(k->rx_slots)) ||
+	    !ring_fits(k, info->fill_off, nio_ring_idx_bytes(k->rx_slots)) ||
+	    !ring_fits(k, info->tx_off, nio_ring_bytes(k->tx_slots)) ||
+	    !ring_fits(k, info->comp_off, nio_ring_idx_bytes(k->tx_slots)) || !k->nbufs ||
+	    (uint64_t)k->nbufs * k->buf_size > k->region_size)
 		return nio_err(err, errlen, "inconsistent ring geometry");
 	if (k->buf_size < KMOD_BUF_SIZE)
 		return snprintf(err, errlen,
@@ -212,26 +226,88 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 				"the binding)",
 				k->buf_size, KMOD_BUF_SIZE),
 		       -1;
-	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
-	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
-	k->bufs = k->map + info->buf_off;
+	set_rings(k, info);
 	return 0;
 }
 
 /* Continue from the indices a previous owner left, unless they make no sense. */
 static void resume_indices(struct kmod *k)
 {
-	uint32_t rx_head = nio_ring_load_acquire(&k->rx->head);
-	uint32_t tx_tail = nio_ring_load_acquire(&k->tx->tail);
-
 	k->rx_tail = k->rx->tail;
-	if (nio_ring_pending(rx_head, k->rx_tail, k->rx_slots) < 0)
-		k->rx_tail = rx_head;
+	if (nio_ring_pending(nio_ring_load_acquire(&k->rx->head), k->rx_tail, k->rx_slots) < 0)
+		k->rx_tail = k->rx->head;
+	k->fill_head = k->fill->head;
+	if (nio_ring_pending(k->fill_head, nio_ring_load_acquire(&k->fill->tail), k->rx_slots) < 0)
+		k->fill_head = k->fill->tail;
 	k->tx_head = k->tx->head;
-	if (nio_ring_pending(k->tx_head, tx_tail, k->tx_slots) < 0)
-		k->tx_head = tx_tail;
+	if (nio_ring_pending(k->tx_head, nio_ring_load_acquire(&k->tx->tail), k->tx_slots) < 0)
+		k->tx_head = k->tx->tail;
+	k->comp_tail = k->comp->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&k->comp->head), k->comp_tail, k->tx_slots) <
+	    0)
+		k->comp_tail = k->comp->head;
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	nio_ring_store_release(&k->fill->head, k->fill_head);
 	nio_ring_store_release(&k->tx->head, k->tx_head);
+	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+}
+
+static void mark(uint8_t *busy, const struct kmod *k, uint32_t idx)
+{
+	if (idx < k->nbufs)
+		busy[idx] = 1;
+}
+
+/* Buffers a ring names between two indices; slot_of picks the index out of entry i. */
+static void mark_descs(uint8_t *busy, const struct kmod *k, struct nio_ring *r, uint32_t from,
+		       uint32_t to, uint32_t slots)
+{
+	for (uint32_t i = from; nio_ring_pending(to, i, slots) > 0 && i != to; i++)
+		mark(busy, k, nio_ring_slots(r)[i & (slots - 1)].buf_idx);
+}
+
+static void mark_idx(uint8_t *busy, const struct kmod *k, struct nio_ring *r, uint32_t from,
+		     uint32_t to, uint32_t slots)
+{
+	for (uint32_t i = from; nio_ring_pending(to, i, slots) > 0 && i != to; i++)
+		mark(busy, k, nio_ring_idx(r)[i & (slots - 1)]);
+}
+
+/*
+ * The free list a restarted netiod starts from: every buffer that no ring names and the
+ * kernel does not hold. Read in the kernel's order (TX, fill, RX, then what is in flight, then
+ * the completions) so a buffer moving meanwhile is seen at least once (ring.h).
+ */
+static int rebuild_free(struct kmod *k, char *err, size_t errlen)
+{
+	uint8_t *busy = calloc(k->nbufs, 1);
+	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
+	int rc = 0;
+
+	k->free = calloc(k->nbufs, sizeof(*k->free));
+	if (!busy || !inflight || !k->free) {
+		rc = nio_err(err, errlen, "out of memory");
+		goto out;
+	}
+	mark_descs(busy, k, k->tx, nio_ring_load_acquire(&k->tx->tail), k->tx_head, k->tx_slots);
+	mark_idx(busy, k, k->fill, nio_ring_load_acquire(&k->fill->tail), k->fill_head,
+		 k->rx_slots);
+	mark_descs(busy, k, k->rx, k->rx_tail, nio_ring_load_acquire(&k->rx->head), k->rx_slots);
+	if (ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+		rc = nio_err(err, errlen, "buffers in flight: %s", strerror(errno));
+		goto out;
+	}
+	for (uint32_t i = 0; i < k->nbufs; i++)
+		busy[i] |= (uint8_t)(inflight[i / 64] >> (i % 64) & 1);
+	mark_idx(busy, k, k->comp, k->comp_tail, nio_ring_load_acquire(&k->comp->head),
+		 k->tx_slots);
+	for (uint32_t i = 0; i < k->nbufs; i++)
+		if (!busy[i])
+			k->free[k->nfree++] = i;
+out:
+	free(busy);
+	free(inflight);
+	return rc;
 }
 
 static int attach_map(struct kmod *k, char *err, size_t errlen)
@@ -250,8 +326,15 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 	}
 	if (check_geometry(k, err, errlen) < 0)
 		return -1;
+	k->bufs = mmap(NULL, k->region_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd,
+		       (off_t)NIO_MMAP_REGION);
+	if (k->bufs == MAP_FAILED) {
+		k->bufs = NULL;
+		return nio_err(err, errlen, "mmap of the buffer region (%zu bytes): %s",
+			       k->region_size, strerror(errno));
+	}
 	resume_indices(k);
-	return 0;
+	return rebuild_free(k, err, errlen);
 }
 
 /* ---------------------------------------------------------------- claims */
@@ -446,6 +529,9 @@ static void kmod_close(struct nio_port *port)
 		unbind_port(k, port);
 	if (k->map)
 		munmap(k->map, k->map_size);
+	if (k->bufs)
+		munmap(k->bufs, k->region_size);
+	free(k->free);
 	if (k->fd >= 0)
 		close(k->fd);
 	if (k->sk)
@@ -484,13 +570,46 @@ err:
 	return -1;
 }
 
-/* Copy one RX slot into a pool packet; false if the slot is unusable (counted). */
-static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct nio_slot *s,
+/* Give the kernel free buffers to receive into. */
+static void fill_top(struct kmod *k)
+{
+	uint32_t used = nio_ring_used(k->fill_head, nio_ring_load_acquire(&k->fill->tail));
+
+	if (used > k->rx_slots)
+		return; /* a tail only a bug or a scribbler makes: leave the ring alone */
+	for (; k->nfree && used < k->rx_slots; used++)
+		nio_ring_idx(k->fill)[k->fill_head++ & (k->rx_slots - 1)] = k->free[--k->nfree];
+	/* release: the entries are written before the kernel may see the new head */
+	nio_ring_store_release(&k->fill->head, k->fill_head);
+}
+
+/* Buffers the kernel is done sending come back to the free list. */
+static void comp_drain(struct kmod *k)
+{
+	/* acquire: pairs with the kernel's release store of head after it wrote the entries */
+	uint32_t head = nio_ring_load_acquire(&k->comp->head), idx;
+
+	if (nio_ring_pending(head, k->comp_tail, k->tx_slots) < 0)
+		return;
+	for (; k->comp_tail != head; k->comp_tail++) {
+		idx = nio_ring_idx(k->comp)[k->comp_tail & (k->tx_slots - 1)];
+		if (idx < k->nbufs && k->nfree < k->nbufs)
+			k->free[k->nfree++] = idx;
+	}
+	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+}
+
+/* Copy one RX slot into a pool packet; false if the slot is unusable (counted). The buffer
+ * goes back to the free list either way. */
+static bool rx_copy(struct nio_port *port, struct kmod *k, const struct nio_slot *s,
 		    struct nio_pkt *p)
 {
 	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len;
 
-	if (buf_idx >= k->nbufs || (uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
+	if (buf_idx >= k->nbufs)
+		return false;
+	k->free[k->nfree++] = buf_idx;
+	if ((uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
 	    (s->flags & NIO_SLOT_F_TRUNC)) {
 		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
 		return false;
@@ -512,9 +631,13 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 	uint64_t now = 0;
 	uint16_t n = 0;
 
+	if (k->sleeping) {
+		k->sleeping = false;
+		__atomic_store_n(&k->rx->flags, 0, __ATOMIC_RELAXED);
+	}
 	if (nio_ring_pending(head, k->rx_tail, k->rx_slots) < 0)
 		return 0;
-	while (n < max && k->rx_tail != head) {
+	while (n < max && k->rx_tail != head && k->nfree < k->nbufs) {
 		struct nio_pkt *p = nio_pool_get(pool);
 
 		if (!p) {
@@ -522,7 +645,7 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 			nio_port_stats(port)->drops[NIO_DROP_NO_BUFFER]++;
 			break;
 		}
-		if (rx_copy(port, k, &k->rx->slots[k->rx_tail & mask], p)) {
+		if (rx_copy(port, k, &nio_ring_slots(k->rx)[k->rx_tail & mask], p)) {
 			now = now ? now : nio_now_ns();
 			p->ts_ns = now;
 			pkts[n++] = p;
@@ -533,20 +656,41 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 	}
 	/* release: the slots we copied may be overwritten from now on */
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	fill_top(k);
 	return n;
 }
 
-/* The TX slot at tx_head is free, kicking the kernel once if the ring was full. */
-static bool tx_room(struct nio_port *port, struct kmod *k, bool *kicked)
+/* Ring the TX doorbell if the kernel is not draining the ring on its own. */
+static void tx_doorbell(struct kmod *k)
 {
-	/* acquire: pairs with the kernel's release store of tail once it copied the slots */
-	if (nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots)
+	if (!k->tx_pending || !nio_ring_needs_wakeup(k->tx))
+		return;
+	k->tx_pending = false;
+	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
+	(void)ioctl(k->fd, NETIO_IOC_KICK);
+}
+
+static bool tx_has_room(struct kmod *k)
+{
+	/* acquire: pairs with the kernel's release store of tail once it took the slots */
+	if (nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) >= k->tx_slots)
+		return false;
+	if (!k->nfree)
+		comp_drain(k);
+	return k->nfree > 0;
+}
+
+/* A TX slot at tx_head and a free buffer, kicking the kernel once if either is missing. */
+static bool tx_room(struct kmod *k, bool *kicked)
+{
+	if (tx_has_room(k))
 		return true;
 	if (*kicked)
 		return false;
 	*kicked = true;
-	port->ops->flush(port);
-	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
+	nio_ring_store_release(&k->tx->head, k->tx_head);
+	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	return tx_has_room(k);
 }
 
 /* Accepts a prefix of pkts; the rest count as tx-full. */
@@ -557,32 +701,26 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 	bool kicked = false;
 	uint16_t i;
 
-	for (i = 0; i < n && tx_room(port, k, &kicked); i++) {
-		uint32_t idx = k->tx_head & mask, buf = k->rx_slots + idx;
-		struct nio_slot *s = &k->tx->slots[idx];
+	comp_drain(k);
+	for (i = 0; i < n && tx_room(k, &kicked); i++) {
+		uint32_t buf = k->free[--k->nfree];
 
 		memcpy(k->bufs + (uint64_t)buf * k->buf_size, pkts[i]->data, pkts[i]->len);
-		*s = (struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
-		k->tx_head++;
-		/* release: slot and buffer are written before the kernel may see the new head */
-		nio_ring_store_release(&k->tx->head, k->tx_head);
-		k->tx_pending = true;
+		nio_ring_slots(k->tx)[k->tx_head++ & mask] =
+			(struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
 		nio_port_stats(port)->tx_packets++;
 		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
+	/* release: slots and buffers are written before the kernel may see the new head */
+	nio_ring_store_release(&k->tx->head, k->tx_head);
+	k->tx_pending |= i > 0;
 	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;
 	return i;
 }
 
 static void kmod_flush(struct nio_port *port)
 {
-	struct kmod *k = port->priv;
-
-	if (!k->tx_pending)
-		return;
-	k->tx_pending = false;
-	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
-	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	tx_doorbell(port->priv);
 }
 
 uint32_t nio_kmod_bind_id(const struct nio_port *port)
@@ -592,10 +730,14 @@ uint32_t nio_kmod_bind_id(const struct nio_port *port)
 	return k ? k->bind_id : 0;
 }
 
+/* The worker asks for the fd only to sleep on it: tell the kernel to wake us (the RX
+ * doorbell); the kernel's poll re-checks the ring after this, so nothing is missed. */
 static int kmod_fd(struct nio_port *port)
 {
-	const struct kmod *k = port->priv;
+	struct kmod *k = port->priv;
 
+	k->sleeping = true;
+	__atomic_store_n(&k->rx->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
 	return k->fd;
 }
 

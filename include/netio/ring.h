@@ -129,7 +129,7 @@ _Static_assert(sizeof(struct nio_slot) == 24, "nio_slot layout");
 _Static_assert(__builtin_offsetof(struct nio_ring, head) == NIO_CACHELINE, "head cache line");
 _Static_assert(__builtin_offsetof(struct nio_ring, tail) == 2 * NIO_CACHELINE, "tail cache line");
 _Static_assert(sizeof(struct nio_ring) == 3 * NIO_CACHELINE, "ring header size");
-_Static_assert(sizeof(struct nio_map_info) == 112, "map info layout");
+_Static_assert(sizeof(struct nio_map_info) == 120, "map info layout");
 #endif
 
 /* The entries behind a ring header. */

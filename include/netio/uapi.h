@@ -190,13 +190,15 @@ enum netio_stat {
 	NETIO_STAT_RX_EXPIRED, /* queued packets discarded when the hold time ran out */
 	NETIO_STAT_RX_NOBUF,	/* claimed while the fill ring was empty (also in RX_FULL) */
 	NETIO_STAT_FILL_BAD,	/* fill entries refused: index out of range or buffer in an skb */
-	NETIO_STAT_TX_ZEROCOPY, /* sent with the frame in the region's pages, no copy */
-	NETIO_STAT_TX_COPIED,	/* sent after one copy: short frame, or the path copied it */
+	NETIO_STAT_TX_ZEROCOPY, /* sent from the region's pages, no copy anywhere */
+	NETIO_STAT_TX_COPIED,	/* copied into the skb by netio.ko (up to tx_copybreak) */
 	NETIO_STAT_TX_INFLIGHT, /* gauge: buffers the kernel holds for TX (0 when idle) */
 	NETIO_STAT_COMP_LOST,	/* completions that found the completion ring full (hostile) */
 	NETIO_STAT_TX_KICKS,	/* NETIO_IOC_KICK and poll calls that found TX work */
 	NETIO_STAT_TX_POLLS,	/* timer runs that drained the TX ring without a syscall */
 	NETIO_STAT_RX_WAKEUPS,	/* wake-ups of a sleeping owner */
+	NETIO_STAT_TX_PATH_COPIED, /* sent from the pages, then copied on the skb's way (veth
+				    * into a local stack, a packet tap): one copy, not netio's */
 	__NETIO_STAT_MAX
 };
 #define NETIO_STAT_MAX (__NETIO_STAT_MAX - 1)

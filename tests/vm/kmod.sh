@@ -1,8 +1,11 @@
 #!/bin/sh
 # netio.ko with real traffic (run inside the test VM by scripts/vm-run.sh; env REPO, O):
 # claimed flows go through the rings and the forwarder, everything else stays with the kernel,
-# fail modes without owner, restart without loss, secure demultiplexing, a hostile ring writer,
-# NIC removal and module unload. nioring (tests/vm/nioring.c) is built by scripts/vm-test.sh.
+# fail modes without owner, restart without loss, secure demultiplexing, forwarding by
+# descriptor move in a shared region with every buffer back after 10^6 packets, zero-copy TX,
+# a hostile ring writer (TX, fill, completion), NIC removal and module unload with skbs built
+# on a region still queued in a qdisc. nioring (tests/vm/nioring.c) is built by
+# scripts/vm-test.sh.
 #
 #   nio-c --veth-- gw-c [VM root ns: netio.ko, nioring] gw-s --veth-- nio-s
 #   192.0.2.2        192.0.2.1                  198.51.100.1       198.51.100.2
@@ -31,6 +34,8 @@ cleanup() {
 	ip netns del $C 2>/dev/null || true
 	ip netns del $S 2>/dev/null || true
 	ip link del nio-t0 2>/dev/null || true
+	ip link del nio-q0 2>/dev/null || true
+	ip link del nio-d0 2>/dev/null || true
 	rmmod netio 2>/dev/null || true
 	rm -rf "$W"
 }
@@ -127,12 +132,17 @@ setup() {
 setup
 log "bind and claim"
 IN=$($T bind gw-c lan 120000)
-OUT=$($T bind gw-s wan 120000)
+# wan sends from lan's region: a forward is a descriptor move
+OUT=$($T bind gw-s wan 120000 1024 0 "$IN")
+expect_eq "$(stat_of "$OUT" region)" "$(stat_of "$IN" region)" "region shared by lan and wan"
 $T claims "$IN" "id=1,proto=udp,dst=$NET,dport=5000" \
 	"id=2,proto=udp,dst=$NET,dport=5001,mode=secure" \
 	"id=3,proto=udp,dst=$NET,dport=5002,mode=passthrough" \
 	"id=4,proto=udp,dst=$NET,dport=5003,mode=secure" \
-	"id=5,proto=udp,dst=2001:db8:2::/64,dport=5010"
+	"id=5,proto=udp,dst=2001:db8:2::/64,dport=5010" \
+	"id=6,proto=tcp,dst=$NET,dport=5201" \
+	"id=7,proto=udp,dst=$NET,dport=5020"
+must_fail ENOENT $T bind gw-s other 120000 1024 0 999
 must_fail EINVAL $T claims "$IN" "id=9,proto=1,dport=80"
 must_fail EINVAL $T claims "$IN" "id=1,dport=80-70,proto=udp"
 
@@ -156,6 +166,8 @@ recv_check 5010 50
 recv_check 7010 50
 wait_for "$W/fwd1" forwarded
 expect_eq "$(awk '/forwarded/ { print $2 }' "$W/fwd1")" 150 "frames forwarded by nioring"
+expect_eq "$(awk '/^kicks/ { print $6 }' "$W/fwd1")" 0 "copies made by the forwarder"
+grep -q "attached region shared" "$W/fwd1" || fail "forwarder did not see one region"
 expect_eq "$(claim_of "$IN" 1 queued)" 100 "claim 1 (IPv4) queued"
 expect_eq "$(claim_of "$IN" 5 queued)" 50 "claim 5 (IPv6) queued"
 expect_eq "$(stat_of "$OUT" tx_packets)" 150 "wan tx_packets"
@@ -200,6 +212,56 @@ $T unbind "$OTHER"
 kill -9 $holder
 wait $holder 2>/dev/null || true
 
+log "iperf3 and a flood through the shared region: 10^6 packets, every buffer back"
+tx0=$(stat_of "$OUT" tx_packets)
+rx0=$(stat_of "$IN" rx_packets)
+bg $T fwd "$IN" "$OUT" "$DMAC" "$SMAC" 280 >"$W/fwd4"
+fwd4=$!
+wait_for "$W/fwd4" attached
+ip netns exec $S timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+pids="$pids $!"
+sleep 1
+ip netns exec $C timeout 60 iperf3 -c 198.51.100.2 -p 5201 -t 5 -M 1400 >"$W/iperf" 2>&1 ||
+	fail "iperf3 through the forwarder: $(tail -n 3 "$W/iperf")"
+grep -E 'sender|receiver' "$W/iperf" | sed 's/^/   /'
+i=0
+while [ $(($(stat_of "$IN" rx_packets) - rx0)) -lt 1000000 ] && [ $i -lt 25 ]; do
+	ip netns exec $C "$T" udp-flood 198.51.100.2 5020 100000 1000 >/dev/null
+	i=$((i + 1))
+done
+kill -TERM $fwd4
+wait $fwd4 || true
+cat "$W/fwd4" | sed 's/^/   /'
+echo "   wan: $($T show "$OUT" | grep -E '^(tx_|comp_)' | tr '\n' ' ')"
+fwded=$(awk '/forwarded/ { print $2 }' "$W/fwd4")
+[ "$fwded" -ge 1000000 ] || fail "only $fwded packets forwarded"
+[ $(($(stat_of "$OUT" tx_packets) - tx0)) -ge 1000000 ] || fail "wan sent fewer than 10^6"
+expect_eq "$(stat_of "$OUT" tx_inflight)" 0 "buffers the kernel still holds after the load"
+expect_eq "$(stat_of "$OUT" comp_lost)" 0 "completions lost"
+expect_eq "$(awk '/^buffers/ { print $3 + $5 == $7 }' "$W/fwd4")" 1 \
+	"free + fill buffers = region (none leaked): $(grep buffers "$W/fwd4")"
+[ "$(stat_of "$OUT" tx_path_copied)" -gt 0 ] || fail "no frame went out from the region's pages"
+[ "$(stat_of "$OUT" tx_polls)" -gt 0 ] || fail "the kernel never drained TX without a kick"
+
+log "zero copy to a device that keeps the pages: the buffers come back uncopied"
+modprobe dummy
+ip link add nio-d0 type dummy
+ip link set nio-d0 up
+SINK=$($T bind nio-d0 sink 120000 1024 0 "$IN")
+bg $T fwd "$IN" "$SINK" "$DMAC" "$SMAC" 60 2000 >"$W/fwd5"
+fwd5=$!
+wait_for "$W/fwd5" attached
+ip netns exec $C "$T" udp-flood 198.51.100.2 5020 2000 1000 >/dev/null
+sleep 1
+kill -TERM $fwd5 2>/dev/null || true
+wait $fwd5 || true
+echo "   sink: $($T show "$SINK" | grep -E '^tx_' | tr '\n' ' ')"
+[ "$(stat_of "$SINK" tx_zerocopy)" -gt 0 ] || fail "no zero-copy completion on the dummy device"
+expect_eq "$(stat_of "$SINK" tx_inflight)" 0 "buffers the kernel still holds for the sink"
+expect_eq "$(awk '/^buffers/ { print $3 + $5 == $7 }' "$W/fwd5")" 1 \
+	"free + fill buffers = region after the sink: $(grep buffers "$W/fwd5")"
+$T unbind "$SINK"
+
 log "hostile writer on the mapped rings, with claimed traffic arriving"
 HOSTILE=$($T bind gw-s hostile 120000)
 $T claims "$HOSTILE" "id=1,proto=udp,dst=192.0.2.0/24,dport=9000"
@@ -208,7 +270,15 @@ sender=$!
 $T scribble "$HOSTILE" 4
 wait $sender
 expect_eq "$(claim_of "$HOSTILE" 1 packets)" 300 "claimed packets met by the hostile owner's ring"
-echo "   hostile rx: $($T show "$HOSTILE" | grep -E '^(rx_packets|rx_full|tx_bad_desc)' | tr '\n' ' ')"
+echo "   hostile: $($T show "$HOSTILE" | grep -E '^(rx_|tx_|fill_|comp_)' | tr '\n' ' ')"
+[ "$(stat_of "$HOSTILE" tx_bad_desc)" -gt 0 ] || fail "hostile TX descriptors not counted"
+[ "$(stat_of "$HOSTILE" fill_bad)" -gt 0 ] || fail "hostile fill entries not counted"
+i=0
+while [ "$(stat_of "$HOSTILE" tx_inflight)" != 0 ]; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "the hostile owner's TX buffers never came back"
+	sleep 0.2
+done
 $T unbind "$HOSTILE"
 $T scribble "$OUT" 2
 bad=$(stat_of "$OUT" tx_bad_desc)
@@ -242,6 +312,18 @@ ip link del nio-t0
 wait_for "$W/hold3" "binding gone"
 must_fail ENOENT $T show "$TID"
 
+log "skbs on a region's pages queued in a slow qdisc: the binding goes, the pages stay"
+ip link add nio-q0 type veth peer name nio-q1
+ip link set nio-q0 up
+ip link set nio-q1 up
+tc qdisc add dev nio-q0 root tbf rate 8kbit burst 1600 limit 1000000
+Q=$($T bind nio-q0 queued 0)
+expect_eq "$($T send "$Q" 40 1000)" "sent 40" "frames handed to TX"
+queued=$(stat_of "$Q" tx_inflight)
+[ "$queued" -ge 30 ] || fail "only $queued frames held in the qdisc"
+echo "   $queued frames in the tbf qdisc"
+$T unbind "$Q"
+
 log "unload with rings attached"
 bg $T hold "$IN" 60 >"$W/hold4"
 holder=$!
@@ -251,6 +333,8 @@ if rmmod netio 2>/dev/null; then fail "rmmod succeeded under an attached owner";
 kill -9 $holder
 wait $holder 2>/dev/null || true
 expect_eq "$(claim_of "$IN" 4 queued)" 210 "claim 4 queued before unload"
+must_fail "in use" rmmod netio
+tc qdisc del dev nio-q0 root
 rmmod netio
 [ ! -e /dev/netio ] || fail "/dev/netio still there after rmmod"
 insmod "$REPO/netio-kmod/netio.ko"
