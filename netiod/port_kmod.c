@@ -663,9 +663,12 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 /* Ring the TX doorbell if the kernel is not draining the ring on its own. */
 static void tx_doorbell(struct kmod *k)
 {
-	if (!k->tx_pending || !nio_ring_needs_wakeup(k->tx))
+	if (!k->tx_pending)
 		return;
 	k->tx_pending = false;
+	/* flag clear after our head was published: the kernel's TX timer will see that head */
+	if (!nio_ring_needs_wakeup(k->tx))
+		return;
 	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
 	(void)ioctl(k->fd, NETIO_IOC_KICK);
 }

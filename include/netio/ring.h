@@ -43,9 +43,10 @@
  * Doorbells (need_wakeup): the consumer of a ring writes NIO_RING_F_NEED_WAKEUP into its
  * flags word when it stops looking at the ring; the producer, after publishing head, issues a
  * full barrier and wakes the consumer only if the flag is set.
- *   TX:  K is the consumer. While it drains the TX ring on its own (a timer in softirq, every
- *        NIO_TX_POLL_US while there is traffic) the flag is clear and U never makes a syscall;
- *        once the ring stayed empty K sets the flag and U kicks (NETIO_IOC_KICK or poll).
+ *   TX:  K is the consumer. While it drains the TX ring on its own (a softirq timer, every
+ *        tx_poll_us, module parameter, while there is traffic) the flag is clear and U makes
+ *        no syscall; once a run finds the ring empty K sets the flag and U kicks
+ *        (NETIO_IOC_KICK or poll).
  *   RX:  U is the consumer. U sets the flag before it sleeps in poll(2) and clears it when it
  *        runs; K wakes the file's waiters only when it is set.
  *
