@@ -89,8 +89,8 @@ struct nio_nic {
 struct nio_bind_stats {
 	u64 rx_packets, rx_bytes, rx_full, rx_trunc;
 	u64 tx_packets, tx_bytes, tx_bad_desc, tx_errors;
-	u64 rx_expired, rx_nobuf, fill_bad, rx_wakeups;	 /* rx_lock */
-	u64 tx_kicks, tx_polls;				 /* tx_lock */
+	u64 rx_expired, rx_nobuf, fill_bad, rx_wakeups;	       /* rx_lock */
+	u64 tx_kicks, tx_polls;				       /* tx_lock */
 	u64 tx_zerocopy, tx_copied, tx_path_copied, comp_lost; /* comp_lock */
 };
 

@@ -21,7 +21,7 @@ module_param_named(tx_poll_us, nio_tx_poll_us, uint, 0644);
 MODULE_PARM_DESC(tx_poll_us, "TX ring polling period while busy, us (default 100, 0: off)");
 
 /* Linear room for the headers the stack pulls out of the frags (no reallocation then). */
-#define NIO_TX_PULL 128u
+#define NIO_TX_PULL  128u
 #define NIO_TX_BATCH 64u
 
 static void nio_stat_add(u64 *counter, u64 v)
@@ -104,8 +104,8 @@ static void nio_tx_done(struct sk_buff *skb, struct ubuf_info *u, bool success)
 	if (!refcount_dec_and_test(&u->refcnt))
 		return;
 	idx = t - b->region->txbufs;
-	nio_comp_push(b, idx, READ_ONCE(t->copied) ? &b->stats.tx_path_copied
-						   : &b->stats.tx_zerocopy);
+	nio_comp_push(b, idx,
+		      READ_ONCE(t->copied) ? &b->stats.tx_path_copied : &b->stats.tx_zerocopy);
 	nio_bind_put(b);
 	module_put(THIS_MODULE);
 }

@@ -42,7 +42,8 @@ static const char *const stat_names[] = {
 	[NETIO_STAT_FILL_BAD] = "fill_bad",	[NETIO_STAT_TX_ZEROCOPY] = "tx_zerocopy",
 	[NETIO_STAT_TX_COPIED] = "tx_copied",	[NETIO_STAT_TX_INFLIGHT] = "tx_inflight",
 	[NETIO_STAT_COMP_LOST] = "comp_lost",	[NETIO_STAT_TX_KICKS] = "tx_kicks",
-	[NETIO_STAT_TX_POLLS] = "tx_polls", [NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",	[NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
+	[NETIO_STAT_TX_POLLS] = "tx_polls",	[NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",
+	[NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
 };
 
 static const char *const kept_names[] = {

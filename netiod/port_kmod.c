@@ -243,8 +243,7 @@ static void resume_indices(struct kmod *k)
 	if (nio_ring_pending(k->tx_head, nio_ring_load_acquire(&k->tx->tail), k->tx_slots) < 0)
 		k->tx_head = k->tx->tail;
 	k->comp_tail = k->comp->tail;
-	if (nio_ring_pending(nio_ring_load_acquire(&k->comp->head), k->comp_tail, k->tx_slots) <
-	    0)
+	if (nio_ring_pending(nio_ring_load_acquire(&k->comp->head), k->comp_tail, k->tx_slots) < 0)
 		k->comp_tail = k->comp->head;
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
 	nio_ring_store_release(&k->fill->head, k->fill_head);

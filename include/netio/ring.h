@@ -61,7 +61,7 @@
  */
 #define NIO_ABI_VERSION 2u
 #define NIO_CACHELINE	64u
-#define NIO_RING_MAGIC	0x4e494f52u /* "NIOR" */
+#define NIO_RING_MAGIC	0x4e494f52u    /* "NIOR" */
 #define NIO_MMAP_REGION 0x100000000ull /* mmap offset of the buffer region */
 
 /* Slot flags. */
@@ -111,7 +111,7 @@ struct nio_map_info {
 	__u64 fill_off;
 	__u64 tx_off;
 	__u64 comp_off;
-	__u64 region_size; /* bytes of the region mapping */
+	__u64 region_size;  /* bytes of the region mapping */
 	__u32 num_rx_slots; /* also the fill ring's */
 	__u32 num_tx_slots; /* also the completion ring's */
 	__u32 nbufs;	    /* buffers in the region */

@@ -128,8 +128,8 @@
 #define NETIO_CLAIMS_MAX	64 /* per binding */
 #define NETIO_NBUFS_MAX		(1u << 20)
 
-#define NETIO_IOC_ATTACH _IOW('N', 0x40, __u32)
-#define NETIO_IOC_KICK	 _IO('N', 0x41)
+#define NETIO_IOC_ATTACH   _IOW('N', 0x40, __u32)
+#define NETIO_IOC_KICK	   _IO('N', 0x41)
 #define NETIO_IOC_INFLIGHT _IOR('N', 0x42, __u64)
 
 enum netio_cmd {
@@ -187,7 +187,7 @@ enum netio_stat {
 	NETIO_STAT_TX_BAD_DESC, /* TX descriptors or indices that failed validation */
 	NETIO_STAT_TX_ERRORS,	/* valid descriptors the kernel could not send */
 	NETIO_STAT_PAD,
-	NETIO_STAT_RX_EXPIRED, /* queued packets discarded when the hold time ran out */
+	NETIO_STAT_RX_EXPIRED,	/* queued packets discarded when the hold time ran out */
 	NETIO_STAT_RX_NOBUF,	/* claimed while the fill ring was empty (also in RX_FULL) */
 	NETIO_STAT_FILL_BAD,	/* fill entries refused: index out of range or buffer in an skb */
 	NETIO_STAT_TX_ZEROCOPY, /* sent from the region's pages, no copy anywhere */

@@ -410,15 +410,25 @@ static int cmd_claims(int argc, char **argv)
 static int cmd_show(int argc, char **argv)
 {
 	static const char *const names[] = {
-		[NETIO_STAT_RX_PACKETS] = "rx_packets",	  [NETIO_STAT_RX_BYTES] = "rx_bytes",
-		[NETIO_STAT_RX_FULL] = "rx_full",	  [NETIO_STAT_RX_TRUNC] = "rx_trunc",
-		[NETIO_STAT_TX_PACKETS] = "tx_packets",	  [NETIO_STAT_TX_BYTES] = "tx_bytes",
-		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc", [NETIO_STAT_TX_ERRORS] = "tx_errors",
-		[NETIO_STAT_RX_EXPIRED] = "rx_expired",	  [NETIO_STAT_RX_NOBUF] = "rx_nobuf",
-		[NETIO_STAT_FILL_BAD] = "fill_bad",	  [NETIO_STAT_TX_ZEROCOPY] = "tx_zerocopy",
-		[NETIO_STAT_TX_COPIED] = "tx_copied",	  [NETIO_STAT_TX_INFLIGHT] = "tx_inflight",
-		[NETIO_STAT_COMP_LOST] = "comp_lost",	  [NETIO_STAT_TX_KICKS] = "tx_kicks",
-		[NETIO_STAT_TX_POLLS] = "tx_polls", [NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",	  [NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
+		[NETIO_STAT_RX_PACKETS] = "rx_packets",
+		[NETIO_STAT_RX_BYTES] = "rx_bytes",
+		[NETIO_STAT_RX_FULL] = "rx_full",
+		[NETIO_STAT_RX_TRUNC] = "rx_trunc",
+		[NETIO_STAT_TX_PACKETS] = "tx_packets",
+		[NETIO_STAT_TX_BYTES] = "tx_bytes",
+		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc",
+		[NETIO_STAT_TX_ERRORS] = "tx_errors",
+		[NETIO_STAT_RX_EXPIRED] = "rx_expired",
+		[NETIO_STAT_RX_NOBUF] = "rx_nobuf",
+		[NETIO_STAT_FILL_BAD] = "fill_bad",
+		[NETIO_STAT_TX_ZEROCOPY] = "tx_zerocopy",
+		[NETIO_STAT_TX_COPIED] = "tx_copied",
+		[NETIO_STAT_TX_INFLIGHT] = "tx_inflight",
+		[NETIO_STAT_COMP_LOST] = "comp_lost",
+		[NETIO_STAT_TX_KICKS] = "tx_kicks",
+		[NETIO_STAT_TX_POLLS] = "tx_polls",
+		[NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",
+		[NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
 	};
 	static const char *const kept[] = {
 		[NETIO_KEPT_ND] = "nd",
@@ -658,8 +668,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 /* The buffer to send an RX frame of in from: the same one when the regions are shared (a
  * descriptor move), else a copy into a free buffer of out's region; -1 when none is free. */
-static int64_t tx_buffer(struct port *in, struct port *out, const struct nio_slot *s,
-			 uint32_t *off, uint64_t *copies)
+static int64_t tx_buffer(struct port *in, struct port *out, const struct nio_slot *s, uint32_t *off,
+			 uint64_t *copies)
 {
 	struct region *ri = in->reg, *ro = out->reg;
 	uint32_t b;
@@ -671,8 +681,8 @@ static int64_t tx_buffer(struct port *in, struct port *out, const struct nio_slo
 	if (!ro->nfree)
 		return -1;
 	b = ro->free[--ro->nfree];
-	memcpy(ro->mem + (uint64_t)b * ro->buf_size, ri->mem + (uint64_t)s->buf_idx * ri->buf_size + s->off,
-	       s->len);
+	memcpy(ro->mem + (uint64_t)b * ro->buf_size,
+	       ri->mem + (uint64_t)s->buf_idx * ri->buf_size + s->off, s->len);
 	ri->free[ri->nfree++] = s->buf_idx;
 	(*copies)++;
 	*off = 0;
@@ -720,9 +730,8 @@ static unsigned fwd_burst(struct port *in, struct port *out, const uint8_t dmac[
 	comp_drain(out);
 	if (in->reg != out->reg)
 		comp_drain(in);
-	while (in->rx_tail != head &&
-	       fwd_one(in, out, nio_ring_slots(in->rx)[in->rx_tail & mask], dmac, smac,
-		       &st->copies)) {
+	while (in->rx_tail != head && fwd_one(in, out, nio_ring_slots(in->rx)[in->rx_tail & mask],
+					      dmac, smac, &st->copies)) {
 		in->rx_tail++;
 		n++;
 	}
