@@ -95,14 +95,16 @@ wait $holder 2>/dev/null || true
 log "hostile writer on the mapped rings, with claimed traffic arriving"
 HOSTILE=$($T bind gw-s hostile 120000)
 $T claims "$HOSTILE" "id=1,proto=udp,dst=192.0.2.0/24,dport=9000"
-ip netns exec $S "$T" udp-send 192.0.2.2 9000 300 &
-sender=$!
-$T scribble "$HOSTILE" 4
-wait $sender
+bg $T scribble "$HOSTILE" 4 >"$W/scribble"
+scribbler=$!
+wait_for "$W/scribble" attached
+ip netns exec $S "$T" udp-send 192.0.2.2 9000 300
+wait $scribbler
+grep -q "bad fill entries consumed" "$W/scribble" || fail "$(cat "$W/scribble")"
 expect_eq "$(claim_of "$HOSTILE" 1 packets)" 300 "claimed packets met by the hostile owner's ring"
 echo "   hostile: $($T show "$HOSTILE" | grep -E '^(rx_|tx_|fill_|comp_)' | tr '\n' ' ')"
 [ "$(stat_of "$HOSTILE" tx_bad_desc)" -gt 0 ] || fail "hostile TX descriptors not counted"
-[ "$(stat_of "$HOSTILE" fill_bad)" -gt 0 ] || fail "hostile fill entries not counted"
+[ "$(stat_of "$HOSTILE" fill_bad)" -ge 4 ] || fail "hostile fill entries not counted"
 i=0
 while [ "$(stat_of "$HOSTILE" tx_inflight)" != 0 ]; do
 	i=$((i + 1))

@@ -1003,14 +1003,37 @@ static void scribble_once(struct port *p)
 	ioctl(p->fd, NETIO_IOC_KICK);
 }
 
-/* scribble ID SECONDS: write random and boundary values into the mapped rings and kick. */
+/* Fill entries the kernel must skip (out of range) before a valid one, then wait (bounded)
+ * until claimed traffic made it consume them all. */
+static void bad_fill(struct port *p)
+{
+	const uint32_t nb = p->info.nbufs, bad[] = { nb, nb + 1, 0x7fffffff, 0xffffffffu };
+	uint32_t mask = p->info.num_rx_slots - 1;
+	uint64_t deadline = now_ms() + 20000;
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		nio_ring_idx(p->fill)[p->fill_head++ & mask] = bad[k];
+	nio_ring_idx(p->fill)[p->fill_head++ & mask] = 0;
+	nio_ring_store_release(&p->fill->head, p->fill_head);
+	printf("attached\n");
+	fflush(stdout);
+	while (nio_ring_load_acquire(&p->fill->tail) != p->fill_head && now_ms() < deadline)
+		usleep(10000);
+	printf("bad fill entries %s\n",
+	       nio_ring_load_acquire(&p->fill->tail) == p->fill_head ? "consumed" : "pending");
+}
+
+/* scribble ID SECONDS: refused fill entries first, then random and boundary values written
+ * into the mapped rings, each followed by a kick. */
 static int cmd_scribble(int argc, char **argv)
 {
 	struct port p;
-	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]), kicks = 0;
+	uint64_t deadline, kicks = 0;
 	struct pollfd pfd;
 
 	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
+	bad_fill(&p);
+	deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
 	srand((unsigned)getpid());
 	while (now_ms() < deadline && kicks < 2000000) {
 		scribble_once(&p);
