@@ -1144,6 +1144,8 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
 			return -1;
 	nio_config_assign_owners(c);
+	if (nio_config_hints(c) < 0)
+		return fail(cfg, 0, "out of memory");
 	return check_forwarding(c, cfg);
 }
 
@@ -1196,6 +1198,7 @@ void nio_config_free(struct nio_config *c)
 		return;
 	for (unsigned i = 0; i < c->npipelines; i++)
 		nio_pipeline_fini(&c->pipelines[i]);
+	nio_config_hints_free(c);
 	for (unsigned i = 0; i < c->nports; i++)
 		nio_port_put(c->ports[i]);
 	if (c->cfg)

@@ -323,6 +323,21 @@ struct nio_pipeline {
 	struct nio_capture *_Atomic capture; /* capture.c: set by control, used by the worker */
 };
 
+/* ---------------------------------------------------------------- claim hints (claims.c) */
+
+/* What one claim's id in a packet (nio_pkt.claim_hint) tells the classifier. */
+struct nio_hint {
+	struct nio_match match; /* the claim as a match on its port */
+	int pipeline; /* the classifier's answer for every packet the claim takes, or -1: an earlier
+		       * pipeline may match some of them */
+};
+
+/* A port's claims in one configuration; pipeline P's are v[first[P]] .. v[first[P + 1] - 1]. */
+struct nio_hints {
+	unsigned first[NIO_MAX_PIPELINES + 1];
+	struct nio_hint v[];
+};
+
 /* ---------------------------------------------------------------- configuration (config.c) */
 
 struct nio_config {
@@ -339,6 +354,8 @@ struct nio_config {
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
+	/* per port whose driver takes claims: what its claim hints mean (claims.c), else NULL */
+	struct nio_hints *hints[NIO_MAX_PORTS];
 	/* addresses services terminate (host->endpoint), treated as the gateway's own */
 	unsigned nendpoints;
 	uint8_t endpoints[NIO_MAX_ENDPOINTS][16];
@@ -600,6 +617,8 @@ uint32_t nio_flow_hash(const struct nio_flow_key *k);
 bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
+int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p);
+int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);
@@ -719,6 +738,8 @@ int nio_config_check_claims(const struct nio_config *c, char *err, size_t errlen
 int nio_port_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
 			size_t errlen);
 int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen);
+int nio_config_hints(struct nio_config *c);
+void nio_config_hints_free(struct nio_config *c);
 
 /* port.c */
 const char *nio_port_source(const struct nio_port *port);

@@ -434,7 +434,7 @@ err:
 static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct nio_slot *s,
 		    struct nio_pkt *p)
 {
-	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len;
+	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
 
 	if (buf_idx >= k->nbufs || (uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
 	    (s->flags & NIO_SLOT_F_TRUNC)) {
@@ -444,6 +444,9 @@ static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct ni
 	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
 	p->len = len;
 	p->in_port = port->id;
+	/* the classifier checks the hint before it trusts it (nio_classify_hint) */
+	p->claim_hint =
+		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
 	nio_port_stats(port)->rx_bytes += len;
 	return true;
