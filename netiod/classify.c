@@ -52,6 +52,36 @@ int nio_classify(const struct nio_config *c, const struct nio_flow_key *k)
 }
 
 /*
+ * The pipeline the claim that took p in the kernel belongs to, when that is certainly the one
+ * nio_classify would pick: p is within the claim (checked here: after a reload the id may be
+ * an older configuration's) and no earlier pipeline can match a packet of the claim (decided
+ * once per configuration, claims.c). Else -1: classify.
+ */
+int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p)
+{
+	const struct nio_hints *h;
+	const struct nio_hint *hint;
+	uint32_t pl, i;
+
+	if (!p->claim_hint || p->in_port >= c->nports || !(h = c->hints[p->in_port]))
+		return -1;
+	pl = NIO_CLAIM_PIPELINE(p->claim_hint - 1);
+	i = NIO_CLAIM_INDEX(p->claim_hint - 1);
+	if (pl >= c->npipelines || h->first[pl] + i >= h->first[pl + 1])
+		return -1;
+	hint = &h->v[h->first[pl] + i];
+	return hint->pipeline >= 0 && nio_match_pkt(&hint->match, &p->key) ? hint->pipeline : -1;
+}
+
+/* The first pipeline that matches p: its claim's, when certain, else the scan's. */
+int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p)
+{
+	int pl = nio_classify_hint(c, p);
+
+	return pl >= 0 ? pl : nio_classify(c, &p->key);
+}
+
+/*
  * A packet to one of the gateway's own addresses stays with the kernel (pings to the gateway,
  * its routing daemons and sockets) unless a pipeline names that address exactly as its
  * destination, as a tunnel or ESP endpoint's decap pipeline does.

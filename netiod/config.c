@@ -283,8 +283,10 @@ struct optv {
 };
 
 struct schema {
-	struct optv svc; /* union of every loaded plugin's options */
-	char **names;	 /* strdup()ed names and sub-arrays to free */
+	struct optv svc;  /* union of every loaded plugin's options */
+	struct optv port; /* the common port options and the union of every driver's */
+	struct optv top;  /* the top-level options, with the drivers' NIO_OPT_F_GLOBAL ones */
+	char **names;	  /* strdup()ed names and sub-arrays to free */
 	unsigned nnames;
 	cfg_opt_t **subs;
 	unsigned nsubs;
@@ -349,6 +351,8 @@ static void schema_free(struct schema *s)
 		free(s->subs[i]);
 	free(s->subs);
 	free(s->svc.v);
+	free(s->port.v);
+	free(s->top.v);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -359,21 +363,34 @@ static cfg_opt_t match_opts[] = {
 	CFG_STR("family", NULL, CFGF_NONE),   CFG_END(),
 };
 
-static cfg_opt_t port_opts[] = {
-	CFG_STR("device", NULL, CFGF_NONE),
-	CFG_STR("driver", "auto", CFGF_NONE),
-	CFG_STR("input", NULL, CFGF_NONE),
-	CFG_STR("output", NULL, CFGF_NONE),
-	CFG_STR("mac", NULL, CFGF_NONE),
-	CFG_STR("address", NULL, CFGF_NONE),
-	CFG_STR("address6", NULL, CFGF_NONE),
-	CFG_INT("ring-frames", 4096, CFGF_NONE),
-	CFG_INT("block-timeout-ms", 1, CFGF_NONE),
-	CFG_STR("hold-time", "60s", CFGF_NONE),
-	CFG_STR("kernel-forwarding", NULL, CFGF_NONE),
-	CFG_STR("offloads", "disable", CFGF_NONE),
-	CFG_END(),
+/* The options every port takes, whatever its driver (the drivers declare the others). */
+static const cfg_opt_t port_common[] = {
+	CFG_STR("device", NULL, CFGF_NONE),   CFG_STR("driver", "auto", CFGF_NONE),
+	CFG_STR("mac", NULL, CFGF_NONE),      CFG_STR("address", NULL, CFGF_NONE),
+	CFG_STR("address6", NULL, CFGF_NONE), CFG_END(),
 };
+
+static bool port_common_has(const char *name)
+{
+	for (unsigned i = 0; port_common[i].name; i++)
+		if (!strcmp(port_common[i].name, name))
+			return true;
+	return false;
+}
+
+/* The port block's schema: the common options and every driver's, as strings checked after
+ * parsing against the port's driver (driver_opts); NIO_OPT_F_GLOBAL ones also at top level. */
+static void port_schema(struct schema *s)
+{
+	for (unsigned i = 0; port_common[i].name; i++)
+		optv_push(&s->port, port_common[i]);
+	for (const struct nio_port_ops *const *d = nio_drivers; *d; d++)
+		for (const struct nio_opt *o = (*d)->options; o && o->name; o++) {
+			add_opt(s, &s->port, o);
+			if ((o->flags & NIO_OPT_F_GLOBAL) && !optv_has(&s->top, o->name))
+				add_opt(s, &s->top, o);
+		}
+}
 
 /*
  * Two libConfuse 3.3 quirks are handled before it lexes: it counts each comment's newline more
@@ -625,22 +642,28 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("control-max-connections", 16, CFGF_NONE),
 		CFG_STR("control-idle", "60s", CFGF_NONE),
 		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
-		CFG_STR("kernel-forwarding", "refuse", CFGF_NONE),
-		CFG_SEC("port", port_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("port", s->port.v, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
 	};
-	cfg_t *cfg = cfg_init(top, CFGF_NONE);
+	struct optv all = { 0 };
+	cfg_t *cfg;
 	int r;
 	char path[64];
 
 	if (!s->svc.v)
 		optv_push(&s->svc, (cfg_opt_t)CFG_STR("-", NULL, CFGF_NONE));
+	for (unsigned i = 0; top[i].name; i++)
+		optv_push(&all, top[i]);
+	for (unsigned i = 0; i < s->top.n; i++)
+		optv_push(&all, s->top.v[i]);
+	cfg = cfg_init(all.v, CFGF_NONE);
+	free(all.v); /* cfg_init copied it */
 	cfg_set_error_function(cfg, errfunc);
 	memset(ld_lines, 0, sizeof(ld_lines));
-	for (unsigned i = 0; top[i].name; i++)
-		if (top[i].type != CFGT_SEC)
-			cfg_set_validate_func(cfg, top[i].name, note_line);
+	for (unsigned i = 0; cfg->opts[i].name; i++)
+		if (cfg->opts[i].type != CFGT_SEC)
+			cfg_set_validate_func(cfg, cfg->opts[i].name, note_line);
 	cfg_set_validate_func(cfg, "port", count_ports);
 	cfg_set_validate_func(cfg, "pipeline", count_pipelines);
 	cfg_set_validate_func(cfg, "pipeline|match|src", count_prefixes);
@@ -693,29 +716,113 @@ static int port_addr4(struct nio_port *p, const char *v)
 	return 0;
 }
 
-/* How an afpacket port shares its device with the kernel (see taps.c, offload.c). */
-static int load_port_host(struct nio_port *p, cfg_t *sec, const char *global_fwd)
+/* The drivers a port's options are checked against: its own, or for auto every driver auto
+ * may pick, so that a file valid on a host with netio.ko is valid on one without. */
+static bool driver_candidate(const struct nio_port *p, const struct nio_port_ops *d)
 {
-	const char *fwd = cfg_getstr(sec, "kernel-forwarding");
-	const char *off = cfg_getstr(sec, "offloads");
+	return strcmp(p->driver, "auto") ? d == p->ops : d->probe != NULL;
+}
 
-	if (!fwd)
-		fwd = global_fwd;
-	if (!nio_enum_ok("refuse|allow", fwd))
-		return fail(sec, sec->line, "port '%s': kernel-forwarding must be refuse or allow",
-			    p->name);
-	p->kernel_fwd_allow = !strcmp(fwd, "allow");
-	if (!nio_enum_ok("disable|refuse", off))
-		return fail(sec, sec->line, "port '%s': offloads must be disable or refuse",
-			    p->name);
-	p->offloads_refuse = !strcmp(off, "refuse");
+/* "kmod" or "kmod|afpacket": the drivers that declare an option. */
+static void option_owners(const char *name, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (const struct nio_port_ops *const *d = nio_drivers; *d && off < len; d++)
+		if (nio_opt_find((*d)->options, name))
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "|" : "",
+						(*d)->name);
+}
+
+/* One driver option set in a port block: some candidate driver declares it, and every
+ * candidate that does accepts the value. */
+static int driver_opt(cfg_t *sec, const struct nio_port *p, const char *name, const char *v)
+{
+	char why[256];
+	bool known = false;
+
+	for (const struct nio_port_ops *const *d = nio_drivers; *d; d++) {
+		const struct nio_opt *o = nio_opt_find((*d)->options, name);
+
+		if (!o || !driver_candidate(p, *d))
+			continue;
+		known = true;
+		if (nio_opt_check(o, v, why, sizeof(why)) < 0)
+			return fail(sec, sec->line, "port '%s': %s: %s", p->name, name, why);
+	}
+	if (known)
+		return 0;
+	option_owners(name, why, sizeof(why));
+	return fail(sec, sec->line, "port '%s': option '%s' is for driver %s, not %s", p->name,
+		    name, why, p->driver);
+}
+
+/* A global value of a NIO_OPT_F_GLOBAL option, checked where it was set. */
+static int global_opts(cfg_t *cfg)
+{
+	char why[256];
+
+	for (const struct nio_port_ops *const *d = nio_drivers; *d; d++)
+		for (const struct nio_opt *o = (*d)->options; o && o->name; o++) {
+			const char *v =
+				(o->flags & NIO_OPT_F_GLOBAL) ? cfg_getstr(cfg, o->name) : NULL;
+
+			if (v && nio_opt_check(o, v, why, sizeof(why)) < 0)
+				return fail(cfg, line_of(o->name), "%s: %s", o->name, why);
+		}
 	return 0;
 }
 
-static int load_port(struct nio_config *c, cfg_t *sec, const char *global_fwd)
+/* The driver's options: checked, defaults from the top level, parsed into p->opts. */
+static int driver_opts(struct nio_port *p, cfg_t *sec, cfg_t *top)
+{
+	struct nio_conf *conf;
+	char why[256] = "";
+	int r;
+
+	for (unsigned i = 0; sec->opts[i].name; i++) {
+		const char *name = sec->opts[i].name, *v = cfg_getstr(sec, name);
+
+		if (v && !port_common_has(name) && driver_opt(sec, p, name, v) < 0)
+			return -1;
+	}
+	for (const struct nio_opt *o = p->ops->options; o && o->name; o++)
+		if ((o->flags & NIO_OPT_F_GLOBAL) && !cfg_getstr(sec, o->name) &&
+		    cfg_getstr(top, o->name))
+			cfg_setstr(sec, o->name, cfg_getstr(top, o->name));
+	conf = nio_conf_open(sec, p->ops->options);
+	r = p->ops->parse(p, conf, why, sizeof(why));
+	nio_conf_close(conf);
+	if (r < 0)
+		return fail(sec, sec->line, "port '%s': %s", p->name, why[0] ? why : "bad options");
+	return 0;
+}
+
+/* The driver named, or for auto the one this host supports (said when the port opens). */
+static int port_driver(struct nio_port *p, cfg_t *sec)
+{
+	char names[128];
+
+	snprintf(p->driver, sizeof(p->driver), "%s", cfg_getstr(sec, "driver"));
+	if (!strcmp(p->driver, "auto")) {
+		p->ops = nio_driver_auto(p->auto_why, sizeof(p->auto_why));
+		if (!p->ops)
+			return fail(sec, sec->line, "port '%s': driver auto: no driver fits (%s)",
+				    p->name, p->auto_why);
+		return 0;
+	}
+	p->ops = nio_driver_find(p->driver);
+	if (p->ops)
+		return 0;
+	nio_driver_names(names, sizeof(names));
+	return fail(sec, sec->line, "port '%s': driver '%s' is not one of %s", p->name, p->driver,
+		    names);
+}
+
+static int load_port(struct nio_config *c, cfg_t *sec, cfg_t *top)
 {
 	struct nio_port *p = calloc(1, sizeof(*p));
-	unsigned long long ns;
 	const char *v;
 	uint8_t a[16], fam;
 
@@ -725,24 +832,14 @@ static int load_port(struct nio_config *c, cfg_t *sec, const char *global_fwd)
 	p->id = (uint16_t)c->nports++;
 	p->line = sec->line;
 	snprintf(p->name, sizeof(p->name), "%s", cfg_title(sec));
-	snprintf(p->driver, sizeof(p->driver), "%s", cfg_getstr(sec, "driver"));
-	if (!nio_enum_ok("auto|afpacket|pcap|kmod", p->driver))
-		return fail(sec, sec->line,
-			    "port '%s': driver '%s' is not one of auto|afpacket|pcap|kmod", p->name,
-			    p->driver);
+	if (port_driver(p, sec) < 0)
+		return -1;
 	if ((v = cfg_getstr(sec, "device")) && strlen(v) >= IFNAMSIZ)
 		return fail(sec, sec->line, "port '%s': device name '%s' too long", p->name, v);
 	if (v)
 		snprintf(p->device, sizeof(p->device), "%s", v);
-	else if (strcmp(p->driver, "pcap"))
+	else if (!(p->ops->flags & NIO_DRV_F_NO_DEVICE))
 		return fail(sec, sec->line, "port '%s': missing 'device'", p->name);
-	if ((v = cfg_getstr(sec, "input")))
-		snprintf(p->pcap_in, sizeof(p->pcap_in), "%s", v);
-	if ((v = cfg_getstr(sec, "output")))
-		snprintf(p->pcap_out, sizeof(p->pcap_out), "%s", v);
-	if (!strcmp(p->driver, "pcap") && !p->pcap_in[0] && !p->pcap_out[0])
-		return fail(sec, sec->line, "port '%s': a pcap port needs 'input' and/or 'output'",
-			    p->name);
 	if ((v = cfg_getstr(sec, "mac")) && nio_mac_parse(v, p->mac) < 0)
 		return fail(sec, sec->line, "port '%s': bad mac '%s'", p->name, v);
 	if ((v = cfg_getstr(sec, "address")) && port_addr4(p, v) < 0)
@@ -754,20 +851,7 @@ static int load_port(struct nio_config *c, cfg_t *sec, const char *global_fwd)
 		memcpy(&p->addr6, a, 16);
 		p->has_v6 = true;
 	}
-	if (cfg_getint(sec, "ring-frames") < 64 || cfg_getint(sec, "ring-frames") > 1 << 20)
-		return fail(sec, sec->line, "port '%s': ring-frames out of range [64, 1048576]",
-			    p->name);
-	p->ring_frames = (uint32_t)cfg_getint(sec, "ring-frames");
-	if (cfg_getint(sec, "block-timeout-ms") < 1 || cfg_getint(sec, "block-timeout-ms") > 1000)
-		return fail(sec, sec->line, "port '%s': block-timeout-ms out of range [1, 1000]",
-			    p->name);
-	p->block_timeout_ms = (uint32_t)cfg_getint(sec, "block-timeout-ms");
-	if (nio_parse_time(cfg_getstr(sec, "hold-time"), &ns) < 0 || ns > 86400000000000ull)
-		return fail(sec, sec->line,
-			    "port '%s': hold-time '%s' is not a duration up to 1 day", p->name,
-			    cfg_getstr(sec, "hold-time"));
-	p->hold_ms = (uint32_t)(ns / 1000000);
-	return load_port_host(p, sec, global_fwd);
+	return driver_opts(p, sec, top);
 }
 
 static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint8_t *n,
@@ -1051,16 +1135,17 @@ static int load_all(struct nio_config *c, cfg_t *cfg)
 {
 	if (load_globals(c, cfg) < 0)
 		return -1;
-	if (!nio_enum_ok("refuse|allow", cfg_getstr(cfg, "kernel-forwarding")))
-		return fail(cfg, 0, "kernel-forwarding must be refuse or allow");
+	if (global_opts(cfg) < 0)
+		return -1;
 	for (unsigned i = 0; i < cfg_size(cfg, "port"); i++)
-		if (load_port(c, cfg_getnsec(cfg, "port", i),
-			      cfg_getstr(cfg, "kernel-forwarding")) < 0)
+		if (load_port(c, cfg_getnsec(cfg, "port", i), cfg) < 0)
 			return -1;
 	for (unsigned i = 0; i < cfg_size(cfg, "pipeline"); i++)
 		if (load_pipeline(c, cfg_getnsec(cfg, "pipeline", i)) < 0)
 			return -1;
 	nio_config_assign_owners(c);
+	if (nio_config_hints(c) < 0)
+		return fail(cfg, 0, "out of memory");
 	return check_forwarding(c, cfg);
 }
 
@@ -1086,6 +1171,7 @@ struct nio_config *nio_config_load(struct netiod *d, const char *file, const cha
 	for (struct nio_plugin *p = d->plugins; p; p = p->next)
 		for (const struct nio_opt *o = p->svc->options; o && o->name; o++)
 			add_opt(s, &s->svc, o);
+	port_schema(s);
 	snprintf(c->file, sizeof(c->file), "%s", file ? file : "<buffer>");
 	cfg = parse(s, file, buf);
 	if (!cfg) {
@@ -1112,6 +1198,7 @@ void nio_config_free(struct nio_config *c)
 		return;
 	for (unsigned i = 0; i < c->npipelines; i++)
 		nio_pipeline_fini(&c->pipelines[i]);
+	nio_config_hints_free(c);
 	for (unsigned i = 0; i < c->nports; i++)
 		nio_port_put(c->ports[i]);
 	if (c->cfg)
@@ -1209,14 +1296,8 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 		fprintf(out, "port %s driver %s", p->name, p->driver);
 		if (p->device[0])
 			fprintf(out, " device %s", p->device);
-		if (p->pcap_in[0])
-			fprintf(out, " input %s", p->pcap_in);
-		if (p->pcap_out[0])
-			fprintf(out, " output %s", p->pcap_out);
-		if (p->kernel_fwd_allow)
-			fprintf(out, " kernel-forwarding allow");
-		if (p->offloads_refuse)
-			fprintf(out, " offloads refuse");
+		if (p->ops->dump)
+			p->ops->dump(p, out);
 		fprintf(out, "\n");
 	}
 	for (unsigned i = 0; i < c->npipelines; i++)

@@ -288,11 +288,10 @@ static json_t *cmd_ports(struct netiod *d)
 		json_array_append_new(
 			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s}", "name",
 				     text(p->name), "driver", p->ops->name, "device",
-				     text(p->device[0] ? p->device : p->pcap_in), "ifindex",
-				     p->ifindex, "mtu", p->mtu, "mac", mac, "state",
-				     atomic_load(&p->gone) ? "gone" : "up", "eof",
-				     p->ops->eof && p->ops->eof((struct nio_port *)p), "claims",
-				     nio_port_is_tap(p) ? "tap" : "enforced"));
+				     text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
+				     "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up",
+				     "eof", p->ops->eof && p->ops->eof((struct nio_port *)p),
+				     "claims", nio_port_is_tap(p) ? "tap" : "enforced"));
 	}
 	return a;
 }

@@ -108,27 +108,12 @@ static void parse_args(struct netiod *d, int argc, char **argv)
 		usage();
 }
 
-/* The claims each kmod port would install fit in netio.ko's limits, as start checks there. */
-static int check_claims(const struct nio_config *c, char *err, size_t errlen)
-{
-	bool have_kmod = access("/dev/netio", R_OK | W_OK) == 0; /* as port.c picks "auto" */
-
-	for (unsigned i = 0; i < c->nports; i++) {
-		const struct nio_port *p = c->ports[i];
-
-		if ((!strcmp(p->driver, "kmod") || (!strcmp(p->driver, "auto") && have_kmod)) &&
-		    nio_kmod_check_claims(p, c, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int check_config(struct netiod *d)
 {
 	char err[512];
 	struct nio_config *c = nio_config_load(d, d->conf_file, NULL, err, sizeof(err));
 
-	if (!c || check_claims(c, err, sizeof(err)) < 0 ||
+	if (!c || nio_config_check_claims(c, err, sizeof(err)) < 0 ||
 	    nio_config_check_forwarding(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		nio_config_free(c);

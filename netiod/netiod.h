@@ -98,6 +98,7 @@ struct nio_pool {
 /* ---------------------------------------------------------------- ports (port_*.c) */
 
 struct nio_port;
+struct nio_config;
 
 /* Counters are kept per worker (each written by its worker only) and summed when read. */
 struct nio_port_stats {
@@ -109,7 +110,38 @@ struct nio_port_stats {
 };
 
 /*
- * A port driver. open/close run on the control thread; rx_burst/tx_burst/flush on workers.
+ * What a pipeline asks a port driver to take from the kernel for netiod on one port (claims.c
+ * builds them from the configuration; a driver with set_claims installs them: netio.ko's claim
+ * table, an XDP map). One claim per (src, dst, proto) combination of a pipeline's match.
+ */
+struct nio_claim {
+	uint32_t id;	/* NIO_CLAIM_ID(pipeline index, index within the pipeline) */
+	uint8_t family; /* 4 or 6; 0: both */
+	uint8_t proto;	/* 0: any */
+	bool has_src, has_dst;
+	uint8_t src_len, dst_len;    /* in the family's own bits (IPv4 0-32, IPv6 0-128) */
+	uint8_t src[16], dst[16];    /* IPv4 as ::ffff:a.b.c.d, like nio_prefix */
+	uint16_t sport_lo, sport_hi; /* 0-65535: any */
+	uint16_t dport_lo, dport_hi;
+	uint8_t fail_mode; /* enum nio_fail_mode */
+};
+
+#define NIO_CLAIM_ID(pl, i)    ((uint32_t)(pl) << 16 | (uint16_t)(i))
+#define NIO_CLAIM_PIPELINE(id) ((id) >> 16)
+#define NIO_CLAIM_INDEX(id)    ((id)&0xffffu)
+
+/* Bytes of a port's driver-private parsed options (port->opts). */
+#define NIO_PORT_OPTS_SIZE 576
+/* nio_opt.flags of a driver option that is also a top-level option: the value given there is
+ * every port's default (kernel-forwarding). */
+#define NIO_OPT_F_GLOBAL 0x100u
+/* nio_port_ops.flags: the driver reads and writes files, not a network device, so 'device' is
+ * optional and never locked, and two such ports may name the same one (pcap). */
+#define NIO_DRV_F_NO_DEVICE 0x1u
+
+/*
+ * A port driver: one entry of the driver table (drivers.c). open/close run on the control
+ * thread; rx_burst/tx_burst/flush on workers.
  * open sets port->nqueues: a driver that can give each worker its own RX and TX queue
  * (afpacket: one socket per worker in a fanout group) keeps the nworkers the host put there
  * and serves queue nio_worker_self() in rx_burst, tx_burst, flush and fd; a driver with one
@@ -117,9 +149,39 @@ struct nio_port_stats {
  * Counters go to nio_port_stats(port), the calling worker's row. rx_burst fills up to max packets taken from pool (data at
  * buf + NIO_PKT_HEADROOM, len, ts_ns set) and returns how many. tx_burst sends the frames
  * and returns how many it accepted; the caller frees every packet either way.
+ *
+ * Configuration (control thread): the driver declares the port-block options it takes
+ * (options, checked by config.c like a service's) and parse turns the validated block into
+ * its own struct in port->opts (zeroed, NIO_PORT_OPTS_SIZE bytes): a reload keeps a port open
+ * when name, device, driver and those bytes are unchanged, so parse writes them
+ * deterministically (the same file, the same bytes).
  */
 struct nio_port_ops {
 	const char *name;
+	uint32_t flags; /* NIO_DRV_F_* */
+	const struct nio_opt *options;
+	/* fill port->opts from conf; -1 with a message in err (config.c prefixes file:line) */
+	int (*parse)(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen);
+	/* optional, netiod -t -v: the options worth showing, as " name value" words */
+	void (*dump)(const struct nio_port *port, FILE *out);
+	/* optional: can driver = "auto" use this driver on this host? why says what was found
+	 * (drivers without it are never picked by auto) */
+	bool (*probe)(char *why, size_t len);
+	/* optional: what the port reads when it has no device (pcap: the input file) */
+	const char *(*source)(const struct nio_port *port);
+	/* optional, netiod -t and start: the host's settings this port cannot work with (afpacket:
+	 * the kernel forwarding what netiod forwards) */
+	int (*check_host)(const struct nio_config *c, const struct nio_port *port, char *err,
+			  size_t errlen);
+	/* optional, claims (claims.c): can the driver take these n claims? On -1, err says why
+	 * and *refused is the first claim it refuses (n: not about one claim). Runs without the
+	 * port open (netiod -t). */
+	int (*check_claims)(const struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			    unsigned *refused, char *err, size_t errlen);
+	/* optional: replace the port's claims with these (checked before); a driver with it keeps
+	 * unclaimed traffic from netiod and claimed traffic from the kernel (not a tap) */
+	int (*set_claims)(struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			  char *err, size_t errlen);
 	int (*open)(struct nio_port *port, char *err, size_t errlen);
 	void (*close)(struct nio_port *port);
 	uint16_t (*rx_burst)(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
@@ -136,8 +198,8 @@ struct nio_port_ops {
 struct nio_port {
 	char name[NIO_NAME_MAX];
 	char device[IFNAMSIZ];
-	char driver[16]; /* as configured: auto, afpacket, pcap, kmod */
-	const struct nio_port_ops *ops;
+	char driver[16];		/* as configured: a driver's name or auto */
+	const struct nio_port_ops *ops; /* the driver (auto: the one picked at load) */
 	void *priv;
 	uint16_t id; /* index in the configuration's port array */
 	int line;    /* of its block in the config file, for errors found when it opens */
@@ -150,19 +212,10 @@ struct nio_port {
 	/* directed broadcast addresses of the port's IPv4 subnets: never forwarded */
 	unsigned nbcast4;
 	struct in_addr bcast4[NIO_MAX_PREFIXES];
-	/* pcap driver */
-	char pcap_in[256];
-	char pcap_out[256];
-	/* afpacket tuning */
-	uint32_t ring_frames;
-	uint32_t block_timeout_ms;
-	/* kmod: how long netio.ko keeps the rings, claims and queued packets without netiod */
-	uint32_t hold_ms;
-	/* afpacket: the kernel may forward what netiod forwards (kernel-forwarding = "allow") */
-	bool kernel_fwd_allow;
-	/* afpacket: refuse to open while the device merges frames (offloads = "refuse")
-	 * instead of turning the merging off */
-	bool offloads_refuse;
+	/* driver = "auto": what the probes found, logged when the port opens */
+	char auto_why[160];
+	/* the driver's parsed options (nio_port_ops.parse), opaque here */
+	_Alignas(16) unsigned char opts[NIO_PORT_OPTS_SIZE];
 	unsigned nqueues;    /* RX/TX queues: the workers', or 1 (see nio_port_ops) */
 	unsigned rx_worker;  /* nqueues == 1: the worker that polls the port */
 	bool tx_shared;	     /* fewer queues than workers: senders take tx_lock */
@@ -270,6 +323,21 @@ struct nio_pipeline {
 	struct nio_capture *_Atomic capture; /* capture.c: set by control, used by the worker */
 };
 
+/* ---------------------------------------------------------------- claim hints (claims.c) */
+
+/* What one claim's id in a packet (nio_pkt.claim_hint) tells the classifier. */
+struct nio_hint {
+	struct nio_match match; /* the claim as a match on its port */
+	int pipeline; /* the classifier's answer for every packet the claim takes, or -1: an earlier
+		       * pipeline may match some of them */
+};
+
+/* A port's claims in one configuration; pipeline P's are v[first[P]] .. v[first[P + 1] - 1]. */
+struct nio_hints {
+	unsigned first[NIO_MAX_PIPELINES + 1];
+	struct nio_hint v[];
+};
+
 /* ---------------------------------------------------------------- configuration (config.c) */
 
 struct nio_config {
@@ -286,6 +354,8 @@ struct nio_config {
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
+	/* per port whose driver takes claims: what its claim hints mean (claims.c), else NULL */
+	struct nio_hints *hints[NIO_MAX_PORTS];
 	/* addresses services terminate (host->endpoint), treated as the gateway's own */
 	unsigned nendpoints;
 	uint8_t endpoints[NIO_MAX_ENDPOINTS][16];
@@ -547,6 +617,8 @@ uint32_t nio_flow_hash(const struct nio_flow_key *k);
 bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
+int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p);
+int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);
@@ -603,6 +675,11 @@ int nio_plugin_unload(struct netiod *d, const char *name, char *err, size_t errl
 int nio_plugin_open(const char *path, struct nio_plugin **out, char *err, size_t errlen);
 void nio_plugin_close(struct nio_plugin *p);
 void nio_plugin_unlink(struct netiod *d, struct nio_plugin *p);
+/* the accessors plugins get, over a port block for its driver's options (config.c) */
+struct nio_conf *nio_conf_open(void *cfg, const struct nio_opt *schema);
+void nio_conf_close(struct nio_conf *conf);
+const char *nio_conf_str(const struct nio_conf *conf, const char *name);
+long long nio_conf_int(const struct nio_conf *conf, const char *name);
 void nio_svc_inst_fini(struct nio_svc_inst *si);
 void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		       struct nio_svc_inst *si, char *err, size_t errlen);
@@ -621,16 +698,26 @@ void nio_devlock_put(const char *dev);
 
 /* taps.c: ports the kernel also receives (afpacket, pcap): forwarding sysctls, secure */
 bool nio_port_is_tap(const struct nio_port *port);
+int nio_tap_check_forwarding(const struct nio_config *c, const struct nio_port *port, char *err,
+			     size_t errlen);
 int nio_config_check_forwarding(const struct nio_config *c, char *err, size_t errlen);
 void nio_config_warn_taps(const struct nio_config *c);
 unsigned nio_pipeline_taps(const struct nio_config *c, const struct nio_pipeline *pl,
 			   const struct nio_port **taps, unsigned max);
 
-/* port_kmod.c: install c's pipelines as port's claims in netio.ko (control thread) */
-int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
-			size_t errlen);
-int nio_kmod_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
-			  size_t errlen);
+/* port_pcap.c: its parsed options (port->opts), for tests that open a port without a file */
+struct nio_pcap_opts {
+	char in[256];  /* replayed as received, "" for none */
+	char out[256]; /* sent frames, "" for none */
+};
+
+/* port_kmod.c: its parsed options (port->opts), for tools that open a port without a file */
+struct nio_kmod_opts {
+	uint32_t ring_slots; /* 0: the module's default */
+	/* how long netio.ko keeps the rings, claims and queued packets without netiod */
+	uint32_t hold_ms;
+};
+
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
 
@@ -638,12 +725,27 @@ void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding 
 void nio_kmod_events_sync(struct netiod *d);
 void nio_kmod_events_fini(struct netiod *d);
 
+/* drivers.c: the driver table, in the order driver = "auto" tries them */
+extern const struct nio_port_ops *const nio_drivers[];
+const struct nio_port_ops *nio_driver_find(const char *name);
+const struct nio_port_ops *nio_driver_auto(char *why, size_t len);
+void nio_driver_names(char *buf, size_t len);
+
+/* claims.c */
+int nio_claims_build(const struct nio_config *c, const struct nio_port *port,
+		     struct nio_claim **out, unsigned *n, char *err, size_t errlen);
+int nio_config_check_claims(const struct nio_config *c, char *err, size_t errlen);
+int nio_port_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
+			size_t errlen);
+int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen);
+int nio_config_hints(struct nio_config *c);
+void nio_config_hints_free(struct nio_config *c);
+
 /* port.c */
-const struct nio_port_ops *nio_port_driver(const struct nio_port *port);
+const char *nio_port_source(const struct nio_port *port);
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen);
 void nio_port_put(struct nio_port *p);
-int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen);
 void nio_port_device_state(struct netiod *d, struct nio_port *p, int ifindex);
 
 /* pipeline.c */

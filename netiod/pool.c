@@ -56,6 +56,7 @@ struct nio_pkt *nio_pool_get(struct nio_pool *pool)
 	p->flow = NULL;
 	p->svc_state = NULL;
 	p->user = 0;
+	p->claim_hint = 0;
 	return p;
 }
 

@@ -3,33 +3,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netiod.h"
 
-static const struct nio_port_ops *driver_ops(const char *driver)
+/* What the port reads: its device, or what its driver says (a file). */
+const char *nio_port_source(const struct nio_port *port)
 {
-	if (!strcmp(driver, "auto"))
-		driver = access("/dev/netio", R_OK | W_OK) == 0 ? "kmod" : "afpacket";
-	if (!strcmp(driver, "afpacket"))
-		return &nio_port_afpacket_ops;
-	if (!strcmp(driver, "pcap"))
-		return &nio_port_pcap_ops;
-	if (!strcmp(driver, "kmod"))
-		return &nio_port_kmod_ops;
-	return NULL;
-}
-
-/* The driver a port has, or would get if it were opened now. */
-const struct nio_port_ops *nio_port_driver(const struct nio_port *port)
-{
-	return port->open ? port->ops : driver_ops(port->driver);
+	if (port->device[0] || !port->ops->source)
+		return port->device;
+	return port->ops->source(port);
 }
 
 /* A live device is locked for this netiod before anything touches it (offloads, claims). */
 static bool locks_device(const struct nio_port *p)
 {
-	return p->device[0] && p->ops != &nio_port_pcap_ops;
+	return p->device[0] && !(p->ops->flags & NIO_DRV_F_NO_DEVICE);
 }
 
 /* Held from the first open to the last put, across reopens (port_reopen) and failed ones. */
@@ -43,10 +31,8 @@ static void unlock(struct nio_port *p)
 static bool same_port(const struct nio_port *a, const struct nio_port *b)
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
-	       !strcmp(a->driver, b->driver) && !strcmp(a->pcap_in, b->pcap_in) &&
-	       !strcmp(a->pcap_out, b->pcap_out) && a->ring_frames == b->ring_frames &&
-	       a->block_timeout_ms == b->block_timeout_ms && a->hold_ms == b->hold_ms &&
-	       a->offloads_refuse == b->offloads_refuse;
+	       !strcmp(a->driver, b->driver) && a->ops == b->ops &&
+	       !memcmp(a->opts, b->opts, sizeof(a->opts));
 }
 
 static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)
@@ -76,12 +62,8 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 {
 	char why[256] = "";
 
-	p->ops = driver_ops(p->driver);
-	if (!p->ops)
-		return snprintf(err, errlen,
-				"%s:%d: port '%s': driver '%s' is not available in this build",
-				c->file, p->line, p->name, p->driver),
-		       -1;
+	if (p->auto_why[0])
+		log_info("port %s: driver auto -> %s (%s)", p->name, p->ops->name, p->auto_why);
 	p->nqueues = c->nworkers;
 	if (locks_device(p)) {
 		if (nio_devlock_get(p->device, why, sizeof(why)) < 0)
@@ -92,7 +74,7 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 	if (p->ops->open(p, why, sizeof(why)) < 0) {
 		unlock(p);
 		return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file, p->line,
-			       p->name, p->ops->name, p->device[0] ? p->device : p->pcap_in,
+			       p->name, p->ops->name, nio_port_source(p),
 			       why[0] ? why : "open failed");
 	}
 	queues_set(p, c->nworkers);
@@ -106,8 +88,7 @@ static int check_devices(const struct nio_config *c, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < c->nports; i++)
 		for (unsigned j = 0; j < i; j++)
-			if (c->ports[i]->device[0] && strcmp(c->ports[i]->driver, "pcap") &&
-			    strcmp(c->ports[j]->driver, "pcap") &&
+			if (locks_device(c->ports[i]) && locks_device(c->ports[j]) &&
 			    !strcmp(c->ports[i]->device, c->ports[j]->device))
 				return nio_err(err, errlen,
 					       "%s:%d: ports '%s' and '%s' both use device %s (one "
@@ -149,25 +130,8 @@ void nio_port_put(struct nio_port *p)
 	free(p);
 }
 
-/*
- * Tell netio.ko which flows c's pipelines claim on each kmod port (secure demultiplexing: the
- * module refuses a claim overlapping another owner's). Other drivers see copies: nothing to do.
- */
-int nio_config_set_claims(const struct nio_config *c, char *err, size_t errlen)
-{
-	for (unsigned i = 0; i < c->nports; i++) {
-		struct nio_port *p = c->ports[i];
-
-		if (!p->open || p->ops != &nio_port_kmod_ops)
-			continue;
-		if (nio_kmod_set_claims(p, c, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Close and open p again in place (the configurations keep their pointer), the worker paused:
- * the new device has a new ifindex, MAC and MTU. Claims are installed again for kmod. */
+ * the new device has a new ifindex, MAC and MTU. A driver that takes claims gets them again. */
 static int port_reopen(struct netiod *d, struct nio_port *p, char *err, size_t errlen)
 {
 	char why[256] = "";
@@ -189,9 +153,7 @@ static int port_reopen(struct netiod *d, struct nio_port *p, char *err, size_t e
 	nio_workers_resume(d);
 	if (rc < 0)
 		return nio_err(err, errlen, "%s", why[0] ? why : "open failed");
-	if (p->ops == &nio_port_kmod_ops && d->running)
-		return nio_kmod_set_claims(p, d->running, err, errlen);
-	return 0;
+	return d->running ? nio_port_set_claims(p, d->running, err, errlen) : 0;
 }
 
 /*

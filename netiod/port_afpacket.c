@@ -23,17 +23,31 @@
  * TX: a V2 ring of fixed slots, each big enough for a whole packet buffer; tx_burst fills
  * slots and flush() hands all of them to the kernel with one sendto().
  */
-#define AFP_DEFAULT_FRAMES     4096u
-#define AFP_DEFAULT_TIMEOUT_MS 1u
-#define AFP_RX_FRAME	       2048u
-#define AFP_BLOCK	       (1u << 16)
-#define AFP_MIN_BLOCKS	       4u
-#define AFP_TX_DATA	       (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
-#define AFP_TX_FRAME	       TPACKET_ALIGN(AFP_TX_DATA + NIO_PKT_BUF_SIZE)
-#define AFP_RX_HDR	       TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
-#define VLAN_HLEN_	       4u
+#define AFP_RX_FRAME   2048u
+#define AFP_BLOCK      (1u << 16)
+#define AFP_MIN_BLOCKS 4u
+#define AFP_TX_DATA    (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define AFP_TX_FRAME   TPACKET_ALIGN(AFP_TX_DATA + NIO_PKT_BUF_SIZE)
+#define AFP_RX_HDR     TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+#define VLAN_HLEN_     4u
 
 _Static_assert(AFP_BLOCK % AFP_RX_FRAME == 0 && AFP_BLOCK >= AFP_TX_FRAME, "ring geometry");
+
+/* The port block's afpacket options, parsed (port->opts). */
+struct afp_opts {
+	uint32_t ring_frames;
+	uint32_t block_timeout_ms;
+	bool kernel_fwd_allow; /* the kernel may forward what netiod forwards */
+	bool offloads_refuse;  /* refuse to open while the device merges frames, instead of
+				* turning the merging off */
+};
+
+_Static_assert(sizeof(struct afp_opts) <= NIO_PORT_OPTS_SIZE, "port->opts holds afp_opts");
+
+static const struct afp_opts *opts_of(const struct nio_port *port)
+{
+	return (const struct afp_opts *)(const void *)port->opts;
+}
 
 struct afp_ring {
 	uint8_t *map;
@@ -385,7 +399,7 @@ static int bind_dev(int fd, int ifindex, int proto)
 
 static unsigned rx_blocks(const struct nio_port *port)
 {
-	unsigned frames = port->ring_frames ? port->ring_frames : AFP_DEFAULT_FRAMES;
+	unsigned frames = opts_of(port)->ring_frames;
 	unsigned blocks = (unsigned)((uint64_t)frames * AFP_RX_FRAME / AFP_BLOCK);
 
 	return blocks < AFP_MIN_BLOCKS ? AFP_MIN_BLOCKS : blocks;
@@ -407,8 +421,7 @@ static int open_rx(struct nio_port *port, struct afpacket *a, bool fanout, char 
 		.tp_block_size = AFP_BLOCK,
 		.tp_block_nr = rx_blocks(port),
 		.tp_frame_size = AFP_RX_FRAME,
-		.tp_retire_blk_tov =
-			port->block_timeout_ms ? port->block_timeout_ms : AFP_DEFAULT_TIMEOUT_MS,
+		.tp_retire_blk_tov = opts_of(port)->block_timeout_ms,
 	};
 
 	req.tp_frame_nr = req.tp_block_nr * (AFP_BLOCK / AFP_RX_FRAME);
@@ -439,7 +452,7 @@ static int open_rx(struct nio_port *port, struct afpacket *a, bool fanout, char 
  */
 static int open_tx(struct nio_port *port, struct afpacket *a, char *err, size_t errlen)
 {
-	unsigned frames = port->ring_frames ? port->ring_frames : AFP_DEFAULT_FRAMES;
+	unsigned frames = opts_of(port)->ring_frames;
 	unsigned per_block = AFP_BLOCK / AFP_TX_FRAME;
 	struct tpacket_req req = {
 		.tp_block_size = AFP_BLOCK,
@@ -558,7 +571,7 @@ static int afp_open(struct nio_port *port, char *err, size_t errlen)
 		goto err;
 	}
 	/* before the rings exist, so no merged frame is ever queued in them */
-	if (nio_offloads_fix(port, port->offloads_refuse, err, errlen) < 0)
+	if (nio_offloads_fix(port, opts_of(port)->offloads_refuse, err, errlen) < 0)
 		goto err;
 	for (unsigned i = 0; i < nq; i++)
 		if (queue_open(port, ap, i, err, errlen) < 0)
@@ -594,8 +607,78 @@ static int afp_poll_error(struct nio_port *port)
 	return getsockopt(a->rx_fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- configuration */
+
+static const struct nio_opt afp_options[] = {
+	{ .name = "ring-frames",
+	  .type = NIO_OPT_INT,
+	  .def = "4096",
+	  .min = 64,
+	  .max = 1 << 20,
+	  .help = "frames the RX and TX rings of each queue hold" },
+	{ .name = "block-timeout-ms",
+	  .type = NIO_OPT_INT,
+	  .def = "1",
+	  .min = 1,
+	  .max = 1000,
+	  .help = "TPACKET_V3 block retire timeout: the added latency at low load" },
+	{ .name = "kernel-forwarding",
+	  .type = NIO_OPT_ENUM,
+	  .flags = NIO_OPT_F_GLOBAL,
+	  .def = "refuse",
+	  .choices = "refuse|allow",
+	  .help = "allow: start although the kernel forwards the device's traffic too" },
+	{ .name = "offloads",
+	  .type = NIO_OPT_ENUM,
+	  .def = "disable",
+	  .choices = "disable|refuse",
+	  .help = "refuse: do not turn GRO/GSO off, refuse to start while they are on" },
+	{ .name = NULL },
+};
+
+static int afp_parse(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen)
+{
+	struct afp_opts *o = (struct afp_opts *)(void *)port->opts;
+
+	(void)err;
+	(void)errlen;
+	o->ring_frames = (uint32_t)nio_conf_int(conf, "ring-frames");
+	o->block_timeout_ms = (uint32_t)nio_conf_int(conf, "block-timeout-ms");
+	o->kernel_fwd_allow = !strcmp(nio_conf_str(conf, "kernel-forwarding"), "allow");
+	o->offloads_refuse = !strcmp(nio_conf_str(conf, "offloads"), "refuse");
+	return 0;
+}
+
+static void afp_dump(const struct nio_port *port, FILE *out)
+{
+	if (opts_of(port)->kernel_fwd_allow)
+		fprintf(out, " kernel-forwarding allow");
+	if (opts_of(port)->offloads_refuse)
+		fprintf(out, " offloads refuse");
+}
+
+/* Always there: the fallback of driver = "auto". */
+static bool afp_probe(char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	return true;
+}
+
+/* A tap: unless allowed, the kernel must not forward what netiod forwards (taps.c). */
+static int afp_check_host(const struct nio_config *c, const struct nio_port *port, char *err,
+			  size_t errlen)
+{
+	return opts_of(port)->kernel_fwd_allow ? 0 : nio_tap_check_forwarding(c, port, err, errlen);
+}
+
 const struct nio_port_ops nio_port_afpacket_ops = {
 	.name = "afpacket",
+	.options = afp_options,
+	.parse = afp_parse,
+	.dump = afp_dump,
+	.probe = afp_probe,
+	.check_host = afp_check_host,
 	.open = afp_open,
 	.close = afp_close,
 	.rx_burst = afp_rx_burst,

@@ -30,6 +30,14 @@
 _Static_assert(KMOD_BUF_SIZE % 64 == 0, "the module wants buffers in multiples of 64");
 _Static_assert(NIO_MAX_PIPELINES << KMOD_CLAIM_BITS <= 65536, "claim ids are 16 bits");
 
+_Static_assert(sizeof(struct nio_kmod_opts) <= NIO_PORT_OPTS_SIZE,
+	       "port->opts holds the kmod options");
+
+static const struct nio_kmod_opts *opts_of(const struct nio_port *port)
+{
+	return (const struct nio_kmod_opts *)(const void *)port->opts;
+}
+
 struct kmod {
 	struct nl_sock *sk;
 	int family;
@@ -154,18 +162,11 @@ static int on_bind(struct nl_msg *m, void *arg)
 	return NL_OK;
 }
 
-static uint32_t ring_slots(const struct nio_port *port)
-{
-	uint32_t n = port->ring_frames;
-
-	return nio_ring_valid_size(n) && n >= 64 && n <= 32768 ? n : 0;
-}
-
 static int bind_port(struct kmod *k, const struct nio_port *port, char *err, size_t errlen)
 {
 	struct nl_msg *m = nl_req(k, NETIO_CMD_BIND);
 	char name[NETIO_NAME_MAX];
-	uint32_t slots = ring_slots(port);
+	uint32_t slots = opts_of(port)->ring_slots;
 	int rc;
 
 	if (!m)
@@ -173,7 +174,7 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	snprintf(name, sizeof(name), "%.15s", port->name);
 	nla_put_u32(m, NETIO_A_IFINDEX, (uint32_t)port->ifindex);
 	nla_put_string(m, NETIO_A_BIND_NAME, name);
-	nla_put_u32(m, NETIO_A_HOLD_MS, port->hold_ms);
+	nla_put_u32(m, NETIO_A_HOLD_MS, opts_of(port)->hold_ms);
 	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
 	if (slots) {
 		nla_put_u32(m, NETIO_A_RX_SLOTS, slots);
@@ -338,146 +339,91 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- claims */
 
-struct claim_ctx {
-	struct nl_msg *m; /* NULL: only count (netiod -t) */
-	unsigned n;
-	const struct nio_pipeline *pl;
-	unsigned in_pipeline;
-};
-
 static uint8_t af_of(uint8_t family)
 {
 	return family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
 }
 
-/* A nio_prefix (IPv4 mapped into 128 bits) as the module's address and prefix length. */
-static void put_prefix(struct nl_msg *m, int addr_attr, int plen_attr, const struct nio_prefix *p)
+/* A claim's prefix as the module's address and prefix length. */
+static void put_prefix(struct nl_msg *m, int addr_attr, int plen_attr, uint8_t family,
+		       const uint8_t addr[16], uint8_t len)
 {
-	if (p->family == 4) {
-		nla_put(m, addr_attr, 4, p->addr + 12);
-		nla_put_u8(m, plen_attr, p->len >= 96 ? (uint8_t)(p->len - 96) : 0);
-	} else {
-		nla_put(m, addr_attr, 16, p->addr);
-		nla_put_u8(m, plen_attr, p->len);
+	if (family == 4)
+		nla_put(m, addr_attr, 4, addr + 12);
+	else
+		nla_put(m, addr_attr, 16, addr);
+	nla_put_u8(m, plen_attr, len);
+}
+
+static bool ports_any(const struct nio_claim *cl)
+{
+	return !cl->sport_lo && cl->sport_hi == 65535 && !cl->dport_lo && cl->dport_hi == 65535;
+}
+
+/* netio.ko's claim id: pipeline << KMOD_CLAIM_BITS | index (the id RX slots carry). */
+static uint16_t kmod_claim_id(const struct nio_claim *cl)
+{
+	return (uint16_t)(NIO_CLAIM_PIPELINE(cl->id) << KMOD_CLAIM_BITS | NIO_CLAIM_INDEX(cl->id));
+}
+
+static void put_claim(struct nl_msg *m, const struct nio_claim *cl)
+{
+	struct nlattr *nest = nla_nest_start(m, 0);
+
+	nla_put_u16(m, NETIO_CLAIM_A_ID, kmod_claim_id(cl));
+	nla_put_u8(m, NETIO_CLAIM_A_FAMILY, af_of(cl->family));
+	nla_put_u8(m, NETIO_CLAIM_A_PROTO, cl->proto);
+	if (cl->has_src)
+		put_prefix(m, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, cl->family, cl->src,
+			   cl->src_len);
+	if (cl->has_dst)
+		put_prefix(m, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, cl->family, cl->dst,
+			   cl->dst_len);
+	if (!ports_any(cl)) {
+		nla_put_u16(m, NETIO_CLAIM_A_SPORT_LO, cl->sport_lo);
+		nla_put_u16(m, NETIO_CLAIM_A_SPORT_HI, cl->sport_hi);
+		nla_put_u16(m, NETIO_CLAIM_A_DPORT_LO, cl->dport_lo);
+		nla_put_u16(m, NETIO_CLAIM_A_DPORT_HI, cl->dport_hi);
 	}
+	nla_put_u8(m, NETIO_CLAIM_A_FAIL_MODE,
+		   cl->fail_mode == NIO_FAIL_PASSTHROUGH ? NETIO_FAIL_PASSTHROUGH
+							 : NETIO_FAIL_SECURE);
+	nla_nest_end(m, nest);
 }
 
-static bool ports_any(const struct nio_match *mt)
+/* The module takes NETIO_CLAIMS_MAX claims per port, ids of 16 bits. netiod -t asks too. */
+static int kmod_check_claims(const struct nio_port *port, const struct nio_claim *claims,
+			     unsigned n, unsigned *refused, char *err, size_t errlen)
 {
-	return !mt->sport_lo && mt->sport_hi == 65535 && !mt->dport_lo && mt->dport_hi == 65535;
-}
-
-/* One claim for one (src, dst, proto) combination of a pipeline's match. */
-static int put_claim(struct claim_ctx *x, const struct nio_prefix *src,
-		     const struct nio_prefix *dst, uint8_t proto)
-{
-	const struct nio_match *mt = &x->pl->match;
-	uint8_t family = src ? src->family : dst ? dst->family : mt->family;
-	struct nlattr *nest;
-
-	if ((src && dst && src->family != dst->family) || (mt->family && family != mt->family))
-		return 0; /* matches nothing */
-	if (x->in_pipeline >= 1u << KMOD_CLAIM_BITS || x->n >= NETIO_CLAIMS_MAX)
-		return -1;
-	if (!x->m) {
-		x->in_pipeline++;
-		x->n++;
-		return 0;
-	}
-	nest = nla_nest_start(x->m, 0);
-	nla_put_u16(x->m, NETIO_CLAIM_A_ID,
-		    (uint16_t)(x->pl->id << KMOD_CLAIM_BITS | x->in_pipeline++));
-	nla_put_u8(x->m, NETIO_CLAIM_A_FAMILY, af_of(family));
-	nla_put_u8(x->m, NETIO_CLAIM_A_PROTO, proto);
-	if (src)
-		put_prefix(x->m, NETIO_CLAIM_A_SRC, NETIO_CLAIM_A_SRC_PLEN, src);
-	if (dst)
-		put_prefix(x->m, NETIO_CLAIM_A_DST, NETIO_CLAIM_A_DST_PLEN, dst);
-	if (!ports_any(mt)) {
-		nla_put_u16(x->m, NETIO_CLAIM_A_SPORT_LO, mt->sport_lo);
-		nla_put_u16(x->m, NETIO_CLAIM_A_SPORT_HI, mt->sport_hi);
-		nla_put_u16(x->m, NETIO_CLAIM_A_DPORT_LO, mt->dport_lo);
-		nla_put_u16(x->m, NETIO_CLAIM_A_DPORT_HI, mt->dport_hi);
-	}
-	nla_put_u8(x->m, NETIO_CLAIM_A_FAIL_MODE,
-		   x->pl->fail_mode == NIO_FAIL_PASSTHROUGH ? NETIO_FAIL_PASSTHROUGH
-							    : NETIO_FAIL_SECURE);
-	nla_nest_end(x->m, nest);
-	x->n++;
-	return 0;
-}
-
-/* Every claim of one pipeline: the product of its source and destination prefixes, and for
- * ports without a protocol, one claim per protocol that has ports. */
-static int put_pipeline(struct claim_ctx *x)
-{
-	static const uint8_t with_ports[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
-	const struct nio_match *mt = &x->pl->match;
-	const uint8_t any = 0, *protos = mt->proto ? &mt->proto : &any;
-	unsigned nprotos = 1;
-
-	if (!mt->proto && !ports_any(mt)) {
-		protos = with_ports;
-		nprotos = sizeof(with_ports);
-	}
-	x->in_pipeline = 0;
-	for (unsigned s = 0; s < (mt->nsrc ? mt->nsrc : 1u); s++)
-		for (unsigned d = 0; d < (mt->ndst ? mt->ndst : 1u); d++)
-			for (unsigned p = 0; p < nprotos; p++)
-				if (put_claim(x, mt->nsrc ? &mt->src[s] : NULL,
-					      mt->ndst ? &mt->dst[d] : NULL, protos[p]) < 0)
-					return -1;
-	return 0;
-}
-
-static int too_many_claims(const struct nio_port *port, const struct nio_config *c,
-			   const struct nio_pipeline *pl, char *err, size_t errlen)
-{
-	return nio_err(err, errlen,
-		       "%s:%d: port '%s': pipeline '%s' needs more claims than netio.ko takes "
-		       "(%u per port, %u per pipeline)",
-		       c->file, pl->line, port->name, pl->name, (unsigned)NETIO_CLAIMS_MAX,
-		       1u << KMOD_CLAIM_BITS);
-}
-
-/* Would c's claims on port fit in netio.ko's limits? netiod -t asks, without the module. */
-int nio_kmod_check_claims(const struct nio_port *port, const struct nio_config *c, char *err,
-			  size_t errlen)
-{
-	struct claim_ctx x = { .m = NULL };
-
-	for (unsigned i = 0; i < c->npipelines; i++) {
-		x.pl = &c->pipelines[i];
-		if (x.pl->match.in_port >= 0 && x.pl->match.in_port != port->id)
+	(void)port;
+	for (unsigned i = 0; i < n; i++) {
+		if (i < NETIO_CLAIMS_MAX && NIO_CLAIM_INDEX(claims[i].id) < 1u << KMOD_CLAIM_BITS)
 			continue;
-		if (put_pipeline(&x) < 0)
-			return too_many_claims(port, c, x.pl, err, errlen);
+		*refused = i;
+		return nio_err(err, errlen,
+			       "needs more claims than netio.ko takes (%u per port, %u per "
+			       "pipeline)",
+			       (unsigned)NETIO_CLAIMS_MAX, 1u << KMOD_CLAIM_BITS);
 	}
 	return 0;
 }
 
-int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err, size_t errlen)
+static int kmod_set_claims(struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			   char *err, size_t errlen)
 {
 	struct kmod *k = port->priv;
-	struct claim_ctx x = { .m = nl_req(k, NETIO_CMD_SET_CLAIMS) };
+	struct nl_msg *m = nl_req(k, NETIO_CMD_SET_CLAIMS);
 	struct nlattr *list;
 	int rc;
 
-	if (!x.m)
+	if (!m)
 		return nio_err(err, errlen, "out of memory");
-	nla_put_u32(x.m, NETIO_A_BIND_ID, k->bind_id);
-	list = nla_nest_start(x.m, NETIO_A_CLAIMS);
-	for (unsigned i = 0; i < c->npipelines; i++) {
-		x.pl = &c->pipelines[i];
-		if (x.pl->match.in_port >= 0 && x.pl->match.in_port != port->id)
-			continue;
-		if (put_pipeline(&x) < 0) {
-			nlmsg_free(x.m);
-			return too_many_claims(port, c, x.pl, err, errlen);
-		}
-	}
-	nla_nest_end(x.m, list);
-	rc = nl_exec(k, x.m, NULL, NULL);
+	nla_put_u32(m, NETIO_A_BIND_ID, k->bind_id);
+	list = nla_nest_start(m, NETIO_A_CLAIMS);
+	for (unsigned i = 0; i < n; i++)
+		put_claim(m, &claims[i]);
+	nla_nest_end(m, list);
+	rc = nl_exec(k, m, NULL, NULL);
 	/* most likely a binding a netiod left under another port name: secure, it stays */
 	if (rc == -EBUSY)
 		return nl_fail(k, rc,
@@ -486,7 +432,7 @@ int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char 
 			       err, errlen);
 	if (rc < 0)
 		return nl_fail(k, rc, "set claims", err, errlen);
-	log_debug("port %s: %u claims installed in netio.ko", port->name, x.n);
+	log_debug("port %s: %u claims installed in netio.ko", port->name, n);
 	return 0;
 }
 
@@ -603,7 +549,7 @@ static void comp_drain(struct kmod *k)
 static bool rx_copy(struct nio_port *port, struct kmod *k, const struct nio_slot *s,
 		    struct nio_pkt *p)
 {
-	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len;
+	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
 
 	if (buf_idx >= k->nbufs)
 		return false;
@@ -616,6 +562,9 @@ static bool rx_copy(struct nio_port *port, struct kmod *k, const struct nio_slot
 	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
 	p->len = len;
 	p->in_port = port->id;
+	/* the classifier checks the hint before it trusts it (nio_classify_hint) */
+	p->claim_hint =
+		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
 	nio_port_stats(port)->rx_bytes += len;
 	return true;
@@ -743,8 +692,55 @@ static int kmod_fd(struct nio_port *port)
 	return k->fd;
 }
 
+/* ---------------------------------------------------------------- configuration */
+
+static const struct nio_opt kmod_options[] = {
+	{ .name = "ring-frames",
+	  .type = NIO_OPT_INT,
+	  .def = "4096",
+	  .min = 64,
+	  .max = 1 << 20,
+	  .help = "RX and TX ring slots (a power of two up to 32768; else the module's default)" },
+	{ .name = "hold-time",
+	  .type = NIO_OPT_TIME,
+	  .def = "60s",
+	  .help = "how long netio.ko keeps rings, claims and queued packets without netiod" },
+	{ .name = NULL },
+};
+
+static int kmod_parse(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen)
+{
+	struct nio_kmod_opts *o = (struct nio_kmod_opts *)(void *)port->opts;
+	uint32_t n = (uint32_t)nio_conf_int(conf, "ring-frames");
+	long long ns = nio_conf_int(conf, "hold-time");
+
+	if (ns > 86400000000000ll)
+		return nio_err(err, errlen, "hold-time '%s' is not a duration up to 1 day",
+			       nio_conf_str(conf, "hold-time"));
+	o->hold_ms = (uint32_t)(ns / 1000000);
+	o->ring_slots = nio_ring_valid_size(n) && n <= 32768 ? n : 0;
+	return 0;
+}
+
+/* driver = "auto" takes the module when it is loaded and netiod may use it. */
+static bool kmod_probe(char *why, size_t len)
+{
+	if (access(NETIO_DEVICE, R_OK | W_OK) == 0) {
+		snprintf(why, len, "%s present", NETIO_DEVICE);
+		return true;
+	}
+	snprintf(why, len, "%s %s", NETIO_DEVICE,
+		 errno == ENOENT ? "absent: netio.ko not loaded" : strerror(errno));
+	return false;
+}
+
 const struct nio_port_ops nio_port_kmod_ops = {
 	.name = "kmod",
+	.options = kmod_options,
+	.parse = kmod_parse,
+	.probe = kmod_probe,
+	.check_claims = kmod_check_claims,
+	.set_claims = kmod_set_claims,
 	.open = kmod_open,
 	.close = kmod_close,
 	.rx_burst = kmod_rx_burst,

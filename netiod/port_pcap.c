@@ -11,6 +11,13 @@
 #define PCAP_SNAPLEN	 65535
 #define PCAP_DEFAULT_MTU 1500
 
+_Static_assert(sizeof(struct nio_pcap_opts) <= NIO_PORT_OPTS_SIZE, "port->opts holds pcap options");
+
+static const struct nio_pcap_opts *opts_of(const struct nio_port *port)
+{
+	return (const struct nio_pcap_opts *)(const void *)port->opts;
+}
+
 struct pcap_port {
 	pcap_t *in;
 	pcap_t *dead; /* pcap_dump_open needs a handle that describes the output's link type */
@@ -23,14 +30,14 @@ static int open_input(struct nio_port *port, struct pcap_port *pp, char *err, si
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 
-	pp->in = pcap_open_offline_with_tstamp_precision(port->pcap_in, PCAP_TSTAMP_PRECISION_NANO,
-							 ebuf);
+	pp->in = pcap_open_offline_with_tstamp_precision(opts_of(port)->in,
+							 PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (!pp->in) {
-		snprintf(err, errlen, "%s: %s", port->pcap_in, ebuf);
+		snprintf(err, errlen, "%s: %s", opts_of(port)->in, ebuf);
 		return -1;
 	}
 	if (pcap_datalink(pp->in) != DLT_EN10MB) {
-		snprintf(err, errlen, "%s: link type %s, need EN10MB (Ethernet)", port->pcap_in,
+		snprintf(err, errlen, "%s: link type %s, need EN10MB (Ethernet)", opts_of(port)->in,
 			 pcap_datalink_val_to_name(pcap_datalink(pp->in)));
 		return -1;
 	}
@@ -41,12 +48,12 @@ static int open_output(struct nio_port *port, struct pcap_port *pp, char *err, s
 {
 	pp->dead = pcap_open_dead(DLT_EN10MB, PCAP_SNAPLEN);
 	if (!pp->dead) {
-		snprintf(err, errlen, "%s: pcap_open_dead failed", port->pcap_out);
+		snprintf(err, errlen, "%s: pcap_open_dead failed", opts_of(port)->out);
 		return -1;
 	}
-	pp->out = pcap_dump_open(pp->dead, port->pcap_out);
+	pp->out = pcap_dump_open(pp->dead, opts_of(port)->out);
 	if (!pp->out) {
-		snprintf(err, errlen, "%s: %s", port->pcap_out, pcap_geterr(pp->dead));
+		snprintf(err, errlen, "%s: %s", opts_of(port)->out, pcap_geterr(pp->dead));
 		return -1;
 	}
 	return 0;
@@ -79,9 +86,9 @@ static int pcap_port_open(struct nio_port *port, char *err, size_t errlen)
 	}
 	port->priv = pp;
 	port->nqueues = 1; /* one reader; its worker spreads flows by hash */
-	pp->eof = !port->pcap_in[0];
-	if ((port->pcap_in[0] && open_input(port, pp, err, errlen) < 0) ||
-	    (port->pcap_out[0] && open_output(port, pp, err, errlen) < 0)) {
+	pp->eof = !opts_of(port)->in[0];
+	if ((opts_of(port)->in[0] && open_input(port, pp, err, errlen) < 0) ||
+	    (opts_of(port)->out[0] && open_output(port, pp, err, errlen) < 0)) {
 		pcap_port_close(port);
 		return -1;
 	}
@@ -117,7 +124,7 @@ static int read_record(struct nio_port *port, struct pcap_port *pp, struct pcap_
 	if (rc == 1)
 		return 1;
 	if (rc == PCAP_ERROR)
-		log_warnx("port %s: %s: %s", port->name, port->pcap_in, pcap_geterr(pp->in));
+		log_warnx("port %s: %s: %s", port->name, opts_of(port)->in, pcap_geterr(pp->in));
 	pp->eof = true;
 	return 0;
 }
@@ -190,8 +197,47 @@ static bool pcap_port_eof(struct nio_port *port)
 	return pp->eof;
 }
 
+/* ---------------------------------------------------------------- configuration */
+
+static const struct nio_opt pcap_options[] = {
+	{ .name = "input", .type = NIO_OPT_STR, .help = "the .pcap file replayed as received" },
+	{ .name = "output", .type = NIO_OPT_STR, .help = "the .pcap file sent frames go to" },
+	{ .name = NULL },
+};
+
+static int pcap_port_parse(struct nio_port *port, const struct nio_conf *conf, char *err,
+			   size_t errlen)
+{
+	struct nio_pcap_opts *o = (struct nio_pcap_opts *)(void *)port->opts;
+	const char *in = nio_conf_str(conf, "input"), *out = nio_conf_str(conf, "output");
+
+	if (!in && !out)
+		return nio_err(err, errlen, "a pcap port needs 'input' and/or 'output'");
+	snprintf(o->in, sizeof(o->in), "%s", in ? in : "");
+	snprintf(o->out, sizeof(o->out), "%s", out ? out : "");
+	return 0;
+}
+
+static void pcap_port_dump(const struct nio_port *port, FILE *out)
+{
+	if (opts_of(port)->in[0])
+		fprintf(out, " input %s", opts_of(port)->in);
+	if (opts_of(port)->out[0])
+		fprintf(out, " output %s", opts_of(port)->out);
+}
+
+static const char *pcap_port_source(const struct nio_port *port)
+{
+	return opts_of(port)->in;
+}
+
 const struct nio_port_ops nio_port_pcap_ops = {
 	.name = "pcap",
+	.flags = NIO_DRV_F_NO_DEVICE,
+	.options = pcap_options,
+	.parse = pcap_port_parse,
+	.dump = pcap_port_dump,
+	.source = pcap_port_source,
 	.open = pcap_port_open,
 	.close = pcap_port_close,
 	.rx_burst = pcap_port_rx,

@@ -131,6 +131,27 @@ static int conf_line(const struct nio_conf *c)
 	return c->cfg->line;
 }
 
+/* The same accessors over a port block, for the options its driver declares (config.c). */
+struct nio_conf *nio_conf_open(void *cfg, const struct nio_opt *schema)
+{
+	return conf_new(cfg, schema);
+}
+
+void nio_conf_close(struct nio_conf *conf)
+{
+	conf_free(conf);
+}
+
+const char *nio_conf_str(const struct nio_conf *conf, const char *name)
+{
+	return conf_str(conf, name);
+}
+
+long long nio_conf_int(const struct nio_conf *conf, const char *name)
+{
+	return conf_int(conf, name);
+}
+
 static void __attribute__((format(printf, 2, 3))) host_log(int prio, const char *fmt, ...)
 {
 	char msg[512];

@@ -1,4 +1,5 @@
-/* Ports the kernel also receives (afpacket, pcap): its forwarding must be off, secure is not enforced. */
+/* Ports the kernel also receives (taps: drivers that install no claims): its forwarding must be
+ * off, secure is not enforced. */
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +15,7 @@
  */
 bool nio_port_is_tap(const struct nio_port *port)
 {
-	const struct nio_port_ops *ops = nio_port_driver(port);
-
-	return ops == &nio_port_afpacket_ops || ops == &nio_port_pcap_ops;
+	return !port->ops->set_claims;
 }
 
 /* A sysctl's value: 1 on, 0 off, -1 absent (the device went away meanwhile). */
@@ -98,10 +97,11 @@ static const char *forwarding(unsigned fam, const char *dev, char *name, size_t 
 	return name;
 }
 
-static int check_port(const struct nio_config *c, unsigned p, char *err, size_t errlen)
+/* A tap's driver calls this unless the kernel may forward what netiod forwards. */
+int nio_tap_check_forwarding(const struct nio_config *c, const struct nio_port *port, char *err,
+			     size_t errlen)
 {
-	const struct nio_port *port = c->ports[p];
-	unsigned fams = port_families(c, p);
+	unsigned fams = port_families(c, port->id);
 	char name[96];
 
 	/* -t on another machine (a CI host) says nothing about the gateway's sysctls; a start
@@ -111,24 +111,23 @@ static int check_port(const struct nio_config *c, unsigned p, char *err, size_t 
 	for (unsigned fam = 4; fam <= 6; fam += 2) {
 		if (!(fams & 1u << fam) || !forwarding(fam, port->device, name, sizeof(name)))
 			continue;
-		return nio_err(
-			err, errlen,
-			"%s:%d: port '%s' (afpacket %s): the kernel forwards IPv%u (%s = 1), so "
-			"every packet netiod forwards would leave twice: run 'sysctl -w "
-			"%s=0', or set kernel-forwarding = \"allow\" if that is intended",
-			c->file, port->line, port->name, port->device, fam, name, name);
+		return nio_err(err, errlen,
+			       "%s:%d: port '%s' (%s %s): the kernel forwards IPv%u (%s = 1), so "
+			       "every packet netiod forwards would leave twice: run 'sysctl -w "
+			       "%s=0', or set kernel-forwarding = \"allow\" if that is intended",
+			       c->file, port->line, port->name, port->ops->name, port->device, fam,
+			       name, name);
 	}
 	return 0;
 }
 
+/* The host settings each port's driver needs (its check_host). */
 int nio_config_check_forwarding(const struct nio_config *c, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];
 
-		if (p->kernel_fwd_allow || nio_port_driver(p) != &nio_port_afpacket_ops)
-			continue;
-		if (check_port(c, i, err, errlen) < 0)
+		if (p->ops->check_host && p->ops->check_host(c, p, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -167,8 +166,7 @@ void nio_config_warn_taps(const struct nio_config *c)
 			continue;
 		for (unsigned t = 0; t < n && off < sizeof(list); t++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s (%s %s)",
-						t ? ", " : "", taps[t]->name,
-						nio_port_driver(taps[t])->name,
+						t ? ", " : "", taps[t]->name, taps[t]->ops->name,
 						taps[t]->device[0] ? taps[t]->device : "file");
 		log_warnx("pipeline '%s': fail-mode secure is not enforced on %s: the kernel also "
 			  "receives these packets (a tap, not a claim); only driver kmod "

@@ -235,7 +235,7 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 		return NULL;
 	f->pipeline = (int16_t)(nio_is_port_addr(c, p->key.family, p->key.dst)
 					? nio_classify_local(c, &p->key)
-					: nio_classify(c, &p->key));
+					: nio_classify_pkt(c, p));
 	f->attached = false;
 	/* a flow whose packets run elsewhere is only a classification cache here */
 	if (f->pipeline >= 0 && target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)

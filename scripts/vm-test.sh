@@ -48,7 +48,7 @@ tool() { # name sources...
 		-o "$run/$name" "$@" $(pkg-config --libs libnl-genl-3.0)
 }
 tool nioring "$REPO/tests/vm/nioring.c"
-tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" \
+tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" "$REPO/netiod/claims.c" \
 	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c"
 sh "$REPO/scripts/vm-initramfs.sh" "$kver" "$run/initramfs.cpio.gz"
 

@@ -68,6 +68,10 @@ struct nio_pkt {
 	/* appended: the worker whose pool holds the buffer (a packet handed to another worker
 	 * goes back there when freed); services leave it alone */
 	uint32_t owner;
+	/* appended: the claim that took the packet from the kernel, as the port driver read it
+	 * (netiod's claim id + 1; 0: none). A classification hint the daemon checks before it
+	 * uses it; services leave it alone */
+	uint32_t claim_hint;
 };
 
 static inline uint32_t nio_pkt_headroom(const struct nio_pkt *p)

@@ -3,8 +3,12 @@ FUZZ_CORE := netiod/addr.c netiod/units.c netiod/log.c
 FUZZERS += fuzz_parse fuzz_config
 fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c netiod/guard.c \
 	$(FUZZ_CORE)
-fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c $(FUZZ_CORE)
-fuzz_config_LIBS := -lconfuse -ldl
+# config.c reads the drivers' option declarations from the driver table.
+FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
+	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
+fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c \
+	$(FUZZ_DRIVERS) $(FUZZ_CORE)
+fuzz_config_LIBS := -lconfuse -ldl $(shell pkg-config --libs libnl-genl-3.0 libpcap)
 FUZZERS += fuzz_control
 fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))

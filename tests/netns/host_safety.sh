@@ -40,6 +40,8 @@ cp "$here/gateway.conf" "$WORK/gw.conf"
 sed 's/device = "gw-lan" driver = "afpacket"/& offloads = "refuse"/' "$here/gateway.conf" \
 	>"$WORK/refuse.conf"
 sed '/metrics-listen/d' "$here/gateway.conf" >"$WORK/second.conf" # nothing else to collide on
+sed 's/device = "gw-lan" driver = "afpacket"/device = "gw-lan" driver = "auto"/' \
+	"$here/gateway.conf" >"$WORK/auto.conf"
 
 # 1. The kernel forwards IPv4: -t and start refuse, naming the sysctl and the fix; nothing is
 # touched (GRO still on). kernel-forwarding = "allow" starts.
@@ -116,8 +118,14 @@ passed "second netiod refused (held by pid $NETIOD_PID), the first forwards"
 kill -KILL "$NETIOD_PID"
 wait "$NETIOD_PID" 2>/dev/null
 NETIOD_PID=
-start_netiod "$WORK/gw.conf"
-passed "after kill -9 a new netiod takes the devices"
+: >"$WORK/netiod.log"
+start_netiod "$WORK/auto.conf"
+# driver = "auto" says what it picked and why (this host has no netio.ko)
+if [ ! -e /dev/netio ]; then
+	has "$WORK/netiod.log" "port lan: driver auto -> afpacket (/dev/netio absent: netio.ko not loaded)" ||
+		bad "no log of the driver auto picked: $(grep 'port lan' "$WORK/netiod.log")"
+fi
+passed "after kill -9 a new netiod takes the devices (lan: driver auto -> afpacket, logged)"
 
 # 6. Another namespace, a device of the same name: its own netiod starts alongside.
 ip netns add "$PFX2-gw" && ip netns add "$PFX2-h" || fail "ip netns add"

@@ -125,12 +125,98 @@ static void test_local_addresses(void **state)
 	assert_int_equal(nio_classify_local(&cfg, &to_gw), -1);
 }
 
+/* A driver that takes claims: the configuration gets a hint table for its ports. */
+static int claims_taken(struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			char *err, size_t errlen)
+{
+	(void)port;
+	(void)claims;
+	(void)n;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+static const struct nio_port_ops claiming = { .name = "claiming", .set_claims = claims_taken };
+static const struct nio_port_ops tap = { .name = "tap" };
+static struct nio_port ports[3];
+
+static int setup_ports(void **state)
+{
+	setup(state);
+	for (unsigned i = 0; i < 3; i++) {
+		ports[i].id = (uint16_t)i;
+		ports[i].ops = i < 2 ? &claiming : &tap;
+		cfg.ports[cfg.nports++] = &ports[i];
+	}
+	return nio_config_hints(&cfg);
+}
+
+static int teardown_ports(void **state)
+{
+	(void)state;
+	nio_config_hints_free(&cfg);
+	return 0;
+}
+
+struct hint_row {
+	int in;
+	const char *src, *dst;
+	uint8_t proto;
+	uint16_t dport;
+	unsigned pl, idx; /* the claim the driver names */
+	int hint;	  /* what nio_classify_hint makes of it */
+	int expect;	  /* nio_classify_pkt: always what the full scan says */
+};
+
+/*
+ * A claim id is used only when its pipeline is certainly the first match: claims of "web"
+ * (first) and "v6" (disjoint from the IPv4 pipelines before it) are; "v4-b" overlaps "web"
+ * (TCP 80 from 192.0.2.0/25), "wan-any" overlaps "host", so theirs are ignored. A packet
+ * outside the claim named (a stale id after a reload) or an id the configuration does not
+ * have is ignored too.
+ */
+static void test_hints(void **state)
+{
+	static const struct hint_row rows[] = {
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 80, 0, 0, 0, 0 },	      /* web: used */
+		{ 0, "192.0.2.10", "198.51.100.7", 6, 80, 1, 0, -1, 0 },      /* v4-b: web first */
+		{ 0, "192.0.2.10", "198.51.100.7", 17, 80, 1, 0, -1, 1 },     /* v4-b: scanned */
+		{ 0, "2001:db8:1::1", "2001:db8:3::1", 17, 9, 2, 0, -1, -1 }, /* not in v6's */
+		{ 0, "2001:db8:1::1", "2001:db8:2::1", 17, 9, 2, 0, 2, 2 },   /* v6: used */
+		{ 1, "2001:db8:1::1", "2001:db8:2::1", 17, 9, 2, 0, 2, 2 },   /* v6 on wan */
+		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 3, 0, 3, 3 },     /* host: used */
+		{ 1, "198.51.100.2", "203.0.113.8", 17, 53, 3, 0, -1, 4 },    /* not in the claim */
+		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 4, 0, -1, 3 }, /* wan-any: host first */
+		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 3, 1, -1, 3 }, /* no such claim */
+		{ 1, "198.51.100.2", "203.0.113.7", 17, 53, 9, 0, -1, 3 }, /* no such pipeline */
+		{ 2, "2001:db8:1::1", "2001:db8:2::1", 17, 9, 2, 0, -1, 2 }, /* a tap: no hints */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct hint_row *r = &rows[i];
+		struct nio_pkt p = {
+			.in_port = (uint16_t)r->in,
+			.key = key(r->in, r->src, r->dst, r->proto, r->dport),
+			.claim_hint = NIO_CLAIM_ID(r->pl, r->idx) + 1,
+		};
+
+		print_message("row %zu\n", i);
+		assert_int_equal(nio_classify_hint(&cfg, &p), r->hint);
+		assert_int_equal(nio_classify_pkt(&cfg, &p), r->expect);
+		assert_int_equal(nio_classify(&cfg, &p.key), r->expect);
+		p.claim_hint = 0;
+		assert_int_equal(nio_classify_hint(&cfg, &p), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_table, setup),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test_setup(test_local_addresses, setup),
+		cmocka_unit_test_setup_teardown(test_hints, setup_ports, teardown_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

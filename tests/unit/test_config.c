@@ -68,30 +68,71 @@ static void test_valid(void **state)
 	nio_config_free(c);
 }
 
-/* kernel-forwarding: global default for every port, a port's own value wins. */
+/* What netiod -t -v prints of c's ports. */
+static char *dump_of(const struct nio_config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	nio_config_dump(c, f);
+	fclose(f);
+	return buf;
+}
+
+/* kernel-forwarding: global default for every afpacket port, a port's own value wins. */
 static void test_host_options(void **state)
 {
 	static const char text[] = "kernel-forwarding = \"allow\"\n"
-				   "port a { device = \"d0\" }\n"
-				   "port b { device = \"d1\" kernel-forwarding = \"refuse\" "
-				   "offloads = \"refuse\" }\n"
+				   "port a { device = \"d0\" driver = \"afpacket\" }\n"
+				   "port b { device = \"d1\" driver = \"afpacket\" "
+				   "kernel-forwarding = \"refuse\" offloads = \"refuse\" }\n"
 				   "pipeline p { match { in = \"a\" } }\n";
-	char err[512];
+	char err[512], *dump;
 	struct nio_config *c = nio_config_load(&d, NULL, text, err, sizeof(err));
 
 	(void)state;
 	assert_non_null(c);
-	assert_true(c->ports[0]->kernel_fwd_allow);
-	assert_false(c->ports[0]->offloads_refuse);
-	assert_false(c->ports[1]->kernel_fwd_allow);
-	assert_true(c->ports[1]->offloads_refuse);
+	dump = dump_of(c);
+	assert_non_null(strstr(dump, "port a driver afpacket device d0 kernel-forwarding allow\n"));
+	assert_non_null(strstr(dump, "port b driver afpacket device d1 offloads refuse\n"));
+	free(dump);
 	nio_config_free(c);
 	c = nio_config_load(&d, NULL,
-			    "port a { device = \"d0\" }\npipeline p { match { in = \"a\" } }\n",
+			    "port a { device = \"d0\" driver = \"afpacket\" }\n"
+			    "pipeline p { match { in = \"a\" } }\n",
 			    err, sizeof(err));
 	assert_non_null(c);
-	assert_false(c->ports[0]->kernel_fwd_allow);
+	dump = dump_of(c);
+	assert_non_null(strstr(dump, "port a driver afpacket device d0\n"));
+	free(dump);
 	nio_config_free(c);
+}
+
+/* A port's parsed options are its driver's bytes: equal for the same text, different when an
+ * option differs (what a reload compares to keep a port open). */
+static void test_driver_opts(void **state)
+{
+	static const char *const text[] = {
+		"port a { device = \"d\" driver = \"kmod\" hold-time = \"5s\" }\n",
+		"port a { device = \"d\" driver = \"kmod\" hold-time = \"5000ms\" }\n",
+		"port a { device = \"d\" driver = \"kmod\" hold-time = \"6s\" }\n",
+	};
+	struct nio_config *c[3];
+	char err[512], buf[600];
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(buf, sizeof(buf), "%sforward-nothing = true\n", text[i]);
+		c[i] = nio_config_load(&d, NULL, buf, err, sizeof(err));
+		assert_non_null(c[i]);
+		assert_ptr_equal(c[i]->ports[0]->ops, &nio_port_kmod_ops);
+	}
+	assert_memory_equal(c[0]->ports[0]->opts, c[1]->ports[0]->opts, NIO_PORT_OPTS_SIZE);
+	assert_memory_not_equal(c[0]->ports[0]->opts, c[2]->ports[0]->opts, NIO_PORT_OPTS_SIZE);
+	for (unsigned i = 0; i < 3; i++)
+		nio_config_free(c[i]);
 }
 
 static void test_errors(void **state)
@@ -120,13 +161,35 @@ static void test_errors(void **state)
 		{ "control-idle = \"1ms\"\npipeline p { }\n",
 		  "<config>:1: control-idle: '1ms' is not a duration within [100ms, 1 day]" },
 		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
-		  "<config>:3: port 'a': driver 'x' is not one of auto|afpacket|pcap|kmod" },
+		  "<config>:3: port 'a': driver 'x' is not one of auto|kmod|afpacket|pcap" },
 		{ "kernel-forwarding = \"yes\"\n",
-		  "<config>: kernel-forwarding must be refuse or allow" },
+		  "<config>:1: kernel-forwarding: 'yes' is not one of refuse|allow" },
 		{ "port a { device = \"d\" kernel-forwarding = \"on\" }\n",
-		  "<config>:1: port 'a': kernel-forwarding must be refuse or allow" },
+		  "<config>:1: port 'a': kernel-forwarding: 'on' is not one of refuse|allow" },
 		{ "port a { device = \"d\" offloads = \"off\" }\n",
-		  "<config>:1: port 'a': offloads must be disable or refuse" },
+		  "<config>:1: port 'a': offloads: 'off' is not one of disable|refuse" },
+		/* driver options: declared by the drivers, checked against the port's own */
+		{ "port a { device = \"d\" nope = 1 }\n", "<config>:1: no such option 'nope'" },
+		{ "port a { driver = \"afpacket\" device = \"d\" hold-time = \"1s\" }\n",
+		  "<config>:1: port 'a': option 'hold-time' is for driver kmod, not afpacket" },
+		{ "port a { driver = \"kmod\" device = \"d\" offloads = \"refuse\" }\n",
+		  "<config>:1: port 'a': option 'offloads' is for driver afpacket, not kmod" },
+		{ "port a { driver = \"pcap\" input = \"x\" ring-frames = 64 }\n",
+		  "<config>:1: port 'a': option 'ring-frames' is for driver kmod|afpacket, not "
+		  "pcap" },
+		{ "port a { device = \"d\" input = \"x.pcap\" }\n",
+		  "<config>:1: port 'a': option 'input' is for driver pcap, not auto" },
+		{ "port a { driver = \"kmod\" device = \"d\" ring-frames = 63 }\n",
+		  "<config>:1: port 'a': ring-frames: 63 is out of range [64, 1048576]" },
+		{ "port a { device = \"d\" block-timeout-ms = \"x\" }\n",
+		  "<config>:1: port 'a': block-timeout-ms: 'x' is not an integer" },
+		{ "port a { driver = \"kmod\" device = \"d\" hold-time = \"1 s\" }\n",
+		  "<config>:1: port 'a': hold-time: '1 s' is not a duration (e.g. 5ms, 100us, "
+		  "1s)" },
+		{ "port a { driver = \"kmod\" device = \"d\" hold-time = \"86401s\" }\n",
+		  "<config>:1: port 'a': hold-time '86401s' is not a duration up to 1 day" },
+		{ "\nport a { driver = \"pcap\" mac = \"02:00:00:00:00:01\" }\n",
+		  "<config>:2: port 'a': a pcap port needs 'input' and/or 'output'" },
 		{ "// c\n/* c\n c */\npipeline p { match { src = \"10.0.0.1/8\" } }\n",
 		  "<config>:4: pipeline 'p': src: '10.0.0.1/8' is not a prefix (address/length, "
 		  "host bits zero)" },
@@ -164,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_host_options),
+		cmocka_unit_test(test_driver_opts),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# netiod's kmod port driver turns pipelines into claims (nio_kmod_set_claims, driven by
+# netiod's kmod port driver turns pipelines into claims (claims.c and its set_claims op, driven by
 # tests/vm/kmodclaims.c): the claim set the module holds, and refusal of another owner's
 # overlapping pipelines with the module's reason. Env REPO, O, NETIO_TOOLS.
 set -eu

@@ -1,5 +1,6 @@
 /* VM test harness for netiod/port_kmod.c: opens one kmod port by hand and installs the claims
- * of a fixed set of pipelines with nio_kmod_set_claims(), then owns the port for a while.
+ * of a fixed set of pipelines with nio_port_set_claims() (claims.c builds them, the driver's
+ * set_claims op sends them), then owns the port for a while.
  * usage: kmodclaims IFNAME PORTNAME SECONDS */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +9,20 @@
 
 #include "netiod.h"
 
-int nio_kmod_set_claims(struct nio_port *port, const struct nio_config *c, char *err,
-			size_t errlen);
+/* The harness sets the driver's options itself: no port block is ever parsed here. */
+const char *nio_conf_str(const struct nio_conf *conf, const char *name)
+{
+	(void)conf;
+	(void)name;
+	return NULL;
+}
+
+long long nio_conf_int(const struct nio_conf *conf, const char *name)
+{
+	(void)conf;
+	(void)name;
+	return 0;
+}
 
 static struct nio_config cfg;
 static struct nio_port port;
@@ -78,7 +91,7 @@ int main(int argc, char **argv)
 	snprintf(port.device, sizeof(port.device), "%s", argv[1]);
 	snprintf(port.driver, sizeof(port.driver), "kmod");
 	port.ops = &nio_port_kmod_ops;
-	port.hold_ms = 60000;
+	((struct nio_kmod_opts *)(void *)port.opts)->hold_ms = 60000;
 	cfg.nports = 1;
 	cfg.ports[0] = &port;
 	pipelines();
@@ -86,7 +99,7 @@ int main(int argc, char **argv)
 		printf("open: %s\n", err);
 		return 1;
 	}
-	if (nio_kmod_set_claims(&port, &cfg, err, sizeof(err)) < 0) {
+	if (nio_port_set_claims(&port, &cfg, err, sizeof(err)) < 0) {
 		printf("claims: %s\n", err);
 		port.ops->close(&port);
 		return 1;
