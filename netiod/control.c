@@ -107,12 +107,14 @@ static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 	const struct nio_port_stats *s = &sum;
 
 	nio_port_stats_sum(p, nworkers, &sum);
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", text(p->name),
-			 "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+			 text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
 			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
 			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
 			 (json_int_t)s->rx_unclaimed, "rx_ignored", (json_int_t)s->rx_ignored,
-			 "poll_errors", (json_int_t)s->poll_errors, "drops", drops_json(s->drops));
+			 "poll_errors", (json_int_t)s->poll_errors, "rx_copies",
+			 (json_int_t)s->rx_copies, "tx_copies", (json_int_t)s->tx_copies, "drops",
+			 drops_json(s->drops));
 }
 
 static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)

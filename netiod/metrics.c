@@ -31,6 +31,10 @@ static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigne
 		  offsetof(struct nio_port_stats, rx_unclaimed) },
 		{ "rx_ignored", "non-IP frames left to the kernel",
 		  offsetof(struct nio_port_stats, rx_ignored) },
+		{ "rx_copies", "received frames copied from the driver's ring into a packet buffer",
+		  offsetof(struct nio_port_stats, rx_copies) },
+		{ "tx_copies", "sent frames copied into the driver's TX ring (not moved in place)",
+		  offsetof(struct nio_port_stats, tx_copies) },
 	};
 	char name[64];
 

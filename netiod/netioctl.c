@@ -116,6 +116,25 @@ static void print_drops(json_t *drops)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 }
 
+/* Frames copied between buffers, per frame sent: 2 for a tap port's forward (in and out), 0
+ * for a descriptor move within one buffer region. */
+static void print_copies(json_t *ports)
+{
+	long long rx = 0, tx = 0, sent = 0;
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (ports, i, p) {
+		rx += json_integer_value(json_object_get(p, "rx_copies"));
+		tx += json_integer_value(json_object_get(p, "tx_copies"));
+		sent += json_integer_value(json_object_get(p, "tx_packets"));
+	}
+	printf("copies: %lld in, %lld out", rx, tx);
+	if (sent)
+		printf(", %.2f per frame sent", (double)(rx + tx) / (double)sent);
+	printf("\n");
+}
+
 /* One line per worker: its share of the traffic and of the handoffs. */
 static void print_workers(json_t *workers)
 {
@@ -159,6 +178,7 @@ static void print_stats(json_t *r)
 		print_drops(json_object_get(p, "drops"));
 		printf("\n");
 	}
+	print_copies(json_object_get(r, "ports"));
 	json_array_foreach (json_object_get(r, "pipelines"), i, p) {
 		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
 		       json_string_value(json_object_get(p, "name")),

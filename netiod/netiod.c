@@ -193,5 +193,6 @@ int main(int argc, char **argv)
 	nio_neigh_fini(&d);
 	nio_config_free(d.running);
 	nio_workers_fini(&d);
+	nio_regions_collect(true);
 	return 0;
 }

@@ -95,6 +95,38 @@ struct nio_pool {
 	uint8_t *mem;
 };
 
+/* ---------------------------------------------------------------- buffer regions (region.c) */
+
+#define NIO_MAX_REGIONS	       8
+#define NIO_REGION_WORKER_BUFS 16384u /* region buffers one worker may own, all regions */
+
+/* A worker's free buffers of a region: indices, pushed and popped by that worker alone. */
+struct nio_region_list {
+	uint32_t n;
+	uint32_t *idx;
+};
+
+/*
+ * Packet buffers a port driver owns (AF_XDP: the UMEM). Buffer i is bytes [i * buf_size,
+ * (i + 1) * buf_size) of mem and has descriptor pkts[i] (region = id + 1, buf_idx = i). A
+ * buffer is on one worker's free list or out (in a driver's ring, the kernel, or in flight as
+ * a packet); freed, it returns to the list of the worker that took it (pkts[i].owner).
+ */
+struct nio_region {
+	char name[NIO_NAME_MAX];
+	uint16_t id;
+	uint8_t *mem;
+	size_t size;
+	uint32_t buf_size, nbufs;
+	unsigned nworkers;
+	unsigned refs; /* ports using it (control thread) */
+	struct nio_pkt *pkts;
+	uint8_t *home;	      /* home[i]: buffer i is on a free list */
+	uint64_t double_puts; /* a buffer freed while already home: counted, not listed twice */
+	uint32_t shares[NIO_MAX_WORKERS]; /* buffers each worker owns */
+	struct nio_region_list free[NIO_MAX_WORKERS];
+};
+
 /* ---------------------------------------------------------------- ports (port_*.c) */
 
 struct nio_port;
@@ -107,6 +139,9 @@ struct nio_port_stats {
 	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
 	uint64_t drops[NIO_DROP_MAX];
 	uint64_t poll_errors; /* the port's fd reported an error while the worker slept */
+	/* frames copied between buffers on the way in (ring -> pool) and out (packet -> TX
+	 * ring); a buffer handed over in place (AF_XDP RX, TX within one region) is not */
+	uint64_t rx_copies, tx_copies;
 };
 
 /*
@@ -147,8 +182,11 @@ struct nio_claim {
  * and serves queue nio_worker_self() in rx_burst, tx_burst, flush and fd; a driver with one
  * queue (kmod, pcap) sets 1 and is then polled by one worker and sent on under port->tx_lock.
  * Counters go to nio_port_stats(port), the calling worker's row. rx_burst fills up to max packets taken from pool (data at
- * buf + NIO_PKT_HEADROOM, len, ts_ns set) and returns how many. tx_burst sends the frames
- * and returns how many it accepted; the caller frees every packet either way.
+ * buf + NIO_PKT_HEADROOM, len, ts_ns set), or, with a buffer region of its own, hands over
+ * its RX buffers in place, and returns how many. tx_burst sends the frames and returns how
+ * many it accepted; the caller frees every packet either way, but for those the driver set to
+ * NULL in pkts: it keeps them (a buffer of its region moved to its TX ring, freed when the
+ * device has sent it).
  *
  * Configuration (control thread): the driver declares the port-block options it takes
  * (options, checked by config.c like a service's) and parse turns the validated block into
@@ -504,7 +542,8 @@ struct nio_worker {
 	struct nio_flow_table flows;
 	struct nio_config *cur_cfg; /* the configuration the flow table was built for */
 	/* in[i]: packets worker i hands to this one; back[i]: buffers of this worker's pool that
-	 * worker i is done with (sized like the pool, so it never overflows) */
+	 * worker i is done with (sized for the pool and the worker's region buffers, so it never
+	 * overflows) */
 	struct nio_pktring in[NIO_MAX_WORKERS], back[NIO_MAX_WORKERS];
 	struct nio_stage out_stage[NIO_MAX_WORKERS], back_stage[NIO_MAX_WORKERS];
 	/* next-hop addresses the worker could not resolve, for the control thread to ask the
@@ -608,6 +647,18 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size);
 void nio_pool_fini(struct nio_pool *pool);
 struct nio_pkt *nio_pool_get(struct nio_pool *pool);
 void nio_pool_put(struct nio_pool *pool, struct nio_pkt *p);
+
+/* region.c */
+struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t buf_size,
+				     unsigned nworkers, char *err, size_t errlen);
+struct nio_region *nio_region_of(const struct nio_pkt *p);
+struct nio_pkt *nio_region_pkt(struct nio_region *r, uint64_t off);
+struct nio_pkt *nio_region_get(struct nio_region *r, unsigned w);
+void nio_region_put(struct nio_region *r, struct nio_pkt *p);
+uint32_t nio_region_home(const struct nio_region *r);
+struct nio_region *nio_region_ref(struct nio_region *r);
+void nio_region_unref(struct nio_region *r);
+void nio_regions_collect(bool all);
 
 /* parse.c */
 int nio_parse(struct nio_pkt *p); /* 0 ok, -1 not IP (ignore), else NIO_DROP_* + 1 */

@@ -58,22 +58,31 @@ static void hop_drop(struct nio_pending *q, struct nio_pending_hop *h, enum nio_
 	h->n = 0;
 }
 
+static void send_out(struct nio_pipeline *pl, struct nio_port *pt, struct nio_pkt **p)
+{
+	uint32_t len = (*p)->len;
+
+	if (nio_port_tx(pt, p, 1) == 1) {
+		pl->stats[nio_self].tx_packets++;
+		pl->stats[nio_self].tx_bytes += len;
+	} else {
+		pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
+	}
+}
+
 static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p,
 		     const uint8_t mac[6])
 {
 	struct nio_port *pt = p->out_port < c->nports ? c->ports[p->out_port] : NULL;
 
-	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed)) {
+	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed))
 		pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN]++;
-	} else if (nio_l2_rewrite(p, pt, mac) < 0) {
+	else if (nio_l2_rewrite(p, pt, mac) < 0)
 		pl->stats[nio_self].drops[NIO_DROP_NO_BUFFER]++;
-	} else if (nio_port_tx(pt, &p, 1) == 1) {
-		pl->stats[nio_self].tx_packets++;
-		pl->stats[nio_self].tx_bytes += p->len;
-	} else {
-		pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
-	}
-	nio_worker_pkt_free(p);
+	else
+		send_out(pl, pt, &p);
+	if (p) /* NULL: the driver kept the buffer (nio_port_ops) */
+		nio_worker_pkt_free(p);
 }
 
 static void hop_send(const struct nio_config *c, struct nio_pending *q, struct nio_pending_hop *h,

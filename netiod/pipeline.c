@@ -123,19 +123,24 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 	for (unsigned port = 0; port < c->nports; port++) {
 		struct nio_port *pt = c->ports[port];
 		uint16_t n = q->n[port], sent;
+		uint64_t bytes = 0;
 
 		if (!n)
 			continue;
 		tap(pl, pl->nsvcs + 1, q->pkts[port], n);
+		/* accepted frames are a prefix; the driver may keep (NULL) any of them */
+		for (uint16_t i = 0; i < n; i++)
+			bytes += q->pkts[port][i]->len;
 		sent = pt->open ? nio_port_tx(pt, q->pkts[port], n) : 0;
 		pl->stats[nio_self].tx_packets += sent;
 		if (!pt->open)
 			pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
-		for (uint16_t i = 0; i < n; i++) {
-			if (i < sent)
-				pl->stats[nio_self].tx_bytes += q->pkts[port][i]->len;
-			nio_worker_pkt_free(q->pkts[port][i]);
-		}
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= q->pkts[port][i]->len;
+		pl->stats[nio_self].tx_bytes += bytes;
+		for (uint16_t i = 0; i < n; i++)
+			if (q->pkts[port][i])
+				nio_worker_pkt_free(q->pkts[port][i]);
 		q->n[port] = 0;
 	}
 }

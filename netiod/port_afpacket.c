@@ -263,6 +263,7 @@ static void rx_copy(struct nio_port *port, struct afpacket *a, struct nio_pkt *p
 	}
 	p->in_port = port->id;
 	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += p->len;
 }
 
@@ -352,6 +353,7 @@ static uint16_t afp_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint1
 		a->tx.cur = (a->tx.cur + 1) % a->tx.nslots;
 		a->tx_queued = true;
 		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_copies++;
 		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
 	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;

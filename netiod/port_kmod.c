@@ -566,6 +566,7 @@ static bool rx_copy(struct nio_port *port, struct kmod *k, const struct nio_slot
 	p->claim_hint =
 		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += len;
 	return true;
 }
@@ -660,6 +661,7 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 		nio_ring_slots(k->tx)[k->tx_head++ & mask] =
 			(struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
 		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_copies++;
 		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
 	/* release: slots and buffers are written before the kernel may see the new head */

@@ -111,6 +111,7 @@ static bool pcap_fill(struct nio_port *port, struct nio_pkt *p, const struct pca
 	p->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
 	p->in_port = port->id;
 	nio_port_stats(port)->rx_packets++;
+	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += p->len;
 	return true;
 }
@@ -171,6 +172,7 @@ static uint16_t pcap_port_tx(struct nio_port *port, struct nio_pkt **pkts, uint1
 
 		pcap_dump((u_char *)pp->out, &h, pkts[i]->data);
 		nio_port_stats(port)->tx_packets++;
+		nio_port_stats(port)->tx_copies++;
 		nio_port_stats(port)->tx_bytes += pkts[i]->len;
 	}
 	return n;

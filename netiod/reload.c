@@ -76,6 +76,7 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 	nio_workers_set_config(d, c);
 	d->running = c;
 	nio_config_free(old);
+	nio_regions_collect(false); /* a closed port's buffers held until now are all back */
 	nio_workers_resume(d);
 	nio_kmod_events_sync(d);
 	nio_neigh_refresh(d); /* the new configuration may route by other tables */

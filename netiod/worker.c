@@ -17,10 +17,21 @@
 static _Thread_local struct nio_worker *self;
 static struct nio_worker *group; /* every worker, for the control thread and buffer returns */
 
+/* p onto its owner's free list: the pool's, or that of the port region it lives in. */
+static void home_put(struct nio_pkt *p)
+{
+	struct nio_region *r = nio_region_of(p);
+
+	if (r)
+		nio_region_put(r, p);
+	else
+		nio_pool_put(&group[p->owner].pool, p);
+}
+
 /* The control thread frees a packet only while every worker is paused: straight home. */
 static void free_home(struct nio_pkt *p)
 {
-	nio_pool_put(&group[p->owner].pool, p);
+	home_put(p);
 }
 
 /* A buffer of another worker's pool goes back to it in batches over its back ring. */
@@ -47,7 +58,7 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 		return;
 	}
 	if (p->owner == w->id) {
-		nio_pool_put(&w->pool, p);
+		home_put(p);
 		return;
 	}
 	st = &w->back_stage[p->owner];
@@ -99,7 +110,7 @@ static void take_back(struct nio_worker *w, unsigned nworkers)
 	for (unsigned i = 0; i < nworkers; i++)
 		while (i != w->id && (n = nio_pktring_get(&w->back[i], pkts, NIO_BURST_MAX)))
 			for (uint16_t k = 0; k < n; k++)
-				nio_pool_put(&w->pool, pkts[k]);
+				home_put(pkts[k]);
 }
 
 /* ------------------------------------------------------------------ handoff */
@@ -616,7 +627,7 @@ static int worker_init(struct netiod *d, struct nio_worker *w, unsigned id)
 		if (i == id)
 			continue;
 		if (nio_pktring_init(&w->in[i], NIO_HANDOFF_RING) < 0 ||
-		    nio_pktring_init(&w->back[i], w->pool.size) < 0)
+		    nio_pktring_init(&w->back[i], w->pool.size + NIO_REGION_WORKER_BUFS) < 0)
 			return -1;
 	}
 	return 0;

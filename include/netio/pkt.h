@@ -14,7 +14,9 @@
  *   |<-- headroom -->|<------- frame (L2) ------->|<-- tailroom -->|
  *
  * The port driver copies a received frame to buf + NIO_PKT_HEADROOM, so a service can prepend
- * outer headers (tunnels, ESP) with nio_pkt_push() without copying or allocating.
+ * outer headers (tunnels, ESP) with nio_pkt_push() without copying or allocating. A driver
+ * with its own buffer region (AF_XDP) receives in place: buf_size is then the region's (at
+ * least NIO_PKT_BUF_SIZE) and the headroom at least NIO_PKT_HEADROOM.
  */
 #define NIO_PKT_BUF_SIZE  2560u /* whole buffer, headroom included */
 #define NIO_PKT_HEADROOM  256u	/* room for outer Ethernet + IPv6 + UDP + GENEVE/ESP headers */
@@ -72,6 +74,11 @@ struct nio_pkt {
 	 * (netiod's claim id + 1; 0: none). A classification hint the daemon checks before it
 	 * uses it; services leave it alone */
 	uint32_t claim_hint;
+	/* appended: where the buffer lives. region 0: the owner's pool; else the buffer region
+	 * (id + 1) of a port driver (AF_XDP's UMEM) and the buffer's index in it, where the packet
+	 * is processed in place and to whose free list it returns. Services leave them alone. */
+	uint16_t region;
+	uint32_t buf_idx;
 };
 
 static inline uint32_t nio_pkt_headroom(const struct nio_pkt *p)
