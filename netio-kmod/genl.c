@@ -17,6 +17,7 @@ static const struct nla_policy nio_policy[NETIO_A_MAX + 1] = {
 	[NETIO_A_BUF_SIZE] = { .type = NLA_U32 },
 	[NETIO_A_NBUFS] = { .type = NLA_U32 },
 	[NETIO_A_REGION_OF] = { .type = NLA_U32 },
+	[NETIO_A_HEADROOM] = NLA_POLICY_MAX(NLA_U32, NIO_MAX_HEADROOM),
 	[NETIO_A_CLAIMS] = NLA_POLICY_NESTED_ARRAY(nio_claim_policy),
 };
 
@@ -101,7 +102,7 @@ static int nio_fill_geometry(struct sk_buff *msg, const struct nio_bind *b)
 	    nla_put_u32(msg, NETIO_A_TX_SLOTS, b->tx_slots) ||
 	    nla_put_u32(msg, NETIO_A_NBUFS, b->region->nbufs) ||
 	    nla_put_u32(msg, NETIO_A_BUF_SIZE, b->region->buf_size) ||
-	    nla_put_u32(msg, NETIO_A_HEADROOM, NIO_RX_HEADROOM) ||
+	    nla_put_u32(msg, NETIO_A_HEADROOM, b->headroom) ||
 	    nla_put_u32(msg, NETIO_A_REGION_ID, b->region->id) ||
 	    nla_put_u64_64bit(msg, NETIO_A_MAP_SIZE, b->map_size, NETIO_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_A_RX_OFF, b->rx_off, NETIO_A_PAD) ||
@@ -203,6 +204,7 @@ static int nio_check_geometry(struct genl_info *info, struct nio_geometry *g)
 	struct nlattr **a = info->attrs;
 
 	memset(g, 0, sizeof(*g));
+	g->headroom = nio_attr_u32(a[NETIO_A_HEADROOM], NIO_RX_HEADROOM);
 	if (nio_check_slots(a[NETIO_A_RX_SLOTS], &g->rx_slots, info->extack) ||
 	    nio_check_slots(a[NETIO_A_TX_SLOTS], &g->tx_slots, info->extack))
 		return -EINVAL;

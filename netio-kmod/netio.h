@@ -22,6 +22,7 @@
 #define NIO_MAX_BUF_SIZE   65536u
 #define NIO_DEF_HOLD_MS	   60000u
 #define NIO_RX_HEADROOM	   64u
+#define NIO_MAX_HEADROOM   1024u /* at most half the smallest buffer */
 #define NIO_NIC_CLAIMS_MAX 256u
 #define NIO_MIN_NBUFS	   64u
 #define NIO_MAX_MAP_SIZE   (256ull << 20)
@@ -147,6 +148,7 @@ struct nio_bind {
 	void *map; /* vmalloc_user: nio_map_info and the RX, fill, TX, completion rings */
 	u64 map_size, rx_off, fill_off, tx_off, comp_off;
 	u32 rx_slots, tx_slots;
+	u32 headroom; /* bytes in front of each RX frame */
 	struct nio_map_info *info;
 	struct nio_ring *rx, *fill, *tx, *comp;
 
@@ -167,7 +169,7 @@ struct nio_bind {
 
 /* Geometry of a new binding (and of its region unless it shares one). */
 struct nio_geometry {
-	u32 rx_slots, tx_slots, nbufs, buf_size;
+	u32 rx_slots, tx_slots, nbufs, buf_size, headroom;
 	struct nio_region *share; /* a region to use, referenced; NULL: create one */
 };
 

@@ -35,7 +35,7 @@ static void nio_ring_init_info(struct nio_bind *b)
 	info->num_tx_slots = b->tx_slots;
 	info->nbufs = b->region->nbufs;
 	info->buf_size = b->region->buf_size;
-	info->headroom = NIO_RX_HEADROOM;
+	info->headroom = b->headroom;
 	info->region_id = b->region->id;
 }
 
@@ -56,6 +56,7 @@ int nio_ring_alloc(struct nio_bind *b, const struct nio_geometry *g)
 	if (!b->map)
 		return -ENOMEM;
 	b->rx_slots = g->rx_slots;
+	b->headroom = g->headroom;
 	b->tx_slots = g->tx_slots;
 	b->info = b->map;
 	b->rx = b->map + b->rx_off;
@@ -124,8 +125,8 @@ static u16 nio_rx_csum(const struct sk_buff *skb, u8 *frame, u32 mac_len, u32 le
 static u16 nio_rx_copy(struct nio_bind *b, const struct sk_buff *skb, u32 idx, u32 *lenp)
 {
 	u32 mac_len = skb->data - skb_mac_header(skb);
-	u32 cap = b->region->buf_size - NIO_RX_HEADROOM;
-	u8 *frame = nio_region_buf(b->region, idx) + NIO_RX_HEADROOM;
+	u32 cap = b->region->buf_size - b->headroom;
+	u8 *frame = nio_region_buf(b->region, idx) + b->headroom;
 	u32 len = min_t(u32, mac_len + skb->len, cap);
 	u16 flags = 0;
 
@@ -168,7 +169,7 @@ static void nio_rx_publish(struct nio_bind *b, u32 idx, u32 len, u16 flags, u16 
 	struct nio_slot *s = &nio_ring_slots(b->rx)[b->rx_head & nio_ring_mask(b->rx_slots)];
 
 	WRITE_ONCE(s->buf_idx, idx);
-	WRITE_ONCE(s->off, NIO_RX_HEADROOM);
+	WRITE_ONCE(s->off, b->headroom);
 	WRITE_ONCE(s->len, len);
 	WRITE_ONCE(s->flags, flags);
 	WRITE_ONCE(s->claim, claim_id);

@@ -24,8 +24,10 @@
  * and continues from their indices; packets queued meanwhile are not lost. Buffers are as big
  * as a pool packet, so every frame a pipeline sends fits a TX buffer.
  */
-#define KMOD_BUF_SIZE	NIO_PKT_BUF_SIZE
-#define KMOD_CLAIM_BITS 6 /* claim id = pipeline id << 6 | index within the pipeline */
+#define KMOD_BUF_SIZE	4096u /* a power of two, as the region layer wants (region.c) */
+#define KMOD_NBUFS	8192u /* of a new region, shared by every kmod port (32 MiB) */
+#define KMOD_FILL_KEEP	256u  /* a worker's free buffers the fill ring leaves for TX copies */
+#define KMOD_CLAIM_BITS 6     /* claim id = pipeline id << 6 | index within the pipeline */
 
 _Static_assert(KMOD_BUF_SIZE % 64 == 0, "the module wants buffers in multiples of 64");
 _Static_assert(NIO_MAX_PIPELINES << KMOD_CLAIM_BITS <= 65536, "claim ids are 16 bits");
@@ -38,6 +40,21 @@ static const struct nio_kmod_opts *opts_of(const struct nio_port *port)
 	return (const struct nio_kmod_opts *)(const void *)port->opts;
 }
 
+/*
+ * A netio.ko buffer region as netiod's region layer (region.c) sees it: packets are processed
+ * in place in it and a forward between two kmod ports on it is a descriptor move. The first
+ * kmod port's binding creates it, the others bind with NETIO_A_REGION_OF; a restarted netiod
+ * finds each binding's region by its id. Control thread only.
+ */
+struct kregion {
+	uint32_t kid;	  /* the module's region id */
+	uint32_t bind_id; /* a binding that uses it, for NETIO_A_REGION_OF */
+	unsigned users;
+	struct nio_region *r;
+};
+
+static struct kregion kregions[NIO_MAX_REGIONS];
+
 struct kmod {
 	struct nl_sock *sk;
 	int family;
@@ -49,14 +66,14 @@ struct kmod {
 	uint8_t *map;
 	size_t map_size;
 	struct nio_ring *rx, *fill, *tx, *comp;
-	uint8_t *bufs; /* the buffer region */
+	struct kregion *kr; /* the buffer region, shared with the other kmod ports on it */
+	uint8_t *held;	    /* held[i]: buffer i is in this binding's rings or its skbs */
 	size_t region_size;
 	/* geometry copied once from nio_map_info and checked, never re-read */
-	uint32_t rx_slots, tx_slots, nbufs, buf_size;
+	uint32_t rx_slots, tx_slots, nbufs, buf_size, headroom, region_id;
 	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
-	uint32_t *free, nfree; /* region buffers no ring and no skb holds */
-	bool tx_pending;       /* slots published since the last doorbell check */
-	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
+	bool tx_pending; /* slots published since the last doorbell check */
+	bool sleeping;	 /* RX NEED_WAKEUP set: the worker sleeps on fd */
 };
 
 /* ---------------------------------------------------------------- generic netlink */
@@ -176,6 +193,13 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	nla_put_string(m, NETIO_A_BIND_NAME, name);
 	nla_put_u32(m, NETIO_A_HOLD_MS, opts_of(port)->hold_ms);
 	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
+	nla_put_u32(m, NETIO_A_NBUFS, KMOD_NBUFS);
+	nla_put_u32(m, NETIO_A_HEADROOM, NIO_PKT_HEADROOM);
+	for (unsigned i = 0; i < NIO_MAX_REGIONS; i++)
+		if (kregions[i].users) {
+			nla_put_u32(m, NETIO_A_REGION_OF, kregions[i].bind_id);
+			break;
+		}
 	if (slots) {
 		nla_put_u32(m, NETIO_A_RX_SLOTS, slots);
 		nla_put_u32(m, NETIO_A_TX_SLOTS, slots);
@@ -214,6 +238,8 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	k->nbufs = info->nbufs;
 	k->buf_size = info->buf_size;
 	k->region_size = (size_t)info->region_size;
+	k->headroom = info->headroom;
+	k->region_id = info->region_id;
 	if (!nio_ring_valid_size(k->rx_slots) || !nio_ring_valid_size(k->tx_slots) ||
 	    !ring_fits(k, info->rx_off, nio_ring_bytes(k->rx_slots)) ||
 	    !ring_fits(k, info->fill_off, nio_ring_idx_bytes(k->rx_slots)) ||
@@ -221,11 +247,11 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	    !ring_fits(k, info->comp_off, nio_ring_idx_bytes(k->tx_slots)) || !k->nbufs ||
 	    (uint64_t)k->nbufs * k->buf_size > k->region_size)
 		return nio_err(err, errlen, "inconsistent ring geometry");
-	if (k->buf_size < KMOD_BUF_SIZE)
+	if (k->buf_size != KMOD_BUF_SIZE || k->headroom < NIO_PKT_HEADROOM)
 		return snprintf(err, errlen,
-				"binding has %u-byte buffers, %u needed (netioctl kernel unbind "
-				"the binding)",
-				k->buf_size, KMOD_BUF_SIZE),
+				"binding has %u-byte buffers and %u bytes of headroom, %u and %u "
+				"needed (netioctl kernel unbind the binding)",
+				k->buf_size, k->headroom, KMOD_BUF_SIZE, NIO_PKT_HEADROOM),
 		       -1;
 	set_rings(k, info);
 	return 0;
@@ -274,40 +300,79 @@ static void mark_idx(uint8_t *busy, const struct kmod *k, struct nio_ring *r, ui
 }
 
 /*
- * The free list a restarted netiod starts from: every buffer that no ring names and the
- * kernel does not hold. Read in the kernel's order (TX, fill, RX, then what is in flight, then
- * the completions) so a buffer moving meanwhile is seen at least once (ring.h).
+ * The buffers the module holds for this binding: every buffer its rings name or an skb holds.
+ * Read in the kernel's order (TX, fill, RX, then what is in flight, then the completions) so a
+ * buffer moving meanwhile is seen at least once (ring.h). The rest of the region is netiod's.
  */
-static int rebuild_free(struct kmod *k, char *err, size_t errlen)
+static int busy_map(struct kmod *k, uint8_t *busy, char *err, size_t errlen)
 {
-	uint8_t *busy = calloc(k->nbufs, 1);
 	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
-	int rc = 0;
 
-	k->free = calloc(k->nbufs, sizeof(*k->free));
-	if (!busy || !inflight || !k->free) {
-		rc = nio_err(err, errlen, "out of memory");
-		goto out;
-	}
+	if (!inflight)
+		return nio_err(err, errlen, "out of memory");
 	mark_descs(busy, k, k->tx, nio_ring_load_acquire(&k->tx->tail), k->tx_head, k->tx_slots);
 	mark_idx(busy, k, k->fill, nio_ring_load_acquire(&k->fill->tail), k->fill_head,
 		 k->rx_slots);
 	mark_descs(busy, k, k->rx, k->rx_tail, nio_ring_load_acquire(&k->rx->head), k->rx_slots);
 	if (ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
-		rc = nio_err(err, errlen, "buffers in flight: %s", strerror(errno));
-		goto out;
+		free(inflight);
+		return nio_err(err, errlen, "buffers in flight: %s", strerror(errno));
 	}
 	for (uint32_t i = 0; i < k->nbufs; i++)
 		busy[i] |= (uint8_t)(inflight[i / 64] >> (i % 64) & 1);
 	mark_idx(busy, k, k->comp, k->comp_tail, nio_ring_load_acquire(&k->comp->head),
 		 k->tx_slots);
-	for (uint32_t i = 0; i < k->nbufs; i++)
-		if (!busy[i])
-			k->free[k->nfree++] = i;
-out:
-	free(busy);
 	free(inflight);
-	return rc;
+	return 0;
+}
+
+static struct kregion *kregion_find(uint32_t kid)
+{
+	for (unsigned i = 0; i < NIO_MAX_REGIONS; i++)
+		if (kregions[i].users && kregions[i].kid == kid)
+			return &kregions[i];
+	return NULL;
+}
+
+/* Map the binding's region and hand it to the region layer, unless another port did. */
+static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errlen)
+{
+	struct kregion *kr = kregion_find(k->region_id);
+	void *mem;
+
+	if (kr) {
+		kr->users++;
+		k->kr = kr;
+		return 0;
+	}
+	for (kr = kregions; kr < kregions + NIO_MAX_REGIONS && kr->users; kr++)
+		;
+	if (kr == kregions + NIO_MAX_REGIONS)
+		return nio_err(err, errlen, "more than %d netio.ko regions", NIO_MAX_REGIONS);
+	mem = mmap(NULL, (size_t)k->nbufs * k->buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd,
+		   (off_t)NIO_MMAP_REGION);
+	if (mem == MAP_FAILED)
+		return nio_err(err, errlen, "mmap of the buffer region (%zu bytes): %s",
+			       k->region_size, strerror(errno));
+	kr->r = nio_region_adopt("kmod", mem, k->nbufs, k->buf_size, nworkers, k->held, err,
+				 errlen);
+	if (!kr->r) {
+		munmap(mem, (size_t)k->nbufs * k->buf_size);
+		return -1;
+	}
+	kr->kid = k->region_id;
+	kr->bind_id = k->bind_id;
+	kr->users = 1;
+	k->kr = kr;
+	return 0;
+}
+
+static void kregion_put(struct kregion *kr)
+{
+	if (--kr->users)
+		return;
+	nio_region_unref(kr->r);
+	kr->r = NULL;
 }
 
 static int attach_map(struct kmod *k, char *err, size_t errlen)
@@ -326,15 +391,11 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 	}
 	if (check_geometry(k, err, errlen) < 0)
 		return -1;
-	k->bufs = mmap(NULL, k->region_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd,
-		       (off_t)NIO_MMAP_REGION);
-	if (k->bufs == MAP_FAILED) {
-		k->bufs = NULL;
-		return nio_err(err, errlen, "mmap of the buffer region (%zu bytes): %s",
-			       k->region_size, strerror(errno));
-	}
 	resume_indices(k);
-	return rebuild_free(k, err, errlen);
+	k->held = calloc(k->nbufs, 1);
+	if (!k->held)
+		return nio_err(err, errlen, "out of memory");
+	return busy_map(k, k->held, err, errlen);
 }
 
 /* ---------------------------------------------------------------- claims */
@@ -462,6 +523,22 @@ static void unbind_port(struct kmod *k, const struct nio_port *port)
 		log_info("port %s: netio.ko binding %u released", port->name, k->bind_id);
 }
 
+/* The binding is gone: what its rings held is netiod's again, but for the buffers skbs
+ * still hold (their completions would go to the destroyed binding: they stay out). */
+static void give_back(struct kmod *k)
+{
+	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
+
+	if (!k->kr || !inflight || ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+		free(inflight);
+		return;
+	}
+	for (uint32_t i = 0; i < k->nbufs; i++)
+		if (k->held[i] && !(inflight[i / 64] >> (i % 64) & 1))
+			nio_region_put(k->kr->r, &k->kr->r->pkts[i]);
+	free(inflight);
+}
+
 static void kmod_close(struct nio_port *port)
 {
 	struct kmod *k = port->priv;
@@ -470,13 +547,15 @@ static void kmod_close(struct nio_port *port)
 		return;
 	/* On exit the binding stays for its hold time: a restarted netiod continues from the
 	 * rings. A port that was never fully opened leaves whatever binding it found alone. */
-	if (port->open && !keep_bindings && k->sk && !atomic_load(&port->gone))
+	if (port->open && !keep_bindings && k->sk && !atomic_load(&port->gone)) {
 		unbind_port(k, port);
+		give_back(k);
+	}
+	if (k->kr)
+		kregion_put(k->kr);
 	if (k->map)
 		munmap(k->map, k->map_size);
-	if (k->bufs)
-		munmap(k->bufs, k->region_size);
-	free(k->free);
+	free(k->held);
 	if (k->fd >= 0)
 		close(k->fd);
 	if (k->sk)
@@ -488,6 +567,7 @@ static void kmod_close(struct nio_port *port)
 static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 {
 	struct kmod *k = calloc(1, sizeof(*k));
+	unsigned nworkers = port->nqueues ? port->nqueues : 1;
 
 	if (!k)
 		return nio_err(err, errlen, "out of memory");
@@ -500,11 +580,12 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 		goto err;
 	}
 	if (nio_dev_info(port, err, errlen) < 0 || nl_open(k, err, errlen) < 0 ||
-	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0)
+	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0 ||
+	    kregion_get(k, nworkers, err, errlen) < 0)
 		goto err;
 	nio_dev_addrs(port);
-	log_info("port %s: netio.ko binding %u on %s, %u/%u slots%s", port->name, k->bind_id,
-		 port->device, k->rx_slots, k->tx_slots,
+	log_info("port %s: netio.ko binding %u on %s, %u/%u slots, region %u%s", port->name,
+		 k->bind_id, port->device, k->rx_slots, k->tx_slots, k->region_id,
 		 k->hold_state == NETIO_HOLD_EXPIRED
 			 ? " (taken over past its hold time: its queue was discarded, its secure "
 			   "claims dropped meanwhile)"
@@ -515,20 +596,27 @@ err:
 	return -1;
 }
 
-/* Give the kernel free buffers to receive into. */
+/* Keep the fill ring stocked from the polling worker's free list of the region, leaving
+ * that worker a few buffers for TX copies. */
 static void fill_top(struct kmod *k)
 {
+	struct nio_region *r = k->kr->r;
 	uint32_t used = nio_ring_used(k->fill_head, nio_ring_load_acquire(&k->fill->tail));
+	unsigned w = nio_worker_self();
 
 	if (used > k->rx_slots)
 		return; /* a tail only a bug or a scribbler makes: leave the ring alone */
-	for (; k->nfree && used < k->rx_slots; used++)
-		nio_ring_idx(k->fill)[k->fill_head++ & (k->rx_slots - 1)] = k->free[--k->nfree];
+	for (; used < k->rx_slots && r->free[w].n > KMOD_FILL_KEEP; used++) {
+		struct nio_pkt *p = nio_region_get(r, w);
+
+		k->held[p->buf_idx] = 1;
+		nio_ring_idx(k->fill)[k->fill_head++ & (k->rx_slots - 1)] = p->buf_idx;
+	}
 	/* release: the entries are written before the kernel may see the new head */
 	nio_ring_store_release(&k->fill->head, k->fill_head);
 }
 
-/* Buffers the kernel is done sending come back to the free list. */
+/* Buffers the kernel is done sending go home (over a back ring if another worker owns them). */
 static void comp_drain(struct kmod *k)
 {
 	/* acquire: pairs with the kernel's release store of head after it wrote the entries */
@@ -538,39 +626,45 @@ static void comp_drain(struct kmod *k)
 		return;
 	for (; k->comp_tail != head; k->comp_tail++) {
 		idx = nio_ring_idx(k->comp)[k->comp_tail & (k->tx_slots - 1)];
-		if (idx < k->nbufs && k->nfree < k->nbufs)
-			k->free[k->nfree++] = idx;
+		if (idx < k->nbufs && k->held[idx]) {
+			k->held[idx] = 0;
+			nio_worker_pkt_free(&k->kr->r->pkts[idx]);
+		}
 	}
 	nio_ring_store_release(&k->comp->tail, k->comp_tail);
 }
 
-/* Copy one RX slot into a pool packet; false if the slot is unusable (counted). The buffer
- * goes back to the free list either way. */
-static bool rx_copy(struct nio_port *port, struct kmod *k, const struct nio_slot *s,
-		    struct nio_pkt *p)
+/* The RX slot's buffer as a packet, in place; NULL if the slot is unusable (counted). */
+static struct nio_pkt *rx_take(struct nio_port *port, struct kmod *k, const struct nio_slot *s)
 {
-	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
+	uint32_t idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
+	uint16_t flags = s->flags;
+	struct nio_pkt *p;
 
-	if (buf_idx >= k->nbufs)
-		return false;
-	k->free[k->nfree++] = buf_idx;
-	if ((uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
-	    (s->flags & NIO_SLOT_F_TRUNC)) {
+	if (idx >= k->nbufs || !k->held[idx]) {
 		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
-		return false;
+		return NULL; /* not a buffer this binding was given: leave it alone */
 	}
-	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
+	k->held[idx] = 0;
+	p = &k->kr->r->pkts[idx];
+	if (off < NIO_PKT_HEADROOM || (uint64_t)off + len > k->buf_size || len < 14 ||
+	    (flags & NIO_SLOT_F_TRUNC)) {
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
+		nio_worker_pkt_free(p);
+		return NULL;
+	}
+	p->data = p->buf + off;
 	p->len = len;
 	p->in_port = port->id;
 	/* the classifier checks the hint before it trusts it (nio_classify_hint) */
 	p->claim_hint =
 		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
-	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += len;
-	return true;
+	return p;
 }
 
+/* Frames come in place: the packet is the RX buffer the module copied the frame into. */
 static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
 			      uint16_t max)
 {
@@ -580,30 +674,23 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 	uint64_t now = 0;
 	uint16_t n = 0;
 
+	(void)pool;
 	if (k->sleeping) {
 		k->sleeping = false;
 		__atomic_store_n(&k->rx->flags, 0, __ATOMIC_RELAXED);
 	}
 	if (nio_ring_pending(head, k->rx_tail, k->rx_slots) < 0)
 		return 0;
-	while (n < max && k->rx_tail != head && k->nfree < k->nbufs) {
-		struct nio_pkt *p = nio_pool_get(pool);
+	for (; n < max && k->rx_tail != head; k->rx_tail++) {
+		struct nio_pkt *p = rx_take(port, k, &nio_ring_slots(k->rx)[k->rx_tail & mask]);
 
-		if (!p) {
-			/* leave the rest queued in the ring: the kernel counts it if it fills */
-			nio_port_stats(port)->drops[NIO_DROP_NO_BUFFER]++;
-			break;
-		}
-		if (rx_copy(port, k, &nio_ring_slots(k->rx)[k->rx_tail & mask], p)) {
-			now = now ? now : nio_now_ns();
-			p->ts_ns = now;
-			pkts[n++] = p;
-		} else {
-			nio_pool_put(pool, p);
-		}
-		k->rx_tail++;
+		if (!p)
+			continue;
+		now = now ? now : nio_now_ns();
+		p->ts_ns = now;
+		pkts[n++] = p;
 	}
-	/* release: the slots we copied may be overwritten from now on */
+	/* release: the slots we read may be overwritten from now on */
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
 	fill_top(k);
 	return n;
@@ -625,14 +712,10 @@ static void tx_doorbell(struct kmod *k)
 static bool tx_has_room(struct kmod *k)
 {
 	/* acquire: pairs with the kernel's release store of tail once it took the slots */
-	if (nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) >= k->tx_slots)
-		return false;
-	if (!k->nfree)
-		comp_drain(k);
-	return k->nfree > 0;
+	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
 }
 
-/* A TX slot at tx_head and a free buffer, kicking the kernel once if either is missing. */
+/* A TX slot at tx_head, kicking the kernel once if the ring is full. */
 static bool tx_room(struct kmod *k, bool *kicked)
 {
 	if (tx_has_room(k))
@@ -642,10 +725,30 @@ static bool tx_room(struct kmod *k, bool *kicked)
 	*kicked = true;
 	nio_ring_store_release(&k->tx->head, k->tx_head);
 	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	comp_drain(k);
 	return tx_has_room(k);
 }
 
-/* Accepts a prefix of pkts; the rest count as tx-full. */
+/* The region buffer p goes out of: its own (a descriptor move) or a copy into a free one of
+ * the calling worker's; NULL when that worker has none left. */
+static struct nio_pkt *tx_buf(struct nio_port *port, struct kmod *k, struct nio_pkt *p)
+{
+	struct nio_region *r = k->kr->r;
+	struct nio_pkt *b;
+
+	if (nio_region_of(p) == r)
+		return p;
+	b = nio_region_get(r, nio_worker_self());
+	if (!b)
+		return NULL;
+	memcpy(b->data, p->data, p->len);
+	b->len = p->len;
+	nio_port_stats(port)->tx_copies++;
+	return b;
+}
+
+/* Accepts a prefix of pkts; the rest count as tx-full. Those it moved are NULL in pkts: the
+ * TX ring has their buffers until the completion ring gives them back. */
 static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
 	struct kmod *k = port->priv;
@@ -655,14 +758,18 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 
 	comp_drain(k);
 	for (i = 0; i < n && tx_room(k, &kicked); i++) {
-		uint32_t buf = k->free[--k->nfree];
+		struct nio_pkt *b = tx_buf(port, k, pkts[i]);
 
-		memcpy(k->bufs + (uint64_t)buf * k->buf_size, pkts[i]->data, pkts[i]->len);
-		nio_ring_slots(k->tx)[k->tx_head++ & mask] =
-			(struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
+		if (!b)
+			break;
+		k->held[b->buf_idx] = 1;
+		nio_ring_slots(k->tx)[k->tx_head++ & mask] = (struct nio_slot){
+			.buf_idx = b->buf_idx, .off = (uint32_t)(b->data - b->buf), .len = b->len
+		};
 		nio_port_stats(port)->tx_packets++;
-		nio_port_stats(port)->tx_copies++;
-		nio_port_stats(port)->tx_bytes += pkts[i]->len;
+		nio_port_stats(port)->tx_bytes += b->len;
+		if (b == pkts[i])
+			pkts[i] = NULL;
 	}
 	/* release: slots and buffers are written before the kernel may see the new head */
 	nio_ring_store_release(&k->tx->head, k->tx_head);

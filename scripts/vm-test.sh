@@ -49,7 +49,8 @@ tool() { # name sources...
 }
 tool nioring "$REPO/tests/vm/nioring.c"
 tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" "$REPO/netiod/claims.c" \
-	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c"
+	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c" \
+	"$REPO/netiod/region.c"
 sh "$REPO/scripts/vm-initramfs.sh" "$kver" "$run/initramfs.cpio.gz"
 
 # $O gets its own share unless it lives inside the repository.

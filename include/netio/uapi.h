@@ -51,6 +51,8 @@
  *   NETIO_A_BIND_NAME: NLA_NUL_STRING, required, at most NETIO_NAME_MAX - 1 bytes
  *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS: NLA_U32, powers of two in [64, 32768], default 1024
  *   NETIO_A_BUF_SIZE: NLA_U32, multiple of 64 in [2048, 65536], default 2048
+ *   NETIO_A_HEADROOM: NLA_U32, bytes the kernel leaves in front of each RX frame, default 64,
+ *                  at most 1024 (room for a tunnel's headers, the frame processed in place)
  *   NETIO_A_NBUFS: NLA_U32, buffers of a new region, default 2 x (RX + TX slots), at most
  *                  NETIO_NBUFS_MAX and 256 MiB
  *   NETIO_A_REGION_OF: NLA_U32, a binding id: share that binding's region instead of creating
