@@ -3,7 +3,8 @@
 # descriptor move between two NICs sharing a region under iperf3 and a flood, every buffer back
 # after 10^6 packets; zero-copy TX to a device that keeps the pages; skbs built on a region
 # queued in a slow qdisc when the binding goes, and rmmod refused until they are gone.
-# The topology is in tests/vm/kmod.lib.
+# The topology is in tests/vm/kmod.lib. 10^6 packets take minutes under TCG on a loaded host:
+# vm-timeout: 900
 set -eu
 . "$REPO/tests/vm/kmod.lib"
 
