@@ -95,7 +95,7 @@ wait $holder 2>/dev/null || true
 log "hostile writer on the mapped rings, with claimed traffic arriving"
 HOSTILE=$($T bind gw-s hostile 120000)
 $T claims "$HOSTILE" "id=1,proto=udp,dst=192.0.2.0/24,dport=9000"
-bg $T scribble "$HOSTILE" 4 >"$W/scribble"
+bg $T scribble "$HOSTILE" 4 wait-fill >"$W/scribble"
 scribbler=$!
 wait_for "$W/scribble" attached
 ip netns exec $S "$T" udp-send 192.0.2.2 9000 300

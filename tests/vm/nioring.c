@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1005,11 +1006,11 @@ static void scribble_once(struct port *p)
 
 /* Fill entries the kernel must skip (out of range) before a valid one, then wait (bounded)
  * until claimed traffic made it consume them all. */
-static void bad_fill(struct port *p)
+static void bad_fill(struct port *p, bool wait)
 {
 	const uint32_t nb = p->info.nbufs, bad[] = { nb, nb + 1, 0x7fffffff, 0xffffffffu };
 	uint32_t mask = p->info.num_rx_slots - 1;
-	uint64_t deadline = now_ms() + 20000;
+	uint64_t deadline = now_ms() + (wait ? 20000 : 0);
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
 		nio_ring_idx(p->fill)[p->fill_head++ & mask] = bad[k];
@@ -1023,8 +1024,9 @@ static void bad_fill(struct port *p)
 	       nio_ring_load_acquire(&p->fill->tail) == p->fill_head ? "consumed" : "pending");
 }
 
-/* scribble ID SECONDS: refused fill entries first, then random and boundary values written
- * into the mapped rings, each followed by a kick. */
+/* scribble ID SECONDS [wait-fill]: refused fill entries first (with wait-fill: until claimed
+ * traffic made the kernel consume them), then random and boundary values written into the
+ * mapped rings, each followed by a kick. */
 static int cmd_scribble(int argc, char **argv)
 {
 	struct port p;
@@ -1032,7 +1034,7 @@ static int cmd_scribble(int argc, char **argv)
 	struct pollfd pfd;
 
 	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
-	bad_fill(&p);
+	bad_fill(&p, argc > 4 && !strcmp(argv[4], "wait-fill"));
 	deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
 	srand((unsigned)getpid());
 	while (now_ms() < deadline && kicks < 2000000) {
