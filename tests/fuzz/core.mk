@@ -5,7 +5,7 @@ fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c neti
 	$(FUZZ_CORE)
 # config.c reads the drivers' option declarations from the driver table.
 FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
-	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
+	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c netiod/region.c
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c \
 	$(FUZZ_DRIVERS) $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl $(shell pkg-config --libs libnl-genl-3.0 libpcap)

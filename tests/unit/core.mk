@@ -2,7 +2,7 @@
 CORE := netiod/addr.c netiod/units.c netiod/log.c
 # config.c reads the drivers' option declarations from the driver table.
 DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
-	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
+	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c netiod/region.c
 DRIVERS_LIBS := $(shell pkg-config --libs libnl-genl-3.0 libpcap)
 TESTS += test_parse test_classify test_flow test_units test_plugin
 test_parse_SRCS := tests/unit/test_parse.c netiod/parse.c $(CORE)
