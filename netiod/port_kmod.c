@@ -341,6 +341,9 @@ static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errl
 	void *mem;
 
 	if (kr) {
+		/* a restarted netiod's second port on the region: what this binding's rings
+		 * hold is out too (a fresh binding, a reload's, holds nothing) */
+		nio_region_take(kr->r, k->held);
 		kr->users++;
 		k->kr = kr;
 		return 0;

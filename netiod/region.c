@@ -144,8 +144,9 @@ struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t 
 	return region_new(name, NULL, nbufs, buf_size, nworkers, err, errlen);
 }
 
-/* Take the busy buffers off the lists they were split onto: they start out. */
-static void lists_drop(struct nio_region *r, const uint8_t *busy)
+/* Take the busy buffers off the free lists: they are out (in a driver's kernel rings). Control
+ * thread, before any worker uses the region or while none does. */
+void nio_region_take(struct nio_region *r, const uint8_t *busy)
 {
 	for (unsigned w = 0; w < r->nworkers; w++) {
 		struct nio_region_list *l = &r->free[w];
@@ -173,7 +174,7 @@ struct nio_region *nio_region_adopt(const char *name, void *mem, uint32_t nbufs,
 	struct nio_region *r = region_new(name, mem, nbufs, buf_size, nworkers, err, errlen);
 
 	if (r)
-		lists_drop(r, busy);
+		nio_region_take(r, busy);
 	return r;
 }
 
