@@ -342,8 +342,10 @@ static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errl
 
 	if (kr) {
 		/* a restarted netiod's second port on the region: what this binding's rings
-		 * hold is out too (a fresh binding, a reload's, holds nothing) */
-		nio_region_take(kr->r, k->held);
+		 * hold is out too (a fresh binding, a reload's, holds nothing, and the lists
+		 * the running workers use stay untouched) */
+		if (memchr(k->held, 1, k->nbufs))
+			nio_region_take(kr->r, k->held);
 		kr->users++;
 		k->kr = kr;
 		return 0;
