@@ -16,7 +16,7 @@ $T claims "$IN" "id=6,proto=tcp,dst=$NET,dport=5201" "id=7,proto=udp,dst=$NET,dp
 log "iperf3 and a flood through the shared region: 10^6 packets, every buffer back"
 tx0=$(stat_of "$OUT" tx_packets)
 rx0=$(stat_of "$IN" rx_packets)
-bg $T fwd "$IN" "$OUT" "$DMAC" "$SMAC" 280 >"$W/fwd4"
+bg $T fwd "$IN" "$OUT" "$DMAC" "$SMAC" 840 >"$W/fwd4"
 fwd4=$!
 wait_for "$W/fwd4" attached
 ip netns exec $S timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
@@ -30,6 +30,7 @@ while [ $(($(stat_of "$IN" rx_packets) - rx0)) -lt 1000000 ] && [ $i -lt 25 ]; d
 	ip netns exec $C "$T" udp-flood 198.51.100.2 5020 100000 1000 >/dev/null
 	i=$((i + 1))
 done
+kill -0 $fwd4 2>/dev/null || fail "the forwarder ended before the flood did: $(cat "$W/fwd4")"
 kill -TERM $fwd4
 wait $fwd4 || true
 cat "$W/fwd4" | sed 's/^/   /'
