@@ -360,7 +360,7 @@ static int cmd_bind(int argc, char **argv)
 	int err;
 
 	if (argc < 4)
-		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE [REGION_OF_ID]]]");
+		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE [REGION_OF_ID [HEADROOM]]]]");
 	nla_put_u32(m, NETIO_A_IFINDEX, if_nametoindex(argv[2]));
 	nla_put_string(m, NETIO_A_BIND_NAME, argv[3]);
 	nla_put_u32(m, NETIO_A_HOLD_MS, argc > 4 ? (uint32_t)atoi(argv[4]) : 60000);
@@ -370,8 +370,10 @@ static int cmd_bind(int argc, char **argv)
 	}
 	if (argc > 6 && atoi(argv[6]))
 		nla_put_u32(m, NETIO_A_BUF_SIZE, (uint32_t)atoi(argv[6]));
-	if (argc > 7)
+	if (argc > 7 && atoi(argv[7]))
 		nla_put_u32(m, NETIO_A_REGION_OF, (uint32_t)atoi(argv[7]));
+	if (argc > 8)
+		nla_put_u32(m, NETIO_A_HEADROOM, (uint32_t)atoi(argv[8]));
 	err = nl_exec(m, on_bind, &bi);
 	if (err)
 		nl_fail("bind", err);
