@@ -314,7 +314,7 @@ run_all() {
 	case " $SETUPS " in *" netiod-kmod"*)
 		rtt_setup
 		for r in $(seq "$RUNS"); do
-			for s in kernel $SETUPS; do
+			for s in $SETUPS; do
 				case $s in kernel | netiod-kmod*) with_gw "$s" rtt "$s" "$r" ;; esac
 			done
 		done
@@ -376,7 +376,7 @@ table_rtt() {
 		"$RUNS" "${VB_PINGS:-100}"
 	echo "| gateway | p50 | p99 | p99 added over the kernel (per run) |"
 	echo "|---|---:|---:|---:|"
-	for s in kernel $SETUPS; do
+	for s in $SETUPS; do
 		case $s in kernel | netiod-kmod*) ;; *) continue ;; esac
 		printf '| %s | %s | %s | %s |\n' "$s" "$(agg rtt "$s" 0 5 1 %.0f)" "$(agg rtt "$s" 0 6 1 %.0f)" \
 			"$(awk -v a="$s" '$1 == "rtt" && ($2 == a || $2 == "kernel") {
