@@ -67,6 +67,7 @@ expect_eq "$(awk '/^buffers/ { print $3 + $5 == $7 }' "$W/fwd5")" 1 \
 $T unbind "$SINK"
 
 log "skbs on a region's pages queued in a slow qdisc: the binding goes, the pages stay"
+modprobe sch_tbf
 ip link add nio-q0 type veth peer name nio-q1
 ip link set nio-q0 up
 ip link set nio-q1 up
