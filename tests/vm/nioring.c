@@ -360,7 +360,8 @@ static int cmd_bind(int argc, char **argv)
 	int err;
 
 	if (argc < 4)
-		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE [REGION_OF_ID [HEADROOM]]]]");
+		die("%s",
+		    "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE [REGION_OF_ID [HEADROOM]]]]");
 	nla_put_u32(m, NETIO_A_IFINDEX, if_nametoindex(argv[2]));
 	nla_put_string(m, NETIO_A_BIND_NAME, argv[3]);
 	nla_put_u32(m, NETIO_A_HOLD_MS, argc > 4 ? (uint32_t)atoi(argv[4]) : 60000);
