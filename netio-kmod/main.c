@@ -67,4 +67,5 @@ module_init(nio_init);
 module_exit(nio_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("netio: claimed flows to user-space rings");
+MODULE_VERSION(NETIO_VERSION); /* VERSION, by Kbuild */
 MODULE_ALIAS_GENL_FAMILY(NETIO_GENL_NAME);

@@ -79,12 +79,24 @@ static void add_pipeline(struct claim_set *x)
 					  mt->ndst ? &mt->dst[d] : NULL, protos[p]);
 }
 
+/* The port's index in c, which its pipelines' in = names: a port a reload kept still has the
+ * running configuration's id until the new one is applied, after its claims are set. */
+static int index_in(const struct nio_config *c, const struct nio_port *port)
+{
+	for (unsigned i = 0; i < c->nports; i++)
+		if (c->ports[i] == port)
+			return (int)i;
+	return port->id;
+}
+
 static void add_all(struct claim_set *x, const struct nio_config *c, const struct nio_port *port)
 {
+	int idx = index_in(c, port);
+
 	for (unsigned i = 0; i < c->npipelines; i++) {
 		x->pl = &c->pipelines[i];
 		x->pl_index = i;
-		if (x->pl->match.in_port < 0 || x->pl->match.in_port == port->id)
+		if (x->pl->match.in_port < 0 || x->pl->match.in_port == idx)
 			add_pipeline(x);
 	}
 }

@@ -73,14 +73,6 @@ int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p)
 	return hint->pipeline >= 0 && nio_match_pkt(&hint->match, &p->key) ? hint->pipeline : -1;
 }
 
-/* The first pipeline that matches p: its claim's, when certain, else the scan's. */
-int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p)
-{
-	int pl = nio_classify_hint(c, p);
-
-	return pl >= 0 ? pl : nio_classify(c, &p->key);
-}
-
 /*
  * A packet to one of the gateway's own addresses stays with the kernel (pings to the gateway,
  * its routing daemons and sockets) unless a pipeline names that address exactly as its
@@ -99,4 +91,11 @@ int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k)
 			return (int)i;
 	}
 	return -1;
+}
+
+/* The pipeline of a new flow (-1: unclaimed, left to the kernel), as the worker decides it. */
+int nio_classify_flow(const struct nio_config *c, const struct nio_flow_key *k)
+{
+	return nio_is_port_addr(c, k->family, k->dst) ? nio_classify_local(c, k)
+						      : nio_classify(c, k);
 }

@@ -21,6 +21,12 @@ static struct {
 	int line;
 } ld_lines[32];		 /* where each global option was set, for errors found after parsing */
 static int ld_last_line; /* of the text, for what the whole file lacks */
+static struct {
+	const cfg_t *port;
+	const char *name;
+	int line;
+} ld_port_lines[256]; /* where each driver option of a port block was set */
+static unsigned ld_nport_lines;
 
 static void __attribute__((format(printf, 3, 0)))
 set_err(const char *file, int line, const char *fmt, va_list ap)
@@ -587,6 +593,29 @@ static int note_line(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A driver option of a port block is checked once the block's driver is known: its line is
+ * kept as it is parsed (the block's own is where it ends). */
+static int note_port_line(cfg_t *port, cfg_opt_t *opt)
+{
+	unsigned i = ld_nport_lines;
+
+	if (i == sizeof(ld_port_lines) / sizeof(ld_port_lines[0]))
+		return 0;
+	ld_port_lines[i].port = port;
+	ld_port_lines[i].name = opt->name;
+	ld_port_lines[i].line = port->line;
+	ld_nport_lines++;
+	return 0;
+}
+
+static int port_line_of(const cfg_t *port, const char *name)
+{
+	for (unsigned i = ld_nport_lines; i-- > 0;)
+		if (ld_port_lines[i].port == port && !strcmp(ld_port_lines[i].name, name))
+			return ld_port_lines[i].line;
+	return port->line;
+}
+
 /*
  * The limits are checked as each block is parsed, so that a huge file stops at the first block
  * past a limit instead of being parsed whole (libConfuse copies the schema into every block).
@@ -642,6 +671,10 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("control-max-connections", 16, CFGF_NONE),
 		CFG_STR("control-idle", "60s", CFGF_NONE),
 		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
+		CFG_STR("user", "", CFGF_NONE),
+		CFG_STR("group", "", CFGF_NONE),
+		CFG_STR("control-group", "", CFGF_NONE),
+		CFG_BOOL("seccomp", cfg_true, CFGF_NONE),
 		CFG_SEC("port", s->port.v, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("pipeline", pipeline_opts, CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
@@ -669,6 +702,12 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 	cfg_set_validate_func(cfg, "pipeline|match|src", count_prefixes);
 	cfg_set_validate_func(cfg, "pipeline|match|dst", count_prefixes);
 	cfg_set_validate_func(cfg, "pipeline|service", validate_service);
+	ld_nport_lines = 0;
+	for (unsigned i = 0; i < s->port.n; i++) {
+		snprintf(path, sizeof(path), "port|%s", s->port.v[i].name);
+		if (!port_common_has(s->port.v[i].name))
+			cfg_set_validate_func(cfg, path, note_port_line);
+	}
 	for (unsigned i = 0; i < s->svc.n; i++) {
 		if (s->svc.v[i].type == CFGT_SEC)
 			continue;
@@ -749,13 +788,14 @@ static int driver_opt(cfg_t *sec, const struct nio_port *p, const char *name, co
 			continue;
 		known = true;
 		if (nio_opt_check(o, v, why, sizeof(why)) < 0)
-			return fail(sec, sec->line, "port '%s': %s: %s", p->name, name, why);
+			return fail(sec, port_line_of(sec, name), "port '%s': %s: %s", p->name,
+				    name, why);
 	}
 	if (known)
 		return 0;
 	option_owners(name, why, sizeof(why));
-	return fail(sec, sec->line, "port '%s': option '%s' is for driver %s, not %s", p->name,
-		    name, why, p->driver);
+	return fail(sec, port_line_of(sec, name), "port '%s': option '%s' is for driver %s, not %s",
+		    p->name, name, why, p->driver);
 }
 
 /* A global value of a NIO_OPT_F_GLOBAL option, checked where it was set. */
@@ -791,6 +831,8 @@ static int driver_opts(struct nio_port *p, cfg_t *sec, cfg_t *top)
 		if ((o->flags & NIO_OPT_F_GLOBAL) && !cfg_getstr(sec, o->name) &&
 		    cfg_getstr(top, o->name))
 			cfg_setstr(sec, o->name, cfg_getstr(top, o->name));
+	if (!p->ops->parse)
+		return 0; /* a driver without options of its own (afxdp) */
 	conf = nio_conf_open(sec, p->ops->options);
 	r = p->ops->parse(p, conf, why, sizeof(why));
 	nio_conf_close(conf);
@@ -875,7 +917,7 @@ static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint
 	return 0;
 }
 
-static int parse_proto(const char *v)
+int nio_proto_parse(const char *v)
 {
 	static const struct {
 		const char *name;
@@ -909,7 +951,7 @@ static int load_match(struct nio_config *c, struct nio_pipeline *pl, cfg_t *m)
 	    load_prefixes(m, "dst", mt->dst, &mt->ndst, pl->name) < 0)
 		return -1;
 	if ((v = cfg_getstr(m, "proto"))) {
-		if ((proto = parse_proto(v)) < 0)
+		if ((proto = nio_proto_parse(v)) < 0)
 			return fail(m, m->line, "pipeline '%s': match: unknown protocol '%s'",
 				    pl->name, v);
 		mt->proto = (uint8_t)proto;
@@ -1020,6 +1062,44 @@ static int load_control(struct nio_config *c, cfg_t *cfg)
 	return 0;
 }
 
+/* One of user, group, control-group: a name or a number within NIO_NAME_MAX. */
+static int privs_name(cfg_t *cfg, const char *opt, char *out)
+{
+	const char *v = cfg_getstr(cfg, opt);
+
+	if (strlen(v) >= NIO_NAME_MAX)
+		return fail(cfg, line_of(opt), "%s: '%s' is longer than %d characters", opt, v,
+			    NIO_NAME_MAX - 1);
+	snprintf(out, NIO_NAME_MAX, "%s", v);
+	return 0;
+}
+
+/* Who netiod runs as after start (privs.c); names are looked up now, so -t reports them. */
+static int load_privs(struct nio_privs *p, cfg_t *cfg)
+{
+	if (privs_name(cfg, "user", p->user) < 0 || privs_name(cfg, "group", p->group) < 0 ||
+	    privs_name(cfg, "control-group", p->ctl_group) < 0)
+		return -1;
+	p->seccomp = cfg_getbool(cfg, "seccomp");
+	if (p->user[0] && nio_user_id(p->user, &p->uid, &p->gid) < 0)
+		return fail(cfg, line_of("user"), "user '%s': no such user", p->user);
+	if (p->user[0] && p->uid == 0)
+		return fail(cfg, line_of("user"),
+			    "user '%s' is root: name the unprivileged user netiod should run as",
+			    p->user);
+	if (p->group[0] && !p->user[0])
+		return fail(cfg, line_of("group"), "group without user: set user too");
+	if (p->group[0] && nio_group_id(p->group, &p->gid) < 0)
+		return fail(cfg, line_of("group"), "group '%s': no such group", p->group);
+	if (p->user[0] && p->gid == (gid_t)-1)
+		return fail(cfg, line_of("user"),
+			    "user '%s' has no entry in the user database: set group too", p->user);
+	if (p->ctl_group[0] && nio_group_id(p->ctl_group, &p->ctl_gid) < 0)
+		return fail(cfg, line_of("control-group"), "control-group '%s': no such group",
+			    p->ctl_group);
+	return 0;
+}
+
 /* Online CPUs this process may run on, less one for the control thread; at least 1. */
 unsigned nio_workers_auto(void)
 {
@@ -1112,6 +1192,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 			  cfg->filename, line_of("metrics-listen"), v);
 	else if (r)
 		return fail(cfg, line_of("metrics-listen"), "metrics-listen '%s': %s", v, why);
+	if (load_privs(&c->privs, cfg) < 0)
+		return -1;
 	return load_control(c, cfg);
 }
 
@@ -1284,12 +1366,24 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 		pl->no_ttl ? " decrement-ttl false" : "");
 }
 
+static void dump_privs(const struct nio_privs *p, FILE *out)
+{
+	if (p->user[0])
+		fprintf(out, "user %s uid %u gid %u\n", p->user, (unsigned)p->uid,
+			(unsigned)p->gid);
+	if (p->ctl_group[0])
+		fprintf(out, "control-group %s gid %u\n", p->ctl_group, (unsigned)p->ctl_gid);
+	if (!p->seccomp)
+		fprintf(out, "seccomp off\n");
+}
+
 void nio_config_dump(const struct nio_config *c, FILE *out)
 {
 	fprintf(out, "burst %u flow-table-size %u flow-idle %ums spin-us %u\n", c->burst,
 		c->flow_table_size, c->flow_idle_ms, c->spin_us);
 	if (c->workers)
 		fprintf(out, "workers %u\n", c->workers);
+	dump_privs(&c->privs, out);
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];
 

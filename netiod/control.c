@@ -13,7 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "netiod.h"
+#include "show.h"
+#include "trace.h"
 
 #define CTL_MAX_REQUEST 65536
 #define CTL_MAX_PENDING (1 << 20) /* reply bytes a client may leave unread before it is dropped */
@@ -32,62 +33,10 @@ struct control {
 
 static json_t *control_stats(const struct control *ctl);
 
-/* Length of the valid UTF-8 sequence at s (jansson's rules), 0 if the byte starts none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned n, cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
- * Any text that enters a reply (file names, config names, error messages quoting a config
- * line, a service's status) goes through here: jansson refuses invalid UTF-8, and a refused
- * string would leave the client without a reply. Invalid bytes become the four characters \xNN.
- */
+/* Any text that enters a reply goes through here (text.c). */
 static json_t *text(const char *s)
 {
-	json_t *j = json_string(s ? s : "");
-	char *out, *o;
-
-	if (j)
-		return j;
-	out = o = malloc(strlen(s) * 4 + 1);
-	if (!out)
-		return json_string("(out of memory)");
-	while (*s) {
-		size_t n = utf8_len((const unsigned char *)s);
-
-		if (n) {
-			memcpy(o, s, n);
-			o += n;
-			s += n;
-		} else {
-			o += sprintf(o, "\\x%02x", (unsigned char)*s++);
-		}
-	}
-	*o = '\0';
-	j = json_string(out);
-	free(out);
-	return j;
+	return nio_json_text(s);
 }
 
 static json_t *drops_json(const uint64_t *drops)
@@ -101,20 +50,37 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* An afxdp port's XDP program: what it redirected, and what it did with claimed frames while
+ * netiod was away (the counters live in the program, across restarts). */
+static json_t *xdp_stats(const struct nio_port *p)
+{
+	uint64_t v[NIO_XDP_NSTATS];
+
+	nio_afxdp_xdp_stats(p, v);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "redirected", (json_int_t)v[0],
+			 "fail_dropped", (json_int_t)v[1], "fail_passed", (json_int_t)v[2], "kept",
+			 (json_int_t)v[3], "unclaimed", (json_int_t)v[4]);
+}
+
 static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 {
 	struct nio_port_stats sum;
 	const struct nio_port_stats *s = &sum;
+	json_t *o;
 
 	nio_port_stats_sum(p, nworkers, &sum);
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-			 text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
-			 (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets,
-			 "tx_bytes", (json_int_t)s->tx_bytes, "rx_unclaimed",
-			 (json_int_t)s->rx_unclaimed, "rx_ignored", (json_int_t)s->rx_ignored,
-			 "poll_errors", (json_int_t)s->poll_errors, "rx_copies",
-			 (json_int_t)s->rx_copies, "tx_copies", (json_int_t)s->tx_copies, "drops",
-			 drops_json(s->drops));
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+		      text(p->name), "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
+		      (json_int_t)s->rx_bytes, "tx_packets", (json_int_t)s->tx_packets, "tx_bytes",
+		      (json_int_t)s->tx_bytes, "rx_unclaimed", (json_int_t)s->rx_unclaimed,
+		      "rx_ignored", (json_int_t)s->rx_ignored, "poll_errors",
+		      (json_int_t)s->poll_errors, "flows_hinted", (json_int_t)s->flows_hinted,
+		      "rx_copies", (json_int_t)s->rx_copies, "tx_copies", (json_int_t)s->tx_copies,
+		      "drops", drops_json(s->drops));
+	json_object_set_new(o, "rx_ring_freezes", json_integer((json_int_t)s->rx_ring_freezes));
+	if (o && p->open && p->ops == &nio_port_afxdp_ops)
+		json_object_set_new(o, "xdp", xdp_stats(p));
+	return o;
 }
 
 static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
@@ -141,6 +107,13 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 					    json_integer((json_int_t)nio_svc_counter(si, v, i)));
 	}
 	json_object_set_new(o, "counters", ctr);
+	if (si->svc->gauge_names) {
+		json_t *g = json_array();
+
+		for (unsigned i = 0; si->svc->gauge_names[i]; i++)
+			json_array_append_new(g, text(si->svc->gauge_names[i]));
+		json_object_set_new(o, "gauges", g);
+	}
 	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)
 		json_object_set_new(o, "status", text(line));
 	return o;
@@ -277,6 +250,13 @@ static json_t *cmd_status(struct netiod *d)
 			 control_stats(d->control));
 }
 
+/* How frames reach netiod's buffers: AF_XDP sockets bound zero-copy (the NIC's DMA lands in
+ * the UMEM) or in copy mode (the kernel copies into it); the other drivers copy. */
+static const char *port_mode(const struct nio_port *p)
+{
+	return p->ops == &nio_port_afxdp_ops && nio_afxdp_zerocopy(p) ? "zero-copy" : "copy";
+}
+
 static json_t *cmd_ports(struct netiod *d)
 {
 	json_t *a = json_array();
@@ -288,12 +268,13 @@ static json_t *cmd_ports(struct netiod *d)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 		json_array_append_new(
-			a, json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s}", "name",
-				     text(p->name), "driver", p->ops->name, "device",
-				     text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
-				     "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up",
-				     "eof", p->ops->eof && p->ops->eof((struct nio_port *)p),
-				     "claims", nio_port_is_tap(p) ? "tap" : "enforced"));
+			a,
+			json_pack("{s:o, s:s, s:o, s:i, s:i, s:s, s:s, s:b, s:s, s:s}", "name",
+				  text(p->name), "driver", p->ops->name, "device",
+				  text(nio_port_source(p)), "ifindex", p->ifindex, "mtu", p->mtu,
+				  "mac", mac, "state", atomic_load(&p->gone) ? "gone" : "up", "eof",
+				  p->ops->eof && p->ops->eof((struct nio_port *)p), "claims",
+				  nio_port_is_tap(p) ? "tap" : "enforced", "mode", port_mode(p)));
 	}
 	return a;
 }
@@ -403,17 +384,32 @@ static json_t *dispatch(struct netiod *d, json_t *req, char *err, size_t errlen)
 	if (!strcmp(cmd, "status"))
 		return cmd_status(d);
 	if (!strcmp(cmd, "stats"))
-		return cmd_stats(d);
+		return nio_stats_view(cmd_stats(d), req, err, errlen);
+	if (!strcmp(cmd, "config-show"))
+		return nio_show_config(d, err, errlen);
+	if (!strcmp(cmd, "route-show"))
+		return nio_show_routes(d, req, err, errlen);
+	if (!strcmp(cmd, "route-get"))
+		return nio_route_get(d, req, err, errlen);
+	if (!strcmp(cmd, "neigh-show"))
+		return nio_show_neighs(d);
+	if (!strcmp(cmd, "flow-show"))
+		return nio_show_flows(d, req, err, errlen);
 	if (!strcmp(cmd, "port-list"))
 		return cmd_ports(d);
 	if (!strcmp(cmd, "pipeline-list"))
 		return cmd_pipelines(d);
 	if (!strcmp(cmd, "service-list"))
 		return cmd_services(d);
+	/* a trace changes no configuration, opens no file and its memory is bounded */
+	if (!strncmp(cmd, "trace-", 6))
+		return nio_trace_request(d, cmd, req, err, errlen);
 	if (d->ctl_read_only)
 		return nio_err(err, errlen, "'%s' is not allowed on a read-only control channel",
 			       cmd),
 		       NULL;
+	if (!strcmp(cmd, "stats-clear"))
+		return nio_stats_clear(cmd_stats(d));
 	if (!strcmp(cmd, "reload")) {
 		a = str_arg(req, "file");
 		return nio_reload(d, a ? a : d->conf_file, err, errlen) < 0
@@ -500,8 +496,8 @@ static void reply(struct bufferevent *bev, char *s)
 
 /*
  * A client that keeps asking without reading its replies would make them pile up here: past
- * CTL_MAX_PENDING unread bytes it is dropped. One reply of any size still goes out, since the
- * check comes before each request.
+ * CTL_MAX_PENDING unread bytes, with more requests waiting, it is dropped. One reply of any
+ * size still goes out (a flow show of thousands of flows is several MiB).
  */
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -515,7 +511,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 		reply(bev, nio_control_request(ctl->d, line));
 		free(line);
 	}
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_MAX_PENDING) {
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_MAX_PENDING &&
+	    evbuffer_get_length(in)) {
 		ctl->stats.slow_dropped++;
 		log_warnx("control: dropping a client that leaves more than %d reply bytes unread",
 			  CTL_MAX_PENDING);
@@ -637,13 +634,27 @@ static int claim_path(const char *path)
 	return 0;
 }
 
+/* The socket's directory and owner follow user and control-group (privs.c). */
+static int socket_privs(struct netiod *d, bool bound)
+{
+	const struct nio_privs *p = &d->running->privs;
+	char why[256];
+
+	if ((bound ? nio_privs_socket(d->socket_path, p, why, sizeof(why))
+		   : nio_privs_socket_dir(d->socket_path, p, why, sizeof(why))) < 0) {
+		log_warnx("control socket: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int nio_control_init(struct netiod *d)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 
-	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) ||
+	if (!ctl || strlen(d->socket_path) >= sizeof(sa.sun_path) || socket_privs(d, false) < 0 ||
 	    claim_path(d->socket_path) < 0) {
 		free(ctl);
 		return -1;
@@ -652,13 +663,14 @@ int nio_control_init(struct netiod *d)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->socket_path);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", d->socket_path);
 	ctl->resume = evtimer_new(d->base, on_resume, ctl);
-	old = umask(0117); /* socket mode 0660: root and the netio group */
+	old = umask(0117); /* socket mode 0660: netiod's user and the control group */
 	ctl->listener = evconnlistener_new_bind(d->base, on_accept, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 						(struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (!ctl->listener || !ctl->resume) {
-		log_warn("control socket %s", d->socket_path);
+	if (!ctl->listener || !ctl->resume || socket_privs(d, true) < 0) {
+		if (!ctl->listener || !ctl->resume)
+			log_warn("control socket %s", d->socket_path);
 		if (ctl->listener)
 			evconnlistener_free(ctl->listener);
 		if (ctl->resume)
@@ -677,6 +689,7 @@ void nio_control_fini(struct netiod *d)
 
 	if (!ctl)
 		return;
+	nio_stats_view_fini();
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->resume);
 	unlink(ctl->path);

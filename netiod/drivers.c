@@ -6,10 +6,7 @@
 
 /* In the order driver = "auto" tries them (those with a probe): the module first. */
 const struct nio_port_ops *const nio_drivers[] = {
-	&nio_port_kmod_ops,
-	&nio_port_afpacket_ops,
-	&nio_port_pcap_ops,
-	NULL,
+	&nio_port_kmod_ops, &nio_port_afxdp_ops, &nio_port_afpacket_ops, &nio_port_pcap_ops, NULL,
 };
 
 const struct nio_port_ops *nio_driver_find(const char *name)

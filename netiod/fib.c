@@ -14,8 +14,8 @@ static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }
 
 /* Family is checked because an IPv6 prefix shorter than /96 (the v6 default route) also covers
  * the ::ffff:0:0/96 block that holds IPv4 addresses. */
-static const struct nio_fib_route *route_match(const struct nio_fib *fib, uint32_t table,
-					       const uint8_t dst[16])
+const struct nio_fib_route *nio_fib_route(const struct nio_fib *fib, uint32_t table,
+					  const uint8_t dst[16])
 {
 	uint8_t family = memcmp(dst, v4mapped, sizeof(v4mapped)) ? 6 : 4;
 
@@ -54,7 +54,7 @@ int nio_fib_lookup(const struct nio_fib *fib, uint32_t table, const uint8_t dst[
 
 	if (!fib)
 		return -1;
-	r = route_match(fib, table, dst);
+	r = nio_fib_route(fib, table, dst);
 	if (!r)
 		return -1;
 	if (r->type != NIO_RT_UNICAST)

@@ -1,6 +1,11 @@
-/* Prometheus text exposition of every counter over HTTP (evhttp), for localhost scrapers. */
+/* Prometheus text exposition of every counter over HTTP (evhttp), for localhost scrapers.
+ * Valid text format 0.0.4 (promtool check metrics runs on it in make check): each family is
+ * one contiguous group after its HELP and TYPE, counters and only counters end in _total,
+ * label values are escaped UTF-8. Counters never go back: 'netioctl stats clear' clears only
+ * what netioctl shows. */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <netio/ring.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,116 +16,184 @@ struct metrics {
 	struct evhttp *http;
 };
 
-static void help(struct evbuffer *b, const char *name, const char *type, const char *text)
+static void family(struct evbuffer *b, const char *name, const char *type, const char *text)
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* A label value: \ " and newline escaped, a byte that is not UTF-8 as U+FFFD. */
+static void label(struct evbuffer *b, const char *key, const char *v, bool first)
+{
+	evbuffer_add_printf(b, "%s%s=\"", first ? "" : ",", key);
+	while (*v) {
+		size_t n = nio_utf8_len((const unsigned char *)v);
+
+		if (*v == '\\' || *v == '"')
+			evbuffer_add_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else if (n)
+			evbuffer_add(b, v, n);
+		else
+			evbuffer_add(b, "\xef\xbf\xbd", 3);
+		v += n ? n : 1;
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+/* name{k1="v1"[,k2="v2"[,k3="v3"]]} value: labels given as a NULL-ended key, value list */
+static void sample(struct evbuffer *b, const char *name, uint64_t v, const char *const *kv)
+{
+	evbuffer_add_printf(b, "%s{", name);
+	for (unsigned i = 0; kv[i]; i += 2)
+		label(b, kv[i], kv[i + 1], i == 0);
+	evbuffer_add_printf(b, "} %llu\n", (unsigned long long)v);
+}
+
+static const struct {
+	const char *name, *text;
+	size_t off;
+} port_ctr[] = {
+	{ "rx_packets", "frames received", offsetof(struct nio_port_stats, rx_packets) },
+	{ "rx_bytes", "bytes received", offsetof(struct nio_port_stats, rx_bytes) },
+	{ "tx_packets", "frames sent", offsetof(struct nio_port_stats, tx_packets) },
+	{ "tx_bytes", "bytes sent", offsetof(struct nio_port_stats, tx_bytes) },
+	{ "rx_unclaimed", "frames matching no pipeline, left to the kernel",
+	  offsetof(struct nio_port_stats, rx_unclaimed) },
+	{ "rx_ignored", "non-IP frames left to the kernel",
+	  offsetof(struct nio_port_stats, rx_ignored) },
+	{ "flows_hinted", "new flows classified by the claim id the driver read",
+	  offsetof(struct nio_port_stats, flows_hinted) },
+	{ "rx_ring_freezes", "times the kernel found the RX ring full and froze it (afpacket)",
+	  offsetof(struct nio_port_stats, rx_ring_freezes) },
+	{ "rx_copies", "received frames copied from the driver's ring into a packet buffer",
+	  offsetof(struct nio_port_stats, rx_copies) },
+	{ "tx_copies", "sent frames copied into the driver's TX ring (not moved in place)",
+	  offsetof(struct nio_port_stats, tx_copies) },
+};
+
+static uint64_t field(const void *s, size_t off)
+{
+	return *(const uint64_t *)(const void *)((const char *)s + off);
 }
 
 static void port_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
 	struct nio_port_stats sum[NIO_MAX_PORTS];
-	static const struct {
-		const char *name, *text;
-		size_t off;
-	} ctr[] = {
-		{ "rx_packets", "frames received", offsetof(struct nio_port_stats, rx_packets) },
-		{ "rx_bytes", "bytes received", offsetof(struct nio_port_stats, rx_bytes) },
-		{ "tx_packets", "frames sent", offsetof(struct nio_port_stats, tx_packets) },
-		{ "tx_bytes", "bytes sent", offsetof(struct nio_port_stats, tx_bytes) },
-		{ "rx_unclaimed", "frames matching no pipeline, left to the kernel",
-		  offsetof(struct nio_port_stats, rx_unclaimed) },
-		{ "rx_ignored", "non-IP frames left to the kernel",
-		  offsetof(struct nio_port_stats, rx_ignored) },
-		{ "rx_copies", "received frames copied from the driver's ring into a packet buffer",
-		  offsetof(struct nio_port_stats, rx_copies) },
-		{ "tx_copies", "sent frames copied into the driver's TX ring (not moved in place)",
-		  offsetof(struct nio_port_stats, tx_copies) },
-	};
 	char name[64];
 
 	for (unsigned i = 0; i < c->nports; i++)
 		nio_port_stats_sum(c->ports[i], nworkers, &sum[i]);
-	for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++) {
-		snprintf(name, sizeof(name), "netio_port_%s_total", ctr[k].name);
-		help(b, name, "counter", ctr[k].text);
+	for (size_t k = 0; k < sizeof(port_ctr) / sizeof(port_ctr[0]); k++) {
+		snprintf(name, sizeof(name), "netio_port_%s_total", port_ctr[k].name);
+		family(b, name, "counter", port_ctr[k].text);
 		for (unsigned i = 0; i < c->nports; i++)
-			evbuffer_add_printf(
-				b, "%s{port=\"%s\"} %llu\n", name, c->ports[i]->name,
-				(unsigned long long)*(
-					const uint64_t *)(const void *)((const char *)&sum[i] +
-									ctr[k].off));
+			sample(b, name, field(&sum[i], port_ctr[k].off),
+			       (const char *[]){ "port", c->ports[i]->name, NULL });
 	}
-	help(b, "netio_port_drops_total", "counter", "frames dropped at input, by reason");
+	family(b, "netio_port_drops_total", "counter",
+	       "frames dropped at input, by reason (rx-ring-full: by the kernel, the RX ring was "
+	       "full)");
 	for (unsigned i = 0; i < c->nports; i++)
 		for (int r = 0; r < NIO_DROP_MAX; r++)
 			if (sum[i].drops[r])
-				evbuffer_add_printf(
-					b,
-					"netio_port_drops_total{port=\"%s\",reason=\"%s\"} %llu\n",
-					c->ports[i]->name, nio_drop_names[r],
-					(unsigned long long)sum[i].drops[r]);
+				sample(b, "netio_port_drops_total", sum[i].drops[r],
+				       (const char *[]){ "port", c->ports[i]->name, "reason",
+							 nio_drop_names[r], NULL });
 }
+
+static const struct {
+	const char *name, *text;
+	size_t off;
+} pl_ctr[] = {
+	{ "packets", "packets entering the pipeline",
+	  offsetof(struct nio_pipeline_stats, packets) },
+	{ "bytes", "bytes entering the pipeline", offsetof(struct nio_pipeline_stats, bytes) },
+	{ "tx_packets", "packets the pipeline sent",
+	  offsetof(struct nio_pipeline_stats, tx_packets) },
+	{ "tx_bytes", "bytes the pipeline sent", offsetof(struct nio_pipeline_stats, tx_bytes) },
+	{ "neigh_queued", "packets held until the kernel resolved the next hop",
+	  offsetof(struct nio_pipeline_stats, neigh_queued) },
+	{ "icmp_errors", "ICMP errors sent back",
+	  offsetof(struct nio_pipeline_stats, icmp_errors) },
+	{ "icmp_suppressed",
+	  "ICMP errors not sent: multicast/broadcast, not one host, about an error or a fragment",
+	  offsetof(struct nio_pipeline_stats, icmp_suppressed) },
+};
 
 static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
-	help(b, "netio_pipeline_packets_total", "counter", "packets entering the pipeline");
-	help(b, "netio_pipeline_tx_packets_total", "counter", "packets the pipeline sent");
-	help(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
-	help(b, "netio_pipeline_icmp_errors_total", "counter", "ICMP errors sent back");
-	help(b, "netio_pipeline_icmp_suppressed_total", "counter",
-	     "ICMP errors not sent: multicast/broadcast, not one host, about an error or a "
-	     "fragment");
-	for (unsigned i = 0; i < c->npipelines; i++) {
-		const struct nio_pipeline *pl = &c->pipelines[i];
-		struct nio_pipeline_stats st;
+	struct nio_pipeline_stats *st = calloc(c->npipelines ? c->npipelines : 1, sizeof(*st));
+	char name[64];
 
-		nio_pipeline_stats_sum(pl, nworkers, &st);
-		evbuffer_add_printf(b, "netio_pipeline_packets_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)st.packets);
-		evbuffer_add_printf(b, "netio_pipeline_tx_packets_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)st.tx_packets);
-		evbuffer_add_printf(b, "netio_pipeline_icmp_errors_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)st.icmp_errors);
-		evbuffer_add_printf(b,
-				    "netio_pipeline_icmp_suppressed_total{pipeline=\"%s\"} %llu\n",
-				    pl->name, (unsigned long long)st.icmp_suppressed);
-		for (int r = 0; r < NIO_DROP_MAX; r++)
-			if (st.drops[r])
-				evbuffer_add_printf(b,
-						    "netio_pipeline_drops_total{pipeline=\"%s\","
-						    "reason=\"%s\"} %llu\n",
-						    pl->name, nio_drop_names[r],
-						    (unsigned long long)st.drops[r]);
+	if (!st)
+		return;
+	for (unsigned i = 0; i < c->npipelines; i++)
+		nio_pipeline_stats_sum(&c->pipelines[i], nworkers, &st[i]);
+	for (size_t k = 0; k < sizeof(pl_ctr) / sizeof(pl_ctr[0]); k++) {
+		snprintf(name, sizeof(name), "netio_pipeline_%s_total", pl_ctr[k].name);
+		family(b, name, "counter", pl_ctr[k].text);
+		for (unsigned i = 0; i < c->npipelines; i++)
+			sample(b, name, field(&st[i], pl_ctr[k].off),
+			       (const char *[]){ "pipeline", c->pipelines[i].name, NULL });
 	}
+	family(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
+	for (unsigned i = 0; i < c->npipelines; i++)
+		for (int r = 0; r < NIO_DROP_MAX; r++)
+			if (st[i].drops[r])
+				sample(b, "netio_pipeline_drops_total", st[i].drops[r],
+				       (const char *[]){ "pipeline", c->pipelines[i].name, "reason",
+							 nio_drop_names[r], NULL });
+	free(st);
+}
+
+/* One family over every service instance; what picks the samples: the engine's packet and
+ * drop counts, or the plugin's own counters (gauges: those the plugin declares as such). */
+enum svc_family { SVC_PACKETS, SVC_DROPPED, SVC_COUNTERS, SVC_GAUGES };
+
+static void service_samples(struct evbuffer *b, const char *name, const struct nio_pipeline *pl,
+			    const struct nio_svc_inst *si, unsigned nworkers, enum svc_family f)
+{
+	const char *const *names = si->svc->counter_names;
+	const uint64_t *v = si->svc->counters ? si->svc->counters(si->inst) : NULL;
+	struct nio_svc_stats st;
+
+	if (f == SVC_PACKETS || f == SVC_DROPPED) {
+		nio_svc_stats_sum(si, nworkers, &st);
+		sample(b, name, f == SVC_PACKETS ? st.packets : st.dropped,
+		       (const char *[]){ "pipeline", pl->name, "service", si->svc->name, NULL });
+		return;
+	}
+	for (unsigned k = 0; names && v && names[k]; k++)
+		if (nio_svc_is_gauge(si->svc, names[k]) == (f == SVC_GAUGES))
+			sample(b, name, nio_svc_counter(si, v, k),
+			       (const char *[]){ "pipeline", pl->name, "service", si->svc->name,
+						 f == SVC_GAUGES ? "name" : "counter", names[k],
+						 NULL });
 }
 
 static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
-	help(b, "netio_service_packets_total", "counter", "packets given to the service");
-	help(b, "netio_service_dropped_total", "counter", "packets the service dropped");
-	help(b, "netio_service_counter", "counter", "the service's own counters");
-	for (unsigned i = 0; i < c->npipelines; i++) {
-		const struct nio_pipeline *pl = &c->pipelines[i];
+	static const struct {
+		const char *name, *type, *text;
+	} fam[] = {
+		[SVC_PACKETS] = { "netio_service_packets_total", "counter",
+				  "packets given to the service" },
+		[SVC_DROPPED] = { "netio_service_dropped_total", "counter",
+				  "packets the service dropped" },
+		[SVC_COUNTERS] = { "netio_service_events_total", "counter",
+				   "the service's own counters" },
+		[SVC_GAUGES] = { "netio_service_current", "gauge",
+				 "the service's own current values (queue lengths, maxima)" },
+	};
 
-		for (unsigned s = 0; s < pl->nsvcs; s++) {
-			const struct nio_svc_inst *si = &pl->svcs[s];
-			const char *const *names = si->svc->counter_names;
-			const uint64_t *v = si->svc->counters ? si->svc->counters(si->inst) : NULL;
-			struct nio_svc_stats st;
-			char l[128];
-
-			nio_svc_stats_sum(si, nworkers, &st);
-			snprintf(l, sizeof(l), "pipeline=\"%s\",service=\"%s\"", pl->name,
-				 si->svc->name);
-			evbuffer_add_printf(b, "netio_service_packets_total{%s} %llu\n", l,
-					    (unsigned long long)st.packets);
-			evbuffer_add_printf(b, "netio_service_dropped_total{%s} %llu\n", l,
-					    (unsigned long long)st.dropped);
-			for (unsigned k = 0; names && v && names[k]; k++)
-				evbuffer_add_printf(
-					b, "netio_service_counter{%s,counter=\"%s\"} %llu\n", l,
-					names[k], (unsigned long long)nio_svc_counter(si, v, k));
-		}
+	for (unsigned f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		family(b, fam[f].name, fam[f].type, fam[f].text);
+		for (unsigned i = 0; i < c->npipelines; i++)
+			for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++)
+				service_samples(b, fam[f].name, &c->pipelines[i],
+						&c->pipelines[i].svcs[s], nworkers,
+						(enum svc_family)f);
 	}
 }
 
@@ -128,30 +201,39 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsi
 static void worker_metrics(struct evbuffer *b, const struct netiod *d)
 {
 	const struct nio_config *c = d->running;
+	static const char *const dirs[] = { "out", "in", "full" };
+	char id[16];
 
-	help(b, "netio_worker_rx_packets_total", "counter", "frames a worker received");
-	help(b, "netio_worker_tx_packets_total", "counter", "frames a worker sent");
-	help(b, "netio_worker_handoff_total", "counter",
-	     "packets a worker handed to another (out), took from others (in), dropped (full)");
+	family(b, "netio_worker_rx_packets_total", "counter", "frames a worker received");
+	for (unsigned w = 0; w < d->nworkers; w++) {
+		uint64_t rx = 0;
+
+		for (unsigned i = 0; i < c->nports; i++)
+			rx += c->ports[i]->stats[w].rx_packets;
+		snprintf(id, sizeof(id), "%u", w);
+		sample(b, "netio_worker_rx_packets_total", rx,
+		       (const char *[]){ "worker", id, NULL });
+	}
+	family(b, "netio_worker_tx_packets_total", "counter", "frames a worker sent");
+	for (unsigned w = 0; w < d->nworkers; w++) {
+		uint64_t tx = 0;
+
+		for (unsigned i = 0; i < c->nports; i++)
+			tx += c->ports[i]->stats[w].tx_packets;
+		snprintf(id, sizeof(id), "%u", w);
+		sample(b, "netio_worker_tx_packets_total", tx,
+		       (const char *[]){ "worker", id, NULL });
+	}
+	family(b, "netio_worker_handoff_total", "counter",
+	       "packets a worker handed to another (out), took from others (in), dropped (full)");
 	for (unsigned w = 0; w < d->nworkers; w++) {
 		const struct nio_worker_stats *s = &d->workers[w].stats;
-		uint64_t rx = 0, tx = 0;
+		const uint64_t v[] = { s->handoff_out, s->handoff_in, s->handoff_full };
 
-		for (unsigned i = 0; i < c->nports; i++) {
-			rx += c->ports[i]->stats[w].rx_packets;
-			tx += c->ports[i]->stats[w].tx_packets;
-		}
-		evbuffer_add_printf(b, "netio_worker_rx_packets_total{worker=\"%u\"} %llu\n", w,
-				    (unsigned long long)rx);
-		evbuffer_add_printf(b, "netio_worker_tx_packets_total{worker=\"%u\"} %llu\n", w,
-				    (unsigned long long)tx);
-		evbuffer_add_printf(b,
-				    "netio_worker_handoff_total{worker=\"%u\",dir=\"out\"} %llu\n"
-				    "netio_worker_handoff_total{worker=\"%u\",dir=\"in\"} %llu\n"
-				    "netio_worker_handoff_total{worker=\"%u\",dir=\"full\"} %llu\n",
-				    w, (unsigned long long)s->handoff_out, w,
-				    (unsigned long long)s->handoff_in, w,
-				    (unsigned long long)s->handoff_full);
+		snprintf(id, sizeof(id), "%u", w);
+		for (unsigned k = 0; k < 3; k++)
+			sample(b, "netio_worker_handoff_total", v[k],
+			       (const char *[]){ "worker", id, "dir", dirs[k], NULL });
 	}
 }
 
@@ -159,17 +241,32 @@ static void daemon_metrics(struct evbuffer *b, const struct netiod *d)
 {
 	unsigned flows = 0;
 
-	help(b, "netio_flows_active", "gauge", "entries in the flow caches of all workers");
+	family(b, "netio_build_info", "gauge",
+	       "always 1: the netiod version and the ABIs it speaks, as labels");
+	evbuffer_add_printf(
+		b, "netio_build_info{version=\"%s\",ring_abi=\"%u\",service_abi=\"%u\"} 1\n",
+		NETIOD_VERSION, NIO_ABI_VERSION, NIO_SERVICE_ABI_VERSION);
+	family(b, "netio_flows_active", "gauge", "entries in the flow caches of all workers");
 	for (unsigned i = 0; i < d->nworkers; i++)
 		flows += d->workers[i].flows.count;
 	evbuffer_add_printf(b, "netio_flows_active %u\n", flows);
 	worker_metrics(b, d);
-	help(b, "netio_config_generation", "gauge", "generation of the running configuration");
+	family(b, "netio_config_generation", "gauge", "generation of the running configuration");
 	evbuffer_add_printf(b, "netio_config_generation %llu\n",
 			    (unsigned long long)d->running->generation);
-	help(b, "netio_reload_failures_total", "counter", "reloads refused");
+	family(b, "netio_reloads_total", "counter", "configurations applied by reload");
+	evbuffer_add_printf(b, "netio_reloads_total %llu\n", (unsigned long long)d->reloads);
+	family(b, "netio_reload_failures_total", "counter", "reloads refused");
 	evbuffer_add_printf(b, "netio_reload_failures_total %llu\n",
 			    (unsigned long long)d->reload_failures);
+}
+
+static void metrics_write(struct netiod *d, struct evbuffer *b)
+{
+	port_metrics(b, d->running, d->nworkers);
+	pipeline_metrics(b, d->running, d->nworkers);
+	service_metrics(b, d->running, d->nworkers);
+	daemon_metrics(b, d);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
@@ -181,16 +278,12 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	port_metrics(b, d->running, d->nworkers);
-	pipeline_metrics(b, d->running, d->nworkers);
-	service_metrics(b, d->running, d->nworkers);
-	daemon_metrics(b, d);
+	metrics_write(d, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
-
 /* listen is "address:port" ("127.0.0.1:9110", "[::1]:9110"); empty means off. */
 int nio_metrics_init(struct netiod *d, const char *listen)
 {

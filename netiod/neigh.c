@@ -607,6 +607,40 @@ static void on_miss(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---------------------------------------------------------------- for show_fib.c */
+
+/* The snapshot the workers use now; only the control thread frees it, after a later swap. */
+const struct nio_fib *nio_neigh_fib(struct netiod *d)
+{
+	const struct neigh *nb = d->neigh;
+
+	return nb ? nb->cur : NULL;
+}
+
+/* The kernel's state of neighbour addr on ifindex as iproute2 names it ("reachable",
+ * "stale", "incomplete", "failed"...): the snapshot keeps only usable entries, without it.
+ * -1 when the kernel has no entry. */
+int nio_neigh_kernel_state(struct netiod *d, const uint8_t addr[16], int ifindex, char *buf,
+			   size_t len)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const struct neigh *nb = d->neigh;
+	bool v4 = !memcmp(addr, v4mapped, sizeof(v4mapped));
+	struct nl_addr *a;
+	struct rtnl_neigh *n;
+
+	if (!nb ||
+	    !(a = nl_addr_build(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, v4 ? 4 : 16)))
+		return -1;
+	n = rtnl_neigh_get(nb->neighs, ifindex, a);
+	nl_addr_put(a);
+	if (!n)
+		return -1;
+	rtnl_neigh_state2str(rtnl_neigh_get_state(n), buf, len);
+	rtnl_neigh_put(n);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- init / fini */
 
 static int events_add(struct neigh *nb)

@@ -1,110 +1,170 @@
-/* netioctl: the control CLI, iproute2-style: netioctl [-j] [-s SOCK] OBJECT COMMAND [ARGS]. */
+/* netioctl: the control CLI, iproute2-style: netioctl [OPTIONS] OBJECT COMMAND [ARGS]. */
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "netioctl.h"
-
-#ifndef NIO_RUNDIR
-#define NIO_RUNDIR "/run"
-#endif
+#include "nio_paths.h"
 
 enum { EXIT_OK = NIO_EXIT_OK, EXIT_USAGE = NIO_EXIT_USAGE, EXIT_DAEMON = NIO_EXIT_DAEMON };
 
-static int json_out;
+/* Longer than netiod's own bound on a reload (workers get 5 s to reach a quiescent point). */
+#define DEFAULT_TIMEOUT_MS 10000
 
-static void usage(void)
+/*
+ * One line per OBJECT COMMAND: --help prints them, a usage error is diagnosed against them and
+ * the bash completion reads them from --help. Lowercase words are literal, uppercase ones are
+ * values (PIPELINE, PORT, SERVICE: names the completion asks netiod for), [ ] optional.
+ */
+static const char *const commands[] = {
+	"status",
+	"port list",
+	"pipeline list",
+	"stats [show] [port PORT] [pipeline PIPELINE]",
+	"stats clear",
+	"config show",
+	"route show [table TABLE]",
+	"route get ADDRESS [from ADDRESS] [in PORT] [proto PROTO] [sport N] [dport N]",
+	"neigh show",
+	"flow show [src ADDR] [dst ADDR] [pipeline PIPELINE]",
+	"service list",
+	"service load PATH",
+	"service unload SERVICE",
+	"service replace SERVICE [PATH]",
+	"reload [FILE]",
+	"capture start PIPELINE FILE [stage in|out|SERVICE|N] [count N]",
+	"capture stop PIPELINE",
+	"trace start [pipeline PIPELINE] [port PORT] [count N]",
+	"trace show",
+	"trace stop",
+	"trace clear",
+	"kernel list",
+	"kernel unbind DEV|ID",
+	NULL,
+};
+
+static void help(void)
 {
-	fprintf(stderr, "usage: netioctl [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
-			"  status\n"
-			"  port list\n"
-			"  pipeline list\n"
-			"  stats [show]\n"
-			"  service list | load PATH | unload NAME | replace NAME [PATH]\n"
-			"  reload [FILE]\n"
-			"  capture start PIPELINE FILE [stage in|out|SERVICE|N] [count N]\n"
-			"  capture stop PIPELINE\n"
-			"  kernel list | unbind DEV|ID   netio.ko's bindings in this netns, "
-			"without netiod\n"
-			"  -j  print the daemon's JSON reply\n"
-			"  -s  control socket (default " NIO_RUNDIR "/netiod.sock)\n"
-			"exit status: 0 ok, 1 usage error, 2 daemon error\n");
-	exit(EXIT_USAGE);
+	printf("usage: netioctl [-jc] [-s SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS]\n"
+	       "       netioctl -h | --help | -V | --version\n"
+	       "commands:\n");
+	for (const char *const *c = commands; *c; c++)
+		printf("  %s\n", *c);
+	printf("  (kernel talks to netio.ko, without netiod)\n"
+	       "options:\n"
+	       "  -j, --json           print JSON: the reply, and errors as {\"ok\":false,...} "
+	       "on stderr\n"
+	       "  -c, --compact        with -j, one line per JSON value\n"
+	       "  -s, --socket PATH    control socket (default " NIO_RUNDIR "/netio/netiod.sock)\n"
+	       "  -t, --timeout SEC    wait at most SEC seconds for netiod (default %d; 0: "
+	       "forever)\n"
+	       "  -h, --help           this help\n"
+	       "  -V, --version        netioctl's version\n"
+	       "exit status: 0 ok, 1 usage error, 2 error from (or no reply by) netiod or "
+	       "netio.ko\n",
+	       DEFAULT_TIMEOUT_MS / 1000);
+	exit(EXIT_OK);
 }
 
-static int connect_to(const char *path)
+/* What was wrong, on stderr, and exit 1. */
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	char msg[512];
+	va_list ap;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	exit(nio_ctl_error(EXIT_USAGE, "%s; see 'netioctl --help'", msg));
 }
 
-/* Send one request line and read one reply line. */
-static json_t *transact(const char *path, json_t *req)
+/* The n-th word (0-based) of a command line, without brackets, into buf; NULL past the end. */
+static const char *word(const char *line, int n, char *buf, size_t len, int *optional)
 {
-	char *s = json_dumps(req, JSON_COMPACT), *buf = NULL;
-	size_t len = 0, cap = 0;
-	json_error_t jerr;
-	json_t *rep;
-	int fd = connect_to(path);
+	const char *w = line;
+	size_t l;
 
-	if (fd < 0) {
-		fprintf(stderr, "netioctl: cannot reach netiod at %s: %s\n", path, strerror(errno));
-		free(s);
-		return NULL;
-	}
-	if (write(fd, s, strlen(s)) < 0 || write(fd, "\n", 1) < 0) {
-		fprintf(stderr, "netioctl: write: %s\n", strerror(errno));
-		free(s);
-		close(fd);
-		return NULL;
-	}
-	free(s);
+	*optional = 0;
 	for (;;) {
-		ssize_t n;
+		w += strspn(w, " ");
+		l = strcspn(w, " ");
+		if (!l)
+			return NULL;
+		*optional += *w == '[';
+		if (n-- == 0)
+			break;
+		*optional -= w[l - 1] == ']';
+		w += l;
+	}
+	w += *w == '[';
+	l = strcspn(w, " ]");
+	snprintf(buf, len, "%.*s", (int)l, w);
+	return buf;
+}
 
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			if (!buf)
-				exit(EXIT_DAEMON);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (buf[len - 1] == '\n')
-			break;
+static int is_keyword(const char *w)
+{
+	for (; *w; w++)
+		if (!islower((unsigned char)*w) && *w != '-')
+			return 0;
+	return 1;
+}
+
+/* The commands of OBJ ("a, b, c"), or "" when OBJ takes none. */
+static const char *commands_of(const char *obj, char *out, size_t len)
+{
+	char w0[64], w1[64];
+	int opt;
+
+	out[0] = '\0';
+	for (const char *const *c = commands; *c; c++)
+		if (!strcmp(word(*c, 0, w0, sizeof(w0), &opt), obj) &&
+		    word(*c, 1, w1, sizeof(w1), &opt) && !opt && is_keyword(w1))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? ", " : "",
+				 w1);
+	return out;
+}
+
+/* The line for argv, checked word by word: say which argument is missing, unknown or extra. */
+static void __attribute__((noreturn)) diagnose(int argc, char **argv)
+{
+	char w[64], cmds[256], want[64];
+	const char *line = NULL;
+	int opt, n = 0;
+
+	for (const char *const *c = commands; *c && !line; c++)
+		if (!strcmp(word(*c, 0, w, sizeof(w), &opt), argv[0]))
+			line = *c;
+	if (!line)
+		usage_error("unknown object '%s'", argv[0]);
+	if (commands_of(argv[0], cmds, sizeof(cmds))[0]) {
+		if (argc < 2)
+			usage_error("'%s' needs a command: %s", argv[0], cmds);
+		line = NULL;
+		for (const char *const *c = commands; *c && !line; c++)
+			if (!strcmp(word(*c, 0, w, sizeof(w), &opt), argv[0]) &&
+			    !strcmp(word(*c, 1, w, sizeof(w), &opt) ?: "", argv[1]))
+				line = *c;
+		if (!line)
+			usage_error("unknown command '%s' for '%s' (it has: %s)", argv[1], argv[0],
+				    cmds);
 	}
-	close(fd);
-	if (!buf || !len) {
-		fprintf(stderr, "netioctl: no reply from netiod\n");
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	rep = json_loads(buf, 0, &jerr);
-	free(buf);
-	if (!rep)
-		fprintf(stderr, "netioctl: bad reply: %s\n", jerr.text);
-	return rep;
+	while (word(line, n + 1, w, sizeof(w), &opt))
+		n++;
+	if (argc > n + 1)
+		usage_error("unexpected argument '%s'", argv[n + 1]);
+	for (int i = 1; word(line, i, w, sizeof(w), &opt); i++)
+		if (i >= argc && !opt)
+			usage_error("missing %s: %s", word(line, i, want, sizeof(want), &opt),
+				    line);
+	usage_error("bad arguments for '%s'", line);
 }
 
 static void print_drops(json_t *drops)
@@ -133,6 +193,26 @@ static void print_copies(json_t *ports)
 	if (sent)
 		printf(", %.2f per frame sent", (double)(rx + tx) / (double)sent);
 	printf("\n");
+}
+
+/* afxdp ports: what their XDP program did, also while netiod was away (fail-mode). */
+static void print_xdp(json_t *ports)
+{
+	size_t i;
+	json_t *p, *x;
+
+	json_array_foreach (ports, i, p) {
+		if (!(x = json_object_get(p, "xdp")))
+			continue;
+		printf("xdp %s: redirected %lld, kept for the kernel %lld, unclaimed %lld; netiod "
+		       "away: dropped %lld (secure), passed %lld (passthrough)\n",
+		       json_string_value(json_object_get(p, "name")),
+		       json_integer_value(json_object_get(x, "redirected")),
+		       json_integer_value(json_object_get(x, "kept")),
+		       json_integer_value(json_object_get(x, "unclaimed")),
+		       json_integer_value(json_object_get(x, "fail_dropped")),
+		       json_integer_value(json_object_get(x, "fail_passed")));
+	}
 }
 
 /* One line per worker: its share of the traffic and of the handoffs. */
@@ -179,6 +259,7 @@ static void print_stats(json_t *r)
 		printf("\n");
 	}
 	print_copies(json_object_get(r, "ports"));
+	print_xdp(json_object_get(r, "ports"));
 	json_array_foreach (json_object_get(r, "pipelines"), i, p) {
 		printf("pipeline %s: %lld packets %lld bytes, sent %lld packets",
 		       json_string_value(json_object_get(p, "name")),
@@ -205,6 +286,9 @@ static void print_stats(json_t *r)
 			printf("\n");
 		}
 	}
+	if ((p = json_object_get(r, "cleared_ms_ago")))
+		printf("counters since 'stats clear' %lld ms ago (/metrics keeps the totals)\n",
+		       json_integer_value(p));
 	p = json_object_get(r, "flows");
 	printf("flows: %lld active, %lld lookups, %lld hits, %lld evictions\n",
 	       json_integer_value(json_object_get(p, "active")),
@@ -247,17 +331,16 @@ static void print_object(json_t *r)
 
 static void print_result(const char *cmd, json_t *r)
 {
-	static const char *const port_keys[] = { "name", "driver", "device", "mtu",
-						 "mac",	 "state",  "claims", NULL };
+	static const char *const port_keys[] = { "name",  "driver", "device", "mtu", "mac",
+						 "state", "claims", "mode",   NULL };
 	static const char *const pl_keys[] = { "name",	   "in",     "out", "fail_mode",
 					       "services", "secure", NULL };
 	static const char *const svc_keys[] = { "name", "version", "instances", "path", NULL };
 
-	if (json_out) {
-		char *s = json_dumps(r, JSON_INDENT(2) | JSON_ENCODE_ANY);
-
-		puts(s);
-		free(s);
+	if (nio_ctl_json())
+		nio_ctl_print_json(r);
+	else if (nio_ctl_show_print(cmd, r)) {
+		/* config, route, neigh, flow: printed (netioctl_show.c) */
 	} else if (!strcmp(cmd, "stats")) {
 		print_stats(r);
 	} else if (!strcmp(cmd, "port-list")) {
@@ -266,6 +349,8 @@ static void print_result(const char *cmd, json_t *r)
 		print_list(r, pl_keys);
 	} else if (!strcmp(cmd, "service-list")) {
 		print_list(r, svc_keys);
+	} else if (!strcmp(cmd, "trace-show")) {
+		nio_ctl_trace_print(r);
 	} else {
 		print_object(r);
 	}
@@ -279,8 +364,10 @@ static json_t *capture_request(int argc, char **argv)
 
 	if (!strcmp(argv[1], "stop") && argc == 3)
 		return json_pack("{s:s, s:s}", "cmd", "capture-stop", "pipeline", argv[2]);
-	if (strcmp(argv[1], "start") || argc < 4 || argc % 2)
-		usage();
+	if (strcmp(argv[1], "start") || argc < 4)
+		diagnose(argc, argv);
+	if (argc % 2)
+		usage_error("'%s' needs a value", argv[argc - 1]);
 	/* the daemon opens the file: give it an absolute path */
 	if (argv[3][0] != '/' && getcwd(path, sizeof(path) - strlen(argv[3]) - 2))
 		strcat(strcat(path, "/"), argv[3]);
@@ -294,11 +381,13 @@ static json_t *capture_request(int argc, char **argv)
 		} else if (!strcmp(argv[i], "count")) {
 			long long n = strtoll(argv[i + 1], &end, 10);
 
-			if (*end || n < 0)
-				usage();
+			if (*end || n < 0 || end == argv[i + 1])
+				usage_error("bad count '%s': a number of packets", argv[i + 1]);
 			json_object_set_new(req, "count", json_integer(n));
 		} else {
-			usage();
+			usage_error(
+				"unknown argument '%s' for 'capture start' (it takes stage, count)",
+				argv[i]);
 		}
 	}
 	return req;
@@ -309,11 +398,12 @@ static json_t *build_request(int argc, char **argv)
 {
 	const char *obj = argv[0], *cmd = argc > 1 ? argv[1] : NULL;
 	char path[PATH_MAX];
+	json_t *req = nio_ctl_show_request(argc, argv);
 
+	if (req)
+		return req;
 	if (!strcmp(obj, "status") && argc == 1)
 		return json_pack("{s:s}", "cmd", "status");
-	if (!strcmp(obj, "stats") && (argc == 1 || (argc == 2 && !strcmp(cmd, "show"))))
-		return json_pack("{s:s}", "cmd", "stats");
 	if (!strcmp(obj, "port") && argc == 2 && !strcmp(cmd, "list"))
 		return json_pack("{s:s}", "cmd", "port-list");
 	if (!strcmp(obj, "pipeline") && argc == 2 && !strcmp(cmd, "list"))
@@ -326,8 +416,13 @@ static json_t *build_request(int argc, char **argv)
 	}
 	if (!strcmp(obj, "capture") && cmd)
 		return capture_request(argc, argv);
+	if (!strcmp(obj, "trace") && cmd) {
+		if (!(req = nio_ctl_trace_request(argc, argv)))
+			diagnose(argc, argv);
+		return req;
+	}
 	if (strcmp(obj, "service") || !cmd)
-		usage();
+		diagnose(argc, argv);
 	if (!strcmp(cmd, "list") && argc == 2)
 		return json_pack("{s:s}", "cmd", "service-list");
 	if (!strcmp(cmd, "load") && argc == 3)
@@ -340,38 +435,96 @@ static json_t *build_request(int argc, char **argv)
 	if (!strcmp(cmd, "replace") && argc == 4)
 		return json_pack("{s:s, s:s, s:s}", "cmd", "service-replace", "name", argv[2],
 				 "path", realpath(argv[3], path) ? path : argv[3]);
-	usage();
-	return NULL;
+	diagnose(argc, argv);
+}
+
+/* SECONDS (fractions allowed) -> milliseconds; 0 waits for ever. */
+static int parse_timeout(const char *arg)
+{
+	char *end;
+	double sec = strtod(arg, &end);
+
+	if (end == arg || *end || !(sec >= 0 && sec <= 86400))
+		usage_error("bad timeout '%s': seconds, 0 to 86400", arg);
+	return sec > 0 && sec < 0.001 ? 1 : (int)(sec * 1000);
+}
+
+static const struct option long_opts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "compact", no_argument, NULL, 'c' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct opts {
+	const char *sock;
+	const char *timeout;
+	bool json, compact;
+};
+
+/* Options first; a bad one is reported once -j (anywhere among them) is known. */
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	char bad[64] = "";
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:jcs:t:hV", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'c':
+			o->compact = true;
+			break;
+		case 's':
+			o->sock = optarg;
+			break;
+		case 't':
+			o->timeout = optarg;
+			break;
+		case 'h':
+			help();
+			break;
+		case 'V':
+			printf("netioctl %s\n", nio_version);
+			exit(EXIT_OK);
+		case ':':
+			snprintf(bad, sizeof(bad), "option '%s' needs a value", argv[optind - 1]);
+			break;
+		default:
+			if (!bad[0] && optopt)
+				snprintf(bad, sizeof(bad), "unknown option '-%c'", optopt);
+			else if (!bad[0])
+				snprintf(bad, sizeof(bad), "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	nio_ctl_set_output(o->json, o->compact);
+	if (bad[0])
+		usage_error("%s", bad);
+	if (optind >= argc)
+		usage_error("no command given");
 }
 
 int main(int argc, char **argv)
 {
-	const char *sock = NIO_RUNDIR "/netiod.sock";
+	struct opts o = { .sock = NIO_RUNDIR "/netio/netiod.sock" };
 	json_t *req, *rep;
-	int ch, rc;
+	int rc, timeout_ms;
 
-	while ((ch = getopt(argc, argv, "+js:h")) != -1) {
-		switch (ch) {
-		case 'j':
-			json_out = 1;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind >= argc)
-		usage();
+	parse_opts(argc, argv, &o);
+	timeout_ms = o.timeout ? parse_timeout(o.timeout) : DEFAULT_TIMEOUT_MS;
 	if (!strcmp(argv[optind], "kernel")) {
-		rc = nio_ctl_kernel(argc - optind, argv + optind, json_out);
+		rc = nio_ctl_kernel(argc - optind, argv + optind, o.json);
 		if (rc < 0)
-			usage();
+			diagnose(argc - optind, argv + optind);
 		return rc;
 	}
 	req = build_request(argc - optind, argv + optind);
-	rep = transact(sock, req);
+	rep = nio_ctl_transact(o.sock, req, timeout_ms);
 	if (!rep) {
 		json_decref(req);
 		return EXIT_DAEMON;
@@ -381,9 +534,9 @@ int main(int argc, char **argv)
 			     json_object_get(rep, "result"));
 		rc = EXIT_OK;
 	} else {
-		fprintf(stderr, "netioctl: %s\n",
-			json_string_value(json_object_get(rep, "error")) ?: "daemon error");
-		rc = EXIT_DAEMON;
+		rc = nio_ctl_error(EXIT_DAEMON, "%s",
+				   json_string_value(json_object_get(rep, "error"))
+					   ?: "daemon error");
 	}
 	json_decref(req);
 	json_decref(rep);

@@ -119,17 +119,16 @@ static struct nl_msg *req(const struct kctl *k, int cmd, int flags)
 
 	if (!m || !genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0, flags, (uint8_t)cmd,
 			       NETIO_GENL_VERSION)) {
-		fprintf(stderr, "netioctl: out of memory\n");
-		exit(NIO_EXIT_DAEMON);
+		exit(nio_ctl_error(NIO_EXIT_DAEMON, "out of memory"));
 	}
 	return m;
 }
 
 static int fail(const struct kctl *k, const char *what, int err)
 {
-	fprintf(stderr, "netioctl: %s: %s%s%s%s\n", what, strerror(-err), k->msg[0] ? ": " : "",
-		k->msg, err == -EPERM && !k->msg[0] ? " (needs CAP_NET_ADMIN)" : "");
-	return NIO_EXIT_DAEMON;
+	return nio_ctl_error(NIO_EXIT_DAEMON, "%s: %s%s%s%s", what, strerror(-err),
+			     k->msg[0] ? ": " : "", k->msg,
+			     err == -EPERM && !k->msg[0] ? " (needs CAP_NET_ADMIN)" : "");
 }
 
 static int open_family(struct kctl *k)
@@ -138,16 +137,16 @@ static int open_family(struct kctl *k)
 
 	k->sk = nl_socket_alloc();
 	if (!k->sk || genl_connect(k->sk) < 0) {
-		fprintf(stderr, "netioctl: cannot open a generic netlink socket\n");
+		nio_ctl_error(NIO_EXIT_DAEMON, "cannot open a generic netlink socket");
 		return -1;
 	}
 	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(k->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	k->family = genl_ctrl_resolve(k->sk, NETIO_GENL_NAME);
 	if (k->family < 0) {
-		fprintf(stderr,
-			"netioctl: netio.ko is not loaded (no generic netlink family '%s')\n",
-			NETIO_GENL_NAME);
+		nio_ctl_error(NIO_EXIT_DAEMON,
+			      "netio.ko is not loaded (no generic netlink family '%s')",
+			      NETIO_GENL_NAME);
 		return -1;
 	}
 	return 0;
@@ -378,10 +377,7 @@ static int list(struct kctl *k, bool json)
 	if (rc)
 		return rc;
 	if (json) {
-		char *s = json_dumps(k->binds, JSON_INDENT(2));
-
-		puts(s);
-		free(s);
+		nio_ctl_print_json(k->binds);
 		return NIO_EXIT_OK;
 	}
 	if (!json_array_size(k->binds))
@@ -405,11 +401,10 @@ static int unbind_one(struct kctl *k, const json_t *b)
 		 json_string_value(json_object_get(b, "device")));
 	rc = exec(k, m, NULL);
 	if (rc == -EPERM && num(b, "owner_pid")) {
-		fprintf(stderr,
-			"netioctl: %s: attached to pid %lld; stop it (or reload it without "
-			"that port) first\n",
-			what, (long long)num(b, "owner_pid"));
-		return NIO_EXIT_DAEMON;
+		return nio_ctl_error(NIO_EXIT_DAEMON,
+				     "%s: attached to pid %lld; stop it (or reload it without that "
+				     "port) first",
+				     what, (long long)num(b, "owner_pid"));
 	}
 	if (rc < 0)
 		return fail(k, what, rc);
@@ -440,9 +435,9 @@ static int unbind(struct kctl *k, const char *what)
 		worst = rc ? rc : worst;
 	}
 	if (!n) {
-		fprintf(stderr, "netioctl: no netio.ko binding %s%s in this network namespace\n",
-			by_id ? "" : "on ", what);
-		return NIO_EXIT_DAEMON;
+		return nio_ctl_error(NIO_EXIT_DAEMON,
+				     "no netio.ko binding %s%s in this network namespace",
+				     by_id ? "" : "on ", what);
 	}
 	return worst;
 }

@@ -7,26 +7,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "netiod.h"
+#include "nio_paths.h"
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
-		"usage: netiod [-ftvd] [-c file] [-P plugin-dir] [-S socket] [-s state-dir]\n"
-		"  -c file        configuration (default " NIO_SYSCONFDIR "/netio/netiod.conf)\n"
-		"  -f             one worker, whatever 'workers' says (for gdb)\n"
-		"  -t             check the configuration and exit (-v prints it)\n"
-		"  -v             verbose: with -t, print the configuration as understood\n"
-		"  -d             debug logging\n"
-		"  -P dir         plugin directory (default " NIO_PLUGINDIR ")\n"
-		"  -S socket      control socket (default " NIO_RUNDIR "/netiod.sock)\n"
-		"  -s dir         state directory (default " NIO_STATEDIR ")\n");
-	exit(1);
+	fprintf(f, "usage: netiod [-ftvd] [-c file] [-P plugin-dir] [-S socket] [-s state-dir]\n"
+		   "       netiod -h | --help | -V | --version\n"
+		   "  -c file        configuration (default " NIO_SYSCONFDIR "/netio/netiod.conf)\n"
+		   "  -f             one worker, whatever 'workers' says (for gdb)\n"
+		   "  -t             check the configuration and exit (-v prints it)\n"
+		   "  -v             verbose: with -t, print the configuration as understood\n"
+		   "  -d             debug logging\n"
+		   "  -P dir         plugin directory (default " NIO_PLUGINDIR ")\n"
+		   "  -S socket      control socket (default " NIO_RUNDIR "/netio/netiod.sock)\n"
+		   "  -s dir         state directory (default " NIO_STATEDIR ")\n"
+		   "  -h, --help     this help\n"
+		   "  -V, --version  netiod's version\n");
+	exit(f == stdout ? 0 : 1);
 }
 
 /* ------------------------------------------------------------------ start-up */
@@ -43,27 +44,8 @@ static void on_signal(evutil_socket_t sig, short ev, void *arg)
 		return;
 	}
 	log_info("signal %d: stopping", (int)sig);
+	nio_notify("STOPPING=1\nSTATUS=stopping (signal %d)", (int)sig);
 	event_base_loopbreak(d->base);
-}
-
-/* systemd Type=notify readiness, without linking libsystemd. */
-static void notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	(void)!sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa,
-		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
-	close(fd);
 }
 
 static void parse_args(struct netiod *d, int argc, char **argv)
@@ -72,9 +54,13 @@ static void parse_args(struct netiod *d, int argc, char **argv)
 
 	snprintf(d->conf_file, sizeof(d->conf_file), "%s/netio/netiod.conf", NIO_SYSCONFDIR);
 	snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s", NIO_PLUGINDIR);
-	snprintf(d->socket_path, sizeof(d->socket_path), "%s/netiod.sock", NIO_RUNDIR);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s/netio/netiod.sock", NIO_RUNDIR);
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s", NIO_STATEDIR);
-	while ((ch = getopt(argc, argv, "c:ftvdP:S:s:h")) != -1) {
+	static const struct option longs[] = { { "help", no_argument, NULL, 'h' },
+					       { "version", no_argument, NULL, 'V' },
+					       { NULL, 0, NULL, 0 } };
+
+	while ((ch = getopt_long(argc, argv, "c:ftvdP:S:s:hV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			snprintf(d->conf_file, sizeof(d->conf_file), "%s", optarg);
@@ -100,12 +86,20 @@ static void parse_args(struct netiod *d, int argc, char **argv)
 		case 's':
 			snprintf(d->state_dir, sizeof(d->state_dir), "%s", optarg);
 			break;
+		case 'h':
+			usage(stdout);
+			break;
+		case 'V':
+			printf("netiod %s\n", nio_version);
+			exit(0);
 		default:
-			usage();
+			usage(stderr);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		fprintf(stderr, "netiod: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+	}
 }
 
 static int check_config(struct netiod *d)
@@ -126,6 +120,22 @@ static int check_config(struct netiod *d)
 	return 0;
 }
 
+/* Everything is open: from here on netiod runs as `user` with the capabilities its drivers
+ * need, under its seccomp filter; the workers, started next, inherit both. */
+static void confine(struct netiod *d)
+{
+	char why[256];
+
+	nio_privs_drop(d->running, d->state_dir);
+	if (!d->running->privs.seccomp) {
+		log_warnx("seccomp = false: netiod runs without its system call filter");
+		return;
+	}
+	if (nio_seccomp_load(why, sizeof(why)) < 0)
+		fatalx("%s", why);
+	log_info("seccomp filter loaded");
+}
+
 static void run(struct netiod *d)
 {
 	struct event *sigs[4];
@@ -135,9 +145,10 @@ static void run(struct netiod *d)
 		sigs[i] = evsignal_new(d->base, signo[i], on_signal, d);
 		event_add(sigs[i], NULL);
 	}
-	notify_ready();
 	log_info("running: %u port(s), %u pipeline(s), control socket %s", d->running->nports,
 		 d->running->npipelines, d->socket_path);
+	nio_notify("READY=1\nSTATUS=running: %u port(s), %u pipeline(s)", d->running->nports,
+		   d->running->npipelines);
 	event_base_dispatch(d->base);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
@@ -174,19 +185,23 @@ int main(int argc, char **argv)
 	if (!d.base)
 		fatalx("event_base_new");
 	d.nworkers = c->nworkers;
-	if (nio_apply_config(&d, c, err, sizeof(err)) < 0 || nio_workers_start(&d) < 0)
+	if (nio_apply_config(&d, c, err, sizeof(err)) < 0 || nio_workers_init(&d) < 0)
 		fatal("workers");
 	nio_config_warn_taps(c);
-	log_info("%u worker(s)%s", d.nworkers, d.foreground ? " (-f)" : "");
 	if (nio_neigh_init(&d) < 0)
 		log_warnx("no kernel route/neighbour tracking: only dst-mac pipelines can forward");
 	if (nio_control_init(&d) < 0)
 		fatalx("control socket %s", d.socket_path);
 	if (nio_metrics_init(&d, c->metrics_listen) < 0)
 		fatalx("metrics-listen %s", c->metrics_listen);
+	confine(&d);
+	if (nio_workers_start(&d) < 0)
+		fatal("workers");
+	log_info("%u worker(s)%s", d.nworkers, d.foreground ? " (-f)" : "");
 	run(&d);
 	nio_kmod_events_fini(&d);
 	nio_kmod_keep_bindings();
+	nio_xdp_keep_programs(); /* fail-mode holds in XDP until netiod is back */
 	nio_metrics_fini(&d);
 	nio_control_fini(&d);
 	nio_workers_stop(&d);

@@ -11,12 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 #include <netio/pkt.h>
 #include <netio/service.h>
 
-#define NETIOD_VERSION	  "0.1.0"
+/* version.c: VERSION and the git commit, made at build time */
+extern const char nio_version[];
+#define NETIOD_VERSION	  nio_version
 #define NIO_NAME_MAX	  32
 #define NIO_MAX_PORTS	  32
 #define NIO_MAX_PIPELINES 64
@@ -56,6 +59,7 @@
 	_(BLACKHOLE, "blackhole")        \
 	_(UNREACHABLE, "unreachable")    \
 	_(PROHIBIT, "prohibit")          \
+	_(RING_FULL, "rx-ring-full")     \
 	_(NEIGH_TIMEOUT, "neigh-timeout")
 
 enum nio_drop {
@@ -138,10 +142,20 @@ struct nio_port_stats {
 	uint64_t rx_unclaimed; /* received but matched no pipeline: left to the kernel */
 	uint64_t rx_ignored;   /* not IPv4/IPv6 (ARP, LLDP...): left to the kernel */
 	uint64_t drops[NIO_DROP_MAX];
-	uint64_t poll_errors; /* the port's fd reported an error while the worker slept */
+	uint64_t poll_errors;  /* the port's fd reported an error while the worker slept */
+	uint64_t flows_hinted; /* new flows classified by the claim id the driver read */
+	/* afpacket: times the kernel froze the full RX ring (with drops[NIO_DROP_RING_FULL]:
+	 * what the kernel dropped before netiod saw it; from ring_stats, once a second) */
+	uint64_t rx_ring_freezes;
 	/* frames copied between buffers on the way in (ring -> pool) and out (packet -> TX
 	 * ring); a buffer handed over in place (AF_XDP RX, TX within one region) is not */
 	uint64_t rx_copies, tx_copies;
+};
+
+/* What the kernel counted on a worker's RX ring of a port since the last ring_stats call. */
+struct nio_ring_stats {
+	uint64_t rx_full;    /* frames dropped: the ring was full (tp_drops, rx_dropped_full) */
+	uint64_t rx_freezes; /* afpacket: times the ring was frozen full (tp_freeze_q_cnt) */
 };
 
 /*
@@ -196,9 +210,13 @@ struct nio_claim {
  */
 struct nio_port_ops {
 	const char *name;
+	/* capabilities open() needs (NIO_CAP bits): netiod keeps them when it drops privileges,
+	 * for ports a reload adds and for reopening a port whose device came back (privs.c) */
+	uint64_t caps;
 	uint32_t flags; /* NIO_DRV_F_* */
 	const struct nio_opt *options;
-	/* fill port->opts from conf; -1 with a message in err (config.c prefixes file:line) */
+	/* optional: fill port->opts from conf; -1 with a message in err (config.c prefixes
+	 * file:line) */
 	int (*parse)(struct nio_port *port, const struct nio_conf *conf, char *err, size_t errlen);
 	/* optional, netiod -t -v: the options worth showing, as " name value" words */
 	void (*dump)(const struct nio_port *port, FILE *out);
@@ -231,6 +249,9 @@ struct nio_port_ops {
 	/* optional, worker: fd() reported POLLERR. Clear a transient error (0: the port goes
 	 * on) or say the port is dead (-1: the worker stops polling it). Without it: dead. */
 	int (*poll_error)(struct nio_port *port);
+	/* optional, worker (about once a second): the kernel's drops on the worker's RX ring
+	 * since the last call; the worker adds them to its row */
+	void (*ring_stats)(struct nio_port *port, struct nio_ring_stats *out);
 };
 
 struct nio_port {
@@ -297,6 +318,7 @@ static inline uint16_t nio_port_tx(struct nio_port *p, struct nio_pkt **pkts, ui
 extern const struct nio_port_ops nio_port_afpacket_ops;
 extern const struct nio_port_ops nio_port_pcap_ops;
 extern const struct nio_port_ops nio_port_kmod_ops;
+extern const struct nio_port_ops nio_port_afxdp_ops;
 
 /* ---------------------------------------------------------------- services (service.c) */
 
@@ -376,6 +398,20 @@ struct nio_hints {
 	struct nio_hint v[];
 };
 
+/* ---------------------------------------------------------------- privileges (privs.c) */
+
+#define NIO_CAP(c) (1ull << (c)) /* a capability (CAP_NET_RAW...) as a bit of a set */
+
+/* Who netiod runs as once its ports and sockets are open, and its seccomp filter. */
+struct nio_privs {
+	char user[NIO_NAME_MAX];      /* "" = no change of user */
+	char group[NIO_NAME_MAX];     /* "" = the user's primary group */
+	char ctl_group[NIO_NAME_MAX]; /* group of the control socket, "" = netiod's own */
+	uid_t uid;
+	gid_t gid, ctl_gid;
+	bool seccomp;
+};
+
 /* ---------------------------------------------------------------- configuration (config.c) */
 
 struct nio_config {
@@ -402,6 +438,7 @@ struct nio_config {
 	char metrics_listen[64]; /* "address:port" of the Prometheus endpoint, "" = off */
 	unsigned ctl_max_conns;	 /* control connections open at once */
 	unsigned ctl_idle_ms;	 /* a control connection with nothing to do is closed */
+	struct nio_privs privs;	 /* read at start, like metrics-listen */
 	void *cfg;		 /* cfg_t * the service blocks point into */
 	void *schema;		 /* config.c: the libConfuse schema built from the loaded plugins */
 };
@@ -621,6 +658,10 @@ int nio_hostport_bindable(const char *s, char *why, size_t len);
 bool nio_is_own_addr(const struct nio_config *c, uint8_t family, const uint8_t addr[16]);
 void nio_bcast4_add(struct nio_port *port, const void *addr4, unsigned plen);
 
+/* text.c */
+size_t nio_utf8_len(const unsigned char *s);
+struct json_t *nio_json_text(const char *s); /* a JSON string of any bytes (\xNN escapes) */
+
 /* units.c */
 int nio_parse_rate(const char *s, unsigned long long *bps);
 int nio_parse_size(const char *s, unsigned long long *bytes);
@@ -633,6 +674,7 @@ int nio_parse_rt_table(const char *s, uint32_t *id);
 
 /* stats.c: per-worker rows summed for the control socket and /metrics */
 void nio_port_stats_sum(const struct nio_port *p, unsigned nworkers, struct nio_port_stats *out);
+bool nio_svc_is_gauge(const struct nio_service *s, const char *counter);
 void nio_pipeline_stats_sum(const struct nio_pipeline *pl, unsigned nworkers,
 			    struct nio_pipeline_stats *out);
 void nio_svc_stats_sum(const struct nio_svc_inst *si, unsigned nworkers, struct nio_svc_stats *out);
@@ -673,7 +715,7 @@ bool nio_match_pkt(const struct nio_match *m, const struct nio_flow_key *k);
 int nio_classify(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_local(const struct nio_config *c, const struct nio_flow_key *k);
 int nio_classify_hint(const struct nio_config *c, const struct nio_pkt *p);
-int nio_classify_pkt(const struct nio_config *c, const struct nio_pkt *p);
+int nio_classify_flow(const struct nio_config *c, const struct nio_flow_key *k);
 
 /* flow.c */
 int nio_flow_table_init(struct nio_flow_table *t, uint32_t capacity, size_t state_stride);
@@ -707,6 +749,8 @@ uint32_t nio_fib_multipath_hash(const struct nio_flow_key *k);
 void nio_fib_rebalance(struct nio_fib_nh *nhs, const unsigned *weights, unsigned n);
 const struct nio_fib_neigh *nio_fib_neigh(const struct nio_fib *fib, const uint8_t addr[16],
 					  int ifindex);
+const struct nio_fib_route *nio_fib_route(const struct nio_fib *fib, uint32_t table,
+					  const uint8_t dst[16]);
 
 /* config.c */
 struct nio_config *nio_config_load(struct netiod *d, const char *file, const char *buf, char *err,
@@ -719,6 +763,7 @@ void nio_config_free(struct nio_config *c);
 void nio_config_assign_owners(struct nio_config *c);
 unsigned nio_workers_auto(void);
 void nio_config_dump(const struct nio_config *c, FILE *out);
+int nio_proto_parse(const char *v); /* "tcp", "icmp"... or 1-255; -1 if neither */
 
 /* service.c */
 int nio_plugin_load(struct netiod *d, const char *path, struct nio_plugin **out, char *err,
@@ -776,6 +821,41 @@ struct nio_kmod_opts {
 uint32_t nio_kmod_bind_id(const struct nio_port *port);
 void nio_kmod_keep_bindings(void); /* on exit: closing a port keeps its binding */
 
+/* port_afxdp.c */
+bool nio_afxdp_zerocopy(const struct nio_port *port);
+#define NIO_XDP_NSTATS 5 /* the XDP program's counters (netio_xdp.h, enum nio_xdp_stat) */
+void nio_afxdp_xdp_stats(const struct nio_port *port, uint64_t *out);
+
+/* xdp_prog.c: the afxdp port's XDP program and its maps (control thread) */
+enum {
+	NIO_XDP_MAP_CLAIMS,
+	NIO_XDP_MAP_CONF,
+	NIO_XDP_MAP_XSKS,
+	NIO_XDP_MAP_LOCAL,
+	NIO_XDP_MAP_STATS,
+	NIO_XDP_NMAPS
+};
+
+struct nio_xdp {
+	int map[NIO_XDP_NMAPS]; /* fds, -1 when not open */
+	uint32_t prog_id;
+	int mode; /* enum xdp_attach_mode: native, or generic where the driver has no XDP */
+	int ifindex;
+	char pin[256]; /* where the claims map is pinned */
+};
+
+int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, size_t errlen);
+void nio_xdp_detach(struct nio_xdp *x);
+void nio_xdp_keep_programs(void);
+int nio_xdp_obj_path(char *path, size_t len);
+int nio_xdp_set_xsk(struct nio_xdp *x, unsigned queue, int fd);
+void nio_xdp_set_local(struct nio_xdp *x);
+int nio_xdp_set_claims(struct nio_xdp *x, const struct nio_port *port,
+		       const struct nio_claim *claims, unsigned n, char *err, size_t errlen);
+int nio_xdp_check_claims(const struct nio_port *port, const struct nio_claim *claims, unsigned n,
+			 unsigned *refused, char *err, size_t errlen);
+void nio_xdp_stats(const struct nio_xdp *x, uint64_t *out);
+
 /* kmod_events.c */
 void nio_kmod_events_sync(struct netiod *d);
 void nio_kmod_events_fini(struct netiod *d);
@@ -804,6 +884,16 @@ void nio_port_put(struct nio_port *p);
 void nio_port_device_state(struct netiod *d, struct nio_port *p, int ifindex);
 
 /* pipeline.c */
+/* Where a packet leaves: the port, and the next hop it needs a MAC address for. */
+struct nio_hop {
+	uint16_t out;
+	const uint8_t *mac;
+	uint8_t nh[16];
+	int ifindex;
+	bool cached; /* from the flow's cache: nh is not known */
+};
+int nio_next_hop(const struct nio_config *c, const struct nio_fib *fib,
+		 const struct nio_pipeline *pl, const struct nio_flow_key *k, struct nio_hop *h);
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 		      struct nio_pkt **pkts, uint16_t n);
 void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,
@@ -825,6 +915,7 @@ unsigned nio_pktring_count(struct nio_pktring *r);
 void nio_pktring_each(struct nio_pktring *r, void (*fn)(struct nio_pkt *, void *), void *arg);
 
 /* worker.c: the group of d->nworkers workers */
+int nio_workers_init(struct netiod *d);
 int nio_workers_start(struct netiod *d);
 void nio_workers_stop(struct netiod *d);
 void nio_workers_fini(struct netiod *d);
@@ -848,6 +939,9 @@ void nio_neigh_fini(struct netiod *d);
 void nio_neigh_resolve(struct netiod *d, const uint8_t addr[16], int ifindex);
 void nio_neigh_refresh(struct netiod *d);
 void nio_fib_free(struct nio_fib *fib);
+const struct nio_fib *nio_neigh_fib(struct netiod *d);
+int nio_neigh_kernel_state(struct netiod *d, const uint8_t addr[16], int ifindex, char *buf,
+			   size_t len);
 
 /* control.c */
 int nio_control_init(struct netiod *d);
@@ -874,5 +968,20 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
 			size_t errlen);
+
+/* privs.c: the user, group and capabilities netiod runs with once started */
+int nio_user_id(const char *name, uid_t *uid, gid_t *gid);
+int nio_group_id(const char *name, gid_t *gid);
+void nio_privs_drop(const struct nio_config *c, const char *state_dir);
+int nio_privs_check(const struct nio_port *p, char *why, size_t len);
+int nio_privs_socket_dir(const char *path, const struct nio_privs *p, char *why, size_t len);
+int nio_privs_socket(const char *path, const struct nio_privs *p, char *why, size_t len);
+void nio_privs_warn_changes(const struct nio_privs *run, const struct nio_privs *next);
+
+/* seccomp.c */
+int nio_seccomp_load(char *why, size_t len);
+
+/* notify.c: systemd's sd_notify datagrams (Type=notify) */
+void nio_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* NETIOD_H */

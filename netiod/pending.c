@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 /*
  * Like the kernel's unres_qlen, the wait is bounded per next hop and in total, and in time:
@@ -52,36 +53,47 @@ static void hop_drop(struct nio_pending *q, struct nio_pending_hop *h, enum nio_
 {
 	for (unsigned i = 0; i < h->n; i++) {
 		h->pls[i]->stats[nio_self].drops[why]++;
+		if (nio_traced(h->pkts[i]))
+			nio_trace_drop(h->pkts[i], why);
 		nio_worker_pkt_free(h->pkts[i]);
 	}
 	q->total -= h->n;
 	h->n = 0;
 }
 
-static void send_out(struct nio_pipeline *pl, struct nio_port *pt, struct nio_pkt **p)
-{
-	uint32_t len = (*p)->len;
-
-	if (nio_port_tx(pt, p, 1) == 1) {
-		pl->stats[nio_self].tx_packets++;
-		pl->stats[nio_self].tx_bytes += len;
-	} else {
-		pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
-	}
-}
-
 static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct nio_pkt *p,
 		     const uint8_t mac[6])
 {
 	struct nio_port *pt = p->out_port < c->nports ? c->ports[p->out_port] : NULL;
+	enum nio_drop why = NIO_DROP_MAX;
+	uint16_t sent, out;
+	uint32_t len;
 
-	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed))
-		pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN]++;
-	else if (nio_l2_rewrite(p, pt, mac) < 0)
-		pl->stats[nio_self].drops[NIO_DROP_NO_BUFFER]++;
-	else
-		send_out(pl, pt, &p);
-	if (p) /* NULL: the driver kept the buffer (nio_port_ops) */
+	if (!pt || !pt->open || atomic_load_explicit(&pt->gone, memory_order_relaxed)) {
+		why = NIO_DROP_PORT_DOWN;
+	} else if (nio_l2_rewrite(p, pt, mac) < 0) {
+		why = NIO_DROP_NO_BUFFER;
+	} else {
+		if (nio_traced(p))
+			nio_trace_l2(p, p->out_port);
+		len = p->len;
+		out = p->out_port;
+		sent = nio_port_tx(pt, &p, 1);
+		if (p && nio_traced(p)) /* NULL: the driver kept the buffer (nio_port_ops) */
+			nio_trace_tx(&p, 1, out, sent, false);
+		if (sent == 1) {
+			pl->stats[nio_self].tx_packets++;
+			pl->stats[nio_self].tx_bytes += len;
+		} else {
+			pl->stats[nio_self].drops[NIO_DROP_TX_FULL]++;
+		}
+	}
+	if (why != NIO_DROP_MAX) {
+		pl->stats[nio_self].drops[why]++;
+		if (nio_traced(p))
+			nio_trace_drop(p, why);
+	}
+	if (p)
 		nio_worker_pkt_free(p);
 }
 

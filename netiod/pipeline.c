@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 /* A capture tap: one atomic load per burst and stage when nobody captures. */
 static inline void tap(struct nio_pipeline *pl, unsigned stage, struct nio_pkt **pkts, uint16_t n)
@@ -20,16 +21,10 @@ static struct nio_port *in_port_of(const struct nio_config *c, const struct nio_
 static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 {
 	pl->stats[nio_self].drops[why]++;
+	if (nio_traced(p))
+		nio_trace_drop(p, why);
 	nio_worker_pkt_free(p);
 }
-
-/* Where resolve() sends a packet: the port, and the next hop it needs a MAC address for. */
-struct hop {
-	uint16_t out;
-	const uint8_t *mac;
-	uint8_t nh[16];
-	int ifindex;
-};
 
 static const enum nio_drop reject_drop[] = {
 	[NIO_RT_BLACKHOLE] = NIO_DROP_BLACKHOLE,
@@ -38,12 +33,11 @@ static const enum nio_drop reject_drop[] = {
 };
 
 /* The route in the pipeline's table: 0 with h->nh and h->ifindex set, else a NIO_DROP_*. */
-static int route(const struct nio_fib *fib, const struct nio_pipeline *pl, const struct nio_pkt *p,
-		 struct hop *h)
+static int route(const struct nio_fib *fib, const struct nio_pipeline *pl,
+		 const struct nio_flow_key *k, struct nio_hop *h)
 {
-	const uint8_t *dst = pl->has_via ? pl->via : p->key.dst;
-	int r = nio_fib_lookup(fib, pl->table, dst, nio_fib_multipath_hash(&p->key), &h->ifindex,
-			       h->nh);
+	const uint8_t *dst = pl->has_via ? pl->via : k->dst;
+	int r = nio_fib_lookup(fib, pl->table, dst, nio_fib_multipath_hash(k), &h->ifindex, h->nh);
 
 	if (r < 0)
 		return NIO_DROP_NO_ROUTE;
@@ -64,13 +58,14 @@ static int port_of_ifindex(const struct nio_config *c, int ifindex)
 	return idx;
 }
 
-/* Next hop for a packet: from the pipeline (dst-mac, via) or the kernel's tables (cached).
- * NIO_DROP_NEIGH_MISS leaves h complete but for the MAC. */
-static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
-		   struct nio_pkt *p, struct hop *h)
+/*
+ * The next hop of a packet with key k in pipeline pl: from the pipeline (dst-mac, via) or the
+ * kernel's tables in fib; 0 or a NIO_DROP_*. NIO_DROP_NEIGH_MISS leaves h complete but for the
+ * MAC. The worker's path and 'netioctl route get' (show_fib.c) both ask this.
+ */
+int nio_next_hop(const struct nio_config *c, const struct nio_fib *fib,
+		 const struct nio_pipeline *pl, const struct nio_flow_key *k, struct nio_hop *h)
 {
-	const struct nio_fib *fib = atomic_load_explicit(&w->fib, memory_order_acquire);
-	struct nio_flow *f = p->flow;
 	const struct nio_fib_neigh *ne;
 	int r, idx;
 
@@ -79,15 +74,9 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		h->mac = pl->dst_mac;
 		return 0;
 	}
-	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
-	    !memcmp(f->l2_dst, p->key.dst, 16)) {
-		h->out = f->out_port;
-		h->mac = f->dst_mac;
-		return 0;
-	}
 	if (!fib)
 		return NIO_DROP_NO_ROUTE;
-	if ((r = route(fib, pl, p, h)))
+	if ((r = route(fib, pl, k, h)))
 		return r;
 	if (pl->out_port >= 0) {
 		h->out = (uint16_t)pl->out_port;
@@ -98,18 +87,37 @@ static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_
 		return NIO_DROP_NO_ROUTE; /* the route leaves through a port we do not own */
 	}
 	ne = nio_fib_neigh(fib, h->nh, h->ifindex);
-	if (!ne) {
-		nio_worker_miss_push(w, h->nh, h->ifindex);
+	if (!ne)
 		return NIO_DROP_NEIGH_MISS;
-	}
 	h->mac = ne->mac;
-	if (f) {
-		f->out_port = h->out;
-		memcpy(f->dst_mac, ne->mac, 6);
-		f->fib_gen = fib->generation;
-		memcpy(f->l2_dst, p->key.dst, 16);
-		f->l2_ok = true;
+	return 0;
+}
+
+/* The next hop for a packet, cached in its flow for the fib generation it was found in. */
+static int resolve(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
+		   struct nio_pkt *p, struct nio_hop *h)
+{
+	const struct nio_fib *fib = atomic_load_explicit(&w->fib, memory_order_acquire);
+	struct nio_flow *f = p->flow;
+	int r;
+
+	if (f && f->l2_ok && fib && f->fib_gen == fib->generation &&
+	    !memcmp(f->l2_dst, p->key.dst, 16)) {
+		h->out = f->out_port;
+		h->mac = f->dst_mac;
+		h->cached = true;
+		return 0;
 	}
+	r = nio_next_hop(c, fib, pl, &p->key, h);
+	if (r == NIO_DROP_NEIGH_MISS)
+		nio_worker_miss_push(w, h->nh, h->ifindex);
+	if (r || !f || !fib)
+		return r;
+	f->out_port = h->out;
+	memcpy(f->dst_mac, h->mac, 6);
+	f->fib_gen = fib->generation;
+	memcpy(f->l2_dst, p->key.dst, 16);
+	f->l2_ok = true;
 	return 0;
 }
 
@@ -132,6 +140,8 @@ static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struc
 		for (uint16_t i = 0; i < n; i++)
 			bytes += q->pkts[port][i]->len;
 		sent = pt->open ? nio_port_tx(pt, q->pkts[port], n) : 0;
+		if (nio_tracing())
+			nio_trace_tx(q->pkts[port], n, (uint16_t)port, sent, !pt->open);
 		pl->stats[nio_self].tx_packets += sent;
 		if (!pt->open)
 			pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
@@ -171,6 +181,8 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	int r = -1;
 
 	pl->stats[nio_self].drops[why]++;
+	if (nio_traced(p))
+		nio_trace_drop(p, why);
 	/* no error about a packet the gateway itself sent (a service encapsulated it) */
 	if (!in || nio_is_own_addr(c, p->key.family, p->key.src)) {
 		nio_worker_pkt_free(p);
@@ -179,6 +191,8 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 	/* a blackhole route answers nobody: only errors that would be sent count as held back */
 	if (why != NIO_DROP_BLACKHOLE && !nio_guard_icmp(c, p, why == NIO_DROP_MTU)) {
 		pl->stats[nio_self].icmp_suppressed++;
+		if (nio_traced(p))
+			nio_trace_icmp(p, why, false);
 		nio_worker_pkt_free(p);
 		return false;
 	}
@@ -188,8 +202,19 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 		return false;
 	}
 	pl->stats[nio_self].icmp_errors++;
+	if (nio_traced(p))
+		nio_trace_icmp(p, why, true);
 	p->flags |= NIO_PKT_F_L2DONE;
 	return true;
+}
+
+static void trace_hop(const struct nio_pipeline *pl, struct nio_pkt *p, const struct nio_hop *h)
+{
+	nio_trace_route(p, h->out, h->nh,
+			pl->has_dst_mac && pl->out_port >= 0 ? NIO_TRACE_VIA_DST_MAC
+			: h->cached			     ? NIO_TRACE_VIA_CACHE
+							     : NIO_TRACE_VIA_ROUTE);
+	nio_trace_l2(p, h->out);
 }
 
 /* Route and address one packet (unless a service or an error reply already did). A packet
@@ -197,7 +222,7 @@ static bool bounce(const struct nio_config *c, struct nio_pipeline *pl, struct n
 static bool address(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
 		    struct nio_pkt *p)
 {
-	struct hop h = { 0 };
+	struct nio_hop h = { 0 };
 	uint32_t mtu;
 	int r;
 
@@ -218,6 +243,10 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 	if (mtu && p->len - p->l3_off > mtu)
 		return bounce(c, pl, p, NIO_DROP_MTU, mtu);
 	if (r == NIO_DROP_NEIGH_MISS) {
+		if (nio_traced(p)) {
+			nio_trace_route(p, h.out, h.nh, NIO_TRACE_VIA_ROUTE);
+			nio_trace_neigh_wait(p, h.out, h.nh);
+		}
 		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
 			drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
 		return false;
@@ -227,6 +256,8 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 		return false;
 	}
 	p->out_port = h.out;
+	if (nio_traced(p))
+		trace_hop(pl, p, &h);
 	return true;
 }
 
@@ -268,6 +299,7 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		     unsigned first, struct nio_pkt **pkts, uint16_t n)
 {
 	uint8_t verdict[NIO_BURST_MAX];
+	bool tr = nio_tracing();
 
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
 		struct nio_svc_inst *si = &pl->svcs[s];
@@ -284,6 +316,8 @@ static void run_from(struct nio_worker *w, const struct nio_config *c, struct ni
 		si->stats[nio_self].packets += n;
 		memset(verdict, NIO_V_PASS, n);
 		si->svc->process(si->inst, pkts, n, verdict);
+		if (tr)
+			nio_trace_services(s, pkts, n, verdict);
 		for (uint16_t i = 0; i < n; i++) {
 			if (verdict[i] == NIO_V_PASS) {
 				pkts[kept++] = pkts[i];
@@ -333,15 +367,20 @@ void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pip
 {
 	struct nio_pkt *errs[NIO_BURST_MAX];
 	uint16_t kept = 0, nerr = 0;
+	bool tr = nio_tracing();
 
 	pl->stats[nio_self].packets += n;
 	tap(pl, 0, pkts, n);
+	if (tr)
+		nio_trace_pipeline(pl, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
 
 		pl->stats[nio_self].bytes += p->len;
 		switch (admit(c, pl, p)) {
 		case ADMIT_FORWARD:
+			if (tr && p->trace)
+				nio_trace_guard(pl, p);
 			pkts[kept++] = p;
 			break;
 		case ADMIT_ANSWER:
@@ -384,6 +423,8 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 			/* a held packet may outlive its flow entry: never trust the pointer */
 			for (uint16_t j = 0; j < n; j++)
 				pkts[j]->flow = NULL;
+			if (nio_tracing())
+				nio_trace_released(s, pkts, n);
 			run_from(w, c, pl, s + 1, pkts, n);
 		}
 	}

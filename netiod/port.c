@@ -64,6 +64,9 @@ static int open_port(const struct nio_config *c, struct nio_port *p, char *err, 
 
 	if (p->auto_why[0])
 		log_info("port %s: driver auto -> %s (%s)", p->name, p->ops->name, p->auto_why);
+	if (nio_privs_check(p, why, sizeof(why)) < 0)
+		return nio_err(err, errlen, "%s:%d: port '%s' (%s %s): %s", c->file, p->line,
+			       p->name, p->ops->name, nio_port_source(p), why);
 	p->nqueues = c->nworkers;
 	if (locks_device(p)) {
 		if (nio_devlock_get(p->device, why, sizeof(why)) < 0)

@@ -13,6 +13,7 @@
 #include <linux/if_packet.h>
 
 #include <netio/csum.h>
+#include <linux/capability.h>
 
 #include "netiod.h"
 
@@ -483,15 +484,34 @@ static int open_tx(struct nio_port *port, struct afpacket *a, char *err, size_t 
 	return 0;
 }
 
-/* What the port's counters cannot hold: the kernel's ring-full drops and checksum work. */
-static void log_totals(const struct nio_port *port, const struct afpacket *a)
+/* The kernel's figures since the last read (PACKET_STATISTICS resets them). */
+static void ring_read(const struct afpacket *a, struct nio_ring_stats *out)
 {
 	struct tpacket_stats_v3 st = { 0 };
 	socklen_t len = sizeof(st);
 
-	if (getsockopt(a->rx_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0 && st.tp_drops)
-		log_info("port %s: the kernel dropped %u frames since the last count: RX ring full",
-			 port->name, st.tp_drops);
+	if (getsockopt(a->rx_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return;
+	out->rx_full += st.tp_drops;
+	out->rx_freezes += st.tp_freeze_q_cnt;
+}
+
+/* Worker: its own queue's socket. */
+static void afp_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
+{
+	ring_read(queue(port), out);
+}
+
+/* What the port's counters cannot hold: the kernel's last ring-full drops and checksum work. */
+static void log_totals(const struct nio_port *port, const struct afpacket *a)
+{
+	struct nio_ring_stats rs = { 0 };
+
+	ring_read(a, &rs);
+	if (rs.rx_full)
+		log_info("port %s: the kernel dropped %llu frames since the last count: RX ring "
+			 "full",
+			 port->name, (unsigned long long)rs.rx_full);
 	if (a->csum_done || a->csum_left)
 		log_info("port %s: completed %llu offloaded checksums, left %llu (not TCP/UDP)",
 			 port->name, (unsigned long long)a->csum_done,
@@ -676,6 +696,8 @@ static int afp_check_host(const struct nio_config *c, const struct nio_port *por
 
 const struct nio_port_ops nio_port_afpacket_ops = {
 	.name = "afpacket",
+	/* packet sockets; SO_SNDBUFFORCE and turning GRO off (ethtool) */
+	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN),
 	.options = afp_options,
 	.parse = afp_parse,
 	.dump = afp_dump,
@@ -688,4 +710,5 @@ const struct nio_port_ops nio_port_afpacket_ops = {
 	.flush = afp_flush,
 	.fd = afp_fd,
 	.poll_error = afp_poll_error,
+	.ring_stats = afp_ring_stats,
 };

@@ -16,6 +16,7 @@
 
 #include <netio/ring.h>
 #include <netio/uapi.h>
+#include <linux/capability.h>
 
 #include "netiod.h"
 
@@ -72,6 +73,7 @@ struct kmod {
 	/* geometry copied once from nio_map_info and checked, never re-read */
 	uint32_t rx_slots, tx_slots, nbufs, buf_size, headroom, region_id;
 	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
+	uint64_t rx_full_seen; /* the module's rx_dropped_full at the last ring_stats */
 	bool tx_pending; /* slots published since the last doorbell check */
 	bool sleeping;	 /* RX NEED_WAKEUP set: the worker sleeps on fd */
 };
@@ -384,7 +386,11 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 {
 	k->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (k->fd < 0)
-		return nio_err(err, errlen, "%s: %s", NETIO_DEVICE, strerror(errno));
+		return nio_err(err, errlen, "%s: %s%s", NETIO_DEVICE, strerror(errno),
+			       errno == EACCES && geteuid()
+				       ? " (netiod runs unprivileged: give its group read-write "
+					 "access to the device, e.g. the udev rule in README)"
+				       : "");
 	if (ioctl(k->fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
 		return nio_err(err, errlen, "attach to binding %u: %s%s", k->bind_id,
 			       strerror(errno),
@@ -846,7 +852,9 @@ static int kmod_parse(struct nio_port *port, const struct nio_conf *conf, char *
 /* driver = "auto" takes the module when it is loaded and netiod may use it. */
 static bool kmod_probe(char *why, size_t len)
 {
-	if (access(NETIO_DEVICE, R_OK | W_OK) == 0) {
+	/* exists, not "may open": a netiod that dropped privileges may lack access to it, and is
+	 * then told so when the port opens instead of falling back to afpacket quietly */
+	if (access(NETIO_DEVICE, F_OK) == 0) {
 		snprintf(why, len, "%s present", NETIO_DEVICE);
 		return true;
 	}
@@ -855,8 +863,26 @@ static bool kmod_probe(char *why, size_t len)
 	return false;
 }
 
+/* The module counts the claimed frames it dropped for want of an RX slot or a fill buffer
+ * (rx_full, rx_nobuf among them) in the mapped info block, the binding's total (so the first
+ * call also reports what it dropped before this netiod attached). One
+ * relaxed read of a word the kernel writes with WRITE_ONCE; the port's polling worker only. */
+static void kmod_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
+{
+	struct kmod *k = port->priv;
+	const struct nio_map_info *info = (const struct nio_map_info *)(const void *)k->map;
+	uint64_t now;
+
+	if (!k->map)
+		return;
+	now = __atomic_load_n(&info->rx_dropped_full, __ATOMIC_RELAXED);
+	out->rx_full += now - k->rx_full_seen;
+	k->rx_full_seen = now;
+}
+
 const struct nio_port_ops nio_port_kmod_ops = {
 	.name = "kmod",
+	.caps = NIO_CAP(CAP_NET_ADMIN), /* netio.ko's genetlink commands are GENL_ADMIN_PERM */
 	.options = kmod_options,
 	.parse = kmod_parse,
 	.probe = kmod_probe,
@@ -868,4 +894,5 @@ const struct nio_port_ops nio_port_kmod_ops = {
 	.tx_burst = kmod_tx_burst,
 	.flush = kmod_flush,
 	.fd = kmod_fd,
+	.ring_stats = kmod_ring_stats,
 };

@@ -235,6 +235,7 @@ static const char *pcap_port_source(const struct nio_port *port)
 
 const struct nio_port_ops nio_port_pcap_ops = {
 	.name = "pcap",
+	.caps = 0, /* files only */
 	.flags = NIO_DRV_F_NO_DEVICE,
 	.options = pcap_options,
 	.parse = pcap_port_parse,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 /* The k-th instance of service name in pl (a pipeline may run one service twice), or NULL. */
 static const struct nio_svc_inst *nth_svc(const struct nio_pipeline *pl, const char *name,
@@ -69,6 +70,7 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 
 	if (nio_workers_pause(d, err, errlen) < 0)
 		return -1;
+	nio_trace_reset(); /* its filter and records name the old pipelines and ports */
 	c->generation = old ? old->generation + 1 : 1;
 	handoff(old, c);
 	for (unsigned i = 0; i < c->nports; i++)
@@ -86,9 +88,12 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 {
 	unsigned workers = d->running->workers;
+	struct nio_privs privs = d->running->privs;
 	bool metrics_changed;
 	struct nio_config *c;
 
+	nio_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		   (unsigned long long)(nio_now_ns() / 1000), file);
 	c = nio_config_load(d, file, NULL, err, errlen);
 	if (c && nio_config_check_forwarding(c, err, errlen) < 0) {
 		nio_config_free(c);
@@ -109,6 +114,8 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 		d->reload_failures++;
 		snprintf(d->last_error, sizeof(d->last_error), "%s", err);
 		log_warnx("reload failed, keeping the running configuration: %s", err);
+		nio_notify("READY=1\nSTATUS=reload failed, running generation %llu: %s",
+			   (unsigned long long)d->running->generation, err);
 		return -1;
 	}
 	if (metrics_changed)
@@ -116,6 +123,7 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	if (c->workers != workers)
 		log_warnx("workers changes take effect when netiod restarts (running %u)",
 			  d->nworkers);
+	nio_privs_warn_changes(&privs, &c->privs);
 	nio_config_warn_taps(c);
 	if (file != d->conf_file) /* SIGHUP passes d->conf_file itself */
 		snprintf(d->conf_file, sizeof(d->conf_file), "%s", file);
@@ -123,6 +131,8 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	d->last_error[0] = '\0';
 	log_info("configuration %s loaded (generation %llu)", file,
 		 (unsigned long long)c->generation);
+	nio_notify("READY=1\nSTATUS=running: generation %llu, %u port(s), %u pipeline(s)",
+		   (unsigned long long)c->generation, c->nports, c->npipelines);
 	return 0;
 }
 

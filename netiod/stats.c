@@ -88,3 +88,8 @@ void nio_svc_stats_carry(const struct nio_svc_inst *from, struct nio_svc_inst *t
 		to->ctr_base[k] = total > nv[k] ? total - nv[k] : 0;
 	}
 }
+
+bool nio_svc_is_gauge(const struct nio_service *s, const char *counter)
+{
+	return s->gauge_names && counter_index(s->gauge_names, counter) >= 0;
+}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "netiod.h"
+#include "trace.h"
 
 #define POLL_MAX_MS	 100
 #define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
@@ -53,6 +54,8 @@ void nio_worker_pkt_free(struct nio_pkt *p)
 	struct nio_worker *w = self;
 	struct nio_stage *st;
 
+	if (nio_traced(p))
+		nio_trace_end(p);
 	if (!w) {
 		free_home(p);
 		return;
@@ -135,6 +138,8 @@ static void out_flush(struct nio_worker *w, unsigned to)
 	/* the destination is that far behind: drop, counted as the worker's handoff_full */
 	for (uint16_t i = k; i < st->n; i++) {
 		w->stats.handoff_full++;
+		if (nio_traced(st->pkts[i]))
+			nio_trace_drop(st->pkts[i], NIO_TRACE_DROP_HANDOFF_FULL);
 		nio_worker_pkt_free(st->pkts[i]);
 	}
 	st->n = 0;
@@ -145,7 +150,10 @@ static void out_flush(struct nio_worker *w, unsigned to)
 int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p)
 {
 	struct nio_stage *st = &w->out_stage[to];
+	struct nio_trace_step *s;
 
+	if (nio_traced(p) && (s = nio_trace_step(p, NIO_TRACE_HANDOFF)))
+		s->a = (uint16_t)to; /* the record travels with the packet */
 	p->flow = NULL; /* an entry of this worker's flow table: the other has its own */
 	p->svc_state = NULL;
 	st->pkts[st->n++] = p;
@@ -234,6 +242,17 @@ static unsigned target_of(const struct nio_worker *w, const struct nio_config *c
 	return w->id;
 }
 
+/* A new flow's pipeline: by its claim where that is certain (counted), else the first match. */
+static int classify(const struct nio_config *c, const struct nio_pkt *p)
+{
+	int pl = nio_is_port_addr(c, p->key.family, p->key.dst) ? -1 : nio_classify_hint(c, p);
+
+	if (pl < 0) /* what 'netioctl route get' asks too */
+		return nio_classify_flow(c, &p->key);
+	nio_port_stats(c->ports[p->in_port])->flows_hinted++; /* a hint implies a valid in_port */
+	return pl;
+}
+
 static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *c,
 				 struct nio_pkt *p, uint64_t now, bool spread)
 {
@@ -244,13 +263,22 @@ static struct nio_flow *flow_get(struct nio_worker *w, const struct nio_config *
 	f = nio_flow_insert(&w->flows, &p->key, p->hash, now, flow_detach, (void *)c);
 	if (!f)
 		return NULL;
-	f->pipeline = (int16_t)(nio_is_port_addr(c, p->key.family, p->key.dst)
-					? nio_classify_local(c, &p->key)
-					: nio_classify_pkt(c, p));
+	f->pipeline = (int16_t)classify(c, p);
 	f->attached = false;
 	/* a flow whose packets run elsewhere is only a classification cache here */
 	if (f->pipeline >= 0 && target_of(w, c, &c->pipelines[f->pipeline], p, spread) == w->id)
 		flow_attach(c, f);
+	return f;
+}
+
+/* flow_get for a burst while a trace is on: the tracer learns whether the flow was known. */
+static struct nio_flow *flow_get_traced(struct nio_worker *w, const struct nio_config *c,
+					struct nio_pkt *p, uint64_t now, bool spread)
+{
+	uint64_t hits = w->flows.hits;
+	struct nio_flow *f = flow_get(w, c, p, now, spread);
+
+	nio_trace_flow(c, p, f, w->flows.hits != hits);
 	return f;
 }
 
@@ -264,15 +292,19 @@ static void dispatch(struct nio_worker *w, struct nio_config *c, struct nio_pkt 
 	static _Thread_local struct nio_pkt *vec[NIO_MAX_PIPELINES][NIO_BURST_MAX];
 	uint16_t cnt[NIO_MAX_PIPELINES] = { 0 };
 	uint64_t used = 0; /* bit per pipeline; NIO_MAX_PIPELINES <= 64 */
+	bool tr = nio_tracing();
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
-		struct nio_flow *f = flow_get(w, c, p, now, spread);
+		struct nio_flow *f =
+			tr ? flow_get_traced(w, c, p, now, spread) : flow_get(w, c, p, now, spread);
 		unsigned to;
 
 		if (!f || f->pipeline < 0) {
 			if (p->in_port < c->nports)
 				nio_port_stats(c->ports[p->in_port])->rx_unclaimed++;
+			if (nio_traced(p))
+				nio_trace_step(p, NIO_TRACE_UNCLAIMED);
 			nio_worker_pkt_free(p);
 			continue;
 		}
@@ -299,6 +331,8 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 {
 	uint16_t kept = 0;
 
+	if (nio_tracing())
+		nio_trace_rx(port, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct nio_pkt *p = pkts[i];
 		int r = nio_parse(p);
@@ -308,6 +342,8 @@ static void process_rx(struct nio_worker *w, struct nio_config *c, struct nio_po
 				nio_port_stats(port)->rx_ignored++;
 			else
 				nio_port_stats(port)->drops[r - 1]++;
+			if (nio_traced(p))
+				nio_trace_unparsed(p, r);
 			nio_worker_pkt_free(p);
 			continue;
 		}
@@ -350,6 +386,21 @@ static bool port_live(struct nio_port *p)
 static bool port_mine(const struct nio_worker *w, const struct nio_port *p)
 {
 	return p->nqueues > 1 || p->rx_worker == w->id;
+}
+
+/* What the kernel dropped on this worker's RX rings since the last look, into its rows. */
+static void ring_drops(struct nio_worker *w, struct nio_config *c)
+{
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct nio_port *port = c->ports[i];
+		struct nio_ring_stats rs = { 0 };
+
+		if (!port_live(port) || !port_mine(w, port) || !port->ops->ring_stats)
+			continue;
+		port->ops->ring_stats(port, &rs);
+		nio_port_stats(port)->drops[NIO_DROP_RING_FULL] += rs.rx_full;
+		nio_port_stats(port)->rx_ring_freezes += rs.rx_freezes;
+	}
 }
 
 static unsigned poll_ports(struct nio_worker *w, struct nio_config *c, uint64_t now)
@@ -504,6 +555,7 @@ static void *worker_main(void *arg)
 		if (now - last_expire > 1000000000ull) {
 			nio_flow_expire(&w->flows, now, (uint64_t)c->flow_idle_ms * 1000000ull,
 					flow_detach, c);
+			ring_drops(w, c);
 			last_expire = now;
 		}
 		if (n) {
@@ -633,8 +685,8 @@ static int worker_init(struct netiod *d, struct nio_worker *w, unsigned id)
 	return 0;
 }
 
-/* Create the rings and pools of every worker, then start them (the configuration is set). */
-int nio_workers_start(struct netiod *d)
+/* Create the rings, pools and eventfds of every worker. */
+int nio_workers_init(struct netiod *d)
 {
 	group = d->workers;
 	if (!d->pause_timeout_ms)
@@ -642,6 +694,13 @@ int nio_workers_start(struct netiod *d)
 	for (unsigned i = 0; i < d->nworkers; i++)
 		if (worker_init(d, &d->workers[i], i) < 0)
 			return -1;
+	return 0;
+}
+
+/* Start the threads (the configuration is set); they inherit the calling thread's
+ * credentials and seccomp filter. */
+int nio_workers_start(struct netiod *d)
+{
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]))
 			return -1;

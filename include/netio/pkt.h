@@ -74,6 +74,13 @@ struct nio_pkt {
 	 * (netiod's claim id + 1; 0: none). A classification hint the daemon checks before it
 	 * uses it; services leave it alone */
 	uint32_t claim_hint;
+	/* appended: the packet tracer's handle of p's record, 0 when p is not traced; services
+	 * leave it alone (a copy of a traced packet, e.g. a fragment, adds to the same record) */
+	uint32_t trace;
+	/* appended: a service that drops p may say why, for the packet tracer: 1 + the index in
+	 * its counter_names of the counter it counted the drop under (0: not said). Read only
+	 * after a drop verdict of a traced packet. */
+	uint16_t drop_ctr;
 	/* appended: where the buffer lives. region 0: the owner's pool; else the buffer region
 	 * (id + 1) of a port driver (AF_XDP's UMEM) and the buffer's index in it, where the packet
 	 * is processed in place and to whose free list it returns. Services leave them alone. */

@@ -46,7 +46,8 @@
 
 enum nio_verdict {
 	NIO_V_PASS = 0,	    /* continue with the next service */
-	NIO_V_DROP = 1,	    /* the daemon frees the packet and counts a drop for this service */
+	NIO_V_DROP = 1,	    /* the daemon frees the packet and counts a drop for this service
+			     * (set p->drop_ctr to name the counter, for the packet tracer) */
 	NIO_V_CONSUMED = 2, /* the service keeps the packet (queued); it comes back via dequeue()
 			     * or is released with host->pkt_free() */
 };
@@ -191,7 +192,12 @@ struct nio_service {
 
 	uint64_t flags; /* NIO_SVC_F_* (was a spare slot: 0 in older plugins) */
 
-	void *spare[7]; /* keep NULL: room to append without breaking old plugins */
+	/* Optional: which of counter_names are gauges (a queue's length, a maximum: values that
+	 * go down or are replaced), NULL-terminated; the others only ever grow. /metrics types
+	 * them apart and 'netioctl stats clear' leaves gauges alone. (Was a spare slot.) */
+	const char *const *gauge_names;
+
+	void *spare[6]; /* keep NULL: room to append without breaking old plugins */
 };
 
 /* process, dequeue and the flow hooks may run on several workers at once (see above). */

@@ -435,12 +435,12 @@ static int prep_one(struct crypto_inst *ci, struct nio_pkt *p, struct crypto_op 
 	if (sa)
 		return crypto_esp_decap_prep(ci, sa, p, op, pc);
 	if (ours) {
-		crypto_count(ci, NULL, malformed ? CRYPTO_C_MALFORMED : CRYPTO_C_NO_SA, 1);
+		crypto_count_drop(ci, NULL, p, malformed ? CRYPTO_C_MALFORMED : CRYPTO_C_NO_SA);
 		return CRYPTO_PREP_DROP;
 	}
 	sa = crypto_sa_select_out(ci, p);
 	if (!sa) {
-		crypto_count(ci, NULL, CRYPTO_C_NO_SA, 1);
+		crypto_count_drop(ci, NULL, p, CRYPTO_C_NO_SA);
 		return CRYPTO_PREP_DROP;
 	}
 	return crypto_esp_encap_prep(ci, sa, p, op, pc);
@@ -452,7 +452,7 @@ static uint8_t finish_one(struct crypto_inst *ci, struct nio_pkt *p, struct cryp
 	if (!op->encrypt)
 		return crypto_esp_decap_finish(ci, p, op, pc) == 0 ? NIO_V_PASS : NIO_V_DROP;
 	if (!op->ok) {
-		crypto_count(ci, pc->sa, CRYPTO_C_ENGINE_FAIL, 1);
+		crypto_count_drop(ci, pc->sa, p, CRYPTO_C_ENGINE_FAIL);
 		return NIO_V_DROP;
 	}
 	crypto_count(ci, pc->sa, CRYPTO_C_ENC_PACKETS, 1);

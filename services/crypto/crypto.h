@@ -253,6 +253,14 @@ static inline void crypto_count(struct crypto_inst *ci, struct crypto_sa *sa, en
 		sa->cnt[c] += v;
 }
 
+/* p is dropped, counted under c: the packet tracer shows that name (nio_pkt.drop_ctr). */
+static inline void crypto_count_drop(struct crypto_inst *ci, struct crypto_sa *sa,
+				     struct nio_pkt *p, enum crypto_counter c)
+{
+	crypto_count(ci, sa, c, 1);
+	p->drop_ctr = (uint16_t)(c + 1);
+}
+
 static inline void crypto_put32(uint8_t *b, uint32_t v)
 {
 	b[0] = (uint8_t)(v >> 24);

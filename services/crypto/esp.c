@@ -278,7 +278,7 @@ static int too_big(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt 
 		crypto_count(ci, sa, CRYPTO_C_ICMP_TOO_BIG, 1);
 		return CRYPTO_PREP_PASS;
 	}
-	crypto_count(ci, sa, CRYPTO_C_TOO_BIG, 1);
+	crypto_count_drop(ci, sa, p, CRYPTO_C_TOO_BIG);
 	return CRYPTO_PREP_DROP;
 }
 
@@ -305,7 +305,7 @@ static void encap_meta(struct nio_pkt *p, const struct crypto_sa *sa, uint32_t o
 	p->key.dport = 0;
 }
 
-static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa)
+static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p)
 {
 	bool took_spare;
 	uint64_t seq = crypto_seq_next(&sa->seq, &took_spare);
@@ -313,11 +313,10 @@ static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa)
 	if (took_spare)
 		sem_post(&ci->wake);
 	if (!seq)
-		crypto_count(ci, sa,
-			     atomic_load_explicit(&sa->seq.exhausted, memory_order_relaxed)
-				     ? CRYPTO_C_SEQ_OVERFLOW
-				     : CRYPTO_C_SEQ_STALL,
-			     1);
+		crypto_count_drop(ci, sa, p,
+				  atomic_load_explicit(&sa->seq.exhausted, memory_order_relaxed)
+					  ? CRYPTO_C_SEQ_OVERFLOW
+					  : CRYPTO_C_SEQ_STALL);
 	return seq;
 }
 
@@ -335,7 +334,7 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	uint64_t seq;
 
 	if (p->l3_off >= p->len || ip_len(inner, p->len - p->l3_off, &ilen, &ifam) < 0) {
-		crypto_count(ci, sa, CRYPTO_C_MALFORMED, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
 		return CRYPTO_PREP_DROP;
 	}
 	if (ilen > crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family))
@@ -344,10 +343,10 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	hdr = ETH_HLEN + ohl + ESP_OVERHEAD;
 	trailer = pad + 2 + CRYPTO_ICV_LEN;
 	if (!encap_fits(p, hdr, ilen, trailer)) {
-		crypto_count(ci, sa, CRYPTO_C_NO_ROOM, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_NO_ROOM);
 		return CRYPTO_PREP_DROP;
 	}
-	seq = next_seq(ci, sa);
+	seq = next_seq(ci, sa, p);
 	if (!seq)
 		return CRYPTO_PREP_DROP;
 	tos = ip_tos(inner, ifam);
@@ -401,7 +400,7 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	enum crypto_replay_result r;
 
 	if (outer_esp(p, &off, &len, dst) != 1) {
-		crypto_count(ci, sa, CRYPTO_C_MALFORMED, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
 		return CRYPTO_PREP_DROP;
 	}
 	esp = p->data + off;
@@ -409,12 +408,12 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	seq = crypto_replay_infer(&sa->replay, seq_lo, sa->esn);
 	/* the first packet is number 1; with ESN only the full 64-bit 0 is (seq-lo 0 follows a wrap) */
 	if (!seq && !seq_lo) {
-		crypto_count(ci, sa, CRYPTO_C_SEQ_ZERO, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_SEQ_ZERO);
 		return CRYPTO_PREP_DROP;
 	}
 	r = crypto_replay_check(&sa->replay, seq);
 	if (r != CRYPTO_REPLAY_OK) {
-		crypto_count(ci, sa, replay_counter(r), 1);
+		crypto_count_drop(ci, sa, p, replay_counter(r));
 		return CRYPTO_PREP_DROP;
 	}
 	op->key = sa->key;
@@ -432,8 +431,8 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 }
 
 /* The ICV verdict, with a second chance under higher seq-hi when the SA is out of sync. */
-static bool icv_verified(struct crypto_inst *ci, struct crypto_sa *sa, struct crypto_op *op,
-			 struct crypto_pctx *pc)
+static bool icv_verified(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
+			 struct crypto_op *op, struct crypto_pctx *pc)
 {
 	uint64_t seq = 0;
 
@@ -442,7 +441,7 @@ static bool icv_verified(struct crypto_inst *ci, struct crypto_sa *sa, struct cr
 					pc->seq);
 	crypto_resync_note(&sa->resync, pc->resync, op->ok);
 	if (!op->ok) {
-		crypto_count(ci, sa, CRYPTO_C_AUTH_FAIL, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_AUTH_FAIL);
 		return false;
 	}
 	if (seq) {
@@ -509,34 +508,34 @@ int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, struct cr
 	uint32_t payload, ilen;
 	uint8_t nh, family, src[16], dst[16];
 
-	if (!icv_verified(ci, sa, op, pc))
+	if (!icv_verified(ci, sa, p, op, pc))
 		return -1;
 	r = crypto_replay_advance(&sa->replay, pc->seq);
 	if (r != CRYPTO_REPLAY_OK) {
-		crypto_count(ci, sa, replay_counter(r), 1);
+		crypto_count_drop(ci, sa, p, replay_counter(r));
 		return -1;
 	}
 	if (check_trailer(op->data, op->len, &payload, &nh) < 0) {
-		crypto_count(ci, sa, CRYPTO_C_BAD_PAD, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_BAD_PAD);
 		return -1;
 	}
 	if (nh == NH_NONE) {
-		crypto_count(ci, sa, CRYPTO_C_DUMMY, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_DUMMY);
 		return -1;
 	}
 	if (nh != NH_IPV4 && nh != NH_IPV6) {
-		crypto_count(ci, sa, CRYPTO_C_BAD_NH, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_BAD_NH);
 		return -1;
 	}
 	/* TFC padding may follow the inner packet: its own length field decides */
 	if (ip_len(op->data, payload, &ilen, &family) < 0 || (family == 4) != (nh == NH_IPV4)) {
-		crypto_count(ci, sa, CRYPTO_C_BAD_INNER, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_BAD_INNER);
 		return -1;
 	}
 	ip_addrs(op->data, family, src, dst);
 	if (!crypto_prefix_match(sa->src, sa->nsrc, src) ||
 	    !crypto_prefix_match(sa->dst, sa->ndst, dst)) {
-		crypto_count(ci, sa, CRYPTO_C_POLICY, 1);
+		crypto_count_drop(ci, sa, p, CRYPTO_C_POLICY);
 		return -1;
 	}
 	decap_frame(p, op->data, ilen, family);

@@ -153,6 +153,7 @@ static void mark_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t 
 		if (in_drop_prefix(m, p)) {
 			dropped++;
 			verdicts[i] = NIO_V_DROP;
+			p->drop_ctr = MARK_DROPPED + 1; /* for the packet tracer */
 			continue;
 		}
 		if (m->dscp >= 0) {

@@ -15,6 +15,9 @@ static const char *const qos_counter_names[] = {
 		NULL,
 };
 
+/* The backlog and the worst lateness are current values, not totals. */
+static const char *const qos_gauge_names[] = { "queue-packets", "late-max-us", NULL };
+
 static void *qos_init(const struct nio_host *host, const struct nio_conf *conf, char *err,
 		      size_t errlen)
 {
@@ -59,12 +62,17 @@ static uint8_t qos_one(struct qos *q, struct nio_pkt *p, uint64_t now)
 {
 	q->ctr[QOS_C_PACKETS]++;
 	q->ctr[QOS_C_BYTES] += p->len;
-	if (!police(q, p, now))
+	/* drop_ctr: the counter a drop shows under, for the packet tracer */
+	if (!police(q, p, now)) {
+		p->drop_ctr = QOS_C_POLICED + 1;
 		return NIO_V_DROP;
+	}
 	if (!q->shaping)
 		return NIO_V_PASS;
-	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
+	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0) {
+		p->drop_ctr = QOS_C_LIMIT_DROPS + 1;
 		return NIO_V_DROP;
+	}
 	q->ctr[QOS_C_QUEUED]++;
 	return NIO_V_CONSUMED;
 }
@@ -248,6 +256,7 @@ const struct nio_service qos_service = {
 	.description = "srTCM/trTCM policers and an HTB-like shaper with priority, DRR and CoDel",
 	.options = qos_options,
 	.counter_names = qos_counter_names,
+	.gauge_names = qos_gauge_names,
 	.init = qos_init,
 	.fini = qos_fini,
 	.process = qos_process,

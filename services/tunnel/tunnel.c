@@ -431,6 +431,8 @@ static void tunnel_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 		c = t->decap ? tunnel_decap(t, pkts[i]) : tunnel_encap(t, pkts[i]);
 		t->cnt[c]++;
 		verdicts[i] = c >= TUN_C_FIRST_DROP ? NIO_V_DROP : NIO_V_PASS;
+		if (c >= TUN_C_FIRST_DROP)
+			pkts[i]->drop_ctr = (uint16_t)(c + 1); /* for the packet tracer */
 	}
 }
 

@@ -45,6 +45,17 @@ mcbench() {
 	$cmd 2>"$tmp/mcbench.err" || echo "**mcbench exited with $?**"
 }
 
+classbench() {
+	cmd="$O/tests/bench/classbench"
+	echo
+	echo "## 1c. Classifying a new flow: the pipeline scan against netio.ko's claim hint"
+	echo
+	echo "Command: \`$cmd\`; TSC cycles per classification, medians of 9 alternated passes over"
+	echo "4096 flows; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	$cmd 2>/dev/null || echo "**classbench exited with $?**"
+}
+
 # Instruction counts are repeatable where cycles are not: where the null chain spends them.
 PROFILE_PKTS=20000
 profile() {
@@ -79,6 +90,19 @@ vethbench() {
 		return 0
 	fi
 	sh "$here/vethbench.sh" "$O" 2>"$tmp/veth.err" || echo "**vethbench.sh exited with $?**: $(tail -n 3 "$tmp/veth.err")"
+}
+
+rtt() {
+	echo
+	echo "## 2b. RTT added at low load: kernel, afpacket port, afxdp port"
+	echo
+	echo "Command: \`sh tests/bench/rtt.sh $O\` (RTT_COUNT=${RTT_COUNT:-200} RTT_ROUNDS=${RTT_ROUNDS:-2})"
+	echo
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "Not run: needs root."
+		return 0
+	fi
+	sh "$here/rtt.sh" "$O" 2>"$tmp/rtt.err" || echo "**rtt.sh exited with $?**: $(tail -n 3 "$tmp/rtt.err")"
 }
 
 vmbench() {
@@ -122,7 +146,9 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	membench
 	profile
 	mcbench
+	classbench
 	vethbench
+	rtt
 	vmbench
 	others
 } >"$tmp/generated.md"

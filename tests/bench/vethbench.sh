@@ -5,6 +5,8 @@
 #   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
 #   binding and its claims (which would otherwise hold the frames of the next setup).
 #   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle).
+#   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
+#   AF_XDP sockets in copy mode), detached again after the run.
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -24,8 +26,8 @@ trap 'cleanup; exit 1' INT TERM
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-4}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
-SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
 LANDEV=gw-lan
@@ -162,6 +164,14 @@ start_gw() { # kernel | afp_fwd | netiod [services...]
 		shift
 		start_netiod_pinned "$@"
 		;;
+	netiod-afxdp)
+		shift
+		use_bpffs
+		DRIVER=afxdp
+		AFXDP_UP=1
+		start_netiod_pinned "$@"
+		DRIVER=afpacket
+		;;
 	netiod-kmod)
 		shift
 		DRIVER=kmod
@@ -175,6 +185,11 @@ start_gw() { # kernel | afp_fwd | netiod [services...]
 stop_gw() {
 	if [ -n "$NETIOD_PID" ]; then
 		stop_netiod
+		if [ -n "${AFXDP_UP:-}" ]; then
+			# the program stays after netiod (fail-mode): the next setup needs the devices bare
+			for d in "$LANDEV" "$WANDEV"; do ip -n "$NS_GW" link set dev "$d" xdp off; done
+			AFXDP_UP=
+		fi
 		if [ -n "${KMOD_UP:-}" ]; then
 			rmmod netio && insmod "${VB_NETIO_KO:?VB_NETIO_KO must name netio.ko}" ||
 				fail "could not reload netio.ko"
@@ -396,6 +411,10 @@ table_targets() {
 		case " $([ "$size" = 60 ] && echo "$SETUPS" || echo "$SETUPS_1518") " in *" netiod:nospin "*)
 			echo "| R4, spin-us 0: netiod:nospin / kernel ip_forward | $size B | $(ratio netiod:nospin kernel $size eff 6) | $(ratio netiod:nospin kernel $size mrr 6) |"
 			echo "| R5, spin-us 0: netiod:nospin / bare TPACKET_V3 loop | $size B | $(ratio netiod:nospin afp_fwd $size eff 6) | $(ratio netiod:nospin afp_fwd $size mrr 6) |" ;;
+		esac
+		case " $SETUPS " in *" netiod-afxdp "*)
+			echo "| afxdp port: netiod-afxdp null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-afxdp kernel $size eff 6) | $(ratio netiod-afxdp kernel $size mrr 6) |"
+			echo "| netiod afxdp port / netiod afpacket port | $size B | $(ratio netiod-afxdp netiod $size eff 6) | $(ratio netiod-afxdp netiod $size mrr 6) |" ;;
 		esac
 		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
 		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"

@@ -5,10 +5,11 @@ fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c neti
 	$(FUZZ_CORE)
 # config.c reads the drivers' option declarations from the driver table.
 FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
-	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c netiod/region.c
+	netiod/port_afxdp.c netiod/xdp_prog.c netiod/region.c \
+	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c \
-	$(FUZZ_DRIVERS) $(FUZZ_CORE)
-fuzz_config_LIBS := -lconfuse -ldl $(shell pkg-config --libs libnl-genl-3.0 libpcap)
+	netiod/privs.c $(FUZZ_DRIVERS) $(FUZZ_CORE)
+fuzz_config_LIBS := -lconfuse -ldl $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
 FUZZERS += fuzz_control
 fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))

@@ -61,7 +61,13 @@ p=$(stat "$(pl to-wan .packets)")
 lan ping -c 5 -i 0.05 -W 1 192.0.2.1 >/dev/null || fail "the kernel did not answer a ping to the gateway"
 lan ping -c 3 -i 0.05 -W 1 203.0.113.7 >/dev/null 2>&1 && fail "an unmatched destination was forwarded"
 u2=$(stat '.ports[] | select(.name=="lan") | .rx_unclaimed')
-[ $((u2 - u)) -ge 8 ] || fail "rx_unclaimed grew by $((u2 - u)), expected >= 8"
+# an afpacket port sees a copy of what the kernel keeps; an afxdp port's XDP program never
+# hands it to netiod at all
+if [ "${NETIO_DRIVER:-afpacket}" = afxdp ]; then
+	[ $((u2 - u)) -eq 0 ] || fail "rx_unclaimed grew by $((u2 - u)) on afxdp, expected 0"
+else
+	[ $((u2 - u)) -ge 8 ] || fail "rx_unclaimed grew by $((u2 - u)), expected >= 8"
+fi
 [ "$(stat "$(pl to-wan .packets)")" -eq "$p" ] || fail "unclaimed packets reached a pipeline"
 ok "unclaimed traffic left to the kernel ($((u2 - u)) frames)"
 
@@ -147,7 +153,7 @@ before=$(totals)
 kill -HUP "$NETIOD_PID"
 for _ in $(seq 100); do [ "$(ctl -j status | jq .generation)" -gt "$gen" ] && break; sleep 0.1; done
 [ "$(ctl -j status | jq .generation)" -gt "$gen" ] || fail "SIGHUP did not reload"
-ctl reload "$here/gateway.conf" >/dev/null || fail "a good netioctl reload failed"
+ctl reload "$WORK/netiod.conf" >/dev/null || fail "a good netioctl reload failed"
 lan ping -c 10 -i 0.02 -W 1 198.51.100.10 >/dev/null || fail "traffic stopped after a good reload"
 after=$(totals)
 echo "$before" "$after" | awk '{ d = $6 - $1; b = $7 - $2; s = $8 - $3; m = $9 - $4; r = $10 - $5
@@ -158,20 +164,33 @@ metric=$(gw /usr/bin/python3 -c 'import urllib.request as u; print(u.urlopen("ht
 [ "$metric" = "$(stat "$(pl to-wan .packets)")" ] || fail "metrics say $metric to-wan packets after reload"
 ok "SIGHUP and netioctl reload: counters carried over, [$before] -> [$after]"
 
-# 6. Malformed frames are counted as drops; the daemon keeps running.
-lan /usr/bin/python3 - <<'PY' || fail "scapy could not send"
+# 6. Malformed frames are counted as drops; the daemon keeps running. An afxdp port's XDP
+# program claims only what it can parse: the unparsable ones are the kernel's, and the frames
+# go to the gateway's MAC (a broadcast frame is the kernel's too).
+if [ "${NETIO_DRIVER:-afpacket}" = afxdp ]; then
+	dmac=$(gw cat /sys/class/net/gw-lan/address)
+else
+	dmac=ff:ff:ff:ff:ff:ff
+fi
+lan /usr/bin/python3 - "$dmac" <<'PY' || fail "scapy could not send"
+import sys
 from scapy.all import Ether, IP, UDP, Raw, sendp, get_if_hwaddr
 import logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 good = bytes(IP(src="192.0.2.10", dst="198.51.100.10") / UDP(sport=9, dport=9) / Raw(b"abcd"))
 frames = [good[:12], bytes([0x43]) + good[1:], good[:2] + b"\x05\xdc" + good[4:]]
-eth = Ether(src=get_if_hwaddr("eth0"), dst="ff:ff:ff:ff:ff:ff", type=0x0800)
+eth = Ether(src=get_if_hwaddr("eth0"), dst=sys.argv[1], type=0x0800)
 sendp([eth / Raw(f) for f in frames], iface="eth0", verbose=False)
 PY
 sleep 0.3
 drops='.ports[] | select(.name=="lan") | .drops'
-[ "$(stat "$drops[\"truncated-ip\"]")" -ge 1 ] || fail "truncated IPv4 header not counted"
-[ "$(stat "$drops[\"bad-ihl\"]")" -ge 1 ] || fail "bad IHL not counted"
+if [ "${NETIO_DRIVER:-afpacket}" = afxdp ]; then
+	[ "$(stat "$drops[\"truncated-ip\"] // 0")" -eq 0 ] || fail "XDP claimed a truncated header"
+	[ "$(stat "$drops[\"bad-ihl\"] // 0")" -eq 0 ] || fail "XDP claimed a bad IHL"
+else
+	[ "$(stat "$drops[\"truncated-ip\"]")" -ge 1 ] || fail "truncated IPv4 header not counted"
+	[ "$(stat "$drops[\"bad-ihl\"]")" -ge 1 ] || fail "bad IHL not counted"
+fi
 [ "$(stat "$drops[\"bad-ip-length\"]")" -ge 1 ] || fail "bad total length not counted"
 lan ping -c 3 -i 0.05 -W 1 198.51.100.10 >/dev/null || fail "forwarding stopped after malformed frames"
 ok "malformed frames counted: $(ctl -j stats | jq -c "$drops")"
@@ -191,7 +210,9 @@ sleep 0.3
 gw ip link set gw-lan up
 warm_up
 e=$(stat '.ports[] | select(.name=="lan") | .poll_errors')
-[ "$e" -ge 1 ] || fail "the link flap left no poll error on lan"
+# an AF_XDP socket reports no error for a link down: it just receives nothing meanwhile
+[ "$e" -ge 1 ] || [ "${NETIO_DRIVER:-afpacket}" = afxdp ] ||
+	fail "the link flap left no poll error on lan"
 [ "$(ctl -j port list | jq -r '.[] | select(.name=="lan") | .state')" = up ] || fail "lan not up after the flap"
 sleep 1
 t0=$(awk '{ print $14 + $15 }' "/proc/$NETIOD_PID/stat")

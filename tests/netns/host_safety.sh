@@ -120,12 +120,12 @@ wait "$NETIOD_PID" 2>/dev/null
 NETIOD_PID=
 : >"$WORK/netiod.log"
 start_netiod "$WORK/auto.conf"
-# driver = "auto" says what it picked and why (this host has no netio.ko)
+# driver = "auto" says what it picked and why (this host has no netio.ko, but AF_XDP)
 if [ ! -e /dev/netio ]; then
-	has "$WORK/netiod.log" "port lan: driver auto -> afpacket (/dev/netio absent: netio.ko not loaded)" ||
+	has "$WORK/netiod.log" "port lan: driver auto -> afxdp (/dev/netio absent: netio.ko not loaded; AF_XDP sockets and the XDP program are available)" ||
 		bad "no log of the driver auto picked: $(grep 'port lan' "$WORK/netiod.log")"
 fi
-passed "after kill -9 a new netiod takes the devices (lan: driver auto -> afpacket, logged)"
+passed "after kill -9 a new netiod takes the devices (lan: driver auto -> afxdp, logged)"
 
 # 6. Another namespace, a device of the same name: its own netiod starts alongside.
 ip netns add "$PFX2-gw" && ip netns add "$PFX2-h" || fail "ip netns add"

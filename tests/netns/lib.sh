@@ -3,6 +3,9 @@
 #   wan  eth0 198.51.100.10/24 2001:db8:2::10/64  --  gw-wan 198.51.100.1/24 2001:db8:2::1/64
 # The gateway's kernel does not forward (ip_forward=0): netiod is the only forwarder.
 # GW_OFFLOADS=1 turns the gateway devices' offloads on (GRO, GSO, TSO, checksums), as on a NIC.
+# VETH_QUEUES=N gives each veth N receive and transmit queues.
+# NETIO_DRIVER=afxdp runs the gateway's afpacket ports as afxdp ports (an XDP program and AF_XDP
+# sockets; libxdp's bpffs is one the test mounts, so what netiod pins outlives netiod).
 # Requires: O (build dir). Provides: NS_LAN NS_GW NS_WAN, WORK, start_netiod, stop_netiod, ctl.
 
 : "${O:?O must name the build directory}"
@@ -22,6 +25,9 @@ ctl() { ip netns exec "$NS_GW" "$O/netiod/netioctl" -s "$SOCK" "$@"; }
 
 cleanup() {
 	stop_netiod
+	if [ -n "${LIBXDP_BPFFS:-}" ] && [ "$LIBXDP_BPFFS" = "$WORK/bpffs" ]; then
+		umount "$LIBXDP_BPFFS" 2>/dev/null
+	fi
 	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN" ${EXTRA_NS:-}; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
@@ -61,8 +67,12 @@ setup_topology() {
 	for ns in "$NS_LAN" "$NS_GW" "$NS_WAN"; do
 		ip netns add "$ns" || fail "ip netns add $ns"
 	done
-	ip link add eth0 netns "$NS_LAN" type veth peer name gw-lan netns "$NS_GW"
-	ip link add eth0 netns "$NS_WAN" type veth peer name gw-wan netns "$NS_GW"
+	# VETH_QUEUES=N: N receive and transmit queues per veth (a multi-queue NIC)
+	_q=${VETH_QUEUES:+numtxqueues $VETH_QUEUES numrxqueues $VETH_QUEUES}
+	# shellcheck disable=SC2086
+	ip link add eth0 netns "$NS_LAN" $_q type veth peer name gw-lan netns "$NS_GW" $_q
+	# shellcheck disable=SC2086
+	ip link add eth0 netns "$NS_WAN" $_q type veth peer name gw-wan netns "$NS_GW" $_q
 	gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 	ip -n "$NS_GW" link set lo up
 	for d in gw-lan gw-wan; do
@@ -82,6 +92,16 @@ setup_topology() {
 	host_side "$NS_WAN" eth0 198.51.100.10/24 198.51.100.1 2001:db8:2::10/64 2001:db8:2::1
 }
 
+# use_bpffs: a bpffs of the test's own for libxdp and netiod's pins (ip netns exec gives each
+# command a fresh /sys, so /sys/fs/bpf would not outlive a netiod).
+use_bpffs() {
+	[ -n "${LIBXDP_BPFFS:-}" ] && return 0
+	mkdir -p "$WORK/bpffs"
+	mount -t bpf bpf "$WORK/bpffs" || fail "mount -t bpf"
+	LIBXDP_BPFFS="$WORK/bpffs"
+	export LIBXDP_BPFFS
+}
+
 # start_netiod CONF: run netiod in the gateway namespace and wait (<= 5 s) for its socket.
 # NETIOD_ARGS (default -f: one worker) are the extra flags; "" lets 'workers' decide.
 # NETIO_WORKERS=N runs any test's gateway with N workers (e.g. NETIO_WORKERS=2 make check-netns).
@@ -91,6 +111,12 @@ start_netiod() {
 		NETIOD_ARGS=""
 	else
 		cp "$1" "$WORK/netiod.conf"
+	fi
+	if [ -n "${NETIO_DRIVER:-}" ]; then
+		sed -i "s/driver = \"afpacket\"/driver = \"$NETIO_DRIVER\"/" "$WORK/netiod.conf"
+	fi
+	if grep -q 'driver = "afxdp"' "$WORK/netiod.conf"; then
+		use_bpffs
 	fi
 	# shellcheck disable=SC2086
 	ip netns exec "$NS_GW" "$O/netiod/netiod" ${NETIOD_ARGS--f} -c "$WORK/netiod.conf" -P "$O/services" \

@@ -22,5 +22,16 @@ for t in "$here"/*.sh; do
 	*) fail=$((fail + 1)); echo "FAILED: $(basename "$t") (exit $rc)" ;;
 	esac
 done
+# The gateway's key tests once more on afxdp ports (an XDP program and AF_XDP sockets).
+for t in gateway.sh routing.sh; do
+	echo "netns: $t (NETIO_DRIVER=afxdp)"
+	NETIO_DRIVER=afxdp timeout 300 sh "$here/$t"
+	rc=$?
+	case $rc in
+	0) pass=$((pass + 1)) ;;
+	77) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)); echo "FAILED: $t on afxdp (exit $rc)" ;;
+	esac
+done
 echo "netns: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

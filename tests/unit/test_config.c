@@ -161,7 +161,7 @@ static void test_errors(void **state)
 		{ "control-idle = \"1ms\"\npipeline p { }\n",
 		  "<config>:1: control-idle: '1ms' is not a duration within [100ms, 1 day]" },
 		{ "\n\nport a { driver = \"x\" device = \"d\" }\n",
-		  "<config>:3: port 'a': driver 'x' is not one of auto|kmod|afpacket|pcap" },
+		  "<config>:3: port 'a': driver 'x' is not one of auto|kmod|afxdp|afpacket|pcap" },
 		{ "kernel-forwarding = \"yes\"\n",
 		  "<config>:1: kernel-forwarding: 'yes' is not one of refuse|allow" },
 		{ "port a { device = \"d\" kernel-forwarding = \"on\" }\n",

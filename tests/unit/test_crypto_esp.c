@@ -466,12 +466,14 @@ static void test_replay_through_plugin(void **state)
 	pkt_copy(&t, &pk[1]);
 	assert_int_equal(run1(b, &t), NIO_V_DROP); /* duplicate */
 	assert_int_equal(counter(b, CRYPTO_C_REPLAY_DUP), 1);
+	assert_int_equal(t.p.drop_ctr, CRYPTO_C_REPLAY_DUP + 1); /* named for the tracer */
 
 	/* far ahead but forged: the ICV fails and the window must not move */
 	pkt_copy(&t, &pk[2000]);
 	t.p.data[t.p.len - 1] ^= 1;
 	assert_int_equal(run1(b, &t), NIO_V_DROP);
 	assert_int_equal(counter(b, CRYPTO_C_AUTH_FAIL), 1);
+	assert_int_equal(t.p.drop_ctr, CRYPTO_C_AUTH_FAIL + 1);
 	assert_int_equal(sa_of(b, 0)->replay.top, 1);
 	pkt_copy(&t, &pk[2]);
 	assert_int_equal(run1(b, &t), NIO_V_PASS);

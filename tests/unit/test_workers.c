@@ -12,7 +12,8 @@
 #include <cmocka.h>
 #include <netio/csum.h>
 
-#include "../../netiod/netiod.h"
+#include "../../netiod/trace.h"
+#include <jansson.h>
 
 #define NFLOWS	  64
 #define PER_FLOW  40
@@ -235,7 +236,9 @@ static struct nio_config *load(unsigned nqueues, const char *pipeline, const cha
 	return c;
 }
 
-static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, const char *service)
+/* The group with its configuration, workers not started yet; lan receives into r if given. */
+static struct nio_config *configure_region(struct nio_region *r, unsigned nqueues,
+					   const char *service)
 {
 	char err[512];
 	struct nio_config *c;
@@ -251,6 +254,19 @@ static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, c
 	d.plugins = &one_plugin;
 	c = load(nqueues, "p", service);
 	assert_int_equal(nio_apply_config(&d, c, err, sizeof(err)), 0);
+	return c;
+}
+
+static struct nio_config *configure(unsigned nqueues, const char *service)
+{
+	return configure_region(NULL, nqueues, service);
+}
+
+static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, const char *service)
+{
+	struct nio_config *c = configure_region(r, nqueues, service);
+
+	assert_int_equal(nio_workers_init(&d), 0);
 	assert_int_equal(nio_workers_start(&d), 0);
 	return c;
 }
@@ -470,6 +486,76 @@ static void test_stuck_worker(void **state)
 	teardown();
 }
 
+/* Does a trace record show a handoff by worker 1 and then the owner, worker 0, running it? */
+static bool handed_over(json_t *steps)
+{
+	bool handed = false;
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (steps, i, s) {
+		const char *k = json_string_value(json_object_get(s, "step"));
+		json_int_t w = json_integer_value(json_object_get(s, "worker"));
+
+		if (!strcmp(k, "handoff")) {
+			assert_int_equal(w, 1);
+			assert_int_equal(json_integer_value(json_object_get(s, "to")), 0);
+			handed = true;
+		} else if (handed) {
+			assert_int_equal(w, 0);
+		}
+	}
+	return handed;
+}
+
+/* The packet tracer on two workers: the count bounds the records over both, and a packet worker
+ * 1 receives keeps its record across the handoff to the pipeline's owner, which ends it. Each
+ * queue holds 32 frames, so a count of 48 takes at least 16 of each, however they run. */
+static void test_trace_handoff(void **state)
+{
+	unsigned first[2] = { 0, 0 }, handed = 0;
+	char err[256] = "";
+	json_t *show, *p, *last;
+	size_t i;
+
+	(void)state;
+	configure(2, "service one { }");
+	mem.next[0] = mem.next[1] = NFRAMES - 64;
+	assert_int_equal(nio_trace_arm(2, NIO_TRACE_F_ANY, 0, 48), 0);
+	assert_int_equal(nio_workers_init(&d), 0);
+	assert_int_equal(nio_workers_start(&d), 0);
+	for (unsigned k = 0; k < 20; k++) { /* read while the workers write: done records only */
+		show = nio_trace_request(&d, "trace-show", NULL, err, sizeof(err));
+		assert_non_null(show);
+		json_decref(show);
+	}
+	wait_sent(64);
+	for (unsigned k = 0; k < 5000 && atomic_load(&nio_trace.on); k++)
+		usleep(1000);
+	assert_false(atomic_load(&nio_trace.on)); /* every record done: off again */
+	show = nio_trace_request(&d, "trace-show", NULL, err, sizeof(err));
+	assert_non_null(show);
+	assert_int_equal(json_integer_value(json_object_get(show, "traced")), 48);
+	json_array_foreach (json_object_get(show, "packets"), i, p) {
+		json_t *steps = json_object_get(p, "steps");
+
+		assert_int_equal(json_integer_value(json_object_get(p, "id")), (json_int_t)i + 1);
+		assert_true(json_is_true(json_object_get(p, "done")));
+		first[json_integer_value(json_object_get(p, "worker"))]++;
+		handed += handed_over(steps);
+		last = json_array_get(steps, json_array_size(steps) - 1);
+		assert_string_equal(json_string_value(json_object_get(last, "step")), "tx");
+		assert_string_equal(json_string_value(json_object_get(last, "port")), "wan");
+		assert_int_equal(json_integer_value(json_object_get(last, "worker")), 0);
+	}
+	assert_int_equal(first[0] + first[1], 48);
+	assert_true(first[0] >= 16 && first[1] >= 16); /* both workers traced, from one count */
+	assert_int_equal(handed, first[1]);
+	json_decref(show);
+	teardown();
+	nio_trace_reset();
+}
+
 /* The SPSC ring: bursts in and out in order, a full ring takes a prefix, indices wrap. */
 static void test_pktring(void **state)
 {
@@ -502,13 +588,10 @@ static void test_pktring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pktring),
-		cmocka_unit_test(test_single_queue_spread),
-		cmocka_unit_test(test_queues_stay),
-		cmocka_unit_test(test_owner_gets_all),
-		cmocka_unit_test(test_stuck_worker),
-		cmocka_unit_test(test_reload_keeps_counters),
-		cmocka_unit_test(test_region_all_back),
+		cmocka_unit_test(test_pktring),	      cmocka_unit_test(test_single_queue_spread),
+		cmocka_unit_test(test_queues_stay),   cmocka_unit_test(test_owner_gets_all),
+		cmocka_unit_test(test_stuck_worker),  cmocka_unit_test(test_reload_keeps_counters),
+		cmocka_unit_test(test_trace_handoff), cmocka_unit_test(test_region_all_back),
 	};
 
 	log_init(0);

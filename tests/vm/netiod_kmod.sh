@@ -128,6 +128,12 @@ lan ping -6 -c 10 -i 0.05 -W 2 2001:db8:2::10 >"$W/ping6" || fail "IPv6 ping los
 [ $(($(queued "$LAN" 0) - before)) -eq 20 ] || fail "claim lan/0 queued $(($(queued "$LAN" 0) - before)), want 20"
 [ "$(queued "$WAN" 64)" -ge 20 ] || fail "the replies did not come through the wan ring"
 echo "   20 + 10 pings through netio.ko and netiod"
+# every claim here is certain (no earlier pipeline overlaps it): each new flow on either port
+# was classified by the claim id netio.ko wrote in its RX slot, none by the scan
+hint() { "$O/netiod/netioctl" -s "$W/netiod.sock" -j stats | jq ".ports[] | select(.name == \"$1\") | .flows_hinted"; }
+[ "$(hint lan)" -ge 2 ] && [ "$(hint wan)" -ge 2 ] ||
+	fail "flows classified by claim id: lan $(hint lan), wan $(hint wan); want >= 2 each (IPv4, IPv6)"
+echo "   flows classified by netio.ko's claim id: lan $(hint lan), wan $(hint wan)"
 lan ping -c 2 -W 2 192.0.2.1 >/dev/null || fail "ping to the gateway itself"
 
 log "TCP with the veth offloads on: GSO frames are cut to wire size before the ring"
@@ -159,6 +165,25 @@ lan ping -c 10 -i 0.05 -W 2 198.51.100.10 >"$W/ping4b" || fail "ping after resta
 [ "$(gw "$T" show "$LAN" | awk '$1 == "owner_pid" { print $2 }')" != 0 ] || fail "lan binding has no owner"
 
 ctl() { "$O/netiod/netioctl" -s "$W/netiod.sock" "$@"; }
+
+log "a full RX ring: what netio.ko dropped shows in netiod's stats as rx-ring-full"
+rxfull() { gw "$T" show "$LAN" | awk '$1 == "rx_full" { print $2 }'; }
+f0=$(rxfull)
+kill -STOP "$NETIOD" # the owner stays attached: the 1024-slot ring fills, the rest is dropped
+lan python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3000): s.sendto(b"x" * 200, ("198.51.100.10", 9))' || { kill -CONT "$NETIOD"; fail "burst"; }
+kill -CONT "$NETIOD"
+f1=$(rxfull)
+[ $((f1 - f0)) -ge 1000 ] || fail "netio.ko counted $((f1 - f0)) ring-full drops for 3000 frames into 1024 slots"
+for _ in $(seq 50); do # netiod's worker reads the module's count about once a second
+	got=$(ctl -j stats port lan | jq '.ports[0].drops["rx-ring-full"] // 0')
+	[ "$got" = "$f1" ] && break
+	sleep 0.1
+done
+[ "$got" = "$f1" ] || fail "netioctl shows $got rx-ring-full drops, netio.ko $f1"
+echo "   $((f1 - f0)) of 3000 frames found the ring full; netioctl stats counts the binding's $got"
+lan ping -c 3 -i 0.2 -W 2 198.51.100.10 >/dev/null || fail "no forwarding after the overflow"
 
 log "a reload that drops the wan port releases its binding at once; putting it back binds again"
 printf '%s\n' 'port lan { device = "gw-lan" driver = "kmod" hold-time = "90s" }' \

@@ -1,0 +1,65 @@
+#!/bin/sh
+# RTT a gateway adds at low load: ping at 10/s from the lan host to the wan host through the
+# kernel (ip_forward), netiod on afpacket ports and netiod on afxdp ports, one after the other.
+# usage: rtt.sh BUILD_DIR   (root; env: RTT_COUNT=200 pings per gateway, RTT_ROUNDS=2)
+set -u
+O=$(cd "${1:?usage: rtt.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+TEST_NAME=rtt
+export O
+. "$here/../netns/lib.sh"
+
+COUNT=${RTT_COUNT:-200}
+ROUNDS=${RTT_ROUNDS:-2}
+RES="$WORK/rtt"
+
+# the gateway.conf pipelines on DRIVER ports
+gw_conf() {
+	sed "s/driver = \"afpacket\"/driver = \"$1\"/" "$here/../netns/gateway.conf" |
+		grep -v metrics-listen >"$WORK/rtt-$1.conf"
+}
+
+# pings NAME: COUNT echo round trips, one RTT (us) per line into RES as "NAME us"
+pings() {
+	lan ping -c "$COUNT" -i 0.1 -W 1 198.51.100.10 |
+		sed -n 's/.* time=\([0-9.]*\) ms/\1/p' | awk -v n="$1" '{ printf "%s %.0f\n", n, $1 * 1000 }' >>"$RES"
+}
+
+with() { # kernel | afpacket | afxdp
+	if [ "$1" = kernel ]; then
+		gw sysctl -qw net.ipv4.ip_forward=1
+	else
+		gw sysctl -qw net.ipv4.ip_forward=0
+		start_netiod "$WORK/rtt-$1.conf"
+	fi
+	warm_up
+	pings "$1"
+	if [ "$1" != kernel ]; then
+		stop_netiod
+		for d in gw-lan gw-wan; do gw ip link set dev "$d" xdp off; done
+	fi
+}
+
+# pct NAME P: the P-th percentile RTT of NAME (us)
+pct() {
+	awk -v n="$1" '$1 == n { print $2 }' "$RES" | sort -n |
+		awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print NR ? v[i] : "—" }'
+}
+
+setup_topology
+gw_conf afpacket
+gw_conf afxdp
+: >"$RES"
+for _ in $(seq "$ROUNDS"); do
+	for g in kernel afpacket afxdp; do with "$g"; done
+done
+printf '\n#### RTT through an idle gateway: ping at 10/s, %s pings x %s rounds per gateway, interleaved\n\n' \
+	"$COUNT" "$ROUNDS"
+echo "| gateway | replies | p50 µs | p99 µs | p99 added over the kernel µs |"
+echo "|---|---:|---:|---:|---:|"
+k99=$(pct kernel 99)
+for g in kernel afpacket afxdp; do
+	n=$(awk -v n="$g" '$1 == n' "$RES" | wc -l)
+	p99=$(pct "$g" 99)
+	printf '| %s | %s | %s | %s | %s |\n' "$g" "$n" "$(pct "$g" 50)" "$p99" $((p99 - k99))
+done
