@@ -74,8 +74,8 @@ struct kmod {
 	uint32_t rx_slots, tx_slots, nbufs, buf_size, headroom, region_id;
 	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
 	uint64_t rx_full_seen; /* the module's rx_dropped_full at the last ring_stats */
-	bool tx_pending; /* slots published since the last doorbell check */
-	bool sleeping;	 /* RX NEED_WAKEUP set: the worker sleeps on fd */
+	bool tx_pending;       /* slots published since the last doorbell check */
+	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
 };
 
 /* ---------------------------------------------------------------- generic netlink */
