@@ -19,9 +19,15 @@ rx0=$(stat_of "$IN" rx_packets)
 bg $T fwd "$IN" "$OUT" "$DMAC" "$SMAC" 840 >"$W/fwd4"
 fwd4=$!
 wait_for "$W/fwd4" attached
-ip netns exec $S timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+ip netns exec $S timeout 90 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 pids="$pids $!"
-sleep 1
+# under TCG on a loaded host the server may take seconds to listen: a SYN before that is refused
+i=0
+until ip netns exec $S ss -Hltn 'sport = :5201' | grep -q .; do
+	i=$((i + 1))
+	[ $i -lt 150 ] || fail "iperf3 server not listening after 30 s"
+	sleep 0.2
+done
 ip netns exec $C timeout 60 iperf3 -c 198.51.100.2 -p 5201 -t 5 -M 1400 >"$W/iperf" 2>&1 ||
 	fail "iperf3 through the forwarder: $(tail -n 3 "$W/iperf")"
 grep -E 'sender|receiver' "$W/iperf" | sed 's/^/   /'
