@@ -102,23 +102,26 @@ static struct nio_bind *nio_bind_alloc(struct net_device *dev, const char *name,
 	b->ifindex = dev->ifindex;
 	b->hold_ms = hold_ms;
 	spin_lock_init(&b->rx_lock);
-	mutex_init(&b->tx_lock);
+	nio_tx_init(b);
 	init_waitqueue_head(&b->wq);
 	INIT_DELAYED_WORK(&b->hold_work, nio_bind_hold_expire);
 	return b;
 }
 
 /* A new binding without owner: its hold timer runs until one attaches. rtnl and nio_lock held. */
-struct nio_bind *nio_bind_create(struct net_device *dev, const char *name, u32 rx_slots,
-				 u32 tx_slots, u32 buf_size, u32 hold_ms)
+struct nio_bind *nio_bind_create(struct net_device *dev, const char *name,
+				 const struct nio_geometry *g, u32 hold_ms)
 {
 	struct nio_bind *b = nio_bind_alloc(dev, name, hold_ms);
 	struct nio_nic *nic;
 	int err = -ENOMEM, id;
 
-	if (!b)
+	if (!b) {
+		if (g->share)
+			nio_region_put(g->share);
 		return ERR_PTR(-ENOMEM);
-	err = nio_ring_alloc(b, rx_slots, tx_slots, buf_size);
+	}
+	err = nio_ring_alloc(b, g);
 	if (err)
 		goto err_ring;
 	id = idr_alloc(&nio_binds, b, 1, 0, GFP_KERNEL);
@@ -206,9 +209,10 @@ void nio_bind_destroy(struct nio_bind *b, u32 reason)
 	kfree(b->claims);
 	b->claims = NULL;
 	b->nclaims = 0;
-	mutex_lock(&b->tx_lock);
+	spin_lock_bh(&b->tx_lock);
 	b->dev = NULL;
-	mutex_unlock(&b->tx_lock);
+	spin_unlock_bh(&b->tx_lock);
+	nio_tx_stop(b);
 	b->nic = NULL;
 	nio_bind_hold_stop(b);
 	wake_up_interruptible_poll(&b->wq, EPOLLERR);

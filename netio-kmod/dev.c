@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* /dev/netio: attach to a binding, map its rings, poll for RX, kick TX. */
+/* /dev/netio: attach to a binding, map its rings and region, poll for RX, kick TX. */
+#include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "netio.h"
@@ -29,6 +31,24 @@ static struct nio_bind *nio_file_bind(struct file *f)
 	return READ_ONCE(f->private_data);
 }
 
+/* A snapshot of the buffers the kernel holds for TX, for an owner rebuilding its free list:
+ * bit i of 64-bit word i / 64 is buffer i. */
+static long nio_copy_inflight(struct nio_bind *b, void __user *to)
+{
+	struct nio_region *r = b->region;
+	size_t bytes = DIV_ROUND_UP(r->nbufs, 64) * sizeof(u64);
+	u64 *words = kvmalloc(bytes, GFP_KERNEL);
+	long err = 0;
+
+	if (!words)
+		return -ENOMEM;
+	bitmap_to_arr64(words, r->inflight, r->nbufs);
+	if (copy_to_user(to, words, bytes))
+		err = -EFAULT;
+	kvfree(words);
+	return err;
+}
+
 static long nio_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	struct nio_bind *b;
@@ -42,7 +62,10 @@ static long nio_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return IS_ERR(b) ? PTR_ERR(b) : 0;
 	case NETIO_IOC_KICK:
 		b = nio_file_bind(f);
-		return b ? nio_ring_tx(b) : -EBADFD;
+		return b ? nio_tx_kick(b) : -EBADFD;
+	case NETIO_IOC_INFLIGHT:
+		b = nio_file_bind(f);
+		return b ? nio_copy_inflight(b, (void __user *)arg) : -EBADFD;
 	default:
 		return -ENOTTY;
 	}
@@ -72,10 +95,12 @@ static int nio_mmap(struct file *f, struct vm_area_struct *vma)
 
 	if (!b)
 		return -EBADFD;
-	if (vma->vm_pgoff || size > b->map_size)
-		return -EINVAL;
 	if (READ_ONCE(b->dead))
 		return -ENODEV;
+	if (vma->vm_pgoff == NIO_MMAP_REGION >> PAGE_SHIFT)
+		return nio_region_mmap(b->region, vma);
+	if (vma->vm_pgoff || size > b->map_size)
+		return -EINVAL;
 	err = remap_vmalloc_range(vma, b->map, 0);
 	if (err)
 		return err;
@@ -94,13 +119,16 @@ static __poll_t nio_poll(struct file *f, poll_table *wait)
 	if (!b)
 		return EPOLLERR;
 	poll_wait(f, &b->wq, wait);
+	/* pairs with the RX producer's barrier: it sees the owner's NEED_WAKEUP or this sees
+	 * its head */
+	smp_mb();
 	if (READ_ONCE(b->dead))
 		return EPOLLERR;
-	if (READ_ONCE(b->tx->head) != READ_ONCE(b->tx_tail))
-		nio_ring_tx(b);
+	if (nio_tx_pending(b))
+		nio_tx_kick(b);
 	if (nio_ring_rx_ready(b))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (nio_ring_tx_room(b))
+	if (nio_tx_room(b))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }

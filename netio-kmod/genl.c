@@ -15,6 +15,9 @@ static const struct nla_policy nio_policy[NETIO_A_MAX + 1] = {
 	[NETIO_A_RX_SLOTS] = { .type = NLA_U32 },
 	[NETIO_A_TX_SLOTS] = { .type = NLA_U32 },
 	[NETIO_A_BUF_SIZE] = { .type = NLA_U32 },
+	[NETIO_A_NBUFS] = { .type = NLA_U32 },
+	[NETIO_A_REGION_OF] = { .type = NLA_U32 },
+	[NETIO_A_HEADROOM] = NLA_POLICY_MAX(NLA_U32, NIO_MAX_HEADROOM),
 	[NETIO_A_CLAIMS] = NLA_POLICY_NESTED_ARRAY(nio_claim_policy),
 };
 
@@ -42,6 +45,15 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 		{ NETIO_STAT_TX_BAD_DESC, &s->tx_bad_desc },
 		{ NETIO_STAT_TX_ERRORS, &s->tx_errors },
 		{ NETIO_STAT_RX_EXPIRED, &s->rx_expired },
+		{ NETIO_STAT_RX_NOBUF, &s->rx_nobuf },
+		{ NETIO_STAT_FILL_BAD, &s->fill_bad },
+		{ NETIO_STAT_TX_ZEROCOPY, &s->tx_zerocopy },
+		{ NETIO_STAT_TX_COPIED, &s->tx_copied },
+		{ NETIO_STAT_TX_PATH_COPIED, &s->tx_path_copied },
+		{ NETIO_STAT_COMP_LOST, &s->comp_lost },
+		{ NETIO_STAT_TX_KICKS, &s->tx_kicks },
+		{ NETIO_STAT_TX_POLLS, &s->tx_polls },
+		{ NETIO_STAT_RX_WAKEUPS, &s->rx_wakeups },
 	};
 	unsigned int i;
 
@@ -50,6 +62,9 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		if (nla_put_u64_64bit(msg, rows[i].type, READ_ONCE(*rows[i].v), NETIO_STAT_PAD))
 			return -EMSGSIZE;
+	if (nla_put_u64_64bit(msg, NETIO_STAT_TX_INFLIGHT, READ_ONCE(b->comp_reserved),
+			      NETIO_STAT_PAD))
+		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;
 }
@@ -85,13 +100,16 @@ static int nio_fill_geometry(struct sk_buff *msg, const struct nio_bind *b)
 {
 	if (nla_put_u32(msg, NETIO_A_RX_SLOTS, b->rx_slots) ||
 	    nla_put_u32(msg, NETIO_A_TX_SLOTS, b->tx_slots) ||
-	    nla_put_u32(msg, NETIO_A_NBUFS, b->nbufs) ||
-	    nla_put_u32(msg, NETIO_A_BUF_SIZE, b->buf_size) ||
-	    nla_put_u32(msg, NETIO_A_HEADROOM, NIO_RX_HEADROOM) ||
+	    nla_put_u32(msg, NETIO_A_NBUFS, b->region->nbufs) ||
+	    nla_put_u32(msg, NETIO_A_BUF_SIZE, b->region->buf_size) ||
+	    nla_put_u32(msg, NETIO_A_HEADROOM, b->headroom) ||
+	    nla_put_u32(msg, NETIO_A_REGION_ID, b->region->id) ||
 	    nla_put_u64_64bit(msg, NETIO_A_MAP_SIZE, b->map_size, NETIO_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_A_RX_OFF, b->rx_off, NETIO_A_PAD) ||
+	    nla_put_u64_64bit(msg, NETIO_A_FILL_OFF, b->fill_off, NETIO_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_A_TX_OFF, b->tx_off, NETIO_A_PAD) ||
-	    nla_put_u64_64bit(msg, NETIO_A_BUF_OFF, b->buf_off, NETIO_A_PAD))
+	    nla_put_u64_64bit(msg, NETIO_A_COMP_OFF, b->comp_off, NETIO_A_PAD) ||
+	    nla_put_u64_64bit(msg, NETIO_A_REGION_SIZE, b->region->size, NETIO_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -142,20 +160,57 @@ static int nio_check_slots(struct nlattr *a, u32 *out, struct netlink_ext_ack *e
 	return 0;
 }
 
-static int nio_check_geometry(struct genl_info *info, u32 *rx, u32 *tx, u32 *buf_size)
+static int nio_check_buffers(struct genl_info *info, struct nio_geometry *g)
 {
 	struct nlattr **a = info->attrs;
 
-	if (nio_check_slots(a[NETIO_A_RX_SLOTS], rx, info->extack) ||
-	    nio_check_slots(a[NETIO_A_TX_SLOTS], tx, info->extack))
-		return -EINVAL;
-	*buf_size = nio_attr_u32(a[NETIO_A_BUF_SIZE], NIO_DEF_BUF_SIZE);
-	if (*buf_size < NIO_MIN_BUF_SIZE || *buf_size > NIO_MAX_BUF_SIZE || *buf_size % 64) {
+	g->buf_size = nio_attr_u32(a[NETIO_A_BUF_SIZE], NIO_DEF_BUF_SIZE);
+	if (g->buf_size < NIO_MIN_BUF_SIZE || g->buf_size > NIO_MAX_BUF_SIZE || g->buf_size % 64) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[NETIO_A_BUF_SIZE],
 				    "buffer size: a multiple of 64 in [2048, 65536]");
 		return -EINVAL;
 	}
+	g->nbufs = nio_attr_u32(a[NETIO_A_NBUFS], 2 * (g->rx_slots + g->tx_slots));
+	if (g->nbufs < NIO_MIN_NBUFS || g->nbufs > NETIO_NBUFS_MAX ||
+	    (u64)g->nbufs * g->buf_size > NIO_MAX_MAP_SIZE) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[NETIO_A_NBUFS],
+				    "buffers: at least 64, at most 2^20 and 256 MiB");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* The region of the binding named by NETIO_A_REGION_OF, referenced. nio_lock held. */
+static int nio_share_region(struct genl_info *info, struct nio_geometry *g)
+{
+	struct nlattr *a = info->attrs[NETIO_A_REGION_OF];
+	struct nio_bind *other = nio_bind_find(nla_get_u32(a), genl_info_net(info));
+
+	if (!other) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "no such binding to share a region with");
+		return -ENOENT;
+	}
+	if (!nio_bind_may_change(other)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "that binding is owned by another process");
+		return -EPERM;
+	}
+	nio_region_get(other->region);
+	g->share = other->region;
+	return 0;
+}
+
+static int nio_check_geometry(struct genl_info *info, struct nio_geometry *g)
+{
+	struct nlattr **a = info->attrs;
+
+	memset(g, 0, sizeof(*g));
+	g->headroom = nio_attr_u32(a[NETIO_A_HEADROOM], NIO_RX_HEADROOM);
+	if (nio_check_slots(a[NETIO_A_RX_SLOTS], &g->rx_slots, info->extack) ||
+	    nio_check_slots(a[NETIO_A_TX_SLOTS], &g->tx_slots, info->extack))
+		return -EINVAL;
+	if (a[NETIO_A_REGION_OF])
+		return nio_share_region(info, g);
+	return nio_check_buffers(info, g);
 }
 
 /* Create the binding, or find the one a restarted owner comes back to. rtnl + nio_lock. */
@@ -165,7 +220,8 @@ static struct nio_bind *nio_bind_get_or_create(struct genl_info *info, struct ne
 	const char *name = nla_data(a[NETIO_A_BIND_NAME]);
 	u32 hold = nio_attr_u32(a[NETIO_A_HOLD_MS], NIO_DEF_HOLD_MS);
 	struct nio_bind *b = nio_bind_find_name(dev, name);
-	u32 rx, tx, buf_size;
+	struct nio_geometry g;
+	int err;
 
 	if (b) {
 		if (!nio_bind_may_change(b))
@@ -174,9 +230,10 @@ static struct nio_bind *nio_bind_get_or_create(struct genl_info *info, struct ne
 			b->hold_ms = hold;
 		return b;
 	}
-	if (nio_check_geometry(info, &rx, &tx, &buf_size))
-		return ERR_PTR(-EINVAL);
-	return nio_bind_create(dev, name, rx, tx, buf_size, hold);
+	err = nio_check_geometry(info, &g);
+	if (err)
+		return ERR_PTR(err);
+	return nio_bind_create(dev, name, &g, hold);
 }
 
 static int nio_nl_bind(struct sk_buff *skb, struct genl_info *info)

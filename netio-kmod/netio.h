@@ -2,6 +2,7 @@
 #ifndef NETIO_KMOD_H
 #define NETIO_KMOD_H
 
+#include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
@@ -21,11 +22,19 @@
 #define NIO_MAX_BUF_SIZE   65536u
 #define NIO_DEF_HOLD_MS	   60000u
 #define NIO_RX_HEADROOM	   64u
+#define NIO_MAX_HEADROOM   1024u /* at most half the smallest buffer */
 #define NIO_NIC_CLAIMS_MAX 256u
+#define NIO_MIN_NBUFS	   64u
+#define NIO_MAX_MAP_SIZE   (256ull << 20)
+
+/* Module parameters (tx.c). */
+extern unsigned int nio_tx_copybreak;
+extern unsigned int nio_tx_poll_us;
 
 /*
  * Locking, outermost first: genl_mutex (genl ops), rtnl, nio_lock (NIC list, binding idr,
- * claim tables, owner changes), nio_bind.tx_lock, nio_bind.rx_lock (spinlock, softirq).
+ * claim tables, owner changes), nio_bind.tx_lock (spinlock, softirq), nio_bind.rx_lock
+ * (spinlock, softirq), nio_bind.comp_lock (spinlock, irqsave: skbs are freed anywhere).
  * The rx_handler reads the claim table under RCU only.
  */
 extern struct mutex nio_lock;
@@ -81,7 +90,36 @@ struct nio_nic {
 struct nio_bind_stats {
 	u64 rx_packets, rx_bytes, rx_full, rx_trunc;
 	u64 tx_packets, tx_bytes, tx_bad_desc, tx_errors;
-	u64 rx_expired;
+	u64 rx_expired, rx_nobuf, fill_bad, rx_wakeups;	       /* rx_lock */
+	u64 tx_kicks, tx_polls;				       /* tx_lock */
+	u64 tx_zerocopy, tx_copied, tx_path_copied, comp_lost; /* comp_lock */
+};
+
+struct nio_bind;
+
+/* The completion state of one region buffer while an skb refers to its pages. */
+struct nio_txbuf {
+	struct ubuf_info ubuf;
+	struct nio_bind *bind; /* whose completion ring gets the buffer back */
+	bool copied;	       /* some skb path copied the frame (skb_copy_ubufs) */
+};
+
+/*
+ * The buffer region (UMEM): nbufs x buf_size bytes of vmalloc_user memory, mapped by the
+ * owners of every binding that uses it. The kernel's own state about the buffers is private:
+ * inflight has a bit per buffer an skb may still refer to; such a buffer is refused on TX
+ * (duplicate) and on fill (RX would write into a frame being sent). Lifetime: a kref held by
+ * each binding using it and each mapping.
+ */
+struct nio_region {
+	struct kref ref;
+	u32 id;
+	void *mem;
+	u64 size;
+	u32 nbufs, buf_size;
+	struct page **pages; /* pages[i]: the page at offset i * PAGE_SIZE */
+	unsigned long *inflight;
+	struct nio_txbuf *txbufs; /* indexed by buffer */
 };
 
 /*
@@ -106,27 +144,40 @@ struct nio_bind {
 	u32 hold_ms;
 	struct delayed_work hold_work;
 
-	void *map; /* vmalloc_user: nio_map_info, RX ring, TX ring, buffers */
-	u64 map_size, rx_off, tx_off, buf_off;
-	u32 rx_slots, tx_slots, nbufs, buf_size;
+	struct nio_region *region;
+	void *map; /* vmalloc_user: nio_map_info and the RX, fill, TX, completion rings */
+	u64 map_size, rx_off, fill_off, tx_off, comp_off;
+	u32 rx_slots, tx_slots;
+	u32 headroom; /* bytes in front of each RX frame */
 	struct nio_map_info *info;
-	struct nio_ring *rx, *tx;
-	u8 *bufs;
+	struct nio_ring *rx, *fill, *tx, *comp;
 
-	spinlock_t rx_lock; /* RX producer: rx_handler on any CPU */
+	spinlock_t rx_lock; /* RX producer and fill consumer: rx_handler on any CPU */
 	u32 rx_head;	    /* the kernel's RX producer index */
-	struct mutex tx_lock;
-	u32 tx_tail; /* the kernel's TX consumer index */
+	u32 fill_tail;	    /* the kernel's fill consumer index */
+	spinlock_t tx_lock; /* TX consumer: a kick, poll or the TX timer */
+	u32 tx_tail;	    /* the kernel's TX consumer index */
+	struct hrtimer tx_timer;
+	bool tx_polling;      /* tx_timer runs and NEED_WAKEUP is clear (tx_lock) */
+	spinlock_t comp_lock; /* completion producer: wherever an skb is freed */
+	u32 comp_head;	      /* the kernel's completion producer index */
+	u32 comp_reserved;    /* buffers taken from TX whose completion is still due */
 	struct nio_bind_stats stats;
 	struct nio_kept_stats __percpu *kept;
 	wait_queue_head_t wq;
 };
 
+/* Geometry of a new binding (and of its region unless it shares one). */
+struct nio_geometry {
+	u32 rx_slots, tx_slots, nbufs, buf_size, headroom;
+	struct nio_region *share; /* a region to use, referenced; NULL: create one */
+};
+
 /* bind.c */
 int nio_bind_init(void);
 void nio_bind_uninit(void);
-struct nio_bind *nio_bind_create(struct net_device *dev, const char *name, u32 rx_slots,
-				 u32 tx_slots, u32 buf_size, u32 hold_ms);
+struct nio_bind *nio_bind_create(struct net_device *dev, const char *name,
+				 const struct nio_geometry *g, u32 hold_ms);
 struct nio_bind *nio_bind_find(u32 id, const struct net *net);
 struct nio_bind *nio_bind_find_name(struct net_device *dev, const char *name);
 struct nio_bind *nio_bind_next(int *id, const struct net *net);
@@ -139,15 +190,27 @@ bool nio_bind_may_change(const struct nio_bind *b);
 u32 nio_bind_hold_state(const struct nio_bind *b, u32 *left_ms);
 void nio_bind_kept_sum(const struct nio_bind *b, struct nio_kept_stats *sum);
 
+/* region.c */
+struct nio_region *nio_region_create(u32 nbufs, u32 buf_size);
+void nio_region_get(struct nio_region *r);
+void nio_region_put(struct nio_region *r);
+int nio_region_mmap(struct nio_region *r, struct vm_area_struct *vma);
+u8 *nio_region_buf(const struct nio_region *r, u32 idx);
+
 /* ring.c */
-int nio_ring_alloc(struct nio_bind *b, u32 rx_slots, u32 tx_slots, u32 buf_size);
+int nio_ring_alloc(struct nio_bind *b, const struct nio_geometry *g);
 void nio_ring_free_mem(struct nio_bind *b);
 void nio_ring_republish(struct nio_bind *b);
 bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id);
 void nio_ring_rx_discard(struct nio_bind *b);
-int nio_ring_tx(struct nio_bind *b);
 bool nio_ring_rx_ready(struct nio_bind *b);
-bool nio_ring_tx_room(struct nio_bind *b);
+
+/* tx.c */
+void nio_tx_init(struct nio_bind *b);
+int nio_tx_kick(struct nio_bind *b);
+void nio_tx_stop(struct nio_bind *b);
+bool nio_tx_room(struct nio_bind *b);
+bool nio_tx_pending(struct nio_bind *b);
 
 /* claim.c */
 extern const struct nla_policy nio_claim_policy[NETIO_CLAIM_A_MAX + 1];

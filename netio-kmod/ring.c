@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The shared rings of a binding: layout, the RX producer and the TX consumer. */
-#include <linux/etherdevice.h>
-#include <linux/if_vlan.h>
+/* The shared rings of a binding: layout, and RX (fill ring in, one copy, RX ring out). */
+#include <linux/bitops.h>
 #include <linux/poll.h>
 #include <linux/skbuff.h>
 #include <linux/vmalloc.h>
@@ -10,13 +9,11 @@
 
 #include "netio.h"
 
-#define NIO_MAX_MAP_SIZE (256ull << 20)
-
-static void nio_ring_init_hdr(struct nio_ring *r, u32 num_slots)
+static void nio_ring_init_hdr(struct nio_ring *r, u32 num_slots, u32 slot_size)
 {
 	r->magic = NIO_RING_MAGIC;
 	r->hdr_size = sizeof(struct nio_ring);
-	r->slot_size = sizeof(struct nio_slot);
+	r->slot_size = slot_size;
 	r->num_slots = num_slots;
 }
 
@@ -30,35 +27,42 @@ static void nio_ring_init_info(struct nio_bind *b)
 	info->ifindex = b->ifindex;
 	info->map_size = b->map_size;
 	info->rx_off = b->rx_off;
+	info->fill_off = b->fill_off;
 	info->tx_off = b->tx_off;
-	info->buf_off = b->buf_off;
+	info->comp_off = b->comp_off;
+	info->region_size = b->region->size;
 	info->num_rx_slots = b->rx_slots;
 	info->num_tx_slots = b->tx_slots;
-	info->nbufs = b->nbufs;
-	info->buf_size = b->buf_size;
-	info->headroom = NIO_RX_HEADROOM;
+	info->nbufs = b->region->nbufs;
+	info->buf_size = b->region->buf_size;
+	info->headroom = b->headroom;
+	info->region_id = b->region->id;
 }
 
-int nio_ring_alloc(struct nio_bind *b, u32 rx_slots, u32 tx_slots, u32 buf_size)
+/* The rings' mapping; the region comes referenced in g (shared) or is created here. */
+int nio_ring_alloc(struct nio_bind *b, const struct nio_geometry *g)
 {
+	struct nio_region *r = g->share ?: nio_region_create(g->nbufs, g->buf_size);
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	b->region = r;
 	b->rx_off = nio_align_up(sizeof(struct nio_map_info), NIO_CACHELINE);
-	b->tx_off = nio_align_up(b->rx_off + nio_ring_bytes(rx_slots), NIO_CACHELINE);
-	b->buf_off = nio_align_up(b->tx_off + nio_ring_bytes(tx_slots), PAGE_SIZE);
-	b->nbufs = rx_slots + tx_slots;
-	b->map_size = nio_align_up(b->buf_off + (u64)b->nbufs * buf_size, PAGE_SIZE);
-	if (b->map_size > NIO_MAX_MAP_SIZE)
-		return -E2BIG;
+	b->fill_off = nio_align_up(b->rx_off + nio_ring_bytes(g->rx_slots), NIO_CACHELINE);
+	b->tx_off = nio_align_up(b->fill_off + nio_ring_idx_bytes(g->rx_slots), NIO_CACHELINE);
+	b->comp_off = nio_align_up(b->tx_off + nio_ring_bytes(g->tx_slots), NIO_CACHELINE);
+	b->map_size = nio_align_up(b->comp_off + nio_ring_idx_bytes(g->tx_slots), PAGE_SIZE);
 	b->map = vmalloc_user(b->map_size);
 	if (!b->map)
 		return -ENOMEM;
-	b->rx_slots = rx_slots;
-	b->tx_slots = tx_slots;
-	b->buf_size = buf_size;
+	b->rx_slots = g->rx_slots;
+	b->headroom = g->headroom;
+	b->tx_slots = g->tx_slots;
 	b->info = b->map;
 	b->rx = b->map + b->rx_off;
+	b->fill = b->map + b->fill_off;
 	b->tx = b->map + b->tx_off;
-	b->bufs = b->map + b->buf_off;
-	nio_ring_init_info(b);
+	b->comp = b->map + b->comp_off;
 	nio_ring_republish(b);
 	return 0;
 }
@@ -67,23 +71,35 @@ void nio_ring_free_mem(struct nio_bind *b)
 {
 	vfree(b->map);
 	b->map = NULL;
+	if (b->region)
+		nio_region_put(b->region);
+	b->region = NULL;
 }
 
 /*
  * Rewrite every kernel-owned field of the mapping from the private copies, undoing whatever a
- * previous owner scribbled there; called when an owner attaches.
+ * previous owner scribbled there; called when an owner attaches. Both doorbells start rung:
+ * the kernel wakes the new owner and waits for its first kick.
  */
 void nio_ring_republish(struct nio_bind *b)
 {
 	nio_ring_init_info(b);
-	nio_ring_init_hdr(b->rx, b->rx_slots);
-	nio_ring_init_hdr(b->tx, b->tx_slots);
+	nio_ring_init_hdr(b->rx, b->rx_slots, sizeof(struct nio_slot));
+	nio_ring_init_hdr(b->fill, b->rx_slots, sizeof(u32));
+	nio_ring_init_hdr(b->tx, b->tx_slots, sizeof(struct nio_slot));
+	nio_ring_init_hdr(b->comp, b->tx_slots, sizeof(u32));
+	WRITE_ONCE(b->rx->flags, NIO_RING_F_NEED_WAKEUP);
 	spin_lock_bh(&b->rx_lock);
 	smp_store_release(&b->rx->head, b->rx_head);
+	smp_store_release(&b->fill->tail, b->fill_tail);
 	spin_unlock_bh(&b->rx_lock);
-	mutex_lock(&b->tx_lock);
+	spin_lock_bh(&b->tx_lock);
 	smp_store_release(&b->tx->tail, b->tx_tail);
-	mutex_unlock(&b->tx_lock);
+	WRITE_ONCE(b->tx->flags, NIO_RING_F_NEED_WAKEUP);
+	spin_unlock_bh(&b->tx_lock);
+	spin_lock_irq(&b->comp_lock);
+	smp_store_release(&b->comp->head, b->comp_head);
+	spin_unlock_irq(&b->comp_lock);
 }
 
 static void nio_stat_add(u64 *counter, u64 v)
@@ -105,12 +121,12 @@ static u16 nio_rx_csum(const struct sk_buff *skb, u8 *frame, u32 mac_len, u32 le
 	return 0;
 }
 
-/* Copy the whole frame, link-layer header included, into buffer idx; returns the slot flags. */
+/* The one copy of RX: the whole frame, link-layer header included, into buffer idx. */
 static u16 nio_rx_copy(struct nio_bind *b, const struct sk_buff *skb, u32 idx, u32 *lenp)
 {
 	u32 mac_len = skb->data - skb_mac_header(skb);
-	u32 cap = b->buf_size - NIO_RX_HEADROOM;
-	u8 *frame = b->bufs + (u64)idx * b->buf_size + NIO_RX_HEADROOM;
+	u32 cap = b->region->buf_size - b->headroom;
+	u8 *frame = nio_region_buf(b->region, idx) + b->headroom;
 	u32 len = min_t(u32, mac_len + skb->len, cap);
 	u16 flags = 0;
 
@@ -127,29 +143,33 @@ static u16 nio_rx_copy(struct nio_bind *b, const struct sk_buff *skb, u32 idx, u
 	return flags;
 }
 
-/* Producer side of RX; runs in softirq on any CPU, so serialised by rx_lock. */
-bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id)
+/*
+ * A free buffer from the fill ring, or -1 when it is empty. Each entry is read once; an index
+ * out of range, or of a buffer an skb still refers to, is skipped and counted. rx_lock held.
+ */
+static s64 nio_fill_take(struct nio_bind *b)
 {
-	struct nio_slot *s;
-	u32 tail, idx, len = 0;
-	u16 flags;
-	int used;
+	/* pairs with the owner's release store of head after it wrote the entries */
+	u32 head = smp_load_acquire(&b->fill->head), mask = nio_ring_mask(b->rx_slots), idx;
+	int n = nio_ring_pending(head, b->fill_tail, b->rx_slots);
+	struct nio_region *r = b->region;
 
-	spin_lock(&b->rx_lock);
-	/* pairs with the consumer's release store of tail: slots before it are free again */
-	tail = smp_load_acquire(&b->rx->tail);
-	used = nio_ring_pending(b->rx_head, tail, b->rx_slots);
-	if (used < 0 || used == b->rx_slots) {
-		nio_stat_add(&b->stats.rx_full, 1);
-		WRITE_ONCE(b->info->rx_dropped_full, b->stats.rx_full);
-		spin_unlock(&b->rx_lock);
-		return false;
+	for (; n > 0; n--) {
+		idx = READ_ONCE(nio_ring_idx(b->fill)[b->fill_tail & mask]);
+		b->fill_tail++;
+		if (idx < r->nbufs && !test_bit(idx, r->inflight))
+			return idx;
+		nio_stat_add(&b->stats.fill_bad, 1);
 	}
-	idx = b->rx_head & nio_ring_mask(b->rx_slots);
-	flags = nio_rx_copy(b, skb, idx, &len);
-	s = &b->rx->slots[idx];
+	return -1;
+}
+
+static void nio_rx_publish(struct nio_bind *b, u32 idx, u32 len, u16 flags, u16 claim_id)
+{
+	struct nio_slot *s = &nio_ring_slots(b->rx)[b->rx_head & nio_ring_mask(b->rx_slots)];
+
 	WRITE_ONCE(s->buf_idx, idx);
-	WRITE_ONCE(s->off, NIO_RX_HEADROOM);
+	WRITE_ONCE(s->off, b->headroom);
 	WRITE_ONCE(s->len, len);
 	WRITE_ONCE(s->flags, flags);
 	WRITE_ONCE(s->claim, claim_id);
@@ -157,12 +177,58 @@ bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 clai
 	WRITE_ONCE(b->rx_head, b->rx_head + 1); /* poll reads it without rx_lock */
 	/* pairs with the consumer's acquire load of head: the slot and its buffer are written */
 	smp_store_release(&b->rx->head, b->rx_head);
+	/* the buffer is in RX before it leaves fill: a restarted owner counting both rings in
+	 * this order sees it at least once (netiod rebuilds its free list from them) */
+	smp_store_release(&b->fill->tail, b->fill_tail);
+}
+
+static bool nio_rx_refuse(struct nio_bind *b, bool nobuf)
+{
+	if (nobuf)
+		nio_stat_add(&b->stats.rx_nobuf, 1);
+	nio_stat_add(&b->stats.rx_full, 1);
+	WRITE_ONCE(b->info->rx_dropped_full, b->stats.rx_full);
+	spin_unlock(&b->rx_lock);
+	return false;
+}
+
+/* The doorbell of RX: wake the owner only if it said it goes to sleep (ring.h). */
+static void nio_rx_wake(struct nio_bind *b)
+{
+	/* pairs with the owner's barrier between setting the flag and re-reading head */
+	smp_mb();
+	if (!(READ_ONCE(b->rx->flags) & NIO_RING_F_NEED_WAKEUP))
+		return;
+	if (wq_has_sleeper(&b->wq)) {
+		nio_stat_add(&b->stats.rx_wakeups, 1);
+		wake_up_interruptible_poll(&b->wq, EPOLLIN | EPOLLRDNORM);
+	}
+}
+
+/* Producer side of RX; runs in softirq on any CPU, so serialised by rx_lock. */
+bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id)
+{
+	u32 tail, len = 0;
+	u16 flags;
+	s64 idx;
+	int used;
+
+	spin_lock(&b->rx_lock);
+	/* pairs with the consumer's release store of tail: slots before it are free again */
+	tail = smp_load_acquire(&b->rx->tail);
+	used = nio_ring_pending(b->rx_head, tail, b->rx_slots);
+	if (used < 0 || used == b->rx_slots)
+		return nio_rx_refuse(b, false);
+	idx = nio_fill_take(b);
+	if (idx < 0)
+		return nio_rx_refuse(b, true);
+	flags = nio_rx_copy(b, skb, idx, &len);
+	nio_rx_publish(b, idx, len, flags, claim_id);
 	nio_stat_add(&b->stats.rx_packets, 1);
 	nio_stat_add(&b->stats.rx_bytes, len);
 	WRITE_ONCE(b->info->rx_packets, b->stats.rx_packets);
 	spin_unlock(&b->rx_lock);
-	if (wq_has_sleeper(&b->wq))
-		wake_up_interruptible_poll(&b->wq, EPOLLIN | EPOLLRDNORM);
+	nio_rx_wake(b);
 	return true;
 }
 
@@ -184,112 +250,7 @@ void nio_ring_rx_discard(struct nio_bind *b)
 	spin_unlock_bh(&b->rx_lock);
 }
 
-static void nio_tx_bad(struct nio_bind *b)
-{
-	nio_stat_add(&b->stats.tx_bad_desc, 1);
-	WRITE_ONCE(b->info->tx_bad_desc, b->stats.tx_bad_desc);
-}
-
-/* Read a user-written descriptor exactly once into a private copy. */
-static void nio_tx_read_desc(const struct nio_slot *s, struct nio_slot *d)
-{
-	d->buf_idx = READ_ONCE(s->buf_idx);
-	d->off = READ_ONCE(s->off);
-	d->len = READ_ONCE(s->len);
-	d->flags = READ_ONCE(s->flags);
-	d->claim = READ_ONCE(s->claim);
-	d->reserved = READ_ONCE(s->reserved);
-}
-
-static struct sk_buff *nio_tx_skb(struct nio_bind *b, struct net_device *dev,
-				  const struct nio_slot *d)
-{
-	unsigned int reserve = LL_RESERVED_SPACE(dev);
-	struct sk_buff *skb;
-
-	skb = alloc_skb(reserve + d->len, GFP_KERNEL | __GFP_NOWARN);
-	if (!skb)
-		return NULL;
-	skb_reserve(skb, reserve);
-	skb_put_data(skb, b->bufs + (u64)d->buf_idx * b->buf_size + d->off, d->len);
-	skb->dev = dev;
-	skb_reset_mac_header(skb);
-	skb_set_network_header(skb, ETH_HLEN);
-	skb->protocol = eth_hdr(skb)->h_proto;
-	skb->ip_summed = CHECKSUM_NONE;
-	return skb;
-}
-
-static void nio_tx_one(struct nio_bind *b, struct net_device *dev, const struct nio_slot *s)
-{
-	struct nio_slot d;
-	struct sk_buff *skb;
-	int rc;
-
-	nio_tx_read_desc(s, &d);
-	if (nio_tx_desc_check(&d, b->nbufs, b->buf_size, ETH_HLEN) != NIO_DESC_OK) {
-		nio_tx_bad(b);
-		return;
-	}
-	if (d.len > dev->mtu + dev->hard_header_len + VLAN_HLEN || !netif_running(dev)) {
-		nio_stat_add(&b->stats.tx_errors, 1);
-		return;
-	}
-	skb = nio_tx_skb(b, dev, &d);
-	if (!skb) {
-		nio_stat_add(&b->stats.tx_errors, 1);
-		return;
-	}
-	/* net_xmit_eval() evaluates its argument twice: keep the call out of it */
-	rc = dev_queue_xmit(skb);
-	if (net_xmit_eval(rc)) {
-		nio_stat_add(&b->stats.tx_errors, 1);
-		return;
-	}
-	nio_stat_add(&b->stats.tx_packets, 1);
-	nio_stat_add(&b->stats.tx_bytes, d.len);
-}
-
-/* Consumer side of TX: send every slot the owner published; returns how many were taken. */
-int nio_ring_tx(struct nio_bind *b)
-{
-	u32 head, i, mask = nio_ring_mask(b->tx_slots);
-	int n;
-
-	mutex_lock(&b->tx_lock);
-	if (!b->dev) {
-		mutex_unlock(&b->tx_lock);
-		return -ENODEV;
-	}
-	/* pairs with the producer's release store of head: the slots before it are written */
-	head = smp_load_acquire(&b->tx->head);
-	n = nio_ring_pending(head, b->tx_tail, b->tx_slots);
-	if (n < 0) {
-		nio_tx_bad(b);
-		mutex_unlock(&b->tx_lock);
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		nio_tx_one(b, b->dev, &b->tx->slots[(b->tx_tail + i) & mask]);
-		if ((i & 63) == 63)
-			cond_resched();
-	}
-	WRITE_ONCE(b->tx_tail, b->tx_tail + n); /* poll reads it without tx_lock */
-	/* pairs with the producer's acquire load of tail: these slots may be reused */
-	smp_store_release(&b->tx->tail, b->tx_tail);
-	WRITE_ONCE(b->info->tx_packets, b->stats.tx_packets);
-	mutex_unlock(&b->tx_lock);
-	return n;
-}
-
 bool nio_ring_rx_ready(struct nio_bind *b)
 {
 	return READ_ONCE(b->rx_head) != READ_ONCE(b->rx->tail);
-}
-
-bool nio_ring_tx_room(struct nio_bind *b)
-{
-	int used = nio_ring_pending(READ_ONCE(b->tx->head), READ_ONCE(b->tx_tail), b->tx_slots);
-
-	return used >= 0 && used < b->tx_slots;
 }

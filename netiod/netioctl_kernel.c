@@ -38,7 +38,12 @@ static const char *const stat_names[] = {
 	[NETIO_STAT_RX_FULL] = "rx_full",	[NETIO_STAT_RX_TRUNC] = "rx_trunc",
 	[NETIO_STAT_RX_EXPIRED] = "rx_expired", [NETIO_STAT_TX_PACKETS] = "tx_packets",
 	[NETIO_STAT_TX_BYTES] = "tx_bytes",	[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc",
-	[NETIO_STAT_TX_ERRORS] = "tx_errors",
+	[NETIO_STAT_TX_ERRORS] = "tx_errors",	[NETIO_STAT_RX_NOBUF] = "rx_nobuf",
+	[NETIO_STAT_FILL_BAD] = "fill_bad",	[NETIO_STAT_TX_ZEROCOPY] = "tx_zerocopy",
+	[NETIO_STAT_TX_COPIED] = "tx_copied",	[NETIO_STAT_TX_INFLIGHT] = "tx_inflight",
+	[NETIO_STAT_COMP_LOST] = "comp_lost",	[NETIO_STAT_TX_KICKS] = "tx_kicks",
+	[NETIO_STAT_TX_POLLS] = "tx_polls",	[NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",
+	[NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
 };
 
 static const char *const kept_names[] = {
@@ -149,7 +154,7 @@ static int open_family(struct kctl *k)
 
 /* ---------------------------------------------------------------- replies as JSON */
 
-#define COUNTERS_MAX 16
+#define COUNTERS_MAX 32
 _Static_assert(NETIO_STAT_MAX < COUNTERS_MAX && NETIO_KEPT_MAX < COUNTERS_MAX, "counter nests");
 
 static json_t *counters(struct nlattr *nest, int max, const char *const *names, size_t nnames)

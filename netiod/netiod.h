@@ -693,6 +693,10 @@ void nio_pool_put(struct nio_pool *pool, struct nio_pkt *p);
 /* region.c */
 struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t buf_size,
 				     unsigned nworkers, char *err, size_t errlen);
+struct nio_region *nio_region_adopt(const char *name, void *mem, uint32_t nbufs, uint32_t buf_size,
+				    unsigned nworkers, const uint8_t *busy, char *err,
+				    size_t errlen);
+void nio_region_take(struct nio_region *r, const uint8_t *busy);
 struct nio_region *nio_region_of(const struct nio_pkt *p);
 struct nio_pkt *nio_region_pkt(struct nio_region *r, uint64_t off);
 struct nio_pkt *nio_region_get(struct nio_region *r, unsigned w);

@@ -25,8 +25,10 @@
  * and continues from their indices; packets queued meanwhile are not lost. Buffers are as big
  * as a pool packet, so every frame a pipeline sends fits a TX buffer.
  */
-#define KMOD_BUF_SIZE	NIO_PKT_BUF_SIZE
-#define KMOD_CLAIM_BITS 6 /* claim id = pipeline id << 6 | index within the pipeline */
+#define KMOD_BUF_SIZE	4096u /* a power of two, as the region layer wants (region.c) */
+#define KMOD_NBUFS	8192u /* of a new region, shared by every kmod port (32 MiB) */
+#define KMOD_FILL_KEEP	256u  /* a worker's free buffers the fill ring leaves for TX copies */
+#define KMOD_CLAIM_BITS 6     /* claim id = pipeline id << 6 | index within the pipeline */
 
 _Static_assert(KMOD_BUF_SIZE % 64 == 0, "the module wants buffers in multiples of 64");
 _Static_assert(NIO_MAX_PIPELINES << KMOD_CLAIM_BITS <= 65536, "claim ids are 16 bits");
@@ -39,6 +41,21 @@ static const struct nio_kmod_opts *opts_of(const struct nio_port *port)
 	return (const struct nio_kmod_opts *)(const void *)port->opts;
 }
 
+/*
+ * A netio.ko buffer region as netiod's region layer (region.c) sees it: packets are processed
+ * in place in it and a forward between two kmod ports on it is a descriptor move. The first
+ * kmod port's binding creates it, the others bind with NETIO_A_REGION_OF; a restarted netiod
+ * finds each binding's region by its id. Control thread only.
+ */
+struct kregion {
+	uint32_t kid;	  /* the module's region id */
+	uint32_t bind_id; /* a binding that uses it, for NETIO_A_REGION_OF */
+	unsigned users;
+	struct nio_region *r;
+};
+
+static struct kregion kregions[NIO_MAX_REGIONS];
+
 struct kmod {
 	struct nl_sock *sk;
 	int family;
@@ -49,13 +66,16 @@ struct kmod {
 	uint32_t hold_state; /* enum netio_hold_state as found at bind time */
 	uint8_t *map;
 	size_t map_size;
-	struct nio_ring *rx, *tx;
-	uint8_t *bufs;
+	struct nio_ring *rx, *fill, *tx, *comp;
+	struct kregion *kr; /* the buffer region, shared with the other kmod ports on it */
+	uint8_t *held;	    /* held[i]: buffer i is in this binding's rings or its skbs */
+	size_t region_size;
 	/* geometry copied once from nio_map_info and checked, never re-read */
-	uint32_t rx_slots, tx_slots, nbufs, buf_size;
-	uint32_t rx_tail, tx_head; /* this side's indices */
-	uint64_t rx_full_seen;	   /* the module's rx_dropped_full at the last ring_stats */
-	bool tx_pending;	   /* slots published since the last kick */
+	uint32_t rx_slots, tx_slots, nbufs, buf_size, headroom, region_id;
+	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
+	uint64_t rx_full_seen; /* the module's rx_dropped_full at the last ring_stats */
+	bool tx_pending;       /* slots published since the last doorbell check */
+	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
 };
 
 /* ---------------------------------------------------------------- generic netlink */
@@ -175,6 +195,13 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	nla_put_string(m, NETIO_A_BIND_NAME, name);
 	nla_put_u32(m, NETIO_A_HOLD_MS, opts_of(port)->hold_ms);
 	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
+	nla_put_u32(m, NETIO_A_NBUFS, KMOD_NBUFS);
+	nla_put_u32(m, NETIO_A_HEADROOM, NIO_PKT_HEADROOM);
+	for (unsigned i = 0; i < NIO_MAX_REGIONS; i++)
+		if (kregions[i].users) {
+			nla_put_u32(m, NETIO_A_REGION_OF, kregions[i].bind_id);
+			break;
+		}
 	if (slots) {
 		nla_put_u32(m, NETIO_A_RX_SLOTS, slots);
 		nla_put_u32(m, NETIO_A_TX_SLOTS, slots);
@@ -187,10 +214,17 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	return 0;
 }
 
-static bool ring_fits(const struct kmod *k, uint64_t off, uint32_t slots)
+static bool ring_fits(const struct kmod *k, uint64_t off, uint64_t bytes)
 {
-	return nio_ring_valid_size(slots) && off % NIO_CACHELINE == 0 &&
-	       off + nio_ring_bytes(slots) <= k->map_size;
+	return off % NIO_CACHELINE == 0 && off + bytes <= k->map_size;
+}
+
+static void set_rings(struct kmod *k, const struct nio_map_info *info)
+{
+	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
+	k->fill = (struct nio_ring *)(void *)(k->map + info->fill_off);
+	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
+	k->comp = (struct nio_ring *)(void *)(k->map + info->comp_off);
 }
 
 /* Copy the geometry out of the shared page once and check it against the mapping. */
@@ -205,36 +239,147 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	k->tx_slots = info->num_tx_slots;
 	k->nbufs = info->nbufs;
 	k->buf_size = info->buf_size;
-	if (!ring_fits(k, info->rx_off, k->rx_slots) || !ring_fits(k, info->tx_off, k->tx_slots) ||
-	    k->nbufs < k->rx_slots + k->tx_slots ||
-	    info->buf_off + (uint64_t)k->nbufs * k->buf_size > k->map_size)
+	k->region_size = (size_t)info->region_size;
+	k->headroom = info->headroom;
+	k->region_id = info->region_id;
+	if (!nio_ring_valid_size(k->rx_slots) || !nio_ring_valid_size(k->tx_slots) ||
+	    !ring_fits(k, info->rx_off, nio_ring_bytes(k->rx_slots)) ||
+	    !ring_fits(k, info->fill_off, nio_ring_idx_bytes(k->rx_slots)) ||
+	    !ring_fits(k, info->tx_off, nio_ring_bytes(k->tx_slots)) ||
+	    !ring_fits(k, info->comp_off, nio_ring_idx_bytes(k->tx_slots)) || !k->nbufs ||
+	    (uint64_t)k->nbufs * k->buf_size > k->region_size)
 		return nio_err(err, errlen, "inconsistent ring geometry");
-	if (k->buf_size < KMOD_BUF_SIZE)
+	if (k->buf_size != KMOD_BUF_SIZE || k->headroom < NIO_PKT_HEADROOM)
 		return snprintf(err, errlen,
-				"binding has %u-byte buffers, %u needed (netioctl kernel unbind "
-				"the binding)",
-				k->buf_size, KMOD_BUF_SIZE),
+				"binding has %u-byte buffers and %u bytes of headroom, %u and %u "
+				"needed (netioctl kernel unbind the binding)",
+				k->buf_size, k->headroom, KMOD_BUF_SIZE, NIO_PKT_HEADROOM),
 		       -1;
-	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
-	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
-	k->bufs = k->map + info->buf_off;
+	set_rings(k, info);
 	return 0;
 }
 
 /* Continue from the indices a previous owner left, unless they make no sense. */
 static void resume_indices(struct kmod *k)
 {
-	uint32_t rx_head = nio_ring_load_acquire(&k->rx->head);
-	uint32_t tx_tail = nio_ring_load_acquire(&k->tx->tail);
-
 	k->rx_tail = k->rx->tail;
-	if (nio_ring_pending(rx_head, k->rx_tail, k->rx_slots) < 0)
-		k->rx_tail = rx_head;
+	if (nio_ring_pending(nio_ring_load_acquire(&k->rx->head), k->rx_tail, k->rx_slots) < 0)
+		k->rx_tail = k->rx->head;
+	k->fill_head = k->fill->head;
+	if (nio_ring_pending(k->fill_head, nio_ring_load_acquire(&k->fill->tail), k->rx_slots) < 0)
+		k->fill_head = k->fill->tail;
 	k->tx_head = k->tx->head;
-	if (nio_ring_pending(k->tx_head, tx_tail, k->tx_slots) < 0)
-		k->tx_head = tx_tail;
+	if (nio_ring_pending(k->tx_head, nio_ring_load_acquire(&k->tx->tail), k->tx_slots) < 0)
+		k->tx_head = k->tx->tail;
+	k->comp_tail = k->comp->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&k->comp->head), k->comp_tail, k->tx_slots) < 0)
+		k->comp_tail = k->comp->head;
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	nio_ring_store_release(&k->fill->head, k->fill_head);
 	nio_ring_store_release(&k->tx->head, k->tx_head);
+	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+}
+
+static void mark(uint8_t *busy, const struct kmod *k, uint32_t idx)
+{
+	if (idx < k->nbufs)
+		busy[idx] = 1;
+}
+
+/* Buffers a ring names between two indices; slot_of picks the index out of entry i. */
+static void mark_descs(uint8_t *busy, const struct kmod *k, struct nio_ring *r, uint32_t from,
+		       uint32_t to, uint32_t slots)
+{
+	for (uint32_t i = from; nio_ring_pending(to, i, slots) > 0 && i != to; i++)
+		mark(busy, k, nio_ring_slots(r)[i & (slots - 1)].buf_idx);
+}
+
+static void mark_idx(uint8_t *busy, const struct kmod *k, struct nio_ring *r, uint32_t from,
+		     uint32_t to, uint32_t slots)
+{
+	for (uint32_t i = from; nio_ring_pending(to, i, slots) > 0 && i != to; i++)
+		mark(busy, k, nio_ring_idx(r)[i & (slots - 1)]);
+}
+
+/*
+ * The buffers the module holds for this binding: every buffer its rings name or an skb holds.
+ * Read in the kernel's order (TX, fill, RX, then what is in flight, then the completions) so a
+ * buffer moving meanwhile is seen at least once (ring.h). The rest of the region is netiod's.
+ */
+static int busy_map(struct kmod *k, uint8_t *busy, char *err, size_t errlen)
+{
+	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
+
+	if (!inflight)
+		return nio_err(err, errlen, "out of memory");
+	mark_descs(busy, k, k->tx, nio_ring_load_acquire(&k->tx->tail), k->tx_head, k->tx_slots);
+	mark_idx(busy, k, k->fill, nio_ring_load_acquire(&k->fill->tail), k->fill_head,
+		 k->rx_slots);
+	mark_descs(busy, k, k->rx, k->rx_tail, nio_ring_load_acquire(&k->rx->head), k->rx_slots);
+	if (ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+		free(inflight);
+		return nio_err(err, errlen, "buffers in flight: %s", strerror(errno));
+	}
+	for (uint32_t i = 0; i < k->nbufs; i++)
+		busy[i] |= (uint8_t)(inflight[i / 64] >> (i % 64) & 1);
+	mark_idx(busy, k, k->comp, k->comp_tail, nio_ring_load_acquire(&k->comp->head),
+		 k->tx_slots);
+	free(inflight);
+	return 0;
+}
+
+static struct kregion *kregion_find(uint32_t kid)
+{
+	for (unsigned i = 0; i < NIO_MAX_REGIONS; i++)
+		if (kregions[i].users && kregions[i].kid == kid)
+			return &kregions[i];
+	return NULL;
+}
+
+/* Map the binding's region and hand it to the region layer, unless another port did. */
+static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errlen)
+{
+	struct kregion *kr = kregion_find(k->region_id);
+	void *mem;
+
+	if (kr) {
+		/* a restarted netiod's second port on the region: what this binding's rings
+		 * hold is out too (a fresh binding, a reload's, holds nothing, and the lists
+		 * the running workers use stay untouched) */
+		if (memchr(k->held, 1, k->nbufs))
+			nio_region_take(kr->r, k->held);
+		kr->users++;
+		k->kr = kr;
+		return 0;
+	}
+	for (kr = kregions; kr < kregions + NIO_MAX_REGIONS && kr->users; kr++)
+		;
+	if (kr == kregions + NIO_MAX_REGIONS)
+		return nio_err(err, errlen, "more than %d netio.ko regions", NIO_MAX_REGIONS);
+	mem = mmap(NULL, (size_t)k->nbufs * k->buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd,
+		   (off_t)NIO_MMAP_REGION);
+	if (mem == MAP_FAILED)
+		return nio_err(err, errlen, "mmap of the buffer region (%zu bytes): %s",
+			       k->region_size, strerror(errno));
+	kr->r = nio_region_adopt("kmod", mem, k->nbufs, k->buf_size, nworkers, k->held, err,
+				 errlen);
+	if (!kr->r) {
+		munmap(mem, (size_t)k->nbufs * k->buf_size);
+		return -1;
+	}
+	kr->kid = k->region_id;
+	kr->bind_id = k->bind_id;
+	kr->users = 1;
+	k->kr = kr;
+	return 0;
+}
+
+static void kregion_put(struct kregion *kr)
+{
+	if (--kr->users)
+		return;
+	nio_region_unref(kr->r);
+	kr->r = NULL;
 }
 
 static int attach_map(struct kmod *k, char *err, size_t errlen)
@@ -258,7 +403,10 @@ static int attach_map(struct kmod *k, char *err, size_t errlen)
 	if (check_geometry(k, err, errlen) < 0)
 		return -1;
 	resume_indices(k);
-	return 0;
+	k->held = calloc(k->nbufs, 1);
+	if (!k->held)
+		return nio_err(err, errlen, "out of memory");
+	return busy_map(k, k->held, err, errlen);
 }
 
 /* ---------------------------------------------------------------- claims */
@@ -386,6 +534,22 @@ static void unbind_port(struct kmod *k, const struct nio_port *port)
 		log_info("port %s: netio.ko binding %u released", port->name, k->bind_id);
 }
 
+/* The binding is gone: what its rings held is netiod's again, but for the buffers skbs
+ * still hold (their completions would go to the destroyed binding: they stay out). */
+static void give_back(struct kmod *k)
+{
+	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
+
+	if (!k->kr || !inflight || ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+		free(inflight);
+		return;
+	}
+	for (uint32_t i = 0; i < k->nbufs; i++)
+		if (k->held[i] && !(inflight[i / 64] >> (i % 64) & 1))
+			nio_region_put(k->kr->r, &k->kr->r->pkts[i]);
+	free(inflight);
+}
+
 static void kmod_close(struct nio_port *port)
 {
 	struct kmod *k = port->priv;
@@ -394,10 +558,15 @@ static void kmod_close(struct nio_port *port)
 		return;
 	/* On exit the binding stays for its hold time: a restarted netiod continues from the
 	 * rings. A port that was never fully opened leaves whatever binding it found alone. */
-	if (port->open && !keep_bindings && k->sk && !atomic_load(&port->gone))
+	if (port->open && !keep_bindings && k->sk && !atomic_load(&port->gone)) {
 		unbind_port(k, port);
+		give_back(k);
+	}
+	if (k->kr)
+		kregion_put(k->kr);
 	if (k->map)
 		munmap(k->map, k->map_size);
+	free(k->held);
 	if (k->fd >= 0)
 		close(k->fd);
 	if (k->sk)
@@ -409,6 +578,7 @@ static void kmod_close(struct nio_port *port)
 static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 {
 	struct kmod *k = calloc(1, sizeof(*k));
+	unsigned nworkers = port->nqueues ? port->nqueues : 1;
 
 	if (!k)
 		return nio_err(err, errlen, "out of memory");
@@ -421,11 +591,12 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 		goto err;
 	}
 	if (nio_dev_info(port, err, errlen) < 0 || nl_open(k, err, errlen) < 0 ||
-	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0)
+	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0 ||
+	    kregion_get(k, nworkers, err, errlen) < 0)
 		goto err;
 	nio_dev_addrs(port);
-	log_info("port %s: netio.ko binding %u on %s, %u/%u slots%s", port->name, k->bind_id,
-		 port->device, k->rx_slots, k->tx_slots,
+	log_info("port %s: netio.ko binding %u on %s, %u/%u slots, region %u%s", port->name,
+		 k->bind_id, port->device, k->rx_slots, k->tx_slots, k->region_id,
 		 k->hold_state == NETIO_HOLD_EXPIRED
 			 ? " (taken over past its hold time: its queue was discarded, its secure "
 			   "claims dropped meanwhile)"
@@ -436,29 +607,82 @@ err:
 	return -1;
 }
 
-/* Copy one RX slot into a pool packet; false if the slot is unusable (counted). */
-static bool rx_copy(struct nio_port *port, const struct kmod *k, const struct nio_slot *s,
-		    struct nio_pkt *p)
+/* Keep the fill ring stocked from the polling worker's free list of the region, leaving
+ * that worker a few buffers for TX copies. */
+static void fill_top(struct kmod *k)
 {
-	uint32_t buf_idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
+	struct nio_region *r = k->kr->r;
+	uint32_t used = nio_ring_used(k->fill_head, nio_ring_load_acquire(&k->fill->tail));
+	unsigned w = nio_worker_self();
 
-	if (buf_idx >= k->nbufs || (uint64_t)off + len > k->buf_size || len > NIO_PKT_MAX_FRAME ||
-	    (s->flags & NIO_SLOT_F_TRUNC)) {
-		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
-		return false;
+	if (used > k->rx_slots)
+		return; /* a tail only a bug or a scribbler makes: leave the ring alone */
+	for (; used < k->rx_slots && r->free[w].n > KMOD_FILL_KEEP; used++) {
+		struct nio_pkt *p = nio_region_get(r, w);
+
+		k->held[p->buf_idx] = 1;
+		nio_ring_idx(k->fill)[k->fill_head++ & (k->rx_slots - 1)] = p->buf_idx;
 	}
-	memcpy(p->data, k->bufs + (uint64_t)buf_idx * k->buf_size + off, len);
+	/* release: the entries are written before the kernel may see the new head */
+	nio_ring_store_release(&k->fill->head, k->fill_head);
+}
+
+/* Buffers the kernel is done sending go home (over a back ring if another worker owns them). */
+static void comp_drain(struct kmod *k)
+{
+	/* acquire: pairs with the kernel's release store of head after it wrote the entries */
+	uint32_t head = nio_ring_load_acquire(&k->comp->head), idx;
+
+	if (nio_ring_pending(head, k->comp_tail, k->tx_slots) < 0)
+		return;
+	for (; k->comp_tail != head; k->comp_tail++) {
+		idx = nio_ring_idx(k->comp)[k->comp_tail & (k->tx_slots - 1)];
+		if (idx < k->nbufs && k->held[idx]) {
+			k->held[idx] = 0;
+			nio_worker_pkt_free(&k->kr->r->pkts[idx]);
+		}
+	}
+	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+}
+
+/* The RX slot's buffer as a packet, in place; NULL if the slot is unusable (counted). */
+static struct nio_pkt *rx_take(struct nio_port *port, struct kmod *k, const struct nio_slot *s)
+{
+	uint32_t idx = s->buf_idx, off = s->off, len = s->len, claim = s->claim;
+	uint16_t flags = s->flags;
+	struct nio_pkt *p;
+
+	if (idx >= k->nbufs || !k->held[idx]) {
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
+		return NULL; /* not a buffer this binding was given: leave it alone */
+	}
+	k->held[idx] = 0;
+	p = &k->kr->r->pkts[idx];
+	if (off < NIO_PKT_HEADROOM || (uint64_t)off + len > k->buf_size || len < 14 ||
+	    (flags & NIO_SLOT_F_TRUNC)) {
+		nio_port_stats(port)->drops[NIO_DROP_OVERSIZE]++;
+		nio_worker_pkt_free(p);
+		return NULL;
+	}
+	/* as nio_region_get would: a buffer a previous netiod gave the kernel was never got here */
+	p->data = p->buf + off;
 	p->len = len;
+	p->flags = 0;
+	p->l3_off = p->l4_off = 0;
+	p->out_port = NIO_PORT_NONE;
+	p->flow = NULL;
+	p->svc_state = NULL;
+	p->user = 0;
 	p->in_port = port->id;
 	/* the classifier checks the hint before it trusts it (nio_classify_hint) */
 	p->claim_hint =
 		NIO_CLAIM_ID(claim >> KMOD_CLAIM_BITS, claim & ((1u << KMOD_CLAIM_BITS) - 1)) + 1;
 	nio_port_stats(port)->rx_packets++;
-	nio_port_stats(port)->rx_copies++;
 	nio_port_stats(port)->rx_bytes += len;
-	return true;
+	return p;
 }
 
+/* Frames come in place: the packet is the RX buffer the module copied the frame into. */
 static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
 			      uint16_t max)
 {
@@ -468,44 +692,81 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 	uint64_t now = 0;
 	uint16_t n = 0;
 
+	(void)pool;
+	if (k->sleeping) {
+		k->sleeping = false;
+		__atomic_store_n(&k->rx->flags, 0, __ATOMIC_RELAXED);
+	}
 	if (nio_ring_pending(head, k->rx_tail, k->rx_slots) < 0)
 		return 0;
-	while (n < max && k->rx_tail != head) {
-		struct nio_pkt *p = nio_pool_get(pool);
+	for (; n < max && k->rx_tail != head; k->rx_tail++) {
+		struct nio_pkt *p = rx_take(port, k, &nio_ring_slots(k->rx)[k->rx_tail & mask]);
 
-		if (!p) {
-			/* leave the rest queued in the ring: the kernel counts it if it fills */
-			nio_port_stats(port)->drops[NIO_DROP_NO_BUFFER]++;
-			break;
-		}
-		if (rx_copy(port, k, &k->rx->slots[k->rx_tail & mask], p)) {
-			now = now ? now : nio_now_ns();
-			p->ts_ns = now;
-			pkts[n++] = p;
-		} else {
-			nio_pool_put(pool, p);
-		}
-		k->rx_tail++;
+		if (!p)
+			continue;
+		now = now ? now : nio_now_ns();
+		p->ts_ns = now;
+		pkts[n++] = p;
 	}
-	/* release: the slots we copied may be overwritten from now on */
+	/* release: the slots we read may be overwritten from now on */
 	nio_ring_store_release(&k->rx->tail, k->rx_tail);
+	fill_top(k);
 	return n;
 }
 
-/* The TX slot at tx_head is free, kicking the kernel once if the ring was full. */
-static bool tx_room(struct nio_port *port, struct kmod *k, bool *kicked)
+/* Ring the TX doorbell if the kernel is not draining the ring on its own. */
+static void tx_doorbell(struct kmod *k)
 {
-	/* acquire: pairs with the kernel's release store of tail once it copied the slots */
-	if (nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots)
+	if (!k->tx_pending)
+		return;
+	k->tx_pending = false;
+	/* flag clear after our head was published: the kernel's TX timer will see that head */
+	if (!nio_ring_needs_wakeup(k->tx))
+		return;
+	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
+	(void)ioctl(k->fd, NETIO_IOC_KICK);
+}
+
+static bool tx_has_room(struct kmod *k)
+{
+	/* acquire: pairs with the kernel's release store of tail once it took the slots */
+	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
+}
+
+/* A TX slot at tx_head, kicking the kernel once if the ring is full. */
+static bool tx_room(struct kmod *k, bool *kicked)
+{
+	if (tx_has_room(k))
 		return true;
 	if (*kicked)
 		return false;
 	*kicked = true;
-	port->ops->flush(port);
-	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
+	nio_ring_store_release(&k->tx->head, k->tx_head);
+	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	comp_drain(k);
+	return tx_has_room(k);
 }
 
-/* Accepts a prefix of pkts; the rest count as tx-full. */
+/* The region buffer p goes out of: its own (a descriptor move) or a copy into a free one of
+ * the calling worker's; NULL when that worker has none left. */
+static struct nio_pkt *tx_buf(struct nio_port *port, struct kmod *k, struct nio_pkt *p)
+{
+	struct nio_region *r = k->kr->r;
+	struct nio_pkt *b;
+
+	if (nio_region_of(p) == r)
+		return p;
+	b = nio_region_get(r, nio_worker_self());
+	if (!b)
+		return NULL;
+	memcpy(b->data, p->data, p->len);
+	b->len = p->len;
+	nio_port_stats(port)->tx_copies++;
+	return b;
+}
+
+/* Accepts a prefix of pkts; the rest count as tx-full. Those it moved are NULL in pkts: the
+ * TX ring has their buffers until the completion ring gives them back. */
 static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
 	struct kmod *k = port->priv;
@@ -513,33 +774,31 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 	bool kicked = false;
 	uint16_t i;
 
-	for (i = 0; i < n && tx_room(port, k, &kicked); i++) {
-		uint32_t idx = k->tx_head & mask, buf = k->rx_slots + idx;
-		struct nio_slot *s = &k->tx->slots[idx];
+	comp_drain(k);
+	for (i = 0; i < n && tx_room(k, &kicked); i++) {
+		struct nio_pkt *b = tx_buf(port, k, pkts[i]);
 
-		memcpy(k->bufs + (uint64_t)buf * k->buf_size, pkts[i]->data, pkts[i]->len);
-		*s = (struct nio_slot){ .buf_idx = buf, .off = 0, .len = pkts[i]->len };
-		k->tx_head++;
-		/* release: slot and buffer are written before the kernel may see the new head */
-		nio_ring_store_release(&k->tx->head, k->tx_head);
-		k->tx_pending = true;
+		if (!b)
+			break;
+		k->held[b->buf_idx] = 1;
+		nio_ring_slots(k->tx)[k->tx_head++ & mask] = (struct nio_slot){
+			.buf_idx = b->buf_idx, .off = (uint32_t)(b->data - b->buf), .len = b->len
+		};
 		nio_port_stats(port)->tx_packets++;
-		nio_port_stats(port)->tx_copies++;
-		nio_port_stats(port)->tx_bytes += pkts[i]->len;
+		nio_port_stats(port)->tx_bytes += b->len;
+		if (b == pkts[i])
+			pkts[i] = NULL;
 	}
+	/* release: slots and buffers are written before the kernel may see the new head */
+	nio_ring_store_release(&k->tx->head, k->tx_head);
+	k->tx_pending |= i > 0;
 	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;
 	return i;
 }
 
 static void kmod_flush(struct nio_port *port)
 {
-	struct kmod *k = port->priv;
-
-	if (!k->tx_pending)
-		return;
-	k->tx_pending = false;
-	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
-	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	tx_doorbell(port->priv);
 }
 
 uint32_t nio_kmod_bind_id(const struct nio_port *port)
@@ -549,10 +808,14 @@ uint32_t nio_kmod_bind_id(const struct nio_port *port)
 	return k ? k->bind_id : 0;
 }
 
+/* The worker asks for the fd only to sleep on it: tell the kernel to wake us (the RX
+ * doorbell); the kernel's poll re-checks the ring after this, so nothing is missed. */
 static int kmod_fd(struct nio_port *port)
 {
-	const struct kmod *k = port->priv;
+	struct kmod *k = port->priv;
 
+	k->sleeping = true;
+	__atomic_store_n(&k->rx->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
 	return k->fd;
 }
 
@@ -600,8 +863,9 @@ static bool kmod_probe(char *why, size_t len)
 	return false;
 }
 
-/* The module counts the frames it found no RX slot for in the mapped info block, the binding's
- * total (so the first call also reports what it dropped before this netiod attached). One
+/* The module counts the claimed frames it dropped for want of an RX slot or a fill buffer
+ * (rx_full, rx_nobuf among them) in the mapped info block, the binding's total (so the first
+ * call also reports what it dropped before this netiod attached). One
  * relaxed read of a word the kernel writes with WRITE_ONCE; the port's polling worker only. */
 static void kmod_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
 {

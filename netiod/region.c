@@ -80,11 +80,8 @@ static bool shares_fit(uint32_t nbufs, unsigned nworkers)
 	return true;
 }
 
-/*
- * A region of nbufs buffers of buf_size bytes (a power of two: AF_XDP's aligned chunks), split
- * evenly over nworkers free lists. Control thread, before any worker can see it.
- */
-struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t buf_size,
+/* r's memory, buffers, lists; mem NULL: anonymous memory of its own. */
+static struct nio_region *region_new(const char *name, void *mem, uint32_t nbufs, uint32_t buf_size,
 				     unsigned nworkers, char *err, size_t errlen)
 {
 	struct nio_region *r;
@@ -112,12 +109,15 @@ struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t 
 	r->size = (size_t)nbufs * buf_size;
 	r->refs = 1;
 	regions[id] = r;
-	r->mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->mem = mem ? mem
+		     : mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			    0);
 	if (r->mem == MAP_FAILED)
 		r->mem = NULL;
 	r->pkts = calloc(nbufs, sizeof(*r->pkts));
 	r->home = calloc(nbufs, 1);
 	if (!r->mem || !r->pkts || !r->home) {
+		r->mem = mem ? NULL : r->mem; /* the caller's mapping stays the caller's */
 		region_free(r);
 		return nio_err(err, errlen, "region %s: %zu bytes: %s", name,
 			       (size_t)nbufs * buf_size, strerror(ENOMEM)),
@@ -125,11 +125,56 @@ struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t 
 	}
 	bufs_init(r);
 	if (lists_init(r) < 0) {
+		r->mem = mem ? NULL : r->mem;
 		region_free(r);
 		return nio_err(err, errlen, "region %s: out of memory", name), NULL;
 	}
 	for (unsigned w = 0; w < nworkers; w++)
 		share[w] += r->shares[w];
+	return r;
+}
+
+/*
+ * A region of nbufs buffers of buf_size bytes (a power of two: AF_XDP's aligned chunks), split
+ * evenly over nworkers free lists. Control thread, before any worker can see it.
+ */
+struct nio_region *nio_region_create(const char *name, uint32_t nbufs, uint32_t buf_size,
+				     unsigned nworkers, char *err, size_t errlen)
+{
+	return region_new(name, NULL, nbufs, buf_size, nworkers, err, errlen);
+}
+
+/* Take the busy buffers off the free lists: they are out (in a driver's kernel rings). Control
+ * thread, before any worker uses the region or while none does. */
+void nio_region_take(struct nio_region *r, const uint8_t *busy)
+{
+	for (unsigned w = 0; w < r->nworkers; w++) {
+		struct nio_region_list *l = &r->free[w];
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < l->n; i++) {
+			if (busy[l->idx[i]])
+				r->home[l->idx[i]] = 0;
+			else
+				l->idx[k++] = l->idx[i];
+		}
+		l->n = k;
+	}
+}
+
+/*
+ * A region over memory the caller mapped (netio.ko's buffer region: nbufs x buf_size bytes,
+ * munmapped with the region), whose buffers busy[i] are out already (in the module's rings, a
+ * restarted netiod's view). Control thread, before any worker can see it.
+ */
+struct nio_region *nio_region_adopt(const char *name, void *mem, uint32_t nbufs, uint32_t buf_size,
+				    unsigned nworkers, const uint8_t *busy, char *err,
+				    size_t errlen)
+{
+	struct nio_region *r = region_new(name, mem, nbufs, buf_size, nworkers, err, errlen);
+
+	if (r)
+		nio_region_take(r, busy);
 	return r;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Inside the test VM's chroot: run every tests/vm/*.sh (or SUITE/*.sh), report, keep logs in
-# RUN. Each test gets env REPO, O and NETIO_TOOLS (the run's directory: nioring and its other
-# tools). usage: vm-run.sh REPO O RUN SECONDS_PER_TEST [ONLY,THESE,TESTS] [SUITE]
+# RUN. Each test gets SECONDS_PER_TEST (more if it has a "# vm-timeout: N" line) and env REPO,
+# O and NETIO_TOOLS (the run's directory: nioring and its other tools).
+# usage: vm-run.sh REPO O RUN SECONDS_PER_TEST [ONLY,THESE,TESTS] [SUITE]
 REPO=$1
 O=$2
 out=$3
@@ -19,8 +20,11 @@ failed=""
 for t in "$REPO/$suite"/*.sh; do
 	name=$(basename "$t" .sh)
 	case ",$only," in ",," | *",$name,"*) ;; *) continue ;; esac
+	# a test that needs longer says so in a "# vm-timeout: SECONDS" line
+	limit=$(sed -n 's/^# vm-timeout: \([0-9][0-9]*\)$/\1/p' "$t")
+	[ -n "$limit" ] && [ "$limit" -gt "$per_test" ] || limit=$per_test
 	start=$(date +%s)
-	(cd "$REPO" && timeout "$per_test" sh "$t") >"$out/$name.log" 2>&1
+	(cd "$REPO" && timeout "$limit" sh "$t") >"$out/$name.log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - start))
 	if [ $rc -eq 0 ]; then

@@ -2,7 +2,8 @@
 # The vm test tier: build netio.ko and the VM test tools, boot Debian's kernel under QEMU (TCG)
 # with the host root read-only and the repository writable over 9p, run every tests/vm/*.sh
 # inside, and exit non-zero if any failed. usage: vm-test.sh [O]
-# env: NETIO_VM_TIMEOUT (whole VM, default 900 s), NETIO_VM_TEST_TIMEOUT (each test, 300 s),
+# env: NETIO_VM_TIMEOUT (whole VM, default 1800 s), NETIO_VM_TEST_TIMEOUT (each test, 300 s;
+#      a test may ask for more with a "# vm-timeout: N" line),
 #      NETIO_VM_ONLY=kmod,tunnel (run only these tests/vm/*.sh)
 #      NETIO_VM_SUITE=tests/bench/vm (run that directory's *.sh instead of tests/vm's)
 set -eu
@@ -11,7 +12,7 @@ O=${1:-$REPO/build}
 mkdir -p "$O/vm"
 O=$(cd "$O" && pwd)
 out=$O/vm
-timeout_s=${NETIO_VM_TIMEOUT:-900}
+timeout_s=${NETIO_VM_TIMEOUT:-1800}
 
 # The newest kernel that has both an image to boot and headers to build against.
 kver=""
@@ -49,7 +50,8 @@ tool() { # name sources...
 }
 tool nioring "$REPO/tests/vm/nioring.c"
 tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" "$REPO/netiod/claims.c" \
-	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c"
+	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c" \
+	"$REPO/netiod/region.c"
 sh "$REPO/scripts/vm-initramfs.sh" "$kver" "$run/initramfs.cpio.gz"
 
 # $O gets its own share unless it lives inside the repository.

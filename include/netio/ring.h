@@ -10,36 +10,66 @@
 #endif
 
 /*
- * One mapping per bound NIC, created by the module and mmap()ed by netiod from /dev/netio.
- * Every position is an offset from the start of the mapping, never a pointer:
+ * ABI 2, modelled on AF_XDP: packets live in a buffer region (the UMEM) and move between
+ * netiod and the module by buffer index through four rings per binding. Two mappings of
+ * /dev/netio after NETIO_IOC_ATTACH, both offsets from their own start, never pointers:
  *
- *   0                 rx_off              tx_off              buf_off
- *   +-----------------+-------------------+-------------------+--------------------------+
- *   | nio_map_info    | nio_ring (RX)     | nio_ring (TX)     | nbufs x buf_size buffers |
- *   | (K: writes)     | hdr + slots[]     | hdr + slots[]     |                          |
- *   +-----------------+-------------------+-------------------+--------------------------+
+ * mmap offset 0: the binding's rings (map_size bytes)
+ *   0            rx_off           fill_off         tx_off           comp_off
+ *   +------------+----------------+----------------+----------------+----------------+
+ *   | map_info   | RX ring        | fill ring      | TX ring        | completion ring|
+ *   | K writes   | K -> U descs   | U -> K indices | U -> K descs   | K -> U indices |
+ *   +------------+----------------+----------------+----------------+----------------+
  *
- * Each ring is single-producer / single-consumer. head and tail are free-running 32-bit
- * counters; a slot index is (counter & (num_slots - 1)); the ring is full when
- * head - tail == num_slots and empty when head == tail (unsigned wrap-around arithmetic).
+ * mmap offset NIO_MMAP_REGION: the region (region_size bytes), nbufs x buf_size buffers;
+ *   buffer i starts at i * buf_size. One region may serve several bindings (NETIO_A_REGION_OF
+ *   at bind time): an RX buffer of one NIC can be sent by index on the TX ring of another.
  *
- *   RX: producer = kernel (writes head, slots), consumer = netiod (writes tail).
- *   TX: producer = netiod (writes head, slots), consumer = kernel (writes tail).
+ *   fill:  U gives the kernel free buffers to receive into (entries: __u32 buffer index)
+ *   RX:    K hands back filled buffers (entries: struct nio_slot, claim = matching claim id)
+ *   TX:    U gives buffers to send (entries: struct nio_slot, flags/claim/reserved zero)
+ *   comp:  K returns each buffer of a TX descriptor it took, sent or not, once no skb
+ *          refers to it any more (entries: __u32 buffer index)
  *
- * Buffers: RX slot i owns buffer i; TX slot i owns buffer num_rx_slots + i. A TX descriptor
- * may name any buffer index; the kernel checks buf_idx < nbufs and off + len <= buf_size and
- * counts and drops a descriptor that fails, reading each field exactly once.
+ * A buffer belongs to exactly one side at a time: U (free or being processed), K through fill
+ * (until it shows in RX), K through TX (until it shows in comp). RX copies the frame once
+ * into a fill buffer; TX builds the skb around the region's pages (no copy) unless the frame
+ * is shorter than tx_copybreak or the skb's path copies it (counted: NETIO_STAT_TX_COPIED).
+ *
+ * Each ring is single-producer / single-consumer. head (producer's) and tail (consumer's) are
+ * free-running 32-bit counters; a slot index is (counter & (num_slots - 1)); full when
+ * head - tail == num_slots, empty when head == tail (unsigned wrap-around arithmetic).
+ *
+ * Doorbells (need_wakeup): the consumer of a ring writes NIO_RING_F_NEED_WAKEUP into its
+ * flags word when it stops looking at the ring; the producer, after publishing head, issues a
+ * full barrier and wakes the consumer only if the flag is set.
+ *   TX:  K is the consumer. While it drains the TX ring on its own (a softirq timer, every
+ *        tx_poll_us, module parameter, while there is traffic) the flag is clear and U makes
+ *        no syscall; once a run finds the ring empty K sets the flag and U kicks
+ *        (NETIO_IOC_KICK or poll).
+ *   RX:  U is the consumer. U sets the flag before it sleeps in poll(2) and clears it when it
+ *        runs; K wakes the file's waiters only when it is set.
+ *
+ * The kernel trusts nothing it reads back: each field is read once into a private copy,
+ * indices are checked against the ring (nio_ring_pending), buffer indices against nbufs,
+ * off + len against buf_size in 64 bits; a TX buffer the kernel still holds (duplicate) or a
+ * fill buffer still in an skb is refused and counted. Worst case the owner corrupts its own
+ * packets.
  *
  * Evolution is append-only: new fields go at the end of a struct and the struct's size field
  * tells the reader which ones exist. NIO_ABI_VERSION changes only on incompatible change.
  */
-#define NIO_ABI_VERSION 1u
+#define NIO_ABI_VERSION 2u
 #define NIO_CACHELINE	64u
-#define NIO_RING_MAGIC	0x4e494f52u /* "NIOR" */
+#define NIO_RING_MAGIC	0x4e494f52u    /* "NIOR" */
+#define NIO_MMAP_REGION 0x100000000ull /* mmap offset of the buffer region */
 
 /* Slot flags. */
 #define NIO_SLOT_F_CSUM_PARTIAL 0x1u /* RX: checksum left to offload; netiod completes it */
 #define NIO_SLOT_F_TRUNC	0x2u /* RX: frame longer than the buffer, truncated */
+
+/* Ring flags (nio_ring.flags, written by the ring's consumer). */
+#define NIO_RING_F_NEED_WAKEUP 0x1u
 
 struct nio_slot {
 	__u32 buf_idx;	/* buffer holding the frame */
@@ -50,11 +80,12 @@ struct nio_slot {
 	__u64 reserved; /* must be 0 */
 };
 
+/* Ring header; the entries (struct nio_slot or __u32) follow it. */
 struct nio_ring {
 	/* Written once by the kernel at creation. */
 	__u32 magic;
 	__u32 hdr_size;	 /* sizeof(struct nio_ring) */
-	__u32 slot_size; /* sizeof(struct nio_slot) */
+	__u32 slot_size; /* sizeof(struct nio_slot) or sizeof(__u32) */
 	__u32 num_slots; /* power of two */
 	__u8 pad0[NIO_CACHELINE - 16];
 
@@ -66,10 +97,8 @@ struct nio_ring {
 	/* Consumer's cache line. The consumer reads slots up to head, then stores tail with
 	 * release semantics; pairs with the producer's acquire load of tail. */
 	__u32 tail;
-	__u32 need_wakeup; /* TX only: set by netiod when the kernel must be kicked */
+	__u32 flags; /* NIO_RING_F_*, written by the consumer (see "Doorbells") */
 	__u8 pad2[NIO_CACHELINE - 8];
-
-	struct nio_slot slots[];
 };
 
 struct nio_map_info {
@@ -79,14 +108,16 @@ struct nio_map_info {
 	__u32 ifindex;
 	__u64 map_size;
 	__u64 rx_off;
+	__u64 fill_off;
 	__u64 tx_off;
-	__u64 buf_off;
-	__u32 num_rx_slots;
-	__u32 num_tx_slots;
-	__u32 nbufs;
+	__u64 comp_off;
+	__u64 region_size;  /* bytes of the region mapping */
+	__u32 num_rx_slots; /* also the fill ring's */
+	__u32 num_tx_slots; /* also the completion ring's */
+	__u32 nbufs;	    /* buffers in the region */
 	__u32 buf_size;
-	__u32 headroom; /* bytes the kernel leaves in front of each RX frame */
-	__u32 pad;
+	__u32 headroom;	 /* bytes the kernel leaves in front of each RX frame */
+	__u32 region_id; /* bindings sharing a region report the same id */
 	/* Kernel-maintained counters (informational; authoritative values over netlink). */
 	__u64 rx_packets;
 	__u64 rx_dropped_full;
@@ -99,7 +130,19 @@ _Static_assert(sizeof(struct nio_slot) == 24, "nio_slot layout");
 _Static_assert(__builtin_offsetof(struct nio_ring, head) == NIO_CACHELINE, "head cache line");
 _Static_assert(__builtin_offsetof(struct nio_ring, tail) == 2 * NIO_CACHELINE, "tail cache line");
 _Static_assert(sizeof(struct nio_ring) == 3 * NIO_CACHELINE, "ring header size");
+_Static_assert(sizeof(struct nio_map_info) == 120, "map info layout");
 #endif
+
+/* The entries behind a ring header. */
+static inline struct nio_slot *nio_ring_slots(struct nio_ring *r)
+{
+	return (struct nio_slot *)(void *)(r + 1);
+}
+
+static inline __u32 *nio_ring_idx(struct nio_ring *r)
+{
+	return (__u32 *)(void *)(r + 1);
+}
 
 /* Index arithmetic shared by both worlds; num_slots must be a power of two. */
 static inline __u32 nio_ring_mask(__u32 num_slots)
@@ -133,12 +176,26 @@ static inline void nio_ring_store_release(__u32 *p, __u32 v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
+
+/* The producer's side of a doorbell: head is published; does the consumer want a wake-up?
+ * The full barrier pairs with the consumer's between setting the flag and re-reading head. */
+static inline int nio_ring_needs_wakeup(const struct nio_ring *r)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->flags, __ATOMIC_RELAXED) & NIO_RING_F_NEED_WAKEUP;
+}
 #endif
 
-/* Bytes of one ring: header plus slots (num_slots bounded by the module, so no overflow). */
+/* Bytes of one descriptor ring: header plus slots (num_slots bounded by the module). */
 static inline __u64 nio_ring_bytes(__u32 num_slots)
 {
 	return sizeof(struct nio_ring) + (__u64)num_slots * sizeof(struct nio_slot);
+}
+
+/* Bytes of one index ring (fill, completion). */
+static inline __u64 nio_ring_idx_bytes(__u32 num_slots)
+{
+	return sizeof(struct nio_ring) + (__u64)num_slots * sizeof(__u32);
 }
 
 static inline __u64 nio_align_up(__u64 v, __u64 align)

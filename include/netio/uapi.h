@@ -6,7 +6,8 @@
 #include <linux/types.h>
 
 /*
- * A binding ties one NIC to one set of RX/TX rings (include/netio/ring.h). It is created over
+ * A binding ties one NIC to one set of RX, fill, TX and completion rings over a buffer region
+ * (include/netio/ring.h, ABI 2). It is created over
  * generic netlink, owned by at most one open file of /dev/netio at a time, and outlives that
  * file: when the owner exits, the rings and claims stay for hold_ms so a restarted owner can
  * re-attach and continue from the ring indices. While no owner is attached, claimed packets
@@ -30,9 +31,15 @@
  * Device /dev/netio:
  *   ioctl(fd, NETIO_IOC_ATTACH, &bind_id)  make this file the binding's owner (EBUSY if owned)
  *   mmap(NULL, map_size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)   the rings, after ATTACH
+ *   mmap(NULL, region_size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, NIO_MMAP_REGION)  the region
  *   poll(fd)   POLLIN: RX ring not empty; POLLOUT: TX ring not full; POLLERR: binding gone.
  *              poll also sends what the TX ring holds, like NETIO_IOC_KICK.
  *   ioctl(fd, NETIO_IOC_KICK)  send every TX slot between the kernel's tail and the user's head
+ *              now, and keep draining the TX ring from a softirq timer while traffic flows
+ *              (the ring's NIO_RING_F_NEED_WAKEUP stays clear meanwhile)
+ *   ioctl(fd, NETIO_IOC_INFLIGHT, buf)  copy the region's bitmap of buffers the kernel holds
+ *              for TX (nbufs bits, rounded up to 64-bit words): a restarted owner rebuilds its
+ *              free list from the rings and this
  *
  * Generic netlink family NETIO_GENL_NAME, version NETIO_GENL_VERSION. A command that changes
  * a binding whose owner is attached is refused with EPERM unless it comes from the owner's
@@ -44,6 +51,13 @@
  *   NETIO_A_BIND_NAME: NLA_NUL_STRING, required, at most NETIO_NAME_MAX - 1 bytes
  *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS: NLA_U32, powers of two in [64, 32768], default 1024
  *   NETIO_A_BUF_SIZE: NLA_U32, multiple of 64 in [2048, 65536], default 2048
+ *   NETIO_A_HEADROOM: NLA_U32, bytes the kernel leaves in front of each RX frame, default 64,
+ *                  at most 1024 (room for a tunnel's headers, the frame processed in place)
+ *   NETIO_A_NBUFS: NLA_U32, buffers of a new region, default 2 x (RX + TX slots), at most
+ *                  NETIO_NBUFS_MAX and 256 MiB
+ *   NETIO_A_REGION_OF: NLA_U32, a binding id: share that binding's region instead of creating
+ *                  one (the caller must be allowed to change that binding; BUF_SIZE and NBUFS
+ *                  are then ignored)
  *   NETIO_A_HOLD_MS: NLA_U32, 0 = hold until NETIO_CMD_UNBIND, default 60000; also updates an
  *                    existing binding
  * Reply: the NETIO_CMD_GET_BIND message of the binding.
@@ -60,7 +74,9 @@
  *   NETIO_A_HOLD_STATE: NLA_U32, enum netio_hold_state
  *   NETIO_A_HOLD_LEFT_MS: NLA_U32, while NETIO_HOLD_WAITING with a hold time: ms until expiry
  *   NETIO_A_RX_SLOTS, NETIO_A_TX_SLOTS, NETIO_A_NBUFS, NETIO_A_BUF_SIZE, NETIO_A_HEADROOM: NLA_U32
- *   NETIO_A_MAP_SIZE, NETIO_A_RX_OFF, NETIO_A_TX_OFF, NETIO_A_BUF_OFF: NLA_U64
+ *   NETIO_A_REGION_ID: NLA_U32, the same for bindings that share a region
+ *   NETIO_A_MAP_SIZE, NETIO_A_RX_OFF, NETIO_A_FILL_OFF, NETIO_A_TX_OFF, NETIO_A_COMP_OFF,
+ *   NETIO_A_REGION_SIZE: NLA_U64
  *   NETIO_A_STATS: NLA_NESTED
  *     NETIO_STAT_*: NLA_U64 each (see enum netio_stat)
  *   NETIO_A_KEPT: NLA_NESTED
@@ -112,9 +128,11 @@
 #define NETIO_DEVICE		"/dev/netio"
 #define NETIO_NAME_MAX		16
 #define NETIO_CLAIMS_MAX	64 /* per binding */
+#define NETIO_NBUFS_MAX		(1u << 20)
 
-#define NETIO_IOC_ATTACH _IOW('N', 0x40, __u32)
-#define NETIO_IOC_KICK	 _IO('N', 0x41)
+#define NETIO_IOC_ATTACH   _IOW('N', 0x40, __u32)
+#define NETIO_IOC_KICK	   _IO('N', 0x41)
+#define NETIO_IOC_INFLIGHT _IOR('N', 0x42, __u64)
 
 enum netio_cmd {
 	NETIO_CMD_UNSPEC,
@@ -143,7 +161,7 @@ enum netio_attr {
 	NETIO_A_MAP_SIZE,
 	NETIO_A_RX_OFF,
 	NETIO_A_TX_OFF,
-	NETIO_A_BUF_OFF,
+	NETIO_A_UNUSED_BUF_OFF, /* ABI 1's buffer offset: the region has its own mapping */
 	NETIO_A_STATS,
 	NETIO_A_CLAIMS,
 	NETIO_A_PAD,
@@ -151,6 +169,11 @@ enum netio_attr {
 	NETIO_A_HOLD_STATE,
 	NETIO_A_HOLD_LEFT_MS,
 	NETIO_A_KEPT,
+	NETIO_A_FILL_OFF,
+	NETIO_A_COMP_OFF,
+	NETIO_A_REGION_ID,
+	NETIO_A_REGION_OF,
+	NETIO_A_REGION_SIZE,
 	__NETIO_A_MAX
 };
 #define NETIO_A_MAX (__NETIO_A_MAX - 1)
@@ -159,14 +182,25 @@ enum netio_stat {
 	NETIO_STAT_UNSPEC,
 	NETIO_STAT_RX_PACKETS, /* copied into the RX ring */
 	NETIO_STAT_RX_BYTES,
-	NETIO_STAT_RX_FULL,  /* claimed while the RX ring was full */
+	NETIO_STAT_RX_FULL,  /* claimed while the RX ring was full or the fill ring empty */
 	NETIO_STAT_RX_TRUNC, /* longer than a buffer: truncated, NIO_SLOT_F_TRUNC */
 	NETIO_STAT_TX_PACKETS,
 	NETIO_STAT_TX_BYTES,
 	NETIO_STAT_TX_BAD_DESC, /* TX descriptors or indices that failed validation */
 	NETIO_STAT_TX_ERRORS,	/* valid descriptors the kernel could not send */
 	NETIO_STAT_PAD,
-	NETIO_STAT_RX_EXPIRED, /* queued packets discarded when the hold time ran out */
+	NETIO_STAT_RX_EXPIRED,	/* queued packets discarded when the hold time ran out */
+	NETIO_STAT_RX_NOBUF,	/* claimed while the fill ring was empty (also in RX_FULL) */
+	NETIO_STAT_FILL_BAD,	/* fill entries refused: index out of range or buffer in an skb */
+	NETIO_STAT_TX_ZEROCOPY, /* sent from the region's pages, no copy anywhere */
+	NETIO_STAT_TX_COPIED,	/* copied into the skb by netio.ko (up to tx_copybreak) */
+	NETIO_STAT_TX_INFLIGHT, /* gauge: buffers the kernel holds for TX (0 when idle) */
+	NETIO_STAT_COMP_LOST,	/* completions that found the completion ring full (hostile) */
+	NETIO_STAT_TX_KICKS,	/* NETIO_IOC_KICK and poll calls that found TX work */
+	NETIO_STAT_TX_POLLS,	/* timer runs that drained the TX ring without a syscall */
+	NETIO_STAT_RX_WAKEUPS,	/* wake-ups of a sleeping owner */
+	NETIO_STAT_TX_PATH_COPIED, /* sent from the pages, then copied on the skb's way (veth
+				    * into a local stack, a packet tap): one copy, not netio's */
 	__NETIO_STAT_MAX
 };
 #define NETIO_STAT_MAX (__NETIO_STAT_MAX - 1)

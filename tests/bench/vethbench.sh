@@ -13,7 +13,8 @@
 # forwarding and the sink's receive) is charged to trafgen. It is measured as the CPU time
 # (schedstat, ns, blind to other load) of trafgen's processes and the generator CPU's ksoftirqd,
 # minus the same per offered packet in a "drop" round of the same run (the gateway's kernel drops
-# every frame: ip_forward=0, no forwarder), plus every thread of the forwarder process.
+# every frame: ip_forward=0, no forwarder), plus everything the gateway CPU, where the forwarder
+# is pinned, did meanwhile (gw_cpu_ns).
 set -u
 O=$(cd "${1:?usage: vethbench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,11 +100,20 @@ run_ns() { # pid...: CPU time of every thread of these processes, ns
 
 tg_pids() { ps -e -o pid=,pgid= | awk -v g="$TG_PID" '$2 == g { print $1 }'; }
 
+# Everything the gateway CPU did (user, system, irq, softirq; /proc/stat ticks), ns: the
+# forwarder is pinned there, and the softirqs it leaves behind run there too, in its context or,
+# while it sleeps, in the idle task's (netio.ko's TX timer, a TX completion), where the
+# forwarder's own run time would not see them.
+gw_cpu_ns() {
+	awk -v c="cpu$GW_CPU" -v hz="$(getconf CLK_TCK)" \
+		'$1 == c { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
+}
+
 # time gen_tx sink_rx generator_side_ns forwarder_ns
 snap() {
 	# shellcheck disable=SC2046
 	echo "$(date +%s%N) $(dev_pkts "$GEN_PID" tx) $(dev_pkts "$SINK_PID" rx)" \
-		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(run_ns $FWD_PID)"
+		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(if [ -n "$FWD_PID" ]; then gw_cpu_ns; else echo 0; fi)"
 }
 
 # ------------------------------------------------------------------ the gateways
@@ -290,12 +300,41 @@ with_gw() { # setup fn args...: start the gateway, run fn, stop it
 	stop_gw
 }
 
+# Low-load latency: 100 pings at 10/s from gen to the sink's address through an idle gateway;
+# the requests take the setup's path, the replies the kernel's (netio.ko claims only what goes
+# to 198.51.100.0/24 from lan, so the kernel may forward the rest: kernel and kmod setups only).
+rtt() { # name run
+	gw sysctl -qw net.ipv4.ip_forward=1
+	# neighbours resolved first: the first ping through a fresh gateway waits for ARP
+	ip netns exec "$NS_LAN" ping -n -i 0.2 -c 3 -W 1 198.51.100.10 >/dev/null 2>&1
+	ip netns exec "$NS_LAN" ping -n -i 0.1 -c "${VB_PINGS:-100}" -W 1 198.51.100.10 2>/dev/null |
+		sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g | awk -v n="$1" -v r="$2" '
+		{ v[NR] = $1 * 1000 }
+		END { if (NR) printf "rtt %s 0 %s %.0f %.0f %d\n", n, r, v[int((NR + 1) / 2)],
+			v[int(NR * 0.99 + 0.999)], NR }' >>"$RES"
+}
+
+rtt_setup() {
+	ip -n "$NS_LAN" addr add 192.0.2.10/24 dev eth0
+	ip -n "$NS_LAN" route add 198.51.100.0/24 via 192.0.2.1
+	ip -n "$NS_WAN" route add 192.0.2.0/24 via 198.51.100.1
+}
+
 # Rounds interleave the setups, so a ratio compares runs a few seconds apart.
 run_all() {
 	for r in $(seq "$RUNS"); do
 		for s in drop $SETUPS; do with_gw "$s" mrr "$s" 60 "$r"; done
 		[ -z "$SETUPS_1518" ] || for s in drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
 	done
+	case " $SETUPS " in *" netiod-kmod"*)
+		rtt_setup
+		for r in $(seq "$RUNS"); do
+			for s in $SETUPS; do
+				case $s in kernel | netiod-kmod*) with_gw "$s" rtt "$s" "$r" ;; esac
+			done
+		done
+		;;
+	esac
 	[ "$STEPS" -gt 0 ] || return 0
 	for r in $(seq "$RUNS"); do
 		for s in $SETUPS; do with_gw "$s" ndr "$s" 60 "$r"; done
@@ -347,6 +386,20 @@ table_ndr() {
 	done
 }
 
+table_rtt() {
+	printf '\n#### Ping RTT through an idle gateway, 10/s, requests through the setup, replies through the kernel: median over %s runs of %s pings (min–max), us\n\n' \
+		"$RUNS" "${VB_PINGS:-100}"
+	echo "| gateway | p50 | p99 | p99 added over the kernel (per run) |"
+	echo "|---|---:|---:|---:|"
+	for s in $SETUPS; do
+		case $s in kernel | netiod-kmod*) ;; *) continue ;; esac
+		printf '| %s | %s | %s | %s |\n' "$s" "$(agg rtt "$s" 0 5 1 %.0f)" "$(agg rtt "$s" 0 6 1 %.0f)" \
+			"$(awk -v a="$s" '$1 == "rtt" && ($2 == a || $2 == "kernel") {
+				if ($2 == a) x[$4] = $6; else y[$4] = $6 }
+				END { for (r in x) if (r in y) print x[r] - y[r] }' "$RES" | med 1 %.0f)"
+	done
+}
+
 table_targets() {
 	printf '\n#### Targets: per-run ratios at MRR, median (min–max)\n\n'
 	echo "| ratio | frames | packets per gateway CPU-s | received pps (MRR) |"
@@ -383,3 +436,4 @@ table_mrr 60 $SETUPS
 [ -z "$SETUPS_1518" ] || table_mrr 1514 $SETUPS_1518
 [ "$STEPS" -eq 0 ] || table_ndr
 table_targets
+case " $SETUPS " in *" netiod-kmod"*) table_rtt ;; esac

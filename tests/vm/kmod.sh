@@ -1,138 +1,28 @@
 #!/bin/sh
 # netio.ko with real traffic (run inside the test VM by scripts/vm-run.sh; env REPO, O):
 # claimed flows go through the rings and the forwarder, everything else stays with the kernel,
-# fail modes without owner, restart without loss, secure demultiplexing, a hostile ring writer,
-# NIC removal and module unload. nioring (tests/vm/nioring.c) is built by scripts/vm-test.sh.
-#
-#   nio-c --veth-- gw-c [VM root ns: netio.ko, nioring] gw-s --veth-- nio-s
-#   192.0.2.2        192.0.2.1                  198.51.100.1       198.51.100.2
-#   2001:db8:1::2    2001:db8:1::1              2001:db8:2::1      2001:db8:2::2
+# fail modes without owner, restart without loss (the free list rebuilt from the rings),
+# secure demultiplexing, forwarding by descriptor move in a shared region, a hostile ring
+# writer (TX, fill, completion rings), NIC removal and module unload. The fast path under load
+# is kmod_zc.sh. nioring (tests/vm/nioring.c) is built by scripts/vm-test.sh.
+# The topology is in tests/vm/kmod.lib.
 set -eu
-T=${NETIO_TOOLS:-$O/vm}/nioring
-W=$(mktemp -d)
-C=nio-c
-S=nio-s
-NET=198.51.100.0/24
-pids=""
-
-log() { echo "== $*"; }
-
-fail() {
-	echo "FAIL: $*"
-	for id in ${IN:-} ${OUT:-}; do echo "binding $id:"; $T show "$id" 2>&1 | tr '\n' ' '; echo; done
-	ip netns exec $S nstat -az 2>/dev/null | grep -E 'Udp(InDatagrams|InErrors|InCsumErrors|NoPorts|RcvbufErrors)'
-	ip -s link show gw-s 2>/dev/null
-	dmesg | tail -n 20
-	exit 1
-}
-
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	ip netns del $C 2>/dev/null || true
-	ip netns del $S 2>/dev/null || true
-	ip link del nio-t0 2>/dev/null || true
-	rmmod netio 2>/dev/null || true
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-bg() {
-	"$@" &
-	pids="$pids $!"
-}
-
-expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
-
-# show output: "key value" lines and "claim ID packets N queued N dropped N passed N"
-stat_of() { $T show "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
-claim_of() {
-	$T show "$1" | awk -v id="$2" -v k="$3" \
-		'$1 == "claim" && $2 == id { for (i = 3; i < NF; i += 2) if ($i == k) print $(i + 1) }'
-}
-
-# wait_for FILE TEXT: shell builtins only, since every process costs time under TCG
-wait_for() {
-	i=0
-	while [ $i -lt 100 ]; do
-		if [ -f "$1" ]; then
-			while IFS= read -r line; do
-				case $line in *"$2"*) return 0 ;; esac
-			done <"$1"
-		fi
-		i=$((i + 1))
-		sleep 0.2
-	done
-	fail "timed out waiting for '$2' in $1"
-}
-
-# must_fail ERRNAME CMD...: the command fails and says why
-must_fail() {
-	want=$1
-	shift
-	if out=$("$@" 2>&1); then fail "'$*' succeeded, want $want"; fi
-	echo "$out" | grep -q "$want" || fail "'$*': '$out', want $want"
-	echo "   refused as expected: $out"
-}
-
-recv_start() { # recv_start PORT SECONDS EXPECT: count UDP datagrams arriving in nio-s
-	ip netns exec $S "$T" udp-recv "$1" "$2" "$3" >"$W/r$1" &
-	eval "recv_$1=$!"
-	wait_for "$W/r$1" ready
-}
-
-recv_check() { # recv_check PORT WANT
-	eval "wait \$recv_$1" || true
-	expect_eq "$(awk '/^count/ { print $2 }' "$W/r$1")" "$2" "datagrams to port $1 at nio-s"
-}
-
-send() { ip netns exec $C "$T" udp-send 198.51.100.2 "$1" "$2"; }
-send6() { ip netns exec $C "$T" udp-send 2001:db8:2::2 "$1" "$2"; }
-
-dmesg_clean() {
-	if dmesg | grep -E 'BUG|WARNING|Oops|KASAN|general protection|Call Trace|corruption'; then
-		fail "kernel complained (above)"
-	fi
-}
-
-setup() {
-	dmesg -C
-	insmod "$REPO/netio-kmod/netio.ko"
-	[ -c /dev/netio ] || fail "no /dev/netio"
-	modprobe veth
-	ip netns add $C
-	ip netns add $S
-	ip link add gw-c type veth peer name eth0 netns $C
-	ip link add gw-s type veth peer name eth0 netns $S
-	ip addr add 192.0.2.1/24 dev gw-c
-	ip addr add 198.51.100.1/24 dev gw-s
-	ip link set gw-c up
-	ip link set gw-s up
-	for ns in $C $S; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
-	ip -n $C addr add 192.0.2.2/24 dev eth0
-	ip -n $S addr add 198.51.100.2/24 dev eth0
-	ip -n $C route add default via 192.0.2.1
-	ip -n $S route add default via 198.51.100.1
-	ip addr add 2001:db8:1::1/64 dev gw-c nodad
-	ip addr add 2001:db8:2::1/64 dev gw-s nodad
-	ip -n $C addr add 2001:db8:1::2/64 dev eth0 nodad
-	ip -n $S addr add 2001:db8:2::2/64 dev eth0 nodad
-	ip -n $C -6 route add default via 2001:db8:1::1
-	ip -n $S -6 route add default via 2001:db8:2::1
-	sysctl -qw net.ipv4.ip_forward=1
-	sysctl -qw net.ipv6.conf.all.forwarding=1
-	SMAC=$(cat /sys/class/net/gw-s/address)
-	DMAC=$(ip netns exec $S cat /sys/class/net/eth0/address)
-}
+. "$REPO/tests/vm/kmod.lib"
 
 setup
 log "bind and claim"
 IN=$($T bind gw-c lan 120000)
-OUT=$($T bind gw-s wan 120000)
+# wan sends from lan's region: a forward is a descriptor move
+OUT=$($T bind gw-s wan 120000 1024 0 "$IN")
+expect_eq "$(stat_of "$OUT" region)" "$(stat_of "$IN" region)" "region shared by lan and wan"
 $T claims "$IN" "id=1,proto=udp,dst=$NET,dport=5000" \
 	"id=2,proto=udp,dst=$NET,dport=5001,mode=secure" \
 	"id=3,proto=udp,dst=$NET,dport=5002,mode=passthrough" \
 	"id=4,proto=udp,dst=$NET,dport=5003,mode=secure" \
-	"id=5,proto=udp,dst=2001:db8:2::/64,dport=5010"
+	"id=5,proto=udp,dst=2001:db8:2::/64,dport=5010" \
+	"id=6,proto=tcp,dst=$NET,dport=5201" \
+	"id=7,proto=udp,dst=$NET,dport=5020"
+must_fail ENOENT $T bind gw-s other 120000 1024 0 999
 must_fail EINVAL $T claims "$IN" "id=9,proto=1,dport=80"
 must_fail EINVAL $T claims "$IN" "id=1,dport=80-70,proto=udp"
 
@@ -156,6 +46,8 @@ recv_check 5010 50
 recv_check 7010 50
 wait_for "$W/fwd1" forwarded
 expect_eq "$(awk '/forwarded/ { print $2 }' "$W/fwd1")" 150 "frames forwarded by nioring"
+expect_eq "$(awk '/^kicks/ { print $6 }' "$W/fwd1")" 0 "copies made by the forwarder"
+grep -q "attached region shared" "$W/fwd1" || fail "forwarder did not see one region"
 expect_eq "$(claim_of "$IN" 1 queued)" 100 "claim 1 (IPv4) queued"
 expect_eq "$(claim_of "$IN" 5 queued)" 50 "claim 5 (IPv6) queued"
 expect_eq "$(stat_of "$OUT" tx_packets)" 150 "wan tx_packets"
@@ -203,12 +95,22 @@ wait $holder 2>/dev/null || true
 log "hostile writer on the mapped rings, with claimed traffic arriving"
 HOSTILE=$($T bind gw-s hostile 120000)
 $T claims "$HOSTILE" "id=1,proto=udp,dst=192.0.2.0/24,dport=9000"
-ip netns exec $S "$T" udp-send 192.0.2.2 9000 300 &
-sender=$!
-$T scribble "$HOSTILE" 4
-wait $sender
+bg $T scribble "$HOSTILE" 4 wait-fill >"$W/scribble"
+scribbler=$!
+wait_for "$W/scribble" attached
+ip netns exec $S "$T" udp-send 192.0.2.2 9000 300
+wait $scribbler
+grep -q "bad fill entries consumed" "$W/scribble" || fail "$(cat "$W/scribble")"
 expect_eq "$(claim_of "$HOSTILE" 1 packets)" 300 "claimed packets met by the hostile owner's ring"
-echo "   hostile rx: $($T show "$HOSTILE" | grep -E '^(rx_packets|rx_full|tx_bad_desc)' | tr '\n' ' ')"
+echo "   hostile: $($T show "$HOSTILE" | grep -E '^(rx_|tx_|fill_|comp_)' | tr '\n' ' ')"
+[ "$(stat_of "$HOSTILE" tx_bad_desc)" -gt 0 ] || fail "hostile TX descriptors not counted"
+[ "$(stat_of "$HOSTILE" fill_bad)" -ge 4 ] || fail "hostile fill entries not counted"
+i=0
+while [ "$(stat_of "$HOSTILE" tx_inflight)" != 0 ]; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "the hostile owner's TX buffers never came back"
+	sleep 0.2
+done
 $T unbind "$HOSTILE"
 $T scribble "$OUT" 2
 bad=$(stat_of "$OUT" tx_bad_desc)

@@ -18,6 +18,7 @@ log() { echo "== $(date +%T) $*"; }
 fail() {
 	echo "FAIL: $*"
 	[ -f "$W/netiod.log" ] && tail -n 20 "$W/netiod.log"
+	[ -z "$NETIOD" ] || kctl -s "$W/netiod.sock" stats 2>&1 || true
 	kctl kernel list 2>&1 || true
 	dmesg | tail -n 20
 	exit 1

@@ -24,6 +24,15 @@ long long nio_conf_int(const struct nio_conf *conf, const char *name)
 	return 0;
 }
 
+/* No workers here: a buffer the port driver frees goes straight home. */
+void nio_worker_pkt_free(struct nio_pkt *p)
+{
+	struct nio_region *r = nio_region_of(p);
+
+	if (r)
+		nio_region_put(r, p);
+}
+
 static struct nio_config cfg;
 static struct nio_port port;
 

@@ -83,13 +83,14 @@ setup() {
 	EOF
 }
 
-# The bindings netiod will find by port name (buffers as big as its packets); netiod sets the
-# hold time from its hold-time option when it re-binds them.
+# The bindings netiod will find by port name (4 KiB buffers with 256 bytes of headroom, as it
+# processes packets in place, in one region); netiod sets the hold time from its hold-time
+# option when it re-binds them.
 # netiod installs the claims itself: claim id = pipeline id << 6 | index, so the IPv4
 # pipelines to-wan (0) and to-lan (1) claim ids 0 on lan and 64 on wan.
 claim() {
-	LAN=$(gw "$T" bind gw-lan lan 120000 1024 2560)
-	WAN=$(gw "$T" bind gw-wan wan 120000 1024 2560)
+	LAN=$(gw "$T" bind gw-lan lan 120000 1024 4096 0 256)
+	WAN=$(gw "$T" bind gw-wan wan 120000 1024 4096 "$LAN" 256)
 }
 
 start_netiod() {

@@ -7,6 +7,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +33,23 @@ struct nl {
 	char msg[256];
 };
 
+/* A mapped buffer region with this process's free list (buffers no ring or skb holds). */
+struct region {
+	uint32_t id, nbufs, buf_size;
+	uint8_t *mem;
+	size_t size;
+	uint32_t *free, nfree;
+};
+
 struct port {
 	int fd;
 	uint32_t id;
 	uint8_t *map;
 	size_t size;
-	struct nio_map_info *info;
-	struct nio_ring *rx, *tx;
-	uint8_t *bufs;
-	uint32_t rx_tail, tx_head;
+	struct nio_map_info info; /* private copy: the mapping may be scribbled on */
+	struct nio_ring *rx, *fill, *tx, *comp;
+	struct region *reg;
+	uint32_t rx_tail, fill_head, tx_head, comp_tail;
 };
 
 static struct nl nl;
@@ -159,7 +169,7 @@ static void nl_fail(const char *what, int err)
 }
 
 struct bind_info {
-	uint32_t id, owner, hold_ms, hold_state, stats_n;
+	uint32_t id, owner, hold_ms, hold_state, stats_n, region;
 	uint64_t map_size;
 	uint64_t stats[NETIO_STAT_MAX + 1];
 	uint64_t kept[NETIO_KEPT_MAX + 1];
@@ -178,6 +188,7 @@ static int on_bind(struct nl_msg *m, void *arg)
 	bi->hold_ms = tb[NETIO_A_HOLD_MS] ? nla_get_u32(tb[NETIO_A_HOLD_MS]) : 0;
 	bi->hold_state = tb[NETIO_A_HOLD_STATE] ? nla_get_u32(tb[NETIO_A_HOLD_STATE]) : 0;
 	bi->map_size = tb[NETIO_A_MAP_SIZE] ? nla_get_u64(tb[NETIO_A_MAP_SIZE]) : 0;
+	bi->region = tb[NETIO_A_REGION_ID] ? nla_get_u32(tb[NETIO_A_REGION_ID]) : 0;
 	if (tb[NETIO_A_KEPT] && !nla_parse_nested(kt, NETIO_KEPT_MAX, tb[NETIO_A_KEPT], NULL))
 		for (i = 1; i <= NETIO_KEPT_MAX; i++)
 			bi->kept[i] = kt[i] ? nla_get_u64(kt[i]) : 0;
@@ -349,7 +360,8 @@ static int cmd_bind(int argc, char **argv)
 	int err;
 
 	if (argc < 4)
-		die("%s", "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE]]");
+		die("%s",
+		    "usage: bind IFNAME NAME HOLD_MS [SLOTS [BUF_SIZE [REGION_OF_ID [HEADROOM]]]]");
 	nla_put_u32(m, NETIO_A_IFINDEX, if_nametoindex(argv[2]));
 	nla_put_string(m, NETIO_A_BIND_NAME, argv[3]);
 	nla_put_u32(m, NETIO_A_HOLD_MS, argc > 4 ? (uint32_t)atoi(argv[4]) : 60000);
@@ -357,8 +369,12 @@ static int cmd_bind(int argc, char **argv)
 		nla_put_u32(m, NETIO_A_RX_SLOTS, (uint32_t)atoi(argv[5]));
 		nla_put_u32(m, NETIO_A_TX_SLOTS, (uint32_t)atoi(argv[5]));
 	}
-	if (argc > 6)
+	if (argc > 6 && atoi(argv[6]))
 		nla_put_u32(m, NETIO_A_BUF_SIZE, (uint32_t)atoi(argv[6]));
+	if (argc > 7 && atoi(argv[7]))
+		nla_put_u32(m, NETIO_A_REGION_OF, (uint32_t)atoi(argv[7]));
+	if (argc > 8)
+		nla_put_u32(m, NETIO_A_HEADROOM, (uint32_t)atoi(argv[8]));
 	err = nl_exec(m, on_bind, &bi);
 	if (err)
 		nl_fail("bind", err);
@@ -398,11 +414,25 @@ static int cmd_claims(int argc, char **argv)
 static int cmd_show(int argc, char **argv)
 {
 	static const char *const names[] = {
-		[NETIO_STAT_RX_PACKETS] = "rx_packets",	  [NETIO_STAT_RX_BYTES] = "rx_bytes",
-		[NETIO_STAT_RX_FULL] = "rx_full",	  [NETIO_STAT_RX_TRUNC] = "rx_trunc",
-		[NETIO_STAT_TX_PACKETS] = "tx_packets",	  [NETIO_STAT_TX_BYTES] = "tx_bytes",
-		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc", [NETIO_STAT_TX_ERRORS] = "tx_errors",
+		[NETIO_STAT_RX_PACKETS] = "rx_packets",
+		[NETIO_STAT_RX_BYTES] = "rx_bytes",
+		[NETIO_STAT_RX_FULL] = "rx_full",
+		[NETIO_STAT_RX_TRUNC] = "rx_trunc",
+		[NETIO_STAT_TX_PACKETS] = "tx_packets",
+		[NETIO_STAT_TX_BYTES] = "tx_bytes",
+		[NETIO_STAT_TX_BAD_DESC] = "tx_bad_desc",
+		[NETIO_STAT_TX_ERRORS] = "tx_errors",
 		[NETIO_STAT_RX_EXPIRED] = "rx_expired",
+		[NETIO_STAT_RX_NOBUF] = "rx_nobuf",
+		[NETIO_STAT_FILL_BAD] = "fill_bad",
+		[NETIO_STAT_TX_ZEROCOPY] = "tx_zerocopy",
+		[NETIO_STAT_TX_COPIED] = "tx_copied",
+		[NETIO_STAT_TX_INFLIGHT] = "tx_inflight",
+		[NETIO_STAT_COMP_LOST] = "comp_lost",
+		[NETIO_STAT_TX_KICKS] = "tx_kicks",
+		[NETIO_STAT_TX_POLLS] = "tx_polls",
+		[NETIO_STAT_TX_PATH_COPIED] = "tx_path_copied",
+		[NETIO_STAT_RX_WAKEUPS] = "rx_wakeups",
 	};
 	static const char *const kept[] = {
 		[NETIO_KEPT_ND] = "nd",
@@ -416,7 +446,8 @@ static int cmd_show(int argc, char **argv)
 	int i, err;
 
 	printf("owner_pid %u\nhold_ms %u\nhold_state %u\n", bi.owner, bi.hold_ms, bi.hold_state);
-	for (i = 1; i <= NETIO_STAT_RX_EXPIRED; i++)
+	printf("region %u\n", bi.region);
+	for (i = 1; i <= NETIO_STAT_MAX; i++)
 		if (names[i])
 			printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
 	for (i = NETIO_KEPT_ND; i <= NETIO_KEPT_LOCAL; i++)
@@ -431,10 +462,66 @@ static int cmd_show(int argc, char **argv)
 
 /* ---------------------------------------------------------------- rings */
 
-static void port_attach(struct port *p, uint32_t id)
+static void must_fit(const struct port *p, uint64_t off, uint32_t slots, uint64_t bytes)
+{
+	if (!nio_ring_valid_size(slots) || off % NIO_CACHELINE || off + bytes > p->size)
+		die("%s", "inconsistent ring geometry");
+}
+
+/* The region of a port: mapped once however many attached ports share it. */
+static void map_region(struct port *p, struct port *other)
+{
+	struct region *r;
+
+	if (other && other->reg->id == p->info.region_id) {
+		p->reg = other->reg;
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		die("%s", "out of memory");
+	r->id = p->info.region_id;
+	r->nbufs = p->info.nbufs;
+	r->buf_size = p->info.buf_size;
+	r->size = p->info.region_size;
+	if ((uint64_t)r->nbufs * r->buf_size > r->size)
+		die("%s", "inconsistent region geometry");
+	r->mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, NIO_MMAP_REGION);
+	if (r->mem == MAP_FAILED)
+		die("mmap of the region: %s", strerror(errno));
+	r->free = calloc(r->nbufs, sizeof(*r->free));
+	if (!r->free)
+		die("%s", "out of memory");
+	p->reg = r;
+}
+
+/* Continue where the previous owner stopped, unless it left nonsense behind. */
+static void resume_indices(struct port *p)
+{
+	uint32_t nrx = p->info.num_rx_slots, ntx = p->info.num_tx_slots;
+
+	p->rx_tail = p->rx->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&p->rx->head), p->rx_tail, nrx) < 0)
+		p->rx_tail = p->rx->head;
+	p->fill_head = p->fill->head;
+	if (nio_ring_pending(p->fill_head, nio_ring_load_acquire(&p->fill->tail), nrx) < 0)
+		p->fill_head = p->fill->tail;
+	p->tx_head = p->tx->head;
+	if (nio_ring_pending(p->tx_head, nio_ring_load_acquire(&p->tx->tail), ntx) < 0)
+		p->tx_head = p->tx->tail;
+	p->comp_tail = p->comp->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&p->comp->head), p->comp_tail, ntx) < 0)
+		p->comp_tail = p->comp->head;
+	nio_ring_store_release(&p->rx->tail, p->rx_tail);
+	nio_ring_store_release(&p->fill->head, p->fill_head);
+	nio_ring_store_release(&p->tx->head, p->tx_head);
+	nio_ring_store_release(&p->comp->tail, p->comp_tail);
+}
+
+static void port_attach(struct port *p, uint32_t id, struct port *other)
 {
 	struct bind_info bi = get_bind(id);
-	int pending;
+	const struct nio_map_info *info;
 
 	memset(p, 0, sizeof(*p));
 	p->id = id;
@@ -451,24 +538,124 @@ static void port_attach(struct port *p, uint32_t id)
 		fprintf(stderr, "nioring: mmap of %zu bytes: %s\n", p->size, strerror(errno));
 		exit(1);
 	}
-	p->info = (struct nio_map_info *)p->map;
-	if (p->info->magic != NIO_RING_MAGIC || p->info->abi_version != NIO_ABI_VERSION)
+	info = (const struct nio_map_info *)p->map;
+	if (info->magic != NIO_RING_MAGIC || info->abi_version != NIO_ABI_VERSION)
 		die("%s", "bad map magic or ABI version");
-	p->rx = (struct nio_ring *)(p->map + p->info->rx_off);
-	p->tx = (struct nio_ring *)(p->map + p->info->tx_off);
-	p->bufs = p->map + p->info->buf_off;
-	/* continue where the previous owner stopped, unless it left nonsense behind */
-	p->rx_tail = p->rx->tail;
-	if (nio_ring_pending(nio_ring_load_acquire(&p->rx->head), p->rx_tail,
-			     p->info->num_rx_slots) < 0)
-		p->rx_tail = p->rx->head;
-	p->tx_head = p->tx->head;
-	pending = nio_ring_pending(p->tx_head, nio_ring_load_acquire(&p->tx->tail),
-				   p->info->num_tx_slots);
-	if (pending < 0)
-		p->tx_head = p->tx->tail;
-	nio_ring_store_release(&p->rx->tail, p->rx_tail);
+	p->info = *info; /* the mapping may be scribbled on: keep a private copy */
+	must_fit(p, p->info.rx_off, p->info.num_rx_slots, nio_ring_bytes(p->info.num_rx_slots));
+	must_fit(p, p->info.fill_off, p->info.num_rx_slots,
+		 nio_ring_idx_bytes(p->info.num_rx_slots));
+	must_fit(p, p->info.tx_off, p->info.num_tx_slots, nio_ring_bytes(p->info.num_tx_slots));
+	must_fit(p, p->info.comp_off, p->info.num_tx_slots,
+		 nio_ring_idx_bytes(p->info.num_tx_slots));
+	p->rx = (struct nio_ring *)(p->map + p->info.rx_off);
+	p->fill = (struct nio_ring *)(p->map + p->info.fill_off);
+	p->tx = (struct nio_ring *)(p->map + p->info.tx_off);
+	p->comp = (struct nio_ring *)(p->map + p->info.comp_off);
+	map_region(p, other);
+	resume_indices(p);
+}
+
+static void mark(uint8_t *busy, const struct region *r, uint32_t idx)
+{
+	if (idx < r->nbufs)
+		busy[idx] = 1;
+}
+
+/* Buffers a port's rings name: what TX still has to take, fill, and RX. In this order: the
+ * kernel moves a buffer out of TX and fill only after it is in flight or in RX. */
+static void mark_rings(uint8_t *busy, struct port *p)
+{
+	uint32_t i, nrx = p->info.num_rx_slots, ntx = p->info.num_tx_slots;
+	uint32_t t = nio_ring_load_acquire(&p->tx->tail), f = nio_ring_load_acquire(&p->fill->tail);
+	uint32_t h;
+
+	for (i = t; nio_ring_pending(p->tx_head, i, ntx) > 0 && i != p->tx_head; i++)
+		mark(busy, p->reg, nio_ring_slots(p->tx)[i & (ntx - 1)].buf_idx);
+	for (i = f; nio_ring_pending(p->fill_head, i, nrx) > 0 && i != p->fill_head; i++)
+		mark(busy, p->reg, nio_ring_idx(p->fill)[i & (nrx - 1)]);
+	h = nio_ring_load_acquire(&p->rx->head);
+	for (i = p->rx_tail; nio_ring_pending(h, i, nrx) > 0 && i != h; i++)
+		mark(busy, p->reg, nio_ring_slots(p->rx)[i & (nrx - 1)].buf_idx);
+}
+
+static void mark_comp(uint8_t *busy, struct port *p)
+{
+	uint32_t i, ntx = p->info.num_tx_slots, h = nio_ring_load_acquire(&p->comp->head);
+
+	for (i = p->comp_tail; nio_ring_pending(h, i, ntx) > 0 && i != h; i++)
+		mark(busy, p->reg, nio_ring_idx(p->comp)[i & (ntx - 1)]);
+}
+
+/* A restarted owner's free list: every buffer no ring names and the kernel does not hold;
+ * the ones in the completion rings come back through them. */
+static void rebuild_free(struct port **ports, unsigned n)
+{
+	struct region *r = ports[0]->reg;
+	uint8_t *busy = calloc(r->nbufs, 1);
+	uint64_t *inflight = calloc((r->nbufs + 63) / 64, sizeof(uint64_t));
+	uint32_t i;
+
+	if (!busy || !inflight)
+		die("%s", "out of memory");
+	for (i = 0; i < n; i++)
+		mark_rings(busy, ports[i]);
+	if (ioctl(ports[0]->fd, NETIO_IOC_INFLIGHT, inflight))
+		die("inflight: %s", strerror(errno));
+	for (i = 0; i < r->nbufs; i++)
+		if (inflight[i / 64] >> (i % 64) & 1)
+			busy[i] = 1;
+	for (i = 0; i < n; i++)
+		mark_comp(busy, ports[i]);
+	r->nfree = 0;
+	for (i = 0; i < r->nbufs; i++)
+		if (!busy[i])
+			r->free[r->nfree++] = i;
+	free(busy);
+	free(inflight);
+}
+
+/* Give the kernel free buffers to receive into. */
+static void fill_top(struct port *p)
+{
+	uint32_t n = p->info.num_rx_slots;
+	struct region *r = p->reg;
+
+	while (r->nfree && nio_ring_used(p->fill_head, nio_ring_load_acquire(&p->fill->tail)) < n) {
+		nio_ring_idx(p->fill)[p->fill_head & (n - 1)] = r->free[--r->nfree];
+		p->fill_head++;
+	}
+	/* release: the entries are written before the kernel may see the new head */
+	nio_ring_store_release(&p->fill->head, p->fill_head);
+}
+
+/* Buffers the kernel is done sending go back to the free list. */
+static unsigned comp_drain(struct port *p)
+{
+	uint32_t n = p->info.num_tx_slots, h = nio_ring_load_acquire(&p->comp->head), idx;
+	struct region *r = p->reg;
+	unsigned got = 0;
+
+	if (nio_ring_pending(h, p->comp_tail, n) < 0)
+		return 0;
+	for (; p->comp_tail != h; p->comp_tail++, got++) {
+		idx = nio_ring_idx(p->comp)[p->comp_tail & (n - 1)];
+		if (idx < r->nbufs && r->nfree < r->nbufs)
+			r->free[r->nfree++] = idx;
+	}
+	nio_ring_store_release(&p->comp->tail, p->comp_tail);
+	return got;
+}
+
+/* Publish TX and ring the doorbell only if the kernel is not draining on its own. */
+static void tx_publish(struct port *p, uint64_t *kicks)
+{
 	nio_ring_store_release(&p->tx->head, p->tx_head);
+	if (nio_ring_needs_wakeup(p->tx)) {
+		(*kicks)++;
+		if (ioctl(p->fd, NETIO_IOC_KICK) < 0 && errno != EINVAL)
+			die("kick: %s", strerror(errno));
+	}
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -483,75 +670,202 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* Move one RX frame of in to the TX ring of out with new MACs; 0 when TX is full. */
-static int fwd_one(struct port *in, struct port *out, const struct nio_slot *s,
-		   const uint8_t dmac[6], const uint8_t smac[6])
+/* The buffer to send an RX frame of in from: the same one when the regions are shared (a
+ * descriptor move), else a copy into a free buffer of out's region; -1 when none is free. */
+static int64_t tx_buffer(struct port *in, struct port *out, const struct nio_slot *s, uint32_t *off,
+			 uint64_t *copies)
 {
-	uint32_t ntx = out->info->num_tx_slots, idx = out->tx_head & (ntx - 1);
-	uint32_t buf = out->info->num_rx_slots + idx;
-	struct nio_slot *t = &out->tx->slots[idx];
-	uint8_t *dst = out->bufs + (uint64_t)buf * out->info->buf_size;
+	struct region *ri = in->reg, *ro = out->reg;
+	uint32_t b;
+
+	if (ri == ro) {
+		*off = s->off;
+		return s->buf_idx;
+	}
+	if (!ro->nfree)
+		return -1;
+	b = ro->free[--ro->nfree];
+	memcpy(ro->mem + (uint64_t)b * ro->buf_size,
+	       ri->mem + (uint64_t)s->buf_idx * ri->buf_size + s->off, s->len);
+	ri->free[ri->nfree++] = s->buf_idx;
+	(*copies)++;
+	*off = 0;
+	return b;
+}
+
+/* Move one RX frame of in to the TX ring of out with new MACs; 0 when TX is full. */
+static int fwd_one(struct port *in, struct port *out, struct nio_slot s, const uint8_t dmac[6],
+		   const uint8_t smac[6], uint64_t *copies)
+{
+	uint32_t ntx = out->info.num_tx_slots, off;
+	struct region *ri = in->reg;
+	uint8_t *frame;
+	int64_t b;
 
 	if (nio_ring_used(out->tx_head, nio_ring_load_acquire(&out->tx->tail)) >= ntx)
 		return 0;
-	if (s->len < 14 || s->len > out->info->buf_size || s->buf_idx >= in->info->nbufs)
+	if (s.buf_idx >= ri->nbufs || s.len < 14 || (uint64_t)s.off + s.len > ri->buf_size) {
+		if (s.buf_idx < ri->nbufs)
+			ri->free[ri->nfree++] = s.buf_idx;
 		return 1;
-	memcpy(dst, in->bufs + (uint64_t)s->buf_idx * in->info->buf_size + s->off, s->len);
-	memcpy(dst, dmac, 6);
-	memcpy(dst + 6, smac, 6);
-	*t = (struct nio_slot){ .buf_idx = buf, .off = 0, .len = s->len };
+	}
+	b = tx_buffer(in, out, &s, &off, copies);
+	if (b < 0)
+		return 0;
+	frame = out->reg->mem + (uint64_t)b * out->reg->buf_size + off;
+	memcpy(frame, dmac, 6);
+	memcpy(frame + 6, smac, 6);
+	nio_ring_slots(out->tx)[out->tx_head & (ntx - 1)] =
+		(struct nio_slot){ .buf_idx = (uint32_t)b, .off = off, .len = s.len };
 	out->tx_head++;
 	return 1;
 }
 
+struct fwd_stats {
+	uint64_t n, kicks, copies, sleeps;
+};
+
 static unsigned fwd_burst(struct port *in, struct port *out, const uint8_t dmac[6],
-			  const uint8_t smac[6])
+			  const uint8_t smac[6], struct fwd_stats *st)
 {
-	uint32_t head = nio_ring_load_acquire(&in->rx->head), mask = in->info->num_rx_slots - 1;
+	uint32_t head = nio_ring_load_acquire(&in->rx->head), mask = in->info.num_rx_slots - 1;
 	unsigned n = 0;
 
-	while (in->rx_tail != head &&
-	       fwd_one(in, out, &in->rx->slots[in->rx_tail & mask], dmac, smac)) {
+	comp_drain(out);
+	if (in->reg != out->reg)
+		comp_drain(in);
+	while (in->rx_tail != head && fwd_one(in, out, nio_ring_slots(in->rx)[in->rx_tail & mask],
+					      dmac, smac, &st->copies)) {
 		in->rx_tail++;
 		n++;
 	}
 	nio_ring_store_release(&in->rx->tail, in->rx_tail);
-	nio_ring_store_release(&out->tx->head, out->tx_head);
-	if (n && ioctl(out->fd, NETIO_IOC_KICK) < 0)
-		die("kick: %s", strerror(errno));
+	if (n)
+		tx_publish(out, &st->kicks);
+	fill_top(in);
 	return n;
 }
 
-/* fwd IN OUT DMAC SMAC SECONDS [MAX]: forward claimed frames of IN out of OUT. */
+/* Sleep until RX has something, telling the kernel to wake us (the RX doorbell). */
+static int rx_sleep(struct port *in, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
+	int rc = 0;
+
+	__atomic_store_n(&in->rx->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
+	/* pairs with the kernel's barrier between publishing head and reading the flag */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (nio_ring_load_acquire(&in->rx->head) == in->rx_tail)
+		rc = poll(&pfd, 1, timeout_ms) < 0 || (pfd.revents & POLLERR) ? -1 : 0;
+	__atomic_store_n(&in->rx->flags, 0, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* Buffers still with the kernel come back within a bounded wait. */
+static void fwd_settle(struct port *in, struct port *out)
+{
+	uint64_t deadline = now_ms() + 3000;
+	struct region *r = in->reg;
+
+	do {
+		comp_drain(out);
+		if (in->reg != out->reg)
+			comp_drain(in);
+		if (r->nfree + nio_ring_used(in->fill_head, in->fill->tail) >= r->nbufs)
+			break;
+		usleep(10000);
+	} while (now_ms() < deadline);
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* fwd IN OUT DMAC SMAC SECONDS [MAX]: forward claimed frames of IN out of OUT; SIGTERM ends
+ * it early, after the buffers the kernel holds came back. */
 static int cmd_fwd(int argc, char **argv)
 {
-	struct port in, out, *o = &out;
+	struct port in, out, *o = &out, *both[2] = { &in, &out };
 	uint8_t dmac[6], smac[6];
-	uint64_t deadline, max, n = 0;
-	struct pollfd pfd;
+	uint64_t deadline, max;
+	struct fwd_stats st = { 0 };
+	unsigned n, idle = 0;
 
 	if (argc < 7 || parse_mac(argv[4], dmac) || parse_mac(argv[5], smac))
 		die("%s", "usage: fwd IN OUT DMAC SMAC SECONDS [MAX]");
-	port_attach(&in, (uint32_t)atoi(argv[2]));
+	port_attach(&in, (uint32_t)atoi(argv[2]), NULL);
 	if (atoi(argv[3]) == atoi(argv[2]))
 		o = &in;
 	else
-		port_attach(&out, (uint32_t)atoi(argv[3]));
+		port_attach(&out, (uint32_t)atoi(argv[3]), &in);
+	rebuild_free(both, o == &in || out.reg != in.reg ? 1 : 2);
+	if (o != &in && out.reg != in.reg)
+		rebuild_free(both + 1, 1);
+	fill_top(&in);
 	deadline = now_ms() + 1000 * (uint64_t)atoi(argv[6]);
 	max = argc > 7 ? strtoull(argv[7], NULL, 0) : 0;
-	printf("attached\n");
+	signal(SIGTERM, on_term);
+	printf("attached region %s\n", o == &in || out.reg == in.reg ? "shared" : "separate");
 	fflush(stdout);
-	while (now_ms() < deadline && (!max || n < max)) {
-		pfd = (struct pollfd){ .fd = in.fd, .events = POLLIN };
-		if (poll(&pfd, 1, 50) < 0 || (pfd.revents & POLLERR))
+	while (!stop && now_ms() < deadline && (!max || st.n < max)) {
+		n = fwd_burst(&in, o, dmac, smac, &st);
+		st.n += n;
+		/* spin a little before sleeping, as netiod's workers do */
+		if (n || ++idle < 64)
+			continue;
+		idle = 0;
+		st.sleeps++;
+		if (rx_sleep(&in, 50) < 0 && !stop)
 			break;
-		n += fwd_burst(&in, o, dmac, smac);
 	}
-	printf("forwarded %" PRIu64 "\n", n);
+	fwd_settle(&in, o);
+	printf("forwarded %" PRIu64 "\n", st.n);
+	printf("kicks %" PRIu64 " sleeps %" PRIu64 " copies %" PRIu64 "\n", st.kicks, st.sleeps,
+	       st.copies);
+	printf("buffers free %u fill %u of %u\n", in.reg->nfree,
+	       nio_ring_used(in.fill_head, in.fill->tail), in.reg->nbufs);
 	return 0;
 }
 
-/* hold ID SECONDS: own the binding without consuming, so packets queue. */
+/* send ID COUNT LEN: COUNT frames of LEN bytes (to a made-up station) through the TX ring. */
+static int cmd_send(int argc, char **argv)
+{
+	struct port p, *one = &p;
+	uint32_t count = (uint32_t)atoi(argv[3]), len = (uint32_t)atoi(argv[4]), sent = 0;
+	uint64_t kicks = 0, deadline;
+	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5 };
+
+	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
+	rebuild_free(&one, 1);
+	if (len < 14 || len > p.reg->buf_size)
+		die("%s", "bad length");
+	deadline = now_ms() + 30000;
+	while (sent < count && now_ms() < deadline) {
+		uint32_t ntx = p.info.num_tx_slots, b;
+
+		comp_drain(&p);
+		if (!p.reg->nfree ||
+		    nio_ring_used(p.tx_head, nio_ring_load_acquire(&p.tx->tail)) >= ntx) {
+			tx_publish(&p, &kicks);
+			usleep(1000);
+			continue;
+		}
+		b = p.reg->free[--p.reg->nfree];
+		memset(p.reg->mem + (uint64_t)b * p.reg->buf_size, 0x5a, len);
+		memcpy(p.reg->mem + (uint64_t)b * p.reg->buf_size, hdr, sizeof(hdr));
+		nio_ring_slots(p.tx)[p.tx_head++ & (ntx - 1)] =
+			(struct nio_slot){ .buf_idx = b, .off = 0, .len = len };
+		sent++;
+	}
+	tx_publish(&p, &kicks);
+	printf("sent %u\n", sent);
+	return 0;
+}
+
 /* attach ID: only the ioctl, asked without looking the binding up over netlink first. */
 static int cmd_attach(int argc, char **argv)
 {
@@ -569,13 +883,16 @@ static int cmd_attach(int argc, char **argv)
 	return 0;
 }
 
+/* hold ID SECONDS: own the binding and give it buffers without consuming, so packets queue. */
 static int cmd_hold(int argc, char **argv)
 {
-	struct port p;
+	struct port p, *one = &p;
 	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
 	struct pollfd pfd;
 
-	port_attach(&p, (uint32_t)atoi(argv[2]));
+	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
+	rebuild_free(&one, 1);
+	fill_top(&p);
 	printf("attached\n");
 	fflush(stdout);
 	while (now_ms() < deadline) {
@@ -590,7 +907,7 @@ static int cmd_hold(int argc, char **argv)
 
 static uint32_t hostile_value(const struct port *p)
 {
-	const uint32_t bs = p->info->buf_size, nb = p->info->nbufs;
+	const uint32_t bs = p->info.buf_size, nb = p->info.nbufs;
 	const uint32_t pick[] = { 0,
 				  1,
 				  13,
@@ -614,8 +931,8 @@ static uint32_t hostile_value(const struct port *p)
 
 static void scribble_slot(struct port *p)
 {
-	uint32_t n = p->info->num_tx_slots;
-	struct nio_slot *s = &p->tx->slots[(p->tx_head + (unsigned)rand() % 4) & (n - 1)];
+	uint32_t n = p->info.num_tx_slots;
+	struct nio_slot *s = &nio_ring_slots(p->tx)[(p->tx_head + (unsigned)rand() % 4) & (n - 1)];
 
 	s->buf_idx = hostile_value(p);
 	s->off = hostile_value(p);
@@ -625,12 +942,32 @@ static void scribble_slot(struct port *p)
 	s->reserved = rand() % 4 ? 0 : (uint64_t)rand();
 }
 
+/* The same valid buffer twice (or more) on TX, long enough to be sent from its pages. */
+static void duplicate_tx(struct port *p)
+{
+	uint32_t n = p->info.num_tx_slots, b = (uint32_t)rand() % p->info.nbufs, k;
+
+	for (k = 0; k < 2 + (unsigned)rand() % 3; k++)
+		nio_ring_slots(p->tx)[p->tx_head++ & (n - 1)] =
+			(struct nio_slot){ .buf_idx = b, .off = 0, .len = 1000 };
+	p->tx->head = p->tx_head;
+}
+
+/* Fill entries: hostile values, or valid buffers (some given twice) for RX to write into. */
+static void scribble_fill(struct port *p)
+{
+	uint32_t n = p->info.num_rx_slots, k;
+
+	for (k = 0; k < 8; k++)
+		nio_ring_idx(p->fill)[p->fill_head++ & (n - 1)] =
+			rand() % 2 ? hostile_value(p) : (uint32_t)rand() % p->info.nbufs;
+	p->fill->head = rand() % 8 ? p->fill_head : hostile_value(p);
+}
+
 /* One hostile move against the shared rings, then a kick. */
 static void scribble_once(struct port *p)
 {
-	uint32_t n = p->info->num_tx_slots;
-
-	switch (rand() % 6) {
+	switch (rand() % 12) {
 	case 0:
 	case 1:
 		scribble_slot(p);
@@ -641,30 +978,67 @@ static void scribble_once(struct port *p)
 		p->tx->head = hostile_value(p);
 		break;
 	case 3:
-		p->tx->head = p->tx->tail + n + (unsigned)rand() % 2;
+		p->tx->head = p->tx->tail + p->info.num_tx_slots + (unsigned)rand() % 2;
 		break;
 	case 4:
 		p->rx->tail = hostile_value(p);
 		break;
+	case 5:
+		duplicate_tx(p);
+		break;
+	case 6:
+	case 7:
+		scribble_fill(p);
+		break;
+	case 8:
+		p->comp->tail = rand() % 2 ? hostile_value(p) : p->comp->head;
+		break;
+	case 9:
+		p->rx->flags = (uint32_t)rand();
+		p->tx->flags = (uint32_t)rand();
+		break;
+	case 10:
+		p->reg->mem[(unsigned)rand() % p->reg->size] = (uint8_t)rand();
+		break;
 	default:
-		p->map[(unsigned)rand() % p->info->buf_off] = (uint8_t)rand();
+		p->map[(unsigned)rand() % p->size] = (uint8_t)rand();
 		break;
 	}
 	ioctl(p->fd, NETIO_IOC_KICK);
 }
 
-/* scribble ID SECONDS: write random and boundary values into the mapped rings and kick. */
+/* Fill entries the kernel must skip (out of range) before a valid one, then wait (bounded)
+ * until claimed traffic made it consume them all. */
+static void bad_fill(struct port *p, bool wait)
+{
+	const uint32_t nb = p->info.nbufs, bad[] = { nb, nb + 1, 0x7fffffff, 0xffffffffu };
+	uint32_t mask = p->info.num_rx_slots - 1;
+	uint64_t deadline = now_ms() + (wait ? 20000 : 0);
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		nio_ring_idx(p->fill)[p->fill_head++ & mask] = bad[k];
+	nio_ring_idx(p->fill)[p->fill_head++ & mask] = 0;
+	nio_ring_store_release(&p->fill->head, p->fill_head);
+	printf("attached\n");
+	fflush(stdout);
+	while (nio_ring_load_acquire(&p->fill->tail) != p->fill_head && now_ms() < deadline)
+		usleep(10000);
+	printf("bad fill entries %s\n",
+	       nio_ring_load_acquire(&p->fill->tail) == p->fill_head ? "consumed" : "pending");
+}
+
+/* scribble ID SECONDS [wait-fill]: refused fill entries first (with wait-fill: until claimed
+ * traffic made the kernel consume them), then random and boundary values written into the
+ * mapped rings, each followed by a kick. */
 static int cmd_scribble(int argc, char **argv)
 {
 	struct port p;
-	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]), kicks = 0;
-	struct nio_map_info info;
+	uint64_t deadline, kicks = 0;
 	struct pollfd pfd;
 
-	port_attach(&p, (uint32_t)atoi(argv[2]));
-	/* keep a private copy of the geometry: the scribbling may hit the shared one */
-	info = *p.info;
-	p.info = &info;
+	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
+	bad_fill(&p, argc > 4 && !strcmp(argv[4], "wait-fill"));
+	deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
 	srand((unsigned)getpid());
 	while (now_ms() < deadline && kicks < 2000000) {
 		scribble_once(&p);
@@ -720,6 +1094,27 @@ static int cmd_udp_send(int argc, char **argv)
 	return 0;
 }
 
+/* udp-flood DST PORT COUNT SIZE: COUNT datagrams of SIZE bytes as fast as the socket takes
+ * them (bounded: at most 10^7, 300 s). */
+static int cmd_udp_flood(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = udp_addr(argv[2], argv[3], &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	long i, count = atol(argv[4]), sent = 0;
+	size_t size = (size_t)atoi(argv[5]);
+	uint64_t deadline = now_ms() + 300000;
+	char buf[9000] = { 0 };
+
+	if (fd < 0 || size > sizeof(buf))
+		die("socket: %s", strerror(errno));
+	for (i = 0; i < count && i < 10000000 && (i % 1024 || now_ms() < deadline); i++)
+		if (sendto(fd, buf, size, 0, (struct sockaddr *)&ss, len) >= 0)
+			sent++;
+	printf("sent %ld\n", sent);
+	return 0;
+}
+
 /* udp-recv PORT SECONDS [EXPECT]: count datagrams (IPv4 and IPv6) until the deadline or
  * EXPECT arrived. */
 static int cmd_udp_recv(int argc, char **argv)
@@ -757,6 +1152,7 @@ int main(int argc, char **argv)
 		{ "fwd", 7, cmd_fwd, 1 },	    { "hold", 4, cmd_hold, 1 },
 		{ "scribble", 4, cmd_scribble, 1 }, { "udp-send", 5, cmd_udp_send, 0 },
 		{ "udp-recv", 4, cmd_udp_recv, 0 }, { "attach", 3, cmd_attach, 0 },
+		{ "send", 5, cmd_send, 1 },	    { "udp-flood", 6, cmd_udp_flood, 0 },
 	};
 	size_t i;
 
@@ -770,7 +1166,7 @@ int main(int argc, char **argv)
 			nl_open();
 		return cmds[i].fn(argc, argv);
 	}
-	fprintf(stderr, "usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|udp-send|"
-			"udp-recv ...\n");
+	fprintf(stderr, "usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|send|"
+			"udp-send|udp-flood|udp-recv ...\n");
 	return 1;
 }
