@@ -99,6 +99,21 @@ struct nio_pool {
 	uint8_t *mem;
 };
 
+/* A packet taken for reuse (pool, region, a driver's RX): an empty frame at off into its
+ * buffer and no metadata left from its previous use. */
+static inline void nio_pkt_reset(struct nio_pkt *p, uint32_t off)
+{
+	p->data = p->buf + off;
+	p->len = 0;
+	p->flags = 0;
+	p->l3_off = p->l4_off = 0;
+	p->out_port = NIO_PORT_NONE;
+	p->flow = NULL;
+	p->svc_state = NULL;
+	p->user = 0;
+	p->claim_hint = 0;
+}
+
 /* ---------------------------------------------------------------- buffer regions (region.c) */
 
 #define NIO_MAX_REGIONS	       8

@@ -48,15 +48,7 @@ struct nio_pkt *nio_pool_get(struct nio_pool *pool)
 	if (!pool->nfree)
 		return NULL;
 	p = pool->free[--pool->nfree];
-	p->data = p->buf + NIO_PKT_HEADROOM;
-	p->len = 0;
-	p->flags = 0;
-	p->l3_off = p->l4_off = 0;
-	p->out_port = NIO_PORT_NONE;
-	p->flow = NULL;
-	p->svc_state = NULL;
-	p->user = 0;
-	p->claim_hint = 0;
+	nio_pkt_reset(p, NIO_PKT_HEADROOM);
 	return p;
 }
 

@@ -665,14 +665,8 @@ static struct nio_pkt *rx_take(struct nio_port *port, struct kmod *k, const stru
 		return NULL;
 	}
 	/* as nio_region_get would: a buffer a previous netiod gave the kernel was never got here */
-	p->data = p->buf + off;
+	nio_pkt_reset(p, off);
 	p->len = len;
-	p->flags = 0;
-	p->l3_off = p->l4_off = 0;
-	p->out_port = NIO_PORT_NONE;
-	p->flow = NULL;
-	p->svc_state = NULL;
-	p->user = 0;
 	p->in_port = port->id;
 	/* the classifier checks the hint before it trusts it (nio_classify_hint) */
 	p->claim_hint =

@@ -201,14 +201,7 @@ struct nio_pkt *nio_region_get(struct nio_region *r, unsigned w)
 		return NULL;
 	p = &r->pkts[l->idx[--l->n]];
 	r->home[p->buf_idx] = 0;
-	p->data = p->buf + NIO_PKT_HEADROOM;
-	p->len = 0;
-	p->flags = 0;
-	p->l3_off = p->l4_off = 0;
-	p->out_port = NIO_PORT_NONE;
-	p->flow = NULL;
-	p->svc_state = NULL;
-	p->user = 0;
+	nio_pkt_reset(p, NIO_PKT_HEADROOM);
 	return p;
 }
 
