@@ -388,8 +388,15 @@ static bool port_common_has(const char *name)
  * parsing against the port's driver (driver_opts); NIO_OPT_F_GLOBAL ones also at top level. */
 static void port_schema(struct schema *s)
 {
+	struct nio_plugin *qos = ld ? nio_plugin_find(ld, "qos") : NULL;
+
 	for (unsigned i = 0; port_common[i].name; i++)
 		optv_push(&s->port, port_common[i]);
+	/* the port's shaper (load_egress) takes the qos service's options; MULTI tells a block
+	 * given from none (a single section always exists), load_egress refuses a second */
+	if (qos)
+		optv_push(&s->port, (cfg_opt_t)CFG_SEC("qos", sub_opts(s, qos->svc->options),
+						       CFGF_MULTI));
 	for (const struct nio_port_ops *const *d = nio_drivers; *d; d++)
 		for (const struct nio_opt *o = (*d)->options; o && o->name; o++) {
 			add_opt(s, &s->port, o);
@@ -822,7 +829,8 @@ static int driver_opts(struct nio_port *p, cfg_t *sec, cfg_t *top)
 	int r;
 
 	for (unsigned i = 0; sec->opts[i].name; i++) {
-		const char *name = sec->opts[i].name, *v = cfg_getstr(sec, name);
+		const char *name = sec->opts[i].name;
+		const char *v = sec->opts[i].type == CFGT_SEC ? NULL : cfg_getstr(sec, name);
 
 		if (v && !port_common_has(name) && driver_opt(sec, p, name, v) < 0)
 			return -1;
@@ -862,6 +870,59 @@ static int port_driver(struct nio_port *p, cfg_t *sec)
 		    names);
 }
 
+/* The qos block of a port: what a pipeline's qos service takes, but for the class tree only
+ * (a policer meters one pipeline's traffic: it stays in the pipeline). */
+static int check_egress(const struct nio_port *p, const struct nio_plugin *qos, cfg_t *q)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "port '%s': qos", p->name);
+	if (check_unknown(q, qos->svc->options, what) < 0 ||
+	    validate_block(q, qos->svc->options, what) < 0)
+		return -1;
+	if (cfg_size(q, "policer"))
+		return fail(q, q->line,
+			    "%s: policers belong in a pipeline's qos service (they meter one "
+			    "pipeline)",
+			    what);
+	if (!cfg_getstr(q, "rate"))
+		return fail(q, q->line, "%s: missing 'rate' (what the port may send)", what);
+	return 0;
+}
+
+/* port NAME { qos { ... } }: the stage "egress:NAME", one qos instance every packet leaving
+ * the port goes through (egress.c). */
+static int load_egress(struct nio_config *c, struct nio_port *p, cfg_t *q)
+{
+	struct nio_plugin *qos = nio_plugin_find(ld, "qos");
+	struct nio_pipeline *eg;
+	struct nio_svc_inst *si;
+	char err[256] = "";
+
+	if (check_egress(p, qos, q) < 0)
+		return -1;
+	eg = calloc(1, sizeof(*eg));
+	if (!eg)
+		return fail(q, q->line, "out of memory");
+	c->egress[p->id] = eg;
+	snprintf(eg->name, sizeof(eg->name), "egress:%.24s", p->name);
+	eg->line = q->line;
+	eg->out_port = p->id;
+	eg->table = NIO_RT_TABLE_MAIN;
+	eg->nsvcs = 1;
+	si = &eg->svcs[0];
+	si->plugin = qos;
+	si->svc = qos->svc;
+	si->conf_block = q;
+	si->inst = nio_service_init(ld, c, eg, si, err, sizeof(err));
+	if (!si->inst)
+		return fail(q, q->line, "port '%s': qos: %s", p->name,
+			    err[0] ? err : "init failed");
+	qos->refs++;
+	c->any_dequeue = true;
+	return 0;
+}
+
 static int load_port(struct nio_config *c, cfg_t *sec, cfg_t *top)
 {
 	struct nio_port *p = calloc(1, sizeof(*p));
@@ -893,7 +954,13 @@ static int load_port(struct nio_config *c, cfg_t *sec, cfg_t *top)
 		memcpy(&p->addr6, a, 16);
 		p->has_v6 = true;
 	}
-	return driver_opts(p, sec, top);
+	if (driver_opts(p, sec, top) < 0)
+		return -1;
+	if (!nio_plugin_find(ld, "qos")) /* the schema has no qos block */
+		return 0;
+	if (cfg_size(sec, "qos") > 1)
+		return fail(sec, sec->line, "port '%s': more than one qos block", p->name);
+	return cfg_size(sec, "qos") ? load_egress(c, p, cfg_getsec(sec, "qos")) : 0;
 }
 
 static int load_prefixes(cfg_t *m, const char *opt, struct nio_prefix *out, uint8_t *n,
@@ -1148,6 +1215,9 @@ void nio_config_assign_owners(struct nio_config *c)
 			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE))
 				pl->owner = (int)(i % c->nworkers);
 	}
+	for (unsigned i = 0; i < c->nports; i++)
+		if (c->egress[i])
+			c->egress[i]->owner = (int)((c->npipelines + i) % c->nworkers);
 }
 
 static int load_globals(struct nio_config *c, cfg_t *cfg)
@@ -1280,6 +1350,11 @@ void nio_config_free(struct nio_config *c)
 		return;
 	for (unsigned i = 0; i < c->npipelines; i++)
 		nio_pipeline_fini(&c->pipelines[i]);
+	for (unsigned i = 0; i < c->nports; i++) {
+		if (c->egress[i])
+			nio_pipeline_fini(c->egress[i]);
+		free(c->egress[i]);
+	}
 	nio_config_hints_free(c);
 	for (unsigned i = 0; i < c->nports; i++)
 		nio_port_put(c->ports[i]);
@@ -1393,6 +1468,11 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 		if (p->ops->dump)
 			p->ops->dump(p, out);
 		fprintf(out, "\n");
+		if (c->egress[i]) {
+			fprintf(out, "  qos\n");
+			dump_block(out, c->egress[i]->svcs[0].conf_block,
+				   c->egress[i]->svcs[0].svc->options, 4);
+		}
 	}
 	for (unsigned i = 0; i < c->npipelines; i++)
 		dump_pipeline(c, &c->pipelines[i], out);

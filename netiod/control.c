@@ -218,8 +218,10 @@ static json_t *cmd_stats(struct netiod *d)
 
 	for (unsigned i = 0; i < c->nports; i++)
 		json_array_append_new(ports, port_stats(c->ports[i], d->nworkers));
-	for (unsigned i = 0; i < c->npipelines; i++)
-		json_array_append_new(pls, pipeline_stats(&c->pipelines[i], d->nworkers));
+	for (unsigned i = 0; i < nio_config_nstages(c); i++) /* the ports' shapers too */
+		if (nio_config_stage(c, i))
+			json_array_append_new(pls, pipeline_stats(nio_config_stage(c, i),
+								  d->nworkers));
 	for (unsigned i = 0; i < d->nworkers; i++)
 		json_array_append_new(workers, worker_stats(d, i));
 	json_object_set_new(o, "ports", ports);

@@ -123,27 +123,31 @@ static const struct {
 
 static void pipeline_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
-	struct nio_pipeline_stats *st = calloc(c->npipelines ? c->npipelines : 1, sizeof(*st));
+	unsigned n = nio_config_nstages(c); /* the ports' shapers (egress:PORT) too */
+	struct nio_pipeline_stats *st = calloc(n ? n : 1, sizeof(*st));
 	char name[64];
 
 	if (!st)
 		return;
-	for (unsigned i = 0; i < c->npipelines; i++)
-		nio_pipeline_stats_sum(&c->pipelines[i], nworkers, &st[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (nio_config_stage(c, i))
+			nio_pipeline_stats_sum(nio_config_stage(c, i), nworkers, &st[i]);
 	for (size_t k = 0; k < sizeof(pl_ctr) / sizeof(pl_ctr[0]); k++) {
 		snprintf(name, sizeof(name), "netio_pipeline_%s_total", pl_ctr[k].name);
 		family(b, name, "counter", pl_ctr[k].text);
-		for (unsigned i = 0; i < c->npipelines; i++)
-			sample(b, name, field(&st[i], pl_ctr[k].off),
-			       (const char *[]){ "pipeline", c->pipelines[i].name, NULL });
+		for (unsigned i = 0; i < n; i++)
+			if (nio_config_stage(c, i))
+				sample(b, name, field(&st[i], pl_ctr[k].off),
+				       (const char *[]){ "pipeline", nio_config_stage(c, i)->name,
+							 NULL });
 	}
 	family(b, "netio_pipeline_drops_total", "counter", "packets dropped, by reason");
-	for (unsigned i = 0; i < c->npipelines; i++)
+	for (unsigned i = 0; i < n; i++)
 		for (int r = 0; r < NIO_DROP_MAX; r++)
 			if (st[i].drops[r])
 				sample(b, "netio_pipeline_drops_total", st[i].drops[r],
-				       (const char *[]){ "pipeline", c->pipelines[i].name, "reason",
-							 nio_drop_names[r], NULL });
+				       (const char *[]){ "pipeline", nio_config_stage(c, i)->name,
+							 "reason", nio_drop_names[r], NULL });
 	free(st);
 }
 
@@ -189,11 +193,13 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsi
 
 	for (unsigned f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		family(b, fam[f].name, fam[f].type, fam[f].text);
-		for (unsigned i = 0; i < c->npipelines; i++)
-			for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++)
-				service_samples(b, fam[f].name, &c->pipelines[i],
-						&c->pipelines[i].svcs[s], nworkers,
+		for (unsigned i = 0; i < nio_config_nstages(c); i++) {
+			const struct nio_pipeline *pl = nio_config_stage(c, i);
+
+			for (unsigned s = 0; pl && s < pl->nsvcs; s++)
+				service_samples(b, fam[f].name, pl, &pl->svcs[s], nworkers,
 						(enum svc_family)f);
+		}
 	}
 }
 

@@ -443,6 +443,9 @@ struct nio_config {
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
+	/* egress[i]: the shaper every packet leaving port i goes through (port ... { qos { } }),
+	 * a one-service stage named "egress:<port>"; NULL for an unshaped port */
+	struct nio_pipeline *egress[NIO_MAX_PORTS];
 	/* per port whose driver takes claims: what its claim hints mean (claims.c), else NULL */
 	struct nio_hints *hints[NIO_MAX_PORTS];
 	/* addresses services terminate (host->endpoint), treated as the gateway's own */
@@ -913,6 +916,22 @@ void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pip
 		      struct nio_pkt **pkts, uint16_t n);
 void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,
 			  uint64_t *next_ns);
+uint16_t nio_pipeline_svc(struct nio_pipeline *pl, unsigned s, struct nio_pkt **pkts, uint16_t n,
+			  bool tr);
+void nio_pipeline_tx(const struct nio_config *c, struct nio_pipeline *pl, uint16_t port,
+		     struct nio_pkt **pkts, uint16_t n);
+
+/* egress.c: a port's shaper, run by one worker for packets from every pipeline */
+/* netiod's own flag, never seen by a service: p is routed and addressed for the shaper of
+ * port out_port and was handed to that shaper's worker */
+#define NIO_PKT_F_EGRESS 0x8000u
+unsigned nio_config_nstages(const struct nio_config *c);
+struct nio_pipeline *nio_config_stage(const struct nio_config *c, unsigned i);
+void nio_egress_send(const struct nio_config *c, uint16_t port, struct nio_pkt **pkts, uint16_t n);
+uint16_t nio_egress_take(const struct nio_config *c, struct nio_pkt **pkts, uint16_t n);
+bool nio_egress_here(const struct nio_worker *w, const struct nio_config *c);
+void nio_egress_dequeue(struct nio_worker *w, const struct nio_config *c, uint64_t now_ns,
+			uint64_t *next_ns);
 
 /* pending.c */
 int nio_pending_add(struct nio_pending *q, struct nio_pipeline *pl, struct nio_pkt *p,
@@ -942,6 +961,7 @@ void nio_workers_flush_flows(struct netiod *d);
 void nio_worker_wake(struct nio_worker *w);
 int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p);
 void nio_worker_pkt_free(struct nio_pkt *p);
+struct nio_worker *nio_worker_current(void);
 struct nio_pkt *nio_worker_pkt_alloc(void);
 int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu);

@@ -78,6 +78,12 @@ static void send_one(const struct nio_config *c, struct nio_pipeline *pl, struct
 			nio_trace_l2(p, p->out_port);
 		len = p->len;
 		out = p->out_port;
+		if (c->egress[out]) { /* the port's shaper sends it: it left the pipeline */
+			pl->stats[nio_self].tx_packets++;
+			pl->stats[nio_self].tx_bytes += len;
+			nio_egress_send(c, out, &p, 1);
+			return;
+		}
 		sent = nio_port_tx(pt, &p, 1);
 		if (p && nio_traced(p)) /* NULL: the driver kept the buffer (nio_port_ops) */
 			nio_trace_tx(&p, 1, out, sent, false);

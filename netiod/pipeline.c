@@ -126,31 +126,54 @@ struct txq {
 	struct nio_pkt *pkts[NIO_MAX_PORTS][NIO_BURST_MAX];
 };
 
+/* Send a burst out of port and count it for pl: the frames leave netiod here. */
+void nio_pipeline_tx(const struct nio_config *c, struct nio_pipeline *pl, uint16_t port,
+		     struct nio_pkt **pkts, uint16_t n)
+{
+	struct nio_port *pt = c->ports[port];
+	uint64_t bytes = 0;
+	uint16_t sent;
+
+	tap(pl, pl->nsvcs + 1, pkts, n);
+	/* accepted frames are a prefix; the driver may keep (NULL) any of them */
+	for (uint16_t i = 0; i < n; i++)
+		bytes += pkts[i]->len;
+	sent = pt->open ? nio_port_tx(pt, pkts, n) : 0;
+	if (nio_tracing())
+		nio_trace_tx(pkts, n, port, sent, !pt->open);
+	pl->stats[nio_self].tx_packets += sent;
+	if (!pt->open)
+		pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
+	for (uint16_t i = sent; i < n; i++)
+		bytes -= pkts[i]->len;
+	pl->stats[nio_self].tx_bytes += bytes;
+	for (uint16_t i = 0; i < n; i++)
+		if (pkts[i])
+			nio_worker_pkt_free(pkts[i]);
+}
+
+/* A port with a shaper takes the burst into it (counted here as sent: it left the pipeline). */
+static void to_shaper(const struct nio_config *c, struct nio_pipeline *pl, uint16_t port,
+		      struct nio_pkt **pkts, uint16_t n)
+{
+	tap(pl, pl->nsvcs + 1, pkts, n);
+	pl->stats[nio_self].tx_packets += n;
+	for (uint16_t i = 0; i < n; i++)
+		pl->stats[nio_self].tx_bytes += pkts[i]->len;
+	nio_egress_send(c, port, pkts, n);
+}
+
 static void txq_flush(const struct nio_config *c, struct nio_pipeline *pl, struct txq *q)
 {
-	for (unsigned port = 0; port < c->nports; port++) {
-		struct nio_port *pt = c->ports[port];
-		uint16_t n = q->n[port], sent;
-		uint64_t bytes = 0;
+	for (uint16_t port = 0; port < c->nports; port++) {
+		uint16_t n = q->n[port];
 
 		if (!n)
 			continue;
-		tap(pl, pl->nsvcs + 1, q->pkts[port], n);
-		/* accepted frames are a prefix; the driver may keep (NULL) any of them */
-		for (uint16_t i = 0; i < n; i++)
-			bytes += q->pkts[port][i]->len;
-		sent = pt->open ? nio_port_tx(pt, q->pkts[port], n) : 0;
-		if (nio_tracing())
-			nio_trace_tx(q->pkts[port], n, (uint16_t)port, sent, !pt->open);
-		pl->stats[nio_self].tx_packets += sent;
-		if (!pt->open)
-			pl->stats[nio_self].drops[NIO_DROP_PORT_DOWN] += n;
-		for (uint16_t i = sent; i < n; i++)
-			bytes -= q->pkts[port][i]->len;
-		pl->stats[nio_self].tx_bytes += bytes;
-		for (uint16_t i = 0; i < n; i++)
-			if (q->pkts[port][i])
-				nio_worker_pkt_free(q->pkts[port][i]);
+		if (c->egress[port] && c->egress[port] != pl)
+			to_shaper(c, pl, port, q->pkts[port], n);
+		else
+			nio_pipeline_tx(c, pl, port, q->pkts[port], n);
 		q->n[port] = 0;
 	}
 }
@@ -294,42 +317,48 @@ static void output(struct nio_worker *w, const struct nio_config *c, struct nio_
 	txq_flush(c, pl, &q);
 }
 
+/* Run service s of pl over the burst and compact it to the packets that pass. */
+uint16_t nio_pipeline_svc(struct nio_pipeline *pl, unsigned s, struct nio_pkt **pkts, uint16_t n,
+			  bool tr)
+{
+	uint8_t verdict[NIO_BURST_MAX];
+	struct nio_svc_inst *si = &pl->svcs[s];
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct nio_flow *f = pkts[i]->flow;
+
+		pkts[i]->svc_state =
+			f && f->state && si->svc->flow_state_size ? f->state + si->state_off : NULL;
+		si->stats[nio_self].bytes += pkts[i]->len;
+	}
+	si->stats[nio_self].packets += n;
+	memset(verdict, NIO_V_PASS, n);
+	si->svc->process(si->inst, pkts, n, verdict);
+	if (tr)
+		nio_trace_services(s, pkts, n, verdict);
+	for (uint16_t i = 0; i < n; i++) {
+		if (verdict[i] == NIO_V_PASS) {
+			pkts[kept++] = pkts[i];
+		} else if (verdict[i] == NIO_V_CONSUMED) {
+			si->stats[nio_self].consumed++;
+		} else {
+			si->stats[nio_self].dropped++;
+			drop(pl, pkts[i], NIO_DROP_SERVICE);
+		}
+	}
+	si->stats[nio_self].passed += kept;
+	return kept;
+}
+
 /* Run services [first, nsvcs) over the burst, compacting it after each by verdict. */
 static void run_from(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
 		     unsigned first, struct nio_pkt **pkts, uint16_t n)
 {
-	uint8_t verdict[NIO_BURST_MAX];
 	bool tr = nio_tracing();
 
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
-		struct nio_svc_inst *si = &pl->svcs[s];
-		uint16_t kept = 0;
-
-		for (uint16_t i = 0; i < n; i++) {
-			struct nio_flow *f = pkts[i]->flow;
-
-			pkts[i]->svc_state = f && f->state && si->svc->flow_state_size
-						     ? f->state + si->state_off
-						     : NULL;
-			si->stats[nio_self].bytes += pkts[i]->len;
-		}
-		si->stats[nio_self].packets += n;
-		memset(verdict, NIO_V_PASS, n);
-		si->svc->process(si->inst, pkts, n, verdict);
-		if (tr)
-			nio_trace_services(s, pkts, n, verdict);
-		for (uint16_t i = 0; i < n; i++) {
-			if (verdict[i] == NIO_V_PASS) {
-				pkts[kept++] = pkts[i];
-			} else if (verdict[i] == NIO_V_CONSUMED) {
-				si->stats[nio_self].consumed++;
-			} else {
-				si->stats[nio_self].dropped++;
-				drop(pl, pkts[i], NIO_DROP_SERVICE);
-			}
-		}
-		si->stats[nio_self].passed += kept;
-		n = kept;
+		n = nio_pipeline_svc(pl, s, pkts, n, tr);
 		tap(pl, s + 1, pkts, n);
 	}
 	if (n)

@@ -42,6 +42,11 @@ static void handoff(const struct nio_config *old, struct nio_config *c)
 		for (unsigned j = 0; j < old->npipelines; j++)
 			if (strcmp(old->pipelines[j].name, c->pipelines[i].name) == 0)
 				carry_pipeline(&old->pipelines[j], &c->pipelines[i]);
+	/* a port's shaper carries on (its queue too) in the port of the same name */
+	for (unsigned i = 0; old && i < c->nports; i++)
+		for (unsigned j = 0; c->egress[i] && j < old->nports; j++)
+			if (old->egress[j] && !strcmp(old->ports[j]->name, c->ports[i]->name))
+				carry_pipeline(old->egress[j], c->egress[i]);
 }
 
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
@@ -160,7 +165,7 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 {
 	struct nio_plugin *old = nio_plugin_find(d, name), *np;
 	/* per-worker counter rows make this too big for the stack */
-	static struct replacement r[NIO_MAX_PIPELINES * NIO_MAX_SVCS];
+	static struct replacement r[(NIO_MAX_PIPELINES + NIO_MAX_PORTS) * NIO_MAX_SVCS];
 	struct nio_config *c = d->running;
 	unsigned n = 0;
 
@@ -173,10 +178,10 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			 name);
 		goto fail;
 	}
-	for (unsigned i = 0; c && i < c->npipelines; i++) {
-		struct nio_pipeline *pl = &c->pipelines[i];
+	for (unsigned i = 0; c && i < nio_config_nstages(c); i++) {
+		struct nio_pipeline *pl = nio_config_stage(c, i);
 
-		for (unsigned s = 0; s < pl->nsvcs; s++) {
+		for (unsigned s = 0; pl && s < pl->nsvcs; s++) {
 			char why[256] = "";
 
 			if (pl->svcs[s].plugin != old)

@@ -49,6 +49,12 @@ static void back_flush(struct nio_worker *w, unsigned to)
 }
 static _Thread_local const struct nio_config *cur_conf; /* the worker's, for services' calls */
 
+/* The calling worker, NULL on the control thread. */
+struct nio_worker *nio_worker_current(void)
+{
+	return self;
+}
+
 void nio_worker_pkt_free(struct nio_pkt *p)
 {
 	struct nio_worker *w = self;
@@ -369,8 +375,9 @@ static unsigned drain_handoff(struct nio_worker *w, struct nio_config *c, uint64
 			if (!n)
 				break;
 			w->stats.handoff_in += n;
-			dispatch(w, c, pkts, n, now, false);
 			total += n;
+			n = nio_egress_take(c, pkts, n);
+			dispatch(w, c, pkts, n, now, false);
 		}
 	}
 	return total;
@@ -503,6 +510,8 @@ static bool dequeues_here(const struct nio_worker *w, const struct nio_config *c
 {
 	if (!c->any_dequeue)
 		return false;
+	if (nio_egress_here(w, c))
+		return true;
 	for (unsigned i = 0; i < c->npipelines; i++)
 		if (c->pipelines[i].owner < 0 || (unsigned)c->pipelines[i].owner == w->id)
 			return true;
@@ -546,8 +555,10 @@ static void *worker_main(void *arg)
 				now);
 		n = drain_handoff(w, c, now);
 		n += poll_ports(w, c, now);
-		if (dequeues_here(w, c))
+		if (dequeues_here(w, c)) {
 			nio_pipeline_dequeue(w, c, now, &next);
+			nio_egress_dequeue(w, c, now, &next);
+		}
 		stages_flush(w, c->nworkers);
 		flush_ports(c);
 		/* seq_cst: neigh.c frees a fib snapshot once loops has moved on by two */
@@ -609,12 +620,20 @@ static void remap_port(struct nio_pkt *p, void *arg)
 	const struct remap *m = arg;
 	const struct nio_port *port =
 		p->in_port < m->old->nports ? m->old->ports[p->in_port] : NULL;
+	const struct nio_port *out =
+		p->out_port < m->old->nports ? m->old->ports[p->out_port] : NULL;
 
 	p->in_port = NIO_PORT_NONE;
 	for (unsigned i = 0; port && i < m->c->nports; i++)
 		if (m->c->ports[i] == port)
 			p->in_port = (uint16_t)i;
 	p->key.in_port = p->in_port; /* the flow key classifies by it too */
+	if (!(p->flags & NIO_PKT_F_EGRESS))
+		return;
+	p->out_port = NIO_PORT_NONE; /* a frame for a port's shaper: its port, if it stays */
+	for (unsigned i = 0; out && i < m->c->nports; i++)
+		if (m->c->ports[i] == out)
+			p->out_port = (uint16_t)i;
 }
 
 /*

@@ -55,7 +55,7 @@ lan ping -6 -c 3 -i 0.2 2001:db8:2::10 || fail "ping -6"
 say "ping lan -> site 203.0.113.130 through the VXLAN tunnel (the wan kernel's vxlan is the peer)"
 warm_up_to 203.0.113.130
 lan ping -c 5 -i 0.2 203.0.113.130 || fail "ping through the tunnel"
-say "iperf3 TCP lan -> wan, 3 s (uplink shaped to 50 Mbit/s by the qos service)"
+say "iperf3 TCP lan -> wan, 3 s (the wan port shaped to 50 Mbit/s by its qos block)"
 iperf3_server wan 198.51.100.10
 lan timeout 20 iperf3 -c 198.51.100.10 -t 3 -f m | grep -E "sender|receiver" || fail "iperf3"
 say "netioctl stats"

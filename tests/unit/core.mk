@@ -26,7 +26,7 @@ test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/servic
 test_config_LIBS := -ldl -lconfuse $(DRIVERS_LIBS)
 TESTS += test_pipeline
 test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \
-	netiod/guard.c netiod/parse.c netiod/pending.c netiod/trace.c $(CORE)
+	netiod/guard.c netiod/parse.c netiod/pending.c netiod/trace.c netiod/egress.c $(CORE)
 # The worker group: handoff rings, steering, an owned service, counter rows, a stuck worker.
 TESTS += test_workers
 test_workers_SRCS := tests/unit/test_workers.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
