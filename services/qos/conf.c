@@ -15,6 +15,15 @@
 	{ .name = "dport", .type = NIO_OPT_STR, .help = "destination port or range" }, \
 	{ .name = "src", .type = NIO_OPT_LIST, .help = "source prefixes" }, \
 	{ .name = "dst", .type = NIO_OPT_LIST, .help = "destination prefixes" }
+/* Flow queues: the service-wide defaults (d: flows, i: isolate) and each class's own. */
+#define QOS_FQ_OPTS(d, i) \
+	{ .name = "flows", .type = NIO_OPT_INT, .def = d, .min = 0, .max = QOS_FLOWS_MAX, \
+	  .help = "flow queues per class (DRR, CoDel each, sparse first); 0: one FIFO" }, \
+	{ .name = "isolate", .type = NIO_OPT_ENUM, .def = i, \
+	  .choices = "flows|dual-src|dual-dst|triple", \
+	  .help = "fair share per flow, or per source / destination host first (CAKE)" }, \
+	{ .name = "limit-bytes", .type = NIO_OPT_SIZE, \
+	  .help = "queue bytes per class; over it (or limit) the fattest flow drops" }
 /* clang-format on */
 
 static const struct nio_opt policer_opts[] = {
@@ -65,6 +74,7 @@ static const struct nio_opt class_opts[] = {
 	{ .name = "ecn", .type = NIO_OPT_BOOL, .help = "CoDel marks ECN-capable packets" },
 	{ .name = "target", .type = NIO_OPT_TIME, .help = "CoDel target" },
 	{ .name = "interval", .type = NIO_OPT_TIME, .help = "CoDel interval" },
+	QOS_FQ_OPTS(NULL, NULL),
 	QOS_MATCH_OPTS,
 	{ .name = NULL },
 };
@@ -89,6 +99,7 @@ const struct nio_opt qos_options[] = {
 	  .help = "CoDel sets ECN CE on ECN-capable packets instead of dropping them" },
 	{ .name = "target", .type = NIO_OPT_TIME, .def = "5ms", .help = "CoDel target delay" },
 	{ .name = "interval", .type = NIO_OPT_TIME, .def = "100ms", .help = "CoDel interval" },
+	QOS_FQ_OPTS("0", "flows"),
 	{ .name = "default", .type = NIO_OPT_STR, .help = "class of packets no rule matches" },
 	{ .name = "policer", .type = NIO_OPT_SECTION, .sub = policer_opts, .help = "a policer" },
 	{ .name = "class", .type = NIO_OPT_SECTION, .sub = class_opts, .help = "a shaper class" },
@@ -201,6 +212,17 @@ static long long inherit(const struct nio_host *h, const struct nio_conf *c,
 	return h->conf_isset(c, opt) ? h->conf_int(c, opt) : h->conf_int(top, opt);
 }
 
+static enum qos_isolate isolate_of(const struct nio_host *h, const struct nio_conf *c)
+{
+	static const char *const names[] = { "flows", "dual-src", "dual-dst", "triple" };
+	const char *v = h->conf_str(c, "isolate");
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0)
+			return (enum qos_isolate)i;
+	return QOS_ISOLATE_FLOWS; /* the schema admits no other word */
+}
+
 static int load_class(struct qos *q, const struct nio_conf *c, const struct nio_conf *top,
 		      uint64_t now, char *err, size_t errlen)
 {
@@ -220,6 +242,9 @@ static int load_class(struct qos *q, const struct nio_conf *c, const struct nio_
 		.ecn = inherit(h, c, top, "ecn") != 0,
 		.target = (uint64_t)inherit(h, c, top, "target"),
 		.interval = (uint64_t)inherit(h, c, top, "interval"),
+		.flows = (uint32_t)inherit(h, c, top, "flows"),
+		.limit_bytes = (uint64_t)inherit(h, c, top, "limit-bytes"),
+		.isolate = isolate_of(h, h->conf_isset(c, "isolate") ? c : top),
 	};
 	char msg[200];
 	int i;
@@ -249,6 +274,9 @@ static int load_root(struct qos *q, const struct nio_conf *top, uint64_t now, ch
 		.ecn = h->conf_int(top, "ecn") != 0,
 		.target = (uint64_t)h->conf_int(top, "target"),
 		.interval = (uint64_t)h->conf_int(top, "interval"),
+		.flows = (uint32_t)h->conf_int(top, "flows"),
+		.limit_bytes = (uint64_t)h->conf_int(top, "limit-bytes"),
+		.isolate = isolate_of(h, top),
 	};
 
 	qos_sched_init(&q->sched, (uint32_t)h->conf_int(top, "quantum"), h->pkt_free);

@@ -76,6 +76,56 @@ enum qos_codel_act qos_codel_judge(struct qos_codel *cd, uint64_t now, uint64_t 
 				   uint64_t backlog_bytes, uint32_t mtu);
 void qos_codel_empty(struct qos_codel *cd); /* the queue ran dry */
 
+/* fq.c: per-flow queues inside a class (fq_codel; host isolation as CAKE's dual/triple). */
+enum qos_isolate {
+	QOS_ISOLATE_FLOWS = 0, /* every flow its share */
+	QOS_ISOLATE_DUAL_SRC,  /* each source host its share, then its flows */
+	QOS_ISOLATE_DUAL_DST,  /* each destination host its share, then its flows */
+	QOS_ISOLATE_TRIPLE,    /* the busier of the flow's two hosts decides */
+};
+
+struct qos_flow {
+	uint32_t head, tail; /* nodes of its packets, oldest first */
+	uint32_t next;	     /* in its list */
+	uint8_t list;	     /* new, old or none (idle) */
+	uint32_t tag;	     /* hash of the flow holding the slot, 0: never used */
+	uint32_t src, dst;   /* host slots while active */
+	uint32_t qlen;
+	int64_t deficit; /* DRR bytes */
+	uint64_t backlog;
+	struct qos_codel codel;
+	uint64_t sent_pkts, sent_bytes, drops;
+};
+
+struct qos_fq_list {
+	uint32_t head, tail;
+};
+
+struct qos_fq {
+	uint32_t nflows; /* slots, a multiple of the set size */
+	uint32_t quantum;
+	enum qos_isolate isolate;
+	uint32_t active; /* flows in the lists */
+	struct qos_flow *flows;
+	uint32_t *hosts; /* active flows per source host slot, then per destination host slot */
+	struct qos_fq_node {
+		struct nio_pkt *p;
+		uint32_t next;
+	} *nodes; /* one per packet the class may hold */
+	uint32_t free;
+	struct qos_fq_list lists[2]; /* new flows, old flows */
+};
+
+struct qos_fq *qos_fq_new(uint32_t nflows, uint32_t limit, uint32_t quantum,
+			  enum qos_isolate isolate, uint64_t target, uint64_t interval);
+void qos_fq_free(struct qos_fq *fq);
+/* The caller keeps the class within its limit: a node must be free (qos_fq_drop). */
+void qos_fq_push(struct qos_fq *fq, struct nio_pkt *p);
+struct qos_flow *qos_fq_head(struct qos_fq *fq);
+struct nio_pkt *qos_fq_pop(struct qos_fq *fq, struct qos_flow *f);
+void qos_fq_charge(struct qos_flow *f, uint32_t len);
+struct nio_pkt *qos_fq_drop(struct qos_fq *fq);
+
 /* classify.c: match rules on the flow key and DSCP. */
 #define QOS_MAX_PREFIXES 8u
 
@@ -114,6 +164,7 @@ void qos_format_rate(uint64_t bps, char *buf, size_t len);
 #define QOS_MAX_PRIO	8u
 #define QOS_MAX_DEPTH	8u /* levels, root included */
 #define QOS_NAME_MAX	32
+#define QOS_FLOWS_MAX	65536u
 
 struct qos_class_stats {
 	uint64_t sent_pkts, sent_bytes;
@@ -134,8 +185,10 @@ struct qos_class {
 	uint32_t quantum;		/* DRR bytes per round: weight * base quantum */
 	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
 	uint32_t limit;			/* packets */
+	uint64_t limit_bytes;		/* 0: none */
 	bool use_codel, use_ecn;
-	struct qos_codel codel;
+	struct qos_codel codel;	 /* of the FIFO; flow queues have their own */
+	struct qos_fq *fq;	 /* flow queues, or NULL: one FIFO in ring */
 	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
 	uint32_t head, qlen;
 	uint64_t backlog; /* bytes */
@@ -151,6 +204,9 @@ struct qos_class_conf {
 	uint32_t prio, weight, limit;
 	bool codel, ecn;
 	uint64_t target, interval;
+	uint32_t flows; /* flow queues; 0: one FIFO */
+	uint64_t limit_bytes;
+	enum qos_isolate isolate;
 };
 
 struct qos_sched {

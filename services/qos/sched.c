@@ -64,6 +64,8 @@ static int check_class(const struct qos_sched *s, const struct qos_class_conf *c
 	else if (cc->weight == 0 || cc->limit == 0 || cc->limit > QOS_LIMIT_MAX)
 		snprintf(err, errlen, "class '%s': weight and limit (1..%u) must be positive",
 			 cc->name, QOS_LIMIT_MAX);
+	else if (cc->flows > QOS_FLOWS_MAX)
+		snprintf(err, errlen, "class '%s': more than %u flows", cc->name, QOS_FLOWS_MAX);
 	else
 		return 0;
 	return -1;
@@ -79,6 +81,8 @@ static void adopt(struct qos_sched *s, int parent)
 	p->children++;
 	free(p->ring);
 	p->ring = NULL;
+	qos_fq_free(p->fq);
+	p->fq = NULL;
 	for (int i = parent; i >= 0 && s->cls[i].height < h; i = s->cls[i].parent, h++)
 		s->cls[i].height = h;
 }
@@ -92,8 +96,12 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	if (check_class(s, cc, err, errlen) < 0)
 		return -1;
 	memset(c, 0, sizeof(*c));
-	c->ring = calloc(cc->limit, sizeof(*c->ring));
-	if (!c->ring) {
+	if (cc->flows)
+		c->fq = qos_fq_new(cc->flows, cc->limit, s->quantum, cc->isolate, cc->target,
+				   cc->interval);
+	else
+		c->ring = calloc(cc->limit, sizeof(*c->ring));
+	if (!c->ring && !c->fq) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -106,6 +114,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	c->prio = cc->prio;
 	c->quantum = cc->weight * s->quantum;
 	c->limit = cc->limit;
+	c->limit_bytes = cc->limit_bytes;
 	c->use_codel = cc->codel;
 	c->use_ecn = cc->ecn;
 	qos_codel_init(&c->codel, cc->target, cc->interval);
@@ -115,40 +124,87 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	return (int)s->n++;
 }
 
-int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now)
+static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	struct qos_class *c = &s->cls[cls];
-	uint32_t tail = c->head + c->qlen;
-
-	if (!c->ring || c->qlen == c->limit) {
-		c->st.drop_limit++;
-		s->tot.drop_limit++;
-		return -1;
-	}
 	p->user = now;
-	c->ring[tail >= c->limit ? tail - c->limit : tail] = p;
 	c->qlen++;
 	c->backlog += p->len;
 	if (p->len > c->mtu)
 		c->mtu = p->len;
 	s->qlen++;
+}
+
+static bool over_limit(const struct qos_class *c, uint32_t len)
+{
+	return c->qlen >= c->limit || (c->limit_bytes && c->backlog + len > c->limit_bytes);
+}
+
+static void dropped_limit(struct qos_sched *s, struct qos_class *c)
+{
+	c->st.drop_limit++;
+	s->tot.drop_limit++;
+}
+
+/* Flow queues make room at the head of the fattest flow, then always take p. */
+static int fq_enqueue(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
+{
+	while (c->qlen && over_limit(c, p->len)) {
+		struct nio_pkt *q = qos_fq_drop(c->fq);
+
+		c->qlen--;
+		c->backlog -= q->len;
+		s->qlen--;
+		dropped_limit(s, c);
+		s->free(q);
+	}
+	held(s, c, p, now);
+	qos_fq_push(c->fq, p);
 	return 0;
 }
 
-static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c)
+int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now)
 {
-	struct nio_pkt *p = c->ring[c->head];
+	struct qos_class *c = &s->cls[cls];
+	uint32_t tail = c->head + c->qlen;
 
-	c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+	if (c->fq)
+		return fq_enqueue(s, c, p, now);
+	if (!c->ring || over_limit(c, p->len)) {
+		dropped_limit(s, c);
+		return -1;
+	}
+	c->ring[tail >= c->limit ? tail - c->limit : tail] = p;
+	held(s, c, p, now);
+	return 0;
+}
+
+/* The head packet of a leaf, from flow f (flow queues) or the FIFO. */
+static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c, struct qos_flow *f)
+{
+	struct nio_pkt *p;
+
+	if (f) {
+		p = qos_fq_pop(c->fq, f);
+	} else {
+		p = c->ring[c->head];
+		c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+	}
 	c->qlen--;
 	c->backlog -= p->len;
 	s->qlen--;
 	return p;
 }
 
-static uint32_t head_len(const struct qos_class *c)
+static struct qos_flow *head_flow(struct qos_class *c)
 {
-	return c->ring[c->head]->len;
+	return c->fq ? qos_fq_head(c->fq) : NULL;
+}
+
+static uint32_t head_len(struct qos_class *c)
+{
+	struct qos_flow *f = head_flow(c);
+
+	return f ? c->fq->nodes[f->head].p->len : c->ring[c->head]->len;
 }
 
 /*
@@ -228,14 +284,14 @@ static int pick(struct qos_sched *s, int *level)
 	return (int)drr(s, lvl, best, prio);
 }
 
-/* Take the head packet of a leaf, letting CoDel drop what has stood too long. */
 /* CoDel's verdict on the head packet: send, or signal congestion by ECN CE (RFC 3168) where
- * the class allows it and the packet is ECN-capable, else by dropping it. */
-static bool codel_keeps(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now,
-			uint64_t sojourn)
+ * the class allows it and the packet is ECN-capable, else by dropping it. A flow queue has a
+ * CoDel of its own; the class's backlog tells whether the queue can drain any faster. */
+static bool codel_keeps(struct qos_sched *s, struct qos_class *c, struct qos_codel *cd,
+			struct nio_pkt *p, uint64_t now, uint64_t sojourn)
 {
 	if (!c->use_codel ||
-	    qos_codel_judge(&c->codel, now, sojourn, c->backlog, c->mtu) == QOS_CODEL_SEND)
+	    qos_codel_judge(cd, now, sojourn, c->backlog, c->mtu) == QOS_CODEL_SEND)
 		return true;
 	if (!c->use_ecn || qos_ecn_mark(p) < 0)
 		return false;
@@ -244,18 +300,24 @@ static bool codel_keeps(struct qos_sched *s, struct qos_class *c, struct nio_pkt
 	return true;
 }
 
+/* Take the head packet of a leaf, letting CoDel drop what has stood too long. */
 static struct nio_pkt *take(struct qos_sched *s, struct qos_class *c, uint64_t now)
 {
 	while (c->qlen) {
-		struct nio_pkt *p = pop(s, c);
+		struct qos_flow *f = head_flow(c);
+		struct nio_pkt *p = pop(s, c, f);
 		uint64_t sojourn = now > p->user ? now - p->user : 0;
 
-		if (codel_keeps(s, c, p, now, sojourn)) {
+		if (codel_keeps(s, c, f ? &f->codel : &c->codel, p, now, sojourn)) {
+			if (f)
+				qos_fq_charge(f, p->len);
 			c->st.delay_ns = sojourn;
 			if (sojourn > c->st.delay_max_ns)
 				c->st.delay_max_ns = sojourn;
 			return p;
 		}
+		if (f)
+			f->drops++;
 		c->st.drop_codel++;
 		s->tot.drop_codel++;
 		s->free(p);
@@ -384,7 +446,7 @@ unsigned qos_sched_drain(struct qos_sched *s, struct nio_pkt **out, unsigned max
 		struct qos_class *c = &s->cls[i];
 
 		while (c->qlen && n < max)
-			out[n++] = pop(s, c);
+			out[n++] = pop(s, c, head_flow(c));
 		if (!c->qlen)
 			went_idle(c);
 	}
@@ -399,9 +461,11 @@ void qos_sched_fini(struct qos_sched *s)
 		struct qos_class *c = &s->cls[i];
 
 		while (c->qlen)
-			s->free(pop(s, c));
+			s->free(pop(s, c, head_flow(c)));
 		free(c->ring);
 		c->ring = NULL;
+		qos_fq_free(c->fq);
+		c->fq = NULL;
 	}
 	s->n = 0;
 }
