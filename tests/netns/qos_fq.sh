@@ -1,0 +1,62 @@
+#!/bin/sh
+# qos flow queues: 4 bulk TCP flows and a sparse flow (ping) in one class of the wan port's
+# shaper at 10 Mbit/s. Asserted: the bulk flows share within a Jain index of 0.98 (bytes each
+# received, from iperf3's receiver side), the sparse flow's p99 RTT under that load stays
+# within a few ms of its RTT through the idle gateway (a FIFO adds the whole standing queue:
+# tens of ms), and the link is used (>= 90 % of the rate).
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+MBIT=10
+SLACK_MS=${QOS_FQ_SLACK_MS:-5} # p99 over base the test allows
+command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
+
+setup_topology
+cat >"$WORK/fq.conf" <<CONF
+port lan { device = "gw-lan" driver = "afpacket" }
+port wan {
+	device = "gw-wan" driver = "afpacket"
+	qos { rate = "${MBIT}mbit" flows = 1024 }
+}
+pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
+pipeline to-lan { match { in = "wan" dst = "192.0.2.0/24" } out = "lan" }
+CONF
+start_netiod "$WORK/fq.conf"
+warm_up
+
+# pings PERIOD COUNT FILE: RTTs in ms, one a line
+pings() {
+	lan ping -i "$1" -c "$2" -W 1 198.51.100.10 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' >"$3"
+}
+# p99 FILE (ms, as a decimal) and the median
+p99() { sort -n "$1" | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'; }
+p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+pings 0.05 40 "$WORK/base"
+[ "$(wc -l <"$WORK/base")" -ge 35 ] || fail "idle pings lost: $(wc -l <"$WORK/base") of 40"
+
+iperf3_server wan 198.51.100.10 5301
+lan timeout 40 iperf3 -c 198.51.100.10 -p 5301 -P 4 -t 12 -J >"$WORK/iperf.json" 2>&1 &
+client=$!
+sleep 3 # past slow start: the queues stand
+pings 0.02 300 "$WORK/load"
+wait $client || fail "iperf3: $(tail -n 5 "$WORK/iperf.json")"
+
+n=$(wc -l <"$WORK/load")
+[ "$n" -ge 290 ] || fail "the sparse flow lost pings under load: $n of 300 answered"
+base50=$(p50 "$WORK/base")
+load50=$(p50 "$WORK/load")
+load99=$(p99 "$WORK/load")
+# the receiver's bytes per stream, and Jain's index over them
+jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" >"$WORK/bytes"
+[ "$(wc -l <"$WORK/bytes")" -eq 4 ] || fail "iperf3 reported $(wc -l <"$WORK/bytes") streams, not 4"
+jain=$(awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }' "$WORK/bytes")
+bps=$(jq '.end.sum_received.bits_per_second | floor' "$WORK/iperf.json")
+echo "  base RTT p50 $base50 ms; under 4 bulk flows p50 $load50 ms p99 $load99 ms;" \
+	"Jain $jain over $(tr '\n' ' ' <"$WORK/bytes")bytes; goodput $bps bit/s"
+awk -v j="$jain" 'BEGIN { exit !(j >= 0.98) }' || fail "bulk flows share unfairly: Jain $jain < 0.98"
+awk -v p="$load99" -v b="$base50" -v s="$SLACK_MS" 'BEGIN { exit !(p <= b + s) }' ||
+	fail "sparse p99 $load99 ms is more than $SLACK_MS ms over the base $base50 ms"
+# TCP goodput under the L2 rate: headers are ~4 % of a 1514-byte frame
+[ "$bps" -ge $((MBIT * 1000000 * 85 / 100)) ] || fail "the link was underused: $bps bit/s"
+ok "sparse p99 $load99 ms (base $base50 ms), Jain $jain, $bps bit/s"
