@@ -395,8 +395,8 @@ static void port_schema(struct schema *s)
 	/* the port's shaper (load_egress) takes the qos service's options; MULTI tells a block
 	 * given from none (a single section always exists), load_egress refuses a second */
 	if (qos)
-		optv_push(&s->port, (cfg_opt_t)CFG_SEC("qos", sub_opts(s, qos->svc->options),
-						       CFGF_MULTI));
+		optv_push(&s->port,
+			  (cfg_opt_t)CFG_SEC("qos", sub_opts(s, qos->svc->options), CFGF_MULTI));
 	for (const struct nio_port_ops *const *d = nio_drivers; *d; d++)
 		for (const struct nio_opt *o = (*d)->options; o && o->name; o++) {
 			add_opt(s, &s->port, o);

@@ -83,6 +83,27 @@ static json_t *port_stats(const struct nio_port *p, unsigned nworkers)
 	return o;
 }
 
+/* One part of a service instance (nio_obj): kind, name, labels as members, then its numbers
+ * under "counters" and the names of those that are current values under "gauges" (the shape
+ * of a service's own, so 'netioctl stats' subtracts a clear's baseline alike). */
+static void object_json(void *ctx, const struct nio_obj *o)
+{
+	json_t *obj = json_pack("{s:o, s:o}", "kind", text(o->kind), "name", text(o->name));
+	json_t *ctr = json_object(), *g = json_array();
+
+	for (unsigned i = 0; i < o->nlabels && i < NIO_OBJ_MAX_VALUES; i++)
+		if (strcmp(o->labels[2 * i], "kind") && strcmp(o->labels[2 * i], "name"))
+			json_object_set_new(obj, o->labels[2 * i], text(o->labels[2 * i + 1]));
+	for (unsigned i = 0; i < o->n && i < NIO_OBJ_MAX_VALUES; i++) {
+		json_object_set_new(ctr, o->keys[i], json_integer((json_int_t)o->values[i]));
+		if (o->gauges & (UINT64_C(1) << i))
+			json_array_append_new(g, text(o->keys[i]));
+	}
+	json_object_set_new(obj, "counters", ctr);
+	json_object_set_new(obj, "gauges", g);
+	json_array_append_new(ctx, obj);
+}
+
 static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 {
 	struct nio_svc_stats sum;
@@ -116,6 +137,12 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 	}
 	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)
 		json_object_set_new(o, "status", text(line));
+	if (si->svc->objects) {
+		json_t *objs = json_array();
+
+		si->svc->objects(si->inst, object_json, objs);
+		json_object_set_new(o, "objects", objs);
+	}
 	return o;
 }
 
@@ -220,8 +247,8 @@ static json_t *cmd_stats(struct netiod *d)
 		json_array_append_new(ports, port_stats(c->ports[i], d->nworkers));
 	for (unsigned i = 0; i < nio_config_nstages(c); i++) /* the ports' shapers too */
 		if (nio_config_stage(c, i))
-			json_array_append_new(pls, pipeline_stats(nio_config_stage(c, i),
-								  d->nworkers));
+			json_array_append_new(pls,
+					      pipeline_stats(nio_config_stage(c, i), d->nworkers));
 	for (unsigned i = 0; i < d->nworkers; i++)
 		json_array_append_new(workers, worker_stats(d, i));
 	json_object_set_new(o, "ports", ports);

@@ -51,8 +51,7 @@ void nio_egress_send(const struct nio_config *c, uint16_t port, struct nio_pkt *
 }
 
 /* Frames handed over for a shaper a reload has since removed: they leave unshaped. */
-static void send_plain(const struct nio_config *c, uint16_t port, struct nio_pkt **pkts,
-		       uint16_t n)
+static void send_plain(const struct nio_config *c, uint16_t port, struct nio_pkt **pkts, uint16_t n)
 {
 	struct nio_port *pt = port < c->nports ? c->ports[port] : NULL;
 
@@ -69,7 +68,8 @@ static void take_run(const struct nio_config *c, uint16_t port, struct nio_pkt *
 	if (!n)
 		return;
 	if (port < c->nports && c->egress[port]) {
-		nio_egress_send(c, port, pkts, n); /* a reload may have moved it to another worker */
+		nio_egress_send(c, port, pkts,
+				n); /* a reload may have moved it to another worker */
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++)

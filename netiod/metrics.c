@@ -176,6 +176,83 @@ static void service_samples(struct evbuffer *b, const char *name, const struct n
 						 NULL });
 }
 
+/* Parts of service instances (nio_obj), one sample per number: the family of counters or of
+ * gauges. A plugin's label is kept only under a valid name that is not one of ours. */
+struct obj_ctx {
+	struct evbuffer *b;
+	const char *family, *pipeline, *service;
+	bool gauges;
+};
+
+static bool own_label(const char *k)
+{
+	static const char *const ours[] = { "pipeline", "service", "kind", "object",
+					    "counter",	"name",	   NULL };
+
+	if (!*k || !((*k >= 'a' && *k <= 'z') || *k == '_'))
+		return false;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	for (unsigned i = 0; ours[i]; i++)
+		if (!strcmp(k, ours[i]))
+			return false;
+	return true;
+}
+
+static unsigned kv_add(const char **kv, unsigned n, const char *k, const char *v)
+{
+	kv[n] = k;
+	kv[n + 1] = v;
+	return n + 2;
+}
+
+static void object_samples(void *arg, const struct nio_obj *o)
+{
+	const struct obj_ctx *x = arg;
+	const char *kv[2 * (NIO_OBJ_MAX_VALUES + 6) + 1];
+	unsigned n = 0, fixed;
+
+	if (o->flags & NIO_OBJ_F_NO_METRICS)
+		return;
+	n = kv_add(kv, n, "pipeline", x->pipeline);
+	n = kv_add(kv, n, "service", x->service);
+	n = kv_add(kv, n, "kind", o->kind);
+	n = kv_add(kv, n, "object", o->name);
+	for (unsigned i = 0; i < o->nlabels && i < NIO_OBJ_MAX_VALUES; i++)
+		if (own_label(o->labels[2 * i]))
+			n = kv_add(kv, n, o->labels[2 * i], o->labels[2 * i + 1]);
+	fixed = n;
+	for (unsigned i = 0; i < o->n && i < NIO_OBJ_MAX_VALUES; i++) {
+		if (!(o->gauges & (UINT64_C(1) << i)) != !x->gauges)
+			continue;
+		n = kv_add(kv, fixed, x->gauges ? "name" : "counter", o->keys[i]);
+		kv[n] = NULL;
+		sample(x->b, x->family, o->values[i], kv);
+	}
+}
+
+static void object_metrics(struct evbuffer *b, const struct nio_config *c, bool gauges)
+{
+	struct obj_ctx x = { .b = b, .gauges = gauges };
+
+	x.family = gauges ? "netio_service_object_current" : "netio_service_object_total";
+	family(b, x.family, gauges ? "gauge" : "counter",
+	       gauges ? "current values of a service's parts (a qos class's queue)"
+		      : "counters of a service's parts (a qos class, a policer)");
+	for (unsigned i = 0; i < nio_config_nstages(c); i++) {
+		const struct nio_pipeline *pl = nio_config_stage(c, i);
+
+		for (unsigned s = 0; pl && s < pl->nsvcs; s++) {
+			if (!pl->svcs[s].svc->objects)
+				continue;
+			x.pipeline = pl->name;
+			x.service = pl->svcs[s].svc->name;
+			pl->svcs[s].svc->objects(pl->svcs[s].inst, object_samples, &x);
+		}
+	}
+}
+
 static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsigned nworkers)
 {
 	static const struct {
@@ -201,6 +278,8 @@ static void service_metrics(struct evbuffer *b, const struct nio_config *c, unsi
 						(enum svc_family)f);
 		}
 	}
+	object_metrics(b, c, false);
+	object_metrics(b, c, true);
 }
 
 /* Per worker: how the load spreads (received and sent frames over all ports, handoffs). */

@@ -144,6 +144,27 @@ struct nio_host {
 	int (*icmp_too_big)(struct nio_pkt *p, uint32_t mtu);
 };
 
+/*
+ * One part of an instance, for nio_service.objects: kind and name say which ("class", "bulk"),
+ * labels what else identifies it (nlabels key, value pairs: "parent", "root"), keys and values
+ * its n numbers; bit k of gauges set: values[k] is a current value (a queue length, a maximum),
+ * else a counter that only grows. NIO_OBJ_F_NO_METRICS: many and short-lived (flows): shown by
+ * 'netioctl -j stats', never made /metrics series. Everything need only live until emit
+ * returns.
+ */
+struct nio_obj {
+	const char *kind, *name;
+	unsigned nlabels, n;
+	const char *const *labels;
+	const char *const *keys;
+	const uint64_t *values;
+	uint64_t gauges;
+	uint32_t flags;
+};
+
+#define NIO_OBJ_F_NO_METRICS 0x1u
+#define NIO_OBJ_MAX_VALUES   64u /* n and nlabels are at most this (gauges is one word) */
+
 /* Does host h (of possibly older netiod) carry field f? */
 #define NIO_HOST_HAS(h, f) \
 	((h)->size >= offsetof(struct nio_host, f) + sizeof(((const struct nio_host *)0)->f))
@@ -197,7 +218,12 @@ struct nio_service {
 	 * them apart and 'netioctl stats clear' leaves gauges alone. (Was a spare slot.) */
 	const char *const *gauge_names;
 
-	void *spare[6]; /* keep NULL: room to append without breaking old plugins */
+	/* Optional, control thread (like show, while workers run): the instance's parts (a qos
+	 * class, a policer, a flow) as structured counters, one call of emit per part. (Was a
+	 * spare slot.) */
+	void (*objects)(void *inst, void (*emit)(void *ctx, const struct nio_obj *o), void *ctx);
+
+	void *spare[5]; /* keep NULL: room to append without breaking old plugins */
 };
 
 /* process, dequeue and the flow hooks may run on several workers at once (see above). */

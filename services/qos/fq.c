@@ -6,9 +6,6 @@
 
 #define NIL	 UINT32_MAX
 #define WAYS	 8u /* a flow takes a free slot of its set before it shares one (CAKE) */
-#define FQ_NEW	 0
-#define FQ_OLD	 1
-#define FQ_NONE	 2
 #define FNV_INIT 2166136261u
 #define FNV_MUL	 16777619u
 
@@ -48,14 +45,14 @@ struct qos_fq *qos_fq_new(uint32_t nflows, uint32_t limit, uint32_t quantum,
 	}
 	for (uint32_t i = 0; i < fq->nflows; i++) {
 		fq->flows[i].head = fq->flows[i].tail = fq->flows[i].next = NIL;
-		fq->flows[i].list = FQ_NONE;
+		fq->flows[i].list = QOS_FQ_IDLE;
 		qos_codel_init(&fq->flows[i].codel, target, interval);
 	}
 	for (uint32_t i = 0; i < limit; i++)
 		fq->nodes[i].next = i + 1 < limit ? i + 1 : NIL;
 	fq->free = limit ? 0 : NIL;
-	fq->lists[FQ_NEW].head = fq->lists[FQ_NEW].tail = NIL;
-	fq->lists[FQ_OLD].head = fq->lists[FQ_OLD].tail = NIL;
+	fq->lists[QOS_FQ_NEW].head = fq->lists[QOS_FQ_NEW].tail = NIL;
+	fq->lists[QOS_FQ_OLD].head = fq->lists[QOS_FQ_OLD].tail = NIL;
 	return fq;
 }
 
@@ -90,7 +87,7 @@ static uint32_t list_pop(struct qos_fq *fq, unsigned l)
 	q->head = fq->flows[i].next;
 	if (q->head == NIL)
 		q->tail = NIL;
-	fq->flows[i].list = FQ_NONE;
+	fq->flows[i].list = QOS_FQ_IDLE;
 	return i;
 }
 
@@ -110,7 +107,7 @@ static uint32_t flow_slot(struct qos_fq *fq, uint32_t h)
 
 		if (f->tag == h)
 			return set + k;
-		if (free == NIL && f->list == FQ_NONE)
+		if (free == NIL && f->list == QOS_FQ_IDLE)
 			free = set + k;
 	}
 	return free != NIL ? free : set + (h & (WAYS - 1));
@@ -126,7 +123,7 @@ static void activate(struct qos_fq *fq, uint32_t i, const struct nio_pkt *p)
 	fq->hosts[f->src]++;
 	fq->hosts[f->dst]++;
 	f->deficit = fq->quantum;
-	list_push(fq, FQ_NEW, i);
+	list_push(fq, QOS_FQ_NEW, i);
 	fq->active++;
 }
 
@@ -152,8 +149,9 @@ void qos_fq_push(struct qos_fq *fq, struct nio_pkt *p)
 	f->tail = n;
 	f->qlen++;
 	f->backlog += p->len;
-	if (f->list == FQ_NONE) {
+	if (f->list == QOS_FQ_IDLE) {
 		f->tag = h;
+		f->key = p->key;
 		activate(fq, i, p);
 	}
 }
@@ -180,7 +178,7 @@ static int64_t share(const struct qos_fq *fq, const struct qos_flow *f)
 struct qos_flow *qos_fq_head(struct qos_fq *fq)
 {
 	for (;;) {
-		unsigned l = fq->lists[FQ_NEW].head != NIL ? FQ_NEW : FQ_OLD;
+		unsigned l = fq->lists[QOS_FQ_NEW].head != NIL ? QOS_FQ_NEW : QOS_FQ_OLD;
 		uint32_t i = fq->lists[l].head;
 		struct qos_flow *f;
 
@@ -189,14 +187,14 @@ struct qos_flow *qos_fq_head(struct qos_fq *fq)
 		f = &fq->flows[i];
 		if (!f->qlen) {
 			list_pop(fq, l);
-			if (l == FQ_NEW && fq->lists[FQ_OLD].head != NIL)
-				list_push(fq, FQ_OLD, i);
+			if (l == QOS_FQ_NEW && fq->lists[QOS_FQ_OLD].head != NIL)
+				list_push(fq, QOS_FQ_OLD, i);
 			else
 				deactivate(fq, f);
 		} else if (f->deficit <= 0) {
 			f->deficit += share(fq, f);
 			list_pop(fq, l);
-			list_push(fq, FQ_OLD, i);
+			list_push(fq, QOS_FQ_OLD, i);
 		} else {
 			return f;
 		}
@@ -232,7 +230,7 @@ static struct qos_flow *fattest_of(struct qos_fq *fq, unsigned l, struct qos_flo
  * flow causing the queue pays, not the one arriving. NULL when nothing is queued. */
 struct nio_pkt *qos_fq_drop(struct qos_fq *fq)
 {
-	struct qos_flow *f = fattest_of(fq, FQ_OLD, fattest_of(fq, FQ_NEW, NULL));
+	struct qos_flow *f = fattest_of(fq, QOS_FQ_OLD, fattest_of(fq, QOS_FQ_NEW, NULL));
 
 	if (!f || !f->qlen)
 		return NULL;

@@ -265,4 +265,5 @@ const struct nio_service qos_service = {
 	.save_state = qos_save_state,
 	.restore_state = qos_restore_state,
 	.show = qos_show,
+	.objects = qos_objects,
 };

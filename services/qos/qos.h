@@ -84,10 +84,14 @@ enum qos_isolate {
 	QOS_ISOLATE_TRIPLE,    /* the busier of the flow's two hosts decides */
 };
 
+#define QOS_FQ_NEW  0 /* qos_flow.list: became active since it last had its turn */
+#define QOS_FQ_OLD  1
+#define QOS_FQ_IDLE 2 /* in no list: the slot is free */
+
 struct qos_flow {
 	uint32_t head, tail; /* nodes of its packets, oldest first */
 	uint32_t next;	     /* in its list */
-	uint8_t list;	     /* new, old or none (idle) */
+	uint8_t list;	     /* QOS_FQ_* */
 	uint32_t tag;	     /* hash of the flow holding the slot, 0: never used */
 	uint32_t src, dst;   /* host slots while active */
 	uint32_t qlen;
@@ -95,6 +99,7 @@ struct qos_flow {
 	uint64_t backlog;
 	struct qos_codel codel;
 	uint64_t sent_pkts, sent_bytes, drops;
+	struct nio_flow_key key; /* of the flow that took the slot, for the control thread */
 };
 
 struct qos_fq_list {
@@ -111,7 +116,7 @@ struct qos_fq {
 	struct qos_fq_node {
 		struct nio_pkt *p;
 		uint32_t next;
-	} *nodes; /* one per packet the class may hold */
+	} * nodes; /* one per packet the class may hold */
 	uint32_t free;
 	struct qos_fq_list lists[2]; /* new flows, old flows */
 };
@@ -187,9 +192,9 @@ struct qos_class {
 	uint32_t limit;			/* packets */
 	uint64_t limit_bytes;		/* 0: none */
 	bool use_codel, use_ecn;
-	struct qos_codel codel;	 /* of the FIFO; flow queues have their own */
-	struct qos_fq *fq;	 /* flow queues, or NULL: one FIFO in ring */
-	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
+	struct qos_codel codel; /* of the FIFO; flow queues have their own */
+	struct qos_fq *fq;	/* flow queues, or NULL: one FIFO in ring */
+	struct nio_pkt **ring;	/* limit slots; enqueue time in p->user */
 	uint32_t head, qlen;
 	uint64_t backlog; /* bytes */
 	uint32_t mtu;	  /* largest packet seen: CoDel's "one MTU left" test */
@@ -289,6 +294,8 @@ struct qos {
 };
 
 extern const struct nio_opt qos_options[];
+/* objects.c: classes, policers and active flows as structured counters (control thread) */
+void qos_objects(void *inst, void (*emit)(void *ctx, const struct nio_obj *o), void *ctx);
 int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char *err,
 		  size_t errlen);
 int qos_classify(const struct qos *q, const struct nio_pkt *p);

@@ -3,7 +3,10 @@
 # shaper at 10 Mbit/s. Asserted: the bulk flows share within a Jain index of 0.98 (bytes each
 # received, from iperf3's receiver side), the sparse flow's p99 RTT under that load stays
 # within a few ms of its RTT through the idle gateway (a FIFO adds the whole standing queue:
-# tens of ms), and the link is used (>= 90 % of the rate).
+# tens of ms), and the link is used (>= 85 % of the rate as TCP goodput). The shaper's parts
+# come as structured data: 'netioctl -j stats' lists the class and the active flows as JSON
+# objects (4 bulk flows to port 5301 while they run), and /metrics has the class's counters as
+# labelled series that pass promtool check metrics.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -13,6 +16,7 @@ command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 
 setup_topology
 cat >"$WORK/fq.conf" <<CONF
+metrics-listen = "127.0.0.1:9110"
 port lan { device = "gw-lan" driver = "afpacket" }
 port wan {
 	device = "gw-wan" driver = "afpacket"
@@ -21,9 +25,6 @@ port wan {
 pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
 pipeline to-lan { match { in = "wan" dst = "192.0.2.0/24" } out = "lan" }
 CONF
-start_netiod "$WORK/fq.conf"
-warm_up
-
 # pings PERIOD COUNT FILE: RTTs in ms, one a line
 pings() {
 	lan ping -i "$1" -c "$2" -W 1 198.51.100.10 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' >"$3"
@@ -31,32 +32,77 @@ pings() {
 # p99 FILE (ms, as a decimal) and the median
 p99() { sort -n "$1" | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'; }
 p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+objs='.pipelines[] | select(.name=="egress:wan") | .services[0].objects[]'
+late() { stat '.pipelines[] | select(.name=="egress:wan") | .services[0].counters."late-max-us"'; }
 
-pings 0.05 40 "$WORK/base"
-[ "$(wc -l <"$WORK/base")" -ge 35 ] || fail "idle pings lost: $(wc -l <"$WORK/base") of 40"
+# load TRY: a fresh netiod, idle pings, then 4 bulk flows for 12 s with pings in the middle.
+# The robust assertions fail at once; sets late_us (the shaper's worker's worst lateness past
+# a release time over the run: a machine that starves it delays pings by as much).
+load() {
+	start_netiod "$WORK/fq.conf"
+	warm_up
+	pings 0.05 40 "$WORK/base"
+	[ "$(wc -l <"$WORK/base")" -ge 35 ] || fail "idle pings lost: $(wc -l <"$WORK/base") of 40"
+	iperf3_server wan 198.51.100.10 5301
+	lan timeout 40 iperf3 -c 198.51.100.10 -p 5301 -P 4 -t 12 -J >"$WORK/iperf.json" 2>&1 &
+	client=$!
+	sleep 3 # past slow start: the queues stand
+	ctl -j stats >"$WORK/during.json" || fail "netioctl -j stats"
+	pings 0.02 300 "$WORK/load"
+	wait $client || fail "iperf3: $(tail -n 5 "$WORK/iperf.json")"
+	late_us=$(late)
+	n=$(wc -l <"$WORK/load")
+	[ "$n" -ge 290 ] || fail "the sparse flow lost pings under load: $n of 300 answered"
+	base50=$(p50 "$WORK/base")
+	load50=$(p50 "$WORK/load")
+	load99=$(p99 "$WORK/load")
+	# the receiver's bytes per stream, and Jain's index over them
+	jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" >"$WORK/bytes"
+	[ "$(wc -l <"$WORK/bytes")" -eq 4 ] || fail "iperf3 reported $(wc -l <"$WORK/bytes") streams"
+	jain=$(awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }' "$WORK/bytes")
+	bps=$(jq '.end.sum_received.bits_per_second | floor' "$WORK/iperf.json")
+	echo "  run $1: base RTT p50 $base50 ms; under 4 bulk flows p50 $load50 ms p99 $load99 ms;" \
+		"Jain $jain over $(tr '\n' ' ' <"$WORK/bytes")bytes; goodput $bps bit/s;" \
+		"worker late <= $late_us us"
+	awk -v j="$jain" 'BEGIN { exit !(j >= 0.98) }' || fail "bulk flows share unfairly: Jain $jain"
+	# TCP goodput under the L2 rate: headers are ~4 % of a 1514-byte frame
+	[ "$bps" -ge $((MBIT * 1000000 * 85 / 100)) ] || fail "the link was underused: $bps bit/s"
+}
 
-iperf3_server wan 198.51.100.10 5301
-lan timeout 40 iperf3 -c 198.51.100.10 -p 5301 -P 4 -t 12 -J >"$WORK/iperf.json" 2>&1 &
-client=$!
-sleep 3 # past slow start: the queues stand
-pings 0.02 300 "$WORK/load"
-wait $client || fail "iperf3: $(tail -n 5 "$WORK/iperf.json")"
+for try in 1 2; do
+	load "$try"
+	awk -v p="$load99" -v b="$base50" -v s="$SLACK_MS" 'BEGIN { exit !(p <= b + s) }' && break
+	[ "$late_us" -gt $((SLACK_MS * 1000)) ] ||
+		fail "sparse p99 $load99 ms is more than $SLACK_MS ms over the base $base50 ms"
+	echo "  run $try does not count for p99: the worker was up to $late_us us late (CPU)"
+	[ "$try" -eq 2 ] || stop_netiod
+done
+if [ "$try" -eq 2 ] && [ "$late_us" -gt $((SLACK_MS * 1000)) ] &&
+	! awk -v p="$load99" -v b="$base50" -v s="$SLACK_MS" 'BEGIN { exit !(p <= b + s) }'; then
+	p99_note="p99 not asserted: the machine starved the worker in both runs"
+else
+	p99_note="sparse p99 $load99 ms (base $base50 ms)"
+fi
+ok "$p99_note, Jain $jain, $bps bit/s"
 
-n=$(wc -l <"$WORK/load")
-[ "$n" -ge 290 ] || fail "the sparse flow lost pings under load: $n of 300 answered"
-base50=$(p50 "$WORK/base")
-load50=$(p50 "$WORK/load")
-load99=$(p99 "$WORK/load")
-# the receiver's bytes per stream, and Jain's index over them
-jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" >"$WORK/bytes"
-[ "$(wc -l <"$WORK/bytes")" -eq 4 ] || fail "iperf3 reported $(wc -l <"$WORK/bytes") streams, not 4"
-jain=$(awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }' "$WORK/bytes")
-bps=$(jq '.end.sum_received.bits_per_second | floor' "$WORK/iperf.json")
-echo "  base RTT p50 $base50 ms; under 4 bulk flows p50 $load50 ms p99 $load99 ms;" \
-	"Jain $jain over $(tr '\n' ' ' <"$WORK/bytes")bytes; goodput $bps bit/s"
-awk -v j="$jain" 'BEGIN { exit !(j >= 0.98) }' || fail "bulk flows share unfairly: Jain $jain < 0.98"
-awk -v p="$load99" -v b="$base50" -v s="$SLACK_MS" 'BEGIN { exit !(p <= b + s) }' ||
-	fail "sparse p99 $load99 ms is more than $SLACK_MS ms over the base $base50 ms"
-# TCP goodput under the L2 rate: headers are ~4 % of a 1514-byte frame
-[ "$bps" -ge $((MBIT * 1000000 * 85 / 100)) ] || fail "the link was underused: $bps bit/s"
-ok "sparse p99 $load99 ms (base $base50 ms), Jain $jain, $bps bit/s"
+# structured counters: the flows seen while iperf3 ran, the class now, /metrics series
+nbulk=$(jq "[$objs | select(.kind==\"flow\" and .dport==\"5301\" and .class==\"root\")] | length" \
+	"$WORK/during.json")
+[ "$nbulk" -eq 4 ] || fail "netioctl -j stats listed $nbulk bulk flows, not 4"
+jq -e "[$objs | select(.kind==\"flow\" and .dport==\"5301\")][0] |
+	.counters.\"sent-bytes\" > 0 and (.gauges | index(\"queue-packets\")) != null" \
+	"$WORK/during.json" >/dev/null || fail "a flow object without its counters"
+sent=$(stat "$objs | select(.kind==\"class\" and .name==\"root\") | .counters.\"sent-bytes\"")
+[ "$sent" -gt $((bps / 8 * 10)) ] || fail "class root: sent-bytes $sent"
+gw python3 -c 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:9110/metrics", timeout=5).read().decode(), end="")' \
+	>"$WORK/metrics.txt" || fail "GET /metrics"
+m=$(awk '$1 ~ /^netio_service_object_total\{pipeline="egress:wan",service="qos",kind="class",object="root",parent="-",counter="sent-bytes"\}$/ { print $2 }' \
+	"$WORK/metrics.txt")
+[ "${m:-0}" -ge "$sent" ] || fail "/metrics: class root sent-bytes ${m:-missing}, netioctl $sent"
+grep -q '^netio_service_object_current{pipeline="egress:wan",service="qos",kind="class",object="root",parent="-",name="queue-packets"} ' \
+	"$WORK/metrics.txt" || fail "/metrics: no queue-packets gauge of class root"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1 ||
+		fail "promtool check metrics: $(cat "$WORK/promtool.txt")"
+fi
+ok "classes and flows as JSON objects and labelled /metrics series ($nbulk bulk flows listed)"

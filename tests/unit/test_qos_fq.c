@@ -107,7 +107,8 @@ static void run(struct qos_sched *s, struct flow *fl, unsigned n, unsigned keep,
 		got = qos_sched_dequeue(s, t, out, 64, &next);
 		for (uint16_t i = 0; i < got; i++) {
 			for (unsigned k = 0; k < n && t > 100 * MS; k++)
-				if (out[i]->key.sport == fl[k].sport && out[i]->key.src[15] == fl[k].src)
+				if (out[i]->key.sport == fl[k].sport &&
+				    out[i]->key.src[15] == fl[k].src)
 					fl[k].bytes += out[i]->len;
 			pkt_free(out[i]);
 		}
@@ -150,7 +151,8 @@ static void test_drr_bytes(void **state)
 	setup(&s, 10 * MBIT, 1000, 0, QOS_ISOLATE_FLOWS, false);
 	run(&s, fl, 2, 20, 1100 * MS);
 	assert_true(fl[0].bytes > 1200000 / 2 * 9 / 10);
-	assert_true(fl[0].bytes * 100 <= fl[1].bytes * 103 && fl[1].bytes * 100 <= fl[0].bytes * 103);
+	assert_true(fl[0].bytes * 100 <= fl[1].bytes * 103 &&
+		    fl[1].bytes * 100 <= fl[0].bytes * 103);
 	qos_sched_fini(&s);
 }
 
