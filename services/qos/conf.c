@@ -326,7 +326,10 @@ static int load_shaper(struct qos *q, const struct nio_conf *top, uint64_t now, 
 	for (unsigned i = 0; i < h->conf_count(top, "class"); i++)
 		if (load_class(q, h->conf_section(top, "class", i), top, now, err, errlen) < 0)
 			return -1;
-	return check_tree(q, top, err, errlen);
+	if (check_tree(q, top, err, errlen) < 0)
+		return -1;
+	qos_classify_init(q);
+	return 0;
 }
 
 int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char *err,
@@ -342,16 +345,4 @@ int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char
 	if (!q->shaping && q->npol == 0)
 		FAIL("nothing to do: give a rate, classes or policers");
 	return 0;
-}
-
-/* First leaf whose rules match, in config order; else the default class. */
-int qos_classify(const struct qos *q, const struct nio_pkt *p)
-{
-	const struct qos_sched *s = &q->sched;
-
-	for (unsigned i = 1; i < s->n; i++)
-		if (qos_sched_is_leaf(s, i) && !qos_match_is_any(&s->cls[i].match) &&
-		    qos_match_pkt(&s->cls[i].match, p))
-			return (int)i;
-	return q->def_cls;
 }

@@ -164,8 +164,9 @@ int qos_parse_size(const char *s, uint64_t *bytes);
 int qos_parse_time(const char *s, uint64_t *ns);
 void qos_format_rate(uint64_t bps, char *buf, size_t len);
 
-/* sched.c: a tree of HTB-like classes; leaves hold FIFO queues of packets. */
-#define QOS_MAX_CLASSES 64u
+/* sched.c: a tree of HTB-like classes; leaves hold FIFO or flow queues of packets. */
+#define QOS_MAX_CLASSES 1024u
+#define QOS_WORDS	(QOS_MAX_CLASSES / 64) /* of a bitmap over the classes */
 #define QOS_MAX_PRIO	8u
 #define QOS_MAX_DEPTH	8u /* levels, root included */
 #define QOS_NAME_MAX	32
@@ -189,8 +190,9 @@ struct qos_class {
 	uint32_t prio;
 	uint32_t quantum;		/* DRR bytes per round: weight * base quantum */
 	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
-	uint32_t limit;			/* packets */
-	uint64_t limit_bytes;		/* 0: none */
+	int lvl; /* a backlogged leaf's lender level when last looked at this round, -1: none */
+	uint32_t limit;	      /* packets */
+	uint64_t limit_bytes; /* 0: none */
 	bool use_codel, use_ecn;
 	struct qos_codel codel; /* of the FIFO; flow queues have their own */
 	struct qos_fq *fq;	/* flow queues, or NULL: one FIFO in ring */
@@ -218,8 +220,13 @@ struct qos_sched {
 	unsigned n;
 	struct qos_class cls[QOS_MAX_CLASSES];
 	unsigned rr[QOS_MAX_DEPTH][QOS_MAX_PRIO]; /* DRR position per lender level, priority */
-	uint32_t quantum;			  /* base quantum, bytes */
-	uint64_t qlen;				  /* packets held, all classes */
+	uint64_t active[QOS_WORDS];		  /* leaves holding packets */
+	/* backlogged leaves by lender level and priority as last looked at this round, and
+	 * which of those sets are not empty (bit level * QOS_MAX_PRIO + prio) */
+	uint64_t cand[QOS_MAX_DEPTH][QOS_MAX_PRIO][QOS_WORDS];
+	uint64_t cand_any;
+	uint32_t quantum;     /* base quantum, bytes */
+	uint64_t qlen;	      /* packets held, all classes */
 	uint64_t due;	      /* release time last promised while packets wait, or 0 */
 	uint64_t late_max_ns; /* the worker's worst lateness past a promised release */
 	uint64_t lost_ns;     /* lateness beyond the catch-up horizon: sending never made up */
@@ -283,6 +290,15 @@ enum qos_counter {
 		QOS_C_MAX
 };
 
+/* What the rules said for a packet of this 5-tuple and DSCP (key: packed, see lookup.c). */
+#define QOS_CACHE_SLOTS 4096u
+#define QOS_CACHE_KEY	40u
+
+struct qos_cache_slot {
+	uint8_t key[QOS_CACHE_KEY];
+	int16_t cls; /* -1: empty */
+};
+
 struct qos {
 	const struct nio_host *host;
 	unsigned npol;
@@ -291,6 +307,9 @@ struct qos {
 	int def_cls;
 	struct qos_sched sched;
 	uint64_t ctr[QOS_C_MAX]; /* written by the worker, or with it paused (restore_state) */
+	bool rules;		 /* a leaf has match rules: classify through the cache */
+	struct qos_cache_slot cache[QOS_CACHE_SLOTS];
+	uint64_t cache_hits, cache_misses;
 };
 
 extern const struct nio_opt qos_options[];
@@ -298,6 +317,8 @@ extern const struct nio_opt qos_options[];
 void qos_objects(void *inst, void (*emit)(void *ctx, const struct nio_obj *o), void *ctx);
 int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char *err,
 		  size_t errlen);
-int qos_classify(const struct qos *q, const struct nio_pkt *p);
+/* lookup.c: a packet's leaf, by a cache of (5-tuple, DSCP) -> leaf in front of the rules */
+void qos_classify_init(struct qos *q); /* after the tree is built */
+int qos_classify(struct qos *q, const struct nio_pkt *p);
 
 #endif /* NETIO_QOS_H */

@@ -10,6 +10,40 @@
 #define QOS_WAIT_MAX   QOS_NS_PER_SEC	  /* the worker hears from us at least once a second */
 #define QOS_CATCHUP_NS (100 * 1000000ull) /* longest stall whose credit is made up */
 
+_Static_assert(QOS_MAX_DEPTH *QOS_MAX_PRIO <= 64, "cand_any is one word");
+
+static void bit_set(uint64_t *w, unsigned i)
+{
+	w[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static void bit_clr(uint64_t *w, unsigned i)
+{
+	w[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
+/* The first set bit at or after i among the first n, or -1: a word at a time. */
+static int bit_from(const uint64_t *w, unsigned n, unsigned i)
+{
+	for (unsigned k = i / 64; i < n; k++, i = k * 64) {
+		uint64_t v = w[k] & (~UINT64_C(0) << (i % 64));
+
+		if (v)
+			return (unsigned)(k * 64 + (unsigned)__builtin_ctzll(v)) < n
+				       ? (int)(k * 64 + (unsigned)__builtin_ctzll(v))
+				       : -1;
+	}
+	return -1;
+}
+
+/* The same, wrapping round to the start. */
+static int bit_next(const uint64_t *w, unsigned n, unsigned i)
+{
+	int b = bit_from(w, n, i);
+
+	return b >= 0 ? b : bit_from(w, n, 0);
+}
+
 void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *))
 {
 	memset(s, 0, sizeof(*s));
@@ -96,6 +130,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	if (check_class(s, cc, err, errlen) < 0)
 		return -1;
 	memset(c, 0, sizeof(*c));
+	c->lvl = -1;
 	if (cc->flows)
 		c->fq = qos_fq_new(cc->flows, cc->limit, s->quantum, cc->isolate, cc->target,
 				   cc->interval);
@@ -126,6 +161,8 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
+	if (!c->qlen)
+		bit_set(s->active, (unsigned)(c - s->cls));
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -241,47 +278,95 @@ static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes
 		s->cls[leaf].st.borrowed++;
 }
 
+/* Leaf i, backlogged, is in the set of its lender level (if it may send) and priority. */
+static void place(struct qos_sched *s, unsigned i, int level)
+{
+	struct qos_class *c = &s->cls[i];
+
+	c->lvl = level;
+	if (level < 0)
+		return;
+	bit_set(s->cand[level][c->prio], i);
+	s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
+}
+
+static void unplace(struct qos_sched *s, unsigned i)
+{
+	struct qos_class *c = &s->cls[i];
+
+	if (c->lvl >= 0)
+		bit_clr(s->cand[c->lvl][c->prio], i);
+	c->lvl = -1;
+}
+
+/*
+ * A round (one release time t): the buckets on the paths of the backlogged leaves earn their
+ * credit up to t (idempotent, and exact whenever it happens: a bucket off those paths is
+ * neither read nor charged until a round refills it), and each such leaf goes into the set of
+ * its lender level and priority. Within the round credit only goes down, so a leaf's level
+ * only gets worse: the sets are checked lazily, member by member, when DRR reaches them.
+ */
+static void round_start(struct qos_sched *s, uint64_t t)
+{
+	for (uint64_t any = s->cand_any; any; any &= any - 1) {
+		unsigned b = (unsigned)__builtin_ctzll(any);
+
+		memset(s->cand[b / QOS_MAX_PRIO][b % QOS_MAX_PRIO], 0, sizeof(s->active));
+	}
+	s->cand_any = 0;
+	for (int i = bit_from(s->active, s->n, 0); i >= 0;
+	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
+		for (int k = i; k >= 0; k = s->cls[k].parent) {
+			qos_tb_refill(&s->cls[k].rate, t);
+			qos_tb_refill(&s->cls[k].ceil, t);
+		}
+		place(s, (unsigned)i, lender_level(s, (unsigned)i));
+	}
+}
+
 /* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
  * per visit bounds the loop. Each level keeps its own deficits and position, as in HTB, so
- * what a leaf sends on its own rate does not shift its turn among the borrowers. */
-static unsigned drr(struct qos_sched *s, const int *lvl, int level, uint32_t prio)
+ * what a leaf sends on its own rate does not shift its turn among the borrowers. A member
+ * whose level got worse since the round began moves to its set before it takes a turn.
+ * -1: the set ran empty. */
+static int drr(struct qos_sched *s, int level, uint32_t prio)
 {
-	unsigned i = s->rr[level][prio];
+	uint64_t *set = s->cand[level][prio];
+	int i = bit_next(set, s->n, s->rr[level][prio]);
 
-	for (;; i = i + 1 == s->n ? 0 : i + 1) {
+	while (i >= 0) {
 		struct qos_class *c = &s->cls[i];
+		int now = lender_level(s, (unsigned)i);
 
-		if (lvl[i] != level || c->prio != prio)
-			continue;
-		if (c->deficit[level] >= (int64_t)head_len(c)) {
-			s->rr[level][prio] = i;
+		if (now != level) {
+			unplace(s, (unsigned)i);
+			place(s, (unsigned)i, now);
+		} else if (c->deficit[level] >= (int64_t)head_len(c)) {
+			s->rr[level][prio] = (unsigned)i;
 			return i;
+		} else {
+			c->deficit[level] += c->quantum;
 		}
-		c->deficit[level] += c->quantum;
+		i = bit_next(set, s->n, (unsigned)i + 1 < s->n ? (unsigned)i + 1 : 0);
 	}
+	return -1;
 }
 
 /* Choose the leaf to send from: lowest lender level first (own rate before borrowing, as in
  * HTB), then strict priority, then DRR. Returns -1 when every backlogged leaf must wait. */
 static int pick(struct qos_sched *s, int *level)
 {
-	int lvl[QOS_MAX_CLASSES];
-	int best = -1;
-	uint32_t prio = 0;
+	while (s->cand_any) {
+		unsigned b = (unsigned)__builtin_ctzll(s->cand_any);
+		int i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO);
 
-	for (unsigned i = 0; i < s->n; i++) {
-		lvl[i] = s->cls[i].qlen ? lender_level(s, i) : -1;
-		if (lvl[i] < 0)
-			continue;
-		if (best < 0 || lvl[i] < best || (lvl[i] == best && s->cls[i].prio < prio)) {
-			best = lvl[i];
-			prio = s->cls[i].prio;
+		if (i >= 0) {
+			*level = (int)(b / QOS_MAX_PRIO);
+			return i;
 		}
+		s->cand_any &= ~(UINT64_C(1) << b);
 	}
-	if (best < 0)
-		return -1;
-	*level = best;
-	return (int)drr(s, lvl, best, prio);
+	return -1;
 }
 
 /* CoDel's verdict on the head packet: send, or signal congestion by ECN CE (RFC 3168) where
@@ -338,10 +423,14 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 }
 
 /* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should. */
-static void went_idle(struct qos_class *c)
+static void went_idle(struct qos_sched *s, struct qos_class *c)
 {
+	unsigned i = (unsigned)(c - s->cls);
+
 	memset(c->deficit, 0, sizeof(c->deficit));
 	qos_codel_empty(&c->codel);
+	unplace(s, i);
+	bit_clr(s->active, i);
 }
 
 /* Earliest time the leaf could send, if nothing else is sent first. */
@@ -363,8 +452,9 @@ static uint64_t next_release(const struct qos_sched *s, uint64_t now)
 {
 	uint64_t wait = QOS_WAIT_MAX;
 
-	for (unsigned i = 0; i < s->n; i++) {
-		uint64_t w = s->cls[i].qlen ? leaf_wait(s, i) : QOS_NEVER;
+	for (int i = bit_from(s->active, s->n, 0); i >= 0;
+	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
+		uint64_t w = leaf_wait(s, (unsigned)i);
 
 		wait = w < wait ? w : wait;
 	}
@@ -378,10 +468,7 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 	uint16_t n = 0;
 	int i, level;
 
-	for (unsigned k = 0; k < s->n; k++) {
-		qos_tb_refill(&s->cls[k].rate, t);
-		qos_tb_refill(&s->cls[k].ceil, t);
-	}
+	round_start(s, t);
 	while (n < max && s->qlen && (i = pick(s, &level)) >= 0) {
 		struct qos_class *c = &s->cls[i];
 		struct nio_pkt *p = take(s, c, now);
@@ -391,7 +478,7 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 			pkts[n++] = p;
 		}
 		if (!c->qlen)
-			went_idle(c);
+			went_idle(s, c);
 	}
 	return n;
 }
@@ -447,8 +534,8 @@ unsigned qos_sched_drain(struct qos_sched *s, struct nio_pkt **out, unsigned max
 
 		while (c->qlen && n < max)
 			out[n++] = pop(s, c, head_flow(c));
-		if (!c->qlen)
-			went_idle(c);
+		if (!c->qlen && qos_sched_is_leaf(s, i))
+			went_idle(s, c);
 	}
 	if (!s->qlen)
 		s->due = 0;

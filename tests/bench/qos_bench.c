@@ -37,57 +37,68 @@ static double tsc_hz(void)
 	return (double)(__rdtsc() - t0) * 1e9 / (double)(mono_ns() - n0);
 }
 
-/* A root of 100 Gbit/s over nclasses leaves of equal weight: the shaper never waits, so the
- * loop measures bookkeeping (bucket refills, lender search, DRR), not the rate. */
-static void build(struct qos_sched *s, unsigned nclasses)
+/* A root of 100 Gbit/s over nclasses leaves of equal weight, leaf i taking destination port
+ * 1000 + i: the shaper never waits, so the loop measures bookkeeping (classification, bucket
+ * refills, lender search, DRR), not the rate. */
+static void build(struct qos *q, unsigned nclasses)
 {
 	struct qos_class_conf cc = {
 		.name = "root", .parent = -1, .rate = 100000000000ull, .weight = 1, .limit = NPKT
 	};
 	char err[128], name[16];
 
-	qos_sched_init(s, 1514, put);
-	if (qos_sched_add(s, &cc, 0, err, sizeof(err)) < 0)
+	qos_sched_init(&q->sched, 1514, put);
+	if (qos_sched_add(&q->sched, &cc, 0, err, sizeof(err)) < 0)
 		exit(1);
 	for (unsigned i = 0; i < nclasses; i++) {
+		int k;
+
 		snprintf(name, sizeof(name), "c%u", i);
 		cc = (struct qos_class_conf){ .name = name,
 					      .parent = 0,
 					      .rate = 1000000000ull,
 					      .weight = 1 + i % 4,
 					      .limit = NPKT };
-		if (qos_sched_add(s, &cc, 0, err, sizeof(err)) < 0)
+		if ((k = qos_sched_add(&q->sched, &cc, 0, err, sizeof(err))) < 0)
 			exit(1);
+		q->sched.cls[k].match.dport_lo = q->sched.cls[k].match.dport_hi = (uint16_t)(1000 + i);
 	}
+	q->def_cls = 1;
+	qos_classify_init(q);
 }
 
-/* TSC cycles per packet through enqueue + dequeue, bursts of burst packets. */
-static double shaper(unsigned nclasses, unsigned burst)
+/* TSC cycles per packet through classify + enqueue + dequeue, bursts of burst packets spread
+ * over `used` of the leaves in turn (0: all of them, so every leaf is used whatever the burst). */
+static double shaper(unsigned nclasses, unsigned burst, unsigned used)
 {
-	static struct qos_sched s;
+	static struct qos q;
 	struct nio_pkt *out[256];
 	uint64_t now = 1, next, t0, n = 0;
+	unsigned leaf = 0;
 
-	build(&s, nclasses);
+	build(&q, nclasses);
+	used = used && used < nclasses ? used : nclasses;
 	for (nfree = 0; nfree < NPKT; nfree++)
 		free_list[nfree] = &pkts[nfree];
 	t0 = __rdtsc();
 	for (unsigned r = 0; r < ROUNDS; r++) {
-		for (unsigned i = 0; i < burst; i++) {
+		for (unsigned i = 0; i < burst; i++, leaf = leaf + 1 == used ? 0 : leaf + 1) {
 			struct nio_pkt *p = free_list[--nfree];
 
 			p->len = 64 + (i * 97) % 1400;
-			if (qos_sched_enqueue(&s, 1 + (i % nclasses), p, now) < 0)
+			p->flags = NIO_PKT_F_L4;
+			p->key.dport = (uint16_t)(1000 + leaf);
+			if (qos_sched_enqueue(&q.sched, (unsigned)qos_classify(&q, p), p, now) < 0)
 				put(p);
 		}
 		now += 1000;
-		for (uint16_t got; (got = qos_sched_dequeue(&s, now, out, 256, &next)) > 0;
+		for (uint16_t got; (got = qos_sched_dequeue(&q.sched, now, out, 256, &next)) > 0;
 		     n += got)
 			for (uint16_t i = 0; i < got; i++)
 				put(out[i]);
 	}
 	t0 = __rdtsc() - t0;
-	qos_sched_fini(&s);
+	qos_sched_fini(&q.sched);
 	return (double)t0 / (double)n;
 }
 
@@ -138,7 +149,7 @@ static void report(const char *what, double *v, double ghz)
 
 int main(void)
 {
-	static const unsigned classes[] = { 1, 4, 16, 63 };
+	static const unsigned classes[] = { 1, 4, 16, 64, 256 };
 	double ghz = tsc_hz() / 1e9, v[RUNS];
 	char what[64];
 
@@ -147,10 +158,18 @@ int main(void)
 	for (int r = 0; r < RUNS; r++)
 		v[r] = policer();
 	report("policer: srTCM, colour-blind", v, ghz);
+	/* the traffic in 4 leaves whatever the tree: what more classes cost by being there */
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
 		for (int r = 0; r < RUNS; r++)
-			v[r] = shaper(classes[i], 64);
-		snprintf(what, sizeof(what), "shaper: %u leaves, bursts of 64", classes[i]);
+			v[r] = shaper(classes[i], 64, 4);
+		snprintf(what, sizeof(what), "shaper: %u leaves, traffic in 4", classes[i]);
+		report(what, v, ghz);
+	}
+	/* the traffic in every leaf in turn: 64 / leaves packets per leaf and round */
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		for (int r = 0; r < RUNS; r++)
+			v[r] = shaper(classes[i], 64, 0);
+		snprintf(what, sizeof(what), "shaper: %u leaves, traffic in all", classes[i]);
 		report(what, v, ghz);
 	}
 	return 0;

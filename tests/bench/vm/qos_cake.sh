@@ -1,0 +1,118 @@
+#!/bin/sh
+# Inside the bench VM (its Debian kernel has sch_cake and fq_codel): the wan port shaped to
+# 20 Mbit/s by netiod's port shaper with flow queues, by CAKE, and by htb + fq_codel, on one
+# veth testbed (lan -> gateway -> wan), runs interleaved. Per run: 4 bulk TCP flows (iperf3 -P 4,
+# 15 s) and a ping every 20 ms over seconds 4 to 13. Figures: goodput (iperf3's receiver), Jain's
+# index over the 4 flows' received bytes, the ping's p50 and p99 RTT and loss; the base row is
+# the ping alone through each gateway. Env REPO, O; QC_RUNS (3), QC_MBIT (20).
+# vm-timeout: 900
+: "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
+# shellcheck disable=SC2034 # read by lib.sh
+TEST_NAME=qos_cake
+export O
+. "$REPO/tests/netns/lib.sh"
+
+RUNS=${QC_RUNS:-3}
+MBIT=${QC_MBIT:-20}
+SHAPERS="netiod cake htb-fq_codel"
+RES="$WORK/results"
+command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
+modprobe veth || { echo "skip: cannot load veth"; exit 77; }
+modprobe sch_cake || { echo "skip: no sch_cake"; exit 77; }
+modprobe sch_fq_codel && modprobe sch_htb || { echo "skip: no fq_codel or htb"; exit 77; }
+
+netiod_conf() {
+	cat <<CONF
+port lan { device = "gw-lan" driver = "afpacket" }
+port wan {
+	device = "gw-wan" driver = "afpacket"
+	qos { rate = "${MBIT}mbit" flows = 1024 }
+}
+pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
+pipeline to-lan { match { in = "wan" dst = "192.0.2.0/24" } out = "lan" }
+CONF
+}
+
+up() {
+	case $1 in
+	netiod)
+		netiod_conf >"$WORK/qc.conf"
+		start_netiod "$WORK/qc.conf"
+		;;
+	cake)
+		gw sysctl -qw net.ipv4.ip_forward=1
+		gw tc qdisc replace dev gw-wan root cake bandwidth "${MBIT}mbit"
+		;;
+	htb-fq_codel)
+		gw sysctl -qw net.ipv4.ip_forward=1
+		gw tc qdisc replace dev gw-wan root handle 1: htb default 10
+		gw tc class add dev gw-wan parent 1: classid 1:10 htb rate "${MBIT}mbit" \
+			ceil "${MBIT}mbit"
+		gw tc qdisc add dev gw-wan parent 1:10 fq_codel
+		;;
+	esac || fail "$1 would not start"
+	warm_up
+}
+
+down() {
+	case $1 in
+	netiod) stop_netiod ;;
+	*)
+		gw tc qdisc del dev gw-wan root
+		gw sysctl -qw net.ipv4.ip_forward=0
+		;;
+	esac
+}
+
+# rtts FILE: the RTTs (ms) ping printed, sorted; "p50 p99 lost%" of COUNT probes
+rtts() {
+	sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' "$1" | sort -n | awk -v sent="$2" '
+		{ v[NR] = $1 }
+		END { if (!NR) { print "- - 100"; exit }
+		      printf "%s %s %.1f\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)],
+			(sent - NR) * 100 / sent }'
+}
+
+# one SHAPER: appends "SHAPER goodput-Mbit jain p50 p99 lost base-p50"
+one() {
+	up "$1"
+	lan timeout 10 ping -n -i 0.05 -c 60 198.51.100.10 >"$WORK/base" 2>&1
+	iperf3_server wan 198.51.100.10 5401
+	lan timeout 60 iperf3 -c 198.51.100.10 -p 5401 -P 4 -t 15 -J >"$WORK/iperf.json" 2>&1 &
+	client=$!
+	sleep 4
+	lan timeout 15 ping -n -i 0.02 -c 450 198.51.100.10 >"$WORK/ping" 2>&1
+	wait "$client" || fail "iperf3 ($1): $(tail -n 3 "$WORK/iperf.json")"
+	down "$1"
+	jain=$(jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" |
+		awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", n ? s * s / (n * q) : 0 }')
+	gp=$(jq '.end.sum_received.bits_per_second / 1e6 * 100 | floor / 100' "$WORK/iperf.json")
+	echo "$1 $gp $jain $(rtts "$WORK/ping" 450) $(rtts "$WORK/base" 60 | cut -d' ' -f1)" >>"$RES"
+}
+
+summary() { # SHAPER COLUMN: median (min – max) over the runs
+	awk -v s="$1" -v c="$2" '$1 == s && $c != "-" { print $c }' "$RES" | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+			printf "%s (%s – %s)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
+setup_topology
+: >"$RES"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for _ in $(seq "$RUNS"); do
+	for s in $SHAPERS; do
+		one "$s"
+	done
+done
+echo "qos at ${MBIT} Mbit/s, 4 TCP flows + a ping every 20 ms, in the QEMU/TCG VM: median (min – max)"
+echo "of $RUNS interleaved runs; load average at start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+row() { printf '%-13s %-22s %-25s %-22s %-22s %-16s %-20s\n' "$@"; }
+row shaper "goodput Mbit/s" "Jain (4 flows)" "ping p50 ms" "ping p99 ms" "ping lost %" "base p50 ms"
+for s in $SHAPERS; do
+	row "$s" "$(summary "$s" 2)" "$(summary "$s" 3)" "$(summary "$s" 4)" "$(summary "$s" 5)" \
+		"$(summary "$s" 6)" "$(summary "$s" 7)"
+done
+echo
+echo "per run: shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms"
+cat "$RES"
