@@ -61,7 +61,8 @@ static void build(struct qos *q, unsigned nclasses)
 					      .limit = NPKT };
 		if ((k = qos_sched_add(&q->sched, &cc, 0, err, sizeof(err))) < 0)
 			exit(1);
-		q->sched.cls[k].match.dport_lo = q->sched.cls[k].match.dport_hi = (uint16_t)(1000 + i);
+		q->sched.cls[k].match.dport_lo = q->sched.cls[k].match.dport_hi =
+			(uint16_t)(1000 + i);
 	}
 	q->def_cls = 1;
 	qos_classify_init(q);
