@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench, VM part: the host kernel cannot load netio.ko, so R4 on the kmod port is measured
 # inside the QEMU/TCG test VM (scripts/vm-test.sh with NETIO_VM_SUITE=tests/bench/vm), against
-# the kernel's forwarding in the same VM. Prints the tables. usage: vmbench.sh BUILD_DIR
+# the kernel's forwarding in the same VM; and the qos port shaper against the VM kernel's CAKE
+# and htb + fq_codel (the host kernel has neither). Prints the tables. usage: vmbench.sh BUILD_DIR
 # env: VB_RUNS, VB_DUR, VB_START_WAIT and VMB_SETUPS (the VM's VB_SETUPS) for vethbench.sh,
 #      VMB_TIMEOUT (s, default 1800)
 set -u
@@ -24,6 +25,11 @@ rc=$?
 run=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$out" | tail -n 1)
 if [ -n "$run" ] && [ -f "$run/vethbench_kmod.log" ]; then
 	grep -v '^  ok \|^netns' "$run/vethbench_kmod.log" || true
+fi
+# tests/bench/vm/qos_cake.sh: netiod's port shaper against CAKE and htb + fq_codel
+if [ -n "$run" ] && [ -f "$run/qos_cake.log" ]; then
+	echo
+	grep -v '^  ok \|^netns\|^<' "$run/qos_cake.log" || true
 fi
 [ "$rc" -eq 0 ] || { echo "**the bench VM failed (exit $rc)**:"; sed 's/^/    /' "$out" | tail -n 20; }
 exit "$rc"

@@ -157,3 +157,21 @@ for m in $RATES_MBIT; do
 	run "$m"
 	ok "$m Mbit/s: IPv4, IPv6 and decapsulated traffic share one shaper: $got bit/s"
 done
+
+# A reload gives the port a new shaper that carries the old one's counters; the new rate holds.
+root='select(.kind=="class" and .name=="root")'
+conf 10 >"$WORK/port.conf"
+start_netiod "$WORK/port.conf"
+warm
+sent0=$(ctr sent)
+[ "$sent0" -gt 0 ] || fail "the lan port's shaper sent nothing of the warm-up"
+conf 20 >"$WORK/port.conf"
+ctl reload "$WORK/port.conf" >/dev/null || fail "reload: $(tail -n 2 "$WORK/netiod.log")"
+[ "$(stat '.pipelines | map(select(.name=="egress:lan")) | length')" -eq 1 ] ||
+	fail "no egress:lan stage after the reload"
+[ "$(stat "$eg | .services[0].objects[] | $root | .counters.rate")" -eq 20000000 ] ||
+	fail "the reloaded shaper does not run at 20 Mbit/s"
+wan ping -c 3 -W 1 192.0.2.11 >/dev/null || fail "no ping through the reloaded shaper"
+[ "$(ctr sent)" -ge $((sent0 + 3)) ] || fail "the shaper's counters did not carry over the reload"
+stop_netiod
+ok "reload: the port's new shaper runs at the new rate and carries the counters"
