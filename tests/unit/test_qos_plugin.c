@@ -371,10 +371,94 @@ static void test_policer_only(void **state)
 	qos_service.fini(q);
 }
 
+/* ---- structured counters (objects) */
+
+struct seen {
+	char kinds[16][16], names[16][32], parent[16][32], src[16][48];
+	uint64_t sent[16], queued[16];
+	unsigned n;
+};
+
+static uint64_t value_of(const struct nio_obj *o, const char *key)
+{
+	for (unsigned i = 0; i < o->n; i++)
+		if (!strcmp(o->keys[i], key))
+			return o->values[i];
+	return UINT64_MAX;
+}
+
+static const char *label_of(const struct nio_obj *o, const char *key)
+{
+	for (unsigned i = 0; i < o->nlabels; i++)
+		if (!strcmp(o->labels[2 * i], key))
+			return o->labels[2 * i + 1];
+	return "";
+}
+
+static void record(void *ctx, const struct nio_obj *o)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < 16);
+	snprintf(s->kinds[s->n], sizeof(s->kinds[0]), "%s", o->kind);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", o->name);
+	snprintf(s->parent[s->n], sizeof(s->parent[0]), "%s", label_of(o, "parent"));
+	snprintf(s->src[s->n], sizeof(s->src[0]), "%s", label_of(o, "src"));
+	s->sent[s->n] = value_of(o, "sent");
+	s->queued[s->n] = value_of(o, "queue-packets");
+	s->n++;
+}
+
+/* Policers, classes and the active flows of a class with flow queues, each with its numbers;
+ * classification by the cache agrees with the rules for packets seen before. */
+static void test_objects(void **state)
+{
+	static const struct fake_opt fq_shaper[] = {
+		{ "rate", "10mbit", NULL },	  { "flows", "64", NULL },
+		{ "policer", "udp5k", pol_mark }, { "class", "voice", cls_voice },
+		{ "class", "bulk", cls_bulk },	  END,
+	};
+	static struct frame f[4];
+	struct nio_pkt *burst[4];
+	struct seen s = { .n = 0 };
+	uint8_t v[4];
+	struct qos *q;
+
+	(void)state;
+	fake_now_ns = 0;
+	q = make(fq_shaper);
+	udp4(&f[0], 46, 9, 200);  /* voice */
+	udp4(&f[1], 0, 443, 200); /* bulk, flow A */
+	udp4(&f[2], 0, 443, 200); /* bulk, flow A */
+	udp4(&f[3], 0, 444, 200); /* bulk, flow B */
+	for (int i = 0; i < 4; i++)
+		burst[i] = &f[i].p;
+	qos_service.process(q, burst, 4, v);
+	assert_int_equal(qos_classify(q, &f[0].p), qos_sched_find(&q->sched, "voice"));
+	assert_int_equal(qos_classify(q, &f[1].p), qos_sched_find(&q->sched, "bulk"));
+	assert_true(q->cache_hits >= 2);
+	qos_service.objects(q, record, &s);
+	/* policer, root, voice, bulk, then 1 + 2 flows */
+	assert_int_equal(s.n, 7);
+	assert_string_equal(s.kinds[0], "policer");
+	assert_string_equal(s.names[0], "udp5k");
+	assert_string_equal(s.kinds[3], "class");
+	assert_string_equal(s.names[3], "bulk");
+	assert_string_equal(s.parent[3], "root");
+	assert_int_equal(s.queued[3], 3);
+	for (unsigned i = 4; i < 7; i++) {
+		assert_string_equal(s.kinds[i], "flow");
+		assert_string_equal(s.src[i], "192.0.2.1");
+	}
+	assert_int_equal(s.queued[4] + s.queued[5] + s.queued[6], 4);
+	qos_service.fini(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_abi),
+		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_classify_and_limit),
 		cmocka_unit_test(test_policer_in_pipeline),
