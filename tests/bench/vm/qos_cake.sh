@@ -1,11 +1,12 @@
 #!/bin/sh
 # Inside the bench VM (its Debian kernel has sch_cake and fq_codel): the wan port shaped to
-# 20 Mbit/s by netiod's port shaper with flow queues, by CAKE, and by htb + fq_codel, on one
-# veth testbed (lan -> gateway -> wan), runs interleaved. Per run: 4 bulk TCP flows (iperf3 -P 4,
+# 20 Mbit/s by netiod's port shaper with flow queues (afpacket ports, and kmod ports on
+# netio.ko), by CAKE, and by htb + fq_codel, on one veth testbed (lan -> gateway -> wan), runs
+# interleaved. Per run: 4 bulk TCP flows (iperf3 -P 4,
 # 15 s) and a ping every 20 ms over seconds 4 to 13. Figures: goodput (iperf3's receiver), Jain's
 # index over the 4 flows' received bytes, the ping's p50 and p99 RTT and loss; the base row is
 # the ping alone through each gateway. Env REPO, O; QC_RUNS (3), QC_MBIT (20).
-# vm-timeout: 900
+# vm-timeout: 1500
 : "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
 # shellcheck disable=SC2034 # read by lib.sh
 TEST_NAME=qos_cake
@@ -14,18 +15,20 @@ export O
 
 RUNS=${QC_RUNS:-3}
 MBIT=${QC_MBIT:-20}
-SHAPERS="netiod cake htb-fq_codel"
+SHAPERS="netiod netiod-kmod cake htb-fq_codel"
+KO=$REPO/netio-kmod/netio.ko
 RES="$WORK/results"
 command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 modprobe veth || { echo "skip: cannot load veth"; exit 77; }
 modprobe sch_cake || { echo "skip: no sch_cake"; exit 77; }
 modprobe sch_fq_codel && modprobe sch_htb || { echo "skip: no fq_codel or htb"; exit 77; }
+insmod "$KO" || SHAPERS="netiod cake htb-fq_codel" # no kmod row without the module
 
-netiod_conf() {
+netiod_conf() { # DRIVER
 	cat <<CONF
-port lan { device = "gw-lan" driver = "afpacket" }
+port lan { device = "gw-lan" driver = "$1" }
 port wan {
-	device = "gw-wan" driver = "afpacket"
+	device = "gw-wan" driver = "$1"
 	qos { rate = "${MBIT}mbit" flows = 1024 }
 }
 pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
@@ -36,7 +39,11 @@ CONF
 up() {
 	case $1 in
 	netiod)
-		netiod_conf >"$WORK/qc.conf"
+		netiod_conf afpacket >"$WORK/qc.conf"
+		start_netiod "$WORK/qc.conf"
+		;;
+	netiod-kmod)
+		netiod_conf kmod >"$WORK/qc.conf"
 		start_netiod "$WORK/qc.conf"
 		;;
 	cake)
@@ -57,6 +64,10 @@ up() {
 down() {
 	case $1 in
 	netiod) stop_netiod ;;
+	netiod-kmod) # the bindings outlive netiod (hold-time): the next setup needs bare devices
+		stop_netiod
+		rmmod netio && insmod "$KO" || fail "could not reload netio.ko"
+		;;
 	*)
 		gw tc qdisc del dev gw-wan root
 		gw sysctl -qw net.ipv4.ip_forward=0
@@ -116,3 +127,5 @@ done
 echo
 echo "per run: shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms"
 cat "$RES"
+rmmod netio 2>/dev/null
+exit 0
