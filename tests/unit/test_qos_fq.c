@@ -15,6 +15,7 @@
 #define POOL 4096
 
 static struct nio_pkt pool[POOL];
+static uint8_t bufs[POOL][64]; /* an IPv4 header behind 14 bytes of Ethernet */
 static struct nio_pkt *free_list[POOL];
 static unsigned nfree, nfreed;
 
@@ -46,10 +47,20 @@ static struct nio_pkt *pkt(uint32_t len, uint8_t src, uint16_t sport)
 	p->key.sport = sport;
 	p->key.dport = 80;
 	p->key.proto = 17;
+	p->key.family = 4;
+	p->buf = p->data = bufs[p - pool];
+	p->buf_size = sizeof(bufs[0]);
+	p->l3_off = 14;
+	p->flags = NIO_PKT_F_IPV4;
+	memset(p->data, 0, 34);
+	p->data[14] = 0x45;
+	p->data[15] = 0x02; /* ECT(0) */
 	return p;
 }
 
 /* A root class alone, shaped to rate, with flow queues. */
+static bool ecn; /* the class marks ECN-capable packets instead of dropping them */
+
 static void setup(struct qos_sched *s, uint64_t rate, uint32_t limit, uint64_t limit_bytes,
 		  enum qos_isolate iso, bool codel)
 {
@@ -59,6 +70,7 @@ static void setup(struct qos_sched *s, uint64_t rate, uint32_t limit, uint64_t l
 				     .weight = 1,
 				     .limit = limit,
 				     .codel = codel,
+				     .ecn = ecn,
 				     .target = 5 * MS,
 				     .interval = 100 * MS,
 				     .flows = 64,
@@ -253,12 +265,42 @@ static void test_codel_per_flow(void **state)
 	qos_sched_fini(&s);
 }
 
+/* With ecn, a flow's CoDel marks its ECN-capable packets CE instead of dropping them. */
+static void test_ecn_per_flow(void **state)
+{
+	struct qos_sched s;
+	struct nio_pkt *out[64];
+	uint64_t t = 0, next = 0;
+	unsigned ce = 0;
+
+	(void)state;
+	ecn = true;
+	setup(&s, 10 * MBIT, 1000, 0, QOS_ISOLATE_FLOWS, true);
+	ecn = false;
+	for (; t < 1000 * MS; t += 100 * 1000) {
+		uint16_t got;
+
+		while (queued(&s, &(struct flow){ 1, 1000, 0, 0 }) < 200)
+			qos_sched_enqueue(&s, 0, pkt(1500, 1, 1000), t);
+		got = qos_sched_dequeue(&s, t, out, 64, &next);
+		for (uint16_t i = 0; i < got; i++) {
+			ce += (out[i]->data[15] & 3) == 3;
+			pkt_free(out[i]);
+		}
+	}
+	assert_true(s.cls[0].st.marked > 0);
+	assert_int_equal(ce, s.cls[0].st.marked);
+	assert_int_equal(s.cls[0].st.drop_codel, 0);
+	qos_sched_fini(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sparse_first), cmocka_unit_test(test_drr_bytes),
 		cmocka_unit_test(test_fattest_drop), cmocka_unit_test(test_byte_limit),
 		cmocka_unit_test(test_dual_src),     cmocka_unit_test(test_codel_per_flow),
+		cmocka_unit_test(test_ecn_per_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
