@@ -96,6 +96,7 @@ flood() {
 	iperf3_server lan 2001:db8:1::10 5302
 	iperf3_server lan 192.0.2.10 5303
 	for c in "192.0.2.11 5301" "2001:db8:1::10 5302" "192.0.2.10 5303"; do
+		# shellcheck disable=SC2086 # address and port, split on purpose
 		set -- $c
 		wan timeout 30 iperf3 -u -b "$((mbit * 7 / 10))M" -l 1200 -t 10 -c "$1" -p "$2" \
 			>"$WORK/iperf-$2.log" 2>&1 &
