@@ -896,6 +896,8 @@ void nio_config_hints_free(struct nio_config *c);
 
 /* port.c */
 const char *nio_port_source(const struct nio_port *port);
+/* The port of old that nio_config_open_ports will keep in place of p, or NULL. */
+struct nio_port *nio_port_reusable(const struct nio_config *old, const struct nio_port *p);
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen);
 void nio_port_put(struct nio_port *p);

@@ -35,7 +35,7 @@ static bool same_port(const struct nio_port *a, const struct nio_port *b)
 	       !memcmp(a->opts, b->opts, sizeof(a->opts));
 }
 
-static struct nio_port *find_reusable(const struct nio_config *old, const struct nio_port *p)
+struct nio_port *nio_port_reusable(const struct nio_config *old, const struct nio_port *p)
 {
 	for (unsigned i = 0; old && i < old->nports; i++)
 		if (old->ports[i]->open && !atomic_load(&old->ports[i]->gone) &&
@@ -108,7 +108,7 @@ int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, ch
 	if (check_devices(c, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < c->nports; i++) {
-		struct nio_port *reuse = find_reusable(old, c->ports[i]);
+		struct nio_port *reuse = nio_port_reusable(old, c->ports[i]);
 
 		if (reuse) {
 			free(c->ports[i]);

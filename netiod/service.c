@@ -238,8 +238,14 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 {
 	si->conf = conf_new(si->conf_block, si->svc->options);
 	si->host = host_for(d, c, pl->name, si->svc->name);
-	if (pl->out_port >= 0)
-		si->host->out_mtu = &c->ports[pl->out_port]->mtu;
+	if (pl->out_port >= 0) {
+		/* plugins keep this pointer: it must name the port struct that stays, which is the
+		 * running config's where a reload keeps that port open (nio_config_open_ports) */
+		const struct nio_port *p = c->ports[pl->out_port];
+		const struct nio_port *kept = nio_port_reusable(d->running, p);
+
+		si->host->out_mtu = &(kept ? kept : p)->mtu;
+	}
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 

@@ -155,28 +155,15 @@ run() {
 	exit 77
 }
 
-for m in $RATES_MBIT; do
-	run "$m"
-	ok "$m Mbit/s: IPv4, IPv6 and decapsulated traffic share one shaper: $got bit/s"
-done
-
+# The reload first: it does not depend on timing, the rate runs may skip on a starved machine.
 # A reload gives the port a new shaper that carries the old one's counters; the new rate holds.
-# (Plain pipelines only: a tunnel's out port MTU pointer outlives a reload badly, see the
-# report of issue 17.)
-plain() {
-	conf "$1" | sed '/^pipeline from-site/,$d'
-	echo 'pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }'
-}
 root='select(.kind=="class" and .name=="root")'
-plain 10 >"$WORK/port.conf"
+conf 10 >"$WORK/port.conf"
 start_netiod "$WORK/port.conf"
-for _ in $(seq 30); do
-	wan ping -c 1 -W 1 192.0.2.11 >/dev/null 2>&1 && break
-	sleep 0.2
-done
+warm
 sent0=$(ctr sent)
 [ "$sent0" -gt 0 ] || fail "the lan port's shaper sent nothing of the warm-up"
-plain 20 >"$WORK/port.conf"
+conf 20 >"$WORK/port.conf"
 ctl reload "$WORK/port.conf" >/dev/null || fail "reload: $(tail -n 2 "$WORK/netiod.log")"
 [ "$(stat '.pipelines | map(select(.name=="egress:lan")) | length')" -eq 1 ] ||
 	fail "no egress:lan stage after the reload"
@@ -186,3 +173,8 @@ wan ping -c 3 -W 1 192.0.2.11 >/dev/null || fail "no ping through the reloaded s
 [ "$(ctr sent)" -ge $((sent0 + 3)) ] || fail "the shaper's counters did not carry over the reload"
 stop_netiod
 ok "reload: the port's new shaper runs at the new rate and carries the counters"
+
+for m in $RATES_MBIT; do
+	run "$m"
+	ok "$m Mbit/s: IPv4, IPv6 and decapsulated traffic share one shaper: $got bit/s"
+done

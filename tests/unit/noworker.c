@@ -35,6 +35,13 @@ void nio_port_put(struct nio_port *p)
 	free(p);
 }
 
+struct nio_port *nio_port_reusable(const struct nio_config *old, const struct nio_port *p)
+{
+	(void)old;
+	(void)p;
+	return NULL;
+}
+
 void nio_capture_release(struct nio_pipeline *pl)
 {
 	(void)pl;
