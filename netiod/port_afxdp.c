@@ -46,6 +46,7 @@ struct afx_queue {
 	uint8_t *held;
 	bool tx_kick; /* descriptors submitted since the last sendto */
 	bool zerocopy;
+	uint64_t dropped_seen; /* the socket's ring drops at the last ring_stats */
 };
 
 struct afx_port {
@@ -263,6 +264,32 @@ static void afx_flush(struct nio_port *port)
 	cq_reap(a);
 }
 
+/* ---------------------------------------------------------------- kernel drops */
+
+static int xsk_stats(const struct afx_queue *a, struct xdp_statistics *st)
+{
+	socklen_t len = sizeof(*st);
+
+	memset(st, 0, sizeof(*st));
+	return getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, st, &len);
+}
+
+/* Worker, about once a second: the frames the kernel dropped on its queue's socket since the
+ * last look because netiod was behind (RX ring full, fill ring empty), as rx-ring-full. The
+ * socket's totals run from its bind, and travel with it when it is parked or taken over. */
+static void afx_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
+{
+	struct afx_queue *a = queue(port);
+	struct xdp_statistics st;
+	uint64_t now;
+
+	if (!a->xsk || xsk_stats(a, &st) < 0)
+		return;
+	now = st.rx_ring_full + st.rx_fill_ring_empty_descs;
+	out->rx_full += now - a->dropped_seen;
+	a->dropped_seen = now;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 static int umem_get(unsigned nworkers, char *err, size_t errlen)
@@ -313,10 +340,9 @@ static void umem_put(void)
 /* What the kernel could not put in the socket's rings, which netiod's counters cannot see. */
 static void log_totals(const char *name, unsigned q, const struct afx_queue *a)
 {
-	struct xdp_statistics st = { 0 };
-	socklen_t len = sizeof(st);
+	struct xdp_statistics st;
 
-	if (getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+	if (xsk_stats(a, &st) < 0)
 		return;
 	if (st.rx_dropped || st.rx_ring_full || st.rx_fill_ring_empty_descs ||
 	    st.rx_invalid_descs || st.tx_invalid_descs)
@@ -551,6 +577,7 @@ const struct nio_port_ops nio_port_afxdp_ops = {
 	.tx_burst = afx_tx_burst,
 	.flush = afx_flush,
 	.fd = afx_fd,
+	.ring_stats = afx_ring_stats,
 	/* AF_XDP sockets, attaching the XDP program and its maps (a port added by reload) */
 	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN) | NIO_CAP(CAP_BPF),
 };
