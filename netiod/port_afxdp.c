@@ -578,6 +578,9 @@ const struct nio_port_ops nio_port_afxdp_ops = {
 	.flush = afx_flush,
 	.fd = afx_fd,
 	.ring_stats = afx_ring_stats,
-	/* AF_XDP sockets, attaching the XDP program and its maps (a port added by reload) */
-	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN) | NIO_CAP(CAP_BPF),
+	/* AF_XDP sockets, attaching the XDP program and its maps (a port added by reload, or
+	 * netiod started unprivileged); CAP_PERFMON: without it the verifier refuses the
+	 * program's variable packet offsets ("pointer arithmetic ... prohibited for !root") */
+	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN) | NIO_CAP(CAP_BPF) |
+		NIO_CAP(CAP_PERFMON),
 };
