@@ -216,8 +216,8 @@ static int adopt(struct nio_xdp *x, struct bpf_object *obj, int prog_fd, const c
  * root's: the program is loaded with libbpf and attached alone, in native mode or else
  * generic, and never over a program the device has (XDP_FLAGS_UPDATE_IF_NOEXIST).
  */
-static int load_plain(struct nio_xdp *x, const struct nio_port *port, const char *path,
-		      char *err, size_t errlen)
+static int load_plain(struct nio_xdp *x, const struct nio_port *port, const char *path, char *err,
+		      size_t errlen)
 {
 	static const __u32 modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -231,7 +231,8 @@ static int load_plain(struct nio_xdp *x, const struct nio_port *port, const char
 	}
 	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PROG_NAME));
 	for (unsigned i = 0; rc < 0 && i < 2; i++) {
-		rc = bpf_xdp_attach(port->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i], NULL);
+		rc = bpf_xdp_attach(port->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i],
+				    NULL);
 		x->mode = i ? XDP_MODE_SKB : XDP_MODE_NATIVE;
 	}
 	if (rc < 0)
@@ -339,7 +340,7 @@ static int claims_clear(const struct nio_xdp *x)
  */
 static void detach_unprivileged(const struct nio_xdp *x)
 {
-	LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = x->prog_fd);
+	struct bpf_xdp_attach_opts o = { .sz = sizeof(o), .old_prog_fd = x->prog_fd };
 	__u32 flags = x->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 
 	if (x->prog_fd >= 0 && bpf_xdp_detach(x->ifindex, flags, &o) == 0)

@@ -6,7 +6,8 @@
 #   binding and its claims (which would otherwise hold the frames of the next setup).
 #   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
-#   AF_XDP sockets in copy mode), detached again after the run.
+#   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
+#   with spin-us = 0.
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -26,7 +27,7 @@ trap 'cleanup; exit 1' INT TERM
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-6}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod-afxdp:nospin netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
 SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
@@ -414,6 +415,9 @@ table_targets() {
 		case " $SETUPS " in *" netiod-afxdp "*)
 			echo "| afxdp port: netiod-afxdp null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-afxdp kernel $size eff 6) | $(ratio netiod-afxdp kernel $size mrr 6) |"
 			echo "| netiod afxdp port / netiod afpacket port | $size B | $(ratio netiod-afxdp netiod $size eff 6) | $(ratio netiod-afxdp netiod $size mrr 6) |" ;;
+		esac
+		case " $SETUPS " in *" netiod-afxdp:nospin "*)
+			echo "| afxdp port, spin-us 0: netiod-afxdp:nospin / kernel ip_forward | $size B | $(ratio netiod-afxdp:nospin kernel $size eff 6) | $(ratio netiod-afxdp:nospin kernel $size mrr 6) |" ;;
 		esac
 		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
 		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"
