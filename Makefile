@@ -56,6 +56,7 @@ check-pcap: asan
 	@sh tests/pcap/run.sh $(ASAN_O)
 
 check-netns: build
+	@$(MAKE) --no-print-directory -C tests/netns O=$(O)
 	@sh tests/netns/run.sh $(O)
 
 check-vm: build

@@ -856,6 +856,7 @@ enum {
 
 struct nio_xdp {
 	int map[NIO_XDP_NMAPS]; /* fds, -1 when not open */
+	int prog_fd;		/* the program's, to detach it without looking it up by id */
 	uint32_t prog_id;
 	int mode; /* enum xdp_attach_mode: native, or generic where the driver has no XDP */
 	int ifindex;

@@ -18,14 +18,18 @@
 
 /*
  * Geometry: 4 KiB frames (AF_XDP's aligned chunks; the kernel puts a received frame 256 bytes
- * in, NIO_PKT_HEADROOM), AFX_RING entries in each of a socket's four rings (at 60-byte line
- * rate a worker may be off its CPU for AFX_RING frames' time before the kernel drops), and
- * AFX_BUFS buffers (32 MiB) per worker in the shared UMEM: the fill rings of two ports and
- * what is in flight.
+ * in, NIO_PKT_HEADROOM) and AFX_BUFS buffers (48 MiB) per worker in the shared UMEM. A worker
+ * kept off its CPU loses nothing while its fill ring holds buffers and its RX ring has room:
+ * AFX_RX entries each (4096 frames: 12 ms at 0.35 Mpps). The buffers of two ports' full fill
+ * rings leave AFX_BUFS - 2 * AFX_RX in flight: the TX rings, and frames a TX completes only
+ * when the receiving stack frees them (veth: its backlog, which a busy CPU leaves to
+ * ksoftirqd). With a share of 8192 those held the fill ring below half under load: it ran
+ * empty while the RX ring was far from full.
  */
 #define AFX_FRAME 4096u
-#define AFX_RING  2048u
-#define AFX_BUFS  8192u
+#define AFX_RX	  4096u /* RX and fill rings */
+#define AFX_TX	  2048u /* TX and completion rings */
+#define AFX_BUFS  12288u
 #define AFX_BATCH 64u
 
 _Static_assert(XDP_PACKET_HEADROOM == NIO_PKT_HEADROOM, "frames land at the standard headroom");
@@ -42,6 +46,7 @@ struct afx_queue {
 	uint8_t *held;
 	bool tx_kick; /* descriptors submitted since the last sendto */
 	bool zerocopy;
+	uint64_t dropped_seen; /* the socket's ring drops at the last ring_stats */
 };
 
 struct afx_port {
@@ -82,7 +87,7 @@ static uint64_t addr_of(const struct nio_pkt *p)
 /* Completed TX buffers go home (over a back ring if another worker owns them). */
 static void cq_reap(struct afx_queue *a)
 {
-	uint32_t idx, n = xsk_ring_cons__peek(&a->cq, AFX_RING, &idx);
+	uint32_t idx, n = xsk_ring_cons__peek(&a->cq, AFX_TX, &idx);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct nio_pkt *p =
@@ -248,7 +253,7 @@ static void afx_flush(struct nio_port *port)
 {
 	struct afx_queue *a = queue(port);
 
-	for (unsigned i = 0; a->tx_kick && i < AFX_RING / 32 + 1; i++) {
+	for (unsigned i = 0; a->tx_kick && i < AFX_TX / 32 + 1; i++) {
 		if (!tx_pending(a) || !xsk_ring_prod__needs_wakeup(&a->tx))
 			break;
 		if (sendto(xsk_socket__fd(a->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
@@ -259,13 +264,39 @@ static void afx_flush(struct nio_port *port)
 	cq_reap(a);
 }
 
+/* ---------------------------------------------------------------- kernel drops */
+
+static int xsk_stats(const struct afx_queue *a, struct xdp_statistics *st)
+{
+	socklen_t len = sizeof(*st);
+
+	memset(st, 0, sizeof(*st));
+	return getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, st, &len);
+}
+
+/* Worker, about once a second: the frames the kernel dropped on its queue's socket since the
+ * last look because netiod was behind (RX ring full, fill ring empty), as rx-ring-full. The
+ * socket's totals run from its bind, and travel with it when it is parked or taken over. */
+static void afx_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
+{
+	struct afx_queue *a = queue(port);
+	struct xdp_statistics st;
+	uint64_t now;
+
+	if (!a->xsk || xsk_stats(a, &st) < 0)
+		return;
+	now = st.rx_ring_full + st.rx_fill_ring_empty_descs;
+	out->rx_full += now - a->dropped_seen;
+	a->dropped_seen = now;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 static int umem_get(unsigned nworkers, char *err, size_t errlen)
 {
 	struct xsk_umem_config cfg = {
-		.fill_size = AFX_RING,
-		.comp_size = AFX_RING,
+		.fill_size = AFX_RX,
+		.comp_size = AFX_TX,
 		.frame_size = AFX_FRAME,
 		.frame_headroom = 0,
 	};
@@ -309,10 +340,9 @@ static void umem_put(void)
 /* What the kernel could not put in the socket's rings, which netiod's counters cannot see. */
 static void log_totals(const char *name, unsigned q, const struct afx_queue *a)
 {
-	struct xdp_statistics st = { 0 };
-	socklen_t len = sizeof(st);
+	struct xdp_statistics st;
 
-	if (getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+	if (xsk_stats(a, &st) < 0)
 		return;
 	if (st.rx_dropped || st.rx_ring_full || st.rx_fill_ring_empty_descs ||
 	    st.rx_invalid_descs || st.tx_invalid_descs)
@@ -387,8 +417,8 @@ static int queue_open(struct nio_port *port, struct afx_port *ap, unsigned i, ch
 {
 	struct afx_queue *a = &ap->q[i];
 	struct xsk_socket_config cfg = {
-		.rx_size = AFX_RING,
-		.tx_size = AFX_RING,
+		.rx_size = AFX_RX,
+		.tx_size = AFX_TX,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = XDP_USE_NEED_WAKEUP,
 	};
@@ -547,6 +577,10 @@ const struct nio_port_ops nio_port_afxdp_ops = {
 	.tx_burst = afx_tx_burst,
 	.flush = afx_flush,
 	.fd = afx_fd,
-	/* AF_XDP sockets, attaching the XDP program and its maps (a port added by reload) */
-	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN) | NIO_CAP(CAP_BPF),
+	.ring_stats = afx_ring_stats,
+	/* AF_XDP sockets, attaching the XDP program and its maps (a port added by reload, or
+	 * netiod started unprivileged); CAP_PERFMON: without it the verifier refuses the
+	 * program's variable packet offsets ("pointer arithmetic ... prohibited for !root") */
+	.caps = NIO_CAP(CAP_NET_RAW) | NIO_CAP(CAP_NET_ADMIN) | NIO_CAP(CAP_BPF) |
+		NIO_CAP(CAP_PERFMON),
 };

@@ -27,6 +27,7 @@ static const char *const cap_names[] = {
 	[CAP_NET_RAW] = "CAP_NET_RAW",
 	[CAP_IPC_LOCK] = "CAP_IPC_LOCK",
 	[CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+	[CAP_PERFMON] = "CAP_PERFMON", /* afxdp: the verifier, for its XDP program */
 	[CAP_BPF] = "CAP_BPF",
 };
 

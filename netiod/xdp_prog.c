@@ -13,6 +13,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
 #include <linux/magic.h>
 
 #include <bpf/bpf.h>
@@ -160,6 +161,7 @@ static int take_over(struct nio_xdp *x, int ifindex)
 		if (strcmp(xdp_program__name(p), PROG_NAME))
 			continue;
 		if (maps_of(xdp_program__fd(p), x->map) == 0) {
+			x->prog_fd = dup(xdp_program__fd(p));
 			x->prog_id = xdp_program__id(p);
 			x->mode = xdp_multiprog__attach_mode(mp);
 			rc = 1;
@@ -190,13 +192,66 @@ static struct xdp_program *attach(const char *path, int ifindex, enum xdp_attach
 	return NULL;
 }
 
+/* The maps of obj and its program (prog_fd) in x; -1 with err set if one is missing. */
+static int adopt(struct nio_xdp *x, struct bpf_object *obj, int prog_fd, const char *path,
+		 char *err, size_t errlen)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	for (int k = 0; k < NIO_XDP_NMAPS; k++)
+		x->map[k] = dup(bpf_object__find_map_fd_by_name(obj, map_names[k]));
+	x->prog_fd = dup(prog_fd);
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0)
+		x->prog_id = info.id;
+	for (int k = 0; k < NIO_XDP_NMAPS; k++)
+		if (x->map[k] < 0)
+			return nio_err(err, errlen, "XDP program %s: no map %s", path,
+				       map_names[k]);
+	return 0;
+}
+
+/*
+ * After the privilege drop (a reload adding a port) libxdp cannot use its bpffs, which is
+ * root's: the program is loaded with libbpf and attached alone, in native mode or else
+ * generic, and never over a program the device has (XDP_FLAGS_UPDATE_IF_NOEXIST).
+ */
+static int load_plain(struct nio_xdp *x, const struct nio_port *port, const char *path, char *err,
+		      size_t errlen)
+{
+	static const __u32 modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	int fd, rc = -1;
+
+	if (libbpf_get_error(obj))
+		return nio_err(err, errlen, "XDP program %s: cannot open", path);
+	if (bpf_object__load(obj) < 0) {
+		nio_err(err, errlen, "XDP program %s: load: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PROG_NAME));
+	for (unsigned i = 0; rc < 0 && i < 2; i++) {
+		rc = bpf_xdp_attach(port->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i],
+				    NULL);
+		x->mode = i ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	}
+	if (rc < 0)
+		nio_err(err, errlen, "attach XDP program as uid %u: %s", (unsigned)geteuid(),
+			strerror(-rc));
+	else
+		rc = adopt(x, obj, fd, path, err, errlen);
+out:
+	bpf_object__close(obj); /* the device holds the program, x its maps */
+	return rc;
+}
+
 /* Native mode, or where the device's driver has no XDP, the kernel's generic (skb) mode:
  * slower (the skb is built first), but claims and fail-mode hold the same. */
 static int load(struct nio_xdp *x, const struct nio_port *port, char *err, size_t errlen)
 {
 	char path[PATH_MAX], why[256];
 	struct xdp_program *p;
-	struct bpf_object *obj;
+	int rc;
 
 	if (nio_xdp_obj_path(path, sizeof(path)) < 0)
 		return nio_err(err, errlen, "XDP program %s: %s", path, strerror(errno));
@@ -205,20 +260,15 @@ static int load(struct nio_xdp *x, const struct nio_port *port, char *err, size_
 	if (!p) {
 		x->mode = XDP_MODE_SKB;
 		p = attach(path, port->ifindex, XDP_MODE_SKB, err, errlen);
+		if (!p && geteuid() != 0)
+			return load_plain(x, port, path, err, errlen);
 		if (!p)
 			return -1;
 		log_warnx("port %s: %s; in generic mode instead", port->name, why);
 	}
-	obj = xdp_program__bpf_obj(p);
-	for (int k = 0; k < NIO_XDP_NMAPS; k++)
-		x->map[k] = dup(bpf_object__find_map_fd_by_name(obj, map_names[k]));
-	x->prog_id = xdp_program__id(p);
+	rc = adopt(x, xdp_program__bpf_obj(p), xdp_program__fd(p), path, err, errlen);
 	xdp_program__close(p); /* the dispatcher holds it on the device */
-	for (int k = 0; k < NIO_XDP_NMAPS; k++)
-		if (x->map[k] < 0)
-			return nio_err(err, errlen, "XDP program %s: no map %s", path,
-				       map_names[k]);
-	return 0;
+	return rc;
 }
 
 /* bpffs/netio/<device>/claims: the claims that hold while netiod is away, for bpftool. */
@@ -244,6 +294,7 @@ int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, si
 
 	for (int k = 0; k < NIO_XDP_NMAPS; k++)
 		x->map[k] = -1;
+	x->prog_fd = -1;
 	x->ifindex = port->ifindex;
 	if (!dir)
 		return -1;
@@ -258,22 +309,65 @@ int nio_xdp_attach(struct nio_xdp *x, const struct nio_port *port, char *err, si
 	return rc;
 }
 
+static int detach_libxdp(const struct nio_xdp *x)
+{
+	struct xdp_program *p = xdp_program__from_id(x->prog_id);
+	int rc;
+
+	if (libxdp_get_error(p))
+		return -1;
+	rc = xdp_program__detach(p, x->ifindex, (enum xdp_attach_mode)x->mode, 0);
+	xdp_program__close(p);
+	return rc ? -1 : 0;
+}
+
+/* No claims in either set: every frame goes to the kernel. */
+static int claims_clear(const struct nio_xdp *x)
+{
+	struct nio_xdp_conf conf;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(x->map[NIO_XDP_MAP_CONF], &zero, &conf) < 0)
+		return -1;
+	conf.nclaims[0] = conf.nclaims[1] = 0;
+	return bpf_map_update_elem(x->map[NIO_XDP_MAP_CONF], &zero, &conf, BPF_ANY);
+}
+
+/*
+ * After the privilege drop libxdp cannot find programs by id (that needs CAP_SYS_ADMIN): a
+ * program attached alone is detached by its own fd (CAP_NET_ADMIN), only if it is still the
+ * device's; one behind libxdp's dispatcher stays, its claims emptied, passing every frame on.
+ */
+static void detach_unprivileged(const struct nio_xdp *x)
+{
+	struct bpf_xdp_attach_opts o = { .sz = sizeof(o), .old_prog_fd = x->prog_fd };
+	__u32 flags = x->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+
+	if (x->prog_fd >= 0 && bpf_xdp_detach(x->ifindex, flags, &o) == 0)
+		return;
+	if (claims_clear(x) < 0) {
+		log_warn("ifindex %d: XDP program left attached with its claims", x->ifindex);
+		return;
+	}
+	log_warnx("ifindex %d: XDP program left attached behind libxdp's dispatcher (detaching "
+		  "needs CAP_SYS_ADMIN), without claims: it passes every frame to the kernel",
+		  x->ifindex);
+}
+
 /* The port is no longer netiod's (a reload dropped it): the program goes, the kernel gets
  * every frame. At exit it stays: its claims' fail-mode holds until netiod is back. */
 void nio_xdp_detach(struct nio_xdp *x)
 {
-	struct xdp_program *p;
-
 	if (!keep_programs && x->prog_id) {
-		p = xdp_program__from_id(x->prog_id);
-		if (!libxdp_get_error(p)) {
-			xdp_program__detach(p, x->ifindex, (enum xdp_attach_mode)x->mode, 0);
-			xdp_program__close(p);
-		}
+		if (detach_libxdp(x) < 0)
+			detach_unprivileged(x);
 		if (x->pin[0])
 			unlink(x->pin);
 	}
 	maps_close(x);
+	if (x->prog_fd >= 0)
+		close(x->prog_fd);
+	x->prog_fd = -1;
 	x->prog_id = 0;
 }
 

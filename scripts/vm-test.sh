@@ -52,6 +52,11 @@ tool nioring "$REPO/tests/vm/nioring.c"
 tool kmodclaims "$REPO/tests/vm/kmodclaims.c" "$REPO/netiod/port_kmod.c" "$REPO/netiod/claims.c" \
 	"$REPO/netiod/log.c" "$REPO/netiod/pool.c" "$REPO/netiod/addr.c" "$REPO/netiod/device.c" \
 	"$REPO/netiod/region.c"
+# tests/netns' helpers (a second XDP program and its loader), for the netns tests run inside
+make -s -C "$REPO/tests/netns" O="$O" >"$run/netns-build.log" 2>&1 || {
+	cat "$run/netns-build.log"
+	exit 1
+}
 sh "$REPO/scripts/vm-initramfs.sh" "$kver" "$run/initramfs.cpio.gz"
 
 # $O gets its own share unless it lives inside the repository.

@@ -1,6 +1,8 @@
 #!/bin/sh
 # RTT a gateway adds at low load: ping at 10/s from the lan host to the wan host through the
-# kernel (ip_forward), netiod on afpacket ports and netiod on afxdp ports, one after the other.
+# kernel (ip_forward), netiod on afpacket ports and netiod on afxdp ports, one after the other;
+# afxdp-spin: afxdp ports with spin-us = 1000000, a worker that never sleeps between two pings
+# (what the data path adds without the wake-up of an idle worker).
 # usage: rtt.sh BUILD_DIR   (root; env: RTT_COUNT=200 pings per gateway, RTT_ROUNDS=2)
 set -u
 O=$(cd "${1:?usage: rtt.sh BUILD_DIR}" && pwd)
@@ -13,10 +15,13 @@ COUNT=${RTT_COUNT:-200}
 ROUNDS=${RTT_ROUNDS:-2}
 RES="$WORK/rtt"
 
-# the gateway.conf pipelines on DRIVER ports
-gw_conf() {
-	sed "s/driver = \"afpacket\"/driver = \"$1\"/" "$here/../netns/gateway.conf" |
-		grep -v metrics-listen >"$WORK/rtt-$1.conf"
+# the gateway.conf pipelines on DRIVER ports, as NAME (default DRIVER), with more lines first
+gw_conf() { # DRIVER [NAME LINE]
+	{
+		[ -z "${3:-}" ] || echo "$3"
+		sed "s/driver = \"afpacket\"/driver = \"$1\"/" "$here/../netns/gateway.conf" |
+			grep -v metrics-listen
+	} >"$WORK/rtt-${2:-$1}.conf"
 }
 
 # pings NAME: COUNT echo round trips, one RTT (us) per line into RES as "NAME us"
@@ -25,7 +30,7 @@ pings() {
 		sed -n 's/.* time=\([0-9.]*\) ms/\1/p' | awk -v n="$1" '{ printf "%s %.0f\n", n, $1 * 1000 }' >>"$RES"
 }
 
-with() { # kernel | afpacket | afxdp
+with() { # kernel | afpacket | afxdp | afxdp-spin
 	if [ "$1" = kernel ]; then
 		gw sysctl -qw net.ipv4.ip_forward=1
 	else
@@ -49,16 +54,17 @@ pct() {
 setup_topology
 gw_conf afpacket
 gw_conf afxdp
+gw_conf afxdp afxdp-spin "spin-us = 1000000"
 : >"$RES"
 for _ in $(seq "$ROUNDS"); do
-	for g in kernel afpacket afxdp; do with "$g"; done
+	for g in kernel afpacket afxdp afxdp-spin; do with "$g"; done
 done
 printf '\n#### RTT through an idle gateway: ping at 10/s, %s pings x %s rounds per gateway, interleaved\n\n' \
 	"$COUNT" "$ROUNDS"
 echo "| gateway | replies | p50 µs | p99 µs | p99 added over the kernel µs |"
 echo "|---|---:|---:|---:|---:|"
 k99=$(pct kernel 99)
-for g in kernel afpacket afxdp; do
+for g in kernel afpacket afxdp afxdp-spin; do
 	n=$(awk -v n="$g" '$1 == n' "$RES" | wc -l)
 	p99=$(pct "$g" 99)
 	printf '| %s | %s | %s | %s | %s |\n' "$g" "$n" "$(pct "$g" 50)" "$p99" $((p99 - k99))

@@ -83,7 +83,7 @@ vethbench() {
 	echo
 	echo "## 2. veth testbed: gen → gateway → sink namespaces"
 	echo
-	echo "Command: \`sh tests/bench/vethbench.sh $O\` (VB_RUNS=${VB_RUNS:-5} VB_DUR=${VB_DUR:-2} VB_STEPS=${VB_STEPS:-4})"
+	echo "Command: \`sh tests/bench/vethbench.sh $O\` (VB_RUNS=${VB_RUNS:-5} VB_DUR=${VB_DUR:-2} VB_STEPS=${VB_STEPS:-6})"
 	echo
 	if [ "$(id -u)" -ne 0 ] || ! command -v trafgen >/dev/null; then
 		echo "Not run: needs root and trafgen (netsniff-ng)."

@@ -1,12 +1,13 @@
 #!/bin/sh
 # veth testbed: gen -> gateway -> sink namespaces; MRR, zero-loss rate and packets per gateway CPU-second.
-# usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=4 VB_SETUPS VB_SETUPS_1518)
+# usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=6 VB_SETUPS VB_SETUPS_1518)
 #   VB_STEPS=0 skips the zero-loss search. Setup netiod-kmod (netiod with driver "kmod", null
 #   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
 #   binding and its claims (which would otherwise hold the frames of the next setup).
 #   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
-#   AF_XDP sockets in copy mode), detached again after the run.
+#   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
+#   with spin-us = 0.
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -25,8 +26,8 @@ trap 'cleanup; exit 1' INT TERM
 
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
-STEPS=${VB_STEPS:-4}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+STEPS=${VB_STEPS:-6}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod-afxdp:nospin netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
 SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
@@ -272,20 +273,19 @@ trial() { # size rate
 	echo "$a $b" | awk '{ lost = ($7 - $2) - ($8 - $3); print (lost > 0 ? lost : 0) }'
 }
 
-# Highest zero-loss rate: STEPS bisection steps at or below the setup's median MRR.
+# Highest zero-loss rate: a binary search on the offered rate between 0 and the setup's median
+# MRR, a trial at each step, at most STEPS trials and no more once the bracket is within 1/32
+# of the MRR (the first trial is at the MRR: a setup that loses nothing there is done).
 ndr() { # name size run
-	hi=$(awk -v n="$1" -v s="$2" '$1 == "mrr" && $2 == n && $3 == s { print $6 }' "$RES" |
+	top=$(awk -v n="$1" -v s="$2" '$1 == "mrr" && $2 == n && $3 == s { print $6 }' "$RES" |
 		sort -n | awk '{ v[NR] = $1 } END { print NR ? int(v[int((NR + 1) / 2)]) : 0 }')
 	lo=0
+	hi=$top
 	rate=$hi
-	for step in $(seq "$STEPS"); do
+	for _ in $(seq "$STEPS"); do
 		[ "$rate" -gt 0 ] || break
-		if [ "$(trial "$2" "$rate")" -eq 0 ]; then
-			lo=$rate
-			[ "$step" -eq 1 ] && break
-		else
-			hi=$rate
-		fi
+		if [ "$(trial "$2" "$rate")" -eq 0 ]; then lo=$rate; else hi=$rate; fi
+		[ $((hi - lo)) -gt $((top / 32)) ] || break
 		rate=$(((lo + hi) / 2))
 	done
 	echo "ndr $1 $2 $3 $lo" >>"$RES"
@@ -377,7 +377,7 @@ table_mrr() { # size setups...
 }
 
 table_ndr() {
-	printf '\n#### Highest zero-loss rate, 60-byte frames: %s bisection steps of %s s from the median MRR down, median (min–max) of %s searches\n\n' \
+	printf '\n#### Highest zero-loss rate, 60-byte frames: binary search below the median MRR, at most %s trials of %s s (to 1/32 of the MRR), median (min–max) of %s searches\n\n' \
 		"$STEPS" "$DUR" "$RUNS"
 	echo "| gateway | zero-loss Mpps |"
 	echo "|---|---:|"
@@ -415,6 +415,9 @@ table_targets() {
 		case " $SETUPS " in *" netiod-afxdp "*)
 			echo "| afxdp port: netiod-afxdp null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-afxdp kernel $size eff 6) | $(ratio netiod-afxdp kernel $size mrr 6) |"
 			echo "| netiod afxdp port / netiod afpacket port | $size B | $(ratio netiod-afxdp netiod $size eff 6) | $(ratio netiod-afxdp netiod $size mrr 6) |" ;;
+		esac
+		case " $SETUPS " in *" netiod-afxdp:nospin "*)
+			echo "| afxdp port, spin-us 0: netiod-afxdp:nospin / kernel ip_forward | $size B | $(ratio netiod-afxdp:nospin kernel $size eff 6) | $(ratio netiod-afxdp:nospin kernel $size mrr 6) |" ;;
 		esac
 		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
 		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"

@@ -134,6 +134,34 @@ once "$r" "claimed flow after the reloads"
 [ $(($(pl secure) - s0)) -ge $COUNT ] || fail "secure +$(($(pl secure) - s0)) after the reloads"
 ok "reloads: lan dropped (program detached), back, ports reordered twice: claims follow the indices"
 
+# 5. netiod kept off its CPU (SIGSTOP) while a burst larger than its socket's RX ring (4096)
+# arrives: the frames the kernel could not queue are counted as rx-ring-full, and with what
+# netiod received they add up to what the XDP program redirected to it.
+N=8000
+lanport() { stat ".ports[] | select(.name==\"lan\") | $1"; }
+seen() { echo $(($(lanport .rx_packets) + $(lanport '.drops["rx-ring-full"] // 0'))); }
+s0=$(seen)
+x0=$(lanport .xdp.redirected)
+kill -STOP "$NETIOD_PID"
+lan /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+for i in range('$N'):
+    s.sendto(b"x" * 18, ("198.51.100.10", 5001))
+' || fail "burst sender"
+sleep 0.5
+kill -CONT "$NETIOD_PID"
+x=$(($(lanport .xdp.redirected) - x0))
+for _ in $(seq 50); do
+	[ "$(seen)" -ge $((s0 + x)) ] && break
+	sleep 0.2
+done
+d=$(lanport '.drops["rx-ring-full"] // 0')
+[ "$(seen)" -eq $((s0 + x)) ] && [ "$d" -gt 0 ] ||
+	fail "burst of $N, $x redirected: received + rx-ring-full went from $s0 to $(seen) (rx-ring-full $d)"
+ok "a burst of $N while netiod was stopped: $x redirected, $d counted as rx-ring-full, the rest received"
+
 # failmode WHEN: with netiod gone, secure drops its flow and passthrough leaves it to the kernel
 failmode() {
 	r=$(flow 5001 4)
@@ -154,7 +182,7 @@ resumed() {
 	ok "$1: restarted netiod took the program over and forwards again"
 }
 
-# 5. netiod stopped (SIGTERM), then killed (kill -9): the program and its claims stay.
+# 6. netiod stopped (SIGTERM), then killed (kill -9): the program and its claims stay.
 stop_netiod
 failmode "netiod stopped"
 resumed "after a stop" $COUNT

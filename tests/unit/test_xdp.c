@@ -189,7 +189,8 @@ static int setup(void **state)
 	pipeline(3, "192.0.2.1/32", 0, 0, NIO_FAIL_SECURE); /* a tunnel end on the box */
 	pipeline(4, "203.0.113.0/24", 0, 0, NIO_FAIL_PASSTHROUGH);
 	pipeline(5, "203.0.113.0/25", 0, 0, NIO_FAIL_SECURE); /* never reached: 4 is first */
-	pipeline(6, NULL, 0, 0, NIO_FAIL_SECURE);	      /* catch-all */
+	pipeline(6, "2001:db8:3::/48", 17, 5003, NIO_FAIL_PASSTHROUGH);
+	pipeline(7, NULL, 0, 0, NIO_FAIL_SECURE); /* catch-all */
 	assert_int_equal(install(err, sizeof(err)), 0);
 	local("198.51.100.1", 1);
 	local("192.0.2.1", 1);
@@ -266,6 +267,48 @@ static void test_verdicts(void **state)
 	}
 }
 
+/* IPv6 UDP to 2001:db8:3::10 port 5003 behind the extension headers ext (n bytes, the first's
+ * type first), as netiod's parser reads it: the passthrough claim, not the catch-all. */
+static void ext_case(const char *what, uint8_t first, const uint8_t *ext, size_t n)
+{
+	struct frame f = { 0 };
+	uint8_t *ip = eth(&f, gw_mac, 0x86dd, 0), *udp = ip + 40 + n;
+
+	memset(ip, 0, 40 + n + 8);
+	ip[0] = 0x60;
+	ip[5] = (uint8_t)(n + 8);
+	ip[6] = first;
+	ip[7] = 64;
+	inet_pton(AF_INET6, "2001:db8:1::10", ip + 8);
+	inet_pton(AF_INET6, "2001:db8:3::10", ip + 24);
+	memcpy(ip + 40, ext, n);
+	udp[1] = 7;
+	udp[2] = 0x13;
+	udp[3] = 0x8b; /* 5003 */
+	udp[5] = 8;
+	f.len += (uint32_t)(40 + n + 8);
+	if (run(&f) != XDP_PASS)
+		fail_msg("%s: verdict %d, not the passthrough claim of UDP to port 5003", what,
+			 run(&f));
+}
+
+/* Each extension header is skipped by its own length, as deep as netiod parses (eight). */
+static void test_ext_headers(void **state)
+{
+	/* hop-by-hop of 16 bytes (a PadN whose filler would read as TCP 8 bytes in), fragment */
+	static const uint8_t hbh_frag[] = { 44, 1, 1, 12, 0,  0, 0, 0, 6, 0, 0, 0,
+					    0,	0, 0, 0,  17, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t dst5[5 * 8] = { 0 };
+
+	(void)state;
+	if (!obj)
+		skip();
+	ext_case("hop-by-hop of 16 bytes, then a fragment header", 0, hbh_frag, sizeof(hbh_frag));
+	for (int i = 0; i < 5; i++) /* five destination options headers of 8 bytes */
+		dst5[i * 8] = i < 4 ? 60 : 17;
+	ext_case("five destination options headers", 60, dst5, sizeof(dst5));
+}
+
 /* A truncated header is the kernel's: the program never reads past the frame. */
 static void test_truncated(void **state)
 {
@@ -325,9 +368,8 @@ static void test_too_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verdicts),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_verdicts),  cmocka_unit_test(test_ext_headers),
+		cmocka_unit_test(test_truncated), cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_too_many),
 	};
 
