@@ -134,7 +134,7 @@ static int handshake(struct nio_iso *iso, char *err, size_t errlen)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I}", "instance", iso->name, "state_dir",
 			      iso->state_dir, "conf", iso->conf_json, "mtu",
-			      iso->si->host->out_mtu ? *iso->si->host->out_mtu : 0, "blob",
+			      iso->si->host->out_mtu ? *iso->si->host->out_mtu : -1, "blob",
 			      (json_int_t)iso->bloblen);
 	char *s = json_dumps(j, JSON_COMPACT);
 	uint32_t type = 0;

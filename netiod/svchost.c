@@ -28,7 +28,6 @@
 static char instance[128];
 static uint8_t endpoints[16 * 64];
 static size_t nendpoints;
-static int out_mtu;
 
 static void __attribute__((format(printf, 2, 3))) host_log(int prio, const char *fmt, ...)
 {
@@ -84,7 +83,6 @@ static struct nio_host host = {
 	.pkt_free = svchost_pkt_free,
 	.now_ns = now_ns,
 	.pkt_alloc = svchost_pkt_alloc,
-	.out_mtu = &out_mtu,
 	.icmp_src = icmp_src,
 	.endpoint = endpoint,
 	.icmp_too_big = svchost_icmp_too_big,
@@ -175,7 +173,9 @@ static char *init_instance(void)
 		die("bad INIT");
 	snprintf(state_dir, sizeof(state_dir), "%s", str_of(j, "state_dir", ""));
 	conf = json_loads(str_of(j, "conf", "{}"), 0, NULL);
-	out_mtu = (int)json_integer_value(json_object_get(j, "mtu"));
+	/* netiod keeps the port's MTU current in the control area (ports open after init) */
+	H.shm->out_mtu = (int32_t)json_integer_value(json_object_get(j, "mtu"));
+	host.out_mtu = H.shm->out_mtu < 0 ? NULL : &H.shm->out_mtu; /* -1: no `out` port */
 	host.state_dir = state_dir;
 	host.instance = instance;
 	svchost_conf_ops(&host);
