@@ -1245,7 +1245,8 @@ void nio_config_assign_owners(struct nio_config *c)
 
 		pl->owner = -1;
 		for (unsigned s = 0; s < pl->nsvcs; s++)
-			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE) || pl->svcs[s].isoc.isolate)
+			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE) ||
+			    pl->svcs[s].isoc.isolate)
 				pl->owner = (int)(i % c->nworkers);
 	}
 	for (unsigned i = 0; i < c->nports; i++)

@@ -384,11 +384,11 @@ static json_t *cmd_services(struct netiod *d)
 	json_t *a = json_array();
 
 	for (struct nio_plugin *p = d->plugins; p; p = p->next)
-		json_array_append_new(
-			a, json_pack("{s:o, s:o, s:o, s:o, s:i, s:o}", "name", text(p->name),
-				     "version", text(p->svc->version), "path", text(p->path),
-				     "description", text(p->svc->description), "instances",
-				     (int)p->refs, "running", svc_running(d, p)));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:i, s:o}", "name",
+						   text(p->name), "version", text(p->svc->version),
+						   "path", text(p->path), "description",
+						   text(p->svc->description), "instances",
+						   (int)p->refs, "running", svc_running(d, p)));
 	return a;
 }
 

@@ -43,12 +43,12 @@ struct nio_iso {
 	char state_dir[256];
 	uint64_t starts[NIO_ISO_MAX_STARTS]; /* start times, a ring of restart-intensity */
 	unsigned nstarts, restarts;
-	uint64_t hb, hb_ns;   /* last heartbeat seen and when */
-	uint64_t down_ns;     /* when it was found down */
-	uint64_t recover_ns;  /* the last restart's fault-to-up time */
-	bool killed;	      /* a kill for a hang is on its way */
-	char why[320];	      /* the last fault, for the log and 'service list' */
-	void *blob;	      /* the last save_state the host sent */
+	uint64_t hb, hb_ns;  /* last heartbeat seen and when */
+	uint64_t down_ns;    /* when it was found down */
+	uint64_t recover_ns; /* the last restart's fault-to-up time */
+	bool killed;	     /* a kill for a hang is on its way */
+	char why[320];	     /* the last fault, for the log and 'service list' */
+	void *blob;	     /* the last save_state the host sent */
 	size_t bloblen;
 	uint64_t base[NIO_MAX_SVC_CTRS]; /* what hosts before this one counted */
 	uint64_t view[NIO_MAX_SVC_CTRS];

@@ -274,8 +274,8 @@ static void ring_reset(struct nio_ring *r)
  * taken for pkt_alloc go home; every other packet (queued for it, held, or answered but not
  * collected: a dying host's answers are not trusted) follows the pipeline's fail-mode.
  */
-static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
-		    unsigned s, struct nio_iso *iso)
+static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
+		    struct nio_iso *iso)
 {
 	struct nio_pkt *batch[NIO_BURST_MAX];
 	uint16_t n = 0;
@@ -353,7 +353,8 @@ unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct po
 
 			if (!iso)
 				continue;
-			__atomic_store_n(&iso->resp->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
+			__atomic_store_n(&iso->resp->flags, NIO_RING_F_NEED_WAKEUP,
+					 __ATOMIC_RELAXED);
 			fds[n++] = (struct pollfd){ .fd = iso->resp_efd, .events = POLLIN };
 			atomic_thread_fence(memory_order_seq_cst);
 			if (nio_ring_load_acquire(&iso->resp->head) != iso->resp->tail ||
@@ -366,8 +367,7 @@ unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct po
 }
 
 /* Awake again: no doorbells wanted while the worker polls. */
-void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct pollfd *fds,
-		   unsigned n)
+void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct pollfd *fds, unsigned n)
 {
 	uint64_t v;
 
@@ -379,6 +379,7 @@ void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct poll
 
 		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++)
 			if (pl->svcs[s].iso)
-				__atomic_store_n(&pl->svcs[s].iso->resp->flags, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&pl->svcs[s].iso->resp->flags, 0,
+						 __ATOMIC_RELAXED);
 	}
 }

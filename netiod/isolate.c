@@ -408,8 +408,8 @@ static bool over_limit(struct nio_iso *iso, uint64_t now)
 
 	if (!n)
 		return true;
-	return iso->nstarts >= n && now - iso->starts[(iso->nstarts - n) % NIO_ISO_MAX_STARTS] <
-					    iso->si->isoc.period_ns;
+	return iso->nstarts >= n &&
+	       now - iso->starts[(iso->nstarts - n) % NIO_ISO_MAX_STARTS] < iso->si->isoc.period_ns;
 }
 
 static void restart(struct nio_iso *iso, uint64_t now)
@@ -438,8 +438,8 @@ static void restart(struct nio_iso *iso, uint64_t now)
 	/* a plugin that carries a counter in its state (restore_state) shows it again: the
 	 * base only makes up the difference, nothing is counted twice (as stats.c on reload) */
 	for (unsigned k = 0; k < iso->shm->nctrs; k++)
-		iso->base[k] = iso->base[k] > iso->shm->ctrs[k] ? iso->base[k] - iso->shm->ctrs[k]
-								 : 0;
+		iso->base[k] =
+			iso->base[k] > iso->shm->ctrs[k] ? iso->base[k] - iso->shm->ctrs[k] : 0;
 	iso->recover_ns = nio_now_ns() - iso->down_ns;
 	atomic_store_explicit(&iso->state, NIO_ISO_UP, memory_order_release);
 	log_info("%s: restarted as pid %d, %.1f ms after the fault (restart %u)", iso->name,
@@ -452,7 +452,8 @@ static void watch_one(struct nio_iso *iso, uint64_t now)
 {
 	uint64_t hb = __atomic_load_n(&iso->shm->heartbeat, __ATOMIC_ACQUIRE);
 	bool asleep = nio_ring_load_acquire(&iso->req->flags) & NIO_RING_F_NEED_WAKEUP;
-	bool work = nio_ring_load_acquire(&iso->req->head) != nio_ring_load_acquire(&iso->req->tail);
+	bool work =
+		nio_ring_load_acquire(&iso->req->head) != nio_ring_load_acquire(&iso->req->tail);
 
 	if (iso->si->host->out_mtu)
 		iso->shm->out_mtu = *iso->si->host->out_mtu;
@@ -472,8 +473,8 @@ static void watch_one(struct nio_iso *iso, uint64_t now)
 	}
 	if (iso->killed || now - iso->hb_ns < iso->si->isoc.watchdog_ns)
 		return;
-	snprintf(iso->why, sizeof(iso->why), "host pid %d hung: no heartbeat for %llu ms",
-		 iso->pid, (unsigned long long)((now - iso->hb_ns) / 1000000));
+	snprintf(iso->why, sizeof(iso->why), "host pid %d hung: no heartbeat for %llu ms", iso->pid,
+		 (unsigned long long)((now - iso->hb_ns) / 1000000));
 	log_warnx("%s: %s: killing it", iso->name, iso->why);
 	iso->killed = true;
 	nio_spawn_kill(iso->pid);
@@ -624,9 +625,9 @@ static const char *state_name(int st)
 json_t *nio_iso_json(const struct nio_iso *iso)
 {
 	return json_pack("{s:s, s:b, s:i, s:s, s:i, s:s, s:f, s:I, s:I}", "instance", iso->name,
-			 "isolated", 1, "pid",
-			 (int)iso->pid, "state", state_name(atomic_load(&iso->state)), "restarts",
-			 (int)iso->restarts, "why", iso->why, "last_recovery_ms",
-			 (double)iso->recover_ns / 1e6, "bad_descriptors",
-			 (json_int_t)iso->bad_desc, "copied", (json_int_t)iso->copied);
+			 "isolated", 1, "pid", (int)iso->pid, "state",
+			 state_name(atomic_load(&iso->state)), "restarts", (int)iso->restarts,
+			 "why", iso->why, "last_recovery_ms", (double)iso->recover_ns / 1e6,
+			 "bad_descriptors", (json_int_t)iso->bad_desc, "copied",
+			 (json_int_t)iso->copied);
 }

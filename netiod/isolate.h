@@ -48,14 +48,14 @@
 
 /* A packet as it crosses: the fields a service may read or change, offsets not pointers. */
 struct nio_xdesc {
-	uint32_t idx;	   /* buffer index in the arena */
-	uint32_t off;	   /* frame start from the buffer's start */
-	uint32_t len;	   /* frame length */
-	uint16_t l3_off;   /* from the frame start, as in struct nio_pkt */
+	uint32_t idx;	 /* buffer index in the arena */
+	uint32_t off;	 /* frame start from the buffer's start */
+	uint32_t len;	 /* frame length */
+	uint16_t l3_off; /* from the frame start, as in struct nio_pkt */
 	uint16_t l4_off;
 	uint16_t in_port;
 	uint16_t out_port;
-	uint16_t flags;	   /* NIO_PKT_F_* */
+	uint16_t flags; /* NIO_PKT_F_* */
 	uint8_t ip_proto;
 	uint8_t dscp;
 	uint32_t hash;
@@ -71,40 +71,47 @@ struct nio_xdesc {
 struct nio_iso_shm {
 	uint32_t magic; /* S: NIO_ISO_MAGIC */
 	uint32_t version;
-	uint32_t nbufs;	   /* S: buffers in the arena H may be given */
-	uint32_t nctrs;	   /* S: counters in ctrs (the plugin's counter_names) */
-	uint64_t spin_ns;  /* S: how long H polls an empty ring before it sleeps */
+	uint32_t nbufs;	  /* S: buffers in the arena H may be given */
+	uint32_t nctrs;	  /* S: counters in ctrs (the plugin's counter_names) */
+	uint64_t spin_ns; /* S: how long H polls an empty ring before it sleeps */
 	uint64_t arena_size;
 	uint64_t req_off, resp_off, fill_off, free_off; /* S: ring offsets from the start */
 	uint32_t resp_slots, free_slots;
 	uint32_t burst;
 	uint32_t pad0;
 	_Alignas(64) uint64_t heartbeat; /* H: advanced on every loop turn (the watchdog's) */
-	uint64_t next_ns;		 /* H: when its dequeue wants to run next, 0: nothing held */
-	_Alignas(64) int32_t out_mtu;	 /* D: host->out_mtu's value */
-	_Alignas(64) uint64_t ctrs[64];	 /* H: the plugin's counters() after each turn */
+	uint64_t next_ns;		/* H: when its dequeue wants to run next, 0: nothing held */
+	_Alignas(64) int32_t out_mtu;	/* D: host->out_mtu's value */
+	_Alignas(64) uint64_t ctrs[64]; /* H: the plugin's counters() after each turn */
 };
 
 _Static_assert(sizeof(struct nio_xdesc) == 88, "xdesc layout");
 
 /* Control messages over the instance's socketpair (SOCK_SEQPACKET): a type word, then data. */
 enum nio_iso_msg {
-	NIO_ISO_M_INIT = 1,   /* D -> H: JSON {instance, state_dir, conf, mtu}; then blob (RESTORE) */
-	NIO_ISO_M_READY,      /* H -> D: init done; data: endpoint addresses, 16 bytes each */
-	NIO_ISO_M_ERROR,      /* H -> D: init failed; data: the plugin's reason */
-	NIO_ISO_M_RESTORE,    /* D -> H: a save_state blob to restore */
-	NIO_ISO_M_RESTORED,   /* H -> D: data: one byte, 0 ok, 1 refused */
-	NIO_ISO_M_SAVE,	      /* D -> H: send the state now */
-	NIO_ISO_M_STATE,      /* H -> D: a save_state blob (also unasked, periodically) */
-	NIO_ISO_M_SHOW,	      /* D -> H: the show() text */
+	NIO_ISO_M_INIT = 1, /* D -> H: JSON {instance, state_dir, conf, mtu}; then blob (RESTORE) */
+	NIO_ISO_M_READY,    /* H -> D: init done; data: endpoint addresses, 16 bytes each */
+	NIO_ISO_M_ERROR,    /* H -> D: init failed; data: the plugin's reason */
+	NIO_ISO_M_RESTORE,  /* D -> H: a save_state blob to restore */
+	NIO_ISO_M_RESTORED, /* H -> D: data: one byte, 0 ok, 1 refused */
+	NIO_ISO_M_SAVE,	    /* D -> H: send the state now */
+	NIO_ISO_M_STATE,    /* H -> D: a save_state blob (also unasked, periodically) */
+	NIO_ISO_M_SHOW,	    /* D -> H: the show() text */
 	NIO_ISO_M_SHOW_REPLY, /* H -> D */
 };
 
 #define NIO_ISO_MSG_MAX (1u << 20) /* a state blob larger than this is not kept */
 
 /* The descriptors' fixed numbers in netio-svchost. */
-enum { NIO_ISO_FD_CTL = 3, NIO_ISO_FD_SHM, NIO_ISO_FD_ARENA, NIO_ISO_FD_PLUGIN, NIO_ISO_FD_REQ,
-       NIO_ISO_FD_RESP, NIO_ISO_NFDS = 6 };
+enum {
+	NIO_ISO_FD_CTL = 3,
+	NIO_ISO_FD_SHM,
+	NIO_ISO_FD_ARENA,
+	NIO_ISO_FD_PLUGIN,
+	NIO_ISO_FD_REQ,
+	NIO_ISO_FD_RESP,
+	NIO_ISO_NFDS = 6
+};
 
 static inline struct nio_ring *nio_iso_ring(struct nio_iso_shm *s, uint64_t off)
 {

@@ -333,7 +333,7 @@ static void print_services(json_t *r, const char *const *keys)
 			printf("  %s  %s  pid %lld  %s  restarts %lld%s%s\n",
 			       json_string_value(json_object_get(in, "instance")),
 			       json_is_true(json_object_get(in, "isolated")) ? "isolated"
-									 : "in-process",
+									     : "in-process",
 			       json_integer_value(json_object_get(in, "pid")),
 			       json_string_value(json_object_get(in, "state")),
 			       json_integer_value(json_object_get(in, "restarts")),

@@ -32,35 +32,35 @@ extern const char nio_version[];
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
 /* Reasons the daemon itself drops a packet (services count their own reasons). */
-#define foreach_nio_drop                 \
-	_(TRUNC_L2, "truncated-l2")      \
-	_(TRUNC_IP, "truncated-ip")      \
-	_(BAD_VERSION, "bad-ip-version") \
-	_(BAD_IHL, "bad-ihl")            \
-	_(BAD_LEN, "bad-ip-length")      \
-	_(BAD_CSUM, "bad-ip-checksum")   \
-	_(TRUNC_L4, "truncated-l4")      \
-	_(BAD_OPTIONS, "bad-ip-options") \
-	_(BAD_FRAG, "bad-fragment")      \
-	_(BAD_UDP_LEN, "bad-udp-length") \
-	_(BAD_TCP_OFF, "bad-tcp-offset") \
-	_(LINK_SCOPE, "link-scope-dst")  \
-	_(BROADCAST, "broadcast-dst")    \
-	_(L2_BCAST, "l2-broadcast")      \
-	_(OVERSIZE, "oversize")          \
-	_(TTL, "ttl-exceeded")           \
-	_(NO_ROUTE, "no-route")          \
-	_(NEIGH_MISS, "neigh-miss")      \
-	_(MTU, "mtu-exceeded")           \
-	_(SERVICE, "service")            \
-	_(NO_BUFFER, "no-buffer")        \
-	_(TX_FULL, "tx-full")            \
-	_(PORT_DOWN, "port-down")        \
-	_(BLACKHOLE, "blackhole")        \
-	_(UNREACHABLE, "unreachable")    \
-	_(PROHIBIT, "prohibit")          \
-	_(RING_FULL, "rx-ring-full")     \
-	_(NEIGH_TIMEOUT, "neigh-timeout")  \
+#define foreach_nio_drop                  \
+	_(TRUNC_L2, "truncated-l2")       \
+	_(TRUNC_IP, "truncated-ip")       \
+	_(BAD_VERSION, "bad-ip-version")  \
+	_(BAD_IHL, "bad-ihl")             \
+	_(BAD_LEN, "bad-ip-length")       \
+	_(BAD_CSUM, "bad-ip-checksum")    \
+	_(TRUNC_L4, "truncated-l4")       \
+	_(BAD_OPTIONS, "bad-ip-options")  \
+	_(BAD_FRAG, "bad-fragment")       \
+	_(BAD_UDP_LEN, "bad-udp-length")  \
+	_(BAD_TCP_OFF, "bad-tcp-offset")  \
+	_(LINK_SCOPE, "link-scope-dst")   \
+	_(BROADCAST, "broadcast-dst")     \
+	_(L2_BCAST, "l2-broadcast")       \
+	_(OVERSIZE, "oversize")           \
+	_(TTL, "ttl-exceeded")            \
+	_(NO_ROUTE, "no-route")           \
+	_(NEIGH_MISS, "neigh-miss")       \
+	_(MTU, "mtu-exceeded")            \
+	_(SERVICE, "service")             \
+	_(NO_BUFFER, "no-buffer")         \
+	_(TX_FULL, "tx-full")             \
+	_(PORT_DOWN, "port-down")         \
+	_(BLACKHOLE, "blackhole")         \
+	_(UNREACHABLE, "unreachable")     \
+	_(PROHIBIT, "prohibit")           \
+	_(RING_FULL, "rx-ring-full")      \
+	_(NEIGH_TIMEOUT, "neigh-timeout") \
 	_(SERVICE_DOWN, "service-down")
 
 enum nio_drop {

@@ -8,6 +8,7 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size)
 {
 	size_t bytes = (size_t)size * NIO_PKT_BUF_SIZE;
 
+	pool->shared = false;
 	pool->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pool->mem == MAP_FAILED)
 		return -1;

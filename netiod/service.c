@@ -177,9 +177,9 @@ static json_t *conf_json_of(const struct nio_conf *c)
 				const struct nio_conf *sub = conf_section(c, o->name, i);
 				json_t *js = conf_json_of(sub);
 
-				json_object_set_new(js, "title",
-						    json_string(conf_title(sub) ? conf_title(sub)
-										: ""));
+				json_object_set_new(
+					js, "title",
+					json_string(conf_title(sub) ? conf_title(sub) : ""));
 				json_array_append_new(v, js);
 			}
 		} else {
@@ -349,7 +349,8 @@ int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len)
 {
 	if (!si->svc->save_state)
 		return -1;
-	return si->iso ? nio_iso_save(si->iso, blob, len) : si->svc->save_state(si->inst, blob, len);
+	return si->iso ? nio_iso_save(si->iso, blob, len)
+		       : si->svc->save_state(si->inst, blob, len);
 }
 
 int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len)

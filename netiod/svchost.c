@@ -264,7 +264,8 @@ static unsigned process(uint64_t now, uint64_t *next)
 	}
 	if (H.svc->dequeue) {
 		room = svchost_room();
-		m = H.svc->dequeue(H.inst, now, pkts, (uint16_t)(burst < room ? burst : room), next);
+		m = H.svc->dequeue(H.inst, now, pkts, (uint16_t)(burst < room ? burst : room),
+				   next);
 		memset(verdicts, NIO_V_PASS, m);
 		svchost_answer(pkts, verdicts, m);
 	}
@@ -329,7 +330,8 @@ int main(int argc, char **argv)
 	const char *state_dir;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: netio-svchost PIPELINE/SERVICE UID GID (started by netiod)\n");
+		fprintf(stderr,
+			"usage: netio-svchost PIPELINE/SERVICE UID GID (started by netiod)\n");
 		return 1;
 	}
 	snprintf(instance, sizeof(instance), "%s", argv[1]);

@@ -72,9 +72,7 @@ int svchost_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
 static void from_desc(const struct nio_xdesc *d, struct nio_pkt *p)
 {
 	reset(p, d->off < NIO_PKT_BUF_SIZE ? d->off : 0);
-	p->len = d->len <= NIO_PKT_BUF_SIZE - (uint32_t)(p->data - p->buf)
-			 ? d->len
-			 : 0;
+	p->len = d->len <= NIO_PKT_BUF_SIZE - (uint32_t)(p->data - p->buf) ? d->len : 0;
 	p->l3_off = d->l3_off;
 	p->l4_off = d->l4_off;
 	p->in_port = d->in_port;
@@ -153,6 +151,5 @@ void svchost_answer(struct nio_pkt **pkts, const uint8_t *verdicts, unsigned n)
 /* Free response slots (the ring holds every buffer: only a broken netiod fills it). */
 unsigned svchost_room(void)
 {
-	return nio_ring_free(H.resp->head, nio_ring_load_acquire(&H.resp->tail),
-			     H.resp->num_slots);
+	return nio_ring_free(H.resp->head, nio_ring_load_acquire(&H.resp->tail), H.resp->num_slots);
 }

@@ -87,7 +87,8 @@ static void confine_files(const char *dir)
 	int rs = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra), 0);
 
 	if (rs < 0) {
-		fprintf(stderr, "<4>netio-svchost: no Landlock (%s): files are not confined to %s\n",
+		fprintf(stderr,
+			"<4>netio-svchost: no Landlock (%s): files are not confined to %s\n",
 			strerror(errno), dir);
 		return;
 	}

@@ -15,7 +15,7 @@
 #define RUNS_MAX    15
 #define NBURSTS	    5
 #define NMIXES	    3
-#define NCHAINS	    10
+#define NCHAINS	    12
 #define ROW_TOUCH   NCHAINS
 #define ROW_COPY    (NCHAINS + 1)
 #define NROWS	    (NCHAINS + 2)
@@ -45,7 +45,12 @@ static const struct chain chains[NCHAINS] = {
 	{ "crypto ESP AES-128-GCM (openssl)", { "crypto-openssl" } },
 	{ "crypto ESP AES-128-GCM (ipsec-mb)", { "crypto-ipsec-mb" } },
 	{ "full: mark+qos+crypto(auto)+tunnel", { "mark", "qos", "crypto-auto", "tunnel" } },
+	/* the same plugins in netio-svchost (isolate = true): R3 is the crossing's cost */
+	{ "tunnel (VXLAN encap), isolated", { "tunnel/iso" } },
+	{ "qos (srTCM policer), isolated", { "qos/iso" } },
 };
+#define CHAIN_ISO_FIRST 10 /* chains[10 + i] is chains[iso_of[i]] isolated */
+static const unsigned iso_of[] = { 2, 6 };
 
 static struct {
 	struct netiod d;
@@ -61,7 +66,23 @@ static struct {
 
 /* ------------------------------------------------------------------ configurations */
 
+static int svc_block_of(const char *svc, char *out, size_t len);
+
+/* "NAME/iso": the block of NAME with isolate = true. */
 static int svc_block(const char *svc, char *out, size_t len)
+{
+	const char *iso = strstr(svc, "/iso");
+	char name[64], blk[1024], *brace;
+
+	if (!iso)
+		return svc_block_of(svc, out, len);
+	snprintf(name, sizeof(name), "%.*s", (int)(iso - svc), svc);
+	svc_block_of(name, blk, sizeof(blk));
+	brace = strchr(blk, '{');
+	return snprintf(out, len, "%.*s{ isolate = true %s", (int)(brace - blk), blk, brace + 1);
+}
+
+static int svc_block_of(const char *svc, char *out, size_t len)
 {
 	if (!strcmp(svc, "mark"))
 		return snprintf(out, len, "service mark { dscp = 10 }\n");
@@ -132,11 +153,13 @@ static void apply(struct nio_config *c)
 
 /* ------------------------------------------------------------------ runs */
 
+/* Done: every packet sent, and (an isolated service answers later) every packet sunk. */
 static void wait_done(void)
 {
 	time_t end = time(NULL) + RUN_TIMEOUT;
 
-	while (!atomic_load_explicit(&mb_run.done, memory_order_acquire)) {
+	while (!atomic_load_explicit(&mb_run.done, memory_order_acquire) ||
+	       atomic_load_explicit(&mb_run.sunk_all, memory_order_acquire) < mb_run.total) {
 		if (time(NULL) > end)
 			fatalx("a run did not finish within %d s", RUN_TIMEOUT);
 		usleep(1000);
@@ -281,6 +304,20 @@ static void table_r1(void)
 		row(mixes[m].name, 0, m, ROW_TOUCH);
 }
 
+static void table_r3(void)
+{
+	printf("\n#### R3: crossing to an isolated service, 64 B frames: cycles per packet of the "
+	       "worker over the same service in-process (target ≤ 20 at burst ≥ 32)\n\n");
+	header("service");
+	for (unsigned i = 0; i < sizeof(iso_of) / sizeof(iso_of[0]); i++) {
+		unsigned c = CHAIN_ISO_FIRST + i;
+
+		if (!g.avail[c] || !g.avail[iso_of[i]])
+			continue;
+		row(chains[c].name, c, 0, iso_of[i]);
+	}
+}
+
 static void table_r2(void)
 {
 	printf("\n#### R2: marginal cost over the null chain at burst %u, cycles per packet "
@@ -413,6 +450,8 @@ int main(int argc, char **argv)
 
 	log_init(0);
 	parse_args(argc, argv);
+	if (nio_spawner_start() < 0) /* for the isolated chains, before anything is loaded */
+		fatal("spawner");
 	g.d.nworkers = 1; /* cycles per packet of one worker; mcbench measures scaling */
 	if (nio_plugin_load_dir(&g.d, g.d.plugin_dir) < 0)
 		fatalx("no plugins in %s", g.d.plugin_dir);
@@ -433,6 +472,7 @@ int main(int argc, char **argv)
 		table_mix(m);
 	table_r1();
 	table_r2();
+	table_r3();
 	nio_workers_stop(&g.d);
 	return g.undelivered ? 2 : 0;
 }

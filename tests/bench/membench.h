@@ -42,6 +42,8 @@ struct mb_run {
 	const struct mb_mix *mix;
 	uint64_t warm, total; /* packets: the first warm are not counted */
 	uint64_t sent, sunk;
+	atomic_uint_fast64_t sunk_all; /* sunk, for the main thread (answers of an isolated
+					* service arrive after the last burst was sent) */
 	uint64_t t_prev; /* TSC when the last counted burst left rx_burst */
 	uint16_t n_prev; /* its size */
 	struct mb_acc pipe, copy, touch;

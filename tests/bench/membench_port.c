@@ -180,6 +180,7 @@ static uint16_t gen_rx(struct nio_port *port, struct nio_pool *pool, struct nio_
 		touch(pool, pkts, n);
 		mb_run.sent += n;
 		mb_run.sunk += n;
+		atomic_store_explicit(&mb_run.sunk_all, mb_run.sunk, memory_order_release);
 		return 0;
 	}
 	mb_run.n_prev = counted() ? n : 0;
@@ -197,6 +198,7 @@ static uint16_t idle_rx(struct nio_port *port, struct nio_pool *pool, struct nio
 static uint16_t sink_tx(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
 	mb_run.sunk += n;
+	atomic_store_explicit(&mb_run.sunk_all, mb_run.sunk, memory_order_release);
 	return n;
 }
 
