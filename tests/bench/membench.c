@@ -193,7 +193,17 @@ static bool chain_selected(unsigned c)
 			   : chains[c].svcs[0] ? chains[c].svcs[0]
 					       : "null";
 
-	return g.avail[c] && (!g.only_chain || !strcmp(g.only_chain, name));
+	size_t n = strlen(name);
+
+	if (!g.avail[c])
+		return false;
+	if (!g.only_chain)
+		return true;
+	/* a comma-separated list of names */
+	for (const char *p = g.only_chain; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
 }
 
 static bool cell_selected(unsigned m, unsigned b)
@@ -412,7 +422,7 @@ static void usage(void)
 	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
 			"                [-c "
 			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
-			"crypto-ipsec-mb|full] [-m "
+			"crypto-ipsec-mb|full|tunnel/iso|qos/iso[,...]] [-m "
 			"mix] [-b burst]\n");
 	exit(1);
 }
