@@ -64,11 +64,10 @@ static struct nio_pkt *into_arena(struct nio_worker *w, struct nio_iso *iso, str
 
 	if (!p->region)
 		return p;
-	q = nio_pool_get(&w->pool);
+	q = p->len <= NIO_PKT_MAX_FRAME ? nio_pool_get(&w->pool) : NULL;
 	if (!q)
 		return NULL;
-	memcpy(q->buf + nio_pkt_headroom(p), p->data, p->len);
-	q->data = q->buf + nio_pkt_headroom(p);
+	memcpy(q->data, p->data, p->len); /* at the pool's standard headroom */
 	q->len = p->len;
 	q->l3_off = p->l3_off;
 	q->l4_off = p->l4_off;

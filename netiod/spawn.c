@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,14 @@ static int recv_msg(int sock, struct sp_msg *m, int *fds, int nfds)
 	return 1 + got;
 }
 
+/* Only a host this spawner started (and has not reaped) may be killed on netiod's word. */
+static bool own_child(pid_t pid)
+{
+	siginfo_t si;
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 static void reap(int sock)
 {
 	struct sp_msg r = { .type = SP_EXIT };
@@ -152,7 +161,7 @@ static void __attribute__((noreturn)) spawner_main(int sock, pid_t parent)
 		}
 		for (int i = 0; i + 1 < r; i++)
 			close(fds[i]);
-		if (m.type == SP_KILL && m.pid > 0)
+		if (m.type == SP_KILL && m.pid > 0 && own_child(m.pid))
 			kill(m.pid, SIGKILL);
 	}
 }
