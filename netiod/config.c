@@ -1460,6 +1460,8 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 	for (unsigned i = 0; i < pl->nsvcs; i++) {
 		fprintf(out, "  service %s\n", pl->svcs[i].plugin->name);
 		dump_block(out, pl->svcs[i].conf_block, pl->svcs[i].svc->options, 4);
+		if (pl->svcs[i].isoc.isolate) /* where it runs, only when not in netiod */
+			dump_block(out, pl->svcs[i].conf_block, nio_svc_host_opts, 4);
 	}
 	fprintf(out, "  out %s", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "(route)");
 	if (pl->has_via) {

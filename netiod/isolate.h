@@ -113,6 +113,11 @@ enum {
 	NIO_ISO_NFDS = 6
 };
 
+/* iso_desc.c (netiod): p as a request; the host's answer into p, -1 if it does not fit p's
+ * buffer (then p is unchanged) */
+void nio_iso_to_desc(const struct nio_pkt *p, uint32_t idx, struct nio_xdesc *d);
+int nio_iso_from_desc(const struct nio_xdesc *d, struct nio_pkt *p);
+
 static inline struct nio_ring *nio_iso_ring(struct nio_iso_shm *s, uint64_t off)
 {
 	return (struct nio_ring *)(void *)((uint8_t *)s + off);

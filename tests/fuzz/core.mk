@@ -14,3 +14,6 @@ FUZZERS += fuzz_control
 fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c netiod/svchost%,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))
 fuzz_control_LIBS := $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
+# What an isolated service's host hands back: descriptors and control messages.
+FUZZERS += fuzz_iso
+fuzz_iso_SRCS := tests/fuzz/fuzz_iso.c netiod/iso_desc.c netiod/iso_msg.c

@@ -71,6 +71,10 @@ wait_got() {
 }
 recovery_ms() { sed -n 's/.*restarted as pid [0-9]*, \([0-9.]*\) ms after the fault.*/\1/p' "$WORK/netiod.log" | tail -n 1; }
 
+# netiod -t checks the block in-process and shows where it would run
+"$O/netiod/netiod" -t -v -P "$PLUGIN_DIR" -c "$here/isolate.conf" 2>&1 | grep -q "isolate = true" ||
+	fail "netiod -t -v does not show isolate = true"
+
 setup_topology
 start_netiod "$here/isolate.conf"
 ip netns exec "$NS_WAN" python3 "$WORK/rx.py" "$WORK/rx" &
