@@ -55,7 +55,8 @@ struct nio_iso {
 
 	/* worker counters (the owner's) */
 	uint64_t bad_desc, copied, reclaimed;
-	bool corrupt; /* the host broke a ring's indices: the control thread kills it */
+	uint64_t xcyc, xpkts; /* the worker's crossing: descriptors out and back (nio_iso_clock) */
+	bool corrupt;	      /* the host broke a ring's indices: the control thread kills it */
 };
 
 #endif /* NETIO_ISO_H */

@@ -103,6 +103,7 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 	struct nio_iso *iso = si->iso;
 	struct nio_ring *r = iso->req;
 	uint32_t head = r->head, mask = nio_ring_mask(r->num_slots), room;
+	uint64_t t0 = nio_iso_clock();
 	uint16_t i = 0;
 
 	si->stats[w->id].packets += n;
@@ -130,6 +131,8 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 	/* release: the descriptors are written before the host sees the new head */
 	nio_ring_store_release(&r->head, head);
 	doorbell(r, iso->req_efd);
+	iso->xcyc += nio_iso_clock() - t0;
+	iso->xpkts += i;
 	if (i < n)
 		fail_pkts(w, c, pl, s, pkts + i, (uint16_t)(n - i));
 }
@@ -144,6 +147,7 @@ static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_p
 	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots);
 	/* acquire: pairs with the host's release of head; the descriptors below it are written */
 	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots);
+	uint64_t t0 = nio_iso_clock();
 	uint16_t m = 0;
 
 	if (avail < 0) {
@@ -172,6 +176,8 @@ static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_p
 	}
 	/* release: the slots are read before the host may reuse them */
 	nio_ring_store_release(&r->tail, tail);
+	if (avail)
+		iso->xcyc += nio_iso_clock() - t0;
 	st->passed += m;
 	if (m)
 		nio_pipeline_resume(w, c, pl, s + 1, out, m);

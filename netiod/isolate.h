@@ -3,6 +3,7 @@
 #define NETIO_ISOLATE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <netio/pkt.h>
 #include <netio/ring.h>
@@ -80,7 +81,8 @@ struct nio_iso_shm {
 	uint32_t burst;
 	uint32_t pad0;
 	_Alignas(64) uint64_t heartbeat; /* H: advanced on every loop turn (the watchdog's) */
-	uint64_t next_ns;		/* H: when its dequeue wants to run next, 0: nothing held */
+	uint64_t host_xcyc;  /* H: cycles spent taking requests and answering (nio_iso_clock) */
+	uint64_t host_xpkts; /* H: requests taken */
 	_Alignas(64) int32_t out_mtu;	/* D: host->out_mtu's value */
 	_Alignas(64) uint64_t ctrs[64]; /* H: the plugin's counters() after each turn */
 };
@@ -117,6 +119,19 @@ enum {
  * buffer (then p is unchanged) */
 void nio_iso_to_desc(const struct nio_pkt *p, uint32_t idx, struct nio_xdesc *d);
 int nio_iso_from_desc(const struct nio_xdesc *d, struct nio_pkt *p);
+
+/* The crossing's own cost, both sides: TSC cycles on x86-64 (the benches' unit), else ns. */
+static inline uint64_t nio_iso_clock(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
 
 static inline struct nio_ring *nio_iso_ring(struct nio_iso_shm *s, uint64_t off)
 {

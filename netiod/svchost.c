@@ -255,12 +255,17 @@ static unsigned process(uint64_t now, uint64_t *next)
 	struct nio_pkt *pkts[NIO_BURST_MAX];
 	uint8_t verdicts[NIO_BURST_MAX];
 	unsigned n, burst = H.shm->burst ? H.shm->burst : 32, room = svchost_room(), m = 0;
+	uint64_t t0 = nio_iso_clock(), t1;
 
 	n = svchost_take(pkts, burst < room ? burst : room);
 	if (n) {
+		t1 = nio_iso_clock();
 		memset(verdicts, NIO_V_PASS, n);
 		H.svc->process(H.inst, pkts, (uint16_t)n, verdicts);
+		t0 += nio_iso_clock() - t1; /* the plugin's own time is not the crossing's */
 		svchost_answer(pkts, verdicts, n);
+		H.shm->host_xcyc += nio_iso_clock() - t0;
+		H.shm->host_xpkts += n;
 	}
 	if (H.svc->dequeue) {
 		room = svchost_room();
