@@ -150,8 +150,9 @@ static void apply(struct nio_config *c)
 	if (nio_workers_pause(&g.d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	nio_workers_set_config(&g.d, c);
-	nio_workers_resume(&g.d);
+	/* before the worker resumes: an isolated instance's buffers go back to its pool */
 	nio_config_free(old);
+	nio_workers_resume(&g.d);
 }
 
 /* ------------------------------------------------------------------ runs */
