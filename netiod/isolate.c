@@ -151,6 +151,10 @@ static int handshake(struct nio_iso *iso, char *err, size_t errlen)
 			take_endpoints(iso, data, len);
 			r = 0;
 		} else if (type == NIO_ISO_M_ERROR) {
+			/* the host's words: one printable line in netiod's log and replies */
+			for (char *c = data; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			nio_err(err, errlen, "%s", (char *)data);
 		} else {
 			nio_err(err, errlen, "isolate: unexpected message %u from the host", type);
