@@ -48,6 +48,7 @@ struct nio_iso {
 	uint64_t recover_ns; /* the last restart's fault-to-up time */
 	bool killed;	     /* a kill for a hang is on its way */
 	char why[320];	     /* the last fault, for the log and 'service list' */
+	char limit[96];	     /* why it is not restarted, once FAILED */
 	void *blob;	     /* the last save_state the host sent */
 	size_t bloblen;
 	uint64_t base[NIO_MAX_SVC_CTRS]; /* what hosts before this one counted */

@@ -422,8 +422,8 @@ static void restart(struct nio_iso *iso, uint64_t now)
 
 	if (over_limit(iso, now)) {
 		atomic_store(&iso->state, NIO_ISO_FAILED);
-		snprintf(iso->why + strlen(iso->why), sizeof(iso->why) - strlen(iso->why),
-			 "; %u restarts within %llu ms: stays down", iso->si->isoc.intensity,
+		snprintf(iso->limit, sizeof(iso->limit), "%u restarts within %llu ms: stays down",
+			 iso->si->isoc.intensity,
 			 (unsigned long long)(iso->si->isoc.period_ns / 1000000));
 		log_warnx("%s: more than %u restarts within %llu ms: not restarted; pipeline '%s' "
 			  "stays in fail-mode %s until a reload or replace",
@@ -634,10 +634,13 @@ json_t *nio_iso_json(const struct nio_iso *iso)
 
 	/* crossing_per_packet: the rings' own cost on each side (TSC cycles on x86-64), the
 	 * plugin's time and the rest of the pipeline excluded */
+	char why[sizeof(iso->why) + sizeof(iso->limit) + 2];
+
+	snprintf(why, sizeof(why), "%s%s%s", iso->why, iso->limit[0] ? "; " : "", iso->limit);
 	return json_pack("{s:s, s:b, s:i, s:s, s:i, s:s, s:f, s:I, s:I, s:{s:f, s:f}}", "instance",
 			 iso->name, "isolated", 1, "pid", (int)iso->pid, "state",
 			 state_name(atomic_load(&iso->state)), "restarts", (int)iso->restarts,
-			 "why", iso->why, "last_recovery_ms", (double)iso->recover_ns / 1e6,
+			 "why", why, "last_recovery_ms", (double)iso->recover_ns / 1e6,
 			 "bad_descriptors", (json_int_t)iso->bad_desc, "copied",
 			 (json_int_t)iso->copied, "crossing_per_packet", "worker", w, "host", h);
 }
