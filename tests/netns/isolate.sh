@@ -2,7 +2,8 @@
 # Isolated services (isolate = true): the test service 'faulty' runs in netio-svchost as nobody,
 # without capabilities, under seccomp. It segfaults, hangs and calls socket(2) on command while
 # another pipeline carries traffic: that traffic loses nothing, nothing leaks from the faulting
-# secure pipeline (every packet the wan host gets on its port went through the service), the
+# secure pipeline (every packet the wan host gets on its port went through the service) while a
+# passthrough one carries its packets in flight past the dead service, the
 # service is restarted with its state and forwards again, and past restart-intensity it stays
 # down (fail-mode) with the reason in the log and in 'netioctl service list'. A reload brings
 # it back.
@@ -19,7 +20,7 @@ PLUGIN_DIR=$WORK/plugins
 cat >"$WORK/rx.py" <<'PY'
 import select, socket, sys
 socks = []
-for port in (7000, 7001):
+for port in (7000, 7001, 7002):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     s.bind(("0.0.0.0", port))
@@ -123,6 +124,15 @@ wait_got 7000 D 20
 seen2=$(ctr '.services[0].counters.seen')
 [ "$seen2" -ge $((seen + 20)) ] || fail "counter seen went from $seen to $seen2 across the restart"
 ok "segfault: 300/300 on the other pipeline, nothing leaked, back in $ms ms, counters kept ($seen -> $seen2)"
+
+# 3b. The same in a passthrough pipeline: the packets in flight go on past the dead service,
+# the one that killed it included.
+tx 7002 100 0.005 P 30 CRASH
+wait_got 7002 P 99
+grep -q "^7002 CRASH" "$WORK/rx" || fail "passthrough: the packet in flight at the crash did not go on"
+[ "$(ctl -j service list | jq -r '.[] | select(.name=="faulty") | .running[1].restarts')" = 1 ] ||
+	fail "passthrough: the instance was not restarted once"
+ok "passthrough: all 99 datagrams and the crashing one came out ($(grep -c '^7002 P-.*?$' "$WORK/rx") around the service)"
 
 # 4. A hang: the watchdog (250 ms here: a loaded CI host stalls a healthy host for 50) kills it; the worker never waits for it.
 fault HANG H
