@@ -460,7 +460,7 @@ struct nio_config {
 	/* egress[i]: the shaper every packet leaving port i goes through (port ... { qos { } }),
 	 * a one-service stage named "egress:<port>"; NULL for an unshaped port */
 	struct nio_pipeline *egress[NIO_MAX_PORTS];
-	bool any_iso;	   /* a service is isolated: its owner polls for its answers */
+	bool any_iso; /* a service is isolated: its owner polls for its answers */
 	/* per port whose driver takes claims: what its claim hints mean (claims.c), else NULL */
 	struct nio_hints *hints[NIO_MAX_PORTS];
 	/* addresses services terminate (host->endpoint), treated as the gateway's own */
