@@ -156,6 +156,8 @@ static int validate_leaf(cfg_t *svc, cfg_opt_t *opt)
 		return -1;
 	}
 	o = nio_opt_find(pl->svc->options, opt->name);
+	if (!o)
+		o = nio_opt_find(nio_svc_host_opts, opt->name);
 	if (!o || o->type == NIO_OPT_SECTION) {
 		cfg_error(svc, "service '%s' has no option '%s'", pl->name, opt->name);
 		return -1;
@@ -227,6 +229,8 @@ static int check_unknown(cfg_t *blk, const struct nio_opt *schema, const char *w
 		if (!set)
 			continue;
 		o = nio_opt_find(schema, opt->name);
+		if (!o && nio_opt_find(nio_svc_host_opts, opt->name))
+			continue; /* netiod's own (validate_leaf checked it) */
 		if (!o) {
 			cfg_error(blk, "%s has no option '%s'", what, opt->name);
 			return -1;
@@ -1038,6 +1042,32 @@ static int load_match(struct nio_config *c, struct nio_pipeline *pl, cfg_t *m)
 	return 0;
 }
 
+/* netiod's own options of a service block (nio_svc_host_opts): where the instance runs. */
+static int load_isolation(cfg_t *s, const struct nio_pipeline *pl, struct nio_svc_inst *si)
+{
+	struct nio_conf *h = nio_conf_open(s, nio_svc_host_opts);
+	struct nio_iso_conf *ic = &si->isoc;
+
+	ic->isolate = nio_conf_int(h, "isolate");
+	ic->intensity = (unsigned)nio_conf_int(h, "restart-intensity");
+	ic->period_ns = (uint64_t)nio_conf_int(h, "restart-period");
+	ic->watchdog_ns = (uint64_t)nio_conf_int(h, "watchdog");
+	nio_conf_close(h);
+	if (!ic->isolate)
+		return 0;
+	if (si->svc->flow_state_size)
+		return fail(s, s->line,
+			    "pipeline '%s': service '%s' keeps per-flow state in netiod's flow "
+			    "table: it cannot be isolated",
+			    pl->name, si->svc->name);
+	if (ic->watchdog_ns < 10000000ull || ic->period_ns < 1000000ull)
+		return fail(s, s->line,
+			    "pipeline '%s': service '%s': watchdog must be at least 10ms and "
+			    "restart-period at least 1ms",
+			    pl->name, si->svc->name);
+	return 0;
+}
+
 static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *sec)
 {
 	char err[256];
@@ -1057,12 +1087,15 @@ static int load_services(struct nio_config *c, struct nio_pipeline *pl, cfg_t *s
 		si->state_off = off;
 		off += (si->svc->flow_state_size + 15) & ~(size_t)15;
 		err[0] = '\0';
+		if (load_isolation(s, pl, si) < 0)
+			return -1;
 		si->inst = nio_service_init(ld, c, pl, si, err, sizeof(err));
 		if (!si->inst)
 			return fail(sec, s->line, "pipeline '%s': service '%s': %s", pl->name,
 				    si->plugin->name, err[0] ? err : "init failed");
 		si->plugin->refs++;
-		c->any_dequeue |= si->svc->dequeue != NULL;
+		c->any_dequeue |= si->svc->dequeue != NULL && !si->iso;
+		c->any_iso |= si->iso != NULL;
 	}
 	pl->flow_state_size = off;
 	return 0;
@@ -1212,7 +1245,8 @@ void nio_config_assign_owners(struct nio_config *c)
 
 		pl->owner = -1;
 		for (unsigned s = 0; s < pl->nsvcs; s++)
-			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE))
+			if (!(pl->svcs[s].svc->flags & NIO_SVC_F_MT_SAFE) ||
+			    pl->svcs[s].isoc.isolate)
 				pl->owner = (int)(i % c->nworkers);
 	}
 	for (unsigned i = 0; i < c->nports; i++)
@@ -1323,6 +1357,8 @@ struct nio_config *nio_config_load(struct netiod *d, const char *file, const cha
 	for (struct nio_plugin *p = d->plugins; p; p = p->next)
 		for (const struct nio_opt *o = p->svc->options; o && o->name; o++)
 			add_opt(s, &s->svc, o);
+	for (const struct nio_opt *o = nio_svc_host_opts; o->name; o++)
+		add_opt(s, &s->svc, o);
 	port_schema(s);
 	snprintf(c->file, sizeof(c->file), "%s", file ? file : "<buffer>");
 	cfg = parse(s, file, buf);
@@ -1424,6 +1460,8 @@ static void dump_pipeline(const struct nio_config *c, const struct nio_pipeline 
 	for (unsigned i = 0; i < pl->nsvcs; i++) {
 		fprintf(out, "  service %s\n", pl->svcs[i].plugin->name);
 		dump_block(out, pl->svcs[i].conf_block, pl->svcs[i].svc->options, 4);
+		if (pl->svcs[i].isoc.isolate) /* where it runs, only when not in netiod */
+			dump_block(out, pl->svcs[i].conf_block, nio_svc_host_opts, 4);
 	}
 	fprintf(out, "  out %s", pl->out_port >= 0 ? c->ports[pl->out_port]->name : "(route)");
 	if (pl->has_via) {

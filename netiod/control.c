@@ -120,7 +120,7 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 	static char line[65536];
 
 	if (si->svc->counter_names && si->svc->counters) {
-		const uint64_t *v = si->svc->counters(si->inst);
+		const uint64_t *v = nio_svc_counters(si);
 
 		for (unsigned i = 0; si->svc->counter_names[i]; i++)
 			json_object_set_new(ctr,
@@ -135,7 +135,7 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 			json_array_append_new(g, text(si->svc->gauge_names[i]));
 		json_object_set_new(o, "gauges", g);
 	}
-	if (si->svc->show && si->svc->show(si->inst, line, sizeof(line)) >= 0)
+	if (nio_svc_show(si, line, sizeof(line)) >= 0)
 		json_object_set_new(o, "status", text(line));
 	if (si->svc->objects) {
 		json_t *objs = json_array();
@@ -356,15 +356,39 @@ static json_t *cmd_pipelines(struct netiod *d)
 	return a;
 }
 
+/* Where each instance of plugin p runs: in netiod, or isolated (pid, state, restarts). */
+static json_t *svc_running(struct netiod *d, const struct nio_plugin *p)
+{
+	const struct nio_config *c = d->running;
+	json_t *a = json_array();
+	char name[NIO_NAME_MAX * 2 + 2];
+
+	for (unsigned i = 0; c && i < c->npipelines; i++)
+		for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++) {
+			const struct nio_svc_inst *si = &c->pipelines[i].svcs[s];
+
+			if (si->plugin != p)
+				continue;
+			snprintf(name, sizeof(name), "%s/%s", c->pipelines[i].name, p->name);
+			json_array_append_new(a, si->iso ? nio_iso_json(si->iso)
+							 : json_pack("{s:o, s:b, s:i, s:s}",
+								     "instance", text(name),
+								     "isolated", 0, "pid",
+								     (int)getpid(), "state", "up"));
+		}
+	return a;
+}
+
 static json_t *cmd_services(struct netiod *d)
 {
 	json_t *a = json_array();
 
 	for (struct nio_plugin *p = d->plugins; p; p = p->next)
-		json_array_append_new(
-			a, json_pack("{s:o, s:o, s:o, s:o, s:i}", "name", text(p->name), "version",
-				     text(p->svc->version), "path", text(p->path), "description",
-				     text(p->svc->description), "instances", (int)p->refs));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:i, s:o}", "name",
+						   text(p->name), "version", text(p->svc->version),
+						   "path", text(p->path), "description",
+						   text(p->svc->description), "instances",
+						   (int)p->refs, "running", svc_running(d, p)));
 	return a;
 }
 

@@ -159,7 +159,7 @@ static void service_samples(struct evbuffer *b, const char *name, const struct n
 			    const struct nio_svc_inst *si, unsigned nworkers, enum svc_family f)
 {
 	const char *const *names = si->svc->counter_names;
-	const uint64_t *v = si->svc->counters ? si->svc->counters(si->inst) : NULL;
+	const uint64_t *v = nio_svc_counters(si);
 	struct nio_svc_stats st;
 
 	if (f == SVC_PACKETS || f == SVC_DROPPED) {

@@ -316,6 +316,32 @@ static void print_list(json_t *r, const char *const *keys)
 	}
 }
 
+/* service list: a plugin per line, then where each of its instances runs. */
+static void print_services(json_t *r, const char *const *keys)
+{
+	size_t i, j;
+	json_t *o, *in;
+
+	json_array_foreach (r, i, o) {
+		json_t *one = json_pack("[O]", o);
+
+		print_list(one, keys);
+		json_decref(one);
+		json_array_foreach (json_object_get(o, "running"), j, in) {
+			const char *why = json_string_value(json_object_get(in, "why"));
+
+			printf("  %s  %s  pid %lld  %s  restarts %lld%s%s\n",
+			       json_string_value(json_object_get(in, "instance")),
+			       json_is_true(json_object_get(in, "isolated")) ? "isolated"
+									     : "in-process",
+			       json_integer_value(json_object_get(in, "pid")),
+			       json_string_value(json_object_get(in, "state")),
+			       json_integer_value(json_object_get(in, "restarts")),
+			       why && *why ? "  " : "", why && *why ? why : "");
+		}
+	}
+}
+
 static void print_object(json_t *r)
 {
 	const char *k;
@@ -348,7 +374,7 @@ static void print_result(const char *cmd, json_t *r)
 	} else if (!strcmp(cmd, "pipeline-list")) {
 		print_list(r, pl_keys);
 	} else if (!strcmp(cmd, "service-list")) {
-		print_list(r, svc_keys);
+		print_services(r, svc_keys);
 	} else if (!strcmp(cmd, "trace-show")) {
 		nio_ctl_trace_print(r);
 	} else {

@@ -169,6 +169,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(&d, argc, argv);
 	d.start_ns = nio_now_ns();
+	/* before anything is loaded or opened: it holds none of it (spawn.c) */
+	if (!d.check_only && nio_spawner_start() < 0)
+		fatal("starting the spawner for isolated services");
 	nio_plugin_load_dir(&d, d.plugin_dir);
 	if (d.check_only)
 		return check_config(&d);

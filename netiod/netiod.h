@@ -32,35 +32,36 @@ extern const char nio_version[];
 #define NIO_CONF_MAX_BYTES (1 << 20) /* a larger config file is refused before parsing */
 
 /* Reasons the daemon itself drops a packet (services count their own reasons). */
-#define foreach_nio_drop                 \
-	_(TRUNC_L2, "truncated-l2")      \
-	_(TRUNC_IP, "truncated-ip")      \
-	_(BAD_VERSION, "bad-ip-version") \
-	_(BAD_IHL, "bad-ihl")            \
-	_(BAD_LEN, "bad-ip-length")      \
-	_(BAD_CSUM, "bad-ip-checksum")   \
-	_(TRUNC_L4, "truncated-l4")      \
-	_(BAD_OPTIONS, "bad-ip-options") \
-	_(BAD_FRAG, "bad-fragment")      \
-	_(BAD_UDP_LEN, "bad-udp-length") \
-	_(BAD_TCP_OFF, "bad-tcp-offset") \
-	_(LINK_SCOPE, "link-scope-dst")  \
-	_(BROADCAST, "broadcast-dst")    \
-	_(L2_BCAST, "l2-broadcast")      \
-	_(OVERSIZE, "oversize")          \
-	_(TTL, "ttl-exceeded")           \
-	_(NO_ROUTE, "no-route")          \
-	_(NEIGH_MISS, "neigh-miss")      \
-	_(MTU, "mtu-exceeded")           \
-	_(SERVICE, "service")            \
-	_(NO_BUFFER, "no-buffer")        \
-	_(TX_FULL, "tx-full")            \
-	_(PORT_DOWN, "port-down")        \
-	_(BLACKHOLE, "blackhole")        \
-	_(UNREACHABLE, "unreachable")    \
-	_(PROHIBIT, "prohibit")          \
-	_(RING_FULL, "rx-ring-full")     \
-	_(NEIGH_TIMEOUT, "neigh-timeout")
+#define foreach_nio_drop                  \
+	_(TRUNC_L2, "truncated-l2")       \
+	_(TRUNC_IP, "truncated-ip")       \
+	_(BAD_VERSION, "bad-ip-version")  \
+	_(BAD_IHL, "bad-ihl")             \
+	_(BAD_LEN, "bad-ip-length")       \
+	_(BAD_CSUM, "bad-ip-checksum")    \
+	_(TRUNC_L4, "truncated-l4")       \
+	_(BAD_OPTIONS, "bad-ip-options")  \
+	_(BAD_FRAG, "bad-fragment")       \
+	_(BAD_UDP_LEN, "bad-udp-length")  \
+	_(BAD_TCP_OFF, "bad-tcp-offset")  \
+	_(LINK_SCOPE, "link-scope-dst")   \
+	_(BROADCAST, "broadcast-dst")     \
+	_(L2_BCAST, "l2-broadcast")       \
+	_(OVERSIZE, "oversize")           \
+	_(TTL, "ttl-exceeded")            \
+	_(NO_ROUTE, "no-route")           \
+	_(NEIGH_MISS, "neigh-miss")       \
+	_(MTU, "mtu-exceeded")            \
+	_(SERVICE, "service")             \
+	_(NO_BUFFER, "no-buffer")         \
+	_(TX_FULL, "tx-full")             \
+	_(PORT_DOWN, "port-down")         \
+	_(BLACKHOLE, "blackhole")         \
+	_(UNREACHABLE, "unreachable")     \
+	_(PROHIBIT, "prohibit")           \
+	_(RING_FULL, "rx-ring-full")      \
+	_(NEIGH_TIMEOUT, "neigh-timeout") \
+	_(SERVICE_DOWN, "service-down")
 
 enum nio_drop {
 #define _(sym, str) NIO_DROP_##sym,
@@ -97,6 +98,7 @@ struct nio_pool {
 	struct nio_pkt **free; /* stack of free descriptors */
 	uint32_t nfree, size;
 	uint8_t *mem;
+	bool shared; /* mem is the worker's slice of the packet arena (arena.c) */
 };
 
 /* A packet taken for reuse (pool, region, a driver's RX): an empty frame at off into its
@@ -347,6 +349,16 @@ struct nio_plugin {
 	struct nio_plugin *next;
 };
 
+/* An isolated instance's supervision (isolate = true in its service block). */
+struct nio_iso_conf {
+	bool isolate;
+	unsigned intensity; /* restarts allowed within period before it stays down */
+	uint64_t period_ns;
+	uint64_t watchdog_ns; /* no heartbeat for this long while it has work: hung */
+};
+
+struct nio_iso;
+
 struct nio_svc_stats {
 	_Alignas(64) uint64_t packets, bytes, passed, dropped, consumed, dequeued;
 };
@@ -362,6 +374,8 @@ struct nio_svc_inst {
 	struct nio_svc_stats stats[NIO_MAX_WORKERS]; /* row w written by worker w */
 	/* what the instances this one replaced had counted (stats.c): added to counters() */
 	uint64_t ctr_base[NIO_MAX_SVC_CTRS];
+	struct nio_iso_conf isoc; /* the block's isolate options (config.c) */
+	struct nio_iso *iso;	  /* isolate.c: the child running it, NULL: in netiod */
 };
 
 enum nio_fail_mode { NIO_FAIL_SECURE = 0, NIO_FAIL_PASSTHROUGH = 1 };
@@ -446,6 +460,7 @@ struct nio_config {
 	/* egress[i]: the shaper every packet leaving port i goes through (port ... { qos { } }),
 	 * a one-service stage named "egress:<port>"; NULL for an unshaped port */
 	struct nio_pipeline *egress[NIO_MAX_PORTS];
+	bool any_iso; /* a service is isolated: its owner polls for its answers */
 	/* per port whose driver takes claims: what its claim hints mean (claims.c), else NULL */
 	struct nio_hints *hints[NIO_MAX_PORTS];
 	/* addresses services terminate (host->endpoint), treated as the gateway's own */
@@ -702,6 +717,50 @@ uint64_t nio_svc_counter(const struct nio_svc_inst *si, const uint64_t *v, unsig
 void nio_pipeline_stats_carry(const struct nio_pipeline *from, struct nio_pipeline *to);
 void nio_svc_stats_carry(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 
+/* arena.c: every worker's pool in one memfd that isolated services map */
+int nio_arena_fd(void);
+size_t nio_arena_size(void);
+int nio_pool_init_shared(struct nio_pool *pool, unsigned id);
+
+/* spawn.c: the process that starts isolated services' hosts for the confined netiod */
+int nio_spawner_start(void);
+int nio_spawner_fd(void);
+void nio_spawner_read(void);
+pid_t nio_spawn(const char *path, const char *name, uid_t uid, gid_t gid, const int *fds);
+void nio_spawn_kill(pid_t pid);
+int nio_spawn_wait(pid_t pid, int timeout_ms);
+
+/* service.c: an instance's control verbs wherever it runs; netiod's own service options */
+extern const struct nio_opt nio_svc_host_opts[];
+struct json_t *nio_conf_json(const struct nio_conf *c);
+const uint64_t *nio_svc_counters(const struct nio_svc_inst *si);
+int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len);
+int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len);
+int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len);
+
+/* isolate.c: isolated instances on the control thread (start, watchdog, restart) */
+void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
+		     struct nio_svc_inst *si, char *err, size_t errlen);
+void nio_iso_destroy(struct nio_iso *iso);
+void nio_iso_moved(struct nio_svc_inst *si);
+void nio_iso_arm(struct netiod *d, struct nio_config *c);
+void nio_iso_exited(pid_t pid, int status);
+const uint64_t *nio_iso_counters(struct nio_iso *iso);
+int nio_iso_save(struct nio_iso *iso, void **blob, size_t *len);
+int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len);
+int nio_iso_show(struct nio_iso *iso, char *buf, size_t len);
+struct json_t *nio_iso_json(const struct nio_iso *iso);
+
+struct pollfd;
+/* iso_path.c: isolated instances on the owner worker (send a burst, collect verdicts) */
+void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
+		  struct nio_pkt **pkts, uint16_t n);
+unsigned nio_iso_poll(struct nio_worker *w, struct nio_config *c);
+unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct pollfd *fds,
+			   unsigned max, bool *pending);
+void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct pollfd *fds,
+		   unsigned n);
+
 /* pool.c */
 int nio_pool_init(struct nio_pool *pool, uint32_t size);
 void nio_pool_fini(struct nio_pool *pool);
@@ -915,6 +974,10 @@ struct nio_hop {
 };
 int nio_next_hop(const struct nio_config *c, const struct nio_fib *fib,
 		 const struct nio_pipeline *pl, const struct nio_flow_key *k, struct nio_hop *h);
+/* services [first, nsvcs) of pl over a burst, then out (an isolated service's answers) */
+void nio_pipeline_resume(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+			 unsigned first, struct nio_pkt **pkts, uint16_t n);
+void nio_pipeline_drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why);
 void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 		      struct nio_pkt **pkts, uint16_t n);
 void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t now_ns,

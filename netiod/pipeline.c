@@ -18,7 +18,7 @@ static struct nio_port *in_port_of(const struct nio_config *c, const struct nio_
 	return p->in_port < c->nports ? c->ports[p->in_port] : NULL;
 }
 
-static void drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
+void nio_pipeline_drop(struct nio_pipeline *pl, struct nio_pkt *p, enum nio_drop why)
 {
 	pl->stats[nio_self].drops[why]++;
 	if (nio_traced(p))
@@ -255,11 +255,11 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 	if (r == NIO_DROP_UNREACHABLE || r == NIO_DROP_PROHIBIT || r == NIO_DROP_BLACKHOLE)
 		return bounce(c, pl, p, (enum nio_drop)r, 0);
 	if (r && r != NIO_DROP_NEIGH_MISS) {
-		drop(pl, p, (enum nio_drop)r);
+		nio_pipeline_drop(pl, p, (enum nio_drop)r);
 		return false;
 	}
 	if (h.out >= c->nports) {
-		drop(pl, p, NIO_DROP_NO_ROUTE);
+		nio_pipeline_drop(pl, p, NIO_DROP_NO_ROUTE);
 		return false;
 	}
 	mtu = (uint32_t)c->ports[h.out]->mtu;
@@ -271,11 +271,11 @@ static bool address(struct nio_worker *w, const struct nio_config *c, struct nio
 			nio_trace_neigh_wait(p, h.out, h.nh);
 		}
 		if (nio_pending_add(&w->pending, pl, p, h.nh, h.ifindex, h.out) < 0)
-			drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
+			nio_pipeline_drop(pl, p, NIO_DROP_NEIGH_MISS); /* no room left to wait */
 		return false;
 	}
 	if (nio_l2_rewrite(p, c->ports[h.out], h.mac) < 0) {
-		drop(pl, p, NIO_DROP_NO_BUFFER);
+		nio_pipeline_drop(pl, p, NIO_DROP_NO_BUFFER);
 		return false;
 	}
 	p->out_port = h.out;
@@ -299,7 +299,7 @@ static void output_one(struct nio_worker *w, const struct nio_config *c, struct 
 		return;
 	out = p->out_port;
 	if (out >= c->nports) {
-		drop(pl, p, NIO_DROP_NO_ROUTE);
+		nio_pipeline_drop(pl, p, NIO_DROP_NO_ROUTE);
 		return;
 	}
 	q->pkts[out][q->n[out]++] = p;
@@ -344,20 +344,25 @@ uint16_t nio_pipeline_svc(struct nio_pipeline *pl, unsigned s, struct nio_pkt **
 			si->stats[nio_self].consumed++;
 		} else {
 			si->stats[nio_self].dropped++;
-			drop(pl, pkts[i], NIO_DROP_SERVICE);
+			nio_pipeline_drop(pl, pkts[i], NIO_DROP_SERVICE);
 		}
 	}
 	si->stats[nio_self].passed += kept;
 	return kept;
 }
 
-/* Run services [first, nsvcs) over the burst, compacting it after each by verdict. */
-static void run_from(struct nio_worker *w, const struct nio_config *c, struct nio_pipeline *pl,
-		     unsigned first, struct nio_pkt **pkts, uint16_t n)
+/* Run services [first, nsvcs) over the burst, compacting it after each by verdict. An isolated
+ * service takes the rest of the burst: its answers continue from the next one (iso_path.c). */
+void nio_pipeline_resume(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+			 unsigned first, struct nio_pkt **pkts, uint16_t n)
 {
 	bool tr = nio_tracing();
 
 	for (unsigned s = first; s < pl->nsvcs && n; s++) {
+		if (pl->svcs[s].iso) {
+			nio_iso_send(w, c, pl, s, pkts, n);
+			return;
+		}
 		n = nio_pipeline_svc(pl, s, pkts, n, tr);
 		tap(pl, s + 1, pkts, n);
 	}
@@ -380,7 +385,7 @@ static enum admit admit(const struct nio_config *c, struct nio_pipeline *pl, str
 	int why = nio_guard_forward(c, p);
 
 	if (why) {
-		drop(pl, p, (enum nio_drop)(why - 1));
+		nio_pipeline_drop(pl, p, (enum nio_drop)(why - 1));
 		return ADMIT_DROPPED;
 	}
 	if (pl->no_ttl || nio_is_own_addr(c, p->key.family, p->key.dst))
@@ -422,7 +427,7 @@ void nio_pipeline_run(struct nio_worker *w, struct nio_config *c, struct nio_pip
 	if (nerr)
 		output(w, c, pl, errs, nerr);
 	if (kept)
-		run_from(w, c, pl, 0, pkts, kept);
+		nio_pipeline_resume(w, c, pl, 0, pkts, kept);
 }
 
 /* Packets that services held (shapers) and now release continue after that service. */
@@ -441,8 +446,8 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 			uint64_t next = 0;
 			uint16_t n;
 
-			if (!si->svc->dequeue)
-				continue;
+			if (!si->svc->dequeue || si->iso)
+				continue; /* an isolated one dequeues in its host */
 			n = si->svc->dequeue(si->inst, now_ns, pkts, (uint16_t)c->burst, &next);
 			if (next && (!*next_ns || next < *next_ns))
 				*next_ns = next;
@@ -454,7 +459,7 @@ void nio_pipeline_dequeue(struct nio_worker *w, struct nio_config *c, uint64_t n
 				pkts[j]->flow = NULL;
 			if (nio_tracing())
 				nio_trace_released(s, pkts, n);
-			run_from(w, c, pl, s + 1, pkts, n);
+			nio_pipeline_resume(w, c, pl, s + 1, pkts, n);
 		}
 	}
 }

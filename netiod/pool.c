@@ -8,6 +8,7 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size)
 {
 	size_t bytes = (size_t)size * NIO_PKT_BUF_SIZE;
 
+	pool->shared = false;
 	pool->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pool->mem == MAP_FAILED)
 		return -1;
@@ -30,7 +31,7 @@ int nio_pool_init(struct nio_pool *pool, uint32_t size)
 
 void nio_pool_fini(struct nio_pool *pool)
 {
-	if (pool->mem && pool->mem != MAP_FAILED)
+	if (pool->mem && pool->mem != MAP_FAILED && !pool->shared)
 		munmap(pool->mem, (size_t)pool->size * NIO_PKT_BUF_SIZE);
 	free(pool->pkts);
 	free(pool->free);
@@ -38,6 +39,7 @@ void nio_pool_fini(struct nio_pool *pool)
 	pool->pkts = NULL;
 	pool->free = NULL;
 	pool->nfree = pool->size = 0;
+	pool->shared = false;
 }
 
 /* A fresh packet: empty frame at the standard headroom, metadata cleared. */

@@ -56,8 +56,8 @@ void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to)
 
 	if (!from->svc->save_state || !to->svc->restore_state)
 		return;
-	if (from->svc->save_state(from->inst, &blob, &len) == 0 && blob) {
-		if (to->svc->restore_state(to->inst, blob, len) < 0)
+	if (nio_svc_save(from, &blob, &len) == 0 && blob) {
+		if (nio_svc_restore(to, blob, len) < 0)
 			log_warnx("%s: state handoff refused by the new instance", to->svc->name);
 	}
 	free(blob);
@@ -83,6 +83,7 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 	nio_workers_set_config(d, c);
 	d->running = c;
 	nio_config_free(old);
+	nio_iso_arm(d, c);
 	nio_regions_collect(false); /* a closed port's buffers held until now are all back */
 	nio_workers_resume(d);
 	nio_kmod_events_sync(d);
@@ -190,6 +191,7 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 			r[n].inst.plugin = np;
 			r[n].inst.svc = np->svc;
 			r[n].inst.inst = NULL;
+			r[n].inst.iso = NULL;
 			r[n].inst.conf = NULL;
 			r[n].inst.host = NULL;
 			memset(r[n].inst.stats, 0, sizeof(r[n].inst.stats));
@@ -215,9 +217,12 @@ int nio_service_replace(struct netiod *d, const char *name, const char *path, ch
 
 		nio_svc_handoff(cur, &r[i].inst);
 		nio_svc_stats_carry(cur, &r[i].inst);
-		c->any_dequeue |= r[i].inst.svc->dequeue != NULL;
+		c->any_dequeue |= r[i].inst.svc->dequeue != NULL && !r[i].inst.iso;
+		c->any_iso |= r[i].inst.iso != NULL;
 		*cur = r[i].inst;
 		r[i].inst = prev; /* the old instance, finished below */
+		nio_iso_moved(cur);
+		nio_iso_moved(&r[i].inst);
 	}
 	nio_plugin_unlink(d, old);
 	np->next = d->plugins;

@@ -1,6 +1,7 @@
 /* Where service plugins come from: dlopen + ABI checks, option accessors, instance life cycle. */
 #include <confuse.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,6 +132,73 @@ static int conf_line(const struct nio_conf *c)
 	return c->cfg->line;
 }
 
+/* ------------------------------------------------------------------ netiod's own options */
+
+/* Options every service block takes besides its plugin's: where the instance runs. */
+const struct nio_opt nio_svc_host_opts[] = {
+	{ .name = "isolate",
+	  .type = NIO_OPT_BOOL,
+	  .def = "false",
+	  .help = "run the instance in its own sandboxed process (netio-svchost)" },
+	{ .name = "restart-intensity",
+	  .type = NIO_OPT_INT,
+	  .def = "5",
+	  .min = 0,
+	  .max = 64,
+	  .help = "restarts of a crashed or hung isolated instance allowed within restart-period" },
+	{ .name = "restart-period",
+	  .type = NIO_OPT_TIME,
+	  .def = "10s",
+	  .help = "the window restart-intensity counts restarts in" },
+	{ .name = "watchdog",
+	  .type = NIO_OPT_TIME,
+	  .def = "100ms",
+	  .help = "an isolated instance with work and no heartbeat for this long is hung" },
+	{ 0 },
+};
+
+/* The block's plugin options as JSON, for an isolated instance's host (svchost_conf.c):
+ * {"line": N, "opts": {name: {"s": text, "i": number, "set": bool} | [items] | [sections]}}
+ * where a section is {"title": t, "line": N, "opts": {...}}. */
+static json_t *conf_json_of(const struct nio_conf *c)
+{
+	json_t *opts = json_object();
+
+	for (const struct nio_opt *o = c->schema; o && o->name; o++) {
+		json_t *v;
+
+		if (o->type == NIO_OPT_LIST) {
+			v = json_array();
+			for (unsigned i = 0; i < conf_count(c, o->name); i++)
+				json_array_append_new(v, json_string(conf_list(c, o->name, i)));
+		} else if (o->type == NIO_OPT_SECTION) {
+			v = json_array();
+			for (unsigned i = 0; i < conf_count(c, o->name); i++) {
+				const struct nio_conf *sub = conf_section(c, o->name, i);
+				json_t *js = conf_json_of(sub);
+
+				json_object_set_new(
+					js, "title",
+					json_string(conf_title(sub) ? conf_title(sub) : ""));
+				json_array_append_new(v, js);
+			}
+		} else {
+			const char *str = conf_str(c, o->name);
+
+			v = json_pack("{s:s?, s:I, s:b}", "s", str, "i",
+				      (json_int_t)conf_int(c, o->name), "set",
+				      conf_isset(c, o->name));
+		}
+		json_object_set_new(opts, o->name, v);
+	}
+	return json_pack("{s:i, s:o}", "line", conf_line(c), "opts", opts);
+}
+
+json_t *nio_conf_json(const struct nio_conf *c)
+{
+	return conf_json_of(c);
+}
+
 /* The same accessors over a port block, for the options its driver declares (config.c). */
 struct nio_conf *nio_conf_open(void *cfg, const struct nio_opt *schema)
 {
@@ -246,12 +314,18 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 
 		si->host->out_mtu = &(kept ? kept : p)->mtu;
 	}
+	/* netiod -t checks the block in-process: no host to start, nothing kept */
+	if (si->isoc.isolate && !d->check_only)
+		return nio_iso_create(d, c, pl, si, err, errlen);
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 
 void nio_svc_inst_fini(struct nio_svc_inst *si)
 {
-	if (si->inst) {
+	if (si->iso) {
+		nio_iso_destroy(si->iso);
+		si->plugin->refs--;
+	} else if (si->inst) {
 		si->svc->fini(si->inst);
 		si->plugin->refs--;
 	}
@@ -260,6 +334,37 @@ void nio_svc_inst_fini(struct nio_svc_inst *si)
 	si->inst = NULL;
 	si->conf = NULL;
 	si->host = NULL;
+}
+
+/* What the control verbs ask an instance, wherever it runs. */
+const uint64_t *nio_svc_counters(const struct nio_svc_inst *si)
+{
+	if (si->iso)
+		return nio_iso_counters(si->iso);
+	return si->svc->counters ? si->svc->counters(si->inst) : NULL;
+}
+
+int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len)
+{
+	if (si->iso)
+		return si->svc->show ? nio_iso_show(si->iso, buf, len) : -1;
+	return si->svc->show ? si->svc->show(si->inst, buf, len) : -1;
+}
+
+int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len)
+{
+	if (!si->svc->save_state)
+		return -1;
+	return si->iso ? nio_iso_save(si->iso, blob, len)
+		       : si->svc->save_state(si->inst, blob, len);
+}
+
+int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len)
+{
+	if (!si->svc->restore_state)
+		return -1;
+	return si->iso ? nio_iso_restore(si->iso, blob, len)
+		       : si->svc->restore_state(si->inst, blob, len);
 }
 
 void nio_pipeline_fini(struct nio_pipeline *pl)

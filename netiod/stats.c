@@ -76,8 +76,8 @@ void nio_svc_stats_carry(const struct nio_svc_inst *from, struct nio_svc_inst *t
 	memset(to->ctr_base, 0, sizeof(to->ctr_base));
 	if (!on || !nn || !from->svc->counters || !to->svc->counters)
 		return;
-	ov = from->svc->counters(from->inst);
-	nv = to->svc->counters(to->inst);
+	ov = nio_svc_counters(from);
+	nv = nio_svc_counters(to);
 	for (unsigned k = 0; k < NIO_MAX_SVC_CTRS && nn[k]; k++) {
 		int j = counter_index(on, nn[k]);
 		uint64_t total;

@@ -14,6 +14,7 @@
 #define POLL_MAX_MS	 100
 #define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
 #define DRAIN_MAX	 4u    /* bursts taken from one handoff ring per turn */
+#define ISO_FDS		 64u   /* isolated services' doorbells a worker sleeps on */
 
 static _Thread_local struct nio_worker *self;
 static struct nio_worker *group; /* every worker, for the control thread and buffer returns */
@@ -217,7 +218,8 @@ static void flow_detach(struct nio_flow *f, void *arg)
 		return;
 	pl = &c->pipelines[f->pipeline];
 	for (unsigned i = 0; i < pl->nsvcs; i++)
-		if (pl->svcs[i].svc->flow_detach && pl->svcs[i].svc->flow_state_size)
+		if (pl->svcs[i].svc->flow_detach && pl->svcs[i].svc->flow_state_size &&
+		    !pl->svcs[i].iso)
 			pl->svcs[i].svc->flow_detach(pl->svcs[i].inst,
 						     f->state + pl->svcs[i].state_off);
 }
@@ -227,7 +229,8 @@ static void flow_attach(const struct nio_config *c, struct nio_flow *f)
 	const struct nio_pipeline *pl = &c->pipelines[f->pipeline];
 
 	for (unsigned i = 0; i < pl->nsvcs; i++)
-		if (pl->svcs[i].svc->flow_attach && pl->svcs[i].svc->flow_state_size)
+		if (pl->svcs[i].svc->flow_attach && pl->svcs[i].svc->flow_state_size &&
+		    !pl->svcs[i].iso)
 			pl->svcs[i].svc->flow_attach(pl->svcs[i].inst,
 						     f->state + pl->svcs[i].state_off, &f->key);
 	f->attached = true;
@@ -445,8 +448,10 @@ static void flush_ports(struct nio_config *c)
 /* Nothing to do: sleep in poll() on the ports this worker receives on and its eventfd. */
 static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms)
 {
-	struct pollfd fds[NIO_MAX_PORTS + 1];
+	struct pollfd fds[NIO_MAX_PORTS + 1 + ISO_FDS];
 	struct nio_port *ports[NIO_MAX_PORTS + 1];
+	unsigned niso = 0;
+	bool iso_pending = false;
 	nfds_t n = 0;
 	uint64_t v;
 
@@ -460,6 +465,11 @@ static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms
 			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		}
 	}
+	/* isolated services' doorbells after the ports' */
+	if (c->any_iso)
+		niso = nio_iso_sleep_fds(w, c, fds + n, ISO_FDS, &iso_pending);
+	if (iso_pending)
+		timeout_ms = 0;
 	atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
 	/* pairs with poke(): either the producer sees sleeping or this sees its packets */
 	atomic_thread_fence(memory_order_seq_cst);
@@ -470,11 +480,15 @@ static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms
 		}
 	}
 	w->idle_sleeps++;
-	if (poll(fds, n, timeout_ms) <= 0) {
+	if (poll(fds, n + niso, timeout_ms) <= 0) {
 		atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+		if (niso)
+			nio_iso_woken(w, c, fds + n, niso);
 		return;
 	}
 	atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+	if (niso)
+		nio_iso_woken(w, c, fds + n, niso);
 	if (fds[0].revents & POLLIN)
 		(void)!read(w->wake_fd, &v, sizeof(v));
 	/* An error poll() keeps reporting would never let the worker sleep again. */
@@ -555,6 +569,8 @@ static void *worker_main(void *arg)
 				now);
 		n = drain_handoff(w, c, now);
 		n += poll_ports(w, c, now);
+		if (c->any_iso)
+			n += nio_iso_poll(w, c);
 		if (dequeues_here(w, c)) {
 			nio_pipeline_dequeue(w, c, now, &next);
 			nio_egress_dequeue(w, c, now, &next);
@@ -691,8 +707,7 @@ static int worker_init(struct netiod *d, struct nio_worker *w, unsigned id)
 	w->miss_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0 || w->miss_fd < 0)
 		return -1;
-	w->pool.id = id;
-	if (nio_pool_init(&w->pool, 16384) < 0)
+	if (nio_pool_init_shared(&w->pool, id) < 0)
 		return -1;
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		if (i == id)

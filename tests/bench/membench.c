@@ -10,17 +10,18 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "../../netiod/iso.h"
 #include "membench.h"
 
 #define RUNS_MAX    15
 #define NBURSTS	    5
 #define NMIXES	    3
-#define NCHAINS	    10
+#define NCHAINS	    12
 #define ROW_TOUCH   NCHAINS
 #define ROW_COPY    (NCHAINS + 1)
 #define NROWS	    (NCHAINS + 2)
-#define RUN_TIMEOUT 30 /* seconds: a run that takes longer is a bug, not a figure */
-#define R2_BURST    2  /* index of burst 32, the default, for the marginal-cost table */
+#define RUN_TIMEOUT 120 /* seconds: a run that takes longer is a bug, not a figure */
+#define R2_BURST    2	/* index of burst 32, the default, for the marginal-cost table */
 
 static const struct mb_mix mixes[NMIXES] = {
 	{ "64 B", 1, { 60 } },
@@ -45,7 +46,12 @@ static const struct chain chains[NCHAINS] = {
 	{ "crypto ESP AES-128-GCM (openssl)", { "crypto-openssl" } },
 	{ "crypto ESP AES-128-GCM (ipsec-mb)", { "crypto-ipsec-mb" } },
 	{ "full: mark+qos+crypto(auto)+tunnel", { "mark", "qos", "crypto-auto", "tunnel" } },
+	/* the same plugins in netio-svchost (isolate = true): R3 is the crossing's cost */
+	{ "tunnel (VXLAN encap), isolated", { "tunnel/iso" } },
+	{ "qos (srTCM policer), isolated", { "qos/iso" } },
 };
+#define CHAIN_ISO_FIRST 10 /* chains[10 + i] is chains[iso_of[i]] isolated */
+static const unsigned iso_of[] = { 2, 6 };
 
 static struct {
 	struct netiod d;
@@ -56,12 +62,30 @@ static struct {
 	unsigned only_burst;
 	bool avail[NCHAINS];
 	double cyc[NROWS][NMIXES][NBURSTS][RUNS_MAX];
+	/* isolated chain i, 64 B: the crossing's cycles per packet, worker + host, worker, host */
+	double xing[2][3][NBURSTS][RUNS_MAX];
 	unsigned undelivered;
 } g = { .runs = 5, .packets = 200000 };
 
 /* ------------------------------------------------------------------ configurations */
 
+static int svc_block_of(const char *svc, char *out, size_t len);
+
+/* "NAME/iso": the block of NAME with isolate = true. */
 static int svc_block(const char *svc, char *out, size_t len)
+{
+	const char *iso = strstr(svc, "/iso");
+	char name[64], blk[1024], *brace;
+
+	if (!iso)
+		return svc_block_of(svc, out, len);
+	snprintf(name, sizeof(name), "%.*s", (int)(iso - svc), svc);
+	svc_block_of(name, blk, sizeof(blk));
+	brace = strchr(blk, '{');
+	return snprintf(out, len, "%.*s{ isolate = true %s", (int)(brace - blk), blk, brace + 1);
+}
+
+static int svc_block_of(const char *svc, char *out, size_t len)
 {
 	if (!strcmp(svc, "mark"))
 		return snprintf(out, len, "service mark { dscp = 10 }\n");
@@ -126,19 +150,26 @@ static void apply(struct nio_config *c)
 	if (nio_workers_pause(&g.d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	nio_workers_set_config(&g.d, c);
-	nio_workers_resume(&g.d);
+	/* before the worker resumes: an isolated instance's buffers go back to its pool */
 	nio_config_free(old);
+	nio_workers_resume(&g.d);
 }
 
 /* ------------------------------------------------------------------ runs */
 
+/* Done: every packet sent, and (an isolated service answers later) every packet sunk. */
 static void wait_done(void)
 {
 	time_t end = time(NULL) + RUN_TIMEOUT;
 
-	while (!atomic_load_explicit(&mb_run.done, memory_order_acquire)) {
+	while (!atomic_load_explicit(&mb_run.done, memory_order_acquire) ||
+	       atomic_load_explicit(&mb_run.sunk_all, memory_order_acquire) < mb_run.total) {
 		if (time(NULL) > end)
-			fatalx("a run did not finish within %d s", RUN_TIMEOUT);
+			fatalx("a run did not finish within %d s: %llu of %llu packets sent, %llu "
+			       "sunk",
+			       RUN_TIMEOUT, (unsigned long long)mb_run.sent,
+			       (unsigned long long)mb_run.total,
+			       (unsigned long long)atomic_load(&mb_run.sunk_all));
 		usleep(1000);
 	}
 }
@@ -170,13 +201,36 @@ static bool chain_selected(unsigned c)
 			   : chains[c].svcs[0] ? chains[c].svcs[0]
 					       : "null";
 
-	return g.avail[c] && (!g.only_chain || !strcmp(g.only_chain, name));
+	size_t n = strlen(name);
+
+	if (!g.avail[c])
+		return false;
+	if (!g.only_chain)
+		return true;
+	/* a comma-separated list of names */
+	for (const char *p = g.only_chain; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
 }
 
 static bool cell_selected(unsigned m, unsigned b)
 {
 	return (!g.only_mix || !strcmp(g.only_mix, mixes[m].name)) &&
 	       (!g.only_burst || g.only_burst == bursts[b]);
+}
+
+/* What the rings themselves cost per packet, as both sides count it (iso_path.c, svchost.c):
+ * whole runs, warm-up included. */
+static void crossing(const struct nio_iso *iso, unsigned i, unsigned b, unsigned r)
+{
+	double w = iso->xpkts ? (double)iso->xcyc / (double)iso->xpkts : NAN;
+	double h = iso->shm->host_xpkts ? (double)iso->shm->host_xcyc / (double)iso->shm->host_xpkts
+					: NAN;
+
+	g.xing[i][0][b][r] = w + h;
+	g.xing[i][1][b][r] = w;
+	g.xing[i][2][b][r] = h;
 }
 
 static void measure_chain(unsigned c, unsigned m, unsigned b, unsigned r)
@@ -189,6 +243,8 @@ static void measure_chain(unsigned c, unsigned m, unsigned b, unsigned r)
 		fatalx("%s: %s", chains[c].name, err);
 	apply(cfg);
 	g.cyc[c][m][b][r] = run(MB_PIPE, &mixes[m], &copy);
+	if (c >= CHAIN_ISO_FIRST && m == 0)
+		crossing(cfg->pipelines[0].svcs[0].iso, c - CHAIN_ISO_FIRST, b, r);
 }
 
 /* One round: the references and every chain on the same buffers, back to back. */
@@ -279,6 +335,35 @@ static void table_r1(void)
 	header("frames");
 	for (unsigned m = 0; m < NMIXES; m++)
 		row(mixes[m].name, 0, m, ROW_TOUCH);
+}
+
+static void xing_row(const char *name, const char *what, const double v[NBURSTS][RUNS_MAX])
+{
+	printf("| %s: %s |", name, what);
+	for (unsigned b = 0; b < NBURSTS; b++)
+		cell(v[b], NULL);
+	printf("\n");
+}
+
+static void table_r3(void)
+{
+	static const char *const what[3] = { "crossing, worker + host", "worker side",
+					     "host side" };
+
+	printf("\n#### R3: crossing to an isolated service, 64 B frames, cycles per packet "
+	       "(target ≤ 20 at burst ≥ 32)\n\nThe rings' own cost as each side counts it (TSC "
+	       "around its descriptor loops; the plugin excluded), then the worker's whole time "
+	       "over the same service in-process.\n\n");
+	header("service");
+	for (unsigned i = 0; i < sizeof(iso_of) / sizeof(iso_of[0]); i++) {
+		unsigned c = CHAIN_ISO_FIRST + i;
+
+		if (!g.avail[c] || !g.avail[iso_of[i]])
+			continue;
+		for (unsigned k = 0; k < 3; k++)
+			xing_row(chains[c].name, what[k], g.xing[i][k]);
+		row(chains[c].name, c, 0, iso_of[i]);
+	}
 }
 
 static void table_r2(void)
@@ -375,7 +460,7 @@ static void usage(void)
 	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
 			"                [-c "
 			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
-			"crypto-ipsec-mb|full] [-m "
+			"crypto-ipsec-mb|full|tunnel/iso|qos/iso[,...]] [-m "
 			"mix] [-b burst]\n");
 	exit(1);
 }
@@ -413,6 +498,8 @@ int main(int argc, char **argv)
 
 	log_init(0);
 	parse_args(argc, argv);
+	if (nio_spawner_start() < 0) /* for the isolated chains, before anything is loaded */
+		fatal("spawner");
 	g.d.nworkers = 1; /* cycles per packet of one worker; mcbench measures scaling */
 	if (nio_plugin_load_dir(&g.d, g.d.plugin_dir) < 0)
 		fatalx("no plugins in %s", g.d.plugin_dir);
@@ -433,6 +520,7 @@ int main(int argc, char **argv)
 		table_mix(m);
 	table_r1();
 	table_r2();
+	table_r3();
 	nio_workers_stop(&g.d);
 	return g.undelivered ? 2 : 0;
 }

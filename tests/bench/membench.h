@@ -11,6 +11,7 @@
 #define MB_CHUNK_PKTS  4096 /* a run's figure is the median over chunks of this many packets */
 #define MB_CHUNKS_MAX  512
 #define MB_PACKETS_MAX (MB_CHUNK_PKTS * MB_CHUNKS_MAX)
+#define MB_WINDOW      512 /* packets in flight at most (an isolated service's, NIO_ISO_REQ) */
 
 enum mb_mode {
 	MB_PIPE,  /* generated bursts go through the worker's parse, flow lookup and pipeline */
@@ -42,8 +43,11 @@ struct mb_run {
 	const struct mb_mix *mix;
 	uint64_t warm, total; /* packets: the first warm are not counted */
 	uint64_t sent, sunk;
-	uint64_t t_prev; /* TSC when the last counted burst left rx_burst */
-	uint16_t n_prev; /* its size */
+	atomic_uint_fast64_t sunk_all; /* sunk, for the main thread (answers of an isolated
+					* service arrive after the last burst was sent) */
+	uint64_t t_prev;	       /* TSC when rx_burst last returned */
+	uint64_t sunk_prev;	       /* sunk then */
+	uint16_t n_prev;	       /* its size */
 	struct mb_acc pipe, copy, touch;
 };
 

@@ -151,13 +151,16 @@ static void touch(struct nio_pool *pool, struct nio_pkt **pkts, uint16_t n)
 		nio_pool_put(pool, pkts[i]);
 }
 
-/* The time since the previous burst left rx_burst is what the worker spent on that burst. */
+/* The time since the previous burst left rx_burst is what the worker spent on that burst; a
+ * turn that sent nothing but sank packets (an isolated service's answers) is work too; one
+ * that did neither (waiting for them) is not. */
 static void account_prev(uint64_t now)
 {
-	if (!mb_run.n_prev)
-		return;
-	acc_add(&mb_run.pipe, now - mb_run.t_prev, mb_run.n_prev);
+	if (mb_run.n_prev || (counted() && mb_run.sunk != mb_run.sunk_prev))
+		acc_add(&mb_run.pipe, now - mb_run.t_prev, mb_run.n_prev);
 	mb_run.n_prev = 0;
+	mb_run.sunk_prev = mb_run.sunk;
+	mb_run.t_prev = now;
 }
 
 static uint16_t gen_rx(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
@@ -169,6 +172,11 @@ static uint16_t gen_rx(struct nio_port *port, struct nio_pool *pool, struct nio_
 	if (!atomic_load_explicit(&mb_run.running, memory_order_acquire))
 		return 0;
 	account_prev(now);
+	/* an isolated service answers later: at most a window in flight (its request ring would
+	 * overflow, and drop, if the generator outran it) */
+	if (mb_run.mode == MB_PIPE && mb_run.sent - mb_run.sunk >= MB_WINDOW &&
+	    mb_run.sent < mb_run.total)
+		return 0;
 	if (mb_run.sent >= mb_run.total) {
 		atomic_store_explicit(&mb_run.running, 0, memory_order_relaxed);
 		/* release: the sums above are complete before the main thread reads them */
@@ -180,6 +188,7 @@ static uint16_t gen_rx(struct nio_port *port, struct nio_pool *pool, struct nio_
 		touch(pool, pkts, n);
 		mb_run.sent += n;
 		mb_run.sunk += n;
+		atomic_store_explicit(&mb_run.sunk_all, mb_run.sunk, memory_order_release);
 		return 0;
 	}
 	mb_run.n_prev = counted() ? n : 0;
@@ -197,6 +206,7 @@ static uint16_t idle_rx(struct nio_port *port, struct nio_pool *pool, struct nio
 static uint16_t sink_tx(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
 	mb_run.sunk += n;
+	atomic_store_explicit(&mb_run.sunk_all, mb_run.sunk, memory_order_release);
 	return n;
 }
 

@@ -9,8 +9,11 @@ FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_
 	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c \
 	netiod/privs.c $(FUZZ_DRIVERS) $(FUZZ_CORE)
-fuzz_config_LIBS := -lconfuse -ldl $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
+fuzz_config_LIBS := -lconfuse -ldl -ljansson $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
 FUZZERS += fuzz_control
-fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
+fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c netiod/svchost%,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))
 fuzz_control_LIBS := $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
+# What an isolated service's host hands back: descriptors and control messages.
+FUZZERS += fuzz_iso
+fuzz_iso_SRCS := tests/fuzz/fuzz_iso.c netiod/iso_desc.c netiod/iso_msg.c

@@ -29,7 +29,7 @@ if ! make -C "$top" --no-print-directory install PREFIX=/usr DESTDIR="$root" O="
 fi
 
 # ---- the tree
-for f in usr/sbin/netiod usr/sbin/netioctl; do
+for f in usr/sbin/netiod usr/sbin/netioctl usr/sbin/netio-svchost; do
 	check "$f is installed and executable" test -x "$root/$f"
 done
 for so in "$O"/services/*.so; do

@@ -13,6 +13,8 @@
 # can answer ESP. The gateways' kernels do not forward.
 set -u
 : "${O:=${1:?usage: crypto.sh BUILD_DIR}}"
+# CRYPTO_ISOLATE=1: every crypto instance isolated (isolate = true, netio-svchost)
+ISO=${CRYPTO_ISOLATE:+1}
 O=$(cd "$O" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "crypto: needs root"; exit 77; }
 [ -x "$O/netiod/netiod" ] && [ -f "$O/services/crypto.so" ] || { echo "crypto: not built"; exit 77; }
@@ -113,7 +115,7 @@ port wan { device = "$2-wan" driver = "afpacket" }
 pipeline to-peer {
 	match { in = "lan" dst = { "$5", "$6" } }
 	service crypto {
-		engine = "$7"
+		engine = "$7"${ISO:+ isolate = true}
 $8
 $9
 	}
@@ -123,7 +125,7 @@ $9
 pipeline from-peer {
 	match { in = "wan" dst = { "$3", "$4" } }
 	service crypto {
-		engine = "$7"
+		engine = "$7"${ISO:+ isolate = true}
 ${10}
 ${11}
 	}
@@ -153,6 +155,8 @@ write_confs() {
 start() { # a|b
 	ns=$(gw_ns "$1")
 	mkdir -p "$WORK/state-$1"
+	# isolated, crypto writes its sequence reservations as the child's user (netiod as root: nobody)
+	[ -z "$ISO" ] || chown nobody "$WORK/state-$1"
 	one=-f
 	[ "$1" = a ] && one=
 	# ip execs netiod: $! is the daemon itself, so kill -9 below hits it

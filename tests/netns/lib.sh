@@ -103,6 +103,7 @@ use_bpffs() {
 }
 
 # start_netiod CONF: run netiod in the gateway namespace and wait (<= 5 s) for its socket.
+# PLUGIN_DIR (default $O/services) is where it loads plugins from.
 # NETIOD_ARGS (default -f: one worker) are the extra flags; "" lets 'workers' decide.
 # NETIO_WORKERS=N runs any test's gateway with N workers (e.g. NETIO_WORKERS=2 make check-netns).
 start_netiod() {
@@ -119,7 +120,7 @@ start_netiod() {
 		use_bpffs
 	fi
 	# shellcheck disable=SC2086
-	ip netns exec "$NS_GW" "$O/netiod/netiod" ${NETIOD_ARGS--f} -c "$WORK/netiod.conf" -P "$O/services" \
+	ip netns exec "$NS_GW" "$O/netiod/netiod" ${NETIOD_ARGS--f} -c "$WORK/netiod.conf" -P "${PLUGIN_DIR:-$O/services}" \
 		-S "$SOCK" -s "$WORK" >>"$WORK/netiod.log" 2>&1 &
 	NETIOD_PID=$!
 	for _ in $(seq 50); do

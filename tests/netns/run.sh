@@ -33,5 +33,14 @@ for t in gateway.sh routing.sh; do
 	*) fail=$((fail + 1)); echo "FAILED: $t on afxdp (exit $rc)" ;;
 	esac
 done
+# The crypto tests once more with every crypto instance isolated (netio-svchost), kill -9 included.
+echo "netns: crypto.sh (CRYPTO_ISOLATE=1)"
+CRYPTO_ISOLATE=1 timeout 300 sh "$here/crypto.sh"
+rc=$?
+case $rc in
+0) pass=$((pass + 1)) ;;
+77) skip=$((skip + 1)) ;;
+*) fail=$((fail + 1)); echo "FAILED: crypto.sh isolated (exit $rc)" ;;
+esac
 echo "netns: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

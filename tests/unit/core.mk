@@ -12,7 +12,7 @@ test_flow_SRCS := tests/unit/test_flow.c netiod/flow.c netiod/parse.c $(CORE)
 test_units_SRCS := tests/unit/test_units.c $(CORE)
 test_plugin_SRCS := tests/unit/test_plugin.c tests/unit/noworker.c netiod/service.c netiod/config.c \
 	netiod/privs.c $(DRIVERS) $(CORE)
-test_plugin_LIBS := -ldl -lconfuse $(DRIVERS_LIBS)
+test_plugin_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 
 # Broken plugins the loader must refuse, each named after the service it pretends to be.
 FIXTURES := bad_abi bad_size no_symbol wrong_name no_process fail_init
@@ -23,13 +23,13 @@ $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 TESTS += test_config
 test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/service.c netiod/config.c \
 	netiod/privs.c $(DRIVERS) $(CORE)
-test_config_LIBS := -ldl -lconfuse $(DRIVERS_LIBS)
+test_config_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 TESTS += test_pipeline
 test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \
 	netiod/guard.c netiod/parse.c netiod/pending.c netiod/trace.c netiod/egress.c $(CORE)
 # The worker group: handoff rings, steering, an owned service, counter rows, a stuck worker.
 TESTS += test_workers
-test_workers_SRCS := tests/unit/test_workers.c $(filter-out netiod/netiod.c netiod/netioctl.c,\
+test_workers_SRCS := tests/unit/test_workers.c $(filter-out netiod/netiod.c netiod/netioctl.c netiod/svchost%,\
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/netiod/*.c)))
 test_workers_LIBS := $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 # statsview.c: stats relative to the last clear, and their filters.

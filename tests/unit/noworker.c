@@ -1,6 +1,7 @@
 /* What config.c and service.c call into the worker and port layers, for tests and fuzz targets
  * that load configurations without running a worker: no packet ever reaches these. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../netiod/netiod.h"
@@ -45,4 +46,51 @@ struct nio_port *nio_port_reusable(const struct nio_config *old, const struct ni
 void nio_capture_release(struct nio_pipeline *pl)
 {
 	(void)pl;
+}
+
+/* Isolated instances need the daemon (its spawner and workers): refused here. */
+void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
+		     struct nio_svc_inst *si, char *err, size_t errlen)
+{
+	(void)d;
+	(void)c;
+	(void)pl;
+	(void)si;
+	snprintf(err, errlen, "isolate: no spawner in this program");
+	return NULL;
+}
+
+void nio_iso_destroy(struct nio_iso *iso)
+{
+	(void)iso;
+}
+
+const uint64_t *nio_iso_counters(struct nio_iso *iso)
+{
+	(void)iso;
+	return NULL;
+}
+
+int nio_iso_save(struct nio_iso *iso, void **blob, size_t *len)
+{
+	(void)iso;
+	(void)blob;
+	(void)len;
+	return -1;
+}
+
+int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len)
+{
+	(void)iso;
+	(void)blob;
+	(void)len;
+	return -1;
+}
+
+int nio_iso_show(struct nio_iso *iso, char *buf, size_t len)
+{
+	(void)iso;
+	(void)buf;
+	(void)len;
+	return -1;
 }

@@ -1,0 +1,349 @@
+/* Isolated services on the owner worker: a burst crosses as descriptors, verdicts come back. */
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include "iso.h"
+
+static struct nio_xdesc *descs(struct nio_ring *r)
+{
+	return (struct nio_xdesc *)(void *)(r + 1);
+}
+
+static bool lent_take(struct nio_iso *iso, uint32_t idx)
+{
+	uint64_t bit = 1ull << (idx % 64);
+
+	if (idx >= iso->nbufs || !(iso->lent[idx / 64] & bit))
+		return false;
+	iso->lent[idx / 64] &= ~bit;
+	return true;
+}
+
+static void lend(struct nio_iso *iso, uint32_t idx)
+{
+	iso->lent[idx / 64] |= 1ull << (idx % 64);
+}
+
+static struct nio_pkt *pkt_at(struct nio_worker *w, uint32_t idx)
+{
+	struct nio_worker *group = w - w->id;
+
+	return &group[idx / NIO_ARENA_POOL].pool.pkts[idx % NIO_ARENA_POOL];
+}
+
+static uint32_t arena_idx(struct nio_worker *w, const struct nio_pkt *p)
+{
+	struct nio_worker *group = w - w->id;
+
+	return p->owner * NIO_ARENA_POOL + (uint32_t)(p - group[p->owner].pool.pkts);
+}
+
+/* The packets of a service that is not running: dropped, or past it (passthrough). */
+static void fail_pkts(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+		      unsigned s, struct nio_pkt **pkts, uint16_t n)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		/* an empty buffer was lent for pkt_alloc: nothing to pass on */
+		if (pl->fail_mode == NIO_FAIL_PASSTHROUGH && pkts[i]->len)
+			pkts[kept++] = pkts[i];
+		else
+			nio_pipeline_drop(pl, pkts[i], NIO_DROP_SERVICE_DOWN);
+	}
+	if (kept)
+		nio_pipeline_resume(w, c, pl, s + 1, pkts, kept);
+}
+
+/* A buffer of a port's region (AF_XDP, kmod) is not in the arena: the frame is copied into
+ * the worker's pool, counted. NULL: no buffer left. */
+static struct nio_pkt *into_arena(struct nio_worker *w, struct nio_iso *iso, struct nio_pkt *p)
+{
+	struct nio_pkt *q;
+
+	if (!p->region)
+		return p;
+	q = p->len <= NIO_PKT_MAX_FRAME ? nio_pool_get(&w->pool) : NULL;
+	if (!q)
+		return NULL;
+	memcpy(q->data, p->data, p->len); /* at the pool's standard headroom */
+	q->len = p->len;
+	q->l3_off = p->l3_off;
+	q->l4_off = p->l4_off;
+	q->in_port = p->in_port;
+	q->out_port = p->out_port;
+	q->flags = p->flags;
+	q->ip_proto = p->ip_proto;
+	q->dscp = p->dscp;
+	q->hash = p->hash;
+	q->ts_ns = p->ts_ns;
+	q->key = p->key;
+	q->trace = p->trace;
+	p->trace = 0;
+	nio_worker_pkt_free(p);
+	iso->copied++;
+	return q;
+}
+
+static void doorbell(struct nio_ring *r, int efd)
+{
+	uint64_t one = 1;
+
+	/* pairs with the host's fence between setting NEED_WAKEUP and its last look at head */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & NIO_RING_F_NEED_WAKEUP)
+		(void)!write(efd, &one, sizeof(one));
+}
+
+void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
+		  struct nio_pkt **pkts, uint16_t n)
+{
+	struct nio_svc_inst *si = &pl->svcs[s];
+	struct nio_iso *iso = si->iso;
+	struct nio_ring *r = iso->req;
+	uint32_t head = r->head, mask = nio_ring_mask(r->num_slots), room;
+	uint64_t t0 = nio_iso_clock();
+	uint16_t i = 0;
+
+	si->stats[w->id].packets += n;
+	for (uint16_t k = 0; k < n; k++)
+		si->stats[w->id].bytes += pkts[k]->len;
+	if (atomic_load_explicit(&iso->state, memory_order_acquire) != NIO_ISO_UP) {
+		fail_pkts(w, c, pl, s, pkts, n);
+		return;
+	}
+	/* acquire: pairs with the host's release of tail; the slots below it are free again */
+	room = nio_ring_free(head, nio_ring_load_acquire(&r->tail), r->num_slots);
+	for (; i < n && room; i++) {
+		struct nio_pkt *p = into_arena(w, iso, pkts[i]);
+		uint32_t idx;
+
+		if (!p) {
+			nio_pipeline_drop(pl, pkts[i], NIO_DROP_NO_BUFFER);
+			continue;
+		}
+		idx = arena_idx(w, p);
+		nio_iso_to_desc(p, idx, &descs(r)[head++ & mask]);
+		lend(iso, idx);
+		room--;
+	}
+	/* release: the descriptors are written before the host sees the new head */
+	nio_ring_store_release(&r->head, head);
+	doorbell(r, iso->req_efd);
+	iso->xcyc += nio_iso_clock() - t0;
+	iso->xpkts += i;
+	if (i < n)
+		fail_pkts(w, c, pl, s, pkts + i, (uint16_t)(n - i));
+}
+
+/* Bursts of verdicts: passed packets continue with the next service. */
+static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+			unsigned s, struct nio_iso *iso)
+{
+	struct nio_svc_stats *st = &pl->svcs[s].stats[w->id];
+	struct nio_ring *r = iso->resp;
+	struct nio_pkt *out[NIO_BURST_MAX];
+	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots);
+	/* acquire: pairs with the host's release of head; the descriptors below it are written */
+	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots);
+	uint64_t t0 = nio_iso_clock();
+	uint16_t m = 0;
+
+	if (avail < 0) {
+		iso->corrupt = true; /* the control thread kills it */
+		return 0;
+	}
+	if (avail > (int)c->burst)
+		avail = (int)c->burst;
+	for (int k = 0; k < avail; k++) {
+		struct nio_xdesc d = descs(r)[tail++ & mask]; /* one read: the host may change it */
+		struct nio_pkt *p;
+
+		if (!lent_take(iso, d.idx)) {
+			iso->bad_desc++;
+			continue;
+		}
+		p = pkt_at(w, d.idx);
+		if (nio_iso_from_desc(&d, p) < 0 || d.verdict != NIO_V_PASS ||
+		    (d.too_big && nio_worker_icmp_too_big(p, d.mtu) < 0)) {
+			iso->bad_desc += d.verdict != NIO_V_DROP;
+			st->dropped++;
+			nio_pipeline_drop(pl, p, NIO_DROP_SERVICE);
+			continue;
+		}
+		out[m++] = p;
+	}
+	/* release: the slots are read before the host may reuse them */
+	nio_ring_store_release(&r->tail, tail);
+	if (avail)
+		iso->xcyc += nio_iso_clock() - t0;
+	st->passed += m;
+	if (m)
+		nio_pipeline_resume(w, c, pl, s + 1, out, m);
+	return (unsigned)avail;
+}
+
+/* Buffers the host is done with (pkt_free), home; and buffers it may take for pkt_alloc. */
+static unsigned buffers(struct nio_worker *w, struct nio_iso *iso)
+{
+	struct nio_ring *r = iso->freer, *f = iso->fill;
+	uint32_t tail = r->tail, head, *idx = nio_ring_idx(r), *fi = nio_ring_idx(f);
+	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots);
+	uint32_t room;
+
+	if (avail < 0) {
+		iso->corrupt = true;
+		return 0;
+	}
+	for (int k = 0; k < avail; k++) {
+		uint32_t i = idx[tail++ & nio_ring_mask(r->num_slots)];
+
+		if (lent_take(iso, i))
+			nio_worker_pkt_free(pkt_at(w, i));
+		else
+			iso->bad_desc++;
+	}
+	nio_ring_store_release(&r->tail, tail);
+	head = f->head;
+	room = nio_ring_free(head, nio_ring_load_acquire(&f->tail), f->num_slots);
+	for (; room; room--) {
+		struct nio_pkt *p = nio_pool_get(&w->pool);
+
+		if (!p)
+			break;
+		lend(iso, arena_idx(w, p));
+		fi[head++ & nio_ring_mask(f->num_slots)] = arena_idx(w, p);
+	}
+	nio_ring_store_release(&f->head, head);
+	return (unsigned)avail;
+}
+
+static void free_entries(struct nio_worker *w, struct nio_iso *iso, struct nio_ring *r)
+{
+	uint32_t *idx = nio_ring_idx(r);
+
+	for (uint32_t t = r->tail; nio_ring_pending(r->head, t, r->num_slots) > 0; t++)
+		if (lent_take(iso, idx[t & nio_ring_mask(r->num_slots)]))
+			nio_worker_pkt_free(pkt_at(w, idx[t & nio_ring_mask(r->num_slots)]));
+}
+
+static void ring_reset(struct nio_ring *r)
+{
+	r->head = r->tail = r->flags = 0;
+}
+
+/*
+ * The host is gone: every buffer it had is the worker's again. Those it had freed or not yet
+ * taken for pkt_alloc go home; every other packet (queued for it, held, or answered but not
+ * collected: a dying host's answers are not trusted) follows the pipeline's fail-mode.
+ */
+static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
+		    struct nio_iso *iso)
+{
+	struct nio_pkt *batch[NIO_BURST_MAX];
+	uint16_t n = 0;
+
+	/* fill entries from tail on were never taken; free entries are the host's pkt_free */
+	free_entries(w, iso, iso->fill);
+	free_entries(w, iso, iso->freer);
+	for (uint32_t word = 0; word < (iso->nbufs + 63) / 64; word++) {
+		for (uint64_t b = iso->lent[word]; b; b &= b - 1) {
+			batch[n++] = pkt_at(w, word * 64 + (uint32_t)__builtin_ctzll(b));
+			iso->reclaimed++;
+			if (n == NIO_BURST_MAX) {
+				fail_pkts(w, c, pl, s, batch, n);
+				n = 0;
+			}
+		}
+		iso->lent[word] = 0;
+	}
+	if (n)
+		fail_pkts(w, c, pl, s, batch, n);
+	ring_reset(iso->req);
+	ring_reset(iso->resp);
+	ring_reset(iso->fill);
+	ring_reset(iso->freer);
+	iso->corrupt = false;
+	/* release: the rings are reset before the control thread starts a new host on them */
+	atomic_store_explicit(&iso->state, NIO_ISO_RECLAIMED, memory_order_release);
+}
+
+static unsigned poll_one(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
+			 unsigned s, struct nio_iso *iso)
+{
+	int st = atomic_load_explicit(&iso->state, memory_order_acquire);
+
+	if (st == NIO_ISO_DOWN) {
+		reclaim(w, c, pl, s, iso);
+		return 1;
+	}
+	if (st != NIO_ISO_UP || iso->corrupt)
+		return 0;
+	return collect(w, c, pl, s, iso) + buffers(w, iso);
+}
+
+/* Each isolated instance of the pipelines this worker owns: verdicts, buffers, faults. */
+unsigned nio_iso_poll(struct nio_worker *w, struct nio_config *c)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		if (pl->owner != (int)w->id)
+			continue;
+		for (unsigned s = 0; s < pl->nsvcs; s++)
+			if (pl->svcs[s].iso)
+				n += poll_one(w, c, pl, s, pl->svcs[s].iso);
+	}
+	return n;
+}
+
+/* Before the worker sleeps: a doorbell from each host with something to answer. Returns the
+ * number of descriptors added to fds; after the caller's fence, pending says whether an
+ * answer slipped in. */
+unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct pollfd *fds,
+			   unsigned max, bool *pending)
+{
+	unsigned n = 0;
+
+	*pending = false;
+	for (unsigned i = 0; i < c->npipelines && n < max; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs && n < max; s++) {
+			struct nio_iso *iso = pl->svcs[s].iso;
+
+			if (!iso)
+				continue;
+			__atomic_store_n(&iso->resp->flags, NIO_RING_F_NEED_WAKEUP,
+					 __ATOMIC_RELAXED);
+			fds[n++] = (struct pollfd){ .fd = iso->resp_efd, .events = POLLIN };
+			atomic_thread_fence(memory_order_seq_cst);
+			if (nio_ring_load_acquire(&iso->resp->head) != iso->resp->tail ||
+			    nio_ring_load_acquire(&iso->freer->head) != iso->freer->tail ||
+			    atomic_load(&iso->state) != NIO_ISO_UP)
+				*pending = true;
+		}
+	}
+	return n;
+}
+
+/* Awake again: no doorbells wanted while the worker polls. */
+void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct pollfd *fds, unsigned n)
+{
+	uint64_t v;
+
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i].revents & POLLIN)
+			(void)!read(fds[i].fd, &v, sizeof(v));
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++)
+			if (pl->svcs[s].iso)
+				__atomic_store_n(&pl->svcs[s].iso->resp->flags, 0,
+						 __ATOMIC_RELAXED);
+	}
+}
