@@ -8,7 +8,7 @@ libconfuse-dev libjansson-dev libssl-dev libcmocka-dev libseccomp-dev libxdp-dev
 clang libclang-rt-14-dev clang-format cppcheck
 iproute2 iputils-ping iperf3 jq tcpdump python3 python3-scapy netsniff-ng procps psmisc
 kmod cpio busybox-static qemu-system-x86 linux-image-amd64 linux-headers-amd64
-gdb valgrind ethtool man-db systemd"
+gdb valgrind ethtool man-db systemd strongswan-charon strongswan-swanctl"
 
 # libipsec-mb exists only on x86-64.
 [ "$(dpkg --print-architecture)" = amd64 ] && PKGS="$PKGS libipsec-mb-dev"

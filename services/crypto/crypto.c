@@ -122,10 +122,20 @@ static const struct nio_opt crypto_opts[] = {
 	  .min = 1024,
 	  .max = 1073741824,
 	  .help = "outbound sequence numbers reserved per durable write" },
+	{ .name = "sa-source",
+	  .type = NIO_OPT_ENUM,
+	  .def = "config",
+	  .choices = "config|kernel",
+	  .help = "config: the sa blocks with their key files; kernel: follow the kernel's XFRM "
+		  "SAs and policies between local and remote (an IKE daemon installs them)" },
+	{ .name = "local", .type = NIO_OPT_ADDR, .help = "sa-source kernel: our tunnel address" },
+	{ .name = "remote",
+	  .type = NIO_OPT_ADDR,
+	  .help = "sa-source kernel: the peer's tunnel address" },
 	{ .name = "sa",
 	  .type = NIO_OPT_SECTION,
 	  .sub = sa_opts,
-	  .help = "one security association" },
+	  .help = "one security association (sa-source config)" },
 	{ .name = NULL },
 };
 
@@ -268,7 +278,7 @@ static int sa_unique(const struct crypto_inst *ci, const struct crypto_sa *sa, c
 	return 0;
 }
 
-static void sa_free(struct crypto_inst *ci, struct crypto_sa *sa)
+void crypto_sa_free(struct crypto_inst *ci, struct crypto_sa *sa)
 {
 	if (sa->key)
 		ci->engine.ops->key_free(ci->engine.priv, sa->key);
@@ -300,7 +310,7 @@ static int load_sas(struct crypto_inst *ci, const struct nio_conf *conf, char *e
 		    sa_unique(ci, sa, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "sa %s (line %d): %s", sa->name,
 				 h->conf_line ? h->conf_line(c) : 0, why);
-			sa_free(ci, sa);
+			crypto_sa_free(ci, sa);
 			return -1;
 		}
 		ci->sas[ci->nsas++] = sa;
@@ -308,12 +318,40 @@ static int load_sas(struct crypto_inst *ci, const struct nio_conf *conf, char *e
 	return 0;
 }
 
+/* The sa blocks, or the kernel's SAs: one or the other. */
+static int load_source(struct crypto_inst *ci, const struct nio_conf *conf, char *err,
+		       size_t errlen)
+{
+	const struct nio_host *h = ci->host;
+	bool kernel = !strcmp(h->conf_str(conf, "sa-source"), "kernel");
+
+	if (!kernel) {
+		if (h->conf_isset(conf, "local") || h->conf_isset(conf, "remote")) {
+			snprintf(err, errlen,
+				 "local and remote belong to sa blocks, or go with "
+				 "sa-source = \"kernel\"");
+			return -1;
+		}
+		return load_sas(ci, conf, err, errlen);
+	}
+	if (h->conf_count(conf, "sa")) {
+		snprintf(err, errlen,
+			 "sa-source kernel takes its SAs from the kernel: no sa blocks");
+		return -1;
+	}
+	return crypto_ksrc_open(ci, conf, err, errlen);
+}
+
 /* ---------------------------------------------------------------- sequence reserver */
 
+/* The SAs the reserver serves: the configured ones, or the kernel source's table (locked). */
 static void reserve_spares(struct crypto_inst *ci)
 {
-	for (unsigned i = 0; i < ci->nsas; i++) {
-		struct crypto_sa *sa = ci->sas[i];
+	unsigned n = ci->ks ? ci->ks->nsas : ci->nsas;
+	struct crypto_sa *const *sas = ci->ks ? ci->ks->sas : ci->sas;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct crypto_sa *sa = sas[i];
 		uint64_t lo, hi;
 		int rc;
 
@@ -343,7 +381,11 @@ static void *reserver_main(void *arg)
 	while (!atomic_load(&ci->stop)) {
 		struct timespec ts;
 
+		if (ci->ks)
+			pthread_mutex_lock(&ci->ks->lock);
 		reserve_spares(ci);
+		if (ci->ks)
+			pthread_mutex_unlock(&ci->ks->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		while (sem_timedwait(&ci->wake, &ts) < 0 && errno == EINTR)
@@ -362,7 +404,7 @@ static bool has_out(const struct crypto_inst *ci)
 
 static int start_reserver(struct crypto_inst *ci, char *err, size_t errlen)
 {
-	if (!has_out(ci))
+	if (!ci->ks && !has_out(ci))
 		return 0;
 	if (pthread_create(&ci->reserver, NULL, reserver_main, ci) != 0) {
 		snprintf(err, errlen, "cannot start the sequence reserver thread");
@@ -383,8 +425,11 @@ static void crypto_fini(void *inst)
 		sem_post(&ci->wake);
 		pthread_join(ci->reserver, NULL);
 	}
-	for (unsigned i = 0; i < ci->nsas; i++)
-		sa_free(ci, ci->sas[i]);
+	if (ci->ks)
+		crypto_ksrc_close(ci->ks); /* frees the SAs; sas[] is only the worker's copy */
+	else
+		for (unsigned i = 0; i < ci->nsas; i++)
+			crypto_sa_free(ci, ci->sas[i]);
 	crypto_engine_close(&ci->engine);
 	sem_destroy(&ci->wake);
 	free(ci);
@@ -407,8 +452,9 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 		return NULL;
 	}
 	if (crypto_engine_open(&ci->engine, host->conf_str(conf, "engine"), err, errlen) < 0 ||
-	    load_sas(ci, conf, err, errlen) < 0 ||
-	    (!host->check_only && start_reserver(ci, err, errlen) < 0)) {
+	    load_source(ci, conf, err, errlen) < 0 ||
+	    (!host->check_only && start_reserver(ci, err, errlen) < 0) ||
+	    (ci->ks && crypto_ksrc_start(ci->ks, err, errlen) < 0)) {
 		crypto_fini(ci);
 		return NULL;
 	}
@@ -416,6 +462,8 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 	for (unsigned i = 0; i < ci->nsas && NIO_HOST_HAS(host, endpoint) && host->endpoint; i++)
 		if (!ci->sas[i]->out)
 			host->endpoint(host, ci->sas[i]->local);
+	if (ci->ks && NIO_HOST_HAS(host, endpoint) && host->endpoint)
+		host->endpoint(host, ci->ks->local);
 	if (host->log)
 		host->log(LOG_INFO, "crypto %s: %u SAs, engine %s (%s)",
 			  host->instance ? host->instance : "", ci->nsas, ci->engine.ops->name,
@@ -465,6 +513,8 @@ static void crypto_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 	struct crypto_inst *ci = inst;
 	unsigned nops = 0;
 
+	if (ci->ks)
+		crypto_ksrc_enter(ci);
 	for (uint16_t i = 0; i < n; i++) {
 		int r = prep_one(ci, pkts[i], &ci->ops[nops], &ci->pctx[nops]);
 
@@ -528,6 +578,13 @@ static int crypto_show(void *inst, char *buf, size_t len)
 	n = snprintf(buf, len, "engine %s (%s)", ci->engine.ops->name,
 		     ci->engine.ops->detail(ci->engine.priv));
 	off = n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len - 1);
+	if (ci->ks) {
+		pthread_mutex_lock(&ci->ks->lock);
+		for (unsigned i = 0; i < ci->ks->nsas && off + 1 < len; i++)
+			off += show_sa(ci->ks->sas[i], buf + off, len - off);
+		pthread_mutex_unlock(&ci->ks->lock);
+		return 0;
+	}
 	for (unsigned i = 0; i < ci->nsas && off + 1 < len; i++)
 		off += show_sa(ci->sas[i], buf + off, len - off);
 	return 0;

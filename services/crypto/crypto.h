@@ -89,7 +89,11 @@ struct crypto_engine {
 	_(NO_ROOM, "no-room")                       \
 	_(ICMP_TOO_BIG, "icmp-too-big")             \
 	_(TOO_BIG, "too-big-drops")                 \
-	_(ENGINE_FAIL, "engine-failures")
+	_(ENGINE_FAIL, "engine-failures")           \
+	_(XFRM_EVENTS, "xfrm-events")               \
+	_(XFRM_BAD, "xfrm-malformed")               \
+	_(XFRM_SKIPPED, "xfrm-sas-skipped")         \
+	_(XFRM_RESYNC, "xfrm-resyncs")
 
 enum crypto_counter {
 #define _(sym, str) CRYPTO_C_##sym,
@@ -156,6 +160,14 @@ struct crypto_sa {
 	struct crypto_resync resync; /* inbound */
 	struct crypto_seq seq;	     /* outbound */
 	uint64_t cnt[CRYPTO_C_MAX];
+	/* sa-source kernel (ksrc.c), written by its thread only: the kernel SA this mirrors */
+	bool kernel;
+	bool dying;	     /* the kernel's soft expiry came: a newer SA is preferred */
+	bool mark;	     /* seen by the dump of a resynchronisation */
+	uint32_t reqid;	     /* of the kernel SA, matched against the policies' templates */
+	uint64_t serial;     /* order of installation: the newest usable outbound SA is used */
+	uint64_t retire_gen; /* freed once the worker uses a view this new */
+	struct crypto_sa *retired_next;
 };
 
 /* Per packet of a burst, between preparation and the engine's verdict. */
@@ -166,8 +178,14 @@ struct crypto_pctx {
 	bool resync;	    /* decap: armed for resynchronisation (resync.c) */
 };
 
+struct crypto_ksrc;
+struct crypto_kview;
+
 struct crypto_inst {
 	const struct nio_host *host;
+	/* sa-source kernel: the source and the view the worker uses (sas/nsas are its copy) */
+	struct crypto_ksrc *ks;
+	const struct crypto_kview *kv;
 	struct crypto_engine engine;
 	unsigned nsas;
 	struct crypto_sa *sas[CRYPTO_MAX_SAS];
@@ -220,6 +238,144 @@ void crypto_seq_put_spare(struct crypto_seq *s, uint64_t lo, uint64_t hi);
 /* state.c: inbound windows handed from a replaced instance to its successor */
 int crypto_save_state(void *inst, void **blob, size_t *len);
 int crypto_restore_state(void *inst, const void *blob, size_t len);
+
+/*
+ * xfrm_msg.c: one XFRM netlink message (linux/xfrm.h) as netiod uses it. The bytes come from
+ * the kernel, but the parser trusts no length in them (fuzzed: tests/fuzz/fuzz_xfrm.c).
+ */
+enum crypto_xfrm_kind {
+	CRYPTO_XFRM_IGNORE, /* a message of no interest (ACQUIRE, NEWAE, ...) */
+	CRYPTO_XFRM_SA_ADD, /* NEWSA, UPDSA (also dump replies) */
+	CRYPTO_XFRM_SA_DEL, /* DELSA */
+	CRYPTO_XFRM_SA_EXPIRE /* EXPIRE: soft (mark dying) or hard (gone) */,
+	CRYPTO_XFRM_SA_FLUSH,
+	CRYPTO_XFRM_POL_ADD, /* NEWPOLICY, UPDPOLICY */
+	CRYPTO_XFRM_POL_DEL,
+	CRYPTO_XFRM_POL_FLUSH,
+	CRYPTO_XFRM_DONE,  /* end of a dump */
+	CRYPTO_XFRM_ERROR, /* NLMSG_ERROR: err holds the (negative) errno, 0 for an ACK */
+	CRYPTO_XFRM_BAD,   /* malformed: counted and skipped */
+};
+
+#define CRYPTO_XFRM_MAX_TMPL 4
+
+struct crypto_xfrm_sel {
+	struct crypto_prefix src, dst; /* in the 128-bit space */
+	uint8_t family;		       /* 4, 6, or 0 (any) */
+	uint8_t proto;		       /* 0: any */
+	uint16_t sport, sport_mask, dport, dport_mask;
+};
+
+struct crypto_xfrm_sa {
+	uint32_t spi, reqid;
+	uint8_t src[16], dst[16]; /* outer addresses, IPv4 as ::ffff:a.b.c.d */
+	uint8_t family, proto, mode;
+	bool esn;
+	uint32_t replay_window;					     /* packets */
+	uint64_t soft_bytes, hard_bytes, soft_packets, hard_packets; /* 0: no limit */
+	uint64_t add_time;					     /* curlft.add_time */
+	bool hard;						     /* EXPIRE: the hard limit */
+	bool encap;	/* XFRMA_ENCAP present (UDP encapsulation) */
+	bool has_aead;	/* XFRMA_ALG_AEAD present */
+	bool other_alg; /* an encryption or authentication algorithm other than an AEAD */
+	char alg[64];	/* AEAD name as the kernel knows it */
+	uint32_t icv_bits;
+	size_t keylen; /* bytes of key material, salt included */
+	uint8_t key[CRYPTO_KEY_MAX + CRYPTO_SALT_LEN];
+};
+
+struct crypto_xfrm_pol {
+	struct crypto_xfrm_sel sel;
+	uint32_t index, priority;
+	uint8_t dir;	/* XFRM_POLICY_IN / OUT / FWD */
+	uint8_t action; /* XFRM_POLICY_ALLOW / BLOCK */
+	bool main_type; /* XFRM_POLICY_TYPE_MAIN (sub policies are not used) */
+	unsigned ntmpl;
+	struct {
+		uint8_t src[16], dst[16];
+		uint32_t reqid;
+		uint8_t proto, mode, family;
+	} tmpl[CRYPTO_XFRM_MAX_TMPL];
+};
+
+struct crypto_xfrm_msg {
+	enum crypto_xfrm_kind kind;
+	int err;
+	uint32_t seq;
+	struct crypto_xfrm_sa sa;   /* SA_* (DEL: spi, dst, family, proto only) */
+	struct crypto_xfrm_pol pol; /* POL_* (DEL: index, dir, sel) */
+};
+
+/* Parse the message at buf (len bytes available); returns its aligned length, or 0 when no
+ * whole message header is there. m->kind says what it was. */
+size_t crypto_xfrm_parse(const uint8_t *buf, size_t len, struct crypto_xfrm_msg *m);
+/* The crypto cipher of an AEAD SA, or -1 with why set when netiod cannot run it. */
+int crypto_xfrm_cipher(const struct crypto_xfrm_sa *sa, enum crypto_cipher *c, const char **why);
+bool crypto_xfrm_sel_match(const struct crypto_xfrm_sel *s, const struct nio_flow_key *k);
+
+/*
+ * ksrc.c: the kernel SA source. A thread follows the kernel's XFRM SAs and policies (xfrm_nl.c)
+ * between the configured local and remote tunnel addresses and publishes immutable views; the
+ * worker picks the newest view up at the start of each burst.
+ */
+#define CRYPTO_KMAX_POL 64
+
+struct crypto_kpol {
+	struct crypto_xfrm_pol p;
+	struct crypto_sa *sa; /* dir out: the SA its packets use now (NULL: none, dropped) */
+};
+
+struct crypto_kview {
+	uint64_t gen;
+	unsigned nsas, npol;
+	struct crypto_sa *sas[CRYPTO_MAX_SAS];
+	struct crypto_kpol pol[CRYPTO_KMAX_POL]; /* ours, best priority first */
+	struct crypto_kview *retired_next;
+};
+
+struct crypto_ksrc {
+	struct crypto_inst *ci;
+	uint8_t local[16], remote[16];
+	uint8_t family;
+	uint64_t block; /* seq-block */
+	int ev_fd, req_fd, stop_fd;
+	uint32_t req_seq;
+	pthread_t thread;
+	bool started;
+	bool resync;	      /* events were lost: dump again */
+	pthread_mutex_t lock; /* sas[] and their counters against show() and the reserver */
+	unsigned nsas, npol;
+	struct crypto_sa *sas[CRYPTO_MAX_SAS];
+	struct crypto_xfrm_pol pol[CRYPTO_KMAX_POL];
+	bool pol_mark[CRYPTO_KMAX_POL];
+	uint64_t serial, gen;
+	bool changed;
+	_Atomic(struct crypto_kview *) cur; /* release by the thread, acquire by the worker */
+	_Atomic uint64_t seen;		    /* the worker's view: release by it, acquire here */
+	struct crypto_sa *retired_sas;
+	struct crypto_kview *retired_views;
+};
+
+int crypto_ksrc_open(struct crypto_inst *ci, const struct nio_conf *conf, char *err, size_t errlen);
+int crypto_ksrc_start(struct crypto_ksrc *ks, char *err, size_t errlen);
+void crypto_ksrc_close(struct crypto_ksrc *ks);
+void crypto_ksrc_apply(struct crypto_ksrc *ks, struct crypto_xfrm_msg *m);
+void crypto_ksrc_sweep(struct crypto_ksrc *ks);
+void crypto_ksrc_publish(struct crypto_ksrc *ks);
+/* worker */
+void crypto_ksrc_enter(struct crypto_inst *ci);
+struct crypto_sa *crypto_ksrc_select_out(const struct crypto_kview *v, const struct nio_pkt *p);
+bool crypto_ksrc_in_allowed(const struct crypto_kview *v, const struct crypto_sa *sa,
+			    const struct nio_flow_key *inner);
+
+/* xfrm_nl.c: the XFRM netlink sockets of a kernel SA source */
+int crypto_xfrm_open(struct crypto_ksrc *ks, char *err, size_t errlen);
+int crypto_xfrm_dump_all(struct crypto_ksrc *ks);
+int crypto_xfrm_events(struct crypto_ksrc *ks);
+void crypto_xfrm_close(struct crypto_ksrc *ks);
+
+/* crypto.c, for ksrc.c */
+void crypto_sa_free(struct crypto_inst *ci, struct crypto_sa *sa);
 
 /* keyfile.c */
 int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size_t errlen);

@@ -176,9 +176,11 @@ struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_p
 	return NULL;
 }
 
-/* The first outbound SA whose inner selectors take the packet. */
+/* The first outbound SA whose inner selectors take the packet (kernel source: its policies). */
 struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p)
 {
+	if (ci->kv)
+		return crypto_ksrc_select_out(ci->kv, p);
 	for (unsigned i = 0; i < ci->nsas; i++) {
 		struct crypto_sa *sa = ci->sas[i];
 
@@ -539,6 +541,11 @@ int crypto_esp_decap_finish(struct crypto_inst *ci, struct nio_pkt *p, struct cr
 		return -1;
 	}
 	decap_frame(p, op->data, ilen, family);
+	/* a kernel SA's inner packet needs an in/fwd policy of its reqid (ports included) */
+	if (sa->kernel && !crypto_ksrc_in_allowed(ci->kv, sa, &p->key)) {
+		crypto_count_drop(ci, sa, p, CRYPTO_C_POLICY);
+		return -1;
+	}
 	crypto_count(ci, sa, CRYPTO_C_DEC_PACKETS, 1);
 	crypto_count(ci, sa, CRYPTO_C_DEC_BYTES, ilen);
 	return 0;
