@@ -1,0 +1,296 @@
+#!/bin/sh
+# vm-timeout: 600
+# Stock strongSwan drives netiod's ESP through the kernel's XFRM (crypto sa-source = "kernel").
+# Two gateways, each with Debian's charon and a PSK IKEv2 connection: A runs netiod on kmod
+# ports following A's kernel SAs, B is plain Linux xfrm. The tunnel comes up, ping and TCP
+# pass both ways, the wire between A and B shows ESP with the SPIs charon negotiated and
+# nothing in clear, A's kernel processes none of it (its SAs' counters stay zero), a forced
+# rekey and a run of short rekey_time rekeys under a continuous ping lose nothing, and tearing
+# the connection down makes the secure pipelines drop. Env REPO, O.
+#
+#   lan 192.0.2.10 -- gw-lan [A: netiod + charon, kernel forwards nothing] gw-wan 198.51.100.1
+#   -- eth0 198.51.100.10 [B: charon, Linux xfrm; the site 203.0.113.130 on lo]
+: "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
+[ -x "$O/netiod/netiod" ] && [ -f "$O/services/crypto.so" ] ||
+	{ echo "skip: netiod or crypto.so not built in $O"; exit 77; }
+[ -x /usr/lib/ipsec/charon ] && command -v swanctl >/dev/null ||
+	{ echo "skip: strongswan-charon and strongswan-swanctl are not installed (scripts/deps.sh)"; exit 77; }
+. "$REPO/tests/netns/lib.sh"
+
+for m in veth xfrm_user esp4 xfrm4_tunnel tunnel4 ctr gcm ghash_generic ghash_clmulni_intel \
+	aesni_intel cryptd crypto_simd chacha20poly1305 chacha_generic chacha_x86_64 \
+	poly1305_generic poly1305_x86_64 seqiv echainiv jitterentropy_rng drbg; do
+	modprobe "$m" 2>&1 | head -n 1
+done
+[ -d /sys/module/esp4 ] || { echo "skip: no esp4 here"; exit 77; }
+insmod "$REPO/netio-kmod/netio.ko" || fail "insmod netio.ko"
+CHARON_A=
+CHARON_B=
+DUMP=
+finish() {
+	[ -z "$DUMP" ] || kill "$DUMP" 2>/dev/null
+	for p in $CHARON_A $CHARON_B; do kill "$p" 2>/dev/null; done
+	cleanup
+	rmmod netio 2>/dev/null
+}
+trap finish EXIT INT TERM
+
+PSK=0sbmV0aW8tdm0tdGVzdC1wc2stbm90LWEtc2VjcmV0
+SITE=203.0.113.130
+
+# charon_conf NAME: a strongswan.conf of its own (vici socket, log), loading only what a PSK
+# IKEv2 connection needs (Debian's gmp does the DH; no openssl plugin is installed)
+charon_conf() {
+	cat >"$WORK/$1.strongswan.conf" <<EOF
+charon {
+	load = random nonce aes sha1 sha2 hmac gmp kdf kernel-netlink socket-default vici
+	install_routes = no
+	install_virtual_ip = no
+	retransmit_tries = 3
+	filelog {
+		$1 {
+			path = $WORK/$1.charon.log
+			default = 1
+			ike = 2
+			knl = 2
+			cfg = 1
+		}
+	}
+	plugins {
+		vici {
+			socket = unix://$WORK/$1.vici
+		}
+	}
+}
+swanctl {
+	load = random nonce
+}
+EOF
+}
+
+# swanctl_conf NAME LOCAL REMOTE LOCAL_TS REMOTE_TS ESP_PROPOSAL EXTRA-CHILD-LINE
+swanctl_conf() {
+	cat >"$WORK/$1.swanctl.conf" <<EOF
+connections {
+	site {
+		version = 2
+		local_addrs = $2
+		remote_addrs = $3
+		proposals = aes128-sha256-modp2048
+		local {
+			auth = psk
+			id = $2
+		}
+		remote {
+			auth = psk
+			id = $3
+		}
+		children {
+			net {
+				local_ts = $4
+				remote_ts = $5
+				esp_proposals = $6
+				mode = tunnel
+				$7
+			}
+		}
+	}
+}
+secrets {
+	ike-site {
+		id = $3
+		secret = $PSK
+	}
+}
+EOF
+}
+
+# start_charon NAME NS: charon in the namespace, with a /run of its own (its pid file is fixed)
+start_charon() {
+	STRONGSWAN_CONF="$WORK/$1.strongswan.conf" ip netns exec "$2" unshare -m --propagation private \
+		sh -c 'mount -t tmpfs tmpfs /run && exec /usr/lib/ipsec/charon' >"$WORK/$1.charon.out" 2>&1 &
+	eval "CHARON_$1=$!"
+	for _ in $(seq 100); do
+		[ -S "$WORK/$1.vici" ] && return 0
+		sleep 0.1
+	done
+	fail "charon $1 did not open its vici socket: $(tail -n 5 "$WORK/$1.charon.out" "$WORK/$1.charon.log")"
+}
+
+sw() { # NAME COMMAND [ARGS]: swanctl towards charon NAME
+	_n=$1
+	_c=$2
+	shift 2
+	STRONGSWAN_CONF="$WORK/$_n.strongswan.conf" swanctl "$_c" --uri "unix://$WORK/$_n.vici" "$@"
+}
+
+load_conns() { # NAME
+	sw "$1" --load-all --file "$WORK/$1.swanctl.conf" >"$WORK/$1.load.out" 2>&1 ||
+		fail "swanctl --load-all ($1): $(cat "$WORK/$1.load.out")"
+}
+
+# the SPI (8 hex digits) of the newest installed CHILD_SA of charon NAME in direction in|out
+spi_of() {
+	sw "$1" --list-sas --raw 2>/dev/null | grep -o "spi-$2=[0-9a-f]*" | tail -n 1 | cut -d= -f2
+}
+
+gw_xfrm() { gw ip -s xfrm state; }
+svc() { stat ".pipelines[] | select(.name==\"$1\") | .services[0].counters[\"$2\"]"; }
+
+setup_topology
+wan ip addr add $SITE/32 dev lo
+wan ip route add 192.0.2.0/24 via 198.51.100.1 dev eth0
+# A answers ARP and IKE itself; netiod forwards lan <-> tunnel
+cat >"$WORK/a.conf" <<EOF
+port lan { device = "gw-lan" driver = "kmod" }
+port wan { device = "gw-wan" driver = "kmod" }
+pipeline to-site {
+	match { in = "lan" dst = "203.0.113.128/25" }
+	service crypto { sa-source = "kernel" local = "198.51.100.1" remote = "198.51.100.10" }
+	out = "wan"
+	fail-mode = "secure"
+}
+pipeline from-site {
+	match { in = "wan" dst = "198.51.100.1" proto = "esp" }
+	service crypto { sa-source = "kernel" local = "198.51.100.1" remote = "198.51.100.10" }
+	out = "lan"
+	fail-mode = "secure"
+}
+EOF
+charon_conf A
+charon_conf B
+swanctl_conf A 198.51.100.1 198.51.100.10 192.0.2.0/24 203.0.113.128/25 aes128gcm16 ""
+swanctl_conf B 198.51.100.10 198.51.100.1 203.0.113.128/25 192.0.2.0/24 aes128gcm16 ""
+start_charon A "$NS_GW"
+start_charon B "$NS_WAN"
+load_conns A
+load_conns B
+NETIOD_ARGS=""
+start_netiod "$WORK/a.conf"
+
+# ---------------------------------------------------------------- tunnel up
+gw tcpdump -n -i gw-wan -U -w "$WORK/wire.pcap" >/dev/null 2>&1 &
+DUMP=$!
+sleep 1
+sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
+	fail "swanctl --initiate: $(tail -n 5 "$WORK/initiate.out"; tail -n 20 "$WORK/A.charon.log")"
+OUT_SPI=$(spi_of A out)
+IN_SPI=$(spi_of A in)
+[ -n "$OUT_SPI" ] && [ -n "$IN_SPI" ] || fail "no CHILD_SA SPIs from swanctl: $(sw A --list-sas)"
+for _ in $(seq 50); do
+	grep -q "following kernel SA out 0x$OUT_SPI" "$WORK/netiod.log" &&
+		grep -q "following kernel SA in 0x$IN_SPI" "$WORK/netiod.log" && break
+	sleep 0.1
+done
+grep -q "following kernel SA in 0x$IN_SPI" "$WORK/netiod.log" ||
+	fail "netiod does not follow the SAs charon installed (out $OUT_SPI in $IN_SPI)"
+ok "tunnel up: charon installed out 0x$OUT_SPI in 0x$IN_SPI, netiod follows both"
+
+for _ in $(seq 20); do
+	lan ping -c 1 -W 1 $SITE >/dev/null 2>&1 && break
+	sleep 0.3
+done
+lan ping -c 10 -i 0.1 -W 2 $SITE >"$WORK/ping" 2>&1 || fail "lan->site ping: $(tail -n 2 "$WORK/ping")"
+wan ping -c 10 -i 0.1 -W 2 -I $SITE 192.0.2.10 >"$WORK/ping" 2>&1 ||
+	fail "site->lan ping: $(tail -n 2 "$WORK/ping")"
+iperf3_server wan $SITE
+lan timeout 90 iperf3 -c $SITE -n 512K >"$WORK/iperf" 2>&1 || fail "TCP lan->site: $(tail -n 3 "$WORK/iperf")"
+iperf3_server wan $SITE
+lan timeout 90 iperf3 -c $SITE -n 512K -R >"$WORK/iperf" 2>&1 || fail "TCP site->lan: $(tail -n 3 "$WORK/iperf")"
+enc=$(svc to-site enc-packets)
+dec=$(svc from-site dec-packets)
+[ "$enc" -ge 20 ] && [ "$dec" -ge 20 ] || fail "netiod counted enc $enc dec $dec"
+ok "ping and 512 KB of TCP both ways through netiod's ESP (enc $enc, dec $dec)"
+
+# A's kernel never processed the claimed ESP: its SAs counted nothing, sent nothing
+gw_xfrm >"$WORK/a-xfrm"
+cur=$(grep -A1 'lifetime current:' "$WORK/a-xfrm" | grep -c '^[[:space:]]*0(bytes), 0(packets)')
+[ "$cur" -eq 2 ] || fail "A's kernel SAs counted traffic: $(cat "$WORK/a-xfrm")"
+[ "$(grep -c 'seq 0x0, oseq 0x0' "$WORK/a-xfrm")" -eq 2 ] ||
+	fail "A's kernel sent or received ESP itself: $(cat "$WORK/a-xfrm")"
+ok "A's kernel SAs: 0 bytes, 0 packets, oseq 0"
+
+kill "$DUMP"
+wait "$DUMP" 2>/dev/null
+DUMP=
+tcpdump -n -r "$WORK/wire.pcap" 2>/dev/null >"$WORK/wire.txt"
+grep -q "198.51.100.1 > 198.51.100.10: ESP(spi=0x$OUT_SPI" "$WORK/wire.txt" ||
+	fail "no ESP with SPI $OUT_SPI from A on the wire: $(head -n 5 "$WORK/wire.txt")"
+grep -q "198.51.100.10 > 198.51.100.1: ESP(spi=0x$IN_SPI" "$WORK/wire.txt" ||
+	fail "no ESP with SPI $IN_SPI to A on the wire"
+clear=$(tcpdump -n -r "$WORK/wire.pcap" 'net 192.0.2.0/24 or host 203.0.113.130' 2>/dev/null | wc -l)
+[ "$clear" -eq 0 ] || fail "$clear packets in clear on the wire"
+ike=$(tcpdump -n -r "$WORK/wire.pcap" 'udp port 500' 2>/dev/null | wc -l)
+[ "$ike" -ge 2 ] || fail "no IKE on the wire"
+ok "the wire: ESP spi 0x$OUT_SPI out, 0x$IN_SPI in, IKE on udp 500 ($ike), nothing in clear"
+
+# ---------------------------------------------------------------- rekey without loss
+# ping_flow N FILE: N pings 50 ms apart from the lan host to the site, in the background
+ping_flow() {
+	lan ping -c "$1" -i 0.05 -W 3 $SITE >"$2" 2>&1 &
+	FLOW=$!
+}
+# no_loss FILE WHAT: every ping of the flow got its reply
+no_loss() {
+	wait "$FLOW"
+	grep -q ' 0% packet loss' "$1" || fail "$2: $(grep 'packet loss' "$1")"
+}
+followed() { grep -c "following kernel SA out" "$WORK/netiod.log"; }
+
+old_out=$OUT_SPI
+old_in=$IN_SPI
+f0=$(followed)
+ping_flow 200 "$WORK/ping-rekey"
+sleep 2
+sw A --rekey --child net >"$WORK/rekey.out" 2>&1 || fail "swanctl --rekey on A: $(cat "$WORK/rekey.out")"
+sleep 3
+sw B --rekey --child net >"$WORK/rekey.out" 2>&1 || fail "swanctl --rekey on B: $(cat "$WORK/rekey.out")"
+no_loss "$WORK/ping-rekey" "forced rekeys (A, then B) under a 200-packet flow"
+OUT_SPI=$(spi_of A out)
+IN_SPI=$(spi_of A in)
+[ "$OUT_SPI" != "$old_out" ] && [ "$IN_SPI" != "$old_in" ] || fail "the rekeys did not change the SPIs"
+[ $(($(followed) - f0)) -ge 2 ] || fail "netiod followed $(($(followed) - f0)) new outbound SAs, want 2"
+for _ in $(seq 100); do # charon deletes the rekeyed inbound SA after delete_rekeyed_delay (5 s)
+	grep -q "kernel SA 0x$old_in gone" "$WORK/netiod.log" && break
+	sleep 0.1
+done
+grep -q "kernel SA 0x$old_out gone" "$WORK/netiod.log" && grep -q "kernel SA 0x$old_in gone" "$WORK/netiod.log" ||
+	fail "netiod still holds the rekeyed SAs $old_out/$old_in"
+ok "two forced rekeys under a 200-packet ping: no loss; now out 0x$OUT_SPI in 0x$IN_SPI, the old pair gone"
+
+# ---------------------------------------------------------------- teardown: secure drops
+gw tcpdump -n -i gw-wan -U -w "$WORK/down.pcap" >/dev/null 2>&1 &
+DUMP=$!
+sleep 1
+nosa0=$(svc to-site no-sa)
+sw A --terminate --ike site --timeout 30 >"$WORK/term.out" 2>&1 || fail "swanctl --terminate: $(cat "$WORK/term.out")"
+for _ in $(seq 50); do
+	grep -q "kernel SA 0x$OUT_SPI gone" "$WORK/netiod.log" && break
+	sleep 0.1
+done
+grep -q "kernel SA 0x$OUT_SPI gone" "$WORK/netiod.log" || fail "netiod did not see the SAs go"
+if lan ping -c 5 -i 0.2 -W 1 $SITE >/dev/null 2>&1; then fail "ping crossed without a tunnel"; fi
+sleep 1
+kill "$DUMP"
+wait "$DUMP" 2>/dev/null
+DUMP=
+nosa=$(($(svc to-site no-sa) - nosa0))
+[ "$nosa" -ge 5 ] || fail "the secure pipeline dropped $nosa packets without SA, want >= 5"
+clear=$(tcpdump -n -r "$WORK/down.pcap" 'net 192.0.2.0/24 or host 203.0.113.130 or esp' 2>/dev/null | wc -l)
+[ "$clear" -eq 0 ] || fail "$clear packets on the wire after the teardown: $(tcpdump -n -r "$WORK/down.pcap" 2>/dev/null | head -n 3)"
+ok "connection down: $nosa packets dropped (no-sa), nothing on the wire"
+
+# ---------------------------------------------------------------- rekey_time: a run of rekeys
+swanctl_conf A 198.51.100.1 198.51.100.10 192.0.2.0/24 203.0.113.128/25 aes128gcm16 \
+	"rekey_time = 6s
+				rand_time = 0
+				life_time = 60s"
+load_conns A
+f0=$(followed)
+sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
+	fail "swanctl --initiate (rekey_time): $(tail -n 5 "$WORK/initiate.out")"
+ping_flow 500 "$WORK/ping-rekeys"
+no_loss "$WORK/ping-rekeys" "a 500-packet ping across rekey_time = 6s rekeys"
+n=$(($(followed) - f0 - 1))
+[ "$n" -ge 3 ] || fail "only $n rekeys during the flow (rekey_time = 6s), want >= 3"
+ok "$n rekeys in a row (rekey_time = 6s) under a 500-packet ping: no loss"
