@@ -542,6 +542,34 @@ static const char *cipher_name(enum crypto_cipher c)
 					: "chacha20-poly1305";
 }
 
+static const char *limit(uint64_t v, char *buf, size_t len)
+{
+	if (!v)
+		return "-";
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* A kernel SA's reqid, its usage and lifetimes (soft/hard, "-": none) and expiry state. */
+static int show_klife(const struct crypto_sa *sa, char *buf, size_t len)
+{
+	const struct crypto_klife *l = &sa->life;
+	char sb[24], hb[24], sp[24], hp[24];
+	uint64_t b, p;
+	int n;
+
+	crypto_ksa_usage(sa, &b, &p);
+	n = snprintf(buf, len,
+		     " reqid %u bytes %llu packets %llu life-bytes %s/%s life-packets %s/%s%s",
+		     sa->reqid, (unsigned long long)b, (unsigned long long)p,
+		     limit(l->soft_bytes, sb, sizeof(sb)), limit(l->hard_bytes, hb, sizeof(hb)),
+		     limit(l->soft_packets, sp, sizeof(sp)), limit(l->hard_packets, hp, sizeof(hp)),
+		     l->hard_sent		   ? " EXPIRED"
+		     : (sa->dying || l->soft_sent) ? " dying"
+						   : "");
+	return n < 0 ? 0 : n;
+}
+
 static size_t show_sa(const struct crypto_sa *sa, char *buf, size_t len)
 {
 	int n;
@@ -564,6 +592,8 @@ static size_t show_sa(const struct crypto_sa *sa, char *buf, size_t len)
 						  sa->cnt[CRYPTO_C_REPLAY_OLD]));
 	if (n < 0)
 		return 0;
+	if ((size_t)n < len && sa->kernel)
+		n += show_klife(sa, buf + n, len - (size_t)n);
 	return (size_t)n < len ? (size_t)n : len - 1;
 }
 

@@ -93,7 +93,8 @@ struct crypto_engine {
 	_(XFRM_EVENTS, "xfrm-events")               \
 	_(XFRM_BAD, "xfrm-malformed")               \
 	_(XFRM_SKIPPED, "xfrm-sas-skipped")         \
-	_(XFRM_RESYNC, "xfrm-resyncs")
+	_(XFRM_RESYNC, "xfrm-resyncs")              \
+	_(LIFETIME, "lifetime-expired")
 
 enum crypto_counter {
 #define _(sym, str) CRYPTO_C_##sym,
@@ -141,6 +142,18 @@ struct crypto_prefix {
 	uint8_t len;	  /* in the 128-bit space */
 };
 
+/*
+ * A kernel SA's byte and packet lifetimes (0: no limit). The kernel never sees the SA's
+ * packets, so netiod counts them: the worker stops the SA at the hard limit, the thread tells
+ * the kernel (its counters, and the soft and hard expiry the IKE daemon rekeys on).
+ */
+struct crypto_klife {
+	uint64_t soft_bytes, hard_bytes, soft_packets, hard_packets;
+	uint64_t add_time;		       /* the kernel's, handed back with the counters */
+	uint64_t pushed_bytes, pushed_packets; /* thread: last counters written to the kernel */
+	bool soft_sent, hard_sent;	       /* thread: EXPIRE sent */
+};
+
 struct crypto_sa {
 	char name[64];
 	uint32_t spi;
@@ -168,6 +181,7 @@ struct crypto_sa {
 	uint64_t serial;     /* order of installation: the newest usable outbound SA is used */
 	uint64_t retire_gen; /* freed once the worker uses a view this new */
 	struct crypto_sa *retired_next;
+	struct crypto_klife life;
 };
 
 /* Per packet of a burst, between preparation and the engine's verdict. */
@@ -368,10 +382,33 @@ struct crypto_sa *crypto_ksrc_select_out(const struct crypto_kview *v, const str
 bool crypto_ksrc_in_allowed(const struct crypto_kview *v, const struct crypto_sa *sa,
 			    const struct nio_flow_key *inner);
 
+/* The SA's traffic so far, as its lifetimes count it (inner bytes). */
+static inline void crypto_ksa_usage(const struct crypto_sa *sa, uint64_t *bytes, uint64_t *packets)
+{
+	*bytes = sa->cnt[sa->out ? CRYPTO_C_ENC_BYTES : CRYPTO_C_DEC_BYTES];
+	*packets = sa->cnt[sa->out ? CRYPTO_C_ENC_PACKETS : CRYPTO_C_DEC_PACKETS];
+}
+
+/* Worker: has the SA reached its hard byte or packet limit? */
+static inline bool crypto_ksa_spent(const struct crypto_sa *sa)
+{
+	uint64_t b, p;
+
+	if (!sa->kernel || (!sa->life.hard_bytes && !sa->life.hard_packets))
+		return false;
+	crypto_ksa_usage(sa, &b, &p);
+	return (sa->life.hard_bytes && b >= sa->life.hard_bytes) ||
+	       (sa->life.hard_packets && p >= sa->life.hard_packets);
+}
+
 /* xfrm_nl.c: the XFRM netlink sockets of a kernel SA source */
 int crypto_xfrm_open(struct crypto_ksrc *ks, char *err, size_t errlen);
 int crypto_xfrm_dump_all(struct crypto_ksrc *ks);
 int crypto_xfrm_events(struct crypto_ksrc *ks);
+/* Tell the kernel what netiod counted on the SA (NEWAE) and its expiry (EXPIRE). */
+int crypto_xfrm_push_usage(struct crypto_ksrc *ks, const struct crypto_sa *sa, uint64_t bytes,
+			   uint64_t packets);
+int crypto_xfrm_expire(struct crypto_ksrc *ks, const struct crypto_sa *sa, bool hard);
 void crypto_xfrm_close(struct crypto_ksrc *ks);
 
 /* crypto.c, for ksrc.c */

@@ -335,6 +335,10 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	uint8_t ifam, tos;
 	uint64_t seq;
 
+	if (crypto_ksa_spent(sa)) {
+		crypto_count_drop(ci, sa, p, CRYPTO_C_LIFETIME);
+		return CRYPTO_PREP_DROP;
+	}
 	if (p->l3_off >= p->len || ip_len(inner, p->len - p->l3_off, &ilen, &ifam) < 0) {
 		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
 		return CRYPTO_PREP_DROP;
@@ -403,6 +407,10 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 
 	if (outer_esp(p, &off, &len, dst) != 1) {
 		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
+		return CRYPTO_PREP_DROP;
+	}
+	if (crypto_ksa_spent(sa)) {
+		crypto_count_drop(ci, sa, p, CRYPTO_C_LIFETIME);
 		return CRYPTO_PREP_DROP;
 	}
 	esp = p->data + off;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -112,6 +113,11 @@ static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool 
 	memcpy(sa->remote, ks->remote, 16);
 	if (NIO_HOST_HAS(ci->host, out_mtu))
 		sa->out_mtu = ci->host->out_mtu;
+	sa->life.soft_bytes = x->soft_bytes;
+	sa->life.hard_bytes = x->hard_bytes;
+	sa->life.soft_packets = x->soft_packets;
+	sa->life.hard_packets = x->hard_packets;
+	sa->life.add_time = x->add_time;
 	memcpy(sa->salt, x->key + klen, CRYPTO_SALT_LEN);
 	*why = "out of memory or state";
 	if (crypto_key_id(x->key, x->keylen, sa->key_id) < 0)
@@ -217,7 +223,9 @@ static void sa_expire(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 		sa_del(ks, x);
 		return;
 	}
+	pthread_mutex_lock(&ks->lock);
 	ks->sas[i]->dying = true;
+	pthread_mutex_unlock(&ks->lock);
 	ks->changed = true;
 }
 
@@ -463,15 +471,62 @@ bool crypto_ksrc_in_allowed(const struct crypto_kview *v, const struct crypto_sa
 
 /* ---------------------------------------------------------------- thread and lifecycle */
 
+static bool reached(uint64_t used, uint64_t limit)
+{
+	return limit && used >= limit;
+}
+
+/*
+ * What the kernel would have counted and decided itself: the SA's counters (so `ip -s xfrm
+ * state` and the IKE daemon see the traffic), then a soft EXPIRE (the daemon rekeys) and a
+ * hard one (the kernel deletes the SA) once netiod's counts pass the SA's limits.
+ */
+static void lifetimes(struct crypto_ksrc *ks)
+{
+	pthread_mutex_lock(&ks->lock); /* show() reads what is sent */
+	for (unsigned i = 0; i < ks->nsas; i++) {
+		struct crypto_sa *sa = ks->sas[i];
+		struct crypto_klife *l = &sa->life;
+		uint64_t b, p;
+
+		crypto_ksa_usage(sa, &b, &p);
+		if ((b != l->pushed_bytes || p != l->pushed_packets) &&
+		    crypto_xfrm_push_usage(ks, sa, b, p) == 0) {
+			l->pushed_bytes = b;
+			l->pushed_packets = p;
+		}
+		if (!l->soft_sent && (reached(b, l->soft_bytes) || reached(p, l->soft_packets))) {
+			l->soft_sent = crypto_xfrm_expire(ks, sa, false) == 0;
+			if (l->soft_sent)
+				ks_log(ks, LOG_INFO,
+				       "kernel SA 0x%08x: soft lifetime reached "
+				       "(%llu bytes, %llu packets)",
+				       sa->spi, (unsigned long long)b, (unsigned long long)p);
+		}
+		if (!l->hard_sent && (reached(b, l->hard_bytes) || reached(p, l->hard_packets)))
+			l->hard_sent = crypto_xfrm_expire(ks, sa, true) == 0;
+	}
+	pthread_mutex_unlock(&ks->lock);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void *ksrc_main(void *arg)
 {
 	struct crypto_ksrc *ks = arg;
 	struct pollfd pfd[2] = { { .fd = ks->ev_fd, .events = POLLIN },
 				 { .fd = ks->stop_fd, .events = POLLIN } };
+	uint64_t last = now_ms();
 
 	for (;;) {
-		/* a second: retired SAs are freed even when no event comes */
-		int n = poll(pfd, 2, 1000);
+		/* at least every 200 ms: lifetimes, and retired SAs freed even without events */
+		int n = poll(pfd, 2, 200);
 
 		if (n > 0 && pfd[1].revents)
 			break;
@@ -480,6 +535,10 @@ static void *ksrc_main(void *arg)
 		if (ks->resync && crypto_xfrm_dump_all(ks) == 0) {
 			ks->resync = false;
 			crypto_count(ks->ci, NULL, CRYPTO_C_XFRM_RESYNC, 1);
+		}
+		if (now_ms() - last >= 200) {
+			lifetimes(ks);
+			last = now_ms();
 		}
 		crypto_ksrc_publish(ks);
 	}

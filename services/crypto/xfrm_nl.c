@@ -1,4 +1,5 @@
 /* The XFRM netlink sockets of the kernel SA source: dumps, and the SA/policy/expire events. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/xfrm.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -174,4 +176,80 @@ int crypto_xfrm_events(struct crypto_ksrc *ks)
 	OPENSSL_cleanse(buf, BUFSZ);
 	free(buf);
 	return rc;
+}
+
+static void addr_out(xfrm_address_t *a, const uint8_t in[16], uint8_t family)
+{
+	if (family == 4)
+		memcpy(&a->a4, in + 12, 4);
+	else
+		memcpy(a->a6, in, 16);
+}
+
+/* Requests go without NLM_F_ACK: only an error is answered, read and dropped here (the
+ * next attempt, or the next dump's resynchronisation, covers what failed). */
+static int request(struct crypto_ksrc *ks, const void *msg, size_t len)
+{
+	uint8_t junk[512];
+
+	while (recv(ks->req_fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	return send(ks->req_fd, msg, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+int crypto_xfrm_push_usage(struct crypto_ksrc *ks, const struct crypto_sa *sa, uint64_t bytes,
+			   uint64_t packets)
+{
+	/* laid out by hand: the attribute's payload follows its 4-byte header unpadded */
+	uint8_t m[NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct xfrm_aevent_id)) + NLA_HDRLEN +
+		  sizeof(struct xfrm_lifetime_cur)] = { 0 };
+	struct nlmsghdr h = { .nlmsg_len = sizeof(m),
+			      .nlmsg_type = XFRM_MSG_NEWAE,
+			      .nlmsg_flags = NLM_F_REQUEST | NLM_F_REPLACE,
+			      .nlmsg_seq = ++ks->req_seq };
+	struct xfrm_aevent_id ae = { .reqid = sa->reqid };
+	struct nlattr a = { .nla_len = NLA_HDRLEN + sizeof(struct xfrm_lifetime_cur),
+			    .nla_type = XFRMA_LTIME_VAL };
+	struct xfrm_lifetime_cur lt = {
+		.bytes = bytes,
+		.packets = packets,
+		.add_time = sa->life.add_time, /* the kernel's time lifetimes count from it */
+		.use_time = packets ? (uint64_t)time(NULL) : 0,
+	};
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ae));
+
+	addr_out(&ae.sa_id.daddr, sa->out ? sa->remote : sa->local, sa->family);
+	addr_out(&ae.saddr, sa->out ? sa->local : sa->remote, sa->family);
+	ae.sa_id.spi = htonl(sa->spi);
+	ae.sa_id.family = sa->family == 4 ? AF_INET : AF_INET6;
+	ae.sa_id.proto = IPPROTO_ESP;
+	memcpy(m, &h, sizeof(h));
+	memcpy(m + NLMSG_HDRLEN, &ae, sizeof(ae));
+	memcpy(m + off, &a, sizeof(a));
+	memcpy(m + off + NLA_HDRLEN, &lt, sizeof(lt));
+	return request(ks, m, sizeof(m));
+}
+
+int crypto_xfrm_expire(struct crypto_ksrc *ks, const struct crypto_sa *sa, bool hard)
+{
+	struct {
+		struct nlmsghdr h;
+		struct xfrm_user_expire e;
+	} m;
+	const uint8_t *dst = sa->out ? sa->remote : sa->local;
+	const uint8_t *src = sa->out ? sa->local : sa->remote;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nlmsg_len = sizeof(m);
+	m.h.nlmsg_type = XFRM_MSG_EXPIRE;
+	m.h.nlmsg_flags = NLM_F_REQUEST;
+	m.h.nlmsg_seq = ++ks->req_seq;
+	addr_out(&m.e.state.id.daddr, dst, sa->family);
+	addr_out(&m.e.state.saddr, src, sa->family);
+	m.e.state.id.spi = htonl(sa->spi);
+	m.e.state.id.proto = IPPROTO_ESP;
+	m.e.state.family = sa->family == 4 ? AF_INET : AF_INET6;
+	m.e.state.reqid = sa->reqid;
+	m.e.hard = hard;
+	return request(ks, &m, sizeof(m));
 }

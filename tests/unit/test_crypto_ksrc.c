@@ -1,0 +1,407 @@
+/* Unit tests of the crypto service's kernel SA source: XFRM messages in, the worker's choices out. */
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/xfrm.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../services/crypto/crypto.h"
+#include "fake_host.h"
+
+/*
+ * A kernel SA source built by hand (no sockets, no thread) for the tunnel 203.0.113.1 ⇄
+ * 203.0.113.9, fed netlink messages as the kernel sends them (built with linux/xfrm.h's
+ * structures), then published and taken by the "worker" as crypto_process does.
+ */
+static char tmpdir[64];
+static struct nio_host host;
+static struct crypto_inst *ci;
+static uint8_t msg[4096];
+static size_t mlen;
+
+#define GCM    "rfc4106(gcm(aes))"
+#define CHACHA "rfc7539esp(chacha20,poly1305)"
+#define A      "203.0.113.1"
+#define B      "203.0.113.9"
+
+static int setup(void **state)
+{
+	char err[128];
+	struct crypto_ksrc *ks;
+	uint8_t fam;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_ksrc.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	host = fake_host;
+	host.state_dir = tmpdir;
+	ci = calloc(1, sizeof(*ci));
+	ks = calloc(1, sizeof(*ks));
+	assert_true(ci && ks);
+	assert_int_equal(crypto_engine_open(&ci->engine, "openssl", err, sizeof(err)), 0);
+	ci->host = &host;
+	ci->ks = ks;
+	ks->ci = ci;
+	ks->block = 1024;
+	ks->ev_fd = ks->req_fd = ks->stop_fd = -1;
+	pthread_mutex_init(&ks->lock, NULL);
+	assert_int_equal(crypto_addr_parse(A, ks->local, &ks->family), 0);
+	assert_int_equal(crypto_addr_parse(B, ks->remote, &fam), 0);
+	ks->changed = true;
+	crypto_ksrc_publish(ks);
+	crypto_ksrc_enter(ci);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	crypto_ksrc_close(ci->ks);
+	crypto_engine_close(&ci->engine);
+	free(ci);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void *put(size_t n)
+{
+	void *at = msg + mlen;
+
+	memset(at, 0, n);
+	mlen += NLMSG_ALIGN(n);
+	return at;
+}
+
+static struct nlmsghdr *hdr(uint16_t type)
+{
+	struct nlmsghdr *h;
+
+	mlen = 0;
+	h = put(sizeof(*h));
+	h->nlmsg_type = type;
+	return h;
+}
+
+static void attr(uint16_t type, const void *p, size_t n)
+{
+	struct nlattr *a = put(sizeof(*a));
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(sizeof(*a) + n);
+	memcpy(put(n), p, n);
+}
+
+/* Hand the message to the source as its thread would, then let the worker take the view. */
+static void deliver(struct nlmsghdr *h)
+{
+	struct crypto_xfrm_msg m;
+
+	h->nlmsg_len = (uint32_t)(msg + mlen - (uint8_t *)h);
+	assert_int_equal(crypto_xfrm_parse(msg, mlen, &m), mlen);
+	crypto_ksrc_apply(ci->ks, &m);
+	crypto_ksrc_publish(ci->ks);
+	crypto_ksrc_enter(ci);
+	crypto_ksrc_publish(ci->ks); /* frees what the worker no longer uses */
+}
+
+static void v4(xfrm_address_t *a, const char *s)
+{
+	assert_int_equal(inet_pton(AF_INET, s, &a->a4), 1);
+}
+
+static void sa(const char *src, const char *dst, uint32_t spi, uint32_t reqid, const char *alg,
+	       unsigned keybits, bool encap, uint64_t hard_packets)
+{
+	struct nlmsghdr *h = hdr(XFRM_MSG_NEWSA);
+	struct xfrm_usersa_info *u = put(sizeof(*u));
+	uint8_t ab[sizeof(struct xfrm_algo_aead) + 36];
+	struct xfrm_algo_aead *a = (struct xfrm_algo_aead *)ab;
+
+	v4(&u->saddr, src);
+	v4(&u->id.daddr, dst);
+	u->id.spi = htonl(spi);
+	u->id.proto = IPPROTO_ESP;
+	u->family = AF_INET;
+	u->mode = XFRM_MODE_TUNNEL;
+	u->reqid = reqid;
+	u->replay_window = 32;
+	u->lft.soft_byte_limit = u->lft.hard_byte_limit = XFRM_INF;
+	u->lft.soft_packet_limit = XFRM_INF;
+	u->lft.hard_packet_limit = hard_packets ? hard_packets : XFRM_INF;
+	memset(ab, (int)spi, sizeof(ab)); /* a key of its own per SPI */
+	snprintf(a->alg_name, sizeof(a->alg_name), "%s", alg);
+	a->alg_key_len = keybits;
+	a->alg_icv_len = 128;
+	attr(XFRMA_ALG_AEAD, ab, sizeof(*a) + keybits / 8);
+	if (encap) {
+		struct xfrm_encap_tmpl e = { .encap_type = 2 };
+
+		attr(XFRMA_ENCAP, &e, sizeof(e));
+	}
+	deliver(h);
+}
+
+static void pol(uint8_t dir, const char *s, uint8_t sl, const char *d, uint8_t dl, uint32_t reqid,
+		uint32_t index, uint8_t proto)
+{
+	struct nlmsghdr *h = hdr(XFRM_MSG_NEWPOLICY);
+	struct xfrm_userpolicy_info *u = put(sizeof(*u));
+	struct xfrm_user_tmpl t = { .family = AF_INET, .mode = XFRM_MODE_TUNNEL, .reqid = reqid };
+
+	v4(&u->sel.saddr, s);
+	v4(&u->sel.daddr, d);
+	u->sel.prefixlen_s = sl;
+	u->sel.prefixlen_d = dl;
+	u->sel.proto = proto;
+	u->sel.family = AF_INET;
+	u->dir = dir;
+	u->index = index;
+	v4(&t.saddr, dir == XFRM_POLICY_OUT ? A : B);
+	v4(&t.id.daddr, dir == XFRM_POLICY_OUT ? B : A);
+	t.id.proto = IPPROTO_ESP;
+	attr(XFRMA_TMPL, &t, sizeof(t));
+	deliver(h);
+}
+
+static void del_sa(const char *dst, uint32_t spi)
+{
+	struct nlmsghdr *h = hdr(XFRM_MSG_DELSA);
+	struct xfrm_usersa_id *id = put(sizeof(*id));
+
+	v4(&id->daddr, dst);
+	id->spi = htonl(spi);
+	id->family = AF_INET;
+	id->proto = IPPROTO_ESP;
+	deliver(h);
+}
+
+static void expire(const char *src, const char *dst, uint32_t spi, bool hard)
+{
+	struct nlmsghdr *h = hdr(XFRM_MSG_EXPIRE);
+	struct xfrm_user_expire *e = put(sizeof(*e));
+
+	v4(&e->state.saddr, src);
+	v4(&e->state.id.daddr, dst);
+	e->state.id.spi = htonl(spi);
+	e->state.id.proto = IPPROTO_ESP;
+	e->state.family = AF_INET;
+	e->hard = hard;
+	deliver(h);
+}
+
+/* ---------------------------------------------------------------- the worker's view */
+
+static struct nio_flow_key flow(const char *src, const char *dst, uint8_t proto)
+{
+	struct nio_flow_key k = { .family = 4, .proto = proto, .sport = 1000, .dport = 80 };
+	uint8_t fam;
+
+	assert_int_equal(crypto_addr_parse(src, k.src, &fam), 0);
+	assert_int_equal(crypto_addr_parse(dst, k.dst, &fam), 0);
+	return k;
+}
+
+/* SPI of the SA a packet src -> dst would be encrypted with, 0 for none (dropped) */
+static uint32_t out_spi(const char *src, const char *dst, uint8_t proto)
+{
+	struct nio_pkt p = { .key = flow(src, dst, proto) };
+	const struct crypto_sa *s = crypto_sa_select_out(ci, &p);
+
+	return s ? s->spi : 0;
+}
+
+static struct crypto_sa *in_sa(uint32_t spi)
+{
+	for (unsigned i = 0; i < ci->nsas; i++)
+		if (!ci->sas[i]->out && ci->sas[i]->spi == spi)
+			return ci->sas[i];
+	return NULL;
+}
+
+static void tunnel(uint32_t out, uint32_t in)
+{
+	sa(A, B, out, 1, GCM, 160, false, 0);
+	sa(B, A, in, 1, GCM, 160, false, 0);
+	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
+	pol(XFRM_POLICY_IN, "203.0.113.128", 25, "192.0.2.0", 24, 1, 8, 0);
+	pol(XFRM_POLICY_FWD, "203.0.113.128", 25, "192.0.2.0", 24, 1, 2, 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_tunnel(void **state)
+{
+	struct nio_flow_key in = flow("203.0.113.130", "192.0.2.10", 6);
+	struct nio_flow_key other = flow("198.51.100.7", "192.0.2.10", 6);
+
+	(void)state;
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0); /* nothing yet */
+	tunnel(0xc0000001, 0xc0000002);
+	assert_int_equal(ci->nsas, 2);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.5", 6), 0); /* no policy takes it */
+	assert_non_null(in_sa(0xc0000002));
+	assert_true(crypto_ksrc_in_allowed(ci->kv, in_sa(0xc0000002), &in));
+	assert_false(crypto_ksrc_in_allowed(ci->kv, in_sa(0xc0000002), &other));
+	assert_true(in_sa(0xc0000002)->kernel && !in_sa(0xc0000002)->out);
+	assert_int_equal(in_sa(0xc0000002)->replay.window, 32);
+}
+
+/* the newest outbound SA, the not-dying before the dying, the old one until deleted */
+static void test_rekey(void **state)
+{
+	const struct crypto_sa *old_in;
+	char path[PATH_MAX];
+
+	(void)state;
+	tunnel(0xc0000001, 0xc0000002);
+	sa(B, A, 0xc0000004, 1, GCM, 160, false, 0); /* the new inbound SA first, as charon does */
+	sa(A, B, 0xc0000003, 1, GCM, 160, false, 0);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000003);
+	old_in = in_sa(0xc0000002);
+	assert_non_null(old_in);
+	assert_non_null(in_sa(0xc0000004));
+	expire(A, B, 0xc0000003, false); /* soft: the older, still fresh one is preferred */
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001);
+	expire(A, B, 0xc0000001, false);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000003);
+	for (unsigned i = 0; i < ci->nsas; i++)
+		if (ci->sas[i]->spi == 0xc0000001)
+			snprintf(path, sizeof(path), "%s", ci->sas[i]->seq.path);
+	assert_int_equal(access(path, F_OK), 0); /* its sequence reservations */
+	del_sa(B, 0xc0000001);
+	assert_int_not_equal(access(path, F_OK), 0); /* the key is gone for good */
+	del_sa(A, 0xc0000002);
+	assert_null(in_sa(0xc0000002));
+	assert_int_equal(ci->nsas, 2);
+	expire(A, B, 0xc0000003, true); /* hard: the kernel deleted it without a DELSA */
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0);
+	assert_int_equal(ci->nsas, 1);
+	assert_null(ci->ks->retired_sas); /* freed: the worker took the newer view */
+}
+
+/* what netiod cannot run is not followed; its traffic finds no SA */
+static void test_not_ours(void **state)
+{
+	(void)state;
+	sa(A, B, 0xc0000005, 1, GCM, 160, true, 0);			       /* NAT-T */
+	sa(A, B, 0xc0000006, 1, "cbc(aes)", 128, false, 0);		       /* not an AEAD */
+	sa(A, B, 0xc0000007, 1, GCM, 128, false, 0);			       /* no salt */
+	sa("198.51.100.1", "198.51.100.2", 0xc0000008, 1, GCM, 160, false, 0); /* other tunnel */
+	assert_int_equal(ci->nsas, 0);
+	assert_int_equal(ci->cnt[CRYPTO_C_XFRM_SKIPPED], 3);
+	sa(A, B, 0xc0000009, 1, CHACHA, 288, false, 0);
+	assert_int_equal(ci->nsas, 1);
+	assert_int_equal(ci->sas[0]->cipher, CRYPTO_CHACHA20_POLY1305);
+}
+
+/* policy order, reqid, protocol selectors, deletion */
+static void test_policies(void **state)
+{
+	struct nlmsghdr *h;
+	struct xfrm_userpolicy_id *id;
+
+	(void)state;
+	sa(A, B, 0xc0000001, 1, GCM, 160, false, 0);
+	sa(A, B, 0xc0000011, 2, GCM, 160, false, 0);
+	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
+	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 2, 9, 17); /* udp: reqid 2 */
+	/* equal priority: the lower index first, so it takes UDP too */
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 17), 0xc0000001);
+	h = hdr(XFRM_MSG_DELPOLICY);
+	id = put(sizeof(*id));
+	id->index = 1;
+	id->dir = XFRM_POLICY_OUT;
+	deliver(h);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0); /* tcp: none left */
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 17), 0xc0000011);
+}
+
+/* the worker stops an SA at its hard packet limit */
+static void test_hard_limit(void **state)
+{
+	struct crypto_sa *s;
+
+	(void)state;
+	sa(A, B, 0xc0000001, 1, GCM, 160, false, 3);
+	s = ci->sas[0];
+	assert_int_equal(s->life.hard_packets, 3);
+	assert_false(crypto_ksa_spent(s));
+	s->cnt[CRYPTO_C_ENC_PACKETS] = 3;
+	assert_true(crypto_ksa_spent(s));
+}
+
+extern const struct nio_service crypto_service;
+
+/* sa-source: the kernel's SAs or the sa blocks, never both; local and remote of one family */
+static void test_config(void **state)
+{
+	static const struct fake_opt sa_blk[] = { { "spi", "0x1001", NULL }, { NULL, NULL, NULL } };
+	static const struct {
+		struct fake_opt o[5];
+		const char *msg; /* NULL: accepted */
+	} rows[] = {
+		{ { { "sa-source", "kernel", NULL },
+		    { "local", A, NULL },
+		    { "remote", B, NULL } },
+		  NULL },
+		{ { { "sa-source", "kernel", NULL }, { "local", A, NULL } }, "local and remote" },
+		{ { { "sa-source", "kernel", NULL },
+		    { "local", A, NULL },
+		    { "remote", "2001:db8::9", NULL } },
+		  "one family" },
+		{ { { "sa-source", "kernel", NULL },
+		    { "local", A, NULL },
+		    { "remote", B, NULL },
+		    { "sa", "x", sa_blk } },
+		  "no sa blocks" },
+		{ { { "local", A, NULL }, { "remote", B, NULL } }, "sa-source = \"kernel\"" },
+	};
+	struct nio_host h = fake_host;
+	struct nio_conf c;
+	char err[256];
+
+	(void)state;
+	h.check_only = 1; /* netiod -t: no netlink socket, no thread */
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		void *inst;
+
+		fake_conf(&c, crypto_service.options, rows[r].o);
+		err[0] = '\0';
+		inst = crypto_service.init(&h, &c, err, sizeof(err));
+		if (!rows[r].msg) {
+			assert_non_null(inst);
+			crypto_service.fini(inst);
+		} else if (inst || !strstr(err, rows[r].msg)) {
+			fail_msg("row %zu: '%s' lacks '%s'", r, err, rows[r].msg);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tunnel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_ours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_limit, setup, teardown),
+		cmocka_unit_test(test_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
