@@ -355,9 +355,7 @@ static void test_config(void **state)
 		struct fake_opt o[5];
 		const char *msg; /* NULL: accepted */
 	} rows[] = {
-		{ { { "sa-source", "kernel", NULL },
-		    { "local", A, NULL },
-		    { "remote", B, NULL } },
+		{ { { "sa-source", "kernel", NULL }, { "local", A, NULL }, { "remote", B, NULL } },
 		  NULL },
 		{ { { "sa-source", "kernel", NULL }, { "local", A, NULL } }, "local and remote" },
 		{ { { "sa-source", "kernel", NULL },
