@@ -425,6 +425,7 @@ static void crypto_fini(void *inst)
 		sem_post(&ci->wake);
 		pthread_join(ci->reserver, NULL);
 	}
+	crypto_hold_flush(ci);
 	if (ci->ks)
 		crypto_ksrc_close(ci->ks); /* frees the SAs; sas[] is only the worker's copy */
 	else
@@ -482,6 +483,8 @@ static int prep_one(struct crypto_inst *ci, struct nio_pkt *p, struct crypto_op 
 
 	if (sa)
 		return crypto_esp_decap_prep(ci, sa, p, op, pc);
+	if (ours && !malformed && ci->ks && crypto_hold_put(ci, p))
+		return CRYPTO_PREP_HOLD;
 	if (ours) {
 		crypto_count_drop(ci, NULL, p, malformed ? CRYPTO_C_MALFORMED : CRYPTO_C_NO_SA);
 		return CRYPTO_PREP_DROP;
@@ -518,7 +521,9 @@ static void crypto_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 	for (uint16_t i = 0; i < n; i++) {
 		int r = prep_one(ci, pkts[i], &ci->ops[nops], &ci->pctx[nops]);
 
-		verdicts[i] = r == CRYPTO_PREP_PASS ? NIO_V_PASS : NIO_V_DROP;
+		verdicts[i] = r == CRYPTO_PREP_PASS   ? NIO_V_PASS
+			      : r == CRYPTO_PREP_HOLD ? NIO_V_CONSUMED
+						      : NIO_V_DROP;
 		if (r == CRYPTO_PREP_OP)
 			ci->idx[nops++] = i;
 	}
@@ -526,6 +531,12 @@ static void crypto_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 		ci->engine.ops->run(ci->engine.priv, ci->ops, nops);
 	for (unsigned j = 0; j < nops; j++)
 		verdicts[ci->idx[j]] = finish_one(ci, pkts[ci->idx[j]], &ci->ops[j], &ci->pctx[j]);
+}
+
+static uint16_t crypto_dequeue(void *inst, uint64_t now_ns, struct nio_pkt **pkts, uint16_t max,
+			       uint64_t *next_ns)
+{
+	return crypto_hold_release(inst, now_ns, pkts, max, next_ns);
 }
 
 static const uint64_t *crypto_counters(void *inst)
@@ -631,6 +642,7 @@ const struct nio_service crypto_service = {
 	.init = crypto_init,
 	.fini = crypto_fini,
 	.process = crypto_process,
+	.dequeue = crypto_dequeue,
 	.counters = crypto_counters,
 	.save_state = crypto_save_state,
 	.restore_state = crypto_restore_state,

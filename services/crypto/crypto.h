@@ -195,11 +195,20 @@ struct crypto_pctx {
 struct crypto_ksrc;
 struct crypto_kview;
 
+/* hold.c: inbound ESP waiting for the thread to publish its kernel SA */
+#define CRYPTO_HOLD_MAX 64
+struct crypto_hold {
+	unsigned n;
+	struct nio_pkt *p[CRYPTO_HOLD_MAX];
+	uint64_t t[CRYPTO_HOLD_MAX]; /* when held (host->now_ns) */
+};
+
 struct crypto_inst {
 	const struct nio_host *host;
 	/* sa-source kernel: the source and the view the worker uses (sas/nsas are its copy) */
 	struct crypto_ksrc *ks;
 	const struct crypto_kview *kv;
+	struct crypto_hold hold;
 	struct crypto_engine engine;
 	unsigned nsas;
 	struct crypto_sa *sas[CRYPTO_MAX_SAS];
@@ -411,6 +420,11 @@ int crypto_xfrm_push_usage(struct crypto_ksrc *ks, const struct crypto_sa *sa, u
 int crypto_xfrm_expire(struct crypto_ksrc *ks, const struct crypto_sa *sa, bool hard);
 void crypto_xfrm_close(struct crypto_ksrc *ks);
 
+bool crypto_hold_put(struct crypto_inst *ci, struct nio_pkt *p);
+uint16_t crypto_hold_release(struct crypto_inst *ci, uint64_t now, struct nio_pkt **out,
+			     uint16_t max, uint64_t *next_ns);
+void crypto_hold_flush(struct crypto_inst *ci);
+
 /* crypto.c, for ksrc.c */
 void crypto_sa_free(struct crypto_inst *ci, struct crypto_sa *sa);
 
@@ -419,7 +433,8 @@ int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size
 
 /* esp.c: per packet, split around the engine run so that a burst is encrypted at once */
 /* PASS: p became an ICMP error to its sender and goes on as it is */
-enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP, CRYPTO_PREP_PASS };
+/* HOLD: p waits for its kernel SA (hold.c) */
+enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP, CRYPTO_PREP_PASS, CRYPTO_PREP_HOLD };
 struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
 				      bool *malformed);
 struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p);

@@ -173,6 +173,9 @@ struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_p
 		if (r > 0 && sa->spi == spi)
 			return sa;
 	}
+	/* kernel source: ESP to our address is ours even before its first inbound SA */
+	if (ci->ks && !memcmp(ci->ks->local, dst, 16))
+		*ours = true;
 	return NULL;
 }
 

@@ -25,6 +25,7 @@ static char tmpdir[64];
 static struct nio_host host;
 static struct crypto_inst *ci;
 static uint8_t msg[4096];
+static const char *me = "203.0.113.1", *them = "203.0.113.9"; /* policy templates' ends */
 static size_t mlen;
 
 #define GCM    "rfc4106(gcm(aes))"
@@ -32,32 +33,46 @@ static size_t mlen;
 #define A      "203.0.113.1"
 #define B      "203.0.113.9"
 
-static int setup(void **state)
+/* An instance whose kernel SA source follows the tunnel local <-> remote. */
+static struct crypto_inst *inst_new(const char *local, const char *remote)
 {
 	char err[128];
-	struct crypto_ksrc *ks;
+	struct crypto_inst *in = calloc(1, sizeof(*in));
+	struct crypto_ksrc *ks = calloc(1, sizeof(*ks));
 	uint8_t fam;
 
+	assert_true(in && ks);
+	assert_int_equal(crypto_engine_open(&in->engine, "openssl", err, sizeof(err)), 0);
+	in->host = &host;
+	in->ks = ks;
+	ks->ci = in;
+	ks->block = 1024;
+	ks->ev_fd = ks->req_fd = ks->stop_fd = -1;
+	pthread_mutex_init(&ks->lock, NULL);
+	assert_int_equal(crypto_addr_parse(local, ks->local, &ks->family), 0);
+	assert_int_equal(crypto_addr_parse(remote, ks->remote, &fam), 0);
+	ks->changed = true;
+	crypto_ksrc_publish(ks);
+	crypto_ksrc_enter(in);
+	return in;
+}
+
+static void inst_free(struct crypto_inst *in)
+{
+	crypto_hold_flush(in);
+	crypto_ksrc_close(in->ks);
+	crypto_engine_close(&in->engine);
+	free(in);
+}
+
+static int setup(void **state)
+{
 	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_ksrc.XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
 	host = fake_host;
 	host.state_dir = tmpdir;
-	ci = calloc(1, sizeof(*ci));
-	ks = calloc(1, sizeof(*ks));
-	assert_true(ci && ks);
-	assert_int_equal(crypto_engine_open(&ci->engine, "openssl", err, sizeof(err)), 0);
-	ci->host = &host;
-	ci->ks = ks;
-	ks->ci = ci;
-	ks->block = 1024;
-	ks->ev_fd = ks->req_fd = ks->stop_fd = -1;
-	pthread_mutex_init(&ks->lock, NULL);
-	assert_int_equal(crypto_addr_parse(A, ks->local, &ks->family), 0);
-	assert_int_equal(crypto_addr_parse(B, ks->remote, &fam), 0);
-	ks->changed = true;
-	crypto_ksrc_publish(ks);
-	crypto_ksrc_enter(ci);
+	ci = inst_new(A, B);
 	return 0;
 }
 
@@ -66,9 +81,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	(void)state;
-	crypto_ksrc_close(ci->ks);
-	crypto_engine_close(&ci->engine);
-	free(ci);
+	inst_free(ci);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	assert_int_equal(system(cmd), 0);
 	return 0;
@@ -169,8 +182,8 @@ static void pol(uint8_t dir, const char *s, uint8_t sl, const char *d, uint8_t d
 	u->sel.family = AF_INET;
 	u->dir = dir;
 	u->index = index;
-	v4(&t.saddr, dir == XFRM_POLICY_OUT ? A : B);
-	v4(&t.id.daddr, dir == XFRM_POLICY_OUT ? B : A);
+	v4(&t.saddr, dir == XFRM_POLICY_OUT ? me : them);
+	v4(&t.id.daddr, dir == XFRM_POLICY_OUT ? them : me);
 	t.id.proto = IPPROTO_ESP;
 	attr(XFRMA_TMPL, &t, sizeof(t));
 	deliver(h);
@@ -347,6 +360,95 @@ static void test_hard_limit(void **state)
 
 extern const struct nio_service crypto_service;
 
+struct tpkt {
+	struct nio_pkt p;
+	uint8_t buf[NIO_PKT_BUF_SIZE];
+};
+
+/* An Ethernet + IPv4 + UDP frame src -> dst, described as netiod's parser would. */
+static void mk_udp(struct tpkt *t, const char *src, const char *dst)
+{
+	uint8_t *ip;
+
+	memset(t, 0, sizeof(*t));
+	t->p.buf = t->buf;
+	t->p.buf_size = NIO_PKT_BUF_SIZE;
+	t->p.data = t->buf + NIO_PKT_HEADROOM;
+	t->p.len = 14 + 20 + 8 + 32;
+	t->p.out_port = NIO_PORT_NONE;
+	t->p.data[12] = 0x08;
+	ip = t->p.data + 14;
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 32;
+	ip[8] = 64;
+	ip[9] = 17;
+	assert_int_equal(inet_pton(AF_INET, src, ip + 12), 1);
+	assert_int_equal(inet_pton(AF_INET, dst, ip + 16), 1);
+	ip[25] = 8 + 32;
+	t->p.l3_off = 14;
+	t->p.flags = NIO_PKT_F_IPV4;
+	t->p.ip_proto = 17;
+	t->p.key = flow(src, dst, 17);
+	t->p.key.sport = t->p.key.dport = 0;
+}
+
+static uint8_t run1(struct crypto_inst *in, struct tpkt *t)
+{
+	struct nio_pkt *p = &t->p;
+	uint8_t v = 0xff;
+
+	crypto_service.process(in, &p, 1, &v);
+	return v;
+}
+
+/*
+ * ESP on an SA the kernel has but the thread has not published yet is held, not dropped,
+ * and decapsulated once the SA is there; after CRYPTO_HOLD_NS without it, it is dropped.
+ */
+static void test_hold(void **state)
+{
+	struct crypto_inst *peer = inst_new(B, A), *save = ci;
+	struct tpkt t, t2;
+	struct nio_pkt *out[4];
+	uint64_t next;
+
+	(void)state;
+	ci = peer; /* the peer's kernel has its outbound SA and policy: it encrypts */
+	me = B;
+	them = A;
+	sa(B, A, 0xc0000002, 1, GCM, 160, false, 0);
+	pol(XFRM_POLICY_OUT, "203.0.113.128", 25, "192.0.2.0", 24, 1, 1, 0);
+	ci = save;
+	me = A;
+	them = B;
+	mk_udp(&t, "203.0.113.130", "192.0.2.10");
+	assert_int_equal(run1(peer, &t), NIO_V_PASS);
+	t.p.l3_off = 14;
+	t2 = t;
+	t2.p.buf = t2.buf;
+	t2.p.data = t2.buf + (t.p.data - t.buf);
+	fake_now_ns = 1000;
+	assert_int_equal(run1(ci, &t), NIO_V_CONSUMED); /* ours, SA not seen yet: held */
+	assert_int_equal(crypto_service.dequeue(ci, 2000, out, 4, &next), 0);
+	assert_true(next > 2000);		     /* it asks to be called again */
+	sa(B, A, 0xc0000002, 1, GCM, 160, false, 0); /* the thread publishes the SA */
+	pol(XFRM_POLICY_IN, "203.0.113.128", 25, "192.0.2.0", 24, 1, 8, 0);
+	assert_int_equal(crypto_service.dequeue(ci, 3000, out, 4, &next), 1);
+	assert_ptr_equal(out[0], &t.p);
+	assert_int_equal(out[0]->key.dst[15], 10); /* the inner packet, to 192.0.2.10 */
+	assert_int_equal(ci->cnt[CRYPTO_C_DEC_PACKETS], 1);
+	assert_int_equal(next, 0);
+	/* the same packet on an SA that never comes: dropped after the hold time */
+	del_sa(A, 0xc0000002);
+	fake_now_ns = 5000;
+	assert_int_equal(run1(ci, &t2), NIO_V_CONSUMED);
+	fake_pkts_freed = 0;
+	assert_int_equal(crypto_service.dequeue(ci, 5000 + 300000000ull, out, 4, &next), 0);
+	assert_int_equal(fake_pkts_freed, 1);
+	assert_int_equal(ci->cnt[CRYPTO_C_NO_SA], 1);
+	inst_free(peer);
+}
+
 /* sa-source: the kernel's SAs or the sa blocks, never both; local and remote of one family */
 static void test_config(void **state)
 {
@@ -398,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_ours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test(test_config),
 	};
 
