@@ -340,3 +340,32 @@ n=$(($(followed) - f0 - 1))
 [ "$soft" -ge 2 ] && [ "$n" -ge 2 ] ||
 	fail "rekey_packets = 50 over 160 packets: $soft soft expiries reported, $n rekeys; want >= 2 each"
 ok "rekey_packets = 50: netiod reported $soft soft expiries, charon rekeyed $n times, no loss"
+
+# ---------------------------------------------------------------- hard packet limit
+# life_packets = 40 without a rekey: the 40th packet is the SA's last, the wire shows no 41st
+# on it (charon then creates a new CHILD_SA, which the rest of the pings may use)
+sw A --terminate --ike site --timeout 30 >"$WORK/term.out" 2>&1 || fail "swanctl --terminate: $(cat "$WORK/term.out")"
+swanctl_conf A 198.51.100.1 198.51.100.10 192.0.2.0/24 203.0.113.128/25 aes128gcm16 \
+	"rekey_packets = 0
+				rand_packets = 0
+				life_packets = 40"
+load_conns A
+sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
+	fail "swanctl --initiate (life_packets): $(tail -n 5 "$WORK/initiate.out")"
+OUT_SPI=$(spi_of A out)
+gw tcpdump -n -i gw-wan -U -w "$WORK/hard.pcap" esp >/dev/null 2>&1 &
+DUMP=$!
+sleep 1
+lan ping -c 60 -i 0.05 -W 1 $SITE >"$WORK/ping-hard" 2>&1
+for _ in $(seq 50); do
+	grep -q "kernel SA 0x$OUT_SPI gone" "$WORK/netiod.log" && break
+	sleep 0.1
+done
+grep -q "kernel SA 0x$OUT_SPI gone" "$WORK/netiod.log" || fail "the hard limit did not end SA $OUT_SPI"
+sleep 1
+kill "$DUMP"
+wait "$DUMP" 2>/dev/null
+DUMP=
+sent=$(tcpdump -n -r "$WORK/hard.pcap" 2>/dev/null | grep -c "198.51.100.1 > 198.51.100.10: ESP(spi=0x$OUT_SPI")
+[ "$sent" -eq 40 ] || fail "SA $OUT_SPI with life_packets = 40 sent $sent ESP packets"
+ok "life_packets = 40: exactly 40 ESP packets on SA 0x$OUT_SPI, then the kernel deleted it ($(grep -o '[0-9]* received' "$WORK/ping-hard") of 60 pings)"
