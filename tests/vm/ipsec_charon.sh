@@ -4,9 +4,11 @@
 # Two gateways, each with Debian's charon and a PSK IKEv2 connection: A runs netiod on kmod
 # ports following A's kernel SAs, B is plain Linux xfrm. The tunnel comes up, ping and TCP
 # pass both ways, the wire between A and B shows ESP with the SPIs charon negotiated and
-# nothing in clear, A's kernel processes none of it (its SAs' counters stay zero), a forced
-# rekey and a run of short rekey_time rekeys under a continuous ping lose nothing, and tearing
-# the connection down makes the secure pipelines drop. Env REPO, O.
+# nothing in clear, A's kernel processes none of it (its SAs' replay counters stay zero; their
+# byte and packet counters are netiod's), a forced rekey and a run of short rekey_time rekeys
+# under a continuous ping lose nothing, tearing the connection down makes the secure pipelines
+# drop, rekey_packets rekeys on netiod's soft expiries and life_packets ends an SA at exactly
+# its limit. Env REPO, O.
 #
 #   lan 192.0.2.10 -- gw-lan [A: netiod + charon, kernel forwards nothing] gw-wan 198.51.100.1
 #   -- eth0 198.51.100.10 [B: charon, Linux xfrm; the site 203.0.113.130 on lo]
