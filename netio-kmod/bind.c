@@ -327,6 +327,7 @@ void nio_bind_stats_sum(const struct nio_bind *b, struct nio_bind_stats *sum, u6
 	u64 *to = (u64 *)sum;
 	u32 i, j;
 
+	BUILD_BUG_ON(sizeof(*sum) % sizeof(u64));
 	memset(sum, 0, sizeof(*sum));
 	*inflight = 0;
 	for (i = 0; i < b->nqueues; i++) {

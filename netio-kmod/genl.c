@@ -80,8 +80,7 @@ static int nio_fill_queue_rx(struct sk_buff *msg, const struct nio_bind *b)
 	if (!nest)
 		return -EMSGSIZE;
 	for (i = 0; i < b->nqueues; i++)
-		if (nla_put_u64_64bit(msg, i + 1, READ_ONCE(b->q[i].stats.rx_packets),
-				      NETIO_STAT_PAD))
+		if (nla_put_u64_64bit(msg, i + 1, READ_ONCE(b->q[i].stats.rx_packets), 0))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;

@@ -51,7 +51,7 @@ static const struct nio_kmod_opts *opts_of(const struct nio_port *port)
 struct kregion {
 	uint32_t kid;	  /* the module's region id */
 	uint32_t bind_id; /* a binding that uses it, for NETIO_A_REGION_OF */
-	unsigned users; /* kmod ports on it; workers read it (fill_top), atomically */
+	unsigned users;	  /* kmod ports on it; workers read it (fill_top), atomically */
 	struct nio_region *r;
 };
 

@@ -84,7 +84,7 @@
  *   NETIO_A_REGION_SIZE: NLA_U64
  *   NETIO_A_QUEUES: NLA_U32
  *   NETIO_A_QUEUE_RX: NLA_NESTED, frames copied into each queue's RX ring
- *     q + 1: NLA_U64 for queue q
+ *     q + 1: NLA_U64 for queue q (type 0: padding)
  *   NETIO_A_STATS: NLA_NESTED, summed over the queues
  *     NETIO_STAT_*: NLA_U64 each (see enum netio_stat)
  *   NETIO_A_KEPT: NLA_NESTED
