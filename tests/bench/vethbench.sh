@@ -164,7 +164,7 @@ kmod_params() { # setup words...
 # What the module did for one kmod run, summed over the bindings: "kc NAME SIZE RUN frames
 # received wake-ups TX kicks TX timer drains"
 kmod_counters() { # name size run
-	ip netns exec "$NS_GW" "$O/netiod/netioctl" kernel list -j 2>/dev/null | jq -r --arg k \
+	ip netns exec "$NS_GW" "$O/netiod/netioctl" -j kernel list 2>/dev/null | jq -r --arg k \
 		"kc $1 $2 $3" '[.[] | .stats] | "\($k) \(map(.rx_packets) | add) \(map(.rx_wakeups) | add) \(map(.tx_kicks) | add) \(map(.tx_polls) | add)"' >>"$RES"
 }
 
