@@ -101,9 +101,6 @@ static struct nio_bind *nio_bind_alloc(struct net_device *dev, const char *name,
 	strscpy(b->name, name, sizeof(b->name));
 	b->ifindex = dev->ifindex;
 	b->hold_ms = hold_ms;
-	spin_lock_init(&b->rx_lock);
-	nio_tx_init(b);
-	init_waitqueue_head(&b->wq);
 	INIT_DELAYED_WORK(&b->hold_work, nio_bind_hold_expire);
 	return b;
 }
@@ -115,6 +112,7 @@ struct nio_bind *nio_bind_create(struct net_device *dev, const char *name,
 	struct nio_bind *b = nio_bind_alloc(dev, name, hold_ms);
 	struct nio_nic *nic;
 	int err = -ENOMEM, id;
+	u32 i;
 
 	if (!b) {
 		if (g->share)
@@ -137,6 +135,8 @@ struct nio_bind *nio_bind_create(struct net_device *dev, const char *name,
 	}
 	b->nic = nic;
 	b->dev = dev;
+	for (i = 0; i < b->nqueues; i++)
+		b->q[i].dev = dev;
 	list_add_tail(&b->nic_node, &nic->bindings);
 	nio_bind_hold_start(b);
 	return b;
@@ -194,6 +194,7 @@ void nio_bind_destroy(struct nio_bind *b, u32 reason)
 {
 	struct nio_nic *nic = b->nic;
 	unsigned int i;
+	struct nio_queue *q;
 
 	if (b->dead)
 		return;
@@ -209,13 +210,16 @@ void nio_bind_destroy(struct nio_bind *b, u32 reason)
 	kfree(b->claims);
 	b->claims = NULL;
 	b->nclaims = 0;
-	spin_lock_bh(&b->tx_lock);
+	for (q = b->q; q < b->q + b->nqueues; q++) {
+		spin_lock_bh(&q->tx_lock);
+		q->dev = NULL;
+		spin_unlock_bh(&q->tx_lock);
+		nio_tx_stop(q);
+		wake_up_interruptible_poll(&q->wq, EPOLLERR);
+	}
 	b->dev = NULL;
-	spin_unlock_bh(&b->tx_lock);
-	nio_tx_stop(b);
 	b->nic = NULL;
 	nio_bind_hold_stop(b);
-	wake_up_interruptible_poll(&b->wq, EPOLLERR);
 	nio_bind_put(b);
 }
 
@@ -243,9 +247,39 @@ struct nio_bind *nio_bind_attach(u32 id, struct file *f)
 	nio_ring_republish(b);
 	b->owner_pid = get_pid(task_tgid(current));
 	WRITE_ONCE(b->owner, f);
-	WRITE_ONCE(f->private_data, b); /* read locklessly by poll, mmap and KICK */
+	WRITE_ONCE(f->private_data, &b->q[0]); /* read locklessly by poll, mmap and KICK */
 	mutex_unlock(&nio_lock);
 	return b;
+}
+
+/*
+ * Let f serve queue q of binding id, whose owner is the caller's process: that owner's other
+ * workers poll and kick their queues on files of their own. Returns the queue with a
+ * reference on the binding for f; the owner's file keeps the ownership.
+ */
+struct nio_queue *nio_bind_attach_queue(u32 id, u32 queue, struct file *f)
+{
+	struct nio_bind *b;
+	int err = 0;
+
+	mutex_lock(&nio_lock);
+	b = nio_bind_find(id, current->nsproxy->net_ns);
+	if (!b)
+		err = -ENOENT;
+	else if (!b->owner || b->owner_pid != task_tgid(current))
+		err = -EPERM;
+	else if (!queue || queue >= b->nqueues)
+		err = -EINVAL;
+	else if (f->private_data)
+		err = -EISCONN;
+	if (err) {
+		mutex_unlock(&nio_lock);
+		return ERR_PTR(err);
+	}
+	nio_bind_get(b);
+	WRITE_ONCE(f->private_data, &b->q[queue]);
+	mutex_unlock(&nio_lock);
+	return &b->q[queue];
 }
 
 /* The owner's file is closing: queued packets stay for the hold time. */
@@ -284,6 +318,24 @@ u32 nio_bind_hold_state(const struct nio_bind *b, u32 *left_ms)
 		*left_ms = left > 0 ? jiffies_to_msecs(left) : 0;
 	}
 	return NETIO_HOLD_WAITING;
+}
+
+/* The binding's counters: its queues' summed, and the buffers its queues hold for TX. */
+void nio_bind_stats_sum(const struct nio_bind *b, struct nio_bind_stats *sum, u64 *inflight)
+{
+	const u64 *from;
+	u64 *to = (u64 *)sum;
+	u32 i, j;
+
+	BUILD_BUG_ON(sizeof(*sum) % sizeof(u64));
+	memset(sum, 0, sizeof(*sum));
+	*inflight = 0;
+	for (i = 0; i < b->nqueues; i++) {
+		from = (const u64 *)&b->q[i].stats;
+		for (j = 0; j < sizeof(*sum) / sizeof(u64); j++)
+			to[j] += READ_ONCE(from[j]);
+		*inflight += READ_ONCE(b->q[i].comp_reserved);
+	}
 }
 
 void nio_bind_kept_sum(const struct nio_bind *b, struct nio_kept_stats *sum)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* /dev/netio: attach to a binding, map its rings and region, poll for RX, kick TX. */
+/* /dev/netio: attach to a binding or one of its queues, map its rings and region, poll for RX,
+ * kick TX. */
 #include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -17,18 +18,37 @@ static int nio_open(struct inode *inode, struct file *f)
 	return 0;
 }
 
+/* The queue the file serves: queue 0 for the owner's file. */
+static struct nio_queue *nio_file_queue(struct file *f)
+{
+	return READ_ONCE(f->private_data);
+}
+
+static struct nio_bind *nio_file_bind(struct file *f)
+{
+	struct nio_queue *q = nio_file_queue(f);
+
+	return q ? q->bind : NULL;
+}
+
 static int nio_release(struct inode *inode, struct file *f)
 {
-	struct nio_bind *b = f->private_data;
+	struct nio_bind *b = nio_file_bind(f);
 
 	if (b)
 		nio_bind_detach(b, f);
 	return 0;
 }
 
-static struct nio_bind *nio_file_bind(struct file *f)
+static long nio_attach_queue(struct file *f, void __user *arg)
 {
-	return READ_ONCE(f->private_data);
+	struct netio_queue_attach a;
+	struct nio_queue *q;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	q = nio_bind_attach_queue(a.bind_id, a.queue, f);
+	return IS_ERR(q) ? PTR_ERR(q) : 0;
 }
 
 /* A snapshot of the buffers the kernel holds for TX, for an owner rebuilding its free list:
@@ -51,6 +71,7 @@ static long nio_copy_inflight(struct nio_bind *b, void __user *to)
 
 static long nio_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
+	struct nio_queue *q;
 	struct nio_bind *b;
 	u32 id;
 
@@ -60,9 +81,11 @@ static long nio_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 			return -EFAULT;
 		b = nio_bind_attach(id, f);
 		return IS_ERR(b) ? PTR_ERR(b) : 0;
+	case NETIO_IOC_ATTACH_QUEUE:
+		return nio_attach_queue(f, (void __user *)arg);
 	case NETIO_IOC_KICK:
-		b = nio_file_bind(f);
-		return b ? nio_tx_kick(b) : -EBADFD;
+		q = nio_file_queue(f);
+		return q ? nio_tx_kick(q) : -EBADFD;
 	case NETIO_IOC_INFLIGHT:
 		b = nio_file_bind(f);
 		return b ? nio_copy_inflight(b, (void __user *)arg) : -EBADFD;
@@ -113,22 +136,22 @@ static int nio_mmap(struct file *f, struct vm_area_struct *vma)
 /* Like netmap's txsync in poll: whatever the owner queued on TX goes out first. */
 static __poll_t nio_poll(struct file *f, poll_table *wait)
 {
-	struct nio_bind *b = nio_file_bind(f);
+	struct nio_queue *q = nio_file_queue(f);
 	__poll_t mask = 0;
 
-	if (!b)
+	if (!q)
 		return EPOLLERR;
-	poll_wait(f, &b->wq, wait);
+	poll_wait(f, &q->wq, wait);
 	/* pairs with the RX producer's barrier: it sees the owner's NEED_WAKEUP or this sees
 	 * its head */
 	smp_mb();
-	if (READ_ONCE(b->dead))
+	if (READ_ONCE(q->bind->dead))
 		return EPOLLERR;
-	if (nio_tx_pending(b))
-		nio_tx_kick(b);
-	if (nio_ring_rx_ready(b))
+	if (nio_tx_pending(q))
+		nio_tx_kick(q);
+	if (nio_ring_rx_ready(q))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (nio_tx_room(b))
+	if (nio_tx_room(q))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }

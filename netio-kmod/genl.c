@@ -18,6 +18,7 @@ static const struct nla_policy nio_policy[NETIO_A_MAX + 1] = {
 	[NETIO_A_NBUFS] = { .type = NLA_U32 },
 	[NETIO_A_REGION_OF] = { .type = NLA_U32 },
 	[NETIO_A_HEADROOM] = NLA_POLICY_MAX(NLA_U32, NIO_MAX_HEADROOM),
+	[NETIO_A_QUEUES] = NLA_POLICY_RANGE(NLA_U32, 1, NETIO_QUEUES_MAX),
 	[NETIO_A_CLAIMS] = NLA_POLICY_NESTED_ARRAY(nio_claim_policy),
 };
 
@@ -30,8 +31,9 @@ static u32 nio_attr_u32(struct nlattr *a, u32 def)
 
 static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 {
-	const struct nio_bind_stats *s = &b->stats;
+	struct nio_bind_stats sum, *s = &sum;
 	struct nlattr *nest = nla_nest_start(msg, NETIO_A_STATS);
+	u64 inflight;
 	const struct {
 		int type;
 		const u64 *v;
@@ -59,12 +61,27 @@ static int nio_fill_stats(struct sk_buff *msg, const struct nio_bind *b)
 
 	if (!nest)
 		return -EMSGSIZE;
+	nio_bind_stats_sum(b, &sum, &inflight);
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		if (nla_put_u64_64bit(msg, rows[i].type, READ_ONCE(*rows[i].v), NETIO_STAT_PAD))
 			return -EMSGSIZE;
-	if (nla_put_u64_64bit(msg, NETIO_STAT_TX_INFLIGHT, READ_ONCE(b->comp_reserved),
-			      NETIO_STAT_PAD))
+	if (nla_put_u64_64bit(msg, NETIO_STAT_TX_INFLIGHT, inflight, NETIO_STAT_PAD))
 		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/* Each queue's RX count: how the NIC's traffic spreads over the queues. */
+static int nio_fill_queue_rx(struct sk_buff *msg, const struct nio_bind *b)
+{
+	struct nlattr *nest = nla_nest_start(msg, NETIO_A_QUEUE_RX);
+	u32 i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < b->nqueues; i++)
+		if (nla_put_u64_64bit(msg, i + 1, READ_ONCE(b->q[i].stats.rx_packets), 0))
+			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;
 }
@@ -104,6 +121,7 @@ static int nio_fill_geometry(struct sk_buff *msg, const struct nio_bind *b)
 	    nla_put_u32(msg, NETIO_A_BUF_SIZE, b->region->buf_size) ||
 	    nla_put_u32(msg, NETIO_A_HEADROOM, b->headroom) ||
 	    nla_put_u32(msg, NETIO_A_REGION_ID, b->region->id) ||
+	    nla_put_u32(msg, NETIO_A_QUEUES, b->nqueues) ||
 	    nla_put_u64_64bit(msg, NETIO_A_MAP_SIZE, b->map_size, NETIO_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_A_RX_OFF, b->rx_off, NETIO_A_PAD) ||
 	    nla_put_u64_64bit(msg, NETIO_A_FILL_OFF, b->fill_off, NETIO_A_PAD) ||
@@ -127,7 +145,7 @@ static int nio_fill_bind(struct sk_buff *msg, const struct nio_bind *b, u32 port
 	    nla_put_string(msg, NETIO_A_BIND_NAME, b->name) ||
 	    nla_put_u32(msg, NETIO_A_OWNER_PID, b->owner_pid ? pid_vnr(b->owner_pid) : 0) ||
 	    nio_fill_hold(msg, b) || nio_fill_geometry(msg, b) || nio_fill_stats(msg, b) ||
-	    nio_fill_kept(msg, b)) {
+	    nio_fill_queue_rx(msg, b) || nio_fill_kept(msg, b)) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}
@@ -205,6 +223,7 @@ static int nio_check_geometry(struct genl_info *info, struct nio_geometry *g)
 
 	memset(g, 0, sizeof(*g));
 	g->headroom = nio_attr_u32(a[NETIO_A_HEADROOM], NIO_RX_HEADROOM);
+	g->nqueues = nio_attr_u32(a[NETIO_A_QUEUES], 1);
 	if (nio_check_slots(a[NETIO_A_RX_SLOTS], &g->rx_slots, info->extack) ||
 	    nio_check_slots(a[NETIO_A_TX_SLOTS], &g->tx_slots, info->extack))
 		return -EINVAL;

@@ -15,7 +15,7 @@ static LIST_HEAD(nio_nics); /* nio_lock */
  * part of the burst is already with the owner.
  */
 static rx_handler_result_t nio_rx_gso(struct nio_claim *c, struct nio_claim_stats *s,
-				      struct sk_buff *skb)
+				      struct nio_queue *q, struct sk_buff *skb)
 {
 	struct sk_buff *segs, *seg, *next;
 
@@ -35,7 +35,7 @@ static rx_handler_result_t nio_rx_gso(struct nio_claim *c, struct nio_claim_stat
 		consume_skb(skb);
 	skb_list_walk_safe(segs, seg, next) {
 		skb_mark_not_on_list(seg);
-		if (nio_ring_rx_enqueue(c->bind, seg, c->id)) {
+		if (nio_ring_rx_enqueue(q, seg, c->id)) {
 			s->queued++;
 			consume_skb(seg);
 		} else {
@@ -51,13 +51,16 @@ static rx_handler_result_t nio_rx_claimed(struct nio_claim *c, struct sk_buff *s
 {
 	struct nio_claim_stats *s = this_cpu_ptr(c->stats);
 	struct nio_bind *b = c->bind;
+	struct nio_queue *q;
 
 	s->packets++;
 	s->bytes += skb->len;
 	if (READ_ONCE(b->owner)) {
+		/* before segmentation: every segment of a burst on the flow's queue */
+		q = nio_ring_queue(b, skb);
 		if (skb_is_gso(skb))
-			return nio_rx_gso(c, s, skb);
-		if (nio_ring_rx_enqueue(b, skb, c->id)) {
+			return nio_rx_gso(c, s, q, skb);
+		if (nio_ring_rx_enqueue(q, skb, c->id)) {
 			s->queued++;
 			consume_skb(skb);
 			return RX_HANDLER_CONSUMED;

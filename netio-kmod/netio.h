@@ -33,9 +33,10 @@ extern unsigned int nio_tx_poll_us;
 
 /*
  * Locking, outermost first: genl_mutex (genl ops), rtnl, nio_lock (NIC list, binding idr,
- * claim tables, owner changes), nio_bind.tx_lock (spinlock, softirq), nio_bind.rx_lock
- * (spinlock, softirq), nio_bind.comp_lock (spinlock, irqsave: skbs are freed anywhere).
- * The rx_handler reads the claim table under RCU only.
+ * claim tables, owner changes), nio_queue.tx_lock (spinlock, softirq), nio_queue.rx_lock
+ * (spinlock, softirq), nio_queue.comp_lock (spinlock, irqsave: skbs are freed anywhere).
+ * The ring locks are per queue: no two queues of a binding share one. The rx_handler reads
+ * the claim table under RCU only.
  */
 extern struct mutex nio_lock;
 
@@ -96,12 +97,13 @@ struct nio_bind_stats {
 };
 
 struct nio_bind;
+struct nio_queue;
 
 /* The completion state of one region buffer while an skb refers to its pages. */
 struct nio_txbuf {
 	struct ubuf_info ubuf;
-	struct nio_bind *bind; /* whose completion ring gets the buffer back */
-	bool copied;	       /* some skb path copied the frame (skb_copy_ubufs) */
+	struct nio_queue *q; /* whose completion ring gets the buffer back */
+	bool copied;	     /* some skb path copied the frame (skb_copy_ubufs) */
 };
 
 /*
@@ -123,34 +125,17 @@ struct nio_region {
 };
 
 /*
- * One NIC's ring set. Geometry and the kernel's own ring indices are private copies: nothing
- * read back from the shared mapping is trusted. Lifetime is a kref held by the binding list
- * (until destroyed), the owner file, each mapping and a pending hold timer.
+ * One ring set of a binding (ABI 3: a queue): RX and fill fed by the rx_handler on whatever
+ * CPU the NIC's queue or the flow hash picks, TX and completion by its owner's file. Nothing
+ * here is shared with the binding's other queues but the region. The kernel's ring indices
+ * are private copies: nothing read back from the shared mapping is trusted.
  */
-struct nio_bind {
-	struct kref ref;
+struct nio_queue {
+	struct nio_bind *bind;
 	u32 id;
-	char name[NETIO_NAME_MAX];
-	int ifindex;
-	struct nio_nic *nic;	   /* NULL once destroyed (nio_lock) */
-	struct net_device *dev;	   /* NULL once destroyed (tx_lock) */
-	struct list_head nic_node; /* nio_nic.bindings */
-	struct nio_claim **claims; /* this binding's claims, owned by the NIC table */
-	unsigned int nclaims;
-	struct file *owner; /* attached file or NULL (nio_lock) */
-	struct pid *owner_pid;
-	bool dead;    /* destroyed: wake pollers with EPOLLERR */
-	bool expired; /* no owner past the hold time, kept for a secure claim (nio_lock) */
-	u32 hold_ms;
-	struct delayed_work hold_work;
-
-	struct nio_region *region;
-	void *map; /* vmalloc_user: nio_map_info and the RX, fill, TX, completion rings */
-	u64 map_size, rx_off, fill_off, tx_off, comp_off;
-	u32 rx_slots, tx_slots;
-	u32 headroom; /* bytes in front of each RX frame */
-	struct nio_map_info *info;
+	struct nio_queue_info *info;
 	struct nio_ring *rx, *fill, *tx, *comp;
+	struct net_device *dev; /* the binding's, NULL once destroyed (tx_lock) */
 
 	spinlock_t rx_lock; /* RX producer and fill consumer: rx_handler on any CPU */
 	u32 rx_head;	    /* the kernel's RX producer index */
@@ -163,13 +148,45 @@ struct nio_bind {
 	u32 comp_head;	      /* the kernel's completion producer index */
 	u32 comp_reserved;    /* buffers taken from TX whose completion is still due */
 	struct nio_bind_stats stats;
+	wait_queue_head_t wq; /* the file serving this queue sleeps here */
+} ____cacheline_aligned_in_smp;
+
+/*
+ * One NIC's binding: claims, owner, and nqueues ring sets in one mapping. Geometry is a
+ * private copy. Lifetime is a kref held by the binding list (until destroyed), the owner
+ * file, each queue file, each mapping, each skb built on its region and a pending hold timer.
+ */
+struct nio_bind {
+	struct kref ref;
+	u32 id;
+	char name[NETIO_NAME_MAX];
+	int ifindex;
+	struct nio_nic *nic;	   /* NULL once destroyed (nio_lock) */
+	struct net_device *dev;	   /* NULL once destroyed (nio_lock) */
+	struct list_head nic_node; /* nio_nic.bindings */
+	struct nio_claim **claims; /* this binding's claims, owned by the NIC table */
+	unsigned int nclaims;
+	struct file *owner; /* attached file or NULL (nio_lock) */
+	struct pid *owner_pid;
+	bool dead;    /* destroyed: wake pollers with EPOLLERR */
+	bool expired; /* no owner past the hold time, kept for a secure claim (nio_lock) */
+	u32 hold_ms;
+	struct delayed_work hold_work;
+
+	struct nio_region *region;
+	void *map; /* vmalloc_user: nio_map_info, then each queue's info and four rings */
+	u64 map_size, qinfo_off, rx_off, fill_off, tx_off, comp_off, queue_stride;
+	u32 rx_slots, tx_slots;
+	u32 headroom; /* bytes in front of each RX frame */
+	struct nio_map_info *info;
+	u32 nqueues;
+	struct nio_queue *q; /* nqueues of them */
 	struct nio_kept_stats __percpu *kept;
-	wait_queue_head_t wq;
 };
 
 /* Geometry of a new binding (and of its region unless it shares one). */
 struct nio_geometry {
-	u32 rx_slots, tx_slots, nbufs, buf_size, headroom;
+	u32 rx_slots, tx_slots, nbufs, buf_size, headroom, nqueues;
 	struct nio_region *share; /* a region to use, referenced; NULL: create one */
 };
 
@@ -189,6 +206,8 @@ void nio_bind_detach(struct nio_bind *b, struct file *f);
 bool nio_bind_may_change(const struct nio_bind *b);
 u32 nio_bind_hold_state(const struct nio_bind *b, u32 *left_ms);
 void nio_bind_kept_sum(const struct nio_bind *b, struct nio_kept_stats *sum);
+void nio_bind_stats_sum(const struct nio_bind *b, struct nio_bind_stats *sum, u64 *inflight);
+struct nio_queue *nio_bind_attach_queue(u32 id, u32 queue, struct file *f);
 
 /* region.c */
 struct nio_region *nio_region_create(u32 nbufs, u32 buf_size);
@@ -201,16 +220,17 @@ u8 *nio_region_buf(const struct nio_region *r, u32 idx);
 int nio_ring_alloc(struct nio_bind *b, const struct nio_geometry *g);
 void nio_ring_free_mem(struct nio_bind *b);
 void nio_ring_republish(struct nio_bind *b);
-bool nio_ring_rx_enqueue(struct nio_bind *b, const struct sk_buff *skb, u16 claim_id);
+struct nio_queue *nio_ring_queue(struct nio_bind *b, struct sk_buff *skb);
+bool nio_ring_rx_enqueue(struct nio_queue *q, const struct sk_buff *skb, u16 claim_id);
 void nio_ring_rx_discard(struct nio_bind *b);
-bool nio_ring_rx_ready(struct nio_bind *b);
+bool nio_ring_rx_ready(struct nio_queue *q);
 
 /* tx.c */
-void nio_tx_init(struct nio_bind *b);
-int nio_tx_kick(struct nio_bind *b);
-void nio_tx_stop(struct nio_bind *b);
-bool nio_tx_room(struct nio_bind *b);
-bool nio_tx_pending(struct nio_bind *b);
+void nio_tx_init(struct nio_queue *q);
+int nio_tx_kick(struct nio_queue *q);
+void nio_tx_stop(struct nio_queue *q);
+bool nio_tx_room(struct nio_queue *q);
+bool nio_tx_pending(struct nio_queue *q);
 
 /* claim.c */
 extern const struct nla_policy nio_claim_policy[NETIO_CLAIM_A_MAX + 1];

@@ -32,29 +32,29 @@ static void nio_stat_add(u64 *counter, u64 v)
 /* ---------------------------------------------------------------- completion ring */
 
 /* Room for n more completions: the owner's tail may lie, then there is none. tx_lock held. */
-static u32 nio_comp_reserve(struct nio_bind *b, u32 n)
+static u32 nio_comp_reserve(struct nio_queue *q, u32 n)
 {
 	unsigned long flags;
 	int used;
 	u32 room;
 
-	spin_lock_irqsave(&b->comp_lock, flags);
-	used = nio_ring_pending(b->comp_head, READ_ONCE(b->comp->tail), b->tx_slots);
-	room = used < 0 ? 0 : b->tx_slots - used;
-	room = room > b->comp_reserved ? room - b->comp_reserved : 0;
+	spin_lock_irqsave(&q->comp_lock, flags);
+	used = nio_ring_pending(q->comp_head, READ_ONCE(q->comp->tail), q->bind->tx_slots);
+	room = used < 0 ? 0 : q->bind->tx_slots - used;
+	room = room > q->comp_reserved ? room - q->comp_reserved : 0;
 	n = min(n, room);
-	b->comp_reserved += n;
-	spin_unlock_irqrestore(&b->comp_lock, flags);
+	q->comp_reserved += n;
+	spin_unlock_irqrestore(&q->comp_lock, flags);
 	return n;
 }
 
-static void nio_comp_unreserve(struct nio_bind *b, u32 n)
+static void nio_comp_unreserve(struct nio_queue *q, u32 n)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&b->comp_lock, flags);
-	b->comp_reserved -= n;
-	spin_unlock_irqrestore(&b->comp_lock, flags);
+	spin_lock_irqsave(&q->comp_lock, flags);
+	q->comp_reserved -= n;
+	spin_unlock_irqrestore(&q->comp_lock, flags);
 }
 
 /*
@@ -62,28 +62,29 @@ static void nio_comp_unreserve(struct nio_bind *b, u32 n)
  * the descriptor was taken; only an owner moving its tail backwards can have filled the ring
  * since, and then it loses the buffer (counted). Any context.
  */
-static void nio_comp_push(struct nio_bind *b, u32 idx, u64 *counter)
+static void nio_comp_push(struct nio_queue *q, u32 idx, u64 *counter)
 {
 	unsigned long flags;
 	int used;
 
-	spin_lock_irqsave(&b->comp_lock, flags);
+	spin_lock_irqsave(&q->comp_lock, flags);
 	/* pairs with the owner's release store of tail: entries before it are read */
-	used = nio_ring_pending(b->comp_head, smp_load_acquire(&b->comp->tail), b->tx_slots);
-	if (used < 0 || used >= b->tx_slots) {
-		nio_stat_add(&b->stats.comp_lost, 1);
+	used = nio_ring_pending(q->comp_head, smp_load_acquire(&q->comp->tail), q->bind->tx_slots);
+	if (used < 0 || used >= q->bind->tx_slots) {
+		nio_stat_add(&q->stats.comp_lost, 1);
 	} else {
-		WRITE_ONCE(nio_ring_idx(b->comp)[b->comp_head & nio_ring_mask(b->tx_slots)], idx);
-		b->comp_head++;
+		WRITE_ONCE(nio_ring_idx(q->comp)[q->comp_head & nio_ring_mask(q->bind->tx_slots)],
+			   idx);
+		q->comp_head++;
 		/* pairs with the owner's acquire load of head */
-		smp_store_release(&b->comp->head, b->comp_head);
+		smp_store_release(&q->comp->head, q->comp_head);
 	}
-	b->comp_reserved--;
+	q->comp_reserved--;
 	if (counter)
 		nio_stat_add(counter, 1);
-	spin_unlock_irqrestore(&b->comp_lock, flags);
+	spin_unlock_irqrestore(&q->comp_lock, flags);
 	/* after the push: a restarted owner reading the bitmap, then the ring, sees it once */
-	clear_bit_unlock(idx, b->region->inflight);
+	clear_bit_unlock(idx, q->bind->region->inflight);
 }
 
 /*
@@ -96,7 +97,8 @@ static void nio_comp_push(struct nio_bind *b, u32 idx, u64 *counter)
 static void nio_tx_done(struct sk_buff *skb, struct ubuf_info *u, bool success)
 {
 	struct nio_txbuf *t = container_of(u, struct nio_txbuf, ubuf);
-	struct nio_bind *b = t->bind;
+	struct nio_queue *q = t->q;
+	struct nio_bind *b = q->bind;
 	u32 idx;
 
 	if (!success)
@@ -104,8 +106,8 @@ static void nio_tx_done(struct sk_buff *skb, struct ubuf_info *u, bool success)
 	if (!refcount_dec_and_test(&u->refcnt))
 		return;
 	idx = t - b->region->txbufs;
-	nio_comp_push(b, idx,
-		      READ_ONCE(t->copied) ? &b->stats.tx_path_copied : &b->stats.tx_zerocopy);
+	nio_comp_push(q, idx,
+		      READ_ONCE(t->copied) ? &q->stats.tx_path_copied : &q->stats.tx_zerocopy);
 	nio_bind_put(b);
 	module_put(THIS_MODULE);
 }
@@ -132,14 +134,14 @@ static void nio_tx_finish_skb(struct sk_buff *skb, struct net_device *dev)
 }
 
 /* A short frame: copied, so the buffer goes back at once. */
-static struct sk_buff *nio_tx_copy(struct nio_bind *b, struct net_device *dev,
+static struct sk_buff *nio_tx_copy(struct nio_queue *q, struct net_device *dev,
 				   const struct nio_slot *d)
 {
 	struct sk_buff *skb = nio_tx_alloc(dev, d->len);
 
 	if (!skb)
 		return NULL;
-	skb_put_data(skb, nio_region_buf(b->region, d->buf_idx) + d->off, d->len);
+	skb_put_data(skb, nio_region_buf(q->bind->region, d->buf_idx) + d->off, d->len);
 	nio_tx_finish_skb(skb, dev);
 	return skb;
 }
@@ -165,10 +167,10 @@ static void nio_tx_frags(struct sk_buff *skb, const struct nio_region *r, u64 po
 }
 
 /* Zero copy: the skb refers to the buffer's pages until its completion (nio_tx_done). */
-static struct sk_buff *nio_tx_zerocopy(struct nio_bind *b, struct net_device *dev,
+static struct sk_buff *nio_tx_zerocopy(struct nio_queue *q, struct net_device *dev,
 				       const struct nio_slot *d)
 {
-	struct nio_region *r = b->region;
+	struct nio_region *r = q->bind->region;
 	struct nio_txbuf *t = &r->txbufs[d->buf_idx];
 	u64 pos = (u64)d->buf_idx * r->buf_size + d->off;
 	struct sk_buff *skb;
@@ -182,8 +184,8 @@ static struct sk_buff *nio_tx_zerocopy(struct nio_bind *b, struct net_device *de
 	}
 	skb_put_data(skb, r->mem + pos, ETH_HLEN);
 	nio_tx_frags(skb, r, pos + ETH_HLEN, d->len - ETH_HLEN);
-	nio_bind_get(b);
-	t->bind = b;
+	nio_bind_get(q->bind);
+	t->q = q;
 	t->copied = false;
 	t->ubuf.callback = nio_tx_done;
 	t->ubuf.flags = SKBFL_ZEROCOPY_FRAG;
@@ -204,81 +206,81 @@ static void nio_tx_read_desc(const struct nio_slot *s, struct nio_slot *d)
 	d->reserved = READ_ONCE(s->reserved);
 }
 
-static void nio_tx_bad(struct nio_bind *b)
+static void nio_tx_bad(struct nio_queue *q)
 {
-	nio_stat_add(&b->stats.tx_bad_desc, 1);
-	WRITE_ONCE(b->info->tx_bad_desc, b->stats.tx_bad_desc);
+	nio_stat_add(&q->stats.tx_bad_desc, 1);
+	WRITE_ONCE(q->info->tx_bad_desc, q->stats.tx_bad_desc);
 }
 
 /* Send one checked descriptor whose buffer this call owns (inflight bit set). */
-static void nio_tx_send(struct nio_bind *b, struct net_device *dev, const struct nio_slot *d)
+static void nio_tx_send(struct nio_queue *q, struct net_device *dev, const struct nio_slot *d)
 {
 	bool copy = d->len <= nio_tx_copybreak;
 	struct sk_buff *skb = NULL;
 	int rc;
 
 	if (d->len <= dev->mtu + dev->hard_header_len + VLAN_HLEN && netif_running(dev))
-		skb = copy ? nio_tx_copy(b, dev, d) : nio_tx_zerocopy(b, dev, d);
+		skb = copy ? nio_tx_copy(q, dev, d) : nio_tx_zerocopy(q, dev, d);
 	if (!skb) {
-		nio_stat_add(&b->stats.tx_errors, 1);
-		nio_comp_push(b, d->buf_idx, NULL);
+		nio_stat_add(&q->stats.tx_errors, 1);
+		nio_comp_push(q, d->buf_idx, NULL);
 		return;
 	}
 	if (copy) /* the frame is in the skb: the buffer is the owner's again */
-		nio_comp_push(b, d->buf_idx, &b->stats.tx_copied);
+		nio_comp_push(q, d->buf_idx, &q->stats.tx_copied);
 	/* net_xmit_eval() evaluates its argument twice: keep the call out of it */
 	rc = dev_queue_xmit(skb);
 	if (net_xmit_eval(rc)) {
-		nio_stat_add(&b->stats.tx_errors, 1);
+		nio_stat_add(&q->stats.tx_errors, 1);
 		return;
 	}
-	nio_stat_add(&b->stats.tx_packets, 1);
-	nio_stat_add(&b->stats.tx_bytes, d->len);
+	nio_stat_add(&q->stats.tx_packets, 1);
+	nio_stat_add(&q->stats.tx_bytes, d->len);
 }
 
 /* One descriptor; false if it was refused without a completion (its reservation is
  * released by the caller). */
-static bool nio_tx_one(struct nio_bind *b, struct net_device *dev, const struct nio_slot *s)
+static bool nio_tx_one(struct nio_queue *q, struct net_device *dev, const struct nio_slot *s)
 {
-	struct nio_region *r = b->region;
+	struct nio_region *r = q->bind->region;
 	struct nio_slot d;
 
 	nio_tx_read_desc(s, &d);
 	if (nio_tx_desc_check(&d, r->nbufs, r->buf_size, ETH_HLEN) != NIO_DESC_OK ||
 	    test_and_set_bit_lock(d.buf_idx, r->inflight)) {
 		/* out of range, malformed, or a buffer the kernel already holds */
-		nio_tx_bad(b);
+		nio_tx_bad(q);
 		return false;
 	}
-	nio_tx_send(b, dev, &d);
+	nio_tx_send(q, dev, &d);
 	return true;
 }
 
 /* Take up to budget descriptors; returns how many, or -EINVAL for a lying head. tx_lock. */
-static int nio_tx_drain(struct nio_bind *b, u32 budget)
+static int nio_tx_drain(struct nio_queue *q, u32 budget)
 {
-	u32 head, i, refused = 0, mask = nio_ring_mask(b->tx_slots);
+	u32 head, i, refused = 0, mask = nio_ring_mask(q->bind->tx_slots);
 	int n;
 
-	if (!b->dev)
+	if (!q->dev)
 		return -ENODEV;
 	/* pairs with the producer's release store of head: the slots before it are written */
-	head = smp_load_acquire(&b->tx->head);
-	n = nio_ring_pending(head, b->tx_tail, b->tx_slots);
+	head = smp_load_acquire(&q->tx->head);
+	n = nio_ring_pending(head, q->tx_tail, q->bind->tx_slots);
 	if (n < 0) {
-		nio_tx_bad(b);
+		nio_tx_bad(q);
 		return -EINVAL;
 	}
-	n = nio_comp_reserve(b, min_t(u32, n, budget));
+	n = nio_comp_reserve(q, min_t(u32, n, budget));
 	for (i = 0; i < n; i++)
-		if (!nio_tx_one(b, b->dev, &nio_ring_slots(b->tx)[(b->tx_tail + i) & mask]))
+		if (!nio_tx_one(q, q->dev, &nio_ring_slots(q->tx)[(q->tx_tail + i) & mask]))
 			refused++;
 	if (refused)
-		nio_comp_unreserve(b, refused);
-	WRITE_ONCE(b->tx_tail, b->tx_tail + n); /* poll reads it without tx_lock */
+		nio_comp_unreserve(q, refused);
+	WRITE_ONCE(q->tx_tail, q->tx_tail + n); /* poll reads it without tx_lock */
 	/* pairs with the producer's acquire load of tail: these slots may be reused */
-	smp_store_release(&b->tx->tail, b->tx_tail);
-	WRITE_ONCE(b->info->tx_packets, b->stats.tx_packets);
+	smp_store_release(&q->tx->tail, q->tx_tail);
+	WRITE_ONCE(q->info->tx_packets, q->stats.tx_packets);
 	return n;
 }
 
@@ -291,86 +293,89 @@ static int nio_tx_drain(struct nio_bind *b, u32 budget)
  */
 static enum hrtimer_restart nio_tx_timer(struct hrtimer *timer)
 {
-	struct nio_bind *b = container_of(timer, struct nio_bind, tx_timer);
+	struct nio_queue *q = container_of(timer, struct nio_queue, tx_timer);
 	int n;
 
-	spin_lock(&b->tx_lock);
-	n = nio_tx_drain(b, b->tx_slots);
+	spin_lock(&q->tx_lock);
+	n = nio_tx_drain(q, q->bind->tx_slots);
 	if (n == 0) {
-		WRITE_ONCE(b->tx->flags, NIO_RING_F_NEED_WAKEUP);
+		WRITE_ONCE(q->tx->flags, NIO_RING_F_NEED_WAKEUP);
 		/* pairs with the owner's barrier between publishing head and reading flags */
 		smp_mb();
-		n = nio_tx_drain(b, b->tx_slots);
+		n = nio_tx_drain(q, q->bind->tx_slots);
 		if (n > 0)
-			WRITE_ONCE(b->tx->flags, 0);
+			WRITE_ONCE(q->tx->flags, 0);
 	}
 	if (n > 0) {
-		nio_stat_add(&b->stats.tx_polls, 1);
+		nio_stat_add(&q->stats.tx_polls, 1);
 	} else {
 		/* a lying head or a destroyed binding: the owner's next kick decides */
-		if (b->dev)
-			WRITE_ONCE(b->tx->flags, NIO_RING_F_NEED_WAKEUP);
-		b->tx_polling = false;
+		if (q->dev)
+			WRITE_ONCE(q->tx->flags, NIO_RING_F_NEED_WAKEUP);
+		q->tx_polling = false;
 	}
-	spin_unlock(&b->tx_lock);
+	spin_unlock(&q->tx_lock);
 	if (n <= 0)
 		return HRTIMER_NORESTART;
 	hrtimer_forward_now(timer, ns_to_ktime((u64)READ_ONCE(nio_tx_poll_us) * NSEC_PER_USEC));
 	return HRTIMER_RESTART;
 }
 
-void nio_tx_init(struct nio_bind *b)
+void nio_tx_init(struct nio_queue *q)
 {
-	spin_lock_init(&b->tx_lock);
-	spin_lock_init(&b->comp_lock);
-	hrtimer_init(&b->tx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	b->tx_timer.function = nio_tx_timer;
+	spin_lock_init(&q->tx_lock);
+	spin_lock_init(&q->comp_lock);
+	hrtimer_init(&q->tx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	q->tx_timer.function = nio_tx_timer;
 }
 
 /* The owner rang (ioctl or poll): send what is queued now, then keep polling while busy. */
-int nio_tx_kick(struct nio_bind *b)
+int nio_tx_kick(struct nio_queue *q)
 {
 	u32 poll_us = READ_ONCE(nio_tx_poll_us);
 	int n, total = 0;
 
-	spin_lock_bh(&b->tx_lock);
-	if (poll_us && b->dev)
-		WRITE_ONCE(b->tx->flags, 0);
-	nio_stat_add(&b->stats.tx_kicks, 1);
+	spin_lock_bh(&q->tx_lock);
+	if (poll_us && q->dev)
+		WRITE_ONCE(q->tx->flags, 0);
+	nio_stat_add(&q->stats.tx_kicks, 1);
 	do {
-		n = nio_tx_drain(b, NIO_TX_BATCH);
+		n = nio_tx_drain(q, NIO_TX_BATCH);
 		total += max(n, 0);
 		if (n == NIO_TX_BATCH) {
-			spin_unlock_bh(&b->tx_lock);
+			spin_unlock_bh(&q->tx_lock);
 			cond_resched();
-			spin_lock_bh(&b->tx_lock);
+			spin_lock_bh(&q->tx_lock);
 		}
-	} while (n == NIO_TX_BATCH && total < b->tx_slots);
+	} while (n == NIO_TX_BATCH && total < q->bind->tx_slots);
 	/* tx_polling, not hrtimer_active(): a run that is stopping has already set the flag
 	 * again; (re)arming the timer from here is what keeps the cleared flag true */
-	if (poll_us && b->dev && !b->tx_polling) {
-		b->tx_polling = true;
-		hrtimer_start(&b->tx_timer, ns_to_ktime((u64)poll_us * NSEC_PER_USEC),
-			      HRTIMER_MODE_REL_SOFT);
+	if (poll_us && q->dev && !q->tx_polling) {
+		q->tx_polling = true;
+		/* pinned: the queue drains on the CPU of its worker's kicks, so frames a
+		 * device queues per CPU (veth's backlog) leave in ring order */
+		hrtimer_start(&q->tx_timer, ns_to_ktime((u64)poll_us * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_PINNED_SOFT);
 	}
-	spin_unlock_bh(&b->tx_lock);
+	spin_unlock_bh(&q->tx_lock);
 	return n < 0 ? n : total;
 }
 
-/* The binding is being destroyed (b->dev is NULL already): no timer run may follow. */
-void nio_tx_stop(struct nio_bind *b)
+/* The binding is being destroyed (q->dev is NULL already): no timer run may follow. */
+void nio_tx_stop(struct nio_queue *q)
 {
-	hrtimer_cancel(&b->tx_timer);
+	hrtimer_cancel(&q->tx_timer);
 }
 
-bool nio_tx_pending(struct nio_bind *b)
+bool nio_tx_pending(struct nio_queue *q)
 {
-	return READ_ONCE(b->tx->head) != READ_ONCE(b->tx_tail);
+	return READ_ONCE(q->tx->head) != READ_ONCE(q->tx_tail);
 }
 
-bool nio_tx_room(struct nio_bind *b)
+bool nio_tx_room(struct nio_queue *q)
 {
-	int used = nio_ring_pending(READ_ONCE(b->tx->head), READ_ONCE(b->tx_tail), b->tx_slots);
+	int used =
+		nio_ring_pending(READ_ONCE(q->tx->head), READ_ONCE(q->tx_tail), q->bind->tx_slots);
 
-	return used >= 0 && used < b->tx_slots;
+	return used >= 0 && used < q->bind->tx_slots;
 }

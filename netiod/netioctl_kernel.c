@@ -171,6 +171,20 @@ static json_t *counters(struct nlattr *nest, int max, const char *const *names, 
 	return o;
 }
 
+/* Each queue's RX count, in queue order (the module numbers them from 1). */
+static json_t *queue_rx(struct nlattr *nest)
+{
+	json_t *a = json_array();
+	struct nlattr *q;
+	int rem;
+
+	if (nest)
+		nla_for_each_nested (q, nest, rem)
+			if (nla_type(q) == (int)json_array_size(a) + 1)
+				json_array_append_new(a, json_integer((json_int_t)nla_get_u64(q)));
+	return a;
+}
+
 static json_int_t u32_of(struct nlattr *a)
 {
 	return a && nla_len(a) >= 4 ? nla_get_u32(a) : 0;
@@ -202,6 +216,9 @@ static int on_bind(struct nl_msg *m, void *arg)
 		      u32_of(tb[NETIO_A_HOLD_LEFT_MS]), "rx_slots", u32_of(tb[NETIO_A_RX_SLOTS]),
 		      "tx_slots", u32_of(tb[NETIO_A_TX_SLOTS]), "buf_size",
 		      u32_of(tb[NETIO_A_BUF_SIZE]));
+	json_object_set_new(b, "queues",
+			    json_integer(tb[NETIO_A_QUEUES] ? u32_of(tb[NETIO_A_QUEUES]) : 1));
+	json_object_set_new(b, "queue_rx", queue_rx(tb[NETIO_A_QUEUE_RX]));
 	json_object_set_new(
 		b, "stats",
 		counters(tb[NETIO_A_STATS], NETIO_STAT_MAX, stat_names, NAMES(stat_names)));
@@ -357,9 +374,16 @@ static void print_bind(const json_t *b)
 		printf("no owner, queue held until unbound");
 	else
 		printf("no owner, hold time over: secure claims drop until unbound");
-	printf(", hold-time %lld ms, %lld/%lld slots of %lld bytes\n", (long long)num(b, "hold_ms"),
+	printf(", hold-time %lld ms, %lld queue(s) of %lld/%lld slots of %lld bytes\n",
+	       (long long)num(b, "hold_ms"), (long long)num(b, "queues"),
 	       (long long)num(b, "rx_slots"), (long long)num(b, "tx_slots"),
 	       (long long)num(b, "buf_size"));
+	if (num(b, "queues") > 1) {
+		printf("  rx per queue");
+		json_array_foreach (json_object_get(b, "queue_rx"), i, c)
+			printf(" %lld", (long long)json_integer_value(c));
+		printf("\n");
+	}
 	printf("  stats");
 	print_counters(json_object_get(b, "stats"));
 	printf("  kept for the kernel");

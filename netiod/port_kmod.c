@@ -31,6 +31,7 @@
 #define KMOD_CLAIM_BITS 6     /* claim id = pipeline id << 6 | index within the pipeline */
 
 _Static_assert(KMOD_BUF_SIZE % 64 == 0, "the module wants buffers in multiples of 64");
+_Static_assert(NIO_MAX_WORKERS <= NETIO_QUEUES_MAX, "a netio.ko queue per worker");
 _Static_assert(NIO_MAX_PIPELINES << KMOD_CLAIM_BITS <= 65536, "claim ids are 16 bits");
 
 _Static_assert(sizeof(struct nio_kmod_opts) <= NIO_PORT_OPTS_SIZE,
@@ -50,33 +51,49 @@ static const struct nio_kmod_opts *opts_of(const struct nio_port *port)
 struct kregion {
 	uint32_t kid;	  /* the module's region id */
 	uint32_t bind_id; /* a binding that uses it, for NETIO_A_REGION_OF */
-	unsigned users;
+	unsigned users;	  /* kmod ports on it; workers read it (fill_top), atomically */
 	struct nio_region *r;
 };
 
 static struct kregion kregions[NIO_MAX_REGIONS];
+
+/* One ring set of the binding (ring ABI 3), served by one worker. */
+struct kq {
+	int fd; /* queue 0: the owner's /dev/netio file; others: NETIO_IOC_ATTACH_QUEUE */
+	struct nio_ring *rx, *fill, *tx, *comp;
+	const struct nio_queue_info *info;
+	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
+	uint64_t rx_full_seen; /* the module's rx_dropped_full at the last ring_stats */
+	bool tx_pending;       /* slots published since the last doorbell check */
+	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
+};
 
 struct kmod {
 	struct nl_sock *sk;
 	int family;
 	int nl_err;	  /* negative errno of the last request */
 	char nl_msg[160]; /* the kernel's extended ack message */
-	int fd;		  /* /dev/netio, owner of the binding */
 	uint32_t bind_id;
 	uint32_t hold_state; /* enum netio_hold_state as found at bind time */
 	uint8_t *map;
 	size_t map_size;
-	struct nio_ring *rx, *fill, *tx, *comp;
 	struct kregion *kr; /* the buffer region, shared with the other kmod ports on it */
 	uint8_t *held;	    /* held[i]: buffer i is in this binding's rings or its skbs */
 	size_t region_size;
 	/* geometry copied once from nio_map_info and checked, never re-read */
 	uint32_t rx_slots, tx_slots, nbufs, buf_size, headroom, region_id;
-	uint32_t rx_tail, fill_head, tx_head, comp_tail; /* this side's indices */
-	uint64_t rx_full_seen; /* the module's rx_dropped_full at the last ring_stats */
-	bool tx_pending;       /* slots published since the last doorbell check */
-	bool sleeping;	       /* RX NEED_WAKEUP set: the worker sleeps on fd */
+	unsigned nq, want_nq; /* queues the binding has, and the workers asked for */
+	struct kq q[];	      /* want_nq of them, nq in use */
 };
+
+/* The queue of the calling worker: its own, or the only one (then under the port's TX lock
+ * for sending, and polled by one worker). */
+static struct kq *kq_of(struct nio_port *port)
+{
+	struct kmod *k = port->priv;
+
+	return k->nq == 1 ? &k->q[0] : &k->q[nio_worker_self()];
+}
 
 /* ---------------------------------------------------------------- generic netlink */
 
@@ -197,6 +214,8 @@ static int bind_port(struct kmod *k, const struct nio_port *port, char *err, siz
 	nla_put_u32(m, NETIO_A_BUF_SIZE, KMOD_BUF_SIZE);
 	nla_put_u32(m, NETIO_A_NBUFS, KMOD_NBUFS);
 	nla_put_u32(m, NETIO_A_HEADROOM, NIO_PKT_HEADROOM);
+	if (k->want_nq > 1) /* a module without queues then says "ABI mismatch", not EINVAL */
+		nla_put_u32(m, NETIO_A_QUEUES, k->want_nq);
 	for (unsigned i = 0; i < NIO_MAX_REGIONS; i++)
 		if (kregions[i].users) {
 			nla_put_u32(m, NETIO_A_REGION_OF, kregions[i].bind_id);
@@ -219,12 +238,34 @@ static bool ring_fits(const struct kmod *k, uint64_t off, uint64_t bytes)
 	return off % NIO_CACHELINE == 0 && off + bytes <= k->map_size;
 }
 
+/* Every queue's block: queue 0's offsets moved by q strides, each ring inside the mapping. */
+static bool queues_fit(const struct kmod *k, const struct nio_map_info *info)
+{
+	for (uint64_t q = 0; q < k->nq; q++) {
+		uint64_t d = q * info->queue_stride;
+
+		if (!ring_fits(k, info->qinfo_off + d, sizeof(struct nio_queue_info)) ||
+		    !ring_fits(k, info->rx_off + d, nio_ring_bytes(k->rx_slots)) ||
+		    !ring_fits(k, info->fill_off + d, nio_ring_idx_bytes(k->rx_slots)) ||
+		    !ring_fits(k, info->tx_off + d, nio_ring_bytes(k->tx_slots)) ||
+		    !ring_fits(k, info->comp_off + d, nio_ring_idx_bytes(k->tx_slots)))
+			return false;
+	}
+	return true;
+}
+
 static void set_rings(struct kmod *k, const struct nio_map_info *info)
 {
-	k->rx = (struct nio_ring *)(void *)(k->map + info->rx_off);
-	k->fill = (struct nio_ring *)(void *)(k->map + info->fill_off);
-	k->tx = (struct nio_ring *)(void *)(k->map + info->tx_off);
-	k->comp = (struct nio_ring *)(void *)(k->map + info->comp_off);
+	for (unsigned i = 0; i < k->nq; i++) {
+		uint8_t *block = k->map + (size_t)i * info->queue_stride;
+		struct kq *q = &k->q[i];
+
+		q->info = (const struct nio_queue_info *)(const void *)(block + info->qinfo_off);
+		q->rx = (struct nio_ring *)(void *)(block + info->rx_off);
+		q->fill = (struct nio_ring *)(void *)(block + info->fill_off);
+		q->tx = (struct nio_ring *)(void *)(block + info->tx_off);
+		q->comp = (struct nio_ring *)(void *)(block + info->comp_off);
+	}
 }
 
 /* Copy the geometry out of the shared page once and check it against the mapping. */
@@ -242,12 +283,14 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 	k->region_size = (size_t)info->region_size;
 	k->headroom = info->headroom;
 	k->region_id = info->region_id;
+	k->nq = info->num_queues;
+	if (k->nq != 1 && k->nq != k->want_nq)
+		return nio_err(err, errlen,
+			       "binding has %u queues for %u workers (a netiod with other "
+			       "workers left it: netioctl kernel unbind it)",
+			       k->nq, k->want_nq);
 	if (!nio_ring_valid_size(k->rx_slots) || !nio_ring_valid_size(k->tx_slots) ||
-	    !ring_fits(k, info->rx_off, nio_ring_bytes(k->rx_slots)) ||
-	    !ring_fits(k, info->fill_off, nio_ring_idx_bytes(k->rx_slots)) ||
-	    !ring_fits(k, info->tx_off, nio_ring_bytes(k->tx_slots)) ||
-	    !ring_fits(k, info->comp_off, nio_ring_idx_bytes(k->tx_slots)) || !k->nbufs ||
-	    (uint64_t)k->nbufs * k->buf_size > k->region_size)
+	    !queues_fit(k, info) || !k->nbufs || (uint64_t)k->nbufs * k->buf_size > k->region_size)
 		return nio_err(err, errlen, "inconsistent ring geometry");
 	if (k->buf_size != KMOD_BUF_SIZE || k->headroom < NIO_PKT_HEADROOM)
 		return snprintf(err, errlen,
@@ -260,24 +303,24 @@ static int check_geometry(struct kmod *k, char *err, size_t errlen)
 }
 
 /* Continue from the indices a previous owner left, unless they make no sense. */
-static void resume_indices(struct kmod *k)
+static void resume_indices(struct kmod *k, struct kq *q)
 {
-	k->rx_tail = k->rx->tail;
-	if (nio_ring_pending(nio_ring_load_acquire(&k->rx->head), k->rx_tail, k->rx_slots) < 0)
-		k->rx_tail = k->rx->head;
-	k->fill_head = k->fill->head;
-	if (nio_ring_pending(k->fill_head, nio_ring_load_acquire(&k->fill->tail), k->rx_slots) < 0)
-		k->fill_head = k->fill->tail;
-	k->tx_head = k->tx->head;
-	if (nio_ring_pending(k->tx_head, nio_ring_load_acquire(&k->tx->tail), k->tx_slots) < 0)
-		k->tx_head = k->tx->tail;
-	k->comp_tail = k->comp->tail;
-	if (nio_ring_pending(nio_ring_load_acquire(&k->comp->head), k->comp_tail, k->tx_slots) < 0)
-		k->comp_tail = k->comp->head;
-	nio_ring_store_release(&k->rx->tail, k->rx_tail);
-	nio_ring_store_release(&k->fill->head, k->fill_head);
-	nio_ring_store_release(&k->tx->head, k->tx_head);
-	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+	q->rx_tail = q->rx->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&q->rx->head), q->rx_tail, k->rx_slots) < 0)
+		q->rx_tail = q->rx->head;
+	q->fill_head = q->fill->head;
+	if (nio_ring_pending(q->fill_head, nio_ring_load_acquire(&q->fill->tail), k->rx_slots) < 0)
+		q->fill_head = q->fill->tail;
+	q->tx_head = q->tx->head;
+	if (nio_ring_pending(q->tx_head, nio_ring_load_acquire(&q->tx->tail), k->tx_slots) < 0)
+		q->tx_head = q->tx->tail;
+	q->comp_tail = q->comp->tail;
+	if (nio_ring_pending(nio_ring_load_acquire(&q->comp->head), q->comp_tail, k->tx_slots) < 0)
+		q->comp_tail = q->comp->head;
+	nio_ring_store_release(&q->rx->tail, q->rx_tail);
+	nio_ring_store_release(&q->fill->head, q->fill_head);
+	nio_ring_store_release(&q->tx->head, q->tx_head);
+	nio_ring_store_release(&q->comp->tail, q->comp_tail);
 }
 
 static void mark(uint8_t *busy, const struct kmod *k, uint32_t idx)
@@ -303,8 +346,9 @@ static void mark_idx(uint8_t *busy, const struct kmod *k, struct nio_ring *r, ui
 
 /*
  * The buffers the module holds for this binding: every buffer its rings name or an skb holds.
- * Read in the kernel's order (TX, fill, RX, then what is in flight, then the completions) so a
- * buffer moving meanwhile is seen at least once (ring.h). The rest of the region is netiod's.
+ * Read in the kernel's order (TX, fill, RX of every queue, then what is in flight, then the
+ * completions) so a buffer moving meanwhile is seen at least once (ring.h). The rest of the
+ * region is netiod's.
  */
 static int busy_map(struct kmod *k, uint8_t *busy, char *err, size_t errlen)
 {
@@ -312,18 +356,23 @@ static int busy_map(struct kmod *k, uint8_t *busy, char *err, size_t errlen)
 
 	if (!inflight)
 		return nio_err(err, errlen, "out of memory");
-	mark_descs(busy, k, k->tx, nio_ring_load_acquire(&k->tx->tail), k->tx_head, k->tx_slots);
-	mark_idx(busy, k, k->fill, nio_ring_load_acquire(&k->fill->tail), k->fill_head,
-		 k->rx_slots);
-	mark_descs(busy, k, k->rx, k->rx_tail, nio_ring_load_acquire(&k->rx->head), k->rx_slots);
-	if (ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+	for (struct kq *q = k->q; q < k->q + k->nq; q++) {
+		mark_descs(busy, k, q->tx, nio_ring_load_acquire(&q->tx->tail), q->tx_head,
+			   k->tx_slots);
+		mark_idx(busy, k, q->fill, nio_ring_load_acquire(&q->fill->tail), q->fill_head,
+			 k->rx_slots);
+		mark_descs(busy, k, q->rx, q->rx_tail, nio_ring_load_acquire(&q->rx->head),
+			   k->rx_slots);
+	}
+	if (ioctl(k->q[0].fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
 		free(inflight);
 		return nio_err(err, errlen, "buffers in flight: %s", strerror(errno));
 	}
 	for (uint32_t i = 0; i < k->nbufs; i++)
 		busy[i] |= (uint8_t)(inflight[i / 64] >> (i % 64) & 1);
-	mark_idx(busy, k, k->comp, k->comp_tail, nio_ring_load_acquire(&k->comp->head),
-		 k->tx_slots);
+	for (struct kq *q = k->q; q < k->q + k->nq; q++)
+		mark_idx(busy, k, q->comp, q->comp_tail, nio_ring_load_acquire(&q->comp->head),
+			 k->tx_slots);
 	free(inflight);
 	return 0;
 }
@@ -348,7 +397,7 @@ static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errl
 		 * the running workers use stay untouched) */
 		if (memchr(k->held, 1, k->nbufs))
 			nio_region_take(kr->r, k->held);
-		kr->users++;
+		__atomic_fetch_add(&kr->users, 1, __ATOMIC_RELAXED);
 		k->kr = kr;
 		return 0;
 	}
@@ -356,8 +405,8 @@ static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errl
 		;
 	if (kr == kregions + NIO_MAX_REGIONS)
 		return nio_err(err, errlen, "more than %d netio.ko regions", NIO_MAX_REGIONS);
-	mem = mmap(NULL, (size_t)k->nbufs * k->buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd,
-		   (off_t)NIO_MMAP_REGION);
+	mem = mmap(NULL, (size_t)k->nbufs * k->buf_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   k->q[0].fd, (off_t)NIO_MMAP_REGION);
 	if (mem == MAP_FAILED)
 		return nio_err(err, errlen, "mmap of the buffer region (%zu bytes): %s",
 			       k->region_size, strerror(errno));
@@ -369,40 +418,63 @@ static int kregion_get(struct kmod *k, unsigned nworkers, char *err, size_t errl
 	}
 	kr->kid = k->region_id;
 	kr->bind_id = k->bind_id;
-	kr->users = 1;
+	__atomic_store_n(&kr->users, 1, __ATOMIC_RELAXED);
 	k->kr = kr;
 	return 0;
 }
 
 static void kregion_put(struct kregion *kr)
 {
-	if (--kr->users)
+	if (__atomic_sub_fetch(&kr->users, 1, __ATOMIC_RELAXED))
 		return;
 	nio_region_unref(kr->r);
 	kr->r = NULL;
 }
 
-static int attach_map(struct kmod *k, char *err, size_t errlen)
+static int open_dev(int *fd, char *err, size_t errlen)
 {
-	k->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
-	if (k->fd < 0)
+	*fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
 		return nio_err(err, errlen, "%s: %s%s", NETIO_DEVICE, strerror(errno),
 			       errno == EACCES && geteuid()
 				       ? " (netiod runs unprivileged: give its group read-write "
 					 "access to the device, e.g. the udev rule in README)"
 				       : "");
-	if (ioctl(k->fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
+	return 0;
+}
+
+/* Queues 1.. are served by files of their own, so each worker sleeps on its queue only. */
+static int attach_queues(struct kmod *k, char *err, size_t errlen)
+{
+	for (unsigned i = 1; i < k->nq; i++) {
+		struct netio_queue_attach a = { .bind_id = k->bind_id, .queue = i };
+
+		if (open_dev(&k->q[i].fd, err, errlen) < 0)
+			return -1;
+		if (ioctl(k->q[i].fd, NETIO_IOC_ATTACH_QUEUE, &a) < 0)
+			return nio_err(err, errlen, "attach to queue %u of binding %u: %s", i,
+				       k->bind_id, strerror(errno));
+	}
+	return 0;
+}
+
+static int attach_map(struct kmod *k, char *err, size_t errlen)
+{
+	if (open_dev(&k->q[0].fd, err, errlen) < 0)
+		return -1;
+	if (ioctl(k->q[0].fd, NETIO_IOC_ATTACH, &k->bind_id) < 0)
 		return nio_err(err, errlen, "attach to binding %u: %s%s", k->bind_id,
 			       strerror(errno),
 			       errno == EBUSY ? " (another process owns this port's rings)" : "");
-	k->map = mmap(NULL, k->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
+	k->map = mmap(NULL, k->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->q[0].fd, 0);
 	if (k->map == MAP_FAILED) {
 		k->map = NULL;
 		return nio_err(err, errlen, "mmap %zu bytes: %s", k->map_size, strerror(errno));
 	}
-	if (check_geometry(k, err, errlen) < 0)
+	if (check_geometry(k, err, errlen) < 0 || attach_queues(k, err, errlen) < 0)
 		return -1;
-	resume_indices(k);
+	for (unsigned i = 0; i < k->nq; i++)
+		resume_indices(k, &k->q[i]);
 	k->held = calloc(k->nbufs, 1);
 	if (!k->held)
 		return nio_err(err, errlen, "out of memory");
@@ -540,7 +612,7 @@ static void give_back(struct kmod *k)
 {
 	uint64_t *inflight = calloc((k->nbufs + 63) / 64, sizeof(uint64_t));
 
-	if (!k->kr || !inflight || ioctl(k->fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
+	if (!k->kr || !inflight || ioctl(k->q[0].fd, NETIO_IOC_INFLIGHT, inflight) < 0) {
 		free(inflight);
 		return;
 	}
@@ -567,8 +639,9 @@ static void kmod_close(struct nio_port *port)
 	if (k->map)
 		munmap(k->map, k->map_size);
 	free(k->held);
-	if (k->fd >= 0)
-		close(k->fd);
+	for (unsigned i = 0; i < k->want_nq; i++)
+		if (k->q[i].fd >= 0)
+			close(k->q[i].fd);
 	if (k->sk)
 		nl_socket_free(k->sk);
 	free(k);
@@ -577,14 +650,16 @@ static void kmod_close(struct nio_port *port)
 
 static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 {
-	struct kmod *k = calloc(1, sizeof(*k));
 	unsigned nworkers = port->nqueues ? port->nqueues : 1;
+	struct kmod *k = calloc(1, sizeof(*k) + nworkers * sizeof(k->q[0]));
 
 	if (!k)
 		return nio_err(err, errlen, "out of memory");
-	k->fd = -1;
+	/* one ring set per worker: each polls and sends on its own, no lock between them */
+	k->want_nq = nworkers;
+	for (unsigned i = 0; i < nworkers; i++)
+		k->q[i].fd = -1;
 	port->priv = k;
-	port->nqueues = 1; /* one RX/TX ring pair per NIC (per-queue rings: issue 12) */
 	port->ifindex = (int)if_nametoindex(port->device);
 	if (!port->ifindex) {
 		snprintf(err, errlen, "%s: no such device", port->device);
@@ -594,9 +669,12 @@ static int kmod_open(struct nio_port *port, char *err, size_t errlen)
 	    bind_port(k, port, err, errlen) < 0 || attach_map(k, err, errlen) < 0 ||
 	    kregion_get(k, nworkers, err, errlen) < 0)
 		goto err;
+	/* a binding an older netiod left with one queue is served as such */
+	port->nqueues = k->nq;
 	nio_dev_addrs(port);
-	log_info("port %s: netio.ko binding %u on %s, %u/%u slots, region %u%s", port->name,
-		 k->bind_id, port->device, k->rx_slots, k->tx_slots, k->region_id,
+	log_info("port %s: netio.ko binding %u on %s, %u queue(s) of %u/%u slots, region %u%s",
+		 port->name, k->bind_id, port->device, k->nq, k->rx_slots, k->tx_slots,
+		 k->region_id,
 		 k->hold_state == NETIO_HOLD_EXPIRED
 			 ? " (taken over past its hold time: its queue was discarded, its secure "
 			   "claims dropped meanwhile)"
@@ -607,42 +685,48 @@ err:
 	return -1;
 }
 
-/* Keep the fill ring stocked from the polling worker's free list of the region, leaving
- * that worker a few buffers for TX copies. */
-static void fill_top(struct kmod *k)
+/*
+ * Keep the fill ring stocked from the polling worker's free list of the region, leaving that
+ * worker a few buffers for TX copies. Each worker stocks one fill ring per kmod port on the
+ * region: none may take more than its part of half the worker's share, or one idle port's
+ * ring would hold every buffer and starve the busy one (the other half is in flight).
+ */
+static void fill_top(struct kmod *k, struct kq *q)
 {
 	struct nio_region *r = k->kr->r;
-	uint32_t used = nio_ring_used(k->fill_head, nio_ring_load_acquire(&k->fill->tail));
-	unsigned w = nio_worker_self();
+	uint32_t used = nio_ring_used(q->fill_head, nio_ring_load_acquire(&q->fill->tail));
+	unsigned w = nio_worker_self(), users = __atomic_load_n(&k->kr->users, __ATOMIC_RELAXED);
+	uint32_t want = r->shares[w] / (2 * (users ? users : 1));
 
 	if (used > k->rx_slots)
 		return; /* a tail only a bug or a scribbler makes: leave the ring alone */
-	for (; used < k->rx_slots && r->free[w].n > KMOD_FILL_KEEP; used++) {
+	want = want < k->rx_slots ? want : k->rx_slots;
+	for (; used < want && r->free[w].n > KMOD_FILL_KEEP; used++) {
 		struct nio_pkt *p = nio_region_get(r, w);
 
 		k->held[p->buf_idx] = 1;
-		nio_ring_idx(k->fill)[k->fill_head++ & (k->rx_slots - 1)] = p->buf_idx;
+		nio_ring_idx(q->fill)[q->fill_head++ & (k->rx_slots - 1)] = p->buf_idx;
 	}
 	/* release: the entries are written before the kernel may see the new head */
-	nio_ring_store_release(&k->fill->head, k->fill_head);
+	nio_ring_store_release(&q->fill->head, q->fill_head);
 }
 
 /* Buffers the kernel is done sending go home (over a back ring if another worker owns them). */
-static void comp_drain(struct kmod *k)
+static void comp_drain(struct kmod *k, struct kq *q)
 {
 	/* acquire: pairs with the kernel's release store of head after it wrote the entries */
-	uint32_t head = nio_ring_load_acquire(&k->comp->head), idx;
+	uint32_t head = nio_ring_load_acquire(&q->comp->head), idx;
 
-	if (nio_ring_pending(head, k->comp_tail, k->tx_slots) < 0)
+	if (nio_ring_pending(head, q->comp_tail, k->tx_slots) < 0)
 		return;
-	for (; k->comp_tail != head; k->comp_tail++) {
-		idx = nio_ring_idx(k->comp)[k->comp_tail & (k->tx_slots - 1)];
+	for (; q->comp_tail != head; q->comp_tail++) {
+		idx = nio_ring_idx(q->comp)[q->comp_tail & (k->tx_slots - 1)];
 		if (idx < k->nbufs && k->held[idx]) {
 			k->held[idx] = 0;
 			nio_worker_pkt_free(&k->kr->r->pkts[idx]);
 		}
 	}
-	nio_ring_store_release(&k->comp->tail, k->comp_tail);
+	nio_ring_store_release(&q->comp->tail, q->comp_tail);
 }
 
 /* The RX slot's buffer as a packet, in place; NULL if the slot is unusable (counted). */
@@ -681,20 +765,21 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 			      uint16_t max)
 {
 	struct kmod *k = port->priv;
+	struct kq *q = kq_of(port);
 	/* acquire: pairs with the kernel's release store of head after it wrote the slots */
-	uint32_t head = nio_ring_load_acquire(&k->rx->head), mask = nio_ring_mask(k->rx_slots);
+	uint32_t head = nio_ring_load_acquire(&q->rx->head), mask = nio_ring_mask(k->rx_slots);
 	uint64_t now = 0;
 	uint16_t n = 0;
 
 	(void)pool;
-	if (k->sleeping) {
-		k->sleeping = false;
-		__atomic_store_n(&k->rx->flags, 0, __ATOMIC_RELAXED);
+	if (q->sleeping) {
+		q->sleeping = false;
+		__atomic_store_n(&q->rx->flags, 0, __ATOMIC_RELAXED);
 	}
-	if (nio_ring_pending(head, k->rx_tail, k->rx_slots) < 0)
+	if (nio_ring_pending(head, q->rx_tail, k->rx_slots) < 0)
 		return 0;
-	for (; n < max && k->rx_tail != head; k->rx_tail++) {
-		struct nio_pkt *p = rx_take(port, k, &nio_ring_slots(k->rx)[k->rx_tail & mask]);
+	for (; n < max && q->rx_tail != head; q->rx_tail++) {
+		struct nio_pkt *p = rx_take(port, k, &nio_ring_slots(q->rx)[q->rx_tail & mask]);
 
 		if (!p)
 			continue;
@@ -703,42 +788,42 @@ static uint16_t kmod_rx_burst(struct nio_port *port, struct nio_pool *pool, stru
 		pkts[n++] = p;
 	}
 	/* release: the slots we read may be overwritten from now on */
-	nio_ring_store_release(&k->rx->tail, k->rx_tail);
-	fill_top(k);
+	nio_ring_store_release(&q->rx->tail, q->rx_tail);
+	fill_top(k, q);
 	return n;
 }
 
 /* Ring the TX doorbell if the kernel is not draining the ring on its own. */
-static void tx_doorbell(struct kmod *k)
+static void tx_doorbell(struct kq *q)
 {
-	if (!k->tx_pending)
+	if (!q->tx_pending)
 		return;
-	k->tx_pending = false;
+	q->tx_pending = false;
 	/* flag clear after our head was published: the kernel's TX timer will see that head */
-	if (!nio_ring_needs_wakeup(k->tx))
+	if (!nio_ring_needs_wakeup(q->tx))
 		return;
 	/* the kernel counts bad descriptors and send errors itself; nothing to retry here */
-	(void)ioctl(k->fd, NETIO_IOC_KICK);
+	(void)ioctl(q->fd, NETIO_IOC_KICK);
 }
 
-static bool tx_has_room(struct kmod *k)
+static bool tx_has_room(const struct kmod *k, struct kq *q)
 {
 	/* acquire: pairs with the kernel's release store of tail once it took the slots */
-	return nio_ring_used(k->tx_head, nio_ring_load_acquire(&k->tx->tail)) < k->tx_slots;
+	return nio_ring_used(q->tx_head, nio_ring_load_acquire(&q->tx->tail)) < k->tx_slots;
 }
 
 /* A TX slot at tx_head, kicking the kernel once if the ring is full. */
-static bool tx_room(struct kmod *k, bool *kicked)
+static bool tx_room(struct kmod *k, struct kq *q, bool *kicked)
 {
-	if (tx_has_room(k))
+	if (tx_has_room(k, q))
 		return true;
 	if (*kicked)
 		return false;
 	*kicked = true;
-	nio_ring_store_release(&k->tx->head, k->tx_head);
-	(void)ioctl(k->fd, NETIO_IOC_KICK);
-	comp_drain(k);
-	return tx_has_room(k);
+	nio_ring_store_release(&q->tx->head, q->tx_head);
+	(void)ioctl(q->fd, NETIO_IOC_KICK);
+	comp_drain(k, q);
+	return tx_has_room(k, q);
 }
 
 /* The region buffer p goes out of: its own (a descriptor move) or a copy into a free one of
@@ -764,18 +849,19 @@ static struct nio_pkt *tx_buf(struct nio_port *port, struct kmod *k, struct nio_
 static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint16_t n)
 {
 	struct kmod *k = port->priv;
+	struct kq *q = kq_of(port);
 	uint32_t mask = nio_ring_mask(k->tx_slots);
 	bool kicked = false;
 	uint16_t i;
 
-	comp_drain(k);
-	for (i = 0; i < n && tx_room(k, &kicked); i++) {
+	comp_drain(k, q);
+	for (i = 0; i < n && tx_room(k, q, &kicked); i++) {
 		struct nio_pkt *b = tx_buf(port, k, pkts[i]);
 
 		if (!b)
 			break;
 		k->held[b->buf_idx] = 1;
-		nio_ring_slots(k->tx)[k->tx_head++ & mask] = (struct nio_slot){
+		nio_ring_slots(q->tx)[q->tx_head++ & mask] = (struct nio_slot){
 			.buf_idx = b->buf_idx, .off = (uint32_t)(b->data - b->buf), .len = b->len
 		};
 		nio_port_stats(port)->tx_packets++;
@@ -784,15 +870,15 @@ static uint16_t kmod_tx_burst(struct nio_port *port, struct nio_pkt **pkts, uint
 			pkts[i] = NULL;
 	}
 	/* release: slots and buffers are written before the kernel may see the new head */
-	nio_ring_store_release(&k->tx->head, k->tx_head);
-	k->tx_pending |= i > 0;
+	nio_ring_store_release(&q->tx->head, q->tx_head);
+	q->tx_pending |= i > 0;
 	nio_port_stats(port)->drops[NIO_DROP_TX_FULL] += n - i;
 	return i;
 }
 
 static void kmod_flush(struct nio_port *port)
 {
-	tx_doorbell(port->priv);
+	tx_doorbell(kq_of(port));
 }
 
 uint32_t nio_kmod_bind_id(const struct nio_port *port)
@@ -806,11 +892,11 @@ uint32_t nio_kmod_bind_id(const struct nio_port *port)
  * doorbell); the kernel's poll re-checks the ring after this, so nothing is missed. */
 static int kmod_fd(struct nio_port *port)
 {
-	struct kmod *k = port->priv;
+	struct kq *q = kq_of(port);
 
-	k->sleeping = true;
-	__atomic_store_n(&k->rx->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
-	return k->fd;
+	q->sleeping = true;
+	__atomic_store_n(&q->rx->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
+	return q->fd;
 }
 
 /* ---------------------------------------------------------------- configuration */
@@ -864,14 +950,15 @@ static bool kmod_probe(char *why, size_t len)
 static void kmod_ring_stats(struct nio_port *port, struct nio_ring_stats *out)
 {
 	struct kmod *k = port->priv;
-	const struct nio_map_info *info = (const struct nio_map_info *)(const void *)k->map;
+	struct kq *q;
 	uint64_t now;
 
 	if (!k->map)
 		return;
-	now = __atomic_load_n(&info->rx_dropped_full, __ATOMIC_RELAXED);
-	out->rx_full += now - k->rx_full_seen;
-	k->rx_full_seen = now;
+	q = kq_of(port);
+	now = __atomic_load_n(&q->info->rx_dropped_full, __ATOMIC_RELAXED);
+	out->rx_full += now - q->rx_full_seen;
+	q->rx_full_seen = now;
 }
 
 const struct nio_port_ops nio_port_kmod_ops = {

@@ -10,16 +10,22 @@
 #endif
 
 /*
- * ABI 2, modelled on AF_XDP: packets live in a buffer region (the UMEM) and move between
- * netiod and the module by buffer index through four rings per binding. Two mappings of
- * /dev/netio after NETIO_IOC_ATTACH, both offsets from their own start, never pointers:
+ * ABI 3, modelled on AF_XDP: packets live in a buffer region (the UMEM) and move between
+ * netiod and the module by buffer index through four rings per queue. A binding has
+ * num_queues queues (NETIO_A_QUEUES at bind time), each a complete ring set with its own
+ * kernel locks, TX timer and wait queue: one queue per netiod worker, no lock shared between
+ * them. Two mappings of /dev/netio after NETIO_IOC_ATTACH, both offsets from their own start,
+ * never pointers:
  *
- * mmap offset 0: the binding's rings (map_size bytes)
- *   0            rx_off           fill_off         tx_off           comp_off
- *   +------------+----------------+----------------+----------------+----------------+
- *   | map_info   | RX ring        | fill ring      | TX ring        | completion ring|
- *   | K writes   | K -> U descs   | U -> K indices | U -> K descs   | K -> U indices |
- *   +------------+----------------+----------------+----------------+----------------+
+ * mmap offset 0: every queue's rings (map_size bytes)
+ *   0          qinfo_off    rx_off         fill_off       tx_off         comp_off
+ *   +----------+------------+--------------+--------------+--------------+--------------+
+ *   | map_info | queue_info | RX ring      | fill ring    | TX ring      | completion   |
+ *   | K writes | K writes   | K -> U descs | U -> K idx   | U -> K descs | K -> U idx   |
+ *   +----------+------------+--------------+--------------+--------------+--------------+
+ *              |<----------------------- queue 0 (queue_stride bytes) ----------------->|
+ *   followed by queue 1 .. num_queues - 1: queue q's block is queue 0's moved by
+ *   q * queue_stride (the offsets in map_info are queue 0's).
  *
  * mmap offset NIO_MMAP_REGION: the region (region_size bytes), nbufs x buf_size buffers;
  *   buffer i starts at i * buf_size. One region may serve several bindings (NETIO_A_REGION_OF
@@ -29,7 +35,13 @@
  *   RX:    K hands back filled buffers (entries: struct nio_slot, claim = matching claim id)
  *   TX:    U gives buffers to send (entries: struct nio_slot, flags/claim/reserved zero)
  *   comp:  K returns each buffer of a TX descriptor it took, sent or not, once no skb
- *          refers to it any more (entries: __u32 buffer index)
+ *          refers to it any more (entries: __u32 buffer index), on the queue it came from
+ *
+ * Which queue a claimed frame goes to: its flow hash (the NIC's RSS hash where the driver
+ * gives one) modulo num_queues, so one flow stays on one queue and its frames keep their order.
+ * Claims are per binding (per NIC), not per queue. The file that attached with
+ * NETIO_IOC_ATTACH owns the binding and serves queue 0; each other queue is served by a file
+ * of the owner's process attached with NETIO_IOC_ATTACH_QUEUE (poll, KICK per queue).
  *
  * A buffer belongs to exactly one side at a time: U (free or being processed), K through fill
  * (until it shows in RX), K through TX (until it shows in comp). RX copies the frame once
@@ -46,9 +58,9 @@
  *   TX:  K is the consumer. While it drains the TX ring on its own (a softirq timer, every
  *        tx_poll_us, module parameter, while there is traffic) the flag is clear and U makes
  *        no syscall; once a run finds the ring empty K sets the flag and U kicks
- *        (NETIO_IOC_KICK or poll).
+ *        (NETIO_IOC_KICK or poll on the queue's file).
  *   RX:  U is the consumer. U sets the flag before it sleeps in poll(2) and clears it when it
- *        runs; K wakes the file's waiters only when it is set.
+ *        runs; K wakes the queue file's waiters only when it is set.
  *
  * The kernel trusts nothing it reads back: each field is read once into a private copy,
  * indices are checked against the ring (nio_ring_pending), buffer indices against nbufs,
@@ -57,9 +69,10 @@
  * packets.
  *
  * Evolution is append-only: new fields go at the end of a struct and the struct's size field
- * tells the reader which ones exist. NIO_ABI_VERSION changes only on incompatible change.
+ * tells the reader which ones exist. NIO_ABI_VERSION changes only on incompatible change
+ * (3: queues; the counters moved from map_info to each queue's queue_info).
  */
-#define NIO_ABI_VERSION 2u
+#define NIO_ABI_VERSION 3u
 #define NIO_CACHELINE	64u
 #define NIO_RING_MAGIC	0x4e494f52u    /* "NIOR" */
 #define NIO_MMAP_REGION 0x100000000ull /* mmap offset of the buffer region */
@@ -107,7 +120,7 @@ struct nio_map_info {
 	__u32 info_size; /* sizeof(struct nio_map_info) */
 	__u32 ifindex;
 	__u64 map_size;
-	__u64 rx_off;
+	__u64 rx_off; /* queue 0's rings; queue q's are queue_stride * q further */
 	__u64 fill_off;
 	__u64 tx_off;
 	__u64 comp_off;
@@ -118,11 +131,20 @@ struct nio_map_info {
 	__u32 buf_size;
 	__u32 headroom;	 /* bytes the kernel leaves in front of each RX frame */
 	__u32 region_id; /* bindings sharing a region report the same id */
-	/* Kernel-maintained counters (informational; authoritative values over netlink). */
+	__u32 num_queues;
+	__u32 reserved0;
+	__u64 queue_stride; /* bytes between one queue's block and the next's */
+	__u64 qinfo_off;    /* queue 0's struct nio_queue_info */
+};
+
+/* Kernel-maintained counters of one queue (informational; authoritative values, summed over
+ * the queues, over netlink). Written by the kernel only, each by that queue's producer. */
+struct nio_queue_info {
 	__u64 rx_packets;
 	__u64 rx_dropped_full;
 	__u64 tx_packets;
 	__u64 tx_bad_desc;
+	__u8 pad[NIO_CACHELINE - 32];
 };
 
 #ifndef __KERNEL__
@@ -130,7 +152,8 @@ _Static_assert(sizeof(struct nio_slot) == 24, "nio_slot layout");
 _Static_assert(__builtin_offsetof(struct nio_ring, head) == NIO_CACHELINE, "head cache line");
 _Static_assert(__builtin_offsetof(struct nio_ring, tail) == 2 * NIO_CACHELINE, "tail cache line");
 _Static_assert(sizeof(struct nio_ring) == 3 * NIO_CACHELINE, "ring header size");
-_Static_assert(sizeof(struct nio_map_info) == 120, "map info layout");
+_Static_assert(sizeof(struct nio_map_info) == 112, "map info layout");
+_Static_assert(sizeof(struct nio_queue_info) == NIO_CACHELINE, "queue info layout");
 #endif
 
 /* The entries behind a ring header. */

@@ -6,8 +6,8 @@
 #include <linux/types.h>
 
 /*
- * A binding ties one NIC to one set of RX, fill, TX and completion rings over a buffer region
- * (include/netio/ring.h, ABI 2). It is created over
+ * A binding ties one NIC to num_queues sets of RX, fill, TX and completion rings over a buffer
+ * region (include/netio/ring.h, ABI 3). It is created over
  * generic netlink, owned by at most one open file of /dev/netio at a time, and outlives that
  * file: when the owner exits, the rings and claims stay for hold_ms so a restarted owner can
  * re-attach and continue from the ring indices. While no owner is attached, claimed packets
@@ -29,11 +29,15 @@
  * in the caller's network namespace; others answer ENOENT. NETIO_IOC_ATTACH likewise.
  *
  * Device /dev/netio:
- *   ioctl(fd, NETIO_IOC_ATTACH, &bind_id)  make this file the binding's owner (EBUSY if owned)
+ *   ioctl(fd, NETIO_IOC_ATTACH, &bind_id)  make this file the binding's owner (EBUSY if owned);
+ *              it serves queue 0
+ *   ioctl(fd2, NETIO_IOC_ATTACH_QUEUE, &(struct netio_queue_attach){ bind_id, q })  another
+ *              file of the owner's process serves queue q (poll and KICK act on q's rings);
+ *              EPERM unless the caller's process owns the binding, EINVAL for q out of range
  *   mmap(NULL, map_size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)   the rings, after ATTACH
  *   mmap(NULL, region_size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, NIO_MMAP_REGION)  the region
- *   poll(fd)   POLLIN: RX ring not empty; POLLOUT: TX ring not full; POLLERR: binding gone.
- *              poll also sends what the TX ring holds, like NETIO_IOC_KICK.
+ *   poll(fd)   POLLIN: the file's queue's RX ring not empty; POLLOUT: its TX ring not full;
+ *              POLLERR: binding gone. poll also sends what that TX ring holds, like KICK.
  *   ioctl(fd, NETIO_IOC_KICK)  send every TX slot between the kernel's tail and the user's head
  *              now, and keep draining the TX ring from a softirq timer while traffic flows
  *              (the ring's NIO_RING_F_NEED_WAKEUP stays clear meanwhile)
@@ -55,6 +59,7 @@
  *                  at most 1024 (room for a tunnel's headers, the frame processed in place)
  *   NETIO_A_NBUFS: NLA_U32, buffers of a new region, default 2 x (RX + TX slots), at most
  *                  NETIO_NBUFS_MAX and 256 MiB
+ *   NETIO_A_QUEUES: NLA_U32, ring sets (queues) in [1, NETIO_QUEUES_MAX], default 1
  *   NETIO_A_REGION_OF: NLA_U32, a binding id: share that binding's region instead of creating
  *                  one (the caller must be allowed to change that binding; BUF_SIZE and NBUFS
  *                  are then ignored)
@@ -77,7 +82,10 @@
  *   NETIO_A_REGION_ID: NLA_U32, the same for bindings that share a region
  *   NETIO_A_MAP_SIZE, NETIO_A_RX_OFF, NETIO_A_FILL_OFF, NETIO_A_TX_OFF, NETIO_A_COMP_OFF,
  *   NETIO_A_REGION_SIZE: NLA_U64
- *   NETIO_A_STATS: NLA_NESTED
+ *   NETIO_A_QUEUES: NLA_U32
+ *   NETIO_A_QUEUE_RX: NLA_NESTED, frames copied into each queue's RX ring
+ *     q + 1: NLA_U64 for queue q (type 0: padding)
+ *   NETIO_A_STATS: NLA_NESTED, summed over the queues
  *     NETIO_STAT_*: NLA_U64 each (see enum netio_stat)
  *   NETIO_A_KEPT: NLA_NESTED
  *     NETIO_KEPT_*: NLA_U64 each, frames a claim matched that were left to the kernel
@@ -129,10 +137,17 @@
 #define NETIO_NAME_MAX		16
 #define NETIO_CLAIMS_MAX	64 /* per binding */
 #define NETIO_NBUFS_MAX		(1u << 20)
+#define NETIO_QUEUES_MAX	64
 
-#define NETIO_IOC_ATTACH   _IOW('N', 0x40, __u32)
-#define NETIO_IOC_KICK	   _IO('N', 0x41)
-#define NETIO_IOC_INFLIGHT _IOR('N', 0x42, __u64)
+#define NETIO_IOC_ATTACH       _IOW('N', 0x40, __u32)
+#define NETIO_IOC_KICK	       _IO('N', 0x41)
+#define NETIO_IOC_INFLIGHT     _IOR('N', 0x42, __u64)
+#define NETIO_IOC_ATTACH_QUEUE _IOW('N', 0x43, struct netio_queue_attach)
+
+struct netio_queue_attach {
+	__u32 bind_id;
+	__u32 queue; /* 1 .. num_queues - 1 (queue 0 is the owner's file) */
+};
 
 enum netio_cmd {
 	NETIO_CMD_UNSPEC,
@@ -174,6 +189,8 @@ enum netio_attr {
 	NETIO_A_REGION_ID,
 	NETIO_A_REGION_OF,
 	NETIO_A_REGION_SIZE,
+	NETIO_A_QUEUES,
+	NETIO_A_QUEUE_RX,
 	__NETIO_A_MAX
 };
 #define NETIO_A_MAX (__NETIO_A_MAX - 1)

@@ -4,7 +4,8 @@
 #   VB_STEPS=0 skips the zero-loss search. Setup netiod-kmod (netiod with driver "kmod", null
 #   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
 #   binding and its claims (which would otherwise hold the frames of the next setup).
-#   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle).
+#   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle);
+#   "netiod-kmod:cb0", "netiod-kmod:poll20" set netio.ko's tx_copybreak, tx_poll_us (ablations).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
 #   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
 #   with spin-us = 0.
@@ -149,6 +150,24 @@ start_netiod_pinned() { # services...
 	fail "netiod did not start ($*)"
 }
 
+# Ablations of netio.ko's module parameters: netiod-kmod:cbN sets tx_copybreak to N,
+# netiod-kmod:pollN tx_poll_us to N (stop_gw reloads the module: the defaults come back).
+kmod_params() { # setup words...
+	for w in "$@"; do
+		case $w in
+		cb[0-9]*) echo "${w#cb}" >/sys/module/netio/parameters/tx_copybreak ;;
+		poll[0-9]*) echo "${w#poll}" >/sys/module/netio/parameters/tx_poll_us ;;
+		esac
+	done
+}
+
+# What the module did for one kmod run, summed over the bindings: "kc NAME SIZE RUN frames
+# received wake-ups TX kicks TX timer drains"
+kmod_counters() { # name size run
+	ip netns exec "$NS_GW" "$O/netiod/netioctl" -j kernel list 2>/dev/null | jq -r --arg k \
+		"kc $1 $2 $3" '[.[] | .stats] | "\($k) \(map(.rx_packets) | add) \(map(.rx_wakeups) | add) \(map(.tx_kicks) | add) \(map(.tx_polls) | add)"' >>"$RES"
+}
+
 start_gw() { # kernel | afp_fwd | netiod [services...]
 	gw sysctl -qw net.ipv4.ip_forward=0
 	FWD_PID=
@@ -175,6 +194,7 @@ start_gw() { # kernel | afp_fwd | netiod [services...]
 		;;
 	netiod-kmod)
 		shift
+		kmod_params "$@"
 		DRIVER=kmod
 		KMOD_UP=1
 		start_netiod_pinned "$@"
@@ -260,6 +280,7 @@ mrr() { # name size run
 	b=$(snap)
 	tg_stop
 	echo "mrr $1 $2 $3 $(rates "$a" "$b")" >>"$RES"
+	case $1 in netiod-kmod*) kmod_counters "$@" ;; esac
 }
 
 # One fixed-rate trial of exactly rate*DUR packets; prints the packets lost.
@@ -428,6 +449,23 @@ table_targets() {
 	done
 }
 
+kc_per() { # setup column: that kc column per 1000 frames received, median (min–max)
+	awk -v n="$1" -v c="$2" '$1 == "kc" && $2 == n && $5 > 0 { print 1000 * $c / $5 }' "$RES" | med 1 %.0f
+}
+
+# Each kmod setup (ablations among them) against the kernel in the same runs, and what netio.ko
+# did per 1000 frames it received (the whole run: start, the MRR window, stop).
+table_kmod() {
+	printf '\n#### kmod setups at MRR, 60 B: per-run ratios to the kernel, median (min–max); netio.ko per 1000 frames received\n\n'
+	echo "| setup | packets per gateway CPU-s / kernel | received pps / kernel | wake-ups | TX kicks | TX timer drains |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for s in $SETUPS; do
+		case $s in netiod-kmod*) ;; *) continue ;; esac
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(ratio "$s" kernel 60 eff 6)" \
+			"$(ratio "$s" kernel 60 mrr 6)" "$(kc_per "$s" 6)" "$(kc_per "$s" 7)" "$(kc_per "$s" 8)"
+	done
+}
+
 setup
 tg_conf 60
 tg_conf 1514
@@ -439,4 +477,4 @@ table_mrr 60 $SETUPS
 [ -z "$SETUPS_1518" ] || table_mrr 1514 $SETUPS_1518
 [ "$STEPS" -eq 0 ] || table_ndr
 table_targets
-case " $SETUPS " in *" netiod-kmod"*) table_rtt ;; esac
+case " $SETUPS " in *" netiod-kmod"*) table_kmod && table_rtt ;; esac

@@ -42,7 +42,8 @@ struct region {
 };
 
 struct port {
-	int fd;
+	int fd;	      /* the file serving the queue the rings below belong to */
+	int owner_fd; /* the owner's file (queue 0's), when that is another */
 	uint32_t id;
 	uint8_t *map;
 	size_t size;
@@ -169,7 +170,8 @@ static void nl_fail(const char *what, int err)
 }
 
 struct bind_info {
-	uint32_t id, owner, hold_ms, hold_state, stats_n, region;
+	uint32_t id, owner, hold_ms, hold_state, stats_n, region, queues;
+	uint64_t queue_rx[NETIO_QUEUES_MAX];
 	uint64_t map_size;
 	uint64_t stats[NETIO_STAT_MAX + 1];
 	uint64_t kept[NETIO_KEPT_MAX + 1];
@@ -189,6 +191,15 @@ static int on_bind(struct nl_msg *m, void *arg)
 	bi->hold_state = tb[NETIO_A_HOLD_STATE] ? nla_get_u32(tb[NETIO_A_HOLD_STATE]) : 0;
 	bi->map_size = tb[NETIO_A_MAP_SIZE] ? nla_get_u64(tb[NETIO_A_MAP_SIZE]) : 0;
 	bi->region = tb[NETIO_A_REGION_ID] ? nla_get_u32(tb[NETIO_A_REGION_ID]) : 0;
+	bi->queues = tb[NETIO_A_QUEUES] ? nla_get_u32(tb[NETIO_A_QUEUES]) : 0;
+	if (tb[NETIO_A_QUEUE_RX]) {
+		struct nlattr *q;
+		int rem;
+
+		nla_for_each_nested (q, tb[NETIO_A_QUEUE_RX], rem)
+			if (nla_type(q) >= 1 && nla_type(q) <= NETIO_QUEUES_MAX)
+				bi->queue_rx[nla_type(q) - 1] = nla_get_u64(q);
+	}
 	if (tb[NETIO_A_KEPT] && !nla_parse_nested(kt, NETIO_KEPT_MAX, tb[NETIO_A_KEPT], NULL))
 		for (i = 1; i <= NETIO_KEPT_MAX; i++)
 			bi->kept[i] = kt[i] ? nla_get_u64(kt[i]) : 0;
@@ -375,6 +386,8 @@ static int cmd_bind(int argc, char **argv)
 		nla_put_u32(m, NETIO_A_REGION_OF, (uint32_t)atoi(argv[7]));
 	if (argc > 8)
 		nla_put_u32(m, NETIO_A_HEADROOM, (uint32_t)atoi(argv[8]));
+	if (getenv("NIORING_QUEUES"))
+		nla_put_u32(m, NETIO_A_QUEUES, (uint32_t)atoi(getenv("NIORING_QUEUES")));
 	err = nl_exec(m, on_bind, &bi);
 	if (err)
 		nl_fail("bind", err);
@@ -446,7 +459,9 @@ static int cmd_show(int argc, char **argv)
 	int i, err;
 
 	printf("owner_pid %u\nhold_ms %u\nhold_state %u\n", bi.owner, bi.hold_ms, bi.hold_state);
-	printf("region %u\n", bi.region);
+	printf("region %u\nqueues %u\n", bi.region, bi.queues);
+	for (i = 0; i < (int)bi.queues && i < NETIO_QUEUES_MAX; i++)
+		printf("queue_rx_%d %" PRIu64 "\n", i, bi.queue_rx[i]);
 	for (i = 1; i <= NETIO_STAT_MAX; i++)
 		if (names[i])
 			printf("%s %" PRIu64 "\n", names[i], bi.stats[i]);
@@ -518,13 +533,35 @@ static void resume_indices(struct port *p)
 	nio_ring_store_release(&p->comp->tail, p->comp_tail);
 }
 
+/* With NIORING_QUEUE=q (q > 0), the rings of queue q, served by a file of its own. */
+static unsigned pick_queue(struct port *p)
+{
+	const char *env = getenv("NIORING_QUEUE");
+	unsigned q = env ? (unsigned)atoi(env) : 0;
+	struct netio_queue_attach a = { .bind_id = p->id, .queue = q };
+
+	if (!q)
+		return 0;
+	if (q >= p->info.num_queues)
+		die("%s", "no such queue");
+	p->owner_fd = p->fd;
+	p->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0 || ioctl(p->fd, NETIO_IOC_ATTACH_QUEUE, &a)) {
+		fprintf(stderr, "nioring: attach queue %u: %s\n", q, errname(errno));
+		exit(3);
+	}
+	return q;
+}
+
 static void port_attach(struct port *p, uint32_t id, struct port *other)
 {
 	struct bind_info bi = get_bind(id);
 	const struct nio_map_info *info;
+	uint64_t d;
 
 	memset(p, 0, sizeof(*p));
 	p->id = id;
+	p->owner_fd = -1;
 	p->fd = open(NETIO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (p->fd < 0)
 		die("open %s failed", NETIO_DEVICE);
@@ -542,16 +579,19 @@ static void port_attach(struct port *p, uint32_t id, struct port *other)
 	if (info->magic != NIO_RING_MAGIC || info->abi_version != NIO_ABI_VERSION)
 		die("%s", "bad map magic or ABI version");
 	p->info = *info; /* the mapping may be scribbled on: keep a private copy */
-	must_fit(p, p->info.rx_off, p->info.num_rx_slots, nio_ring_bytes(p->info.num_rx_slots));
-	must_fit(p, p->info.fill_off, p->info.num_rx_slots,
+	if (!p->info.num_queues || p->info.num_queues > NETIO_QUEUES_MAX)
+		die("%s", "inconsistent queue count");
+	d = pick_queue(p) * p->info.queue_stride;
+	must_fit(p, p->info.rx_off + d, p->info.num_rx_slots, nio_ring_bytes(p->info.num_rx_slots));
+	must_fit(p, p->info.fill_off + d, p->info.num_rx_slots,
 		 nio_ring_idx_bytes(p->info.num_rx_slots));
-	must_fit(p, p->info.tx_off, p->info.num_tx_slots, nio_ring_bytes(p->info.num_tx_slots));
-	must_fit(p, p->info.comp_off, p->info.num_tx_slots,
+	must_fit(p, p->info.tx_off + d, p->info.num_tx_slots, nio_ring_bytes(p->info.num_tx_slots));
+	must_fit(p, p->info.comp_off + d, p->info.num_tx_slots,
 		 nio_ring_idx_bytes(p->info.num_tx_slots));
-	p->rx = (struct nio_ring *)(p->map + p->info.rx_off);
-	p->fill = (struct nio_ring *)(p->map + p->info.fill_off);
-	p->tx = (struct nio_ring *)(p->map + p->info.tx_off);
-	p->comp = (struct nio_ring *)(p->map + p->info.comp_off);
+	p->rx = (struct nio_ring *)(p->map + p->info.rx_off + d);
+	p->fill = (struct nio_ring *)(p->map + p->info.fill_off + d);
+	p->tx = (struct nio_ring *)(p->map + p->info.tx_off + d);
+	p->comp = (struct nio_ring *)(p->map + p->info.comp_off + d);
 	map_region(p, other);
 	resume_indices(p);
 }
@@ -1139,6 +1179,80 @@ static int cmd_udp_recv(int argc, char **argv)
 	return 0;
 }
 
+/* udp-flows DST PORT FLOWS ROUNDS [PAUSE_US]: FLOWS sockets (one source port each) send ROUNDS
+ * datagrams each, round by round, carrying (flow, sequence number); a pause (default 500 us)
+ * after every round. */
+static int cmd_udp_flows(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = udp_addr(argv[2], argv[3], &ss);
+	int nflows = atoi(argv[4]), rounds = atoi(argv[5]), fd[64];
+	useconds_t pause = argc > 6 ? (useconds_t)atoi(argv[6]) : 500;
+	uint32_t msg[2];
+
+	if (nflows < 1 || nflows > 64 || rounds < 1 || rounds > 100000)
+		die("%s", "udp-flows: 1..64 flows, 1..100000 rounds");
+	for (int f = 0; f < nflows; f++) {
+		fd[f] = socket(ss.ss_family, SOCK_DGRAM, 0);
+		if (fd[f] < 0 || connect(fd[f], (struct sockaddr *)&ss, len))
+			die("connect: %s", strerror(errno));
+	}
+	for (int r = 0; r < rounds; r++) {
+		for (int f = 0; f < nflows; f++) {
+			msg[0] = htonl((uint32_t)f);
+			msg[1] = htonl((uint32_t)r);
+			if (send(fd[f], msg, sizeof(msg), 0) < 0)
+				die("send: %s", strerror(errno));
+		}
+		usleep(pause);
+	}
+	return 0;
+}
+
+/* udp-order PORT SECONDS EXPECT: receive udp-flows' datagrams until EXPECT arrived or the
+ * deadline; count them, the flows seen, and those that came before an earlier one of their
+ * flow (reordered). */
+static int cmd_udp_order(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = udp_addr("::", argv[2], &ss);
+	struct timeval tv = { .tv_usec = 100000 };
+	uint64_t deadline = now_ms() + 1000 * (uint64_t)atoi(argv[3]);
+	long expect = atol(argv[4]), n = 0, reordered = 0;
+	int64_t last[64];
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), off = 0, rcvbuf = 4 << 20, flows = 0;
+	uint32_t msg[2];
+
+	for (int f = 0; f < 64; f++)
+		last[f] = -1;
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ||
+	    bind(fd, (struct sockaddr *)&ss, len))
+		die("bind: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* FORCE: past rmem_max, so a slow reader under TCG loses nothing to its own socket */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	printf("ready\n");
+	while (now_ms() < deadline && n < expect) {
+		uint32_t f, seq;
+
+		if (recv(fd, msg, sizeof(msg), 0) != (ssize_t)sizeof(msg))
+			continue;
+		n++;
+		f = ntohl(msg[0]);
+		seq = ntohl(msg[1]);
+		if (f >= 64)
+			continue;
+		flows += last[f] < 0;
+		if ((int64_t)seq <= last[f])
+			reordered++;
+		else
+			last[f] = seq;
+	}
+	printf("count %ld\nflows %d\nreordered %ld\n", n, flows, reordered);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1147,12 +1261,20 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 		int needs_nl;
 	} cmds[] = {
-		{ "bind", 4, cmd_bind, 1 },	    { "unbind", 3, cmd_unbind, 1 },
-		{ "claims", 3, cmd_claims, 1 },	    { "show", 3, cmd_show, 1 },
-		{ "fwd", 7, cmd_fwd, 1 },	    { "hold", 4, cmd_hold, 1 },
-		{ "scribble", 4, cmd_scribble, 1 }, { "udp-send", 5, cmd_udp_send, 0 },
-		{ "udp-recv", 4, cmd_udp_recv, 0 }, { "attach", 3, cmd_attach, 0 },
-		{ "send", 5, cmd_send, 1 },	    { "udp-flood", 6, cmd_udp_flood, 0 },
+		{ "bind", 4, cmd_bind, 1 },
+		{ "unbind", 3, cmd_unbind, 1 },
+		{ "claims", 3, cmd_claims, 1 },
+		{ "show", 3, cmd_show, 1 },
+		{ "fwd", 7, cmd_fwd, 1 },
+		{ "hold", 4, cmd_hold, 1 },
+		{ "scribble", 4, cmd_scribble, 1 },
+		{ "udp-send", 5, cmd_udp_send, 0 },
+		{ "udp-recv", 4, cmd_udp_recv, 0 },
+		{ "attach", 3, cmd_attach, 0 },
+		{ "send", 5, cmd_send, 1 },
+		{ "udp-flood", 6, cmd_udp_flood, 0 },
+		{ "udp-flows", 6, cmd_udp_flows, 0 },
+		{ "udp-order", 5, cmd_udp_order, 0 },
 	};
 	size_t i;
 
@@ -1167,6 +1289,6 @@ int main(int argc, char **argv)
 		return cmds[i].fn(argc, argv);
 	}
 	fprintf(stderr, "usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|send|"
-			"udp-send|udp-flood|udp-recv ...\n");
+			"udp-send|udp-flood|udp-recv|udp-flows|udp-order ...\n");
 	return 1;
 }
