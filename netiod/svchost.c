@@ -333,6 +333,8 @@ int main(int argc, char **argv)
 {
 	char why[256];
 	const char *state_dir;
+	uid_t uid;
+	gid_t gid;
 
 	if (argc != 4) {
 		fprintf(stderr,
@@ -342,9 +344,12 @@ int main(int argc, char **argv)
 	snprintf(instance, sizeof(instance), "%s", argv[1]);
 	map_all();
 	load_plugin();
+	uid = (uid_t)strtoul(argv[2], NULL, 10);
+	gid = (gid_t)strtoul(argv[3], NULL, 10);
+	if (svchost_become(uid, gid, why, sizeof(why)) < 0)
+		die("sandbox: %s", why);
 	state_dir = init_instance();
-	if (svchost_sandbox((uid_t)strtoul(argv[2], NULL, 10), (gid_t)strtoul(argv[3], NULL, 10),
-			    state_dir, why, sizeof(why)) < 0)
+	if (svchost_sandbox(uid, gid, state_dir, why, sizeof(why)) < 0)
 		die("sandbox: %s", why);
 	publish_counters(); /* what restore_state brought back, before netiod reads them */
 	if (nio_iso_msg_send(NIO_ISO_FD_CTL, NIO_ISO_M_READY, endpoints, 16 * nendpoints) < 0)

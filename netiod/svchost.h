@@ -16,6 +16,7 @@ struct nio_conf *svchost_conf(json_t *blk);
 void svchost_conf_ops(struct nio_host *h);
 
 /* svchost_sandbox.c */
+int svchost_become(uid_t uid, gid_t gid, char *why, size_t len);
 int svchost_sandbox(uid_t uid, gid_t gid, const char *state_dir, char *why, size_t len);
 
 /* svchost_pkt.c: the host's view of the rings and its packets */

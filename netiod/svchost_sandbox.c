@@ -118,6 +118,28 @@ static int drop_privs(uid_t uid, gid_t gid, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * Become uid:gid before init (when root), keeping only the right to read any file: init opens
+ * key files netiod's user may own, but whatever it creates (crypto's sequence reservations)
+ * must belong to the user that writes them after the sandbox is up.
+ */
+int svchost_become(uid_t uid, gid_t gid, char *why, size_t len)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (geteuid() != 0 || uid == 0)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return snprintf(why, len, "to uid %u: %s", uid, strerror(errno)), -1;
+	d[0].effective = d[0].permitted = 1u << CAP_DAC_READ_SEARCH;
+	if (syscall(SYS_capset, &h, d) < 0)
+		return snprintf(why, len, "capset: %s", strerror(errno)), -1;
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	return 0;
+}
+
 int svchost_sandbox(uid_t uid, gid_t gid, const char *state_dir, char *why, size_t len)
 {
 	if (drop_privs(uid, gid, why, len) < 0)

@@ -268,7 +268,8 @@ if command -v iperf3 >/dev/null; then
 	# forget the path MTU learnt above: TCP finds it itself
 	in_ns "$HA" ip route flush cache
 	too0=$(svc a to-peer '.counters."icmp-too-big"')
-	in_ns "$HA" timeout 20 iperf3 -c 198.51.100.20 -t 3 -J >"$WORK/iperf.json" || fail "iperf3 client"
+	in_ns "$HA" timeout 20 iperf3 -c 198.51.100.20 -t 3 -J >"$WORK/iperf.json" ||
+		fail "iperf3 client: $(jq -r '.error // empty' "$WORK/iperf.json" 2>/dev/null | head -c 200)"
 	bytes=$(jq '.end.sum_received.bytes' "$WORK/iperf.json")
 	[ "$bytes" -gt 100000 ] || fail "iperf3 moved only $bytes bytes"
 	[ "$(svc a to-peer '.counters."icmp-too-big"')" -gt "$too0" ] || fail "iperf3 at MTU 1500 got no ICMP too-big"

@@ -14,6 +14,7 @@ chown nobody "$WORK/state" # the isolated instance writes its reservations as no
 
 conf() { # isolate true|false
 	cat <<EOF
+state-dir = "$WORK/state"
 port lan { device = "gw-lan" driver = "afpacket" }
 port wan { device = "gw-wan" driver = "afpacket" }
 pipeline to-peer {
