@@ -361,11 +361,26 @@ static void reserve_spares(struct crypto_inst *ci)
 		if (rc == 0) {
 			crypto_seq_put_spare(&sa->seq, lo, hi);
 			crypto_count(ci, sa, CRYPTO_C_SEQ_RESERVE, 1);
+			if (sa->seq.last_err && ci->host->log)
+				ci->host->log(
+					LOG_INFO,
+					"crypto %s: sa %s: sequence reservations written again",
+					ci->host->instance, sa->name);
+			sa->seq.last_err = 0;
 		} else if (rc == -ENOSPC) {
 			/* the SA stops here: its numbers must never wrap */
 			atomic_store_explicit(&sa->seq.exhausted, true, memory_order_relaxed);
 		} else {
 			crypto_count(ci, sa, CRYPTO_C_SEQ_RESERVE_FAIL, 1);
+			/* once per cause: retried every period, the SA stalls (seq-stall) meanwhile */
+			if (rc != sa->seq.last_err && ci->host->log)
+				ci->host->log(
+					LOG_ERR,
+					"crypto %s: sa %s: sequence reservation in %s failed: %s; "
+					"its packets are dropped (seq-stall) until a retry "
+					"succeeds",
+					ci->host->instance, sa->name, sa->seq.path, strerror(-rc));
+			sa->seq.last_err = rc;
 		}
 	}
 }

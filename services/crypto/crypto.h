@@ -135,6 +135,7 @@ struct crypto_seq {
 	uint64_t spare_lo, spare_hi; /* reserver: the block the worker takes next */
 	atomic_bool spare_ready;     /* release by reserver, acquire by worker */
 	atomic_bool exhausted;	     /* the sequence space is used up: the SA is stopped */
+	int last_err;		     /* reserver: the failure last logged, 0 after a success */
 };
 
 struct crypto_prefix {
