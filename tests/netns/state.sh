@@ -103,9 +103,13 @@ fpk() { ctl -j flow show dst "$1" | jq '[.flows[] | select(.src == "192.0.2.10")
 f5=$(fpk 203.0.113.5)
 f130=$(fpk 203.0.113.130)
 wan timeout 20 tcpdump -l -e -n -i eth0 -c 6 'icmp[icmptype] == 8 and dst net 203.0.113.0/24' \
-	>"$WORK/wire.txt" 2>/dev/null &
+	>"$WORK/wire.txt" 2>"$WORK/tcpdump.err" &
 dump=$!
-sleep 1 # tcpdump is listening
+# a fixed second was not always enough under load (CI: nothing captured)
+for _ in $(seq 100); do
+	grep -q "listening on" "$WORK/tcpdump.err" && break
+	sleep 0.1
+done
 lan ping -c 3 -i 0.2 -W 2 203.0.113.5 >/dev/null || fail "ping 203.0.113.5"
 lan ping -c 3 -i 0.2 -W 2 203.0.113.130 >/dev/null || fail "ping 203.0.113.130"
 wait $dump
