@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 if [ ! -x "$O/netiod/netiod" ]; then
 	echo "netiod is not built in $O: skipped (make build O=$O)"
-	exit 0
+	exit 77
 fi
 
 gw() { ip netns exec $G "$@"; }
