@@ -56,6 +56,8 @@ charon {
 	filelog {
 		$1 {
 			path = $WORK/$1.charon.log
+			time_format = %s
+			time_add_ms = yes
 			default = 1
 			ike = 2
 			knl = 2
@@ -254,13 +256,29 @@ ok "the wire: ESP spi 0x$OUT_SPI out, 0x$IN_SPI in, IKE on udp 500 ($ike), nothi
 # ---------------------------------------------------------------- rekey without loss
 # ping_flow N FILE: N pings 50 ms apart from the lan host to the site, in the background
 ping_flow() {
-	lan ping -c "$1" -i 0.05 -W 3 $SITE >"$2" 2>&1 &
+	lan ping -D -c "$1" -i 0.05 -W 3 $SITE >"$2" 2>&1 &
 	FLOW=$!
 }
 # no_loss FILE WHAT: every ping of the flow got its reply
 no_loss() {
 	wait "$FLOW"
-	grep -q ' 0% packet loss' "$1" || fail "$2: $(grep 'packet loss' "$1")"
+	grep -q ' 0% packet loss' "$1" && return 0
+	loss_report "$1"
+	fail "$2: $(grep 'packet loss' "$1")"
+}
+# loss_report FILE: which pings went unanswered, and who may have dropped them
+loss_report() {
+	echo "    --- pings without a reply (icmp_seq):"
+	n=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$1")
+	for i in $(seq "${n:-0}"); do grep -q "icmp_seq=$i " "$1" || printf ' %s' "$i"; done
+	echo
+	echo "    --- netiod crypto counters"
+	ctl -j stats | jq -c '.pipelines[] | {name, c: .services[0].counters}'
+	echo "    --- B's kernel xfrm errors"
+	wan cat /proc/net/xfrm_stat | awk '$2 != 0'
+	echo "    --- charon A/B SA installs and deletes"
+	grep -h -i "adding SAD\|deleting SAD\|outbound CHILD_SA\|rekeyed\|CHILD_SA .* established" \
+		"$WORK/A.charon.log" "$WORK/B.charon.log" 2>/dev/null | tail -n 40
 }
 followed() { grep -c "following kernel SA out" "$WORK/netiod.log"; }
 
