@@ -318,6 +318,7 @@ struct crypto_xfrm_pol {
 	struct {
 		uint8_t src[16], dst[16];
 		uint32_t reqid;
+		uint32_t spi; /* host order; 0: any SA of the reqid */
 		uint8_t proto, mode, family;
 	} tmpl[CRYPTO_XFRM_MAX_TMPL];
 };

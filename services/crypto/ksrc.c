@@ -21,10 +21,13 @@
  * remote is outbound, one from remote to local inbound; a policy counts when its template is
  * ESP in tunnel mode between the two. The kernel never sees the claimed traffic, so netiod
  * does what it would:
- *  - outbound: the packet's first matching `out` policy (best priority) names a reqid; of the
- *    outbound SAs with that reqid, the newest that is not dying (soft-expired) is used, as the
- *    kernel's xfrm_state_find prefers. A rekeying daemon installs the new outbound SA when it
- *    wants it used, so traffic moves to it at once. No policy or no SA: dropped (no-sa).
+ *  - outbound: the packet's first matching `out` policy (best priority) names a reqid, and
+ *    may name an SPI; of the outbound SAs it takes, the newest that is not dying (soft-expired)
+ *    is used, as the kernel's xfrm_state_find prefers. strongSwan's responder to a rekey
+ *    installs the new outbound SA at once but leaves the policy's template on the old SPI
+ *    until the initiator deletes the old pair (the peer may not have the new inbound SA yet),
+ *    then updates the policy: traffic moves when the policy says so. Without an SPI in the
+ *    template a new SA is used as soon as it is installed. No policy or no SA: no-sa.
  *  - inbound: by SPI and destination; the old SA of a rekey keeps decrypting until the daemon
  *    deletes it. The inner packet must match an `in` or `fwd` policy whose template names the
  *    SA's reqid (policy-drops otherwise).
@@ -344,9 +347,11 @@ void crypto_ksrc_sweep(struct crypto_ksrc *ks)
 
 /* ---------------------------------------------------------------- views */
 
+/* The kernel's xfrm_state_ok: a template's reqid and SPI, when set, name the SA. */
 static bool tmpl_takes(const struct crypto_xfrm_pol *p, const struct crypto_sa *sa)
 {
-	return !p->tmpl[0].reqid || p->tmpl[0].reqid == sa->reqid;
+	return (!p->tmpl[0].reqid || p->tmpl[0].reqid == sa->reqid) &&
+	       (!p->tmpl[0].spi || p->tmpl[0].spi == sa->spi);
 }
 
 /* The kernel's choice (xfrm_state_find): not dying before dying, then the newest. */

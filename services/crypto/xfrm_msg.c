@@ -222,6 +222,7 @@ static int pol_tmpls(struct crypto_xfrm_pol *pol, const uint8_t *a, size_t len)
 		    addr_in(pol->tmpl[i].dst, &t.id.daddr, t.family, &pol->tmpl[i].family) < 0)
 			return -1;
 		pol->tmpl[i].reqid = t.reqid;
+		pol->tmpl[i].spi = ntohl(t.id.spi);
 		pol->tmpl[i].proto = t.id.proto;
 		pol->tmpl[i].mode = t.mode;
 	}

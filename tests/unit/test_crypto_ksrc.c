@@ -167,6 +167,9 @@ static void sa(const char *src, const char *dst, uint32_t spi, uint32_t reqid, c
 	deliver(h);
 }
 
+/* the next policy's template names this SPI (strongSwan's outbound policies do) */
+static uint32_t tmpl_spi;
+
 static void pol(uint8_t dir, const char *s, uint8_t sl, const char *d, uint8_t dl, uint32_t reqid,
 		uint32_t index, uint8_t proto)
 {
@@ -185,6 +188,7 @@ static void pol(uint8_t dir, const char *s, uint8_t sl, const char *d, uint8_t d
 	v4(&t.saddr, dir == XFRM_POLICY_OUT ? me : them);
 	v4(&t.id.daddr, dir == XFRM_POLICY_OUT ? them : me);
 	t.id.proto = IPPROTO_ESP;
+	t.id.spi = htonl(tmpl_spi);
 	attr(XFRMA_TMPL, &t, sizeof(t));
 	deliver(h);
 }
@@ -304,6 +308,29 @@ static void test_rekey(void **state)
 	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0);
 	assert_int_equal(ci->nsas, 1);
 	assert_null(ci->ks->retired_sas); /* freed: the worker took the newer view */
+}
+
+/* strongSwan's responder to a rekey: the new outbound SA is installed at once, the policy's
+ * template keeps the old SPI until the initiator deleted the old pair (the peer may not have
+ * its new inbound SA yet); traffic moves when the policy is updated, not before */
+static void test_rekey_policy_spi(void **state)
+{
+	(void)state;
+	tmpl_spi = 0xc0000001;
+	tunnel(0xc0000001, 0xc0000002);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001);
+	sa(B, A, 0xc0000004, 1, GCM, 160, false, 0);
+	sa(A, B, 0xc0000003, 1, GCM, 160, false, 0);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001); /* not yet */
+	tmpl_spi = 0xc0000003; /* XFRM_MSG_UPDPOLICY, same index */
+	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000003);
+	del_sa(B, 0xc0000001);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000003);
+	tmpl_spi = 0xc0000005; /* a policy naming an SA netiod does not have: nothing */
+	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
+	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0);
+	tmpl_spi = 0;
 }
 
 /* what netiod cannot run is not followed; its traffic finds no SA */
@@ -497,6 +524,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tunnel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_policy_spi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit, setup, teardown),
