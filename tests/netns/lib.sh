@@ -143,6 +143,16 @@ stop_netiod() {
 	NETIOD_PID=
 }
 
+# listening ERRFILE: wait (bounded) until the tcpdump whose stderr goes to ERRFILE captures; a
+# fixed sleep was not always enough under load (CI runs captured nothing)
+listening() {
+	for _ in $(seq 150); do
+		grep -q "listening on" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "tcpdump did not start capturing: $(cat "$1")"
+}
+
 # stat JQ: a number from 'netioctl -j stats'
 stat() { ctl -j stats | jq "$1"; }
 

@@ -188,9 +188,9 @@ start_netiod "$WORK/a.conf"
 step "netiod up"
 
 # ---------------------------------------------------------------- tunnel up
-gw tcpdump -n -i gw-wan -U -w "$WORK/wire.pcap" >/dev/null 2>&1 &
+gw tcpdump -n -i gw-wan -U -w "$WORK/wire.pcap" >/dev/null 2>"$WORK/wire.err" &
 DUMP=$!
-sleep 1
+listening "$WORK/wire.err"
 sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
 	fail "swanctl --initiate: $(tail -n 5 "$WORK/initiate.out"; tail -n 20 "$WORK/A.charon.log")"
 step "initiated"
@@ -276,6 +276,8 @@ loss_report() {
 	ctl -j stats | jq -c '.pipelines[] | {name, c: .services[0].counters}'
 	echo "    --- B's kernel xfrm errors"
 	wan cat /proc/net/xfrm_stat | awk '$2 != 0'
+	echo "    --- A's outbound policy (its template's SPI is the SA in use)"
+	gw ip xfrm policy list dir out
 	echo "    --- charon A/B SA installs and deletes"
 	grep -h -i "adding SAD\|deleting SAD\|outbound CHILD_SA\|rekeyed\|CHILD_SA .* established" \
 		"$WORK/A.charon.log" "$WORK/B.charon.log" 2>/dev/null | tail -n 40
@@ -304,9 +306,9 @@ grep -q "kernel SA 0x$old_out gone" "$WORK/netiod.log" && grep -q "kernel SA 0x$
 ok "two forced rekeys under a 120-packet ping: no loss; now out 0x$OUT_SPI in 0x$IN_SPI, the old pair gone"
 
 # ---------------------------------------------------------------- teardown: secure drops
-gw tcpdump -n -i gw-wan -U -w "$WORK/down.pcap" >/dev/null 2>&1 &
+gw tcpdump -n -i gw-wan -U -w "$WORK/down.pcap" >/dev/null 2>"$WORK/down.err" &
 DUMP=$!
-sleep 1
+listening "$WORK/down.err"
 nosa0=$(svc to-site no-sa)
 sw A --terminate --ike site --timeout 30 >"$WORK/term.out" 2>&1 || fail "swanctl --terminate: $(cat "$WORK/term.out")"
 for _ in $(seq 50); do
@@ -373,9 +375,9 @@ load_conns A
 sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
 	fail "swanctl --initiate (life_packets): $(tail -n 5 "$WORK/initiate.out")"
 OUT_SPI=$(spi_of A out)
-gw tcpdump -n -i gw-wan -U -w "$WORK/hard.pcap" esp >/dev/null 2>&1 &
+gw tcpdump -n -i gw-wan -U -w "$WORK/hard.pcap" esp >/dev/null 2>"$WORK/hard.err" &
 DUMP=$!
-sleep 1
+listening "$WORK/hard.err"
 lan ping -c 60 -i 0.05 -W 1 $SITE >"$WORK/ping-hard" 2>&1
 for _ in $(seq 50); do
 	grep -q "kernel SA 0x$OUT_SPI gone" "$WORK/netiod.log" && break
