@@ -314,6 +314,7 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 
 		si->host->out_mtu = &(kept ? kept : p)->mtu;
 	}
+	si->host->isolated = si->isoc.isolate;
 	/* netiod -t checks the block in-process: no host to start, nothing kept */
 	if (si->isoc.isolate && !d->check_only)
 		return nio_iso_create(d, c, pl, si, err, errlen);

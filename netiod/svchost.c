@@ -86,6 +86,7 @@ static struct nio_host host = {
 	.icmp_src = icmp_src,
 	.endpoint = endpoint,
 	.icmp_too_big = svchost_icmp_too_big,
+	.isolated = 1,
 };
 
 static void *map_fd(int fd, size_t size)

@@ -142,6 +142,9 @@ struct nio_host {
 	 * error, a fragment, a port without an address of p's family): p is untouched. Worker
 	 * thread only, from process(). */
 	int (*icmp_too_big)(struct nio_pkt *p, uint32_t mtu);
+	/* The instance runs isolated (`isolate = true`, also while `netiod -t` checks such a
+	 * block in-process): in a child without capabilities, sockets or files beyond its own. */
+	int isolated;
 };
 
 /*

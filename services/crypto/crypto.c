@@ -339,6 +339,13 @@ static int load_source(struct crypto_inst *ci, const struct nio_conf *conf, char
 			 "sa-source kernel takes its SAs from the kernel: no sa blocks");
 		return -1;
 	}
+	if (NIO_HOST_HAS(h, isolated) && h->isolated) {
+		/* following XFRM takes a netlink socket and CAP_NET_ADMIN: the child has neither */
+		snprintf(err, errlen,
+			 "sa-source kernel cannot run isolated (an isolated service has no "
+			 "netlink socket and no CAP_NET_ADMIN to follow the kernel's SAs)");
+		return -1;
+	}
 	return crypto_ksrc_open(ci, conf, err, errlen);
 }
 

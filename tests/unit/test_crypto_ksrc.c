@@ -517,6 +517,11 @@ static void test_config(void **state)
 			fail_msg("row %zu: '%s' lacks '%s'", r, err, rows[r].msg);
 		}
 	}
+	/* isolate = true: the child could not follow the kernel, so the block is refused */
+	h.isolated = 1;
+	fake_conf(&c, crypto_service.options, rows[0].o);
+	assert_null(crypto_service.init(&h, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot run isolated"));
 }
 
 int main(void)
