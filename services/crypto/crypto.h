@@ -22,6 +22,8 @@
 #define CRYPTO_MAX_SAS	  64
 #define CRYPTO_MAX_SEL	  8 /* inner-src / inner-dst prefixes per SA */
 #define CRYPTO_KEY_ID_LEN 8 /* bytes of a key fingerprint */
+#define CRYPTO_NATT_PORT  4500 /* RFC 3948: ESP in UDP (and IKE behind its non-ESP marker) */
+#define CRYPTO_UDP_HLEN	  8
 
 enum crypto_cipher {
 	CRYPTO_AES128_GCM,
@@ -94,7 +96,8 @@ struct crypto_engine {
 	_(XFRM_BAD, "xfrm-malformed")               \
 	_(XFRM_SKIPPED, "xfrm-sas-skipped")         \
 	_(XFRM_RESYNC, "xfrm-resyncs")              \
-	_(LIFETIME, "lifetime-expired")
+	_(LIFETIME, "lifetime-expired")             \
+	_(UDP_NOT_ESP, "udp-not-esp")
 
 enum crypto_counter {
 #define _(sym, str) CRYPTO_C_##sym,
@@ -183,7 +186,19 @@ struct crypto_sa {
 	uint64_t retire_gen; /* freed once the worker uses a view this new */
 	struct crypto_sa *retired_next;
 	struct crypto_klife life;
+	/* RFC 3948 UDP encapsulation (kernel SAs with XFRMA_ENCAP): IPv4 only, checksum 0 */
+	bool encap;
+	_Atomic uint32_t encap_ports; /* source port << 16 | destination port, as the SA says;
+				       * the thread updates them when the SA's ports float */
 };
+
+/* An encapsulated SA's UDP port on this gateway's side (inbound: the destination). */
+static inline uint16_t crypto_sa_local_port(const struct crypto_sa *sa)
+{
+	uint32_t v = atomic_load_explicit(&sa->encap_ports, memory_order_relaxed);
+
+	return (uint16_t)(sa->out ? v >> 16 : v);
+}
 
 /* Per packet of a burst, between preparation and the engine's verdict. */
 struct crypto_pctx {
@@ -300,6 +315,9 @@ struct crypto_xfrm_sa {
 	uint64_t add_time;					     /* curlft.add_time */
 	bool hard;						     /* EXPIRE: the hard limit */
 	bool encap;	/* XFRMA_ENCAP present (UDP encapsulation) */
+	bool encap_bad; /* XFRMA_ENCAP too short to read */
+	uint16_t encap_type;		   /* UDP_ENCAP_ESPINUDP (RFC 3948) is the one netiod runs */
+	uint16_t encap_sport, encap_dport; /* host order: the SA's source and destination port */
 	bool has_aead;	/* XFRMA_ALG_AEAD present */
 	bool other_alg; /* an encryption or authentication algorithm other than an AEAD */
 	char alg[64];	/* AEAD name as the kernel knows it */
@@ -438,12 +456,14 @@ int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size
 /* HOLD: p waits for its kernel SA (hold.c) */
 enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP, CRYPTO_PREP_PASS, CRYPTO_PREP_HOLD };
 struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
-				      bool *malformed);
+				      enum crypto_counter *why);
 struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p);
 /* The largest inner packet whose ESP packet, outer header included, fits mtu. */
 uint32_t crypto_esp_inner_mtu(uint32_t mtu, uint8_t outer_family);
 /* The SA's path MTU: `mtu`, else the output port's once open, else 1500; at least 576. */
 uint32_t crypto_sa_mtu(const struct crypto_sa *sa);
+/* The largest inner packet the SA carries within its path MTU (UDP encapsulation included). */
+uint32_t crypto_sa_inner_mtu(const struct crypto_sa *sa);
 int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc);
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,

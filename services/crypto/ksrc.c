@@ -43,6 +43,7 @@
  */
 
 #define XFRM_PROTO_ESP 50
+#define ESPINUDP       2 /* UDP_ENCAP_ESPINUDP (linux/udp.h): RFC 3948 */
 
 static void ks_log(const struct crypto_ksrc *ks, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -91,6 +92,26 @@ static uint32_t window_of(uint32_t w)
 	return r;
 }
 
+/* NAT-T: ESP in UDP as RFC 3948 has it, over IPv4, whose UDP checksum 0 means none (IPv6
+ * would need a real one, RFC 6935); the ports are the SA's: charon floats them with NAT. */
+static int sa_encap(const struct crypto_xfrm_sa *x, struct crypto_sa *sa, const char **why)
+{
+	if (!x->encap)
+		return 0;
+	if (x->encap_bad || x->encap_type != ESPINUDP || !x->encap_sport || !x->encap_dport) {
+		*why = "UDP encapsulation other than ESP in UDP (RFC 3948)";
+		return -1;
+	}
+	if (x->family != 4) {
+		*why = "UDP-encapsulated over IPv6 (netiod encapsulates in UDP over IPv4 only)";
+		return -1;
+	}
+	sa->encap = true;
+	atomic_store_explicit(&sa->encap_ports, (uint32_t)x->encap_sport << 16 | x->encap_dport,
+			      memory_order_relaxed);
+	return 0;
+}
+
 static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool out,
 		   struct crypto_sa *sa, const char **why)
 {
@@ -98,11 +119,11 @@ static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool 
 	size_t klen;
 	char err[256];
 
-	if (x->mode != XFRM_MODE_TUNNEL || x->encap) {
-		*why = x->encap ? "UDP-encapsulated (NAT-T)" : "not tunnel mode";
+	if (x->mode != XFRM_MODE_TUNNEL) {
+		*why = "not tunnel mode";
 		return -1;
 	}
-	if (crypto_xfrm_cipher(x, &sa->cipher, why) < 0)
+	if (sa_encap(x, sa, why) < 0 || crypto_xfrm_cipher(x, &sa->cipher, why) < 0)
 		return -1;
 	klen = crypto_cipher_key_len(sa->cipher);
 	snprintf(sa->name, sizeof(sa->name), "xfrm-%08x", x->spi);
@@ -170,6 +191,20 @@ static void sa_insert(struct crypto_ksrc *ks, struct crypto_sa *sa)
 	ks->changed = true;
 }
 
+/* UPDSA of a NAT-T SA with new ports (the NAT's mapping changed): the worker's next packet
+ * takes them (one 32-bit store: never half old, half new). */
+static void ports_float(struct crypto_ksrc *ks, struct crypto_sa *sa, const struct crypto_xfrm_sa *x)
+{
+	uint32_t v = (uint32_t)x->encap_sport << 16 | x->encap_dport;
+
+	if (!sa->encap || x->encap_type != ESPINUDP || !x->encap_sport || !x->encap_dport ||
+	    v == atomic_load_explicit(&sa->encap_ports, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&sa->encap_ports, v, memory_order_relaxed);
+	ks_log(ks, LOG_INFO, "kernel SA 0x%08x: UDP ports now %u -> %u", sa->spi, x->encap_sport,
+	       x->encap_dport);
+}
+
 static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 {
 	struct crypto_inst *ci = ks->ci;
@@ -186,6 +221,7 @@ static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 	if (i >= 0 && crypto_key_id(x->key, x->keylen, id) == 0 &&
 	    !memcmp(id, ks->sas[i]->key_id, sizeof(id))) {
 		ks->sas[i]->mark = true;
+		ports_float(ks, ks->sas[i], x);
 		return;
 	}
 	if (i >= 0)
@@ -202,7 +238,11 @@ static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 		return;
 	}
 	sa_insert(ks, sa);
-	ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x", out ? "out" : "in", x->spi);
+	if (sa->encap)
+		ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x (ESP in UDP %u -> %u)",
+		       out ? "out" : "in", x->spi, x->encap_sport, x->encap_dport);
+	else
+		ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x", out ? "out" : "in", x->spi);
 }
 
 static void sa_del(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
