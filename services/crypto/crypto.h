@@ -20,8 +20,8 @@
 #define CRYPTO_KEY_MAX	  32
 #define CRYPTO_ESP_HLEN	  8 /* SPI + sequence number */
 #define CRYPTO_MAX_SAS	  64
-#define CRYPTO_MAX_SEL	  8 /* inner-src / inner-dst prefixes per SA */
-#define CRYPTO_KEY_ID_LEN 8 /* bytes of a key fingerprint */
+#define CRYPTO_MAX_SEL	  8    /* inner-src / inner-dst prefixes per SA */
+#define CRYPTO_KEY_ID_LEN 8    /* bytes of a key fingerprint */
 #define CRYPTO_NATT_PORT  4500 /* RFC 3948: ESP in UDP (and IKE behind its non-ESP marker) */
 #define CRYPTO_UDP_HLEN	  8
 
@@ -314,11 +314,11 @@ struct crypto_xfrm_sa {
 	uint64_t soft_bytes, hard_bytes, soft_packets, hard_packets; /* 0: no limit */
 	uint64_t add_time;					     /* curlft.add_time */
 	bool hard;						     /* EXPIRE: the hard limit */
-	bool encap;	/* XFRMA_ENCAP present (UDP encapsulation) */
-	bool encap_bad; /* XFRMA_ENCAP too short to read */
-	uint16_t encap_type;		   /* UDP_ENCAP_ESPINUDP (RFC 3948) is the one netiod runs */
+	bool encap;	     /* XFRMA_ENCAP present (UDP encapsulation) */
+	bool encap_bad;	     /* XFRMA_ENCAP too short to read */
+	uint16_t encap_type; /* UDP_ENCAP_ESPINUDP (RFC 3948) is the one netiod runs */
 	uint16_t encap_sport, encap_dport; /* host order: the SA's source and destination port */
-	bool has_aead;	/* XFRMA_ALG_AEAD present */
+	bool has_aead;			   /* XFRMA_ALG_AEAD present */
 	bool other_alg; /* an encryption or authentication algorithm other than an AEAD */
 	char alg[64];	/* AEAD name as the kernel knows it */
 	uint32_t icv_bits;
@@ -376,6 +376,17 @@ struct crypto_kview {
 	struct crypto_kview *retired_next;
 };
 
+/*
+ * A deleted outbound SA's sequence state, removed CRYPTO_KGRAVE_MS later: strongSwan moves an
+ * SA to new addresses or ports (a NAT's new mapping, MOBIKE) by deleting it and adding it
+ * again with the same key, which must go on above the old reservations, never from 1 again.
+ */
+#define CRYPTO_KGRAVE_MS 10000
+struct crypto_kgrave {
+	char path[PATH_MAX];
+	uint64_t due_ms;
+};
+
 struct crypto_ksrc {
 	struct crypto_inst *ci;
 	uint8_t local[16], remote[16];
@@ -397,6 +408,8 @@ struct crypto_ksrc {
 	_Atomic uint64_t seen;		    /* the worker's view: release by it, acquire here */
 	struct crypto_sa *retired_sas;
 	struct crypto_kview *retired_views;
+	unsigned ngrave; /* thread: deleted SAs' sequence state, oldest first */
+	struct crypto_kgrave grave[CRYPTO_MAX_SAS];
 };
 
 int crypto_ksrc_open(struct crypto_inst *ci, const struct nio_conf *conf, char *err, size_t errlen);
@@ -405,6 +418,8 @@ void crypto_ksrc_close(struct crypto_ksrc *ks);
 void crypto_ksrc_apply(struct crypto_ksrc *ks, struct crypto_xfrm_msg *m);
 void crypto_ksrc_sweep(struct crypto_ksrc *ks);
 void crypto_ksrc_publish(struct crypto_ksrc *ks);
+/* Remove the sequence state of SAs deleted before now_ms - CRYPTO_KGRAVE_MS (thread). */
+void crypto_ksrc_graves(struct crypto_ksrc *ks, uint64_t now_ms);
 /* worker */
 void crypto_ksrc_enter(struct crypto_inst *ci);
 struct crypto_sa *crypto_ksrc_select_out(const struct crypto_kview *v, const struct nio_pkt *p);

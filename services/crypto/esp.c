@@ -203,7 +203,7 @@ struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_p
 	uint32_t spi = r == OUTER_ESP ? crypto_get32(p->data + o.off) : 0;
 
 	*ours = false;
-	*why = r == OUTER_BAD ? CRYPTO_C_MALFORMED
+	*why = r == OUTER_BAD	    ? CRYPTO_C_MALFORMED
 	       : r == OUTER_NOT_ESP ? CRYPTO_C_UDP_NOT_ESP
 				    : CRYPTO_C_NO_SA;
 	if (r == OUTER_NONE)
@@ -219,8 +219,7 @@ struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_p
 	}
 	/* kernel source: ESP (plain or on the NAT-T port) to our address is ours even before
 	 * its first inbound SA */
-	if (ci->ks && !memcmp(ci->ks->local, o.dst, 16) &&
-	    (!o.port || o.port == CRYPTO_NATT_PORT))
+	if (ci->ks && !memcmp(ci->ks->local, o.dst, 16) && (!o.port || o.port == CRYPTO_NATT_PORT))
 		*ours = true;
 	return NULL;
 }

@@ -162,6 +162,60 @@ static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool 
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The state file's lock beside it: NAME.seq, NAME.lock */
+static void unlink_state(const char *path)
+{
+	char lock[PATH_MAX];
+	size_t n = strlen(path);
+
+	unlink(path);
+	if (n > 4 && n - 4 + sizeof(".lock") <= sizeof(lock)) {
+		memcpy(lock, path, n - 4);
+		memcpy(lock + n - 4, ".lock", sizeof(".lock"));
+		unlink(lock);
+	}
+}
+
+static void grave_drop(struct crypto_ksrc *ks, unsigned i, bool remove)
+{
+	if (remove)
+		unlink_state(ks->grave[i].path);
+	memmove(&ks->grave[i], &ks->grave[i + 1], (ks->ngrave - i - 1) * sizeof(ks->grave[0]));
+	ks->ngrave--;
+}
+
+static void grave_add(struct crypto_ksrc *ks, const struct crypto_sa *sa)
+{
+	if (ks->ngrave == CRYPTO_MAX_SAS)
+		grave_drop(ks, 0, true);
+	snprintf(ks->grave[ks->ngrave].path, sizeof(ks->grave[0].path), "%s", sa->seq.path);
+	ks->grave[ks->ngrave++].due_ms = now_ms() + CRYPTO_KGRAVE_MS;
+}
+
+/* The SA's key came back (deleted and added again): its state file stays. */
+static void grave_revive(struct crypto_ksrc *ks, const struct crypto_sa *sa)
+{
+	for (unsigned i = 0; i < ks->ngrave; i++)
+		if (!strcmp(ks->grave[i].path, sa->seq.path)) {
+			grave_drop(ks, i, false);
+			return;
+		}
+}
+
+void crypto_ksrc_graves(struct crypto_ksrc *ks, uint64_t now)
+{
+	while (ks->ngrave && ks->grave[0].due_ms <= now)
+		grave_drop(ks, 0, true);
+}
+
 /* Out of the table; freed once the worker runs with the view published next. */
 static void sa_retire(struct crypto_ksrc *ks, unsigned i, bool gone)
 {
@@ -170,11 +224,9 @@ static void sa_retire(struct crypto_ksrc *ks, unsigned i, bool gone)
 	pthread_mutex_lock(&ks->lock);
 	ks->sas[i] = ks->sas[--ks->nsas];
 	sa->retire_gen = ks->gen + 1;
-	/* the kernel deleted it: its key never comes back, nor does its sequence state */
-	if (gone && sa->out) {
-		unlink(sa->seq.path);
-		unlink(sa->seq.lock_path);
-	}
+	/* the kernel deleted it: unless its key comes back soon, so does its sequence state */
+	if (gone && sa->out)
+		grave_add(ks, sa);
 	sa->retired_next = ks->retired_sas;
 	ks->retired_sas = sa;
 	pthread_mutex_unlock(&ks->lock);
@@ -193,7 +245,8 @@ static void sa_insert(struct crypto_ksrc *ks, struct crypto_sa *sa)
 
 /* UPDSA of a NAT-T SA with new ports (the NAT's mapping changed): the worker's next packet
  * takes them (one 32-bit store: never half old, half new). */
-static void ports_float(struct crypto_ksrc *ks, struct crypto_sa *sa, const struct crypto_xfrm_sa *x)
+static void ports_float(struct crypto_ksrc *ks, struct crypto_sa *sa,
+			const struct crypto_xfrm_sa *x)
 {
 	uint32_t v = (uint32_t)x->encap_sport << 16 | x->encap_dport;
 
@@ -237,6 +290,8 @@ static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 		crypto_sa_free(ci, sa);
 		return;
 	}
+	if (sa->out)
+		grave_revive(ks, sa);
 	sa_insert(ks, sa);
 	if (sa->encap)
 		ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x (ESP in UDP %u -> %u)",
@@ -554,14 +609,6 @@ static void lifetimes(struct crypto_ksrc *ks)
 	pthread_mutex_unlock(&ks->lock);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *ksrc_main(void *arg)
 {
 	struct crypto_ksrc *ks = arg;
@@ -583,6 +630,7 @@ static void *ksrc_main(void *arg)
 		}
 		if (now_ms() - last >= 200) {
 			lifetimes(ks);
+			crypto_ksrc_graves(ks, now_ms());
 			last = now_ms();
 		}
 		crypto_ksrc_publish(ks);
@@ -658,6 +706,7 @@ void crypto_ksrc_close(struct crypto_ksrc *ks)
 		pthread_join(ks->thread, NULL);
 	}
 	crypto_xfrm_close(ks);
+	/* what is still in the grave stays on disk: its key may come back to a later netiod */
 	/* no worker runs the instance any more: everything goes */
 	atomic_store(&ks->seen, UINT64_MAX);
 	while (ks->nsas) {
