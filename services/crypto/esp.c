@@ -147,6 +147,8 @@ static int outer_udp(const uint8_t *udp, uint32_t avail, bool frag, struct esp_o
 		return OUTER_NONE; /* no port to tell whose it is */
 	o->port = (uint16_t)(udp[2] << 8 | udp[3]);
 	ulen = (uint32_t)udp[4] << 8 | udp[5];
+	if (!o->port) /* no SA's (0 would read as plain ESP) */
+		return OUTER_NONE;
 	if (frag || ulen != avail)
 		return OUTER_BAD;
 	o->off += CRYPTO_UDP_HLEN;
