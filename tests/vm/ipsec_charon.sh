@@ -415,9 +415,9 @@ natt_run() {
 	load_conns A
 	load_conns B
 	kept0=$(natt_kept)
-	gw tcpdump -n -i gw-wan -U -w "$WORK/natt.pcap" >/dev/null 2>&1 &
+	gw tcpdump -n -i gw-wan -U -w "$WORK/natt.pcap" >/dev/null 2>"$WORK/natt.err" &
 	DUMP=$!
-	sleep 1
+	listening "$WORK/natt.err"
 	sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
 		fail "swanctl --initiate ($1, encap): $(tail -n 5 "$WORK/initiate.out"; tail -n 20 "$WORK/A.charon.log")"
 	OUT_SPI=$(spi_of A out)
