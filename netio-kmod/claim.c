@@ -169,6 +169,7 @@ static void nio_key_ports(const struct sk_buff *skb, int off, struct nio_key *k)
 		return;
 	k->sport = ntohs(ports[0]);
 	k->dport = ntohs(ports[1]);
+	k->l4_off = off;
 	k->has_ports = true;
 }
 

@@ -95,8 +95,8 @@ static int nio_fill_kept(struct sk_buff *msg, const struct nio_bind *b)
 	if (!nest)
 		return -EMSGSIZE;
 	nio_bind_kept_sum(b, &sum);
-	for (i = NETIO_KEPT_ND; i <= NETIO_KEPT_LOCAL; i++)
-		if (nla_put_u64_64bit(msg, i, sum.n[i], NETIO_KEPT_PAD))
+	for (i = NETIO_KEPT_ND; i <= NETIO_KEPT_MAX; i++)
+		if (i != NETIO_KEPT_PAD && nla_put_u64_64bit(msg, i, sum.n[i], NETIO_KEPT_PAD))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;

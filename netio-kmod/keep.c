@@ -2,6 +2,7 @@
 /* What the kernel keeps: frames a claim matched that belong to the gateway's own stack. */
 #include <linux/icmpv6.h>
 #include <linux/inetdevice.h>
+#include <linux/udp.h>
 #include <net/addrconf.h>
 #include <net/ipv6.h>
 #include <net/ndisc.h>
@@ -16,16 +17,47 @@
  * first; the address lookups run only for unicast that a claim matched.
  */
 
+#define NIO_NATT_PORT 4500
+
+/*
+ * RFC 3948: on the NAT-T port an ESP endpoint's claim takes ESP (a non-zero SPI first); IKE
+ * (behind 4 zero bytes, the non-ESP marker) and the 1-byte 0xFF NAT keepalive go to the IKE
+ * daemon's socket. The UDP length says where the datagram ends (Ethernet may pad it).
+ */
+static bool nio_natt_not_esp(const struct sk_buff *skb, const struct nio_key *k)
+{
+	struct udphdr _uh;
+	const struct udphdr *uh;
+	u8 _b[4];
+	const u8 *b;
+	unsigned int plen;
+
+	if (k->proto != IPPROTO_UDP || !k->has_ports || k->dport != NIO_NATT_PORT)
+		return false;
+	uh = skb_header_pointer(skb, k->l4_off, sizeof(_uh), &_uh);
+	if (!uh || ntohs(uh->len) < sizeof(*uh))
+		return false;
+	plen = ntohs(uh->len) - sizeof(*uh);
+	if (plen != 1 && plen < 4)
+		return false;
+	b = skb_header_pointer(skb, k->l4_off + sizeof(*uh), plen == 1 ? 1 : 4, _b);
+	if (!b)
+		return false;
+	return plen == 1 ? b[0] == 0xff : !(b[0] | b[1] | b[2] | b[3]);
+}
+
 /* To one of the netns's addresses: the kernel's, unless a matching claim names that address
- * as a host prefix (a tunnel or ESP endpoint), which then takes the frame. */
-static u32 nio_keep_local(struct nio_claim_table *t, const struct nio_key *k, struct nio_claim **c)
+ * as a host prefix (a tunnel or ESP endpoint), which then takes the frame, but for what
+ * is IKE's on the NAT-T port. */
+static u32 nio_keep_local(const struct sk_buff *skb, struct nio_claim_table *t,
+			  const struct nio_key *k, struct nio_claim **c)
 {
 	struct nio_claim *host = nio_claim_lookup_host(t, k);
 
 	if (!host)
 		return NETIO_KEPT_LOCAL;
 	*c = host;
-	return 0;
+	return nio_natt_not_esp(skb, k) ? NETIO_KEPT_NATT : 0;
 }
 
 static u32 nio_keep_v4(const struct sk_buff *skb, struct nio_claim_table *t,
@@ -44,7 +76,7 @@ static u32 nio_keep_v4(const struct sk_buff *skb, struct nio_claim_table *t,
 	case RTN_BROADCAST:
 		return NETIO_KEPT_BROADCAST;
 	case RTN_LOCAL:
-		return nio_keep_local(t, k, c);
+		return nio_keep_local(skb, t, k, c);
 	default:
 		return 0;
 	}
@@ -72,11 +104,12 @@ static u32 nio_keep_v6(const struct sk_buff *skb, struct nio_claim_table *t,
 		return IPV6_ADDR_MC_SCOPE(&k->dst) <= IPV6_ADDR_SCOPE_LINKLOCAL
 			       ? NETIO_KEPT_LL_MCAST
 			       : 0;
-	/* a host-prefix claim takes its address whether it is the gateway's or not */
-	if ((*c)->dst_plen == 128 || !IS_ENABLED(CONFIG_IPV6))
+	/* a host-prefix claim takes its address whether it is the gateway's or not (only IKE
+	 * on the NAT-T port needs to know) */
+	if (((*c)->dst_plen == 128 && !nio_natt_not_esp(skb, k)) || !IS_ENABLED(CONFIG_IPV6))
 		return 0;
 	if (ipv6_chk_addr(dev_net(skb->dev), &k->dst, NULL, 0))
-		return nio_keep_local(t, k, c);
+		return nio_keep_local(skb, t, k, c);
 	return 0;
 }
 

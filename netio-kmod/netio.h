@@ -49,6 +49,7 @@ struct nio_key {
 	u8 family, proto;
 	bool has_ports, has_icmp6;
 	u16 sport, dport;
+	u16 l4_off; /* from the network header, with has_ports */
 	u8 icmp6_type;
 	struct in6_addr src, dst;
 };

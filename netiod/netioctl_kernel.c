@@ -52,6 +52,7 @@ static const char *const kept_names[] = {
 	[NETIO_KEPT_LL_MCAST] = "ll_mcast",
 	[NETIO_KEPT_BROADCAST] = "broadcast",
 	[NETIO_KEPT_LOCAL] = "local",
+	[NETIO_KEPT_NATT] = "natt",
 };
 
 static const char *const hold_names[] = {

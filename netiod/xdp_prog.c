@@ -393,6 +393,16 @@ static void local_put(int map, const struct sockaddr *sa, __u8 what)
 	bpf_map_update_elem(map, key, &what, BPF_ANY);
 }
 
+/* An IPv4 subnet broadcast address: glibc reports an address with none (ip addr add without
+ * brd) with itself as broadcast address, which must stay claimable as a host address. */
+static bool bcast_of(const struct ifaddrs *ifa)
+{
+	return ifa->ifa_addr->sa_family == AF_INET && (ifa->ifa_flags & IFF_BROADCAST) &&
+	       ifa->ifa_broadaddr && ifa->ifa_broadaddr->sa_family == AF_INET &&
+	       ((const struct sockaddr_in *)(const void *)ifa->ifa_broadaddr)->sin_addr.s_addr !=
+		       ((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr.s_addr;
+}
+
 /*
  * Every address of the network namespace and every IPv4 subnet broadcast: frames to them are
  * the kernel's unless a claim names the address as a host prefix (keep.c's rule). Read when
@@ -410,8 +420,7 @@ void nio_xdp_set_local(struct nio_xdp *x)
 		if (!ifa->ifa_addr)
 			continue;
 		local_put(x->map[NIO_XDP_MAP_LOCAL], ifa->ifa_addr, 1);
-		if (ifa->ifa_addr->sa_family == AF_INET && (ifa->ifa_flags & IFF_BROADCAST) &&
-		    ifa->ifa_broadaddr)
+		if (bcast_of(ifa))
 			local_put(x->map[NIO_XDP_MAP_LOCAL], ifa->ifa_broadaddr, 2);
 	}
 	freeifaddrs(ifa0);

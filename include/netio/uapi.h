@@ -21,7 +21,8 @@
  * claim matched but that are IPv6 ND or MLD, link-local multicast (224.0.0.0/24, ff02::/16),
  * broadcast (link-layer, 255.255.255.255 or a subnet's broadcast address), or addressed to one
  * of the netns's own addresses unless a matching claim names that exact address as a host
- * prefix (a tunnel or ESP endpoint). They are counted per reason (NETIO_A_KEPT, enum
+ * prefix (a tunnel or ESP endpoint), and even then UDP to port 4500 that is not ESP (RFC 3948:
+ * IKE behind the 4-byte non-ESP marker, the 1-byte NAT keepalive). They are counted per reason (NETIO_A_KEPT, enum
  * netio_kept) and per claim (NETIO_CLAIM_A_KEPT).
  *
  * Every command needs CAP_NET_ADMIN in the initial user namespace (the rings are kernel memory
@@ -274,6 +275,7 @@ enum netio_kept {
 	NETIO_KEPT_BROADCAST, /* link-layer broadcast, 255.255.255.255, a subnet's broadcast */
 	NETIO_KEPT_LOCAL,     /* to an address of the netns no matching claim names exactly */
 	NETIO_KEPT_PAD,
+	NETIO_KEPT_NATT, /* UDP 4500 to an own address, not ESP: IKE's non-ESP marker, keepalive */
 	__NETIO_KEPT_MAX
 };
 #define NETIO_KEPT_MAX (__NETIO_KEPT_MAX - 1)

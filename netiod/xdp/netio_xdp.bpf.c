@@ -112,6 +112,10 @@ int netio_xdp(struct xdp_md *ctx)
 	local = bpf_map_lookup_elem(&nio_local, k.dst);
 	if (local && *local == LOCAL_BCAST)
 		return XDP_PASS;
+	if (local && k.natt_not_esp) { /* IKE and keepalives on 4500: the IKE daemon's */
+		count(NIO_XDP_KEPT);
+		return XDP_PASS;
+	}
 	c = claim_find(conf, &k, local != 0);
 	if (!c) {
 		count(local ? NIO_XDP_KEPT : NIO_XDP_UNCLAIMED);

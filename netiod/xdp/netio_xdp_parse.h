@@ -22,11 +22,32 @@ struct nio_xdp_key {
 	__u32 src[4], dst[4];
 	__u16 sport, dport;
 	__u8 family, proto;
+	__u8 natt_not_esp; /* UDP to port 4500 that is not ESP (nio_xdp_natt) */
 };
+
+#define NIO_XDP_NATT_PORT 4500
 
 static __always_inline int nio_xdp_ports_proto(__u8 p)
 {
 	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP || p == IPPROTO_UDPLITE;
+}
+
+/*
+ * RFC 3948: on the NAT-T port an ESP endpoint's claim takes ESP (a non-zero SPI first); IKE
+ * (behind 4 zero bytes, the non-ESP marker) and the 1-byte 0xFF NAT keepalive are the IKE
+ * daemon's, on the kernel's socket. The UDP length says where the datagram ends.
+ */
+static __always_inline void nio_xdp_natt(struct nio_xdp_key *k, __u8 *udp, void *end)
+{
+	__u16 len;
+
+	if (k->proto != IPPROTO_UDP || k->dport != NIO_XDP_NATT_PORT || (void *)(udp + 8) > end)
+		return;
+	len = (__u16)(udp[4] << 8 | udp[5]);
+	if (len == 9 && (void *)(udp + 9) <= end)
+		k->natt_not_esp = udp[8] == 0xff;
+	else if (len >= 12 && (void *)(udp + 12) <= end)
+		k->natt_not_esp = !(udp[8] | udp[9] | udp[10] | udp[11]);
 }
 
 /* Source and destination ports of a first fragment / unfragmented datagram; 0 otherwise. */
@@ -38,6 +59,7 @@ static __always_inline void nio_xdp_l4_ports(struct nio_xdp_key *k, void *l4, vo
 		return;
 	k->sport = bpf_ntohs(p[0]);
 	k->dport = bpf_ntohs(p[1]);
+	nio_xdp_natt(k, l4, end);
 }
 
 /* 1: the kernel's traffic whatever the claims (broadcast, link-local multicast). */

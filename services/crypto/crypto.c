@@ -500,15 +500,16 @@ static void *crypto_init(const struct nio_host *host, const struct nio_conf *con
 static int prep_one(struct crypto_inst *ci, struct nio_pkt *p, struct crypto_op *op,
 		    struct crypto_pctx *pc)
 {
-	bool ours, malformed;
-	struct crypto_sa *sa = crypto_sa_lookup_in(ci, p, &ours, &malformed);
+	bool ours;
+	enum crypto_counter why;
+	struct crypto_sa *sa = crypto_sa_lookup_in(ci, p, &ours, &why);
 
 	if (sa)
 		return crypto_esp_decap_prep(ci, sa, p, op, pc);
-	if (ours && !malformed && ci->ks && crypto_hold_put(ci, p))
+	if (ours && why == CRYPTO_C_NO_SA && ci->ks && crypto_hold_put(ci, p))
 		return CRYPTO_PREP_HOLD;
 	if (ours) {
-		crypto_count_drop(ci, NULL, p, malformed ? CRYPTO_C_MALFORMED : CRYPTO_C_NO_SA);
+		crypto_count_drop(ci, NULL, p, why);
 		return CRYPTO_PREP_DROP;
 	}
 	sa = crypto_sa_select_out(ci, p);
@@ -603,6 +604,15 @@ static int show_klife(const struct crypto_sa *sa, char *buf, size_t len)
 	return n < 0 ? 0 : n;
 }
 
+/* NAT-T: the UDP ports the SA's ESP goes between (source -> destination) */
+static int show_encap(const struct crypto_sa *sa, char *buf, size_t len)
+{
+	uint32_t v = atomic_load_explicit(&sa->encap_ports, memory_order_relaxed);
+	int n = snprintf(buf, len, " udp %u->%u", v >> 16, v & 0xffffu);
+
+	return n < 0 ? 0 : n;
+}
+
 static size_t show_sa(const struct crypto_sa *sa, char *buf, size_t len)
 {
 	int n;
@@ -625,6 +635,8 @@ static size_t show_sa(const struct crypto_sa *sa, char *buf, size_t len)
 						  sa->cnt[CRYPTO_C_REPLAY_OLD]));
 	if (n < 0)
 		return 0;
+	if ((size_t)n < len && sa->encap)
+		n += show_encap(sa, buf + n, len - (size_t)n);
 	if ((size_t)n < len && sa->kernel)
 		n += show_klife(sa, buf + n, len - (size_t)n);
 	return (size_t)n < len ? (size_t)n : len - 1;

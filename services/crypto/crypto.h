@@ -20,8 +20,10 @@
 #define CRYPTO_KEY_MAX	  32
 #define CRYPTO_ESP_HLEN	  8 /* SPI + sequence number */
 #define CRYPTO_MAX_SAS	  64
-#define CRYPTO_MAX_SEL	  8 /* inner-src / inner-dst prefixes per SA */
-#define CRYPTO_KEY_ID_LEN 8 /* bytes of a key fingerprint */
+#define CRYPTO_MAX_SEL	  8    /* inner-src / inner-dst prefixes per SA */
+#define CRYPTO_KEY_ID_LEN 8    /* bytes of a key fingerprint */
+#define CRYPTO_NATT_PORT  4500 /* RFC 3948: ESP in UDP (and IKE behind its non-ESP marker) */
+#define CRYPTO_UDP_HLEN	  8
 
 enum crypto_cipher {
 	CRYPTO_AES128_GCM,
@@ -94,7 +96,8 @@ struct crypto_engine {
 	_(XFRM_BAD, "xfrm-malformed")               \
 	_(XFRM_SKIPPED, "xfrm-sas-skipped")         \
 	_(XFRM_RESYNC, "xfrm-resyncs")              \
-	_(LIFETIME, "lifetime-expired")
+	_(LIFETIME, "lifetime-expired")             \
+	_(UDP_NOT_ESP, "udp-not-esp")
 
 enum crypto_counter {
 #define _(sym, str) CRYPTO_C_##sym,
@@ -183,7 +186,19 @@ struct crypto_sa {
 	uint64_t retire_gen; /* freed once the worker uses a view this new */
 	struct crypto_sa *retired_next;
 	struct crypto_klife life;
+	/* RFC 3948 UDP encapsulation (kernel SAs with XFRMA_ENCAP): IPv4 only, checksum 0 */
+	bool encap;
+	_Atomic uint32_t encap_ports; /* source port << 16 | destination port, as the SA says;
+				       * the thread updates them when the SA's ports float */
 };
+
+/* An encapsulated SA's UDP port on this gateway's side (inbound: the destination). */
+static inline uint16_t crypto_sa_local_port(const struct crypto_sa *sa)
+{
+	uint32_t v = atomic_load_explicit(&sa->encap_ports, memory_order_relaxed);
+
+	return (uint16_t)(sa->out ? v >> 16 : v);
+}
 
 /* Per packet of a burst, between preparation and the engine's verdict. */
 struct crypto_pctx {
@@ -299,8 +314,11 @@ struct crypto_xfrm_sa {
 	uint64_t soft_bytes, hard_bytes, soft_packets, hard_packets; /* 0: no limit */
 	uint64_t add_time;					     /* curlft.add_time */
 	bool hard;						     /* EXPIRE: the hard limit */
-	bool encap;	/* XFRMA_ENCAP present (UDP encapsulation) */
-	bool has_aead;	/* XFRMA_ALG_AEAD present */
+	bool encap;	     /* XFRMA_ENCAP present (UDP encapsulation) */
+	bool encap_bad;	     /* XFRMA_ENCAP too short to read */
+	uint16_t encap_type; /* UDP_ENCAP_ESPINUDP (RFC 3948) is the one netiod runs */
+	uint16_t encap_sport, encap_dport; /* host order: the SA's source and destination port */
+	bool has_aead;			   /* XFRMA_ALG_AEAD present */
 	bool other_alg; /* an encryption or authentication algorithm other than an AEAD */
 	char alg[64];	/* AEAD name as the kernel knows it */
 	uint32_t icv_bits;
@@ -358,6 +376,17 @@ struct crypto_kview {
 	struct crypto_kview *retired_next;
 };
 
+/*
+ * A deleted outbound SA's sequence state, removed CRYPTO_KGRAVE_MS later: strongSwan moves an
+ * SA to new addresses or ports (a NAT's new mapping, MOBIKE) by deleting it and adding it
+ * again with the same key, which must go on above the old reservations, never from 1 again.
+ */
+#define CRYPTO_KGRAVE_MS 10000
+struct crypto_kgrave {
+	char path[PATH_MAX];
+	uint64_t due_ms;
+};
+
 struct crypto_ksrc {
 	struct crypto_inst *ci;
 	uint8_t local[16], remote[16];
@@ -379,6 +408,8 @@ struct crypto_ksrc {
 	_Atomic uint64_t seen;		    /* the worker's view: release by it, acquire here */
 	struct crypto_sa *retired_sas;
 	struct crypto_kview *retired_views;
+	unsigned ngrave; /* thread: deleted SAs' sequence state, oldest first */
+	struct crypto_kgrave grave[CRYPTO_MAX_SAS];
 };
 
 int crypto_ksrc_open(struct crypto_inst *ci, const struct nio_conf *conf, char *err, size_t errlen);
@@ -387,6 +418,8 @@ void crypto_ksrc_close(struct crypto_ksrc *ks);
 void crypto_ksrc_apply(struct crypto_ksrc *ks, struct crypto_xfrm_msg *m);
 void crypto_ksrc_sweep(struct crypto_ksrc *ks);
 void crypto_ksrc_publish(struct crypto_ksrc *ks);
+/* Remove the sequence state of SAs deleted before now_ms - CRYPTO_KGRAVE_MS (thread). */
+void crypto_ksrc_graves(struct crypto_ksrc *ks, uint64_t now_ms);
 /* worker */
 void crypto_ksrc_enter(struct crypto_inst *ci);
 struct crypto_sa *crypto_ksrc_select_out(const struct crypto_kview *v, const struct nio_pkt *p);
@@ -438,12 +471,14 @@ int crypto_key_load(const char *path, uint8_t *out, size_t want, char *err, size
 /* HOLD: p waits for its kernel SA (hold.c) */
 enum crypto_prep { CRYPTO_PREP_OP, CRYPTO_PREP_DROP, CRYPTO_PREP_PASS, CRYPTO_PREP_HOLD };
 struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
-				      bool *malformed);
+				      enum crypto_counter *why);
 struct crypto_sa *crypto_sa_select_out(struct crypto_inst *ci, const struct nio_pkt *p);
 /* The largest inner packet whose ESP packet, outer header included, fits mtu. */
 uint32_t crypto_esp_inner_mtu(uint32_t mtu, uint8_t outer_family);
 /* The SA's path MTU: `mtu`, else the output port's once open, else 1500; at least 576. */
 uint32_t crypto_sa_mtu(const struct crypto_sa *sa);
+/* The largest inner packet the SA carries within its path MTU (UDP encapsulation included). */
+uint32_t crypto_sa_inner_mtu(const struct crypto_sa *sa);
 int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc);
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,

@@ -10,6 +10,7 @@
 
 #define ETH_HLEN     14
 #define IPPROTO_ESP_ 50
+#define IPPROTO_UDP_ 17
 #define NH_IPV4	     4
 #define NH_IPV6	     41
 #define NH_NONE	     59 /* RFC 4303 2.6: a dummy packet for traffic flow confidentiality */
@@ -124,57 +125,103 @@ static uint8_t ip_tos(const uint8_t *ip, uint8_t family)
 	return family == 4 ? ip[1] : (uint8_t)((ip[0] & 0xf) << 4 | ip[1] >> 4);
 }
 
+/* Where p's ESP is: after the outer IP header, or after the UDP header of RFC 3948. */
+struct esp_outer {
+	uint32_t off, len; /* of the ESP packet, from data */
+	uint16_t port;	   /* UDP: the destination port; 0: plain ESP */
+	uint8_t dst[16];
+};
+
+enum { OUTER_NONE, OUTER_ESP, OUTER_BAD, OUTER_NOT_ESP };
+
 /*
- * Is p an ESP packet (outer IP protocol 50 right after the IP header)? 1 yes, with the ESP
- * offset and length from data, 0 no, -1 ESP but unusable (fragment, too short).
+ * RFC 3948 2.2/2.3: in UDP, a non-zero first 4 bytes are the SPI of an ESP packet; 4 zero
+ * bytes (the non-ESP marker: IKE) and the 1-byte 0xFF NAT keepalive are the kernel's.
+ * Fragments need reassembly first, which netio does not do.
  */
-static int outer_esp(const struct nio_pkt *p, uint32_t *off, uint32_t *len, uint8_t dst[16])
+static int outer_udp(const uint8_t *udp, uint32_t avail, bool frag, struct esp_outer *o)
+{
+	uint32_t ulen;
+
+	if (avail < CRYPTO_UDP_HLEN)
+		return OUTER_NONE; /* no port to tell whose it is */
+	o->port = (uint16_t)(udp[2] << 8 | udp[3]);
+	ulen = (uint32_t)udp[4] << 8 | udp[5];
+	if (!o->port) /* no SA's (0 would read as plain ESP) */
+		return OUTER_NONE;
+	if (frag || ulen != avail)
+		return OUTER_BAD;
+	o->off += CRYPTO_UDP_HLEN;
+	o->len = ulen - CRYPTO_UDP_HLEN;
+	if ((o->len == 1 && udp[CRYPTO_UDP_HLEN] == 0xff) ||
+	    (o->len >= 4 && !crypto_get32(udp + CRYPTO_UDP_HLEN)))
+		return OUTER_NOT_ESP;
+	return o->len < ESP_MIN_LEN ? OUTER_BAD : OUTER_ESP;
+}
+
+/* Is p ESP (IP protocol 50, or UDP) right after the IP header? What outer_udp says for UDP. */
+static int outer_esp(const struct nio_pkt *p, struct esp_outer *o)
 {
 	const uint8_t *ip = nio_pkt_l3(p);
 	uint32_t iplen, hl;
-	uint8_t family, src[16];
+	uint8_t family, proto, src[16];
+	bool frag, first;
 
+	memset(o, 0, sizeof(*o));
 	if (p->l3_off >= p->len || ip_len(ip, p->len - p->l3_off, &iplen, &family) < 0)
-		return 0;
-	if ((family == 4 ? ip[9] : ip[6]) != IPPROTO_ESP_)
-		return 0;
-	ip_addrs(ip, family, src, dst);
+		return OUTER_NONE;
+	proto = family == 4 ? ip[9] : ip[6];
+	if (proto != IPPROTO_ESP_ && proto != IPPROTO_UDP_)
+		return OUTER_NONE;
+	ip_addrs(ip, family, src, o->dst);
 	hl = family == 4 ? (ip[0] & 0xfu) * 4u : 40;
-	/* fragments of ESP need reassembly first; netio does not do that */
-	if (family == 4 && ((ip[6] & 0x3f) || ip[7]))
-		return -1;
-	*off = p->l3_off + hl;
-	*len = iplen - hl;
-	return *len < ESP_MIN_LEN ? -1 : 1;
+	frag = family == 4 && ((ip[6] & 0x3f) || ip[7]);
+	first = family == 6 || !((ip[6] & 0x1f) || ip[7]);
+	o->off = p->l3_off + hl;
+	o->len = iplen - hl;
+	if (proto == IPPROTO_UDP_)
+		return first ? outer_udp(ip + hl, iplen - hl, frag, o) : OUTER_NONE;
+	if (frag)
+		return OUTER_BAD;
+	return o->len < ESP_MIN_LEN ? OUTER_BAD : OUTER_ESP;
+}
+
+/* Does the SA take ESP that came this way (port 0: plain; else to that UDP port)? */
+static bool sa_takes_port(const struct crypto_sa *sa, uint16_t port)
+{
+	return port ? sa->encap && crypto_sa_local_port(sa) == port : !sa->encap;
 }
 
 /*
- * The inbound SA of an ESP packet (SPI and our address). NULL with *ours set: ESP sent to one
- * of our inbound addresses that no SA takes (*malformed: or that is not even well-formed).
+ * The inbound SA of an ESP packet (SPI, our address, how it came). NULL with *ours set: sent
+ * to one of our inbound addresses (and ports) but no SA takes it; *why says how it is
+ * counted (no-sa; malformed; udp-not-esp: IKE or a keepalive, the kernel's).
  */
 struct crypto_sa *crypto_sa_lookup_in(struct crypto_inst *ci, const struct nio_pkt *p, bool *ours,
-				      bool *malformed)
+				      enum crypto_counter *why)
 {
-	uint32_t off = 0, len = 0, spi;
-	uint8_t dst[16];
-	int r = outer_esp(p, &off, &len, dst);
+	struct esp_outer o;
+	int r = outer_esp(p, &o);
+	uint32_t spi = r == OUTER_ESP ? crypto_get32(p->data + o.off) : 0;
 
 	*ours = false;
-	*malformed = r < 0;
-	if (r == 0)
+	*why = r == OUTER_BAD	    ? CRYPTO_C_MALFORMED
+	       : r == OUTER_NOT_ESP ? CRYPTO_C_UDP_NOT_ESP
+				    : CRYPTO_C_NO_SA;
+	if (r == OUTER_NONE)
 		return NULL;
-	spi = r > 0 ? crypto_get32(p->data + off) : 0;
 	for (unsigned i = 0; i < ci->nsas; i++) {
 		struct crypto_sa *sa = ci->sas[i];
 
-		if (sa->out || memcmp(sa->local, dst, 16))
+		if (sa->out || memcmp(sa->local, o.dst, 16) || !sa_takes_port(sa, o.port))
 			continue;
 		*ours = true;
-		if (r > 0 && sa->spi == spi)
+		if (r == OUTER_ESP && sa->spi == spi)
 			return sa;
 	}
-	/* kernel source: ESP to our address is ours even before its first inbound SA */
-	if (ci->ks && !memcmp(ci->ks->local, dst, 16))
+	/* kernel source: ESP (plain or on the NAT-T port) to our address is ours even before
+	 * its first inbound SA */
+	if (ci->ks && !memcmp(ci->ks->local, o.dst, 16) && (!o.port || o.port == CRYPTO_NATT_PORT))
 		*ours = true;
 	return NULL;
 }
@@ -217,6 +264,11 @@ static void write_eth(uint8_t *eth, uint8_t family)
 	eth[13] = family == 4 ? 0x00 : 0xdd;
 }
 
+static uint8_t outer_proto(const struct crypto_sa *sa)
+{
+	return sa->encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
+}
+
 static void write_outer4(uint8_t *ip, const struct crypto_sa *sa, uint32_t tot, uint8_t tos,
 			 uint64_t seq)
 {
@@ -231,7 +283,7 @@ static void write_outer4(uint8_t *ip, const struct crypto_sa *sa, uint32_t tot, 
 	ip[6] = 0;
 	ip[7] = 0;
 	ip[8] = 64;
-	ip[9] = IPPROTO_ESP_;
+	ip[9] = outer_proto(sa);
 	ip[10] = 0;
 	ip[11] = 0;
 	memcpy(ip + 12, sa->local + 12, 4);
@@ -249,7 +301,7 @@ static void write_outer6(uint8_t *ip, const struct crypto_sa *sa, uint32_t plen,
 	crypto_put32(ip, vtf);
 	ip[4] = (uint8_t)(plen >> 8);
 	ip[5] = (uint8_t)plen;
-	ip[6] = IPPROTO_ESP_;
+	ip[6] = outer_proto(sa);
 	ip[7] = 64;
 	memcpy(ip + 8, sa->local, 16);
 	memcpy(ip + 24, sa->remote, 16);
@@ -273,13 +325,31 @@ uint32_t crypto_sa_mtu(const struct crypto_sa *sa)
 	return m < 576u ? 576u : m;
 }
 
+uint32_t crypto_sa_inner_mtu(const struct crypto_sa *sa)
+{
+	return crypto_esp_inner_mtu(crypto_sa_mtu(sa) - (sa->encap ? CRYPTO_UDP_HLEN : 0),
+				    sa->family);
+}
+
+/* RFC 3948 2.1: the UDP header in front of the ESP header; checksum 0 (IPv4: none) */
+static void write_udp(uint8_t *udp, const struct crypto_sa *sa, uint32_t len)
+{
+	uint32_t ports = atomic_load_explicit(&sa->encap_ports, memory_order_relaxed);
+
+	crypto_put32(udp, ports);
+	udp[4] = (uint8_t)(len >> 8);
+	udp[5] = (uint8_t)len;
+	udp[6] = 0;
+	udp[7] = 0;
+}
+
 /* An inner packet too big for the SA's path: the sender's error (PASS) or a drop. */
 static int too_big(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p)
 {
 	const struct nio_host *h = ci->host;
 
 	if (NIO_HOST_HAS(h, icmp_too_big) && h->icmp_too_big &&
-	    h->icmp_too_big(p, crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family)) == 0) {
+	    h->icmp_too_big(p, crypto_sa_inner_mtu(sa)) == 0) {
 		crypto_count(ci, sa, CRYPTO_C_ICMP_TOO_BIG, 1);
 		return CRYPTO_PREP_PASS;
 	}
@@ -298,16 +368,20 @@ static bool encap_fits(const struct nio_pkt *p, uint32_t hdr, uint32_t ilen, uin
 
 static void encap_meta(struct nio_pkt *p, const struct crypto_sa *sa, uint32_t ohl)
 {
+	uint32_t ports = sa->encap ? crypto_get32(p->data + ETH_HLEN + ohl) : 0;
+
 	p->l3_off = ETH_HLEN;
 	p->l4_off = (uint16_t)(ETH_HLEN + ohl);
 	p->flags = sa->family == 4 ? NIO_PKT_F_IPV4 : NIO_PKT_F_IPV6;
-	p->ip_proto = IPPROTO_ESP_;
+	if (sa->encap)
+		p->flags |= NIO_PKT_F_L4;
+	p->ip_proto = outer_proto(sa);
 	memcpy(p->key.src, sa->local, 16);
 	memcpy(p->key.dst, sa->remote, 16);
 	p->key.family = sa->family;
-	p->key.proto = IPPROTO_ESP_;
-	p->key.sport = 0;
-	p->key.dport = 0;
+	p->key.proto = outer_proto(sa);
+	p->key.sport = (uint16_t)(ports >> 16);
+	p->key.dport = (uint16_t)ports;
 }
 
 static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p)
@@ -327,14 +401,16 @@ static uint64_t next_seq(struct crypto_inst *ci, struct crypto_sa *sa, struct ni
 
 /*
  * Lay out the ESP packet around the inner IP packet and describe the encryption:
- *   [Eth | outer IP | SPI seq | IV=seq | inner IP | pad 1..n | padlen | nh | ICV]
- * The IV is the 64-bit sequence number, unique per key thanks to seq.c.
+ *   [Eth | outer IP | (UDP) | SPI seq | IV=seq | inner IP | pad 1..n | padlen | nh | ICV]
+ * The IV is the 64-bit sequence number, unique per key thanks to seq.c. The UDP header
+ * (RFC 3948) is there for an SA the kernel has with UDP encapsulation.
  */
 int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc)
 {
 	uint8_t *inner = nio_pkt_l3(p), *t, *esp;
 	uint32_t ilen, pad, ohl = sa->family == 4 ? 20 : 40, hdr, trailer;
+	uint32_t udp = sa->encap ? CRYPTO_UDP_HLEN : 0;
 	uint8_t ifam, tos;
 	uint64_t seq;
 
@@ -346,10 +422,10 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
 		return CRYPTO_PREP_DROP;
 	}
-	if (ilen > crypto_esp_inner_mtu(crypto_sa_mtu(sa), sa->family))
+	if (ilen > crypto_sa_inner_mtu(sa))
 		return too_big(ci, sa, p);
 	pad = (4 - (ilen + 2) % 4) % 4;
-	hdr = ETH_HLEN + ohl + ESP_OVERHEAD;
+	hdr = ETH_HLEN + ohl + udp + ESP_OVERHEAD;
 	trailer = pad + 2 + CRYPTO_ICV_LEN;
 	if (!encap_fits(p, hdr, ilen, trailer)) {
 		crypto_count_drop(ci, sa, p, CRYPTO_C_NO_ROOM);
@@ -370,10 +446,14 @@ int crypto_esp_encap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 
 	write_eth(p->data, sa->family);
 	if (sa->family == 4)
-		write_outer4(p->data + ETH_HLEN, sa, ohl + ESP_OVERHEAD + ilen + trailer, tos, seq);
+		write_outer4(p->data + ETH_HLEN, sa, ohl + udp + ESP_OVERHEAD + ilen + trailer, tos,
+			     seq);
 	else
-		write_outer6(p->data + ETH_HLEN, sa, ESP_OVERHEAD + ilen + trailer, tos, p->hash);
-	esp = p->data + ETH_HLEN + ohl;
+		write_outer6(p->data + ETH_HLEN, sa, udp + ESP_OVERHEAD + ilen + trailer, tos,
+			     p->hash);
+	if (udp)
+		write_udp(p->data + ETH_HLEN + ohl, sa, udp + ESP_OVERHEAD + ilen + trailer);
+	esp = p->data + ETH_HLEN + ohl + udp;
 	crypto_put32(esp, sa->spi);
 	crypto_put32(esp + 4, (uint32_t)seq);
 	crypto_put32(esp + 8, (uint32_t)(seq >> 32));
@@ -403,12 +483,13 @@ static enum crypto_counter replay_counter(enum crypto_replay_result r)
 int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct nio_pkt *p,
 			  struct crypto_op *op, struct crypto_pctx *pc)
 {
-	uint32_t off, len, seq_lo;
-	uint8_t dst[16], *esp;
+	struct esp_outer o;
+	uint32_t seq_lo;
+	uint8_t *esp;
 	uint64_t seq;
 	enum crypto_replay_result r;
 
-	if (outer_esp(p, &off, &len, dst) != 1) {
+	if (outer_esp(p, &o) != OUTER_ESP || !sa_takes_port(sa, o.port)) {
 		crypto_count_drop(ci, sa, p, CRYPTO_C_MALFORMED);
 		return CRYPTO_PREP_DROP;
 	}
@@ -416,7 +497,7 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 		crypto_count_drop(ci, sa, p, CRYPTO_C_LIFETIME);
 		return CRYPTO_PREP_DROP;
 	}
-	esp = p->data + off;
+	esp = p->data + o.off;
 	seq_lo = crypto_get32(esp + 4);
 	seq = crypto_replay_infer(&sa->replay, seq_lo, sa->esn);
 	/* the first packet is number 1; with ESN only the full 64-bit 0 is (seq-lo 0 follows a wrap) */
@@ -435,7 +516,7 @@ int crypto_esp_decap_prep(struct crypto_inst *ci, struct crypto_sa *sa, struct n
 	memcpy(op->nonce + CRYPTO_SALT_LEN, esp + CRYPTO_ESP_HLEN, CRYPTO_IV_LEN);
 	crypto_esp_aad(op, sa->spi, seq, sa->esn);
 	op->data = esp + ESP_OVERHEAD;
-	op->len = len - ESP_OVERHEAD - CRYPTO_ICV_LEN;
+	op->len = o.len - ESP_OVERHEAD - CRYPTO_ICV_LEN;
 	op->icv = op->data + op->len;
 	pc->sa = sa;
 	pc->seq = seq;

@@ -40,9 +40,9 @@ static unsigned retry(struct crypto_inst *ci, uint64_t now, struct nio_pkt **ps,
 
 	for (unsigned i = 0; i < h->n; i++) {
 		struct nio_pkt *p = h->p[i];
-		bool ours, malformed;
-		struct crypto_sa *sa =
-			nops < max ? crypto_sa_lookup_in(ci, p, &ours, &malformed) : NULL;
+		bool ours;
+		enum crypto_counter why;
+		struct crypto_sa *sa = nops < max ? crypto_sa_lookup_in(ci, p, &ours, &why) : NULL;
 
 		if (sa && crypto_esp_decap_prep(ci, sa, p, &ci->ops[nops], &ci->pctx[nops]) ==
 				  CRYPTO_PREP_OP)

@@ -43,6 +43,7 @@
  */
 
 #define XFRM_PROTO_ESP 50
+#define ESPINUDP       2 /* UDP_ENCAP_ESPINUDP (linux/udp.h): RFC 3948 */
 
 static void ks_log(const struct crypto_ksrc *ks, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -91,6 +92,26 @@ static uint32_t window_of(uint32_t w)
 	return r;
 }
 
+/* NAT-T: ESP in UDP as RFC 3948 has it, over IPv4, whose UDP checksum 0 means none (IPv6
+ * would need a real one, RFC 6935); the ports are the SA's: charon floats them with NAT. */
+static int sa_encap(const struct crypto_xfrm_sa *x, struct crypto_sa *sa, const char **why)
+{
+	if (!x->encap)
+		return 0;
+	if (x->encap_bad || x->encap_type != ESPINUDP || !x->encap_sport || !x->encap_dport) {
+		*why = "UDP encapsulation other than ESP in UDP (RFC 3948)";
+		return -1;
+	}
+	if (x->family != 4) {
+		*why = "UDP-encapsulated over IPv6 (netiod encapsulates in UDP over IPv4 only)";
+		return -1;
+	}
+	sa->encap = true;
+	atomic_store_explicit(&sa->encap_ports, (uint32_t)x->encap_sport << 16 | x->encap_dport,
+			      memory_order_relaxed);
+	return 0;
+}
+
 static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool out,
 		   struct crypto_sa *sa, const char **why)
 {
@@ -98,11 +119,11 @@ static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool 
 	size_t klen;
 	char err[256];
 
-	if (x->mode != XFRM_MODE_TUNNEL || x->encap) {
-		*why = x->encap ? "UDP-encapsulated (NAT-T)" : "not tunnel mode";
+	if (x->mode != XFRM_MODE_TUNNEL) {
+		*why = "not tunnel mode";
 		return -1;
 	}
-	if (crypto_xfrm_cipher(x, &sa->cipher, why) < 0)
+	if (sa_encap(x, sa, why) < 0 || crypto_xfrm_cipher(x, &sa->cipher, why) < 0)
 		return -1;
 	klen = crypto_cipher_key_len(sa->cipher);
 	snprintf(sa->name, sizeof(sa->name), "xfrm-%08x", x->spi);
@@ -141,6 +162,60 @@ static int sa_fill(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x, bool 
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The state file's lock beside it: NAME.seq, NAME.lock */
+static void unlink_state(const char *path)
+{
+	char lock[PATH_MAX];
+	size_t n = strlen(path);
+
+	unlink(path);
+	if (n > 4 && n - 4 + sizeof(".lock") <= sizeof(lock)) {
+		memcpy(lock, path, n - 4);
+		memcpy(lock + n - 4, ".lock", sizeof(".lock"));
+		unlink(lock);
+	}
+}
+
+static void grave_drop(struct crypto_ksrc *ks, unsigned i, bool remove)
+{
+	if (remove)
+		unlink_state(ks->grave[i].path);
+	memmove(&ks->grave[i], &ks->grave[i + 1], (ks->ngrave - i - 1) * sizeof(ks->grave[0]));
+	ks->ngrave--;
+}
+
+static void grave_add(struct crypto_ksrc *ks, const struct crypto_sa *sa)
+{
+	if (ks->ngrave == CRYPTO_MAX_SAS)
+		grave_drop(ks, 0, true);
+	snprintf(ks->grave[ks->ngrave].path, sizeof(ks->grave[0].path), "%s", sa->seq.path);
+	ks->grave[ks->ngrave++].due_ms = now_ms() + CRYPTO_KGRAVE_MS;
+}
+
+/* The SA's key came back (deleted and added again): its state file stays. */
+static void grave_revive(struct crypto_ksrc *ks, const struct crypto_sa *sa)
+{
+	for (unsigned i = 0; i < ks->ngrave; i++)
+		if (!strcmp(ks->grave[i].path, sa->seq.path)) {
+			grave_drop(ks, i, false);
+			return;
+		}
+}
+
+void crypto_ksrc_graves(struct crypto_ksrc *ks, uint64_t now)
+{
+	while (ks->ngrave && ks->grave[0].due_ms <= now)
+		grave_drop(ks, 0, true);
+}
+
 /* Out of the table; freed once the worker runs with the view published next. */
 static void sa_retire(struct crypto_ksrc *ks, unsigned i, bool gone)
 {
@@ -149,11 +224,9 @@ static void sa_retire(struct crypto_ksrc *ks, unsigned i, bool gone)
 	pthread_mutex_lock(&ks->lock);
 	ks->sas[i] = ks->sas[--ks->nsas];
 	sa->retire_gen = ks->gen + 1;
-	/* the kernel deleted it: its key never comes back, nor does its sequence state */
-	if (gone && sa->out) {
-		unlink(sa->seq.path);
-		unlink(sa->seq.lock_path);
-	}
+	/* the kernel deleted it: unless its key comes back soon, so does its sequence state */
+	if (gone && sa->out)
+		grave_add(ks, sa);
 	sa->retired_next = ks->retired_sas;
 	ks->retired_sas = sa;
 	pthread_mutex_unlock(&ks->lock);
@@ -168,6 +241,21 @@ static void sa_insert(struct crypto_ksrc *ks, struct crypto_sa *sa)
 	ks->sas[ks->nsas++] = sa;
 	pthread_mutex_unlock(&ks->lock);
 	ks->changed = true;
+}
+
+/* UPDSA of a NAT-T SA with new ports (the NAT's mapping changed): the worker's next packet
+ * takes them (one 32-bit store: never half old, half new). */
+static void ports_float(struct crypto_ksrc *ks, struct crypto_sa *sa,
+			const struct crypto_xfrm_sa *x)
+{
+	uint32_t v = (uint32_t)x->encap_sport << 16 | x->encap_dport;
+
+	if (!sa->encap || x->encap_type != ESPINUDP || !x->encap_sport || !x->encap_dport ||
+	    v == atomic_load_explicit(&sa->encap_ports, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&sa->encap_ports, v, memory_order_relaxed);
+	ks_log(ks, LOG_INFO, "kernel SA 0x%08x: UDP ports now %u -> %u", sa->spi, x->encap_sport,
+	       x->encap_dport);
 }
 
 static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
@@ -186,6 +274,7 @@ static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 	if (i >= 0 && crypto_key_id(x->key, x->keylen, id) == 0 &&
 	    !memcmp(id, ks->sas[i]->key_id, sizeof(id))) {
 		ks->sas[i]->mark = true;
+		ports_float(ks, ks->sas[i], x);
 		return;
 	}
 	if (i >= 0)
@@ -201,8 +290,14 @@ static void sa_add(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
 		crypto_sa_free(ci, sa);
 		return;
 	}
+	if (sa->out)
+		grave_revive(ks, sa);
 	sa_insert(ks, sa);
-	ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x", out ? "out" : "in", x->spi);
+	if (sa->encap)
+		ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x (ESP in UDP %u -> %u)",
+		       out ? "out" : "in", x->spi, x->encap_sport, x->encap_dport);
+	else
+		ks_log(ks, LOG_INFO, "following kernel SA %s 0x%08x", out ? "out" : "in", x->spi);
 }
 
 static void sa_del(struct crypto_ksrc *ks, const struct crypto_xfrm_sa *x)
@@ -514,14 +609,6 @@ static void lifetimes(struct crypto_ksrc *ks)
 	pthread_mutex_unlock(&ks->lock);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *ksrc_main(void *arg)
 {
 	struct crypto_ksrc *ks = arg;
@@ -543,6 +630,7 @@ static void *ksrc_main(void *arg)
 		}
 		if (now_ms() - last >= 200) {
 			lifetimes(ks);
+			crypto_ksrc_graves(ks, now_ms());
 			last = now_ms();
 		}
 		crypto_ksrc_publish(ks);
@@ -618,6 +706,7 @@ void crypto_ksrc_close(struct crypto_ksrc *ks)
 		pthread_join(ks->thread, NULL);
 	}
 	crypto_xfrm_close(ks);
+	/* what is still in the grave stays on disk: its key may come back to a later netiod */
 	/* no worker runs the instance any more: everything goes */
 	atomic_store(&ks->seen, UINT64_MAX);
 	while (ks->nsas) {

@@ -125,6 +125,22 @@ static void sa_esn_window(struct crypto_xfrm_sa *sa, const uint8_t *a, size_t le
 	sa->replay_window = r.replay_window;
 }
 
+/* XFRMA_ENCAP: the UDP ports of a NAT-T SA (encap_oa, for transport mode, is not used) */
+static void sa_encap(struct crypto_xfrm_sa *sa, const uint8_t *a, size_t len)
+{
+	struct xfrm_encap_tmpl e;
+
+	sa->encap = true;
+	if (len < sizeof(e)) {
+		sa->encap_bad = true;
+		return;
+	}
+	memcpy(&e, a, sizeof(e));
+	sa->encap_type = e.encap_type;
+	sa->encap_sport = ntohs(e.encap_sport);
+	sa->encap_dport = ntohs(e.encap_dport);
+}
+
 static void sa_attrs(struct crypto_xfrm_sa *sa, const uint8_t *a, size_t len)
 {
 	const uint8_t *v;
@@ -136,7 +152,8 @@ static void sa_attrs(struct crypto_xfrm_sa *sa, const uint8_t *a, size_t len)
 			attr_find(a, len, XFRMA_ALG_AUTH, &vlen) ||
 			attr_find(a, len, XFRMA_ALG_AUTH_TRUNC, &vlen) ||
 			attr_find(a, len, XFRMA_ALG_COMP, &vlen);
-	sa->encap = attr_find(a, len, XFRMA_ENCAP, &vlen) != NULL;
+	if ((v = attr_find(a, len, XFRMA_ENCAP, &vlen)))
+		sa_encap(sa, v, vlen);
 	if ((v = attr_find(a, len, XFRMA_REPLAY_ESN_VAL, &vlen)))
 		sa_esn_window(sa, v, vlen);
 }

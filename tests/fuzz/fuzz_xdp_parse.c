@@ -17,6 +17,24 @@ static int ports_of(uint8_t proto)
 	       proto == IPPROTO_UDPLITE;
 }
 
+/* RFC 3948's rule on netiod's parse: UDP to 4500 whose payload is the keepalive or begins
+ * with the non-ESP marker (the program tells these apart for the kernel) */
+static uint8_t natt_not_esp(const struct nio_pkt *p)
+{
+	const uint8_t *u = p->data + p->l4_off;
+	uint32_t ulen;
+
+	if (!(p->flags & NIO_PKT_F_L4) || p->key.proto != IPPROTO_UDP || p->key.dport != 4500 ||
+	    p->l4_off + 8u > p->len)
+		return 0;
+	ulen = (uint32_t)u[4] << 8 | u[5];
+	if (ulen == 9 && p->l4_off + 9u <= p->len)
+		return u[8] == 0xff;
+	if (ulen >= 12 && p->l4_off + 12u <= p->len)
+		return !(u[8] | u[9] | u[10] | u[11]);
+	return 0;
+}
+
 /* The program's key against netiod's for a frame both parsed. */
 static void compare(const struct nio_xdp_key *k, const struct nio_pkt *p)
 {
@@ -27,6 +45,8 @@ static void compare(const struct nio_xdp_key *k, const struct nio_pkt *p)
 	    (k->sport != p->key.sport || k->dport != p->key.dport))
 		__builtin_trap();
 	if ((p->flags & NIO_PKT_F_FRAG) && (k->sport || k->dport))
+		__builtin_trap();
+	if (k->natt_not_esp != natt_not_esp(p))
 		__builtin_trap();
 }
 

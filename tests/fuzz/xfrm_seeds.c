@@ -84,11 +84,12 @@ static void sa(unsigned short type, const char *src, const char *dst, unsigned s
 		memcpy(rb, &r, sizeof(r));
 		attr(XFRMA_REPLAY_ESN_VAL, rb, sizeof(rb));
 	}
-	if (encap) {
-		struct xfrm_encap_tmpl e = { .encap_type = 2,
+	if (encap) { /* NAT-T: 1 ESP in UDP 4500 -> 4500, 2 the peer's port floated to 4501,
+		      * 3 another encapsulation type, 4 an XFRMA_ENCAP cut short */
+		struct xfrm_encap_tmpl e = { .encap_type = encap == 3 ? 1 : 2,
 					     .encap_sport = htons(4500),
-					     .encap_dport = htons(4500) };
-		attr(XFRMA_ENCAP, &e, sizeof(e));
+					     .encap_dport = htons(encap == 2 ? 4501 : 4500) };
+		attr(XFRMA_ENCAP, &e, encap == 4 ? 4 : sizeof(e));
 	}
 	end(h);
 }
@@ -192,8 +193,7 @@ int main(int argc, char **argv)
 	del_sa("203.0.113.9", 0xc0000001);
 	expire("203.0.113.9", "203.0.113.1", 0xc0000002, 1);
 	write_seed(d, "rekey-chacha-esn");
-	/* what is not netiod's: NAT-T, CBC, another tunnel, a policy delete */
-	sa(XFRM_MSG_NEWSA, "203.0.113.1", "203.0.113.9", 0xc0000005, GCM, 160, 0, 1);
+	/* what is not netiod's: CBC, another tunnel, a policy delete */
 	sa(XFRM_MSG_NEWSA, "203.0.113.1", "203.0.113.9", 0xc0000006, "cbc(aes)", 128, 0, 0);
 	sa(XFRM_MSG_NEWSA, "198.51.100.1", "198.51.100.2", 0xc0000007, GCM, 160, 0, 0);
 	pol(XFRM_MSG_NEWPOLICY, XFRM_POLICY_OUT, "0.0.0.0", 0, "0.0.0.0", 0, "198.51.100.1",
@@ -201,5 +201,15 @@ int main(int argc, char **argv)
 	pol(XFRM_MSG_DELPOLICY, XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25,
 	    "203.0.113.1", "203.0.113.9", 1);
 	write_seed(d, "foreign");
+	/* NAT-T: ESP in UDP both ways, the peer's port floats, encapsulations not followed */
+	sa(XFRM_MSG_NEWSA, "203.0.113.1", "203.0.113.9", 0xc0000005, GCM, 160, 0, 1);
+	sa(XFRM_MSG_NEWSA, "203.0.113.9", "203.0.113.1", 0xc0000006, CHACHA, 288, 0, 1);
+	pol(XFRM_MSG_NEWPOLICY, XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25,
+	    "203.0.113.1", "203.0.113.9", 1);
+	sa(XFRM_MSG_UPDSA, "203.0.113.1", "203.0.113.9", 0xc0000005, GCM, 160, 0, 2);
+	sa(XFRM_MSG_NEWSA, "203.0.113.1", "203.0.113.9", 0xc0000007, GCM, 160, 0, 3);
+	sa(XFRM_MSG_NEWSA, "203.0.113.1", "203.0.113.9", 0xc0000008, GCM, 160, 0, 4);
+	done();
+	write_seed(d, "natt");
 	return 0;
 }

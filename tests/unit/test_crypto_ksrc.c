@@ -135,8 +135,10 @@ static void v4(xfrm_address_t *a, const char *s)
 	assert_int_equal(inet_pton(AF_INET, s, &a->a4), 1);
 }
 
+static const struct xfrm_encap_tmpl no_ports = { .encap_type = 2 }; /* ESP in UDP, no ports */
+
 static void sa(const char *src, const char *dst, uint32_t spi, uint32_t reqid, const char *alg,
-	       unsigned keybits, bool encap, uint64_t hard_packets)
+	       unsigned keybits, const struct xfrm_encap_tmpl *encap, uint64_t hard_packets)
 {
 	struct nlmsghdr *h = hdr(XFRM_MSG_NEWSA);
 	struct xfrm_usersa_info *u = put(sizeof(*u));
@@ -159,11 +161,8 @@ static void sa(const char *src, const char *dst, uint32_t spi, uint32_t reqid, c
 	a->alg_key_len = keybits;
 	a->alg_icv_len = 128;
 	attr(XFRMA_ALG_AEAD, ab, sizeof(*a) + keybits / 8);
-	if (encap) {
-		struct xfrm_encap_tmpl e = { .encap_type = 2 };
-
-		attr(XFRMA_ENCAP, &e, sizeof(e));
-	}
+	if (encap)
+		attr(XFRMA_ENCAP, encap, sizeof(*encap));
 	deliver(h);
 }
 
@@ -250,8 +249,8 @@ static struct crypto_sa *in_sa(uint32_t spi)
 
 static void tunnel(uint32_t out, uint32_t in)
 {
-	sa(A, B, out, 1, GCM, 160, false, 0);
-	sa(B, A, in, 1, GCM, 160, false, 0);
+	sa(A, B, out, 1, GCM, 160, NULL, 0);
+	sa(B, A, in, 1, GCM, 160, NULL, 0);
 	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
 	pol(XFRM_POLICY_IN, "203.0.113.128", 25, "192.0.2.0", 24, 1, 8, 0);
 	pol(XFRM_POLICY_FWD, "203.0.113.128", 25, "192.0.2.0", 24, 1, 2, 0);
@@ -285,8 +284,8 @@ static void test_rekey(void **state)
 
 	(void)state;
 	tunnel(0xc0000001, 0xc0000002);
-	sa(B, A, 0xc0000004, 1, GCM, 160, false, 0); /* the new inbound SA first, as charon does */
-	sa(A, B, 0xc0000003, 1, GCM, 160, false, 0);
+	sa(B, A, 0xc0000004, 1, GCM, 160, NULL, 0); /* the new inbound SA first, as charon does */
+	sa(A, B, 0xc0000003, 1, GCM, 160, NULL, 0);
 	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000003);
 	old_in = in_sa(0xc0000002);
 	assert_non_null(old_in);
@@ -300,7 +299,9 @@ static void test_rekey(void **state)
 			snprintf(path, sizeof(path), "%s", ci->sas[i]->seq.path);
 	assert_int_equal(access(path, F_OK), 0); /* its sequence reservations */
 	del_sa(B, 0xc0000001);
-	assert_int_not_equal(access(path, F_OK), 0); /* the key is gone for good */
+	assert_int_equal(access(path, F_OK), 0); /* the key may come back for a while */
+	crypto_ksrc_graves(ci->ks, UINT64_MAX);
+	assert_int_not_equal(access(path, F_OK), 0); /* then it is gone for good */
 	del_sa(A, 0xc0000002);
 	assert_null(in_sa(0xc0000002));
 	assert_int_equal(ci->nsas, 2);
@@ -319,8 +320,8 @@ static void test_rekey_policy_spi(void **state)
 	tmpl_spi = 0xc0000001;
 	tunnel(0xc0000001, 0xc0000002);
 	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001);
-	sa(B, A, 0xc0000004, 1, GCM, 160, false, 0);
-	sa(A, B, 0xc0000003, 1, GCM, 160, false, 0);
+	sa(B, A, 0xc0000004, 1, GCM, 160, NULL, 0);
+	sa(A, B, 0xc0000003, 1, GCM, 160, NULL, 0);
 	assert_int_equal(out_spi("192.0.2.10", "203.0.113.130", 6), 0xc0000001); /* not yet */
 	tmpl_spi = 0xc0000003; /* XFRM_MSG_UPDPOLICY, same index */
 	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
@@ -333,17 +334,36 @@ static void test_rekey_policy_spi(void **state)
 	tmpl_spi = 0;
 }
 
+/*
+ * An SA deleted and added again with the same key (strongSwan moving it to a NAT's new port)
+ * goes on above its reservations: the same nonce is never used twice.
+ */
+static void test_readd(void **state)
+{
+	uint64_t end;
+
+	(void)state;
+	sa(A, B, 0xc0000001, 1, GCM, 160, NULL, 0);
+	end = ci->sas[0]->seq.end;
+	assert_true(end > 1);
+	del_sa(B, 0xc0000001);
+	assert_int_equal(ci->nsas, 0);
+	sa(A, B, 0xc0000001, 1, GCM, 160, NULL, 0);
+	assert_true(ci->sas[0]->seq.next >= end);
+	assert_int_equal(ci->ks->ngrave, 0); /* revived: its state file stays */
+}
+
 /* what netiod cannot run is not followed; its traffic finds no SA */
 static void test_not_ours(void **state)
 {
 	(void)state;
-	sa(A, B, 0xc0000005, 1, GCM, 160, true, 0);			       /* NAT-T */
-	sa(A, B, 0xc0000006, 1, "cbc(aes)", 128, false, 0);		       /* not an AEAD */
-	sa(A, B, 0xc0000007, 1, GCM, 128, false, 0);			       /* no salt */
-	sa("198.51.100.1", "198.51.100.2", 0xc0000008, 1, GCM, 160, false, 0); /* other tunnel */
+	sa(A, B, 0xc0000005, 1, GCM, 160, &no_ports, 0);		      /* no ports */
+	sa(A, B, 0xc0000006, 1, "cbc(aes)", 128, NULL, 0);		      /* not an AEAD */
+	sa(A, B, 0xc0000007, 1, GCM, 128, NULL, 0);			      /* no salt */
+	sa("198.51.100.1", "198.51.100.2", 0xc0000008, 1, GCM, 160, NULL, 0); /* other tunnel */
 	assert_int_equal(ci->nsas, 0);
 	assert_int_equal(ci->cnt[CRYPTO_C_XFRM_SKIPPED], 3);
-	sa(A, B, 0xc0000009, 1, CHACHA, 288, false, 0);
+	sa(A, B, 0xc0000009, 1, CHACHA, 288, NULL, 0);
 	assert_int_equal(ci->nsas, 1);
 	assert_int_equal(ci->sas[0]->cipher, CRYPTO_CHACHA20_POLY1305);
 }
@@ -355,8 +375,8 @@ static void test_policies(void **state)
 	struct xfrm_userpolicy_id *id;
 
 	(void)state;
-	sa(A, B, 0xc0000001, 1, GCM, 160, false, 0);
-	sa(A, B, 0xc0000011, 2, GCM, 160, false, 0);
+	sa(A, B, 0xc0000001, 1, GCM, 160, NULL, 0);
+	sa(A, B, 0xc0000011, 2, GCM, 160, NULL, 0);
 	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 1, 1, 0);
 	pol(XFRM_POLICY_OUT, "192.0.2.0", 24, "203.0.113.128", 25, 2, 9, 17); /* udp: reqid 2 */
 	/* equal priority: the lower index first, so it takes UDP too */
@@ -377,7 +397,7 @@ static void test_hard_limit(void **state)
 	struct crypto_sa *s;
 
 	(void)state;
-	sa(A, B, 0xc0000001, 1, GCM, 160, false, 3);
+	sa(A, B, 0xc0000001, 1, GCM, 160, NULL, 3);
 	s = ci->sas[0];
 	assert_int_equal(s->life.hard_packets, 3);
 	assert_false(crypto_ksa_spent(s));
@@ -443,7 +463,7 @@ static void test_hold(void **state)
 	ci = peer; /* the peer's kernel has its outbound SA and policy: it encrypts */
 	me = B;
 	them = A;
-	sa(B, A, 0xc0000002, 1, GCM, 160, false, 0);
+	sa(B, A, 0xc0000002, 1, GCM, 160, NULL, 0);
 	pol(XFRM_POLICY_OUT, "203.0.113.128", 25, "192.0.2.0", 24, 1, 1, 0);
 	ci = save;
 	me = A;
@@ -457,8 +477,8 @@ static void test_hold(void **state)
 	fake_now_ns = 1000;
 	assert_int_equal(run1(ci, &t), NIO_V_CONSUMED); /* ours, SA not seen yet: held */
 	assert_int_equal(crypto_service.dequeue(ci, 2000, out, 4, &next), 0);
-	assert_true(next > 2000);		     /* it asks to be called again */
-	sa(B, A, 0xc0000002, 1, GCM, 160, false, 0); /* the thread publishes the SA */
+	assert_true(next > 2000);		    /* it asks to be called again */
+	sa(B, A, 0xc0000002, 1, GCM, 160, NULL, 0); /* the thread publishes the SA */
 	pol(XFRM_POLICY_IN, "203.0.113.128", 25, "192.0.2.0", 24, 1, 8, 0);
 	assert_int_equal(crypto_service.dequeue(ci, 3000, out, 4, &next), 1);
 	assert_ptr_equal(out[0], &t.p);
@@ -474,6 +494,146 @@ static void test_hold(void **state)
 	assert_int_equal(fake_pkts_freed, 1);
 	assert_int_equal(ci->cnt[CRYPTO_C_NO_SA], 1);
 	inst_free(peer);
+}
+
+/* XFRMA_ENCAP as charon sets it for NAT-T (type 2: ESP in UDP) */
+static struct xfrm_encap_tmpl encap_of(uint16_t type, uint16_t sport, uint16_t dport)
+{
+	struct xfrm_encap_tmpl e = { .encap_type = type };
+
+	e.encap_sport = htons(sport);
+	e.encap_dport = htons(dport);
+	return e;
+}
+
+/* A UDP datagram to A:4500 with the payload given (IKE's non-ESP marker, a keepalive) */
+static void mk_natt(struct tpkt *t, const uint8_t *pl, uint8_t n)
+{
+	uint8_t *ip;
+
+	mk_udp(&t[0], "203.0.113.9", A);
+	ip = t->p.data + 14;
+	ip[3] = (uint8_t)(20 + 8 + n);
+	ip[21] = 0x94; /* 4500 -> 4500 */
+	ip[20] = ip[22] = 0x11;
+	ip[23] = 0x94;
+	ip[25] = (uint8_t)(8 + n);
+	memcpy(ip + 28, pl, n);
+	t->p.len = 14 + 20 + 8 + n;
+}
+
+/*
+ * NAT-T: a UDP-encapsulated SA (RFC 3948) puts its ESP in UDP with the SA's ports and
+ * checksum 0; the receiver takes ESP in UDP to its port, and drops (udp-not-esp) IKE's
+ * non-ESP marker and the keepalive that reach it; plain ESP is not the encapsulated SA's.
+ * IPv6 and other encapsulations are not followed; an update with new ports floats them.
+ */
+static void test_natt(void **state)
+{
+	struct crypto_inst *peer = inst_new(B, A), *save = ci;
+	struct xfrm_encap_tmpl e = encap_of(2, 4500, 4500), e2 = encap_of(2, 4500, 4501);
+	static const uint8_t marker[8] = { 0 }, keepalive[1] = { 0xff };
+	struct tpkt t, t2;
+	uint8_t *ip;
+	unsigned tot;
+
+	(void)state;
+	ci = peer;
+	me = B;
+	them = A;
+	sa(B, A, 0xc0000002, 1, GCM, 160, &e, 0);
+	pol(XFRM_POLICY_OUT, "203.0.113.128", 25, "192.0.2.0", 24, 1, 1, 0);
+	assert_true(ci->nsas == 1 && ci->sas[0]->encap);
+	fake_out_mtu = 1500;
+	assert_int_equal(crypto_sa_inner_mtu(ci->sas[0]), 1446 - 8);
+	fake_out_mtu = 0;
+	ci = save;
+	me = A;
+	them = B;
+	sa(B, A, 0xc0000002, 1, GCM, 160, &e, 0);
+	pol(XFRM_POLICY_IN, "203.0.113.128", 25, "192.0.2.0", 24, 1, 8, 0);
+	mk_udp(&t, "203.0.113.130", "192.0.2.10");
+	assert_int_equal(run1(peer, &t), NIO_V_PASS);
+	ip = t.p.data + t.p.l3_off;
+	assert_int_equal(ip[9], 17); /* UDP, 4500 -> 4500, length, checksum 0, then the SPI */
+	assert_int_equal(ip[20] << 8 | ip[21], 4500);
+	assert_int_equal(ip[22] << 8 | ip[23], 4500);
+	assert_int_equal(ip[24] << 8 | ip[25], (ip[2] << 8 | ip[3]) - 20);
+	assert_int_equal(ip[26] | ip[27], 0);
+	assert_int_equal(crypto_get32(ip + 28), 0xc0000002);
+	assert_true(t.p.key.proto == 17 && t.p.key.sport == 4500 && t.p.key.dport == 4500);
+	t.p.l3_off = 14;
+	t2 = t;
+	t2.p.buf = t2.buf;
+	t2.p.data = t2.buf + (t.p.data - t.buf);
+	assert_int_equal(run1(ci, &t), NIO_V_PASS); /* decapsulated */
+	assert_int_equal(t.p.key.dst[15], 10);
+	assert_int_equal(ci->cnt[CRYPTO_C_DEC_PACKETS], 1);
+	ip = t2.p.data + 14; /* the same ESP, not in UDP: not the encapsulated SA's */
+	memmove(ip + 20, ip + 28, t2.p.len - 14 - 28);
+	t2.p.len -= 8;
+	tot = (ip[2] << 8 | ip[3]) - 8;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[9] = 50;
+	fake_now_ns = 1000;
+	assert_int_equal(run1(ci, &t2), NIO_V_CONSUMED); /* held: no plain SA 0xc0000002 */
+	crypto_hold_flush(ci);
+	mk_natt(&t, marker, sizeof(marker));
+	assert_int_equal(run1(ci, &t), NIO_V_DROP);
+	mk_natt(&t, keepalive, sizeof(keepalive));
+	assert_int_equal(run1(ci, &t), NIO_V_DROP);
+	assert_int_equal(ci->cnt[CRYPTO_C_UDP_NOT_ESP], 2);
+	/* the NAT's mapping changed: the same SA, the new port on the next packet */
+	ci = peer;
+	me = B;
+	them = A;
+	sa(B, A, 0xc0000002, 1, GCM, 160, &e2, 0);
+	assert_int_equal(ci->nsas, 1);
+	mk_udp(&t, "203.0.113.130", "192.0.2.10");
+	assert_int_equal(run1(peer, &t), NIO_V_PASS);
+	assert_int_equal(t.p.key.dport, 4501);
+	ci = save;
+	me = A;
+	them = B;
+	e2 = encap_of(1, 4500, 4500); /* ESPINUDP_NON_IKE: not followed */
+	sa(A, B, 0xc0000007, 1, GCM, 160, &e2, 0);
+	assert_int_equal(ci->cnt[CRYPTO_C_XFRM_SKIPPED], 1);
+	inst_free(peer);
+}
+
+/* An IPv6 SA with UDP encapsulation is refused, clearly. */
+static void test_natt_v6(void **state)
+{
+	struct crypto_inst *save = ci;
+	struct nlmsghdr *h;
+	struct xfrm_usersa_info *u;
+	struct xfrm_encap_tmpl e = encap_of(2, 4500, 4500);
+	uint8_t ab[sizeof(struct xfrm_algo_aead) + 20] = { 0 };
+	struct xfrm_algo_aead *a = (struct xfrm_algo_aead *)ab;
+
+	(void)state;
+	ci = inst_new("2001:db8::1", "2001:db8::9");
+	h = hdr(XFRM_MSG_NEWSA);
+	u = put(sizeof(*u));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &u->saddr), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::9", &u->id.daddr), 1);
+	u->id.spi = htonl(0xc0000001);
+	u->id.proto = IPPROTO_ESP;
+	u->family = AF_INET6;
+	u->mode = XFRM_MODE_TUNNEL;
+	snprintf(a->alg_name, sizeof(a->alg_name), "%s", GCM);
+	a->alg_key_len = 160;
+	a->alg_icv_len = 128;
+	attr(XFRMA_ALG_AEAD, ab, sizeof(ab));
+	attr(XFRMA_ENCAP, &e, sizeof(e));
+	fake_log_count = 0;
+	deliver(h);
+	assert_int_equal(ci->nsas, 0);
+	assert_int_equal(ci->cnt[CRYPTO_C_XFRM_SKIPPED], 1);
+	assert_non_null(strstr(fake_log_last, "UDP-encapsulated over IPv6"));
+	inst_free(ci);
+	ci = save;
 }
 
 /* sa-source: the kernel's SAs or the sa blocks, never both; local and remote of one family */
@@ -534,6 +694,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_natt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_natt_v6, setup, teardown),
 		cmocka_unit_test(test_config),
 	};
 

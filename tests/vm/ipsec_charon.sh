@@ -8,7 +8,10 @@
 # byte and packet counters are netiod's), a forced rekey and a run of short rekey_time rekeys
 # under a continuous ping lose nothing, tearing the connection down makes the secure pipelines
 # drop, rekey_packets rekeys on netiod's soft expiries and life_packets ends an SA at exactly
-# its limit. Env REPO, O.
+# its limit. Then the same with forced UDP encapsulation (NAT-T, encap = yes) for AES-GCM and
+# ChaCha20-Poly1305: ESP in UDP 4500 both ways, IKE on 4500 (and NAT keepalives) kept for A's
+# kernel by netio.ko although netiod claims UDP 4500 to A, a forced rekey without loss. Env
+# REPO, O.
 #
 #   lan 192.0.2.10 -- gw-lan [A: netiod + charon, kernel forwards nothing] gw-wan 198.51.100.1
 #   -- eth0 198.51.100.10 [B: charon, Linux xfrm; the site 203.0.113.130 on lo]
@@ -53,6 +56,7 @@ charon {
 	install_routes = no
 	install_virtual_ip = no
 	retransmit_tries = 3
+	keep_alive = 2s
 	filelog {
 		$1 {
 			path = $WORK/$1.charon.log
@@ -76,7 +80,7 @@ swanctl {
 EOF
 }
 
-# swanctl_conf NAME LOCAL REMOTE LOCAL_TS REMOTE_TS ESP_PROPOSAL EXTRA-CHILD-LINE
+# swanctl_conf NAME LOCAL REMOTE LOCAL_TS REMOTE_TS ESP_PROPOSAL EXTRA-CHILD-LINE [EXTRA-CONN-LINE]
 swanctl_conf() {
 	cat >"$WORK/$1.swanctl.conf" <<EOF
 connections {
@@ -85,6 +89,7 @@ connections {
 		local_addrs = $2
 		remote_addrs = $3
 		proposals = aes128-sha256-modp2048
+		$8
 		local {
 			auth = psk
 			id = $2
@@ -391,3 +396,107 @@ DUMP=
 sent=$(tcpdump -n -r "$WORK/hard.pcap" 2>/dev/null | grep -c "198.51.100.1 > 198.51.100.10: ESP(spi=0x$OUT_SPI")
 [ "$sent" -eq 40 ] || fail "SA $OUT_SPI with life_packets = 40 sent $sent ESP packets"
 ok "life_packets = 40: exactly 40 ESP packets on SA 0x$OUT_SPI, then the kernel deleted it ($(grep -o '[0-9]* received' "$WORK/ping-hard") of 60 pings)"
+
+# ---------------------------------------------------------------- NAT-T: ESP in UDP 4500
+# encap = yes makes charon float to 4500 after IKE_SA_INIT and install UDP-encapsulated SAs
+# (XFRMA_ENCAP); netiod's inbound pipeline takes UDP 4500 to A, where netio.ko leaves what is
+# not ESP (IKE's non-ESP marker, NAT keepalives) to A's kernel, i.e. to charon.
+sw A --terminate --ike site --timeout 30 >"$WORK/term.out" 2>&1 || fail "swanctl --terminate: $(cat "$WORK/term.out")"
+sed 's/dst = "198.51.100.1" proto = "esp"/dst = "198.51.100.1" proto = "udp" dport = "4500"/' \
+	"$WORK/a.conf" >"$WORK/a-natt.conf"
+ctl reload "$WORK/a-natt.conf" >"$WORK/reload.out" 2>&1 || fail "reload for NAT-T: $(cat "$WORK/reload.out")"
+natt_kept() { ctl -j kernel list | jq -r '.[] | select(.device == "gw-wan") | .kept.natt // 0'; }
+
+# natt_run CIPHER REKEY: tunnel up with encap = yes, traffic both ways, the wire, A's kernel;
+# REKEY = yes: a forced rekey under a ping flow
+natt_run() {
+	swanctl_conf A 198.51.100.1 198.51.100.10 192.0.2.0/24 203.0.113.128/25 "$1" "" "encap = yes"
+	swanctl_conf B 198.51.100.10 198.51.100.1 203.0.113.128/25 192.0.2.0/24 "$1" "" "encap = yes"
+	load_conns A
+	load_conns B
+	kept0=$(natt_kept)
+	gw tcpdump -n -i gw-wan -U -w "$WORK/natt.pcap" >/dev/null 2>"$WORK/natt.err" &
+	DUMP=$!
+	listening "$WORK/natt.err"
+	sw A --initiate --child net --timeout 60 >"$WORK/initiate.out" 2>&1 ||
+		fail "swanctl --initiate ($1, encap): $(tail -n 5 "$WORK/initiate.out"; tail -n 20 "$WORK/A.charon.log")"
+	OUT_SPI=$(spi_of A out)
+	IN_SPI=$(spi_of A in)
+	for _ in $(seq 50); do
+		grep -q "following kernel SA in 0x$IN_SPI (ESP in UDP 4500 -> 4500)" "$WORK/netiod.log" && break
+		sleep 0.1
+	done
+	grep -q "following kernel SA out 0x$OUT_SPI (ESP in UDP 4500 -> 4500)" "$WORK/netiod.log" &&
+		grep -q "following kernel SA in 0x$IN_SPI (ESP in UDP 4500 -> 4500)" "$WORK/netiod.log" ||
+		fail "netiod does not follow the UDP-encapsulated SAs $OUT_SPI/$IN_SPI: $(grep "$OUT_SPI\|$IN_SPI" "$WORK/netiod.log")"
+	sa_status | grep -q "spi 0x$OUT_SPI [^;]*udp 4500->4500" || fail "netioctl does not show SA $OUT_SPI in UDP: $(sa_status)"
+	ok "$1, encap = yes: charon installed ESP-in-UDP SAs out 0x$OUT_SPI in 0x$IN_SPI, netiod follows both"
+
+	enc0=$(svc to-site enc-packets)
+	dec0=$(svc from-site dec-packets)
+	for _ in $(seq 20); do
+		lan ping -c 1 -W 1 $SITE >/dev/null 2>&1 && break
+		sleep 0.3
+	done
+	lan ping -c 10 -i 0.1 -W 2 $SITE >"$WORK/ping" 2>&1 || fail "$1 NAT-T lan->site ping: $(tail -n 2 "$WORK/ping")"
+	wan ping -c 10 -i 0.1 -W 2 -I $SITE 192.0.2.10 >"$WORK/ping" 2>&1 ||
+		fail "$1 NAT-T site->lan ping: $(tail -n 2 "$WORK/ping")"
+	iperf3_server wan $SITE
+	lan timeout 90 iperf3 -c $SITE -n 128K >"$WORK/iperf" 2>&1 || fail "$1 NAT-T TCP lan->site: $(tail -n 3 "$WORK/iperf")"
+	iperf3_server wan $SITE
+	lan timeout 90 iperf3 -c $SITE -n 128K -R >"$WORK/iperf" 2>&1 || fail "$1 NAT-T TCP site->lan: $(tail -n 3 "$WORK/iperf")"
+	enc=$(($(svc to-site enc-packets) - enc0))
+	dec=$(($(svc from-site dec-packets) - dec0))
+	[ "$enc" -ge 20 ] && [ "$dec" -ge 20 ] || fail "$1 NAT-T: netiod counted enc $enc dec $dec"
+	ok "$1 NAT-T: ping and 128 KB of TCP both ways through netiod's ESP in UDP (enc $enc, dec $dec)"
+
+	gw_xfrm >"$WORK/a-xfrm"
+	[ "$(grep -c 'seq 0x0, oseq 0x0' "$WORK/a-xfrm")" -eq 2 ] ||
+		fail "$1 NAT-T: A's kernel sent or received ESP itself: $(cat "$WORK/a-xfrm")"
+	grep -q "encap type espinudp sport 4500 dport 4500" "$WORK/a-xfrm" || fail "A's SAs are not UDP-encapsulated: $(cat "$WORK/a-xfrm")"
+	nz=$(gw awk '$2 != 0' /proc/net/xfrm_stat)
+	[ -z "$nz" ] || fail "$1 NAT-T: A's kernel counted xfrm errors: $nz"
+	np=$(sa_packets "$OUT_SPI")
+	for _ in $(seq 20); do
+		[ "$(kern_packets "$OUT_SPI")" = "$np" ] && break
+		sleep 0.5
+	done
+	[ "$(kern_packets "$OUT_SPI")" = "$np" ] ||
+		fail "$1 NAT-T: A's kernel shows $(kern_packets "$OUT_SPI") packets on SA $OUT_SPI, netiod counted $np"
+	ok "$1 NAT-T: A's kernel SAs: replay counters 0, no xfrm errors, their counters netiod's ($np out)"
+
+	if [ "$2" = yes ]; then
+		old_out=$OUT_SPI
+		ping_flow 100 "$WORK/ping-natt-rekey"
+		sleep 2
+		sw A --rekey --child net >"$WORK/rekey.out" 2>&1 || fail "swanctl --rekey (NAT-T): $(cat "$WORK/rekey.out")"
+		no_loss "$WORK/ping-natt-rekey" "$1 NAT-T: a forced rekey under a 100-packet flow"
+		OUT_SPI=$(spi_of A out)
+		[ "$OUT_SPI" != "$old_out" ] || fail "$1 NAT-T: the rekey did not change the SPI"
+		grep -q "following kernel SA out 0x$OUT_SPI (ESP in UDP" "$WORK/netiod.log" ||
+			fail "$1 NAT-T: netiod does not follow the rekeyed SA $OUT_SPI"
+		ok "$1 NAT-T: a forced rekey (IKE on UDP 4500) under a 100-packet ping: no loss, now out 0x$OUT_SPI"
+	fi
+
+	sleep 1
+	kill "$DUMP"
+	wait "$DUMP" 2>/dev/null
+	DUMP=
+	tcpdump -n -r "$WORK/natt.pcap" 2>/dev/null >"$WORK/natt.txt"
+	grep -q "198.51.100.1.4500 > 198.51.100.10.4500: UDP-encap: ESP(spi=0x$OUT_SPI" "$WORK/natt.txt" ||
+		fail "$1 NAT-T: no ESP in UDP 4500 with SPI $OUT_SPI from A on the wire: $(grep -m 5 4500 "$WORK/natt.txt")"
+	grep -q "198.51.100.10.4500 > 198.51.100.1.4500: UDP-encap: ESP(spi=0x$IN_SPI" "$WORK/natt.txt" ||
+		fail "$1 NAT-T: no ESP in UDP 4500 with SPI $IN_SPI to A on the wire"
+	esp=$(tcpdump -n -r "$WORK/natt.pcap" 'ip proto 50' 2>/dev/null | wc -l)
+	[ "$esp" -eq 0 ] || fail "$1 NAT-T: $esp ESP packets not in UDP on the wire"
+	clear=$(tcpdump -n -r "$WORK/natt.pcap" 'net 192.0.2.0/24 or host 203.0.113.130' 2>/dev/null | wc -l)
+	[ "$clear" -eq 0 ] || fail "$1 NAT-T: $clear packets in clear on the wire"
+	ike=$(grep -c "198.51.100.10.4500 > 198.51.100.1.4500: NONESP-encap: isakmp" "$WORK/natt.txt")
+	[ "$ike" -ge 1 ] || fail "$1 NAT-T: no IKE on udp 4500 to A on the wire: $(grep -m 5 4500 "$WORK/natt.txt")"
+	kept=$(($(natt_kept) - kept0))
+	[ "$kept" -ge "$ike" ] || fail "$1 NAT-T: netio.ko kept $kept non-ESP packets on 4500 for A's kernel, the wire shows $ike IKE to A"
+	ok "$1 NAT-T: the wire: ESP in UDP 4500 spi 0x$OUT_SPI out, 0x$IN_SPI in, no bare ESP, nothing in clear, $ike IKE to A on 4500, $kept kept by netio.ko (natt)"
+	sw A --terminate --ike site --timeout 30 >"$WORK/term.out" 2>&1 || fail "swanctl --terminate: $(cat "$WORK/term.out")"
+}
+natt_run aes128gcm16 yes
+natt_run chacha20poly1305 no
