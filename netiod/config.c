@@ -675,6 +675,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("flow-table-size", 65536, CFGF_NONE),
 		CFG_STR("flow-idle", "60s", CFGF_NONE),
 		CFG_INT("spin-us", 200, CFGF_NONE),
+		CFG_STR("poll", "sleep", CFGF_NONE),
 		CFG_STR("workers", "auto", CFGF_NONE),
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
@@ -1214,6 +1215,21 @@ unsigned nio_workers_auto(void)
 	return n > NIO_MAX_WORKERS ? NIO_MAX_WORKERS : (unsigned)n;
 }
 
+const char *const nio_poll_names[] = { "sleep", "busy", "napi" };
+
+/* poll = sleep | busy | napi; a reload switches the workers at their next turn. */
+static int load_poll(struct nio_config *c, cfg_t *cfg)
+{
+	const char *v = cfg_getstr(cfg, "poll");
+
+	for (unsigned i = 0; i < 3; i++)
+		if (!strcmp(v, nio_poll_names[i])) {
+			c->poll = (enum nio_poll)i;
+			return 0;
+		}
+	return fail(cfg, line_of("poll"), "poll: '%s' is not one of sleep|busy|napi", v);
+}
+
 /* workers = N | auto; the count in force is fixed at start (-f: one, for gdb). */
 static int load_workers(struct nio_config *c, cfg_t *cfg)
 {
@@ -1276,6 +1292,8 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	if (cfg_getint(cfg, "spin-us") < 0 || cfg_getint(cfg, "spin-us") > 1000000)
 		return fail(cfg, line_of("spin-us"), "spin-us must be within [0, 1000000]");
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
+	if (load_poll(c, cfg) < 0)
+		return -1;
 	if (load_workers(c, cfg) < 0)
 		return -1;
 	if ((v = cfg_getstr(cfg, "control-socket")))
@@ -1496,6 +1514,8 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 		c->flow_table_size, c->flow_idle_ms, c->spin_us);
 	if (c->workers)
 		fprintf(out, "workers %u\n", c->workers);
+	if (c->poll != NIO_POLL_SLEEP)
+		fprintf(out, "poll %s\n", nio_poll_names[c->poll]);
 	dump_privs(&c->privs, out);
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];

@@ -443,6 +443,10 @@ struct nio_privs {
 
 /* ---------------------------------------------------------------- configuration (config.c) */
 
+/* poll = ...: SLEEP spins spin_us, then sleeps in poll(2); BUSY never sleeps; NAPI is BUSY
+ * with the afxdp ports' sockets in busy-poll mode (the worker runs the device's receive) */
+enum nio_poll { NIO_POLL_SLEEP, NIO_POLL_BUSY, NIO_POLL_NAPI };
+
 struct nio_config {
 	uint64_t generation;
 	char file[256];
@@ -454,6 +458,7 @@ struct nio_config {
 	unsigned flow_idle_ms;
 	unsigned burst;
 	unsigned spin_us;  /* busy-poll this long after the last packet before sleeping */
+	enum nio_poll poll; /* how an idle worker waits */
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
@@ -839,6 +844,7 @@ int nio_config_check_block(struct nio_config *c, const struct nio_svc_inst *si, 
 void nio_config_free(struct nio_config *c);
 void nio_config_assign_owners(struct nio_config *c);
 unsigned nio_workers_auto(void);
+extern const char *const nio_poll_names[]; /* enum nio_poll order */
 void nio_config_dump(const struct nio_config *c, FILE *out);
 int nio_proto_parse(const char *v); /* "tcp", "icmp"... or 1-255; -1 if neither */
 
@@ -1028,6 +1034,7 @@ void nio_worker_wake(struct nio_worker *w);
 int nio_worker_handoff(struct nio_worker *w, unsigned to, struct nio_pkt *p);
 void nio_worker_pkt_free(struct nio_pkt *p);
 struct nio_worker *nio_worker_current(void);
+enum nio_poll nio_worker_poll(void);
 struct nio_pkt *nio_worker_pkt_alloc(void);
 int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out);
 int nio_worker_icmp_too_big(struct nio_pkt *p, uint32_t mtu);

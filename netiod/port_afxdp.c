@@ -46,6 +46,8 @@ struct afx_queue {
 	uint8_t *held;
 	bool tx_kick; /* descriptors submitted since the last sendto */
 	bool zerocopy;
+	bool busy_poll;	       /* the socket's busy-poll options are on (poll = "napi") */
+	bool busy_poll_failed; /* the last change was refused (logged): not tried again */
 	uint64_t dropped_seen; /* the socket's ring drops at the last ring_stats */
 };
 
@@ -138,18 +140,45 @@ static bool rx_bad(struct nio_port *port, const struct xdp_desc *d, struct nio_p
 	return false;
 }
 
+/*
+ * poll = "napi" (set by the worker, whose queue this is, when it sees a configuration ask for
+ * it): the socket's recvfrom and sendto run the device's NAPI for its queue (SO_BUSY_POLL; the
+ * worker never blocks in them, so the value only has to be non-zero), and with
+ * SO_PREFER_BUSY_POLL a device whose interrupts are deferred (napi_defer_hard_irqs,
+ * gro_flush_timeout) leaves its receive to them: no interrupt, no softirq, no wake-up. Turning
+ * it on needs CAP_NET_ADMIN, which the port's driver keeps.
+ */
+static void busy_poll_set(struct afx_queue *a, bool on)
+{
+	int fd = xsk_socket__fd(a->xsk), v = on, us = on ? 20 : 0, budget = AFX_BATCH;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &v, sizeof(v)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)) < 0 ||
+	    (on && setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget)) < 0)) {
+		if (!a->busy_poll_failed)
+			log_warn("AF_XDP socket busy-poll %s", on ? "on" : "off");
+		a->busy_poll_failed = true;
+		return;
+	}
+	a->busy_poll = on;
+}
+
 /* Frames come in place: the packet is the RX buffer, nothing is copied. */
 static uint16_t afx_rx_burst(struct nio_port *port, struct nio_pool *pool, struct nio_pkt **pkts,
 			     uint16_t max)
 {
 	struct afx_queue *a = queue(port);
+	bool napi = nio_worker_poll() == NIO_POLL_NAPI;
 	uint32_t idx, n;
 	uint64_t now = 0;
 	uint16_t k = 0;
 
 	(void)pool;
+	if (napi != a->busy_poll && !a->busy_poll_failed)
+		busy_poll_set(a, napi);
 	fq_refill(a);
-	if (xsk_ring_prod__needs_wakeup(&a->fq))
+	/* busy-poll: the device's receive runs in this call, on the worker's CPU */
+	if (a->busy_poll || xsk_ring_prod__needs_wakeup(&a->fq))
 		(void)recvfrom(xsk_socket__fd(a->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	n = xsk_ring_cons__peek(&a->rx, max, &idx);
 	for (uint32_t i = 0; i < n; i++) {

@@ -171,12 +171,12 @@ json_t *nio_show_config(struct netiod *d, char *err, size_t errlen)
 		json_array_append_new(ports, port_json(c->ports[i]));
 	for (unsigned i = 0; i < c->npipelines; i++)
 		json_array_append_new(pls, pipeline_json(c, &c->pipelines[i]));
-	o = json_pack("{s:o, s:I, s:o, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "file",
+	o = json_pack("{s:o, s:I, s:o, s:i, s:i, s:i, s:i, s:s, s:i, s:o, s:o}", "file",
 		      nio_json_text(d->conf_file), "generation", (json_int_t)c->generation, "text",
 		      nio_json_text(txt), "burst", (int)c->burst, "flow_table_size",
 		      (int)c->flow_table_size, "flow_idle_ms", (int)c->flow_idle_ms, "spin_us",
-		      (int)c->spin_us, "workers", (int)c->workers, "ports", ports, "pipelines",
-		      pls);
+		      (int)c->spin_us, "poll", nio_poll_names[c->poll], "workers",
+		      (int)c->workers, "ports", ports, "pipelines", pls);
 	free(txt);
 	return o;
 }

@@ -56,6 +56,12 @@ struct nio_worker *nio_worker_current(void)
 	return self;
 }
 
+/* How the calling worker waits (poll = ...), for drivers that poll differently when busy. */
+enum nio_poll nio_worker_poll(void)
+{
+	return cur_conf ? cur_conf->poll : NIO_POLL_SLEEP;
+}
+
 void nio_worker_pkt_free(struct nio_pkt *p)
 {
 	struct nio_worker *w = self;
@@ -588,7 +594,8 @@ static void *worker_main(void *arg)
 		if (n) {
 			last_busy = now;
 			w->busy_loops++;
-		} else if (now - last_busy > (uint64_t)c->spin_us * 1000ull) {
+		} else if (c->poll == NIO_POLL_SLEEP &&
+			   now - last_busy > (uint64_t)c->spin_us * 1000ull) {
 			if (next && next <= now + 50000)
 				continue; /* a held packet is due within 50 us: keep spinning */
 			idle_wait(w, c, sleep_ms(now, next));

@@ -134,6 +134,23 @@ once "$r" "claimed flow after the reloads"
 [ $(($(pl secure) - s0)) -ge $COUNT ] || fail "secure +$(($(pl secure) - s0)) after the reloads"
 ok "reloads: lan dropped (program detached), back, ports reordered twice: claims follow the indices"
 
+# 4b. poll = "napi" by reload: the workers never sleep and their sockets busy-poll the veths'
+# receive (setsockopt by each worker, refused options would be logged); the claimed flow
+# still arrives once, in order.
+{ echo 'poll = "napi"'; cat "$WORK/afxdp.conf"; } >"$WORK/busy.conf"
+ctl reload "$WORK/busy.conf" >/dev/null || fail "reload to poll napi"
+[ "$(ctl -j config show | jq -r .poll)" = napi ] || fail "config show: poll $(ctl -j config show | jq .poll)"
+sl0=$(stat .worker.idle_sleeps)
+s0=$(pl secure)
+r=$(flow 5001 30)
+once "$r" "claimed flow with poll napi"
+[ $(($(pl secure) - s0)) -ge $COUNT ] || fail "secure +$(($(pl secure) - s0)) with poll napi"
+sl1=$(stat .worker.idle_sleeps)
+[ "$sl1" -eq "$sl0" ] || fail "poll napi: the workers slept $((sl1 - sl0)) times during the flow"
+grep "busy-poll" "$WORK/netiod.log" && fail "a socket refused busy-poll"
+ctl reload "$WORK/afxdp.conf" >/dev/null || fail "reload back to poll sleep"
+ok "poll napi: claimed flow once through netiod, the workers never slept (then back to sleep)"
+
 # 5. netiod kept off its CPU (SIGSTOP) while a burst larger than its socket's RX ring (4096)
 # arrives: the frames the kernel could not queue are counted as rx-ring-full, and with what
 # netiod received they add up to what the XDP program redirected to it.

@@ -16,6 +16,11 @@ struct nio_pkt *nio_worker_pkt_alloc(void)
 	return NULL;
 }
 
+enum nio_poll nio_worker_poll(void)
+{
+	return NIO_POLL_SLEEP;
+}
+
 int nio_worker_icmp_src(const struct nio_pkt *p, uint8_t family, uint8_t *out)
 {
 	(void)p;
