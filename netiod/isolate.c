@@ -484,6 +484,16 @@ static void watch_one(struct nio_iso *iso, uint64_t now)
 	nio_spawn_kill(iso->pid);
 }
 
+/* The watchdog ticks only while isolated instances exist: without one an idle netiod's control
+ * thread would still wake 100 times a second. */
+static void watch_arm(void)
+{
+	static const struct timeval tick = { 0, WATCH_MS * 1000 };
+
+	if (watch_ev && all && !evtimer_pending(watch_ev, NULL))
+		evtimer_add(watch_ev, &tick);
+}
+
 static void on_watch(evutil_socket_t fd, short ev, void *arg)
 {
 	uint64_t now = nio_now_ns();
@@ -499,6 +509,7 @@ static void on_watch(evutil_socket_t fd, short ev, void *arg)
 		else if (st == NIO_ISO_RECLAIMED)
 			restart(iso, now);
 	}
+	watch_arm();
 }
 
 static void on_spawner(evutil_socket_t fd, short ev, void *arg)
@@ -512,13 +523,10 @@ static void on_spawner(evutil_socket_t fd, short ev, void *arg)
 /* Once the event loop exists: the watchdog, the spawner's reports, each host's socket. */
 void nio_iso_arm(struct netiod *d, struct nio_config *c)
 {
-	static const struct timeval tick = { 0, WATCH_MS * 1000 };
-
 	if (!d->base)
 		return;
 	if (!watch_ev && nio_spawner_fd() >= 0) {
-		watch_ev = event_new(d->base, -1, EV_PERSIST, on_watch, NULL);
-		event_add(watch_ev, &tick);
+		watch_ev = evtimer_new(d->base, on_watch, NULL);
 		spawner_ev = event_new(d->base, nio_spawner_fd(), EV_READ | EV_PERSIST, on_spawner,
 				       NULL);
 		event_add(spawner_ev, NULL);
@@ -530,6 +538,7 @@ void nio_iso_arm(struct netiod *d, struct nio_config *c)
 			if (iso && !iso->ev && iso->ctl_fd >= 0)
 				arm_ctl(iso);
 		}
+	watch_arm();
 }
 
 /* ------------------------------------------------------------------ the control verbs */

@@ -1,8 +1,10 @@
 #!/bin/sh
 # RTT a gateway adds at low load: ping at 10/s from the lan host to the wan host through the
 # kernel (ip_forward), netiod on afpacket ports and netiod on afxdp ports, one after the other;
-# afxdp-spin: afxdp ports with spin-us = 1000000, a worker that never sleeps between two pings
-# (what the data path adds without the wake-up of an idle worker).
+# afxdp is the default (the worker spins spin-us, then sleeps in poll(2): each ping wakes it),
+# afxdp-busy has poll = "busy" (a worker that never sleeps: what the data path adds without the
+# wake-up), afxdp-napi poll = "napi" (busy, and the sockets busy-poll the veths' receive).
+# For netiod it also reports the worker's sleeps per ping (idle_sleeps): the wake-ups an RTT costs.
 # usage: rtt.sh BUILD_DIR   (root; env: RTT_COUNT=200 pings per gateway, RTT_ROUNDS=2)
 set -u
 O=$(cd "${1:?usage: rtt.sh BUILD_DIR}" && pwd)
@@ -30,7 +32,7 @@ pings() {
 		sed -n 's/.* time=\([0-9.]*\) ms/\1/p' | awk -v n="$1" '{ printf "%s %.0f\n", n, $1 * 1000 }' >>"$RES"
 }
 
-with() { # kernel | afpacket | afxdp | afxdp-spin
+with() { # kernel | afpacket | afxdp | afxdp-busy | afxdp-napi
 	if [ "$1" = kernel ]; then
 		gw sysctl -qw net.ipv4.ip_forward=1
 	else
@@ -38,8 +40,10 @@ with() { # kernel | afpacket | afxdp | afxdp-spin
 		start_netiod "$WORK/rtt-$1.conf"
 	fi
 	warm_up
+	[ "$1" = kernel ] || s0=$(stat .worker.idle_sleeps)
 	pings "$1"
 	if [ "$1" != kernel ]; then
+		echo "sleeps-$1 $(($(stat .worker.idle_sleeps) - s0))" >>"$RES"
 		stop_netiod
 		for d in gw-lan gw-wan; do gw ip link set dev "$d" xdp off; done
 	fi
@@ -54,18 +58,25 @@ pct() {
 setup_topology
 gw_conf afpacket
 gw_conf afxdp
-gw_conf afxdp afxdp-spin "spin-us = 1000000"
+gw_conf afxdp afxdp-busy 'poll = "busy"'
+gw_conf afxdp afxdp-napi 'poll = "napi"'
+GWS="kernel afpacket afxdp afxdp-busy afxdp-napi"
 : >"$RES"
 for _ in $(seq "$ROUNDS"); do
-	for g in kernel afpacket afxdp afxdp-spin; do with "$g"; done
+	for g in $GWS; do with "$g"; done
 done
 printf '\n#### RTT through an idle gateway: ping at 10/s, %s pings x %s rounds per gateway, interleaved\n\n' \
 	"$COUNT" "$ROUNDS"
-echo "| gateway | replies | p50 µs | p99 µs | p99 added over the kernel µs |"
-echo "|---|---:|---:|---:|---:|"
+echo "| gateway | replies | p50 µs | p99 µs | p50 added over the kernel µs | p99 added over the kernel µs | worker sleeps per ping |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+k50=$(pct kernel 50)
 k99=$(pct kernel 99)
-for g in kernel afpacket afxdp afxdp-spin; do
+for g in $GWS; do
 	n=$(awk -v n="$g" '$1 == n' "$RES" | wc -l)
+	p50=$(pct "$g" 50)
 	p99=$(pct "$g" 99)
-	printf '| %s | %s | %s | %s | %s |\n' "$g" "$n" "$(pct "$g" 50)" "$p99" $((p99 - k99))
+	sl=$(awk -v n="sleeps-$g" -v c="$COUNT" -v r="$ROUNDS" '$1 == n { s += $2; k++ }
+		END { if (k) printf "%.2f", s / (c * r); else print "—" }' "$RES")
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$g" "$n" "$p50" "$p99" $((p50 - k50)) \
+		$((p99 - k99)) "$sl"
 done

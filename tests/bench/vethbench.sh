@@ -8,7 +8,8 @@
 #   "netiod-kmod:cb0", "netiod-kmod:poll20" set netio.ko's tx_copybreak, tx_poll_us (ablations).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
 #   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
-#   with spin-us = 0.
+#   with spin-us = 0, netiod-afxdp:busy with poll = "busy" (the worker never sleeps),
+#   netiod-afxdp:napi with poll = "napi" (busy, and the sockets busy-poll the veths' receive).
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -121,8 +122,10 @@ snap() {
 # ------------------------------------------------------------------ the gateways
 
 DRIVER=afpacket
-netiod_conf() { # services... ("nospin": spin-us = 0, the worker sleeps as soon as it is idle)
+netiod_conf() { # services... ("nospin": spin-us = 0, the worker sleeps as soon as it is idle;
+	# "busy", "napi": poll = "busy" | "napi")
 	case " $* " in *" nospin "*) printf 'spin-us = 0\n' ;; esac
+	case " $* " in *" busy "*) printf 'poll = "busy"\n' ;; *" napi "*) printf 'poll = "napi"\n' ;; esac
 	printf 'port lan { device = "%s" driver = "%s" }\n' "$LANDEV" "$DRIVER"
 	printf 'port wan { device = "%s" driver = "%s" }\n' "$WANDEV" "$DRIVER"
 	printf 'pipeline fwd {\n\tmatch { in = "lan" dst = "198.51.100.0/24" }\n'
@@ -440,6 +443,12 @@ table_targets() {
 		case " $SETUPS " in *" netiod-afxdp:nospin "*)
 			echo "| afxdp port, spin-us 0: netiod-afxdp:nospin / kernel ip_forward | $size B | $(ratio netiod-afxdp:nospin kernel $size eff 6) | $(ratio netiod-afxdp:nospin kernel $size mrr 6) |" ;;
 		esac
+		for m in busy napi; do
+			case " $SETUPS " in *" netiod-afxdp:$m "*)
+				echo "| afxdp port, poll $m: netiod-afxdp:$m / kernel ip_forward | $size B | $(ratio netiod-afxdp:$m kernel $size eff 6) | $(ratio netiod-afxdp:$m kernel $size mrr 6) |"
+				echo "| afxdp port, poll $m / poll sleep (the default) | $size B | $(ratio netiod-afxdp:$m netiod-afxdp $size eff 6) | $(ratio netiod-afxdp:$m netiod-afxdp $size mrr 6) |" ;;
+			esac
+		done
 		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
 		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"
 		echo "| netiod kmod port / netiod afpacket port | $size B | $(ratio netiod-kmod netiod $size eff 6) | $(ratio netiod-kmod netiod $size mrr 6) |"
