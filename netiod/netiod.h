@@ -458,10 +458,11 @@ struct nio_config {
 	unsigned flow_idle_ms;
 	unsigned burst;
 	unsigned spin_us;  /* busy-poll this long after the last packet before sleeping */
-	enum nio_poll poll; /* how an idle worker waits */
 	unsigned workers;  /* as configured: 0 = auto */
 	unsigned nworkers; /* workers running (fixed from start to exit) */
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
+	/* how an idle worker waits (poll = ...) */
+	enum nio_poll poll;
 	/* egress[i]: the shaper every packet leaving port i goes through (port ... { qos { } }),
 	 * a one-service stage named "egress:<port>"; NULL for an unshaped port */
 	struct nio_pipeline *egress[NIO_MAX_PORTS];

@@ -175,8 +175,8 @@ json_t *nio_show_config(struct netiod *d, char *err, size_t errlen)
 		      nio_json_text(d->conf_file), "generation", (json_int_t)c->generation, "text",
 		      nio_json_text(txt), "burst", (int)c->burst, "flow_table_size",
 		      (int)c->flow_table_size, "flow_idle_ms", (int)c->flow_idle_ms, "spin_us",
-		      (int)c->spin_us, "poll", nio_poll_names[c->poll], "workers",
-		      (int)c->workers, "ports", ports, "pipelines", pls);
+		      (int)c->spin_us, "poll", nio_poll_names[c->poll], "workers", (int)c->workers,
+		      "ports", ports, "pipelines", pls);
 	free(txt);
 	return o;
 }
