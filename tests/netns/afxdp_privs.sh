@@ -27,6 +27,7 @@ pipeline to-wan { match { in = "lan" dst = "198.51.100.0/24" } out = "wan" }
 pipeline to-lan { match { in = "wan" dst = "192.0.2.0/24" } out = "lan" }
 CONF
 { grep -v '^port lan\|^pipeline' "$WORK/afxdp.conf"; echo 'forward-nothing = true'; } >"$WORK/wan-only.conf"
+{ echo 'poll = "napi"'; cat "$WORK/afxdp.conf"; } >"$WORK/napi.conf"
 chmod 644 "$WORK"/*.conf
 start_netiod "$WORK/afxdp.conf"
 warm_up
@@ -53,3 +54,13 @@ lan ping -c 10 -i 0.05 -W 1 198.51.100.10 >/dev/null || fail "ping after lan cam
 [ "$(stat '.ports[] | select(.name=="lan") | .xdp.redirected')" -ge 10 ] ||
 	fail "lan's new program redirected nothing"
 ok "as nobody: a reload took lan and its XDP program away, another brought both back, forwarding"
+
+# poll = "napi" as nobody: the workers turn their sockets' busy-poll options on with the
+# CAP_NET_ADMIN netiod kept (SO_PREFER_BUSY_POLL and raising SO_BUSY_POLL need it; a refusal
+# is logged), and forward.
+ctl reload "$WORK/napi.conf" >/dev/null || fail "reload to poll napi: $(tail -n 3 "$WORK/netiod.log")"
+p0=$(pl to-wan)
+lan ping -c 10 -i 0.05 -W 1 198.51.100.10 >/dev/null || fail "ping with poll napi"
+[ $(($(pl to-wan) - p0)) -ge 10 ] || fail "to-wan forwarded $(($(pl to-wan) - p0)) of 10 with poll napi"
+! grep "busy-poll" "$WORK/netiod.log" || fail "a worker could not turn busy-poll on as nobody"
+ok "as nobody, poll napi: the sockets took the busy-poll options, 10 pings forwarded"
