@@ -29,7 +29,7 @@ trap 'cleanup; exit 1' INT TERM
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-6}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod-afxdp:nospin netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod-afxdp:nospin netiod-afxdp:busy netiod-afxdp:napi netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
 SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
