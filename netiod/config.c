@@ -1222,7 +1222,7 @@ static int load_poll(struct nio_config *c, cfg_t *cfg)
 {
 	const char *v = cfg_getstr(cfg, "poll");
 
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < sizeof(nio_poll_names) / sizeof(nio_poll_names[0]); i++)
 		if (!strcmp(v, nio_poll_names[i])) {
 			c->poll = (enum nio_poll)i;
 			return 0;
