@@ -47,6 +47,7 @@ static int bit_next(const uint64_t *w, unsigned n, unsigned i)
 void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *))
 {
 	memset(s, 0, sizeof(*s));
+	qos_timers_init(&s->timers);
 	s->quantum = quantum ? quantum : 1514;
 	s->free = free_fn;
 }
@@ -161,8 +162,8 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	if (!c->qlen)
-		bit_set(s->active, (unsigned)(c - s->cls));
+	if (!c->qlen) /* the next round places it */
+		qos_timer_set(&s->timers, (unsigned)(c - s->cls), 0);
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -287,60 +288,105 @@ static void place(struct qos_sched *s, unsigned i, int level)
 	if (level < 0)
 		return;
 	bit_set(s->cand[level][c->prio], i);
-	s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
+	if (!s->cand_n[level][c->prio]++)
+		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
 }
 
 static void unplace(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
-	if (c->lvl >= 0)
+	if (c->lvl >= 0) {
 		bit_clr(s->cand[c->lvl][c->prio], i);
+		if (!--s->cand_n[c->lvl][c->prio])
+			s->cand_any &= ~(UINT64_C(1) << (c->lvl * QOS_MAX_PRIO + c->prio));
+	}
 	c->lvl = -1;
 }
 
+/* The buckets on a leaf's path earn their credit up to t: idempotent, and exact whenever it
+ * happens, so a bucket is brought up to the round's time only when a leaf under it is looked
+ * at, never in a sweep over the classes. */
+static int look(struct qos_sched *s, unsigned leaf, uint64_t t)
+{
+	for (int k = (int)leaf; k >= 0; k = s->cls[k].parent) {
+		qos_tb_refill(&s->cls[k].rate, t);
+		qos_tb_refill(&s->cls[k].ceil, t);
+	}
+	return lender_level(s, leaf);
+}
+
 /*
- * A round (one release time t): the buckets on the paths of the backlogged leaves earn their
- * credit up to t (idempotent, and exact whenever it happens: a bucket off those paths is
- * neither read nor charged until a round refills it), and each such leaf goes into the set of
- * its lender level and priority. Within the round credit only goes down, so a leaf's level
- * only gets worse: the sets are checked lazily, member by member, when DRR reaches them.
+ * The earliest time the leaf's level could get better than level (for -1: the earliest it
+ * could send at all): every ceil on its path ready, and the rate of a class below that level.
+ * Charges only put it off, so this is a lower bound: the leaf is looked at again then and,
+ * if nothing changed, waits anew. QOS_NEVER: it is at its best.
+ */
+static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level, uint64_t t)
+{
+	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
+
+		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
+		if (level < 0 || (int)s->cls[i].height < level) {
+			uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
+
+			rate_wait = rw < rate_wait ? rw : rate_wait;
+		}
+	}
+	if (rate_wait == QOS_NEVER || ceil_wait == QOS_NEVER)
+		return QOS_NEVER;
+	return t + (ceil_wait > rate_wait ? ceil_wait : rate_wait);
+}
+
+/* Leaf i goes to the set of level, with a timer for when that may improve. */
+static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
+{
+	uint64_t at = improves_at(s, i, level, t);
+
+	if (level != s->cls[i].lvl) {
+		unplace(s, i);
+		place(s, i, level);
+	}
+	if (at == QOS_NEVER)
+		qos_timer_clear(&s->timers, i);
+	else
+		qos_timer_set(&s->timers, i, at);
+}
+
+/*
+ * A round (one release time t). A backlogged leaf stays in the set of its level from round to
+ * round; within a round credit only goes down, so a leaf's level only gets worse, and the
+ * sets are checked lazily, member by member, when DRR reaches them. A level gets better only
+ * with time: the leaves whose timers are due now (and those that just got packets) are looked
+ * at. So the work of a round is the leaves it sends from or whose state changed, not the
+ * leaves that hold packets.
  */
 static void round_start(struct qos_sched *s, uint64_t t)
 {
-	for (uint64_t any = s->cand_any; any; any &= any - 1) {
-		unsigned b = (unsigned)__builtin_ctzll(any);
+	int i;
 
-		memset(s->cand[b / QOS_MAX_PRIO][b % QOS_MAX_PRIO], 0, sizeof(s->active));
-	}
-	s->cand_any = 0;
-	for (int i = bit_from(s->active, s->n, 0); i >= 0;
-	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
-		for (int k = i; k >= 0; k = s->cls[k].parent) {
-			qos_tb_refill(&s->cls[k].rate, t);
-			qos_tb_refill(&s->cls[k].ceil, t);
-		}
-		place(s, (unsigned)i, lender_level(s, (unsigned)i));
-	}
+	while ((i = qos_timer_due(&s->timers, t)) >= 0)
+		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
 }
 
 /* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
  * per visit bounds the loop. Each level keeps its own deficits and position, as in HTB, so
  * what a leaf sends on its own rate does not shift its turn among the borrowers. A member
- * whose level got worse since the round began moves to its set before it takes a turn.
- * -1: the set ran empty. */
-static int drr(struct qos_sched *s, int level, uint32_t prio)
+ * whose level got worse moves to its set before it takes a turn. -1: the set ran empty. */
+static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 {
 	uint64_t *set = s->cand[level][prio];
 	int i = bit_next(set, s->n, s->rr[level][prio]);
 
 	while (i >= 0) {
 		struct qos_class *c = &s->cls[i];
-		int now = lender_level(s, (unsigned)i);
+		int now = look(s, (unsigned)i, t);
 
 		if (now != level) {
-			unplace(s, (unsigned)i);
-			place(s, (unsigned)i, now);
+			settle(s, (unsigned)i, now, t);
 		} else if (c->deficit[level] >= (int64_t)head_len(c)) {
 			s->rr[level][prio] = (unsigned)i;
 			return i;
@@ -352,19 +398,36 @@ static int drr(struct qos_sched *s, int level, uint32_t prio)
 	return -1;
 }
 
+/* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
+ * rate is spent nobody borrows from it. Asking the root first spares looking at every
+ * backlogged leaf each time the link's credit runs out. */
+static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
+{
+	struct qos_class *r = &s->cls[0];
+
+	qos_tb_refill(&r->rate, t);
+	qos_tb_refill(&r->ceil, t);
+	return qos_tb_ready(&r->ceil) && (level < r->height || qos_tb_ready(&r->rate));
+}
+
 /* Choose the leaf to send from: lowest lender level first (own rate before borrowing, as in
  * HTB), then strict priority, then DRR. Returns -1 when every backlogged leaf must wait. */
-static int pick(struct qos_sched *s, int *level)
+static int pick(struct qos_sched *s, uint64_t t, int *level)
 {
-	while (s->cand_any) {
-		unsigned b = (unsigned)__builtin_ctzll(s->cand_any);
-		int i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO);
+	uint64_t any;
 
+	/* cand_any afresh each time: a leaf DRR moves may fill a set after b */
+	for (unsigned b = 0; b < 64 && (any = s->cand_any >> b << b); b++) {
+		int i;
+
+		b = (unsigned)__builtin_ctzll(any);
+		if (!root_lets(s, b / QOS_MAX_PRIO, t))
+			return -1; /* the sets after b are at levels as high or higher */
+		i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO, t);
 		if (i >= 0) {
 			*level = (int)(b / QOS_MAX_PRIO);
 			return i;
 		}
-		s->cand_any &= ~(UINT64_C(1) << b);
 	}
 	return -1;
 }
@@ -430,35 +493,35 @@ static void went_idle(struct qos_sched *s, struct qos_class *c)
 	memset(c->deficit, 0, sizeof(c->deficit));
 	qos_codel_empty(&c->codel);
 	unplace(s, i);
-	bit_clr(s->active, i);
+	qos_timer_clear(&s->timers, i);
 }
 
-/* Earliest time the leaf could send, if nothing else is sent first. */
-static uint64_t leaf_wait(const struct qos_sched *s, unsigned leaf)
+/* How long the root keeps the leaves in the sets waiting (pick() stopped at it). */
+static uint64_t sets_wait(const struct qos_sched *s)
 {
-	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
+	const struct qos_class *r = &s->cls[0];
+	uint64_t cw = qos_tb_wait_ready(&r->ceil), rw = 0;
 
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
-		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
-
-		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
-		rate_wait = rw < rate_wait ? rw : rate_wait;
-	}
-	return ceil_wait > rate_wait ? ceil_wait : rate_wait;
+	if ((unsigned)__builtin_ctzll(s->cand_any) / QOS_MAX_PRIO >= r->height)
+		rw = qos_tb_wait_ready(&r->rate);
+	return cw > rw ? cw : rw;
 }
 
-static uint64_t next_release(const struct qos_sched *s, uint64_t now)
+/* The earliest time a leaf could send, or be found able to (timers are lower bounds). */
+static uint64_t next_release(const struct qos_sched *s, uint64_t t)
 {
-	uint64_t wait = QOS_WAIT_MAX;
+	uint64_t wait = QOS_WAIT_MAX, at = qos_timer_first(&s->timers);
 
-	for (int i = bit_from(s->active, s->n, 0); i >= 0;
-	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
-		uint64_t w = leaf_wait(s, (unsigned)i);
+	if (at <= t)
+		wait = 0;
+	else if (at - t < wait)
+		wait = at - t;
+	if (s->cand_any) {
+		uint64_t w = sets_wait(s);
 
 		wait = w < wait ? w : wait;
 	}
-	return now + (wait ? wait : 1);
+	return t + (wait ? wait : 1);
 }
 
 /* Send what the buckets allow at time t; CoDel judges sojourn by the real clock. */
@@ -469,7 +532,7 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 	int i, level;
 
 	round_start(s, t);
-	while (n < max && s->qlen && (i = pick(s, &level)) >= 0) {
+	while (n < max && s->qlen && (i = pick(s, t, &level)) >= 0) {
 		struct qos_class *c = &s->cls[i];
 		struct nio_pkt *p = take(s, c, now);
 
