@@ -220,11 +220,15 @@ struct qos_class_conf {
 };
 
 /* timers.c: a min-heap of class indices by wake time (ns) */
+struct qos_timer {
+	uint64_t wake;
+	uint16_t cls;
+};
+
 struct qos_timers {
 	unsigned n;
-	uint16_t heap[QOS_MAX_CLASSES];
+	struct qos_timer heap[QOS_MAX_CLASSES];
 	int16_t pos[QOS_MAX_CLASSES]; /* of class i in heap, -1: not armed */
-	uint64_t wake[QOS_MAX_CLASSES];
 };
 
 void qos_timers_init(struct qos_timers *t);
@@ -232,6 +236,7 @@ void qos_timer_set(struct qos_timers *t, unsigned i, uint64_t wake);
 void qos_timer_clear(struct qos_timers *t, unsigned i);
 int qos_timer_due(struct qos_timers *t, uint64_t now);
 uint64_t qos_timer_first(const struct qos_timers *t);
+int qos_timer_top(const struct qos_timers *t); /* the class of the earliest, -1: none */
 
 struct qos_sched {
 	unsigned n;
@@ -242,8 +247,10 @@ struct qos_sched {
 	uint64_t cand[QOS_MAX_DEPTH][QOS_MAX_PRIO][QOS_WORDS];
 	uint16_t cand_n[QOS_MAX_DEPTH][QOS_MAX_PRIO];
 	uint64_t cand_any;
-	/* backlogged leaves not in their best set: when their level may improve */
-	struct qos_timers timers;
+	/* backlogged leaves waiting for a time: to send at all (-1, or borrowing from the root:
+	 * what release times are made of), or only to move to a better level among the leaves
+	 * that may send already */
+	struct qos_timers blocked, better;
 	uint32_t quantum;     /* base quantum, bytes */
 	uint64_t qlen;	      /* packets held, all classes */
 	uint64_t due;	      /* release time last promised while packets wait, or 0 */

@@ -47,7 +47,8 @@ static int bit_next(const uint64_t *w, unsigned n, unsigned i)
 void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *))
 {
 	memset(s, 0, sizeof(*s));
-	qos_timers_init(&s->timers);
+	qos_timers_init(&s->blocked);
+	qos_timers_init(&s->better);
 	s->quantum = quantum ? quantum : 1514;
 	s->free = free_fn;
 }
@@ -163,7 +164,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
 	if (!c->qlen) /* the next round places it */
-		qos_timer_set(&s->timers, (unsigned)(c - s->cls), 0);
+		qos_timer_set(&s->blocked, (unsigned)(c - s->cls), 0);
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -245,27 +246,6 @@ static uint32_t head_len(struct qos_class *c)
 	return f ? c->fq->nodes[f->head].p->len : c->ring[c->head]->len;
 }
 
-/*
- * The height of the nearest class, from the leaf up, with credit left at its rate: 0 = the
- * leaf's own rate, -1 = it may not send now. As in HTB, borrowing from a lower lender goes
- * first, so siblings sharing a parent's rate beat a cousin borrowing from the root. Every
- * class on the path,
- * the lender's ancestors included, must stay within its ceil: the root's ceil is the link,
- * which must hold even if the children's rates were configured to add up to more.
- */
-static int lender_level(const struct qos_sched *s, unsigned leaf)
-{
-	int level = -1;
-
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		if (!qos_tb_ready(&s->cls[i].ceil))
-			return -1;
-		if (level < 0 && qos_tb_ready(&s->cls[i].rate))
-			level = (int)s->cls[i].height;
-	}
-	return level;
-}
-
 /* HTB charges every class on the path its ceil, but the rate only from the lender upwards:
  * the classes below the lender borrowed that much. */
 static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes)
@@ -304,56 +284,99 @@ static void unplace(struct qos_sched *s, unsigned i)
 	c->lvl = -1;
 }
 
-/* The buckets on a leaf's path earn their credit up to t: idempotent, and exact whenever it
+/*
+ * The leaf's lender level at t as far as the classes below the root tell: the height of the
+ * nearest class, from the leaf up, with credit left at its rate (0 = the leaf's own rate),
+ * else the root's height (borrowing from the root); -1 = a ceil on the way is spent. As in
+ * HTB, borrowing from a lower lender goes first, so siblings sharing a parent's rate beat a
+ * cousin borrowing from the root. The root's own buckets are asked by root_lets(), once for
+ * all the leaves: its ceil is the link, which must hold even if the children's rates were
+ * configured to add up to more, and while it (or its rate, for the leaves borrowing from it)
+ * is spent, no leaf is looked at one by one.
+ * The buckets on the path first earn their credit up to t: idempotent, and exact whenever it
  * happens, so a bucket is brought up to the round's time only when a leaf under it is looked
- * at, never in a sweep over the classes. */
+ * at, never in a sweep over the classes. A path is brought up whole, so from the first class
+ * already at t up, the rest are too.
+ */
 static int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 {
-	for (int k = (int)leaf; k >= 0; k = s->cls[k].parent) {
-		qos_tb_refill(&s->cls[k].rate, t);
-		qos_tb_refill(&s->cls[k].ceil, t);
+	bool current = false, blocked = false;
+	int level = -1;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		struct qos_class *c = &s->cls[i];
+
+		current = current || c->rate.last_ns >= t;
+		if (!current) {
+			qos_tb_refill(&c->rate, t);
+			qos_tb_refill(&c->ceil, t);
+		}
+		if (c->parent < 0)
+			return blocked ? -1 : level >= 0 ? level : (int)c->height;
+		blocked = blocked || !qos_tb_ready(&c->ceil);
+		if (level < 0 && qos_tb_ready(&c->rate))
+			level = (int)c->height;
 	}
-	return lender_level(s, leaf);
+	return -1;
 }
 
-/*
- * The earliest time the leaf's level could get better than level (for -1: the earliest it
- * could send at all): every ceil on its path ready, and the rate of a class below that level.
- * Charges only put it off, so this is a lower bound: the leaf is looked at again then and,
- * if nothing changed, waits anew. QOS_NEVER: it is at its best.
- */
-static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level, uint64_t t)
+/* Earliest time the leaf could send, if nothing else is sent first: every ceil on its path
+ * ready, and a rate. */
+static uint64_t sends_at(const struct qos_sched *s, unsigned leaf, uint64_t t)
 {
 	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
 
 	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
 		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
+		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
 
 		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
-		if (level < 0 || (int)s->cls[i].height < level) {
-			uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
-
-			rate_wait = rw < rate_wait ? rw : rate_wait;
-		}
+		rate_wait = rw < rate_wait ? rw : rate_wait;
 	}
-	if (rate_wait == QOS_NEVER || ceil_wait == QOS_NEVER)
+	if (ceil_wait == QOS_NEVER || rate_wait == QOS_NEVER)
 		return QOS_NEVER;
 	return t + (ceil_wait > rate_wait ? ceil_wait : rate_wait);
 }
 
-/* Leaf i goes to the set of level, with a timer for when that may improve. */
+/* Earliest time a leaf at level (>= 0) could move to a better one, if nothing more is charged:
+ * the rate of a class below that level ready; QOS_NEVER: it is at its best. For a leaf that
+ * borrows from the root, also the root's ceil: before that it sends nothing anyway. */
+static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level, uint64_t t)
+{
+	uint64_t wait = QOS_NEVER, cw;
+
+	for (int i = (int)leaf; (int)s->cls[i].height < level; i = s->cls[i].parent) {
+		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
+
+		wait = rw < wait ? rw : wait;
+	}
+	if (wait == QOS_NEVER)
+		return QOS_NEVER;
+	cw = level == (int)s->cls[0].height ? qos_tb_wait_ready(&s->cls[0].ceil) : 0;
+	return t + (cw > wait ? cw : wait);
+}
+
+/*
+ * Leaf i (its path brought up to t) goes to the set of level, with a timer for when that may
+ * change for the better. Charges only put such a time off, so it is a lower bound: the leaf
+ * is looked at again then and, if nothing changed, waits anew. A leaf that may not send, or
+ * only on the root's rate, waits on the blocked timers: their earliest is when the next packet
+ * may leave. One that may send already waits on the better timers, which only reorder.
+ */
 static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
 {
-	uint64_t at = improves_at(s, i, level, t);
+	bool blocked = level < 0 || level == (int)s->cls[0].height;
+	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
 
 	if (level != s->cls[i].lvl) {
 		unplace(s, i);
 		place(s, i, level);
 	}
+	qos_timer_clear(blocked ? &s->better : &s->blocked, i);
 	if (at == QOS_NEVER)
-		qos_timer_clear(&s->timers, i);
+		qos_timer_clear(blocked ? &s->blocked : &s->better, i);
 	else
-		qos_timer_set(&s->timers, i, at);
+		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
 }
 
 /*
@@ -368,14 +391,29 @@ static void round_start(struct qos_sched *s, uint64_t t)
 {
 	int i;
 
-	while ((i = qos_timer_due(&s->timers, t)) >= 0)
+	while ((i = qos_timer_due(&s->blocked, t)) >= 0 || (i = qos_timer_due(&s->better, t)) >= 0)
 		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
+}
+
+/* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
+ * rate is spent nobody borrows from it. Asking the root first spares looking at every
+ * backlogged leaf each time the link's credit runs out. */
+static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
+{
+	struct qos_class *r = &s->cls[0];
+
+	if (r->rate.last_ns < t) {
+		qos_tb_refill(&r->rate, t);
+		qos_tb_refill(&r->ceil, t);
+	}
+	return qos_tb_ready(&r->ceil) && (level < r->height || qos_tb_ready(&r->rate));
 }
 
 /* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
  * per visit bounds the loop. Each level keeps its own deficits and position, as in HTB, so
  * what a leaf sends on its own rate does not shift its turn among the borrowers. A member
- * whose level got worse moves to its set before it takes a turn. -1: the set ran empty. */
+ * whose level got worse moves to its set before it takes a turn. -1: the set ran empty;
+ * -2: the root lets no set at this level or above send. */
 static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 {
 	uint64_t *set = s->cand[level][prio];
@@ -383,7 +421,11 @@ static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 
 	while (i >= 0) {
 		struct qos_class *c = &s->cls[i];
-		int now = look(s, (unsigned)i, t);
+		int now;
+
+		if (!root_lets(s, (unsigned)level, t))
+			return -2;
+		now = look(s, (unsigned)i, t);
 
 		if (now != level) {
 			settle(s, (unsigned)i, now, t);
@@ -398,18 +440,6 @@ static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 	return -1;
 }
 
-/* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
- * rate is spent nobody borrows from it. Asking the root first spares looking at every
- * backlogged leaf each time the link's credit runs out. */
-static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
-{
-	struct qos_class *r = &s->cls[0];
-
-	qos_tb_refill(&r->rate, t);
-	qos_tb_refill(&r->ceil, t);
-	return qos_tb_ready(&r->ceil) && (level < r->height || qos_tb_ready(&r->rate));
-}
-
 /* Choose the leaf to send from: lowest lender level first (own rate before borrowing, as in
  * HTB), then strict priority, then DRR. Returns -1 when every backlogged leaf must wait. */
 static int pick(struct qos_sched *s, uint64_t t, int *level)
@@ -421,13 +451,13 @@ static int pick(struct qos_sched *s, uint64_t t, int *level)
 		int i;
 
 		b = (unsigned)__builtin_ctzll(any);
-		if (!root_lets(s, b / QOS_MAX_PRIO, t))
-			return -1; /* the sets after b are at levels as high or higher */
 		i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO, t);
 		if (i >= 0) {
 			*level = (int)(b / QOS_MAX_PRIO);
 			return i;
 		}
+		if (i == -2)
+			return -1; /* the sets after b are at levels as high or higher */
 	}
 	return -1;
 }
@@ -493,7 +523,8 @@ static void went_idle(struct qos_sched *s, struct qos_class *c)
 	memset(c->deficit, 0, sizeof(c->deficit));
 	qos_codel_empty(&c->codel);
 	unplace(s, i);
-	qos_timer_clear(&s->timers, i);
+	qos_timer_clear(&s->blocked, i);
+	qos_timer_clear(&s->better, i);
 }
 
 /* How long the root keeps the leaves in the sets waiting (pick() stopped at it). */
@@ -507,10 +538,55 @@ static uint64_t sets_wait(const struct qos_sched *s)
 	return cw > rw ? cw : rw;
 }
 
-/* The earliest time a leaf could send, or be found able to (timers are lower bounds). */
-static uint64_t next_release(const struct qos_sched *s, uint64_t t)
+/* The earliest blocked timer, made exact: the first armed is looked at again until its time
+ * no longer moves (each look that moves it is paid for by the charges that put it off). */
+static uint64_t blocked_first(struct qos_sched *s, uint64_t t)
 {
-	uint64_t wait = QOS_WAIT_MAX, at = qos_timer_first(&s->timers);
+	int i;
+
+	while ((i = qos_timer_top(&s->blocked)) >= 0) {
+		uint64_t at = qos_timer_first(&s->blocked);
+
+		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
+		if (qos_timer_top(&s->blocked) == i && qos_timer_first(&s->blocked) == at)
+			return at;
+	}
+	return QOS_NEVER;
+}
+
+/* A leaf in a set may have lost its level to a sibling's charge (a parent's rate or ceil
+ * spent) since it was last looked at. Before the sets promise a release time, the first
+ * member of the first set is made true: those found worse move now (each move paid for by
+ * the charge that caused it), and the first that holds its level keeps the promise. */
+static void sets_check(struct qos_sched *s, uint64_t t)
+{
+	uint64_t any;
+
+	for (unsigned b = 0; b < 64 && (any = s->cand_any >> b << b); b++) {
+		unsigned prio;
+		int level, i;
+
+		b = (unsigned)__builtin_ctzll(any);
+		level = (int)(b / QOS_MAX_PRIO);
+		prio = b % QOS_MAX_PRIO;
+		while ((i = bit_next(s->cand[level][prio], s->n, s->rr[level][prio])) >= 0) {
+			int now = look(s, (unsigned)i, t);
+
+			if (now == level)
+				return;
+			settle(s, (unsigned)i, now, t);
+		}
+	}
+}
+
+/* The earliest time a leaf could send: when the root lets the sets send, or the first blocked
+ * leaf may. */
+static uint64_t next_release(struct qos_sched *s, uint64_t t)
+{
+	uint64_t wait = QOS_WAIT_MAX, at;
+
+	sets_check(s, t);
+	at = blocked_first(s, t);
 
 	if (at <= t)
 		wait = 0;

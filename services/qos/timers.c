@@ -1,45 +1,47 @@
 /* The scheduler's timers: a binary min-heap of the leaves that wait for a time. */
 #include "qos.h"
 
-/* The wake times sit in an array of their own, not in the classes: a sift touches a few
- * cache lines, however many classes there are. */
-static bool earlier(const struct qos_timers *t, unsigned a, unsigned b)
+/* Entries carry their wake time, so that a sift compares within the heap's own few cache
+ * lines, however many classes there are; sifts move a hole rather than swap pairs. */
+static void put(struct qos_timers *t, unsigned k, struct qos_timer e)
 {
-	return t->wake[t->heap[a]] < t->wake[t->heap[b]];
+	t->heap[k] = e;
+	t->pos[e.cls] = (int16_t)k;
 }
 
-static void swap(struct qos_timers *t, unsigned a, unsigned b)
+static void sift_up(struct qos_timers *t, unsigned k, struct qos_timer e)
 {
-	uint16_t x = t->heap[a];
-
-	t->heap[a] = t->heap[b];
-	t->heap[b] = x;
-	t->pos[t->heap[a]] = (int16_t)a;
-	t->pos[t->heap[b]] = (int16_t)b;
-}
-
-static void sift_up(struct qos_timers *t, unsigned k)
-{
-	while (k && earlier(t, k, (k - 1) / 2)) {
-		swap(t, k, (k - 1) / 2);
+	while (k && e.wake < t->heap[(k - 1) / 2].wake) {
+		put(t, k, t->heap[(k - 1) / 2]);
 		k = (k - 1) / 2;
 	}
+	put(t, k, e);
 }
 
-static void sift_down(struct qos_timers *t, unsigned k)
+static void sift_down(struct qos_timers *t, unsigned k, struct qos_timer e)
 {
 	for (;;) {
-		unsigned l = 2 * k + 1, m = k;
+		unsigned c = 2 * k + 1;
 
-		if (l < t->n && earlier(t, l, m))
-			m = l;
-		if (l + 1 < t->n && earlier(t, l + 1, m))
-			m = l + 1;
-		if (m == k)
-			return;
-		swap(t, k, m);
-		k = m;
+		if (c >= t->n)
+			break;
+		if (c + 1 < t->n && t->heap[c + 1].wake < t->heap[c].wake)
+			c++;
+		if (e.wake <= t->heap[c].wake)
+			break;
+		put(t, k, t->heap[c]);
+		k = c;
 	}
+	put(t, k, e);
+}
+
+/* Entry e goes to the hole at k: up or down, wherever its time belongs. */
+static void place(struct qos_timers *t, unsigned k, struct qos_timer e)
+{
+	if (k && e.wake < t->heap[(k - 1) / 2].wake)
+		sift_up(t, k, e);
+	else
+		sift_down(t, k, e);
 }
 
 void qos_timers_init(struct qos_timers *t)
@@ -52,34 +54,23 @@ void qos_timers_init(struct qos_timers *t)
 /* Arm (or move) class i's timer. */
 void qos_timer_set(struct qos_timers *t, unsigned i, uint64_t wake)
 {
-	t->wake[i] = wake;
-	if (t->pos[i] < 0) {
-		t->heap[t->n] = (uint16_t)i;
-		t->pos[i] = (int16_t)t->n;
-		sift_up(t, t->n++);
-		return;
-	}
-	sift_up(t, (unsigned)t->pos[i]);
-	sift_down(t, (unsigned)t->pos[i]);
+	struct qos_timer e = { .wake = wake, .cls = (uint16_t)i };
+
+	if (t->pos[i] < 0)
+		sift_up(t, t->n++, e);
+	else
+		place(t, (unsigned)t->pos[i], e);
 }
 
 void qos_timer_clear(struct qos_timers *t, unsigned i)
 {
-	unsigned k, last;
-	uint16_t moved;
+	int k = t->pos[i];
 
-	if (t->pos[i] < 0)
+	if (k < 0)
 		return;
-	k = (unsigned)t->pos[i];
 	t->pos[i] = -1;
-	last = --t->n;
-	if (k == last)
-		return;
-	moved = t->heap[last];
-	t->heap[k] = moved;
-	t->pos[moved] = (int16_t)k;
-	sift_up(t, k);
-	sift_down(t, (unsigned)t->pos[moved]);
+	if ((unsigned)k != --t->n)
+		place(t, (unsigned)k, t->heap[t->n]);
 }
 
 /* The class whose timer is due at or before now, earliest first, disarmed; -1: none. */
@@ -87,9 +78,9 @@ int qos_timer_due(struct qos_timers *t, uint64_t now)
 {
 	unsigned i;
 
-	if (!t->n || t->wake[t->heap[0]] > now)
+	if (!t->n || t->heap[0].wake > now)
 		return -1;
-	i = t->heap[0];
+	i = t->heap[0].cls;
 	qos_timer_clear(t, i);
 	return (int)i;
 }
@@ -97,5 +88,10 @@ int qos_timer_due(struct qos_timers *t, uint64_t now)
 /* The earliest armed time, or QOS_NEVER. */
 uint64_t qos_timer_first(const struct qos_timers *t)
 {
-	return t->n ? t->wake[t->heap[0]] : QOS_NEVER;
+	return t->n ? t->heap[0].wake : QOS_NEVER;
+}
+
+int qos_timer_top(const struct qos_timers *t)
+{
+	return t->n ? t->heap[0].cls : -1;
 }

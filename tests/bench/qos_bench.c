@@ -104,7 +104,7 @@ static double shaper(unsigned nclasses, unsigned burst, unsigned used)
 	return (double)t0 / (double)n;
 }
 
-/* Every leaf backlogged and the root the bottleneck: the root at 10 Gbit/s with a small burst,
+/* Every leaf backlogged and the root the bottleneck: the root at 10 Gbit/s with small bursts,
  * leaf i at 10 Gbit/s / nclasses (ceil: the root's), each leaf holding 4 packets at the start;
  * every microsecond of simulated time the shaper releases what the root earned (~2 packets)
  * and as many new packets arrive, on the leaves in turn. So all nclasses leaves stay active,
@@ -142,6 +142,7 @@ static double backlogged(unsigned nclasses)
 				     .parent = -1,
 				     .rate = 10000000000ull,
 				     .burst = 4096,
+				     .cburst = 4096,
 				     .weight = 1,
 				     .limit = NPKT };
 	char err[128], name[16];
