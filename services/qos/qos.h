@@ -190,6 +190,7 @@ struct qos_class {
 	uint32_t prio;
 	uint32_t quantum; /* DRR bytes per round: weight * base quantum */
 	int lvl;	  /* a backlogged leaf's set (lender level, see sched.c), -1: none */
+	bool fresh;	  /* in qos_sched.fresh: got packets since the last round */
 	uint32_t head, qlen;
 	uint64_t backlog;      /* bytes */
 	struct qos_fq *fq;     /* flow queues, or NULL: one FIFO in ring */
@@ -251,6 +252,8 @@ struct qos_sched {
 	 * what release times are made of), or only to move to a better level among the leaves
 	 * that may send already */
 	struct qos_timers blocked, better;
+	uint16_t fresh[QOS_MAX_CLASSES]; /* leaves that got packets since the last round */
+	unsigned nfresh;
 	uint32_t quantum;     /* base quantum, bytes */
 	uint64_t qlen;	      /* packets held, all classes */
 	uint64_t due;	      /* release time last promised while packets wait, or 0 */

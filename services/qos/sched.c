@@ -163,8 +163,10 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	if (!c->qlen) /* the next round places it */
-		qos_timer_set(&s->blocked, (unsigned)(c - s->cls), 0);
+	if (!c->qlen && !c->fresh) { /* the next round places it */
+		c->fresh = true;
+		s->fresh[s->nfresh++] = (uint16_t)(c - s->cls);
+	}
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -391,6 +393,14 @@ static void round_start(struct qos_sched *s, uint64_t t)
 {
 	int i;
 
+	for (unsigned k = 0; k < s->nfresh; k++) {
+		struct qos_class *c = &s->cls[s->fresh[k]];
+
+		c->fresh = false;
+		if (c->qlen)
+			settle(s, s->fresh[k], look(s, s->fresh[k], t), t);
+	}
+	s->nfresh = 0;
 	while ((i = qos_timer_due(&s->blocked, t)) >= 0 || (i = qos_timer_due(&s->better, t)) >= 0)
 		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
 }

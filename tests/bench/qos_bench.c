@@ -69,20 +69,14 @@ static void build(struct qos *q, unsigned nclasses)
 	qos_classify_init(q);
 }
 
-/* TSC cycles per packet through classify + enqueue + dequeue, bursts of burst packets spread
- * over `used` of the leaves in turn (0: all of them, so every leaf is used whatever the burst). */
-static double shaper(unsigned nclasses, unsigned burst, unsigned used)
+/* Bursts of burst packets spread over `used` leaves in turn, each released at once; the
+ * packets sent. A function of its own for callgrind (--toggle-collect=shaper_loop*). */
+__attribute__((noinline)) static uint64_t shaper_loop(struct qos *q, unsigned burst, unsigned used)
 {
-	static struct qos q;
 	struct nio_pkt *out[256];
-	uint64_t now = 1, next, t0, n = 0;
+	uint64_t now = 1, next, n = 0;
 	unsigned leaf = 0;
 
-	build(&q, nclasses);
-	used = used && used < nclasses ? used : nclasses;
-	for (nfree = 0; nfree < NPKT; nfree++)
-		free_list[nfree] = &pkts[nfree];
-	t0 = __rdtsc();
 	for (unsigned r = 0; r < ROUNDS; r++) {
 		for (unsigned i = 0; i < burst; i++, leaf = leaf + 1 == used ? 0 : leaf + 1) {
 			struct nio_pkt *p = free_list[--nfree];
@@ -90,15 +84,31 @@ static double shaper(unsigned nclasses, unsigned burst, unsigned used)
 			p->len = 64 + (i * 97) % 1400;
 			p->flags = NIO_PKT_F_L4;
 			p->key.dport = (uint16_t)(1000 + leaf);
-			if (qos_sched_enqueue(&q.sched, (unsigned)qos_classify(&q, p), p, now) < 0)
+			if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
 				put(p);
 		}
 		now += 1000;
-		for (uint16_t got; (got = qos_sched_dequeue(&q.sched, now, out, 256, &next)) > 0;
+		for (uint16_t got; (got = qos_sched_dequeue(&q->sched, now, out, 256, &next)) > 0;
 		     n += got)
 			for (uint16_t i = 0; i < got; i++)
 				put(out[i]);
 	}
+	return n;
+}
+
+/* TSC cycles per packet through classify + enqueue + dequeue, bursts of burst packets spread
+ * over `used` of the leaves in turn (0: all of them, so every leaf is used whatever the burst). */
+static double shaper(unsigned nclasses, unsigned burst, unsigned used)
+{
+	static struct qos q;
+	uint64_t t0, n;
+
+	build(&q, nclasses);
+	used = used && used < nclasses ? used : nclasses;
+	for (nfree = 0; nfree < NPKT; nfree++)
+		free_list[nfree] = &pkts[nfree];
+	t0 = __rdtsc();
+	n = last_n = shaper_loop(&q, burst, used);
 	t0 = __rdtsc() - t0;
 	qos_sched_fini(&q.sched);
 	return (double)t0 / (double)n;
@@ -224,12 +234,16 @@ static void report(const char *what, double *v, double ghz)
 	       v[RUNS / 2] / ghz);
 }
 
-/* "qos_bench backlogged N": one run of that case, for callgrind (instructions / packets) */
-static int one_backlogged(const char *leaves)
+/* "qos_bench backlogged|all|four N": one run of that case with N leaves, for callgrind
+ * (instructions / packets) */
+static int one(const char *what, const char *leaves)
 {
-	double c = backlogged((unsigned)atoi(leaves));
+	unsigned n = (unsigned)atoi(leaves);
+	double c = !strcmp(what, "backlogged") ? backlogged(n)
+		   : !strcmp(what, "all")      ? shaper(n, 64, 0)
+					       : shaper(n, 64, 4);
 
-	printf("backlogged %s leaves: %llu packets, %.1f TSC cycles per packet\n", leaves,
+	printf("%s %s leaves: %llu packets, %.1f TSC cycles per packet\n", what, leaves,
 	       (unsigned long long)last_n, c);
 	return 0;
 }
@@ -240,8 +254,8 @@ int main(int argc, char **argv)
 	double ghz, v[RUNS];
 	char what[64];
 
-	if (argc == 3 && !strcmp(argv[1], "backlogged"))
-		return one_backlogged(argv[2]);
+	if (argc == 3)
+		return one(argv[1], argv[2]);
 	ghz = tsc_hz() / 1e9;
 
 	printf("qos core, TSC cycles per packet (TSC %.2f GHz), median (min-max) of %d runs\n", ghz,
