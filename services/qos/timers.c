@@ -11,9 +11,13 @@ static void put(struct qos_timers *t, unsigned k, struct qos_timer e)
 
 static void sift_up(struct qos_timers *t, unsigned k, struct qos_timer e)
 {
-	while (k && e.wake < t->heap[(k - 1) / 2].wake) {
-		put(t, k, t->heap[(k - 1) / 2]);
-		k = (k - 1) / 2;
+	while (k > 0) {
+		unsigned up = (k - 1) / 2;
+
+		if (t->heap[up].wake <= e.wake)
+			break;
+		put(t, k, t->heap[up]);
+		k = up;
 	}
 	put(t, k, e);
 }

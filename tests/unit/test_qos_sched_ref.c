@@ -254,12 +254,13 @@ static void test_matches_model(void **state)
 	for (uint64_t tree = 1; tree <= 24; tree++) {
 		uint64_t seed = tree * 0x9e3779b97f4a7c15ull, now = 1000, next, mnext, id = 0;
 		struct model m = { .s = &ref };
-		int leaves[QOS_MAX_CLASSES], nl = 0;
+		int leaves[QOS_MAX_CLASSES] = { 0 }, nl = 0;
 
 		build(&real, &ref, &seed);
 		for (unsigned i = 0; i < real.n; i++)
 			if (qos_sched_is_leaf(&real, i))
 				leaves[nl++] = (int)i;
+		assert_true(nl > 0);
 		for (nfree = 0; nfree < POOL; nfree++)
 			free_list[nfree] = &pool[nfree];
 		for (int r = 0; r < 3000; r++) {
