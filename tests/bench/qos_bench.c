@@ -8,9 +8,10 @@
 
 #include "../../services/qos/qos.h"
 
-#define NPKT   4096
-#define ROUNDS 2000
-#define RUNS   5
+#define NPKT	4096
+#define ROUNDS	2000
+#define RUNS	5
+#define BACKLOG 1024 /* packets held in the all-backlogged case, however many leaves */
 
 static struct nio_pkt pkts[NPKT];
 static struct nio_pkt *free_list[NPKT];
@@ -115,17 +116,20 @@ static double shaper(unsigned nclasses, unsigned burst, unsigned used)
 }
 
 /* Every leaf backlogged and the root the bottleneck: the root at 10 Gbit/s with small bursts,
- * leaf i at 10 Gbit/s / nclasses (ceil: the root's), each leaf holding 4 packets at the start;
- * every microsecond of simulated time the shaper releases what the root earned (~2 packets)
- * and as many new packets arrive, on the leaves in turn. So all nclasses leaves stay active,
- * borrow and wait on their buckets, as under a shaper at its rate. The loop is a function of
- * its own so that callgrind can count its instructions alone (--toggle-collect=backlogged_loop). */
+ * leaf i at 10 Gbit/s / nclasses (ceil: the root's), BACKLOG packets spread over the leaves at
+ * the start (the same packets in flight whatever the tree, so that the packets' own cache
+ * footprint does not grow with the leaves); every microsecond of simulated time the shaper
+ * releases what the root earned (~2 packets) and as many new packets arrive, on the leaves in
+ * turn. So all nclasses leaves stay active, borrow and wait on their buckets, as under a
+ * shaper at its rate. A leaf's FIFO holds 64 + BACKLOG / nclasses packets: small enough not
+ * to be pages first touched inside the timed loop. The loop is a function of its own so
+ * that callgrind can count its instructions alone (--toggle-collect=backlogged_loop*). */
 __attribute__((noinline)) static uint64_t backlogged_loop(struct qos *q, unsigned nclasses,
 							  unsigned rounds)
 {
 	struct nio_pkt *out[256];
 	uint64_t now = 1, next, n = 0;
-	unsigned leaf = 0, want = 4 * nclasses;
+	unsigned leaf = 0, want = BACKLOG;
 
 	for (unsigned r = 0; r < rounds; r++, now += 1000) {
 		for (; want; want--, leaf = leaf + 1 == nclasses ? 0 : leaf + 1) {
@@ -169,7 +173,7 @@ static double backlogged(unsigned nclasses)
 					      .parent = 0,
 					      .rate = 10000000000ull / nclasses,
 					      .weight = 1,
-					      .limit = NPKT };
+					      .limit = 64 + BACKLOG / nclasses };
 		if ((k = qos_sched_add(&q.sched, &cc, 0, err, sizeof(err))) < 0)
 			exit(1);
 		q.sched.cls[k].match.dport_lo = q.sched.cls[k].match.dport_hi =
