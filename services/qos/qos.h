@@ -180,28 +180,32 @@ struct qos_class_stats {
 	uint64_t delay_ns, delay_max_ns; /* sojourn of the last sent packet, and the worst */
 };
 
+/* What the packet path reads comes first, the configuration and counters only the control
+ * thread and a cache miss of the classifier read after it: with hundreds of classes active,
+ * each costs the dequeue the first cache lines only. */
 struct qos_class {
-	char name[QOS_NAME_MAX];
-	int parent; /* index, -1 for the root */
-	unsigned children;
+	int parent;	 /* index, -1 for the root */
 	uint32_t height; /* 0 for a leaf, else 1 + the highest child's */
-	uint32_t depth;	 /* 0 for the root */
 	struct qos_tb rate, ceil;
 	uint32_t prio;
-	uint32_t quantum;		/* DRR bytes per round: weight * base quantum */
-	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
-	int lvl; /* a backlogged leaf's lender level when last looked at this round, -1: none */
-	uint32_t limit;	      /* packets */
-	uint64_t limit_bytes; /* 0: none */
-	bool use_codel, use_ecn;
-	struct qos_codel codel; /* of the FIFO; flow queues have their own */
-	struct qos_fq *fq;	/* flow queues, or NULL: one FIFO in ring */
-	struct nio_pkt **ring;	/* limit slots; enqueue time in p->user */
+	uint32_t quantum; /* DRR bytes per round: weight * base quantum */
+	int lvl;	  /* a backlogged leaf's set (lender level, see sched.c), -1: none */
+	bool fresh;	  /* in qos_sched.fresh: got packets since the last round */
 	uint32_t head, qlen;
-	uint64_t backlog; /* bytes */
-	uint32_t mtu;	  /* largest packet seen: CoDel's "one MTU left" test */
-	struct qos_match match;
+	uint64_t backlog;      /* bytes */
+	struct qos_fq *fq;     /* flow queues, or NULL: one FIFO in ring */
+	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
+	uint32_t limit;	       /* packets */
+	uint32_t mtu;	       /* largest packet seen: CoDel's "one MTU left" test */
+	uint64_t limit_bytes;  /* 0: none */
+	bool use_codel, use_ecn;
+	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
+	struct qos_codel codel;		/* of the FIFO; flow queues have their own */
 	struct qos_class_stats st;
+	char name[QOS_NAME_MAX];
+	unsigned children;
+	uint32_t depth; /* 0 for the root */
+	struct qos_match match;
 };
 
 struct qos_class_conf {
@@ -216,15 +220,40 @@ struct qos_class_conf {
 	enum qos_isolate isolate;
 };
 
+/* timers.c: a min-heap of class indices by wake time (ns) */
+struct qos_timer {
+	uint64_t wake;
+	uint16_t cls;
+};
+
+struct qos_timers {
+	unsigned n;
+	struct qos_timer heap[QOS_MAX_CLASSES];
+	int16_t pos[QOS_MAX_CLASSES]; /* of class i in heap, -1: not armed */
+};
+
+void qos_timers_init(struct qos_timers *t);
+void qos_timer_set(struct qos_timers *t, unsigned i, uint64_t wake);
+void qos_timer_clear(struct qos_timers *t, unsigned i);
+int qos_timer_due(struct qos_timers *t, uint64_t now);
+uint64_t qos_timer_first(const struct qos_timers *t);
+int qos_timer_top(const struct qos_timers *t); /* the class of the earliest, -1: none */
+
 struct qos_sched {
 	unsigned n;
 	struct qos_class cls[QOS_MAX_CLASSES];
 	unsigned rr[QOS_MAX_DEPTH][QOS_MAX_PRIO]; /* DRR position per lender level, priority */
-	uint64_t active[QOS_WORDS];		  /* leaves holding packets */
-	/* backlogged leaves by lender level and priority as last looked at this round, and
-	 * which of those sets are not empty (bit level * QOS_MAX_PRIO + prio) */
+	/* backlogged leaves by lender level and priority, and which of those sets are not empty
+	 * (bit level * QOS_MAX_PRIO + prio) */
 	uint64_t cand[QOS_MAX_DEPTH][QOS_MAX_PRIO][QOS_WORDS];
+	uint16_t cand_n[QOS_MAX_DEPTH][QOS_MAX_PRIO];
 	uint64_t cand_any;
+	/* backlogged leaves waiting for a time: to send at all (-1, or borrowing from the root:
+	 * what release times are made of), or only to move to a better level among the leaves
+	 * that may send already */
+	struct qos_timers blocked, better;
+	uint16_t fresh[QOS_MAX_CLASSES]; /* leaves that got packets since the last round */
+	unsigned nfresh;
 	uint32_t quantum;     /* base quantum, bytes */
 	uint64_t qlen;	      /* packets held, all classes */
 	uint64_t due;	      /* release time last promised while packets wait, or 0 */

@@ -47,6 +47,8 @@ static int bit_next(const uint64_t *w, unsigned n, unsigned i)
 void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struct nio_pkt *))
 {
 	memset(s, 0, sizeof(*s));
+	qos_timers_init(&s->blocked);
+	qos_timers_init(&s->better);
 	s->quantum = quantum ? quantum : 1514;
 	s->free = free_fn;
 }
@@ -161,8 +163,10 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	if (!c->qlen)
-		bit_set(s->active, (unsigned)(c - s->cls));
+	if (!c->qlen && !c->fresh) { /* the next round places it */
+		c->fresh = true;
+		s->fresh[s->nfresh++] = (uint16_t)(c - s->cls);
+	}
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -244,27 +248,6 @@ static uint32_t head_len(struct qos_class *c)
 	return f ? c->fq->nodes[f->head].p->len : c->ring[c->head]->len;
 }
 
-/*
- * The height of the nearest class, from the leaf up, with credit left at its rate: 0 = the
- * leaf's own rate, -1 = it may not send now. As in HTB, borrowing from a lower lender goes
- * first, so siblings sharing a parent's rate beat a cousin borrowing from the root. Every
- * class on the path,
- * the lender's ancestors included, must stay within its ceil: the root's ceil is the link,
- * which must hold even if the children's rates were configured to add up to more.
- */
-static int lender_level(const struct qos_sched *s, unsigned leaf)
-{
-	int level = -1;
-
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		if (!qos_tb_ready(&s->cls[i].ceil))
-			return -1;
-		if (level < 0 && qos_tb_ready(&s->cls[i].rate))
-			level = (int)s->cls[i].height;
-	}
-	return level;
-}
-
 /* HTB charges every class on the path its ceil, but the rate only from the lender upwards:
  * the classes below the lender borrowed that much. */
 static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes)
@@ -287,60 +270,175 @@ static void place(struct qos_sched *s, unsigned i, int level)
 	if (level < 0)
 		return;
 	bit_set(s->cand[level][c->prio], i);
-	s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
+	if (!s->cand_n[level][c->prio]++)
+		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
 }
 
 static void unplace(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
-	if (c->lvl >= 0)
+	if (c->lvl >= 0) {
 		bit_clr(s->cand[c->lvl][c->prio], i);
+		if (!--s->cand_n[c->lvl][c->prio])
+			s->cand_any &= ~(UINT64_C(1) << (c->lvl * QOS_MAX_PRIO + c->prio));
+	}
 	c->lvl = -1;
 }
 
 /*
- * A round (one release time t): the buckets on the paths of the backlogged leaves earn their
- * credit up to t (idempotent, and exact whenever it happens: a bucket off those paths is
- * neither read nor charged until a round refills it), and each such leaf goes into the set of
- * its lender level and priority. Within the round credit only goes down, so a leaf's level
- * only gets worse: the sets are checked lazily, member by member, when DRR reaches them.
+ * The leaf's lender level at t as far as the classes below the root tell: the height of the
+ * nearest class, from the leaf up, with credit left at its rate (0 = the leaf's own rate),
+ * else the root's height (borrowing from the root); -1 = a ceil on the way is spent. As in
+ * HTB, borrowing from a lower lender goes first, so siblings sharing a parent's rate beat a
+ * cousin borrowing from the root. The root's own buckets are asked by root_lets(), once for
+ * all the leaves: its ceil is the link, which must hold even if the children's rates were
+ * configured to add up to more, and while it (or its rate, for the leaves borrowing from it)
+ * is spent, no leaf is looked at one by one.
+ * The buckets on the path first earn their credit up to t: idempotent, and exact whenever it
+ * happens, so a bucket is brought up to the round's time only when a leaf under it is looked
+ * at, never in a sweep over the classes. A path is brought up whole, so from the first class
+ * already at t up, the rest are too.
+ */
+static int look(struct qos_sched *s, unsigned leaf, uint64_t t)
+{
+	bool current = false, blocked = false;
+	int level = -1;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		struct qos_class *c = &s->cls[i];
+
+		current = current || c->rate.last_ns >= t;
+		if (!current) {
+			qos_tb_refill(&c->rate, t);
+			qos_tb_refill(&c->ceil, t);
+		}
+		if (c->parent < 0)
+			return blocked ? -1 : level >= 0 ? level : (int)c->height;
+		blocked = blocked || !qos_tb_ready(&c->ceil);
+		if (level < 0 && qos_tb_ready(&c->rate))
+			level = (int)c->height;
+	}
+	return -1;
+}
+
+/* Earliest time the leaf could send, if nothing else is sent first: every ceil on its path
+ * ready, and a rate. */
+static uint64_t sends_at(const struct qos_sched *s, unsigned leaf, uint64_t t)
+{
+	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
+
+	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
+		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
+		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
+
+		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
+		rate_wait = rw < rate_wait ? rw : rate_wait;
+	}
+	if (ceil_wait == QOS_NEVER || rate_wait == QOS_NEVER)
+		return QOS_NEVER;
+	return t + (ceil_wait > rate_wait ? ceil_wait : rate_wait);
+}
+
+/* Earliest time a leaf at level (>= 0) could move to a better one, if nothing more is charged:
+ * the rate of a class below that level ready; QOS_NEVER: it is at its best. For a leaf that
+ * borrows from the root, also the root's ceil: before that it sends nothing anyway. */
+static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level, uint64_t t)
+{
+	uint64_t wait = QOS_NEVER, cw;
+
+	for (int i = (int)leaf; (int)s->cls[i].height < level; i = s->cls[i].parent) {
+		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
+
+		wait = rw < wait ? rw : wait;
+	}
+	if (wait == QOS_NEVER)
+		return QOS_NEVER;
+	cw = level == (int)s->cls[0].height ? qos_tb_wait_ready(&s->cls[0].ceil) : 0;
+	return t + (cw > wait ? cw : wait);
+}
+
+/*
+ * Leaf i (its path brought up to t) goes to the set of level, with a timer for when that may
+ * change for the better. Charges only put such a time off, so it is a lower bound: the leaf
+ * is looked at again then and, if nothing changed, waits anew. A leaf that may not send, or
+ * only on the root's rate, waits on the blocked timers: their earliest is when the next packet
+ * may leave. One that may send already waits on the better timers, which only reorder.
+ */
+static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
+{
+	bool blocked = level < 0 || level == (int)s->cls[0].height;
+	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
+
+	if (level != s->cls[i].lvl) {
+		unplace(s, i);
+		place(s, i, level);
+	}
+	qos_timer_clear(blocked ? &s->better : &s->blocked, i);
+	if (at == QOS_NEVER)
+		qos_timer_clear(blocked ? &s->blocked : &s->better, i);
+	else
+		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
+}
+
+/*
+ * A round (one release time t). A backlogged leaf stays in the set of its level from round to
+ * round; within a round credit only goes down, so a leaf's level only gets worse, and the
+ * sets are checked lazily, member by member, when DRR reaches them. A level gets better only
+ * with time: the leaves whose timers are due now (and those that just got packets) are looked
+ * at. So the work of a round is the leaves it sends from or whose state changed, not the
+ * leaves that hold packets.
  */
 static void round_start(struct qos_sched *s, uint64_t t)
 {
-	for (uint64_t any = s->cand_any; any; any &= any - 1) {
-		unsigned b = (unsigned)__builtin_ctzll(any);
+	int i;
 
-		memset(s->cand[b / QOS_MAX_PRIO][b % QOS_MAX_PRIO], 0, sizeof(s->active));
+	for (unsigned k = 0; k < s->nfresh; k++) {
+		struct qos_class *c = &s->cls[s->fresh[k]];
+
+		c->fresh = false;
+		if (c->qlen)
+			settle(s, s->fresh[k], look(s, s->fresh[k], t), t);
 	}
-	s->cand_any = 0;
-	for (int i = bit_from(s->active, s->n, 0); i >= 0;
-	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
-		for (int k = i; k >= 0; k = s->cls[k].parent) {
-			qos_tb_refill(&s->cls[k].rate, t);
-			qos_tb_refill(&s->cls[k].ceil, t);
-		}
-		place(s, (unsigned)i, lender_level(s, (unsigned)i));
+	s->nfresh = 0;
+	while ((i = qos_timer_due(&s->blocked, t)) >= 0 || (i = qos_timer_due(&s->better, t)) >= 0)
+		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
+}
+
+/* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
+ * rate is spent nobody borrows from it. Asking the root first spares looking at every
+ * backlogged leaf each time the link's credit runs out. */
+static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
+{
+	struct qos_class *r = &s->cls[0];
+
+	if (r->rate.last_ns < t) {
+		qos_tb_refill(&r->rate, t);
+		qos_tb_refill(&r->ceil, t);
 	}
+	return qos_tb_ready(&r->ceil) && (level < r->height || qos_tb_ready(&r->rate));
 }
 
 /* Deficit round robin among the leaves tied for the best (level, prio); quantum >= 1 byte
  * per visit bounds the loop. Each level keeps its own deficits and position, as in HTB, so
  * what a leaf sends on its own rate does not shift its turn among the borrowers. A member
- * whose level got worse since the round began moves to its set before it takes a turn.
- * -1: the set ran empty. */
-static int drr(struct qos_sched *s, int level, uint32_t prio)
+ * whose level got worse moves to its set before it takes a turn. -1: the set ran empty;
+ * -2: the root lets no set at this level or above send. */
+static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 {
 	uint64_t *set = s->cand[level][prio];
 	int i = bit_next(set, s->n, s->rr[level][prio]);
 
 	while (i >= 0) {
 		struct qos_class *c = &s->cls[i];
-		int now = lender_level(s, (unsigned)i);
+		int now;
+
+		if (!root_lets(s, (unsigned)level, t))
+			return -2;
+		now = look(s, (unsigned)i, t);
 
 		if (now != level) {
-			unplace(s, (unsigned)i);
-			place(s, (unsigned)i, now);
+			settle(s, (unsigned)i, now, t);
 		} else if (c->deficit[level] >= (int64_t)head_len(c)) {
 			s->rr[level][prio] = (unsigned)i;
 			return i;
@@ -354,17 +452,22 @@ static int drr(struct qos_sched *s, int level, uint32_t prio)
 
 /* Choose the leaf to send from: lowest lender level first (own rate before borrowing, as in
  * HTB), then strict priority, then DRR. Returns -1 when every backlogged leaf must wait. */
-static int pick(struct qos_sched *s, int *level)
+static int pick(struct qos_sched *s, uint64_t t, int *level)
 {
-	while (s->cand_any) {
-		unsigned b = (unsigned)__builtin_ctzll(s->cand_any);
-		int i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO);
+	uint64_t any;
 
+	/* cand_any afresh each time: a leaf DRR moves may fill a set after b */
+	for (unsigned b = 0; b < 64 && (any = s->cand_any >> b << b); b++) {
+		int i;
+
+		b = (unsigned)__builtin_ctzll(any);
+		i = drr(s, (int)(b / QOS_MAX_PRIO), b % QOS_MAX_PRIO, t);
 		if (i >= 0) {
 			*level = (int)(b / QOS_MAX_PRIO);
 			return i;
 		}
-		s->cand_any &= ~(UINT64_C(1) << b);
+		if (i == -2)
+			return -1; /* the sets after b are at levels as high or higher */
 	}
 	return -1;
 }
@@ -430,35 +533,81 @@ static void went_idle(struct qos_sched *s, struct qos_class *c)
 	memset(c->deficit, 0, sizeof(c->deficit));
 	qos_codel_empty(&c->codel);
 	unplace(s, i);
-	bit_clr(s->active, i);
+	qos_timer_clear(&s->blocked, i);
+	qos_timer_clear(&s->better, i);
 }
 
-/* Earliest time the leaf could send, if nothing else is sent first. */
-static uint64_t leaf_wait(const struct qos_sched *s, unsigned leaf)
+/* How long the root keeps the leaves in the sets waiting (pick() stopped at it). */
+static uint64_t sets_wait(const struct qos_sched *s)
 {
-	uint64_t ceil_wait = 0, rate_wait = QOS_NEVER;
+	const struct qos_class *r = &s->cls[0];
+	uint64_t cw = qos_tb_wait_ready(&r->ceil), rw = 0;
 
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		uint64_t cw = qos_tb_wait_ready(&s->cls[i].ceil);
-		uint64_t rw = qos_tb_wait_ready(&s->cls[i].rate);
+	if ((unsigned)__builtin_ctzll(s->cand_any) / QOS_MAX_PRIO >= r->height)
+		rw = qos_tb_wait_ready(&r->rate);
+	return cw > rw ? cw : rw;
+}
 
-		ceil_wait = cw > ceil_wait ? cw : ceil_wait;
-		rate_wait = rw < rate_wait ? rw : rate_wait;
+/* The earliest blocked timer, made exact: the first armed is looked at again until its time
+ * no longer moves (each look that moves it is paid for by the charges that put it off). */
+static uint64_t blocked_first(struct qos_sched *s, uint64_t t)
+{
+	int i;
+
+	while ((i = qos_timer_top(&s->blocked)) >= 0) {
+		uint64_t at = qos_timer_first(&s->blocked);
+
+		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
+		if (qos_timer_top(&s->blocked) == i && qos_timer_first(&s->blocked) == at)
+			return at;
 	}
-	return ceil_wait > rate_wait ? ceil_wait : rate_wait;
+	return QOS_NEVER;
 }
 
-static uint64_t next_release(const struct qos_sched *s, uint64_t now)
+/* A leaf in a set may have lost its level to a sibling's charge (a parent's rate or ceil
+ * spent) since it was last looked at. Before the sets promise a release time, the first
+ * member of the first set is made true: those found worse move now (each move paid for by
+ * the charge that caused it), and the first that holds its level keeps the promise. */
+static void sets_check(struct qos_sched *s, uint64_t t)
 {
-	uint64_t wait = QOS_WAIT_MAX;
+	uint64_t any;
 
-	for (int i = bit_from(s->active, s->n, 0); i >= 0;
-	     i = bit_from(s->active, s->n, (unsigned)i + 1)) {
-		uint64_t w = leaf_wait(s, (unsigned)i);
+	for (unsigned b = 0; b < 64 && (any = s->cand_any >> b << b); b++) {
+		unsigned prio;
+		int level, i;
+
+		b = (unsigned)__builtin_ctzll(any);
+		level = (int)(b / QOS_MAX_PRIO);
+		prio = b % QOS_MAX_PRIO;
+		while ((i = bit_next(s->cand[level][prio], s->n, s->rr[level][prio])) >= 0) {
+			int now = look(s, (unsigned)i, t);
+
+			if (now == level)
+				return;
+			settle(s, (unsigned)i, now, t);
+		}
+	}
+}
+
+/* The earliest time a leaf could send: when the root lets the sets send, or the first blocked
+ * leaf may. */
+static uint64_t next_release(struct qos_sched *s, uint64_t t)
+{
+	uint64_t wait = QOS_WAIT_MAX, at;
+
+	sets_check(s, t);
+	at = blocked_first(s, t);
+
+	if (at <= t)
+		wait = 0;
+	else if (at - t < wait)
+		wait = at - t;
+	if (s->cand_any) {
+		uint64_t w = sets_wait(s);
 
 		wait = w < wait ? w : wait;
 	}
-	return now + (wait ? wait : 1);
+	return t + (wait ? wait : 1);
 }
 
 /* Send what the buckets allow at time t; CoDel judges sojourn by the real clock. */
@@ -469,7 +618,7 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 	int i, level;
 
 	round_start(s, t);
-	while (n < max && s->qlen && (i = pick(s, &level)) >= 0) {
+	while (n < max && s->qlen && (i = pick(s, t, &level)) >= 0) {
 		struct qos_class *c = &s->cls[i];
 		struct nio_pkt *p = take(s, c, now);
 

@@ -8,13 +8,15 @@
 
 #include "../../services/qos/qos.h"
 
-#define NPKT   4096
-#define ROUNDS 2000
-#define RUNS   5
+#define NPKT	4096
+#define ROUNDS	2000
+#define RUNS	5
+#define BACKLOG 1024 /* packets held in the all-backlogged case, however many leaves */
 
 static struct nio_pkt pkts[NPKT];
 static struct nio_pkt *free_list[NPKT];
 static unsigned nfree;
+static uint64_t last_n; /* packets of the last backlogged() run */
 
 static void put(struct nio_pkt *p)
 {
@@ -68,20 +70,14 @@ static void build(struct qos *q, unsigned nclasses)
 	qos_classify_init(q);
 }
 
-/* TSC cycles per packet through classify + enqueue + dequeue, bursts of burst packets spread
- * over `used` of the leaves in turn (0: all of them, so every leaf is used whatever the burst). */
-static double shaper(unsigned nclasses, unsigned burst, unsigned used)
+/* Bursts of burst packets spread over `used` leaves in turn, each released at once; the
+ * packets sent. A function of its own for callgrind (--toggle-collect=shaper_loop*). */
+__attribute__((noinline)) static uint64_t shaper_loop(struct qos *q, unsigned burst, unsigned used)
 {
-	static struct qos q;
 	struct nio_pkt *out[256];
-	uint64_t now = 1, next, t0, n = 0;
+	uint64_t now = 1, next, n = 0;
 	unsigned leaf = 0;
 
-	build(&q, nclasses);
-	used = used && used < nclasses ? used : nclasses;
-	for (nfree = 0; nfree < NPKT; nfree++)
-		free_list[nfree] = &pkts[nfree];
-	t0 = __rdtsc();
 	for (unsigned r = 0; r < ROUNDS; r++) {
 		for (unsigned i = 0; i < burst; i++, leaf = leaf + 1 == used ? 0 : leaf + 1) {
 			struct nio_pkt *p = free_list[--nfree];
@@ -89,16 +85,110 @@ static double shaper(unsigned nclasses, unsigned burst, unsigned used)
 			p->len = 64 + (i * 97) % 1400;
 			p->flags = NIO_PKT_F_L4;
 			p->key.dport = (uint16_t)(1000 + leaf);
-			if (qos_sched_enqueue(&q.sched, (unsigned)qos_classify(&q, p), p, now) < 0)
+			if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
 				put(p);
 		}
 		now += 1000;
-		for (uint16_t got; (got = qos_sched_dequeue(&q.sched, now, out, 256, &next)) > 0;
+		for (uint16_t got; (got = qos_sched_dequeue(&q->sched, now, out, 256, &next)) > 0;
 		     n += got)
 			for (uint16_t i = 0; i < got; i++)
 				put(out[i]);
 	}
+	return n;
+}
+
+/* TSC cycles per packet through classify + enqueue + dequeue, bursts of burst packets spread
+ * over `used` of the leaves in turn (0: all of them, so every leaf is used whatever the burst). */
+static double shaper(unsigned nclasses, unsigned burst, unsigned used)
+{
+	static struct qos q;
+	uint64_t t0, n;
+
+	build(&q, nclasses);
+	used = used && used < nclasses ? used : nclasses;
+	for (nfree = 0; nfree < NPKT; nfree++)
+		free_list[nfree] = &pkts[nfree];
+	t0 = __rdtsc();
+	n = last_n = shaper_loop(&q, burst, used);
 	t0 = __rdtsc() - t0;
+	qos_sched_fini(&q.sched);
+	return (double)t0 / (double)n;
+}
+
+/* Every leaf backlogged and the root the bottleneck: the root at 10 Gbit/s with small bursts,
+ * leaf i at 10 Gbit/s / nclasses (ceil: the root's), BACKLOG packets spread over the leaves at
+ * the start (the same packets in flight whatever the tree, so that the packets' own cache
+ * footprint does not grow with the leaves); every microsecond of simulated time the shaper
+ * releases what the root earned (~2 packets) and as many new packets arrive, on the leaves in
+ * turn. So all nclasses leaves stay active, borrow and wait on their buckets, as under a
+ * shaper at its rate. A leaf's FIFO holds 64 + BACKLOG / nclasses packets: small enough not
+ * to be pages first touched inside the timed loop. The loop is a function of its own so
+ * that callgrind can count its instructions alone (--toggle-collect=backlogged_loop*). */
+__attribute__((noinline)) static uint64_t backlogged_loop(struct qos *q, unsigned nclasses,
+							  unsigned rounds)
+{
+	struct nio_pkt *out[256];
+	uint64_t now = 1, next, n = 0;
+	unsigned leaf = 0, want = BACKLOG;
+
+	for (unsigned r = 0; r < rounds; r++, now += 1000) {
+		for (; want; want--, leaf = leaf + 1 == nclasses ? 0 : leaf + 1) {
+			struct nio_pkt *p = free_list[--nfree];
+
+			p->len = 64 + (uint32_t)(n + want) * 97 % 1400;
+			p->flags = NIO_PKT_F_L4;
+			p->key.dport = (uint16_t)(1000 + leaf);
+			if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0)
+				put(p);
+		}
+		for (uint16_t got; (got = qos_sched_dequeue(&q->sched, now, out, 256, &next)) > 0;
+		     n += got, want += got)
+			for (uint16_t i = 0; i < got; i++)
+				put(out[i]);
+	}
+	return n;
+}
+
+static double backlogged(unsigned nclasses)
+{
+	static struct qos q;
+	struct qos_class_conf cc = { .name = "root",
+				     .parent = -1,
+				     .rate = 10000000000ull,
+				     .burst = 4096,
+				     .cburst = 4096,
+				     .weight = 1,
+				     .limit = NPKT };
+	char err[128], name[16];
+	uint64_t t0, n;
+
+	qos_sched_init(&q.sched, 1514, put);
+	if (qos_sched_add(&q.sched, &cc, 0, err, sizeof(err)) < 0)
+		exit(1);
+	for (unsigned i = 0; i < nclasses; i++) {
+		int k;
+
+		snprintf(name, sizeof(name), "c%u", i);
+		cc = (struct qos_class_conf){ .name = name,
+					      .parent = 0,
+					      .rate = 10000000000ull / nclasses,
+					      .weight = 1,
+					      .limit = 64 + BACKLOG / nclasses };
+		if ((k = qos_sched_add(&q.sched, &cc, 0, err, sizeof(err))) < 0)
+			exit(1);
+		q.sched.cls[k].match.dport_lo = q.sched.cls[k].match.dport_hi =
+			(uint16_t)(1000 + i);
+	}
+	q.def_cls = 1;
+	qos_classify_init(&q);
+	for (nfree = 0; nfree < NPKT; nfree++)
+		free_list[nfree] = &pkts[nfree];
+	t0 = __rdtsc();
+	n = last_n = backlogged_loop(&q, nclasses, 8 * ROUNDS);
+	t0 = __rdtsc() - t0;
+	if (q.sched.qlen < nclasses)
+		fprintf(stderr, "backlogged: %llu packets held, fewer than %u leaves\n",
+			(unsigned long long)q.sched.qlen, nclasses);
 	qos_sched_fini(&q.sched);
 	return (double)t0 / (double)n;
 }
@@ -148,11 +238,29 @@ static void report(const char *what, double *v, double ghz)
 	       v[RUNS / 2] / ghz);
 }
 
-int main(void)
+/* "qos_bench backlogged|all|four N": one run of that case with N leaves, for callgrind
+ * (instructions / packets) */
+static int one(const char *what, const char *leaves)
 {
-	static const unsigned classes[] = { 1, 4, 16, 64, 256 };
-	double ghz = tsc_hz() / 1e9, v[RUNS];
+	unsigned n = (unsigned)atoi(leaves);
+	double c = !strcmp(what, "backlogged") ? backlogged(n)
+		   : !strcmp(what, "all")      ? shaper(n, 64, 0)
+					       : shaper(n, 64, 4);
+
+	printf("%s %s leaves: %llu packets, %.1f TSC cycles per packet\n", what, leaves,
+	       (unsigned long long)last_n, c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const unsigned classes[] = { 1, 8, 64, 256 };
+	double ghz, v[RUNS];
 	char what[64];
+
+	if (argc == 3)
+		return one(argv[1], argv[2]);
+	ghz = tsc_hz() / 1e9;
 
 	printf("qos core, TSC cycles per packet (TSC %.2f GHz), median (min-max) of %d runs\n", ghz,
 	       RUNS);
@@ -171,6 +279,13 @@ int main(void)
 		for (int r = 0; r < RUNS; r++)
 			v[r] = shaper(classes[i], 64, 0);
 		snprintf(what, sizeof(what), "shaper: %u leaves, traffic in all", classes[i]);
+		report(what, v, ghz);
+	}
+	/* every leaf backlogged, the shaper at its rate: what active leaves cost */
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		for (int r = 0; r < RUNS; r++)
+			v[r] = backlogged(classes[i]);
+		snprintf(what, sizeof(what), "shaper: %u leaves, all backlogged", classes[i]);
 		report(what, v, ghz);
 	}
 	return 0;

@@ -6,7 +6,7 @@ O=$(cd "${1:?usage: qos_bench.sh BUILD_DIR}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$O/tests/bench"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -I"$top/include" -o "$O/tests/bench/qos_bench" \
-	"$top/tests/bench/qos_bench.c" "$top/services/qos/sched.c" "$top/services/qos/codel.c" "$top/services/qos/fq.c" \
+	"$top/tests/bench/qos_bench.c" "$top/services/qos/sched.c" "$top/services/qos/timers.c" "$top/services/qos/codel.c" "$top/services/qos/fq.c" \
 	"$top/services/qos/tbucket.c" "$top/services/qos/classify.c" "$top/services/qos/police.c" \
 	"$top/services/qos/lookup.c"
 "$O/tests/bench/qos_bench"

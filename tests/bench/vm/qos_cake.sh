@@ -5,7 +5,11 @@
 # interleaved. Per run: 4 bulk TCP flows (iperf3 -P 4,
 # 15 s) and a ping every 20 ms over seconds 4 to 13. Figures: goodput (iperf3's receiver), Jain's
 # index over the 4 flows' received bytes, the ping's p50 and p99 RTT and loss; the base row is
-# the ping alone through each gateway. Env REPO, O; QC_RUNS (3), QC_MBIT (20).
+# the ping alone through each gateway; for netiod, its shaper's worst lateness past a release
+# time (late-max-us: how long the worker was kept off the CPU). QC_SHAPERS may add
+# netiod-kmod-rt: the kmod row with netiod's threads at real-time priority (chrt -f 10), as
+# the kernel's softirqs that run CAKE are (BENCHMARKS.md: it made the worker later, not
+# earlier, under TCG). Env REPO, O; QC_RUNS (3), QC_MBIT (20), QC_SHAPERS (the rows).
 # vm-timeout: 1500
 : "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
 # shellcheck disable=SC2034 # read by lib.sh
@@ -15,14 +19,14 @@ export O
 
 RUNS=${QC_RUNS:-3}
 MBIT=${QC_MBIT:-20}
-SHAPERS="netiod netiod-kmod cake htb-fq_codel"
+SHAPERS=${QC_SHAPERS:-"netiod netiod-kmod cake htb-fq_codel"}
 KO=$REPO/netio-kmod/netio.ko
 RES="$WORK/results"
 command -v iperf3 >/dev/null || { echo "skip: no iperf3"; exit 77; }
 modprobe veth || { echo "skip: cannot load veth"; exit 77; }
 modprobe sch_cake || { echo "skip: no sch_cake"; exit 77; }
 modprobe sch_fq_codel && modprobe sch_htb || { echo "skip: no fq_codel or htb"; exit 77; }
-insmod "$KO" || SHAPERS="netiod cake htb-fq_codel" # no kmod row without the module
+insmod "$KO" || SHAPERS=$(echo "$SHAPERS" | tr ' ' '\n' | grep -v kmod) # not without the module
 
 netiod_conf() { # DRIVER
 	cat <<CONF
@@ -42,9 +46,10 @@ up() {
 		netiod_conf afpacket >"$WORK/qc.conf"
 		start_netiod "$WORK/qc.conf"
 		;;
-	netiod-kmod)
+	netiod-kmod | netiod-kmod-rt)
 		netiod_conf kmod >"$WORK/qc.conf"
 		start_netiod "$WORK/qc.conf"
+		[ "$1" = netiod-kmod ] || chrt -a -f -p 10 "$NETIOD_PID" >/dev/null
 		;;
 	cake)
 		gw sysctl -qw net.ipv4.ip_forward=1
@@ -64,7 +69,7 @@ up() {
 down() {
 	case $1 in
 	netiod) stop_netiod ;;
-	netiod-kmod) # the bindings outlive netiod (hold-time): the next setup needs bare devices
+	netiod-kmod | netiod-kmod-rt) # the bindings outlive netiod (hold-time): the next setup needs bare devices
 		stop_netiod
 		rmmod netio && insmod "$KO" || fail "could not reload netio.ko"
 		;;
@@ -84,7 +89,16 @@ rtts() {
 			(sent - NR) * 100 / sent }'
 }
 
-# one SHAPER: appends "SHAPER goodput-Mbit jain p50 p99 lost base-p50"
+# netiod's shaper: the worker's worst lateness past a release time, ms ("-" for the kernel's)
+late_ms() {
+	case $1 in
+	netiod*) stat '.pipelines[] | select(.name=="egress:wan") | .services[0].counters."late-max-us"' |
+		awk '{ printf "%.1f", $1 / 1000 }' ;;
+	*) echo - ;;
+	esac
+}
+
+# one SHAPER: appends "SHAPER goodput-Mbit jain p50 p99 lost base-p50 late-max-ms"
 one() {
 	up "$1"
 	lan timeout 10 ping -n -i 0.05 -c 60 198.51.100.10 >"$WORK/base" 2>&1
@@ -94,11 +108,12 @@ one() {
 	sleep 4
 	lan timeout 15 ping -n -i 0.02 -c 450 198.51.100.10 >"$WORK/ping" 2>&1
 	wait "$client" || fail "iperf3 ($1): $(tail -n 3 "$WORK/iperf.json")"
+	late=$(late_ms "$1")
 	down "$1"
 	jain=$(jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" |
 		awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", n ? s * s / (n * q) : 0 }')
 	gp=$(jq '.end.sum_received.bits_per_second / 1e6 * 100 | floor / 100' "$WORK/iperf.json")
-	echo "$1 $gp $jain $(rtts "$WORK/ping" 450) $(rtts "$WORK/base" 60 | cut -d' ' -f1)" >>"$RES"
+	echo "$1 $gp $jain $(rtts "$WORK/ping" 450) $(rtts "$WORK/base" 60 | cut -d' ' -f1) $late" >>"$RES"
 }
 
 summary() { # SHAPER COLUMN: median (min – max) over the runs
@@ -118,14 +133,15 @@ done
 echo "qos at ${MBIT} Mbit/s, 4 TCP flows + a ping every 20 ms, in the QEMU/TCG VM: median (min – max)"
 echo "of $RUNS interleaved runs; load average at start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-row() { printf '%-13s %-22s %-25s %-22s %-22s %-16s %-20s\n' "$@"; }
-row shaper "goodput Mbit/s" "Jain (4 flows)" "ping p50 ms" "ping p99 ms" "ping lost %" "base p50 ms"
+row() { printf '%-15s %-22s %-25s %-22s %-22s %-16s %-20s %-20s\n' "$@"; }
+row shaper "goodput Mbit/s" "Jain (4 flows)" "ping p50 ms" "ping p99 ms" "ping lost %" "base p50 ms" \
+	"worker late max ms"
 for s in $SHAPERS; do
 	row "$s" "$(summary "$s" 2)" "$(summary "$s" 3)" "$(summary "$s" 4)" "$(summary "$s" 5)" \
-		"$(summary "$s" 6)" "$(summary "$s" 7)"
+		"$(summary "$s" 6)" "$(summary "$s" 7)" "$(summary "$s" 8)"
 done
 echo
-echo "per run: shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms"
+echo "per run: shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms late-max-ms"
 cat "$RES"
 rmmod netio 2>/dev/null
 exit 0
