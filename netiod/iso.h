@@ -29,6 +29,7 @@ struct nio_iso {
 	size_t shm_size;
 	int shm_fd, req_efd, resp_efd, ctl_fd;
 	struct nio_ring *req, *resp, *fill, *freer;
+	struct nio_xmeta *meta; /* one slot per arena buffer */
 
 	/* buffers lent to the host, one bit per arena buffer (the owner worker's alone) */
 	uint64_t *lent;
@@ -53,6 +54,10 @@ struct nio_iso {
 	size_t bloblen;
 	uint64_t base[NIO_MAX_SVC_CTRS]; /* what hosts before this one counted */
 	uint64_t view[NIO_MAX_SVC_CTRS];
+
+	/* the owner worker's view of the rings: the host's indices as last read */
+	uint32_t req_tail, resp_head;
+	bool bell_owed; /* requests published without a look at h_asleep after a fence */
 
 	/* worker counters (the owner's) */
 	uint64_t bad_desc, copied, reclaimed;

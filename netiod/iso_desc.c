@@ -1,12 +1,9 @@
-/* Packets as they cross to an isolated service and back: descriptors out, checked on return. */
+/* Packets as they cross to an isolated service and back: metadata out, the answer checked. */
 #include "isolate.h"
 
-void nio_iso_to_desc(const struct nio_pkt *p, uint32_t idx, struct nio_xdesc *d)
+void nio_iso_to_meta(const struct nio_pkt *p, struct nio_xmeta *m)
 {
-	*d = (struct nio_xdesc){ .idx = idx,
-				 .off = nio_pkt_headroom(p),
-				 .len = p->len,
-				 .l3_off = p->l3_off,
+	*m = (struct nio_xmeta){ .l3_off = p->l3_off,
 				 .l4_off = p->l4_off,
 				 .in_port = p->in_port,
 				 .out_port = p->out_port,
@@ -18,26 +15,34 @@ void nio_iso_to_desc(const struct nio_pkt *p, uint32_t idx, struct nio_xdesc *d)
 				 .key = p->key };
 }
 
-/* The host's word on p, checked: the frame must lie within the buffer. */
-int nio_iso_from_desc(const struct nio_xdesc *d, struct nio_pkt *p)
+/*
+ * The host's word on p, checked: the frame must lie within the buffer and the header offsets
+ * within the frame (the new ones, or those p went out with when the host changed no
+ * metadata). e and m are the caller's private copies: the host cannot change them meanwhile.
+ */
+int nio_iso_from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct nio_pkt *p)
 {
-	if ((uint64_t)d->off + d->len > p->buf_size || d->l3_off > d->len || d->l4_off > d->len)
+	uint16_t l3 = m ? m->l3_off : p->l3_off, l4 = m ? m->l4_off : p->l4_off;
+
+	if ((uint32_t)e->off + e->len > p->buf_size || l3 > e->len || l4 > e->len)
 		return -1;
-	p->data = p->buf + d->off;
-	p->len = d->len;
-	p->l3_off = d->l3_off;
-	p->l4_off = d->l4_off;
-	p->in_port = d->in_port;
-	p->out_port = d->out_port;
-	p->flags = d->flags & 0xff;
-	p->ip_proto = d->ip_proto;
-	p->dscp = d->dscp;
-	p->hash = d->hash;
-	p->ts_ns = d->ts_ns;
-	p->key = d->key;
-	p->drop_ctr = d->drop_ctr;
+	p->data = p->buf + e->off;
+	p->len = e->len;
+	p->l3_off = l3;
+	p->l4_off = l4;
+	p->drop_ctr = e->drop_ctr;
 	/* the flow may be gone by the time a held packet comes back: never trust the pointer */
 	p->flow = NULL;
 	p->svc_state = NULL;
+	if (!m)
+		return 0;
+	p->in_port = m->in_port;
+	p->out_port = m->out_port;
+	p->flags = m->flags & 0xff;
+	p->ip_proto = m->ip_proto;
+	p->dscp = m->dscp;
+	p->hash = m->hash;
+	p->ts_ns = m->ts_ns;
+	p->key = m->key;
 	return 0;
 }

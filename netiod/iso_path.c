@@ -5,11 +5,6 @@
 
 #include "iso.h"
 
-static struct nio_xdesc *descs(struct nio_ring *r)
-{
-	return (struct nio_xdesc *)(void *)(r + 1);
-}
-
 static bool lent_take(struct nio_iso *iso, uint32_t idx)
 {
 	uint64_t bit = 1ull << (idx % 64);
@@ -86,14 +81,39 @@ static struct nio_pkt *into_arena(struct nio_worker *w, struct nio_iso *iso, str
 	return q;
 }
 
-static void doorbell(struct nio_ring *r, int efd)
+static void ring_bell(int efd)
 {
 	uint64_t one = 1;
 
-	/* pairs with the host's fence between setting NEED_WAKEUP and its last look at head */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & NIO_RING_F_NEED_WAKEUP)
-		(void)!write(efd, &one, sizeof(one));
+	(void)!write(efd, &one, sizeof(one));
+}
+
+/* Requests published: a host seen asleep is rung now; else the worker owes a look after a
+ * fence (nio_iso_poll, nio_iso_sleep_fds), once per turn for every instance. */
+static void bell(struct nio_iso *iso)
+{
+	if (__atomic_load_n(&iso->shm->h_asleep, __ATOMIC_RELAXED))
+		ring_bell(iso->req_efd);
+	else
+		iso->bell_owed = true;
+}
+
+/* Free request slots; the host's tail is read again only when the copy leaves too few. */
+static uint32_t req_room(struct nio_iso *iso, uint32_t head, uint32_t want)
+{
+	uint32_t slots = iso->req->num_slots;
+	int used = nio_ring_pending(head, iso->req_tail, slots);
+
+	if (used >= 0 && slots - (uint32_t)used >= want)
+		return slots - (uint32_t)used;
+	/* acquire: pairs with the host's release of tail; the slots below it are free again */
+	iso->req_tail = nio_ring_load_acquire(&iso->req->tail);
+	used = nio_ring_pending(head, iso->req_tail, slots);
+	if (used < 0) {
+		iso->corrupt = true; /* a tail beyond head: the control thread kills it */
+		return 0;
+	}
+	return slots - (uint32_t)used;
 }
 
 void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
@@ -102,6 +122,7 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 	struct nio_svc_inst *si = &pl->svcs[s];
 	struct nio_iso *iso = si->iso;
 	struct nio_ring *r = iso->req;
+	struct nio_xent *ents = nio_iso_ents(r);
 	uint32_t head = r->head, mask = nio_ring_mask(r->num_slots), room;
 	uint64_t t0 = nio_iso_clock();
 	uint16_t i = 0;
@@ -109,12 +130,11 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 	si->stats[w->id].packets += n;
 	for (uint16_t k = 0; k < n; k++)
 		si->stats[w->id].bytes += pkts[k]->len;
-	if (atomic_load_explicit(&iso->state, memory_order_acquire) != NIO_ISO_UP) {
+	if (atomic_load_explicit(&iso->state, memory_order_acquire) != NIO_ISO_UP || iso->corrupt) {
 		fail_pkts(w, c, pl, s, pkts, n);
 		return;
 	}
-	/* acquire: pairs with the host's release of tail; the slots below it are free again */
-	room = nio_ring_free(head, nio_ring_load_acquire(&r->tail), r->num_slots);
+	room = req_room(iso, head, n);
 	for (; i < n && room; i++) {
 		struct nio_pkt *p = into_arena(w, iso, pkts[i]);
 		uint32_t idx;
@@ -124,17 +144,54 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 			continue;
 		}
 		idx = arena_idx(w, p);
-		nio_iso_to_desc(p, idx, &descs(r)[head++ & mask]);
+		nio_iso_to_meta(p, &iso->meta[idx]);
+		ents[head++ & mask] = (struct nio_xent){ .idx = idx,
+							 .off = (uint16_t)nio_pkt_headroom(p),
+							 .len = (uint16_t)p->len };
 		lend(iso, idx);
 		room--;
 	}
-	/* release: the descriptors are written before the host sees the new head */
-	nio_ring_store_release(&r->head, head);
-	doorbell(r, iso->req_efd);
+	if (head != r->head) {
+		/* release: the entries and slots are written before the host sees the new head */
+		nio_ring_store_release(&r->head, head);
+		bell(iso);
+	}
 	iso->xcyc += nio_iso_clock() - t0;
 	iso->xpkts += i;
 	if (i < n)
 		fail_pkts(w, c, pl, s, pkts + i, (uint16_t)(n - i));
+}
+
+/* A private copy of shared bytes the host may change: the compiler must not read them again. */
+static void copy_once(void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* One answer: the packet to go on, or NULL (dropped, or not the host's to give). */
+static struct nio_pkt *answer(struct nio_worker *w, struct nio_pipeline *pl,
+			      struct nio_svc_stats *st, struct nio_iso *iso, const struct nio_xent *e)
+{
+	struct nio_xmeta m;
+	struct nio_pkt *p;
+
+	if (!lent_take(iso, e->idx)) {
+		iso->bad_desc++;
+		return NULL;
+	}
+	p = pkt_at(w, e->idx);
+	if (e->xflags & NIO_XF_META)
+		copy_once(&m, &iso->meta[e->idx], sizeof(m));
+	if (nio_iso_from_ent(e, e->xflags & NIO_XF_META ? &m : NULL, p) < 0 ||
+	    e->verdict != NIO_V_PASS ||
+	    ((e->xflags & NIO_XF_TOO_BIG) && nio_worker_icmp_too_big(p, e->mtu) < 0)) {
+		iso->bad_desc += e->verdict != NIO_V_DROP;
+		st->dropped++;
+		nio_pipeline_drop(pl, p, NIO_DROP_SERVICE);
+		return NULL;
+	}
+	return p;
 }
 
 /* Bursts of verdicts: passed packets continue with the next service. */
@@ -143,41 +200,38 @@ static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_p
 {
 	struct nio_svc_stats *st = &pl->svcs[s].stats[w->id];
 	struct nio_ring *r = iso->resp;
+	struct nio_xent *ents = nio_iso_ents(r);
 	struct nio_pkt *out[NIO_BURST_MAX];
 	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots);
-	/* acquire: pairs with the host's release of head; the descriptors below it are written */
-	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots);
 	uint64_t t0 = nio_iso_clock();
 	uint16_t m = 0;
+	int avail;
 
+	/* acquire: pairs with the host's release of head; the entries below it are written.
+	 * Read only once the answers read before are used up. */
+	if (iso->resp_head == tail)
+		iso->resp_head = nio_ring_load_acquire(&r->head);
+	avail = nio_ring_pending(iso->resp_head, tail, r->num_slots);
 	if (avail < 0) {
 		iso->corrupt = true; /* the control thread kills it */
 		return 0;
 	}
+	if (!avail)
+		return 0;
 	if (avail > (int)c->burst)
 		avail = (int)c->burst;
 	for (int k = 0; k < avail; k++) {
-		struct nio_xdesc d = descs(r)[tail++ & mask]; /* one read: the host may change it */
+		struct nio_xent e;
 		struct nio_pkt *p;
 
-		if (!lent_take(iso, d.idx)) {
-			iso->bad_desc++;
-			continue;
-		}
-		p = pkt_at(w, d.idx);
-		if (nio_iso_from_desc(&d, p) < 0 || d.verdict != NIO_V_PASS ||
-		    (d.too_big && nio_worker_icmp_too_big(p, d.mtu) < 0)) {
-			iso->bad_desc += d.verdict != NIO_V_DROP;
-			st->dropped++;
-			nio_pipeline_drop(pl, p, NIO_DROP_SERVICE);
-			continue;
-		}
-		out[m++] = p;
+		copy_once(&e, &ents[tail++ & mask], sizeof(e));
+		p = answer(w, pl, st, iso, &e);
+		if (p)
+			out[m++] = p;
 	}
 	/* release: the slots are read before the host may reuse them */
 	nio_ring_store_release(&r->tail, tail);
-	if (avail)
-		iso->xcyc += nio_iso_clock() - t0;
+	iso->xcyc += nio_iso_clock() - t0;
 	st->passed += m;
 	if (m)
 		nio_pipeline_resume(w, c, pl, s + 1, out, m);
@@ -189,8 +243,7 @@ static unsigned buffers(struct nio_worker *w, struct nio_iso *iso)
 {
 	struct nio_ring *r = iso->freer, *f = iso->fill;
 	uint32_t tail = r->tail, head, *idx = nio_ring_idx(r), *fi = nio_ring_idx(f);
-	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots);
-	uint32_t room;
+	int avail = nio_ring_pending(nio_ring_load_acquire(&r->head), tail, r->num_slots), used;
 
 	if (avail < 0) {
 		iso->corrupt = true;
@@ -204,18 +257,26 @@ static unsigned buffers(struct nio_worker *w, struct nio_iso *iso)
 		else
 			iso->bad_desc++;
 	}
-	nio_ring_store_release(&r->tail, tail);
+	if (avail)
+		nio_ring_store_release(&r->tail, tail);
 	head = f->head;
-	room = nio_ring_free(head, nio_ring_load_acquire(&f->tail), f->num_slots);
-	for (; room; room--) {
+	used = nio_ring_pending(head, nio_ring_load_acquire(&f->tail), f->num_slots);
+	if (used < 0) {
+		iso->corrupt = true; /* else a lying tail would drain the pool into the ring */
+		return (unsigned)avail;
+	}
+	for (uint32_t room = f->num_slots - (uint32_t)used; room; room--) {
 		struct nio_pkt *p = nio_pool_get(&w->pool);
 
 		if (!p)
 			break;
+		/* the slot says what p says: an answer without NIO_XF_META keeps p's */
+		nio_iso_to_meta(p, &iso->meta[arena_idx(w, p)]);
 		lend(iso, arena_idx(w, p));
 		fi[head++ & nio_ring_mask(f->num_slots)] = arena_idx(w, p);
 	}
-	nio_ring_store_release(&f->head, head);
+	if (head != f->head)
+		nio_ring_store_release(&f->head, head);
 	return (unsigned)avail;
 }
 
@@ -264,6 +325,9 @@ static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipel
 	ring_reset(iso->resp);
 	ring_reset(iso->fill);
 	ring_reset(iso->freer);
+	iso->req_tail = iso->resp_head = 0;
+	iso->bell_owed = false;
+	iso->shm->h_asleep = iso->shm->d_asleep = 0;
 	iso->corrupt = false;
 	/* release: the rings are reset before the control thread starts a new host on them */
 	atomic_store_explicit(&iso->state, NIO_ISO_RECLAIMED, memory_order_release);
@@ -283,7 +347,32 @@ static unsigned poll_one(struct nio_worker *w, struct nio_config *c, struct nio_
 	return collect(w, c, pl, s, iso) + buffers(w, iso);
 }
 
-/* Each isolated instance of the pipelines this worker owns: verdicts, buffers, faults. */
+/* The looks owed after publishing requests (bell): one fence for every instance. */
+static void pay_bells(struct nio_worker *w, struct nio_config *c, bool fenced)
+{
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++) {
+			struct nio_iso *iso = pl->svcs[s].iso;
+			uint64_t t0;
+
+			if (!iso || !iso->bell_owed)
+				continue;
+			t0 = nio_iso_clock();
+			if (!fenced)
+				nio_iso_fence(); /* pairs with the host's between h_asleep and its look */
+			fenced = true;
+			if (__atomic_load_n(&iso->shm->h_asleep, __ATOMIC_RELAXED))
+				ring_bell(iso->req_efd);
+			iso->bell_owed = false;
+			iso->xcyc += nio_iso_clock() - t0;
+		}
+	}
+}
+
+/* Each isolated instance of the pipelines this worker owns: verdicts, buffers, faults; then
+ * the doorbells owed for this turn's requests. */
 unsigned nio_iso_poll(struct nio_worker *w, struct nio_config *c)
 {
 	unsigned n = 0;
@@ -297,12 +386,13 @@ unsigned nio_iso_poll(struct nio_worker *w, struct nio_config *c)
 			if (pl->svcs[s].iso)
 				n += poll_one(w, c, pl, s, pl->svcs[s].iso);
 	}
+	pay_bells(w, c, false);
 	return n;
 }
 
-/* Before the worker sleeps: a doorbell from each host with something to answer. Returns the
- * number of descriptors added to fds; after the caller's fence, pending says whether an
- * answer slipped in. */
+/* Before the worker sleeps: a doorbell from each host with something to answer, and the
+ * requests' doorbells still owed. Returns the number of descriptors added to fds; pending
+ * says whether an answer slipped in. */
 unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct pollfd *fds,
 			   unsigned max, bool *pending)
 {
@@ -317,16 +407,25 @@ unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct po
 
 			if (!iso)
 				continue;
-			__atomic_store_n(&iso->resp->flags, NIO_RING_F_NEED_WAKEUP,
-					 __ATOMIC_RELAXED);
+			__atomic_store_n(&iso->shm->d_asleep, 1, __ATOMIC_RELAXED);
 			fds[n++] = (struct pollfd){ .fd = iso->resp_efd, .events = POLLIN };
-			atomic_thread_fence(memory_order_seq_cst);
-			if (nio_ring_load_acquire(&iso->resp->head) != iso->resp->tail ||
-			    nio_ring_load_acquire(&iso->freer->head) != iso->freer->tail ||
-			    atomic_load(&iso->state) != NIO_ISO_UP)
+		}
+	}
+	/* pairs with the host's fence between publishing head and its look at d_asleep */
+	nio_iso_fence();
+	for (unsigned i = 0; i < c->npipelines; i++) {
+		struct nio_pipeline *pl = &c->pipelines[i];
+
+		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++) {
+			struct nio_iso *iso = pl->svcs[s].iso;
+
+			if (iso && (nio_ring_load_acquire(&iso->resp->head) != iso->resp->tail ||
+				    nio_ring_load_acquire(&iso->freer->head) != iso->freer->tail ||
+				    atomic_load(&iso->state) != NIO_ISO_UP))
 				*pending = true;
 		}
 	}
+	pay_bells(w, c, true);
 	return n;
 }
 
@@ -343,7 +442,7 @@ void nio_iso_woken(struct nio_worker *w, struct nio_config *c, const struct poll
 
 		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++)
 			if (pl->svcs[s].iso)
-				__atomic_store_n(&pl->svcs[s].iso->resp->flags, 0,
+				__atomic_store_n(&pl->svcs[s].iso->shm->d_asleep, 0,
 						 __ATOMIC_RELAXED);
 	}
 }

@@ -62,9 +62,9 @@ static void ring_init(struct nio_ring *r, uint32_t slot_size, uint32_t slots)
 static int shm_create(struct nio_iso *iso, const struct nio_config *c, char *err, size_t errlen)
 {
 	uint32_t bufs = pow2_at_least((uint64_t)c->nworkers * NIO_ARENA_POOL);
-	uint64_t off = nio_align_up(sizeof(struct nio_iso_shm), NIO_CACHELINE), o[4];
+	uint64_t off = nio_align_up(sizeof(struct nio_iso_shm), NIO_CACHELINE), o[5];
 	const uint32_t slots[4] = { NIO_ISO_REQ, bufs, NIO_ISO_FILL, bufs };
-	const uint32_t size[4] = { sizeof(struct nio_xdesc), sizeof(struct nio_xdesc), 4, 4 };
+	const uint32_t size[4] = { sizeof(struct nio_xent), sizeof(struct nio_xent), 4, 4 };
 	char name[96];
 
 	for (int i = 0; i < 4; i++) {
@@ -72,6 +72,8 @@ static int shm_create(struct nio_iso *iso, const struct nio_config *c, char *err
 		off = nio_align_up(off + sizeof(struct nio_ring) + (uint64_t)slots[i] * size[i],
 				   NIO_CACHELINE);
 	}
+	o[4] = off; /* the buffers' metadata slots */
+	off += (uint64_t)bufs * sizeof(struct nio_xmeta);
 	snprintf(name, sizeof(name), "netio:iso:%s", iso->name);
 	iso->shm_fd = memfd_create(name, MFD_CLOEXEC);
 	if (iso->shm_fd < 0 || ftruncate(iso->shm_fd, (off_t)off) < 0)
@@ -92,6 +94,7 @@ static int shm_create(struct nio_iso *iso, const struct nio_config *c, char *err
 					  .resp_off = o[1],
 					  .fill_off = o[2],
 					  .free_off = o[3],
+					  .meta_off = o[4],
 					  .resp_slots = bufs,
 					  .free_slots = bufs,
 					  .burst = c->burst };
@@ -99,6 +102,7 @@ static int shm_create(struct nio_iso *iso, const struct nio_config *c, char *err
 	iso->resp = nio_iso_ring(iso->shm, o[1]);
 	iso->fill = nio_iso_ring(iso->shm, o[2]);
 	iso->freer = nio_iso_ring(iso->shm, o[3]);
+	iso->meta = nio_iso_meta(iso->shm);
 	for (int i = 0; i < 4; i++)
 		ring_init(nio_iso_ring(iso->shm, o[i]), size[i], slots[i]);
 	iso->lent = calloc((iso->nbufs + 63) / 64, sizeof(uint64_t));
@@ -455,7 +459,7 @@ static void restart(struct nio_iso *iso, uint64_t now)
 static void watch_one(struct nio_iso *iso, uint64_t now)
 {
 	uint64_t hb = __atomic_load_n(&iso->shm->heartbeat, __ATOMIC_ACQUIRE);
-	bool asleep = nio_ring_load_acquire(&iso->req->flags) & NIO_RING_F_NEED_WAKEUP;
+	bool asleep = __atomic_load_n(&iso->shm->h_asleep, __ATOMIC_ACQUIRE);
 	bool work =
 		nio_ring_load_acquire(&iso->req->head) != nio_ring_load_acquire(&iso->req->tail);
 

@@ -15,43 +15,65 @@
  *   the packet arena ("netio:packets"): every worker's pool, NIO_ARENA_POOL buffers of
  *     NIO_PKT_BUF_SIZE bytes per worker id; buffer g is at g * NIO_PKT_BUF_SIZE. Both map it
  *     whole, so a packet crosses as its buffer index g (never copied).
- *   the instance's control area (struct nio_iso_shm, then four rings):
+ *   the instance's control area (struct nio_iso_shm, four rings, then the metadata slots):
  *
- *   0          req_off          resp_off          fill_off          free_off
- *   +----------+----------------+-----------------+-----------------+-----------------+
- *   | nio_iso_ | request ring   | response ring   | fill ring       | free ring       |
- *   | shm      | D -> H xdescs  | H -> D xdescs   | D -> H indices  | H -> D indices  |
- *   +----------+----------------+-----------------+-----------------+-----------------+
+ *   0        req_off        resp_off       fill_off       free_off       meta_off
+ *   +--------+--------------+--------------+--------------+--------------+------------------+
+ *   | nio_   | request ring | response     | fill ring    | free ring    | nio_xmeta[nbufs] |
+ *   | iso_shm| D -> H xents | H -> D xents | D -> H idx   | H -> D idx   | one per buffer   |
+ *   +--------+--------------+--------------+--------------+--------------+------------------+
  *
- *   request:  netiod's owner worker (D) hands a burst to the service (one xdesc per packet).
+ *   request:  netiod's owner worker (D) hands a burst to the service (one xent per packet).
  *   response: the host (H) hands back a packet with its verdict (pass or drop), or one it
  *             released later (dequeue) or made (pkt_alloc), always with NIO_V_PASS.
  *   fill:     free buffers D lends H for host->pkt_alloc.
  *   free:     buffers H is done with (host->pkt_free of a packet it consumed or made).
  *
+ * What crosses per packet is a 16-byte xent (buffer, frame offset and length, verdict: four to
+ * a cache line); the rest of the packet's metadata (struct nio_xmeta, one cache line) sits in
+ * the buffer's slot, written by the side that holds the buffer: D before a request, H in an
+ * answer only when the service changed any of it (NIO_XF_META), so a verdict alone moves no
+ * metadata back.
+ *
  * The rings are struct nio_ring (include/netio/ring.h): SPSC, free-running indices, head and
- * tail on their own cache lines, release on publish paired with acquire on read. The consumer
- * of a ring sets NIO_RING_F_NEED_WAKEUP in its flags before it sleeps on the ring's eventfd;
- * the producer, after publishing, issues a full fence and signals the eventfd only when the
- * flag is set: a doorbell per sleep, never per packet.
+ * tail on their own cache lines, release on publish paired with acquire on read. Each side
+ * publishes its index once per burst and keeps a private copy of the other side's, read
+ * again only when the copy says the ring is full (the producer) or empty (the consumer).
+ * Doorbells: a side that sleeps says so in its own cache line of the control area (h_asleep:
+ * H on the request ring, d_asleep: D on the response ring), then a full fence, then a last
+ * look at the ring. The producer rings at once when it sees the flag set; otherwise it owes a
+ * look after a full fence (bell_owed), which it pays once per turn (D) or once idle (H): a
+ * doorbell per sleep, never per packet, and no fence per burst while both poll.
  *
  * A buffer is lent to H while it is in a request or fill ring or held by the service; D keeps
  * a bitmap of what it lent and refuses (counts, ignores) an index it did not lend. D reads
- * each descriptor once into a private copy and checks offsets and lengths before using them;
- * an impossible ring index is a fault of the child (killed, restarted). The response and
+ * each xent and slot once into a private copy and checks offsets and lengths before using
+ * them; an impossible ring index is a fault of the child (killed, restarted). The response and
  * free rings hold every buffer of the arena's pools in use: H never waits for room.
  */
 #define NIO_ISO_MAGIC	0x4e494f49u /* "NIOI" */
-#define NIO_ISO_VERSION 1u
+#define NIO_ISO_VERSION 2u
 #define NIO_ARENA_POOL	16384u /* buffers per worker pool */
 #define NIO_ISO_REQ	1024u  /* request ring slots */
 #define NIO_ISO_FILL	64u    /* fill ring slots (buffers lent for pkt_alloc) */
 
-/* A packet as it crosses: the fields a service may read or change, offsets not pointers. */
-struct nio_xdesc {
-	uint32_t idx;	 /* buffer index in the arena */
-	uint32_t off;	 /* frame start from the buffer's start */
-	uint32_t len;	 /* frame length */
+/* xent.xflags, in an answer */
+#define NIO_XF_META    0x1u /* the buffer's nio_xmeta slot holds the service's changes */
+#define NIO_XF_TOO_BIG 0x2u /* host->icmp_too_big was asked for, with mtu */
+
+/* A packet as it crosses, in a ring: which buffer, where its frame is, and the verdict. */
+struct nio_xent {
+	uint32_t idx;	   /* buffer index in the arena */
+	uint16_t off;	   /* frame start from the buffer's start */
+	uint16_t len;	   /* frame length */
+	uint8_t verdict;   /* response: NIO_V_PASS or NIO_V_DROP */
+	uint8_t xflags;	   /* response: NIO_XF_* */
+	uint16_t drop_ctr; /* response: see nio_pkt.drop_ctr */
+	uint32_t mtu;	   /* response with NIO_XF_TOO_BIG */
+};
+
+/* The rest of what a service may read or change, in the buffer's slot (one cache line). */
+struct nio_xmeta {
 	uint16_t l3_off; /* from the frame start, as in struct nio_pkt */
 	uint16_t l4_off;
 	uint16_t in_port;
@@ -60,10 +82,6 @@ struct nio_xdesc {
 	uint8_t ip_proto;
 	uint8_t dscp;
 	uint32_t hash;
-	uint8_t verdict;   /* response: NIO_V_PASS or NIO_V_DROP */
-	uint8_t too_big;   /* response: host->icmp_too_big was asked for with mtu */
-	uint16_t drop_ctr; /* response: see nio_pkt.drop_ctr */
-	uint32_t mtu;
 	uint64_t ts_ns;
 	struct nio_flow_key key;
 };
@@ -76,18 +94,21 @@ struct nio_iso_shm {
 	uint32_t nctrs;	  /* S: counters in ctrs (the plugin's counter_names) */
 	uint64_t spin_ns; /* S: how long H polls an empty ring before it sleeps */
 	uint64_t arena_size;
-	uint64_t req_off, resp_off, fill_off, free_off; /* S: ring offsets from the start */
+	uint64_t req_off, resp_off, fill_off, free_off, meta_off; /* S: from the start */
 	uint32_t resp_slots, free_slots;
 	uint32_t burst;
 	uint32_t pad0;
 	_Alignas(64) uint64_t heartbeat; /* H: advanced on every loop turn (the watchdog's) */
 	uint64_t host_xcyc;  /* H: cycles spent taking requests and answering (nio_iso_clock) */
 	uint64_t host_xpkts; /* H: requests taken */
+	_Alignas(64) uint32_t h_asleep; /* H: 1 while it sleeps on the request doorbell */
+	_Alignas(64) uint32_t d_asleep; /* D: 1 while the worker sleeps on the response one */
 	_Alignas(64) int32_t out_mtu;	/* D: host->out_mtu's value */
 	_Alignas(64) uint64_t ctrs[64]; /* H: the plugin's counters() after each turn */
 };
 
-_Static_assert(sizeof(struct nio_xdesc) == 88, "xdesc layout");
+_Static_assert(sizeof(struct nio_xent) == 16, "xent layout");
+_Static_assert(sizeof(struct nio_xmeta) == 64, "xmeta layout: one cache line");
 
 /* Control messages over the instance's socketpair (SOCK_SEQPACKET): a type word, then data. */
 enum nio_iso_msg {
@@ -115,10 +136,11 @@ enum {
 	NIO_ISO_NFDS = 6
 };
 
-/* iso_desc.c (netiod): p as a request; the host's answer into p, -1 if it does not fit p's
- * buffer (then p is unchanged) */
-void nio_iso_to_desc(const struct nio_pkt *p, uint32_t idx, struct nio_xdesc *d);
-int nio_iso_from_desc(const struct nio_xdesc *d, struct nio_pkt *p);
+/* iso_desc.c (netiod): p's metadata into its slot; the host's answer e (and m, the slot's
+ * private copy, with NIO_XF_META; else NULL) into p, -1 if it does not fit p's buffer (then p
+ * is unchanged) */
+void nio_iso_to_meta(const struct nio_pkt *p, struct nio_xmeta *m);
+int nio_iso_from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct nio_pkt *p);
 
 /* The crossing's own cost, both sides: TSC cycles on x86-64 (the benches' unit), else ns. */
 static inline uint64_t nio_iso_clock(void)
@@ -136,6 +158,27 @@ static inline uint64_t nio_iso_clock(void)
 static inline struct nio_ring *nio_iso_ring(struct nio_iso_shm *s, uint64_t off)
 {
 	return (struct nio_ring *)(void *)((uint8_t *)s + off);
+}
+
+static inline struct nio_xent *nio_iso_ents(struct nio_ring *r)
+{
+	return (struct nio_xent *)(void *)(r + 1);
+}
+
+static inline struct nio_xmeta *nio_iso_meta(struct nio_iso_shm *s)
+{
+	return (struct nio_xmeta *)(void *)((uint8_t *)s + s->meta_off);
+}
+
+/* The full fence of a doorbell: a locked add on the stack is a full barrier on x86-64 and
+ * cheaper than mfence; elsewhere the compiler's. */
+static inline void nio_iso_fence(void)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("lock addl $0, -8(%%rsp)" ::: "memory", "cc");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
 }
 
 #endif /* NETIO_ISOLATE_H */

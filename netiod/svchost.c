@@ -116,6 +116,10 @@ static void map_all(void)
 	H.resp = nio_iso_ring(H.shm, H.shm->resp_off);
 	H.fill = nio_iso_ring(H.shm, H.shm->fill_off);
 	H.freer = nio_iso_ring(H.shm, H.shm->free_off);
+	if (H.shm->meta_off + (uint64_t)H.nbufs * sizeof(struct nio_xmeta) > (uint64_t)st.st_size)
+		die("the control area has no room for the buffers' slots");
+	H.meta = nio_iso_meta(H.shm);
+	svchost_view_init();
 	H.pkts = calloc(H.nbufs, sizeof(*H.pkts));
 	H.too_big = calloc(H.nbufs, sizeof(*H.too_big));
 	if (!H.pkts || !H.too_big)
@@ -255,7 +259,7 @@ static unsigned process(uint64_t now, uint64_t *next)
 {
 	struct nio_pkt *pkts[NIO_BURST_MAX];
 	uint8_t verdicts[NIO_BURST_MAX];
-	unsigned n, burst = H.shm->burst ? H.shm->burst : 32, room = svchost_room(), m = 0;
+	unsigned n, burst = H.shm->burst ? H.shm->burst : 32, room = svchost_room(burst), m = 0;
 	uint64_t t0 = nio_iso_clock(), t1;
 
 	n = svchost_take(pkts, burst < room ? burst : room);
@@ -265,16 +269,20 @@ static unsigned process(uint64_t now, uint64_t *next)
 		H.svc->process(H.inst, pkts, (uint16_t)n, verdicts);
 		t0 += nio_iso_clock() - t1; /* the plugin's own time is not the crossing's */
 		svchost_answer(pkts, verdicts, n);
-		H.shm->host_xcyc += nio_iso_clock() - t0;
 		H.shm->host_xpkts += n;
 	}
 	if (H.svc->dequeue) {
-		room = svchost_room();
+		t1 = nio_iso_clock();
+		room = svchost_room(burst);
 		m = H.svc->dequeue(H.inst, now, pkts, (uint16_t)(burst < room ? burst : room),
 				   next);
+		t0 += nio_iso_clock() - t1;
 		memset(verdicts, NIO_V_PASS, m);
 		svchost_answer(pkts, verdicts, m);
 	}
+	/* the rings' own work of the turn, the doorbell owed included */
+	svchost_flush(!n, false);
+	H.shm->host_xcyc += nio_iso_clock() - t0;
 	if (n || m)
 		publish_counters();
 	return n + m;
@@ -292,12 +300,14 @@ static void sleep_idle(uint64_t now, uint64_t next)
 		ms = 0;
 	else if (next && (next - now) / 1000000 < SLEEP_MAX_MS)
 		ms = (int)((next - now) / 1000000);
-	__atomic_store_n(&H.req->flags, NIO_RING_F_NEED_WAKEUP, __ATOMIC_RELAXED);
-	/* pairs with netiod's fence after publishing head: it rings, or this sees the requests */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&H.shm->h_asleep, 1, __ATOMIC_RELAXED);
+	/* pairs with netiod's fence after publishing head: it rings, or this sees the requests;
+	 * and with the worker's before its last look at the answers (the bell still owed) */
+	nio_iso_fence();
+	svchost_flush(true, true);
 	if (nio_ring_load_acquire(&H.req->head) == H.req->tail && ms)
 		poll(pf, 2, ms);
-	__atomic_store_n(&H.req->flags, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&H.shm->h_asleep, 0, __ATOMIC_RELAXED);
 	if (pf[0].revents & POLLIN)
 		(void)!read(NIO_ISO_FD_REQ, &v, sizeof(v));
 	if (pf[1].revents & (POLLIN | POLLHUP))

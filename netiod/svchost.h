@@ -26,6 +26,7 @@ struct svchost {
 	struct nio_iso_shm *shm;
 	uint8_t *arena;
 	struct nio_ring *req, *resp, *fill, *freer;
+	struct nio_xmeta *meta; /* one slot per buffer */
 	struct nio_pkt *pkts; /* one per arena buffer, private to the host */
 	uint32_t *too_big;    /* per buffer: host->icmp_too_big's mtu, 0: not asked */
 	uint32_t nbufs;
@@ -38,6 +39,9 @@ void svchost_pkt_free(struct nio_pkt *p);
 int svchost_icmp_too_big(struct nio_pkt *p, uint32_t mtu);
 unsigned svchost_take(struct nio_pkt **pkts, unsigned max);
 void svchost_answer(struct nio_pkt **pkts, const uint8_t *verdicts, unsigned n);
-unsigned svchost_room(void);
+unsigned svchost_room(unsigned want);
+void svchost_view_init(void);
+void svchost_ring(int efd);
+void svchost_flush(bool idle, bool fenced);
 
 #endif /* NETIO_SVCHOST_H */

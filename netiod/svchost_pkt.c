@@ -6,19 +6,24 @@
 
 struct svchost H;
 
-static struct nio_xdesc *descs(struct nio_ring *r)
-{
-	return (struct nio_xdesc *)(void *)(r + 1);
-}
+/* The host's private view of the rings: its own indices until published once per turn, the
+ * other side's as last read. */
+static struct {
+	uint32_t req_head;  /* netiod's, read again once the requests read are taken */
+	uint32_t resp_tail; /* netiod's, read again once the copy says the ring is full */
+	uint32_t fill_head; /* netiod's */
+	uint32_t fill_tail, free_head; /* the host's own, published by svchost_flush */
+	unsigned bell_owed;		/* turns since answers went out without a look at d_asleep */
+} V;
 
-static void doorbell(struct nio_ring *r, int efd)
+/* After a restart the rings start empty: every index is 0 (netiod reset them). */
+void svchost_view_init(void)
 {
-	uint64_t one = 1;
-
-	/* pairs with the worker's fence between setting NEED_WAKEUP and its last look */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & NIO_RING_F_NEED_WAKEUP)
-		(void)!write(efd, &one, sizeof(one));
+	V.req_head = H.req->head;
+	V.resp_tail = H.resp->tail;
+	V.fill_head = H.fill->head;
+	V.fill_tail = H.fill->tail;
+	V.free_head = H.freer->head;
 }
 
 static void reset(struct nio_pkt *p, uint32_t off)
@@ -36,13 +41,14 @@ static void reset(struct nio_pkt *p, uint32_t off)
 struct nio_pkt *svchost_pkt_alloc(void)
 {
 	struct nio_ring *r = H.fill;
-	uint32_t tail = r->tail, idx;
+	uint32_t idx;
 
 	/* acquire: pairs with netiod's release of head; the entry is written */
-	if (nio_ring_load_acquire(&r->head) == tail)
+	if (V.fill_head == V.fill_tail)
+		V.fill_head = nio_ring_load_acquire(&r->head);
+	if (nio_ring_pending(V.fill_head, V.fill_tail, r->num_slots) <= 0)
 		return NULL;
-	idx = nio_ring_idx(r)[tail & nio_ring_mask(r->num_slots)];
-	nio_ring_store_release(&r->tail, tail + 1);
+	idx = nio_ring_idx(r)[V.fill_tail++ & nio_ring_mask(r->num_slots)];
 	if (idx >= H.nbufs)
 		return NULL;
 	reset(&H.pkts[idx], NIO_PKT_HEADROOM);
@@ -54,10 +60,8 @@ struct nio_pkt *svchost_pkt_alloc(void)
 void svchost_pkt_free(struct nio_pkt *p)
 {
 	struct nio_ring *r = H.freer;
-	uint32_t head = r->head;
 
-	nio_ring_idx(r)[head & nio_ring_mask(r->num_slots)] = (uint32_t)(p - H.pkts);
-	nio_ring_store_release(&r->head, head + 1);
+	nio_ring_idx(r)[V.free_head++ & nio_ring_mask(r->num_slots)] = (uint32_t)(p - H.pkts);
 }
 
 /* host->icmp_too_big: netiod builds the error when the packet comes back (it knows the
@@ -69,67 +73,75 @@ int svchost_icmp_too_big(struct nio_pkt *p, uint32_t mtu)
 	return 0;
 }
 
-static void from_desc(const struct nio_xdesc *d, struct nio_pkt *p)
+static void from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct nio_pkt *p)
 {
-	reset(p, d->off < NIO_PKT_BUF_SIZE ? d->off : 0);
-	p->len = d->len <= NIO_PKT_BUF_SIZE - (uint32_t)(p->data - p->buf) ? d->len : 0;
-	p->l3_off = d->l3_off;
-	p->l4_off = d->l4_off;
-	p->in_port = d->in_port;
-	p->out_port = d->out_port;
-	p->flags = d->flags;
-	p->ip_proto = d->ip_proto;
-	p->dscp = d->dscp;
-	p->hash = d->hash;
-	p->ts_ns = d->ts_ns;
-	p->key = d->key;
+	reset(p, e->off < NIO_PKT_BUF_SIZE ? e->off : 0);
+	p->len = e->len <= NIO_PKT_BUF_SIZE - (uint32_t)(p->data - p->buf) ? e->len : 0;
+	p->l3_off = m->l3_off;
+	p->l4_off = m->l4_off;
+	p->in_port = m->in_port;
+	p->out_port = m->out_port;
+	p->flags = m->flags;
+	p->ip_proto = m->ip_proto;
+	p->dscp = m->dscp;
+	p->hash = m->hash;
+	p->ts_ns = m->ts_ns;
+	p->key = m->key;
 }
 
 /* Up to max requests, as packets. */
 unsigned svchost_take(struct nio_pkt **pkts, unsigned max)
 {
 	struct nio_ring *r = H.req;
-	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots);
-	uint32_t avail = nio_ring_used(nio_ring_load_acquire(&r->head), tail);
+	const struct nio_xent *ents = nio_iso_ents(r);
+	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots), avail;
 	unsigned n = 0;
 
-	if (avail > r->num_slots)
-		avail = 0;
-	for (; avail && n < max; avail--) {
-		const struct nio_xdesc *d = &descs(r)[tail++ & mask];
+	/* acquire: pairs with netiod's release of head; the entries below it are written */
+	if (V.req_head == tail)
+		V.req_head = nio_ring_load_acquire(&r->head);
+	avail = nio_ring_used(V.req_head, tail);
+	if (avail > r->num_slots || !avail)
+		return 0;
+	if (avail > max)
+		avail = max;
+	/* the slots' cache lines come from netiod's core: ask for them all at once */
+	for (uint32_t k = 0; k < avail; k++)
+		if (ents[(tail + k) & mask].idx < H.nbufs)
+			__builtin_prefetch(&H.meta[ents[(tail + k) & mask].idx]);
+	for (; avail; avail--) {
+		const struct nio_xent *e = &ents[tail++ & mask];
 
-		if (d->idx >= H.nbufs)
+		if (e->idx >= H.nbufs)
 			continue;
-		from_desc(d, &H.pkts[d->idx]);
-		H.too_big[d->idx] = 0;
-		pkts[n++] = &H.pkts[d->idx];
+		from_ent(e, &H.meta[e->idx], &H.pkts[e->idx]);
+		H.too_big[e->idx] = 0;
+		pkts[n++] = &H.pkts[e->idx];
 	}
-	/* release: the descriptors are read before netiod may reuse the slots */
+	/* release: the entries are read before netiod may reuse the slots */
 	nio_ring_store_release(&r->tail, tail);
 	return n;
 }
 
-static void to_desc(const struct nio_pkt *p, uint8_t verdict, struct nio_xdesc *d)
+/* p's answer; the slot is written only when the service changed the metadata. */
+static void to_ent(const struct nio_pkt *p, uint8_t verdict, struct nio_xent *e)
 {
 	uint32_t idx = (uint32_t)(p - H.pkts);
+	struct nio_xmeta m;
+	uint8_t xf = H.too_big[idx] ? NIO_XF_TOO_BIG : 0;
 
-	*d = (struct nio_xdesc){ .idx = idx,
-				 .off = (uint32_t)(p->data - p->buf),
-				 .len = p->len,
-				 .l3_off = p->l3_off,
-				 .l4_off = p->l4_off,
-				 .in_port = p->in_port,
-				 .out_port = p->out_port,
-				 .flags = p->flags,
-				 .ip_proto = p->ip_proto,
-				 .dscp = p->dscp,
-				 .hash = p->hash,
-				 .verdict = verdict,
-				 .too_big = H.too_big[idx] != 0,
-				 .drop_ctr = p->drop_ctr,
-				 .mtu = H.too_big[idx],
-				 .ts_ns = p->ts_ns,
-				 .key = p->key };
+	nio_iso_to_meta(p, &m);
+	if (memcmp(&m, &H.meta[idx], sizeof(m))) {
+		H.meta[idx] = m;
+		xf |= NIO_XF_META;
+	}
+	*e = (struct nio_xent){ .idx = idx,
+				.off = (uint16_t)(p->data - p->buf),
+				.len = (uint16_t)p->len,
+				.verdict = verdict,
+				.xflags = xf,
+				.drop_ctr = p->drop_ctr,
+				.mtu = H.too_big[idx] };
 }
 
 /* Verdicts back to netiod; a consumed packet stays here until dequeue or pkt_free. */
@@ -140,16 +152,53 @@ void svchost_answer(struct nio_pkt **pkts, const uint8_t *verdicts, unsigned n)
 
 	for (unsigned i = 0; i < n; i++)
 		if (verdicts[i] != NIO_V_CONSUMED)
-			to_desc(pkts[i], verdicts[i], &descs(r)[head++ & mask]);
+			to_ent(pkts[i], verdicts[i], &nio_iso_ents(r)[head++ & mask]);
 	if (head == r->head)
 		return;
-	/* release: the descriptors are written before netiod sees the new head */
+	/* release: the entries and slots are written before netiod sees the new head */
 	nio_ring_store_release(&r->head, head);
-	doorbell(r, NIO_ISO_FD_RESP);
+	/* a worker seen asleep is rung now; else a look after a fence is owed (svchost_flush) */
+	if (__atomic_load_n(&H.shm->d_asleep, __ATOMIC_RELAXED))
+		svchost_ring(NIO_ISO_FD_RESP);
+	else if (!V.bell_owed)
+		V.bell_owed = 1;
+}
+
+void svchost_ring(int efd)
+{
+	uint64_t one = 1;
+
+	(void)!write(efd, &one, sizeof(one));
+}
+
+/*
+ * The end of a turn: the buffers freed and taken are published, and the look owed at
+ * d_asleep is paid after a fence, in a turn that took no request (the host is idle) or after
+ * a few busy ones (a worker that went to sleep meanwhile waits no longer). fenced: the caller
+ * has just issued one (sleep_idle).
+ */
+void svchost_flush(bool idle, bool fenced)
+{
+	/* release: the free entries are written before netiod sees them */
+	if (V.free_head != H.freer->head)
+		nio_ring_store_release(&H.freer->head, V.free_head);
+	if (V.fill_tail != H.fill->tail)
+		nio_ring_store_release(&H.fill->tail, V.fill_tail);
+	if (!V.bell_owed || (!idle && !fenced && ++V.bell_owed < 4))
+		return;
+	if (!fenced)
+		nio_iso_fence(); /* pairs with the worker's between d_asleep and its last look */
+	if (__atomic_load_n(&H.shm->d_asleep, __ATOMIC_RELAXED))
+		svchost_ring(NIO_ISO_FD_RESP);
+	V.bell_owed = 0;
 }
 
 /* Free response slots (the ring holds every buffer: only a broken netiod fills it). */
-unsigned svchost_room(void)
+unsigned svchost_room(unsigned want)
 {
-	return nio_ring_free(H.resp->head, nio_ring_load_acquire(&H.resp->tail), H.resp->num_slots);
+	struct nio_ring *r = H.resp;
+
+	if (nio_ring_free(r->head, V.resp_tail, r->num_slots) < want)
+		V.resp_tail = nio_ring_load_acquire(&r->tail);
+	return nio_ring_free(r->head, V.resp_tail, r->num_slots);
 }

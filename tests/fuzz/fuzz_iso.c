@@ -1,5 +1,6 @@
-/* Fuzz what an isolated service's host hands back to netiod: a descriptor, checked against the
- * packet's buffer, then the bytes of its control socket (message framing). */
+/* Fuzz what an isolated service's host hands back to netiod: a ring entry and (when the first
+ * byte says so) the buffer's metadata slot, checked against the packet's buffer, then the bytes
+ * of its control socket (message framing). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,34 +14,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile uint8_t sink;
 
-/* Every byte of the frame as the host described it must lie within the buffer (ASan). */
-static void check_desc(const struct nio_xdesc *d)
+/* Every byte of the frame as the host described it must lie within the buffer (ASan), and
+ * the header offsets within the frame. */
+static void check_answer(const struct nio_xent *e, const struct nio_xmeta *m)
 {
 	static uint8_t buf[NIO_PKT_BUF_SIZE];
-	struct nio_pkt p = {
-		.buf = buf, .buf_size = sizeof(buf), .data = buf + NIO_PKT_HEADROOM, .len = 60
-	};
+	struct nio_pkt p = { .buf = buf,
+			     .buf_size = sizeof(buf),
+			     .data = buf + NIO_PKT_HEADROOM,
+			     .len = 60,
+			     .l3_off = 14,
+			     .l4_off = 34 };
 
-	if (nio_iso_from_desc(d, &p) < 0)
+	if (nio_iso_from_ent(e, m, &p) < 0)
 		return;
 	for (uint32_t i = 0; i < p.len; i++)
 		sink ^= p.data[i];
-	if (p.l3_off > p.len || p.l4_off > p.len)
+	if (p.l3_off > p.len || p.l4_off > p.len || p.data + p.len > buf + sizeof(buf))
 		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nio_xdesc d;
+	const size_t head = 1 + sizeof(struct nio_xent) + sizeof(struct nio_xmeta);
+	struct nio_xent e;
+	struct nio_xmeta m;
 	int sv[2];
 
-	if (size < sizeof(d) || size - sizeof(d) > 65536)
+	if (size < head || size - head > 65536)
 		return 0;
-	memcpy(&d, data, sizeof(d));
-	check_desc(&d);
+	memcpy(&e, data + 1, sizeof(e));
+	memcpy(&m, data + 1 + sizeof(e), sizeof(m));
+	check_answer(&e, data[0] & 1 ? &m : NULL);
+	data += head;
+	size -= head;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return 0;
-	if (write(sv[0], data + sizeof(d), size - sizeof(d)) < 0)
+	if (write(sv[0], data, size) < 0)
 		abort();
 	close(sv[0]);
 	for (;;) {
