@@ -339,6 +339,7 @@ static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipel
 	iso->corrupt = false;
 	/* release: the rings are reset before the control thread starts a new host on them */
 	atomic_store_explicit(&iso->state, NIO_ISO_RECLAIMED, memory_order_release);
+	nio_iso_kick();
 }
 
 static unsigned poll_one(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,

@@ -21,7 +21,8 @@
 #define REPLY_TIMEOUT 1000 /* ms for save, restore, show */
 
 static struct nio_iso *all;
-static struct event *watch_ev, *spawner_ev;
+static struct event *watch_ev, *spawner_ev, *kick_ev;
+static int kick_fd = -1; /* a worker's word that it took back a dead host's buffers */
 
 /* netio-svchost sits beside netiod, in the build tree and once installed. */
 static const char *host_path(void)
@@ -346,7 +347,8 @@ static void host_gone(struct nio_iso *iso, const char *what)
 
 	if (!atomic_compare_exchange_strong(&iso->state, &up, NIO_ISO_DOWN))
 		return;
-	iso->down_ns = nio_now_ns();
+	/* a hang began at the last heartbeat seen, a crash about now */
+	iso->down_ns = iso->killed && iso->hb_ns ? iso->hb_ns : nio_now_ns();
 	close_ctl(iso);
 	for (unsigned k = 0; k < iso->shm->nctrs; k++) { /* totals, until the next host's */
 		iso->base[k] += iso->shm->ctrs[k];
@@ -516,6 +518,23 @@ static void on_watch(evutil_socket_t fd, short ev, void *arg)
 	watch_arm();
 }
 
+/* A worker reclaimed a dead host's buffers: restart it now, not at the next tick. */
+static void on_kick(evutil_socket_t fd, short ev, void *arg)
+{
+	uint64_t v;
+
+	(void)!read((int)fd, &v, sizeof(v));
+	on_watch(fd, ev, arg);
+}
+
+void nio_iso_kick(void)
+{
+	uint64_t one = 1;
+
+	if (kick_fd >= 0)
+		(void)!write(kick_fd, &one, sizeof(one));
+}
+
 static void on_spawner(evutil_socket_t fd, short ev, void *arg)
 {
 	(void)fd;
@@ -534,6 +553,11 @@ void nio_iso_arm(struct netiod *d, struct nio_config *c)
 		spawner_ev = event_new(d->base, nio_spawner_fd(), EV_READ | EV_PERSIST, on_spawner,
 				       NULL);
 		event_add(spawner_ev, NULL);
+		kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (kick_fd >= 0) {
+			kick_ev = event_new(d->base, kick_fd, EV_READ | EV_PERSIST, on_kick, NULL);
+			event_add(kick_ev, NULL);
+		}
 	}
 	for (unsigned i = 0; i < c->npipelines; i++)
 		for (unsigned s = 0; s < c->pipelines[i].nsvcs; s++) {

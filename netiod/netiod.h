@@ -751,6 +751,7 @@ void nio_iso_destroy(struct nio_iso *iso);
 void nio_iso_moved(struct nio_svc_inst *si);
 void nio_iso_arm(struct netiod *d, struct nio_config *c);
 void nio_iso_exited(pid_t pid, int status);
+void nio_iso_kick(void); /* a worker: a host's buffers are back, restart it (any thread) */
 const uint64_t *nio_iso_counters(struct nio_iso *iso);
 int nio_iso_save(struct nio_iso *iso, void **blob, size_t *len);
 int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len);

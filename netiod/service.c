@@ -152,7 +152,7 @@ const struct nio_opt nio_svc_host_opts[] = {
 	  .help = "the window restart-intensity counts restarts in" },
 	{ .name = "watchdog",
 	  .type = NIO_OPT_TIME,
-	  .def = "100ms",
+	  .def = "50ms",
 	  .help = "an isolated instance with work and no heartbeat for this long is hung" },
 	{ 0 },
 };

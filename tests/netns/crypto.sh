@@ -15,6 +15,8 @@ set -u
 : "${O:=${1:?usage: crypto.sh BUILD_DIR}}"
 # CRYPTO_ISOLATE=1: every crypto instance isolated (isolate = true, netio-svchost)
 ISO=${CRYPTO_ISOLATE:+1}
+# a watchdog a loaded CI host cannot trip by keeping a healthy child off the CPU
+ISO_OPTS='isolate = true watchdog = "250ms"'
 O=$(cd "$O" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "crypto: needs root"; exit 77; }
 [ -x "$O/netiod/netiod" ] && [ -f "$O/services/crypto.so" ] || { echo "crypto: not built"; exit 77; }
@@ -115,7 +117,7 @@ port wan { device = "$2-wan" driver = "afpacket" }
 pipeline to-peer {
 	match { in = "lan" dst = { "$5", "$6" } }
 	service crypto {
-		engine = "$7"${ISO:+ isolate = true}
+		engine = "$7"${ISO:+ $ISO_OPTS}
 $8
 $9
 	}
@@ -125,7 +127,7 @@ $9
 pipeline from-peer {
 	match { in = "wan" dst = { "$3", "$4" } }
 	service crypto {
-		engine = "$7"${ISO:+ isolate = true}
+		engine = "$7"${ISO:+ $ISO_OPTS}
 ${10}
 ${11}
 	}
