@@ -45,7 +45,9 @@ struct nio_iso {
 	uint64_t starts[NIO_ISO_MAX_STARTS]; /* start times, a ring of restart-intensity */
 	unsigned nstarts, restarts;
 	uint64_t hb, hb_ns;  /* last heartbeat seen and when */
-	uint64_t down_ns;    /* when it was found down */
+	uint64_t down_ns;    /* when it failed (a hang: its last heartbeat seen) */
+	uint64_t gone_ns;    /* when it was found down */
+	bool reaped;	     /* the spawner reported the host's end: a new one may start */
 	uint64_t recover_ns; /* the last restart's fault-to-up time */
 	bool killed;	     /* a kill for a hang is on its way */
 	char why[320];	     /* the last fault, for the log and 'service list' */

@@ -206,6 +206,7 @@ static int start_host(struct nio_iso *iso, char *err, size_t errlen)
 	fds[4] = iso->req_efd;
 	fds[5] = iso->resp_efd;
 	iso->pid = fds[2] < 0 ? -1 : nio_spawn(host_path(), iso->name, iso->uid, iso->gid, fds);
+	iso->reaped = false;
 	close(sv[1]);
 	iso->ctl_fd = sv[0];
 	if (iso->pid <= 0) {
@@ -348,7 +349,8 @@ static void host_gone(struct nio_iso *iso, const char *what)
 	if (!atomic_compare_exchange_strong(&iso->state, &up, NIO_ISO_DOWN))
 		return;
 	/* a hang began at the last heartbeat seen, a crash about now */
-	iso->down_ns = iso->killed && iso->hb_ns ? iso->hb_ns : nio_now_ns();
+	iso->gone_ns = nio_now_ns();
+	iso->down_ns = iso->killed && iso->hb_ns ? iso->hb_ns : iso->gone_ns;
 	close_ctl(iso);
 	for (unsigned k = 0; k < iso->shm->nctrs; k++) { /* totals, until the next host's */
 		iso->base[k] += iso->shm->ctrs[k];
@@ -407,6 +409,8 @@ void nio_iso_exited(pid_t pid, int status)
 			snprintf(iso->why, sizeof(iso->why), "host pid %d ended: %s", pid, how);
 		log_warnx("%s: host pid %d ended: %s", iso->name, pid, how);
 		host_gone(iso, "ended");
+		iso->reaped = true;
+		nio_iso_kick(); /* its buffers may be back already: restart it now */
 		return;
 	}
 }
@@ -510,15 +514,19 @@ static void on_watch(evutil_socket_t fd, short ev, void *arg)
 	for (struct nio_iso *iso = all; iso; iso = iso->next) {
 		int st = atomic_load_explicit(&iso->state, memory_order_acquire);
 
+		/* a new host once the spawner has reported the old one's end (its exit status is
+		 * the fault's reason), or a second after it went (a report lost) */
 		if (st == NIO_ISO_UP)
 			watch_one(iso, now);
-		else if (st == NIO_ISO_RECLAIMED)
+		else if (st == NIO_ISO_RECLAIMED &&
+			 (iso->reaped || now - iso->gone_ns > REPLY_TIMEOUT * 1000000ull))
 			restart(iso, now);
 	}
 	watch_arm();
 }
 
-/* A worker reclaimed a dead host's buffers: restart it now, not at the next tick. */
+/* A worker reclaimed a dead host's buffers, or the spawner reported its end: restart it now,
+ * not at the next tick. */
 static void on_kick(evutil_socket_t fd, short ev, void *arg)
 {
 	uint64_t v;
