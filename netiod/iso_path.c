@@ -171,7 +171,8 @@ static void copy_once(void *dst, const void *src, size_t len)
 
 /* One answer: the packet to go on, or NULL (dropped, or not the host's to give). */
 static struct nio_pkt *answer(struct nio_worker *w, struct nio_pipeline *pl,
-			      struct nio_svc_stats *st, struct nio_iso *iso, const struct nio_xent *e)
+			      struct nio_svc_stats *st, struct nio_iso *iso,
+			      const struct nio_xent *e)
 {
 	struct nio_xmeta m;
 	struct nio_pkt *p;

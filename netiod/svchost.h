@@ -27,8 +27,8 @@ struct svchost {
 	uint8_t *arena;
 	struct nio_ring *req, *resp, *fill, *freer;
 	struct nio_xmeta *meta; /* one slot per buffer */
-	struct nio_pkt *pkts; /* one per arena buffer, private to the host */
-	uint32_t *too_big;    /* per buffer: host->icmp_too_big's mtu, 0: not asked */
+	struct nio_pkt *pkts;	/* one per arena buffer, private to the host */
+	uint32_t *too_big;	/* per buffer: host->icmp_too_big's mtu, 0: not asked */
 	uint32_t nbufs;
 };
 

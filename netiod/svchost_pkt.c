@@ -13,7 +13,7 @@ static struct {
 	uint32_t resp_tail; /* netiod's, read again once the copy says the ring is full */
 	uint32_t fill_head; /* netiod's */
 	uint32_t fill_tail, free_head; /* the host's own, published by svchost_flush */
-	unsigned bell_owed;		/* turns since answers went out without a look at d_asleep */
+	unsigned bell_owed;	       /* turns since answers went out without a look at d_asleep */
 } V;
 
 /* After a restart the rings start empty: every index is 0 (netiod reset them). */
