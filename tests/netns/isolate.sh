@@ -120,6 +120,19 @@ wait_got 7000 A 50
 [ "$(leaked A)" -eq 0 ] || fail "$(leaked A) datagrams bypassed the service"
 ok "50 datagrams through the isolated service, all stamped"
 
+# 2b. Answers that do not fit (a frame past its buffer's end, an IP header past the frame's):
+# netiod refuses them (counted in bad_descriptors, dropped), the service stays up, the rest pass.
+bad=$(svc bad_descriptors)
+tx 7000 4 0.01 B 1 BADLEN
+tx 7000 4 0.01 L 1 BADL3
+wait_got 7000 B 3
+wait_got 7000 L 3
+bad2=$(svc bad_descriptors)
+[ "$bad2" -eq $((bad + 2)) ] || fail "bad_descriptors went from $bad to $bad2, wanted +2"
+! grep -q "^7000 BAD" "$WORK/rx" || fail "an answer past its buffer came out"
+[ "$(svc state)" = up ] && [ "$(svc restarts)" = 0 ] || fail "a refused answer stopped the service"
+ok "2 answers past their buffer or frame refused (bad_descriptors $bad -> $bad2), the service still up"
+
 # fault CMD TAG: CMD in the middle of a stream to 7000 (tag TAG) while 300 datagrams go to 7001
 # (tag TAG-o, another pipeline): that one loses nothing, and nothing unstamped leaks from 7000.
 fault() {

@@ -2,6 +2,8 @@
  * It passes every packet; an IPv4 UDP payload that starts with a command word makes it
  *   CRASH    segfault          ABORT  abort()          HANG  spin forever
  *   SYSCALL  call socket(2), which an isolated host's seccomp filter forbids
+ *   BADLEN   answer a frame that runs past its buffer   BADL3  an IP header past the frame
+ *            (isolated only: what a broken or hostile child hands back, which netiod refuses)
  * and with stamp = true a payload ending in '?' leaves with '!' (UDP checksum cleared), so a
  * receiver can tell a packet that went through the service from one that went around it. */
 #include <stdlib.h>
@@ -87,6 +89,10 @@ static void faulty_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_
 		if (!d || !len)
 			continue;
 		obey(d, len);
+		if (len >= 6 && !memcmp(d, "BADLEN", 6))
+			pkts[i]->len = 0xffff;
+		else if (len >= 5 && !memcmp(d, "BADL3", 5))
+			pkts[i]->l3_off = (uint16_t)(pkts[i]->len + 1);
 		if (f->stamp && d[len - 1] == '?') {
 			d[len - 1] = '!';
 			d[-2] = d[-1] = 0; /* UDP checksum: none */
