@@ -15,11 +15,12 @@
 	{ .name = "dport", .type = NIO_OPT_STR, .help = "destination port or range" }, \
 	{ .name = "src", .type = NIO_OPT_LIST, .help = "source prefixes" }, \
 	{ .name = "dst", .type = NIO_OPT_LIST, .help = "destination prefixes" }
-/* Flow queues: the service-wide defaults (d: flows, i: isolate) and each class's own. */
+/* Flow queues: the service-wide defaults (d: flows, i: flow-isolation) and each class's own.
+ * Not "isolate": that is netiod's own option of every service block (its own process). */
 #define QOS_FQ_OPTS(d, i) \
 	{ .name = "flows", .type = NIO_OPT_INT, .def = d, .min = 0, .max = QOS_FLOWS_MAX, \
 	  .help = "flow queues per class (DRR, CoDel each, sparse first); 0: one FIFO" }, \
-	{ .name = "isolate", .type = NIO_OPT_ENUM, .def = i, \
+	{ .name = "flow-isolation", .type = NIO_OPT_ENUM, .def = i, \
 	  .choices = "flows|dual-src|dual-dst|triple", \
 	  .help = "fair share per flow, or per source / destination host first (CAKE)" }, \
 	{ .name = "limit-bytes", .type = NIO_OPT_SIZE, \
@@ -215,7 +216,7 @@ static long long inherit(const struct nio_host *h, const struct nio_conf *c,
 static enum qos_isolate isolate_of(const struct nio_host *h, const struct nio_conf *c)
 {
 	static const char *const names[] = { "flows", "dual-src", "dual-dst", "triple" };
-	const char *v = h->conf_str(c, "isolate");
+	const char *v = h->conf_str(c, "flow-isolation");
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(v, names[i]) == 0)
@@ -244,7 +245,7 @@ static int load_class(struct qos *q, const struct nio_conf *c, const struct nio_
 		.interval = (uint64_t)inherit(h, c, top, "interval"),
 		.flows = (uint32_t)inherit(h, c, top, "flows"),
 		.limit_bytes = (uint64_t)inherit(h, c, top, "limit-bytes"),
-		.isolate = isolate_of(h, h->conf_isset(c, "isolate") ? c : top),
+		.isolate = isolate_of(h, h->conf_isset(c, "flow-isolation") ? c : top),
 	};
 	char msg[200];
 	int i;

@@ -16,7 +16,7 @@
 #define RUNS_MAX    15
 #define NBURSTS	    5
 #define NMIXES	    3
-#define NCHAINS	    12
+#define NCHAINS	    13
 #define ROW_TOUCH   NCHAINS
 #define ROW_COPY    (NCHAINS + 1)
 #define NROWS	    (NCHAINS + 2)
@@ -47,13 +47,13 @@ static const struct chain chains[NCHAINS] = {
 	{ "crypto ESP AES-128-GCM (ipsec-mb)", { "crypto-ipsec-mb" } },
 	{ "full: mark+qos+crypto(auto)+tunnel", { "mark", "qos", "crypto-auto", "tunnel" } },
 	/* the same plugins in netio-svchost (isolate = true): R3 is the crossing's cost (mark
-	 * keeps per-flow state in netiod and cannot be isolated; qos has an option 'isolate' of
-	 * its own, which hides netiod's) */
+	 * keeps per-flow state in netiod and cannot be isolated) */
 	{ "tunnel (VXLAN encap), isolated", { "tunnel/iso" } },
 	{ "tunnel (IPIP encap), isolated", { "tunnel-ipip/iso" } },
+	{ "qos (srTCM policer), isolated", { "qos/iso" } },
 };
 #define CHAIN_ISO_FIRST 10 /* chains[10 + i] is chains[iso_of[i]] isolated */
-static const unsigned iso_of[] = { 2, 5 };
+static const unsigned iso_of[] = { 2, 5, 6 };
 
 static struct {
 	struct netiod d;
@@ -65,7 +65,7 @@ static struct {
 	bool avail[NCHAINS];
 	double cyc[NROWS][NMIXES][NBURSTS][RUNS_MAX];
 	/* isolated chain i, 64 B: the crossing's cycles per packet, worker + host, worker, host */
-	double xing[2][3][NBURSTS][RUNS_MAX];
+	double xing[3][3][NBURSTS][RUNS_MAX];
 	unsigned undelivered;
 } g = { .runs = 5, .packets = 200000 };
 
@@ -476,7 +476,7 @@ static void usage(void)
 	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
 			"                [-c "
 			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
-			"crypto-ipsec-mb|full|tunnel/iso|tunnel-ipip/iso[,...]] [-m "
+			"crypto-ipsec-mb|full|tunnel/iso|tunnel-ipip/iso|qos/iso[,...]] [-m "
 			"mix] [-b burst]\n");
 	exit(1);
 }
