@@ -140,8 +140,10 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 	if (si->svc->objects) {
 		json_t *objs = json_array();
 
-		si->svc->objects(si->inst, object_json, objs);
-		json_object_set_new(o, "objects", objs);
+		if (nio_svc_objects(si, object_json, objs))
+			json_object_set_new(o, "objects", objs);
+		else
+			json_decref(objs);
 	}
 	return o;
 }

@@ -244,11 +244,9 @@ static void object_metrics(struct evbuffer *b, const struct nio_config *c, bool 
 		const struct nio_pipeline *pl = nio_config_stage(c, i);
 
 		for (unsigned s = 0; pl && s < pl->nsvcs; s++) {
-			if (!pl->svcs[s].svc->objects)
-				continue;
 			x.pipeline = pl->name;
 			x.service = pl->svcs[s].svc->name;
-			pl->svcs[s].svc->objects(pl->svcs[s].inst, object_samples, &x);
+			nio_svc_objects(&pl->svcs[s], object_samples, &x);
 		}
 	}
 }

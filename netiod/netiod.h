@@ -741,6 +741,10 @@ extern const struct nio_opt nio_svc_host_opts[];
 struct json_t *nio_conf_json(const struct nio_conf *c);
 const uint64_t *nio_svc_counters(const struct nio_svc_inst *si);
 int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len);
+/* The instance's parts through the plugin's objects(); false (nothing emitted) for a plugin
+ * without them or an isolated instance, whose parts stay in its host. */
+bool nio_svc_objects(const struct nio_svc_inst *si,
+		     void (*emit)(void *ctx, const struct nio_obj *o), void *ctx);
 int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len);
 int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len);
 

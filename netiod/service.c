@@ -352,6 +352,16 @@ int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len)
 	return si->svc->show ? si->svc->show(si->inst, buf, len) : -1;
 }
 
+bool nio_svc_objects(const struct nio_svc_inst *si,
+		     void (*emit)(void *ctx, const struct nio_obj *o), void *ctx)
+{
+	/* si->inst of an isolated instance is no plugin instance: objects() would read junk */
+	if (si->iso || !si->inst || !si->svc->objects)
+		return false;
+	si->svc->objects(si->inst, emit, ctx);
+	return true;
+}
+
 int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len)
 {
 	if (!si->svc->save_state)
