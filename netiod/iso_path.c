@@ -429,9 +429,11 @@ unsigned nio_iso_sleep_fds(struct nio_worker *w, struct nio_config *c, struct po
 		for (unsigned s = 0; pl->owner == (int)w->id && s < pl->nsvcs; s++) {
 			struct nio_iso *iso = pl->svcs[s].iso;
 
+			/* DOWN: the worker has buffers to take back; a RECLAIMED or FAILED one owes
+			 * it nothing (a restart wakes it), so it may sleep instead of spinning */
 			if (iso && (nio_ring_load_acquire(&iso->resp->head) != iso->resp->tail ||
 				    nio_ring_load_acquire(&iso->freer->head) != iso->freer->tail ||
-				    atomic_load(&iso->state) != NIO_ISO_UP))
+				    atomic_load(&iso->state) == NIO_ISO_DOWN))
 				*pending = true;
 		}
 	}
