@@ -99,8 +99,11 @@ struct nio_iso_shm {
 	uint32_t burst;
 	uint32_t pad0;
 	_Alignas(64) uint64_t heartbeat; /* H: advanced on every loop turn (the watchdog's) */
-	uint64_t host_xcyc;  /* H: cycles spent taking requests and answering (nio_iso_clock) */
+	/* H: cycles spent taking requests and answering (nio_iso_clock), in turns that moved
+	 * packets (a turn that found nothing to do is the idle poll of a busy-polling host) */
+	uint64_t host_xcyc;
 	uint64_t host_xpkts; /* H: requests taken */
+	uint64_t host_pcyc;  /* H: the plugin's own cycles in those turns (process, dequeue) */
 	_Alignas(64) uint32_t h_asleep; /* H: 1 while it sleeps on the request doorbell */
 	_Alignas(64) uint32_t d_asleep; /* D: 1 while the worker sleeps on the response one */
 	_Alignas(64) int32_t out_mtu;	/* D: host->out_mtu's value */

@@ -16,7 +16,7 @@
 #define RUNS_MAX    15
 #define NBURSTS	    5
 #define NMIXES	    3
-#define NCHAINS	    13
+#define NCHAINS	    15
 #define ROW_TOUCH   NCHAINS
 #define ROW_COPY    (NCHAINS + 1)
 #define NROWS	    (NCHAINS + 2)
@@ -46,14 +46,18 @@ static const struct chain chains[NCHAINS] = {
 	{ "crypto ESP AES-128-GCM (openssl)", { "crypto-openssl" } },
 	{ "crypto ESP AES-128-GCM (ipsec-mb)", { "crypto-ipsec-mb" } },
 	{ "full: mark+qos+crypto(auto)+tunnel", { "mark", "qos", "crypto-auto", "tunnel" } },
+	/* tests/bench/plugins/nop.c: passes every packet untouched (the crossing alone) */
+	{ "nop (no-op service)", { "nop" } },
 	/* the same plugins in netio-svchost (isolate = true): R3 is the crossing's cost (mark
 	 * keeps per-flow state in netiod and cannot be isolated) */
+	{ "nop, isolated", { "nop/iso" } },
 	{ "tunnel (VXLAN encap), isolated", { "tunnel/iso" } },
 	{ "tunnel (IPIP encap), isolated", { "tunnel-ipip/iso" } },
 	{ "qos (srTCM policer), isolated", { "qos/iso" } },
 };
-#define CHAIN_ISO_FIRST 10 /* chains[10 + i] is chains[iso_of[i]] isolated */
-static const unsigned iso_of[] = { 2, 5, 6 };
+#define CHAIN_ISO_FIRST 11 /* chains[11 + i] is chains[iso_of[i]] isolated */
+#define NISO		4
+static const unsigned iso_of[NISO] = { 10, 2, 5, 6 };
 
 static struct {
 	struct netiod d;
@@ -64,8 +68,9 @@ static struct {
 	unsigned only_burst;
 	bool avail[NCHAINS];
 	double cyc[NROWS][NMIXES][NBURSTS][RUNS_MAX];
-	/* isolated chain i, 64 B: the crossing's cycles per packet, worker + host, worker, host */
-	double xing[3][3][NBURSTS][RUNS_MAX];
+	/* isolated chain i, 64 B: the crossing's cycles per packet, worker + host, worker, host;
+	 * then the host's whole busy time (crossing + plugin) per packet */
+	double xing[NISO][4][NBURSTS][RUNS_MAX];
 	unsigned undelivered;
 } g = { .runs = 5, .packets = 200000 };
 
@@ -89,6 +94,8 @@ static int svc_block(const char *svc, char *out, size_t len)
 
 static int svc_block_of(const char *svc, char *out, size_t len)
 {
+	if (!strcmp(svc, "nop"))
+		return snprintf(out, len, "service nop { }\n");
 	if (!strcmp(svc, "mark"))
 		return snprintf(out, len, "service mark { dscp = 10 }\n");
 	if (!strncmp(svc, "tunnel", 6)) /* "tunnel" is VXLAN; "tunnel-<type>" the others */
@@ -222,17 +229,18 @@ static bool cell_selected(unsigned m, unsigned b)
 	       (!g.only_burst || g.only_burst == bursts[b]);
 }
 
-/* What the rings themselves cost per packet, as both sides count it (iso_path.c, svchost.c):
- * whole runs, warm-up included. */
+/* What the rings themselves cost per packet, as both sides count it (iso_path.c, svchost.c),
+ * and the host's busy time with the plugin's: whole runs, warm-up included. */
 static void crossing(const struct nio_iso *iso, unsigned i, unsigned b, unsigned r)
 {
+	double hp = (double)iso->shm->host_xpkts;
 	double w = iso->xpkts ? (double)iso->xcyc / (double)iso->xpkts : NAN;
-	double h = iso->shm->host_xpkts ? (double)iso->shm->host_xcyc / (double)iso->shm->host_xpkts
-					: NAN;
+	double h = hp ? (double)iso->shm->host_xcyc / hp : NAN;
 
 	g.xing[i][0][b][r] = w + h;
 	g.xing[i][1][b][r] = w;
 	g.xing[i][2][b][r] = h;
+	g.xing[i][3][b][r] = hp ? h + (double)iso->shm->host_pcyc / hp : NAN;
 }
 
 /* An isolated service's host on CPU 0, the worker's on the last: each its own core. */
@@ -361,6 +369,23 @@ static void xing_row(const char *name, const char *what, const double v[NBURSTS]
 	printf("\n");
 }
 
+/* Both sides' CPU over the in-process chain: the worker's whole time isolated minus in-process,
+ * plus the host's busy time (its rings and the plugin), run by run. */
+static void both_row(const char *name, unsigned i)
+{
+	unsigned c = CHAIN_ISO_FIRST + i;
+
+	printf("| %s: both sides over in-process |", name);
+	for (unsigned b = 0; b < NBURSTS; b++) {
+		double v[RUNS_MAX];
+
+		for (unsigned r = 0; r < g.runs; r++)
+			v[r] = g.cyc[c][0][b][r] - g.cyc[iso_of[i]][0][b][r] + g.xing[i][3][b][r];
+		cell(v, NULL);
+	}
+	printf("\n");
+}
+
 static void table_r3(void)
 {
 	static const char *const what[3] = { "crossing, worker + host", "worker side",
@@ -368,17 +393,19 @@ static void table_r3(void)
 
 	printf("\n#### R3: crossing to an isolated service, 64 B frames, cycles per packet "
 	       "(target ≤ 20 at burst ≥ 32)\n\nThe rings' own cost as each side counts it (TSC "
-	       "around its descriptor loops; the plugin excluded), then the worker's whole time "
-	       "over the same service in-process.\n\n");
+	       "around its descriptor loops in turns that moved packets; the plugin excluded), the "
+	       "worker's whole time over the same service in-process, and both sides' CPU over "
+	       "in-process (that, plus the host's busy time: its rings and the plugin).\n\n");
 	header("service");
-	for (unsigned i = 0; i < sizeof(iso_of) / sizeof(iso_of[0]); i++) {
+	for (unsigned i = 0; i < NISO; i++) {
 		unsigned c = CHAIN_ISO_FIRST + i;
 
-		if (!g.avail[c] || !g.avail[iso_of[i]])
+		if (!chain_selected(c) || !chain_selected(iso_of[i]))
 			continue;
 		for (unsigned k = 0; k < 3; k++)
 			xing_row(chains[c].name, what[k], g.xing[i][k]);
 		row(chains[c].name, c, 0, iso_of[i]);
+		both_row(chains[c].name, i);
 	}
 }
 
@@ -454,6 +481,26 @@ static void probe_chains(void)
 	}
 }
 
+/* The bench's own plugins (nop), built next to membench: without them their chains are not
+ * measured. */
+static void load_bench_plugins(void)
+{
+	char exe[512], dir[600];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/plugins", exe);
+	if (access(dir, R_OK) == 0)
+		nio_plugin_load_dir(&g.d, dir);
+}
+
 /* The worker runs on the last CPU, the main thread (which only waits) elsewhere. */
 static void start_worker(void)
 {
@@ -476,7 +523,7 @@ static void usage(void)
 	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
 			"                [-c "
 			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
-			"crypto-ipsec-mb|full|tunnel/iso|tunnel-ipip/iso|qos/iso[,...]] [-m "
+			"crypto-ipsec-mb|full|nop|nop/iso|tunnel/iso|tunnel-ipip/iso|qos/iso[,...]] [-m "
 			"mix] [-b burst]\n");
 	exit(1);
 }
@@ -519,6 +566,7 @@ int main(int argc, char **argv)
 	g.d.nworkers = 1; /* cycles per packet of one worker; mcbench measures scaling */
 	if (nio_plugin_load_dir(&g.d, g.d.plugin_dir) < 0)
 		fatalx("no plugins in %s", g.d.plugin_dir);
+	load_bench_plugins();
 	make_key(g.d.state_dir);
 	mb_frames_init();
 	hz = tsc_hz();
