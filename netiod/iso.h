@@ -57,8 +57,11 @@ struct nio_iso {
 	uint64_t base[NIO_MAX_SVC_CTRS]; /* what hosts before this one counted */
 	uint64_t view[NIO_MAX_SVC_CTRS];
 
-	/* the owner worker's view of the rings: the host's indices as last read */
-	uint32_t req_tail, resp_head;
+	/* the owner worker's view of the rings: its own request head (never read back from the
+	 * shared ring), the request positions answered, the buffer sent at each position
+	 * (NIO_ISO_REQ of them) and the host's response head as last read */
+	uint32_t req_head, done, resp_head;
+	uint32_t *sent;
 	bool bell_owed; /* requests published without a look at h_asleep after a fence */
 
 	/* worker counters (the owner's) */

@@ -98,32 +98,15 @@ static void bell(struct nio_iso *iso)
 		iso->bell_owed = true;
 }
 
-/* Free request slots; the host's tail is read again only when the copy leaves too few. */
-static uint32_t req_room(struct nio_iso *iso, uint32_t head, uint32_t want)
-{
-	uint32_t slots = iso->req->num_slots;
-	int used = nio_ring_pending(head, iso->req_tail, slots);
-
-	if (used >= 0 && slots - (uint32_t)used >= want)
-		return slots - (uint32_t)used;
-	/* acquire: pairs with the host's release of tail; the slots below it are free again */
-	iso->req_tail = nio_ring_load_acquire(&iso->req->tail);
-	used = nio_ring_pending(head, iso->req_tail, slots);
-	if (used < 0) {
-		iso->corrupt = true; /* a tail beyond head: the control thread kills it */
-		return 0;
-	}
-	return slots - (uint32_t)used;
-}
-
 void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl, unsigned s,
 		  struct nio_pkt **pkts, uint16_t n)
 {
 	struct nio_svc_inst *si = &pl->svcs[s];
 	struct nio_iso *iso = si->iso;
-	struct nio_ring *r = iso->req;
-	struct nio_xent *ents = nio_iso_ents(r);
-	uint32_t head = r->head, mask = nio_ring_mask(r->num_slots), room;
+	struct nio_xent *ents = nio_iso_ents(iso->req);
+	uint32_t head = iso->req_head, mask = NIO_ISO_REQ - 1;
+	/* a slot is free once its position is answered (the host's tail is not read) */
+	uint32_t room = NIO_ISO_REQ - (head - iso->done);
 	uint64_t t0 = nio_iso_clock();
 	uint16_t i = 0;
 
@@ -134,7 +117,6 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 		fail_pkts(w, c, pl, s, pkts, n);
 		return;
 	}
-	room = req_room(iso, head, n);
 	for (; i < n && room; i++) {
 		struct nio_pkt *p = into_arena(w, iso, pkts[i]);
 		uint32_t idx;
@@ -145,15 +127,17 @@ void nio_iso_send(struct nio_worker *w, struct nio_config *c, struct nio_pipelin
 		}
 		idx = arena_idx(w, p);
 		nio_iso_to_meta(p, &iso->meta[idx]);
+		iso->sent[head & mask] = idx;
 		ents[head++ & mask] = (struct nio_xent){ .idx = idx,
 							 .off = (uint16_t)nio_pkt_headroom(p),
 							 .len = (uint16_t)p->len };
 		lend(iso, idx);
 		room--;
 	}
-	if (head != r->head) {
+	if (head != iso->req_head) {
 		/* release: the entries and slots are written before the host sees the new head */
-		nio_ring_store_release(&r->head, head);
+		nio_ring_store_release(&iso->req->head, head);
+		iso->req_head = head;
 		bell(iso);
 	}
 	iso->xcyc += nio_iso_clock() - t0;
@@ -195,6 +179,35 @@ static struct nio_pkt *answer(struct nio_worker *w, struct nio_pipeline *pl,
 	return p;
 }
 
+/* The packets that passed, on to the next service a burst at a time. */
+struct passed {
+	struct nio_pkt *pkts[NIO_BURST_MAX];
+	uint16_t n;
+};
+
+/* A run of requests the host passed unchanged (the packets are as they went out: only what
+ * may be stale by now is cleared) or kept. */
+static void run(struct nio_worker *w, struct nio_iso *iso, const struct nio_xent *e,
+		struct passed *out)
+{
+	for (uint16_t k = 0; k < e->len; k++) {
+		uint32_t idx = iso->sent[iso->done++ & (NIO_ISO_REQ - 1)];
+		struct nio_pkt *p;
+
+		if (e->verdict != NIO_V_PASS)
+			continue;
+		if (!lent_take(iso, idx)) {
+			iso->bad_desc++; /* the host gave it back before, e.g. with pkt_free */
+			continue;
+		}
+		p = pkt_at(w, idx);
+		p->flow = NULL;
+		p->svc_state = NULL;
+		p->drop_ctr = 0;
+		out->pkts[out->n++] = p;
+	}
+}
+
 /* Bursts of verdicts: passed packets continue with the next service. */
 static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_pipeline *pl,
 			unsigned s, struct nio_iso *iso)
@@ -202,11 +215,10 @@ static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_p
 	struct nio_svc_stats *st = &pl->svcs[s].stats[w->id];
 	struct nio_ring *r = iso->resp;
 	struct nio_xent *ents = nio_iso_ents(r);
-	struct nio_pkt *out[NIO_BURST_MAX];
+	struct passed out;
 	uint32_t tail = r->tail, mask = nio_ring_mask(r->num_slots);
 	uint64_t t0 = nio_iso_clock();
-	uint16_t m = 0;
-	int avail;
+	int avail, k;
 
 	/* acquire: pairs with the host's release of head; the entries below it are written.
 	 * Read only once the answers read before are used up. */
@@ -223,28 +235,46 @@ static unsigned collect(struct nio_worker *w, struct nio_config *c, struct nio_p
 		avail = (int)c->burst;
 	/* the slots the host wrote come from its core: ask for them all at once (a hint only:
 	 * the entries are read again, once, below) */
-	for (int k = 0; k < avail; k++) {
+	for (k = 0; k < avail; k++) {
 		const struct nio_xent *e = &ents[(tail + (uint32_t)k) & mask];
 
 		if ((e->xflags & NIO_XF_META) && e->idx < iso->nbufs)
 			__builtin_prefetch(&iso->meta[e->idx]);
 	}
-	for (int k = 0; k < avail; k++) {
+	out.n = 0;
+	for (k = 0; k < avail; k++) {
 		struct nio_xent e;
 		struct nio_pkt *p;
+		int npos;
 
-		copy_once(&e, &ents[tail++ & mask], sizeof(e));
+		copy_once(&e, &ents[tail & mask], sizeof(e));
+		npos = nio_iso_positions(&e, iso->done, iso->req_head, iso->sent, NIO_ISO_REQ - 1);
+		if (npos < 0) {
+			iso->corrupt = true; /* the control thread kills it */
+			break;
+		}
+		if (out.n + (!(e.xflags & NIO_XF_RUN)  ? 1u
+			     : e.verdict == NIO_V_PASS ? e.len
+						       : 0u) >
+		    NIO_BURST_MAX)
+			break; /* a burst is full: the rest on the next call */
+		tail++;
+		if (e.xflags & NIO_XF_RUN) {
+			run(w, iso, &e, &out);
+			continue;
+		}
+		iso->done += (uint32_t)npos;
 		p = answer(w, pl, st, iso, &e);
 		if (p)
-			out[m++] = p;
+			out.pkts[out.n++] = p;
 	}
 	/* release: the slots are read before the host may reuse them */
 	nio_ring_store_release(&r->tail, tail);
 	iso->xcyc += nio_iso_clock() - t0;
-	st->passed += m;
-	if (m)
-		nio_pipeline_resume(w, c, pl, s + 1, out, m);
-	return (unsigned)avail;
+	st->passed += out.n;
+	if (out.n)
+		nio_pipeline_resume(w, c, pl, s + 1, out.pkts, out.n);
+	return (unsigned)k;
 }
 
 /* Buffers the host is done with (pkt_free), home; and buffers it may take for pkt_alloc. */
@@ -334,7 +364,7 @@ static void reclaim(struct nio_worker *w, struct nio_config *c, struct nio_pipel
 	ring_reset(iso->resp);
 	ring_reset(iso->fill);
 	ring_reset(iso->freer);
-	iso->req_tail = iso->resp_head = 0;
+	iso->req_head = iso->done = iso->resp_head = 0;
 	iso->bell_owed = false;
 	iso->shm->h_asleep = iso->shm->d_asleep = 0;
 	iso->corrupt = false;

@@ -107,7 +107,8 @@ static int shm_create(struct nio_iso *iso, const struct nio_config *c, char *err
 	for (int i = 0; i < 4; i++)
 		ring_init(nio_iso_ring(iso->shm, o[i]), size[i], slots[i]);
 	iso->lent = calloc((iso->nbufs + 63) / 64, sizeof(uint64_t));
-	if (!iso->lent)
+	iso->sent = calloc(NIO_ISO_REQ, sizeof(uint32_t));
+	if (!iso->lent || !iso->sent)
 		fatal("calloc");
 	return 0;
 }
@@ -329,6 +330,7 @@ void nio_iso_destroy(struct nio_iso *iso)
 	if (iso->si)
 		iso->si->iso = NULL;
 	free(iso->lent);
+	free(iso->sent);
 	free(iso->blob);
 	free(iso);
 }

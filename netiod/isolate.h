@@ -35,6 +35,16 @@
  * answer only when the service changed any of it (NIO_XF_META), so a verdict alone moves no
  * metadata back.
  *
+ * Answers name request positions, in order: H answers every request it took, in the order it
+ * took them, once. A run of requests that passed unchanged (same frame offset and length, same
+ * metadata, no ICMP asked for), or that the service kept (NIO_V_CONSUMED: queued, to come back
+ * later), crosses as one entry (NIO_XF_RUN, verdict, len = how many): D finds the packets in
+ * its private record of what it sent (position -> buffer) and its own struct nio_pkt, so an
+ * unchanged packet moves no entry back either. Any other answer to a request carries
+ * NIO_XF_REQ and must name the buffer D sent at that position. An answer without either (a
+ * packet released by dequeue, or made by pkt_alloc) names no position. D reuses a request
+ * slot only once its position is answered, so it never reads H's tail of the request ring.
+ *
  * The rings are struct nio_ring (include/netio/ring.h): SPSC, free-running indices, head and
  * tail on their own cache lines, release on publish paired with acquire on read. Each side
  * publishes its index once per burst and keeps a private copy of the other side's, read
@@ -48,11 +58,12 @@
  * A buffer is lent to H while it is in a request or fill ring or held by the service; D keeps
  * a bitmap of what it lent and refuses (counts, ignores) an index it did not lend. D reads
  * each xent and slot once into a private copy and checks offsets and lengths before using
- * them; an impossible ring index is a fault of the child (killed, restarted). The response and
+ * them; an impossible ring index, or an answer to a position not sent or naming another
+ * buffer, is a fault of the child (killed, restarted). The response and
  * free rings hold every buffer of the arena's pools in use: H never waits for room.
  */
 #define NIO_ISO_MAGIC	0x4e494f49u /* "NIOI" */
-#define NIO_ISO_VERSION 2u
+#define NIO_ISO_VERSION 3u
 #define NIO_ARENA_POOL	16384u /* buffers per worker pool */
 #define NIO_ISO_REQ	1024u  /* request ring slots */
 #define NIO_ISO_FILL	64u    /* fill ring slots (buffers lent for pkt_alloc) */
@@ -60,13 +71,15 @@
 /* xent.xflags, in an answer */
 #define NIO_XF_META    0x1u /* the buffer's nio_xmeta slot holds the service's changes */
 #define NIO_XF_TOO_BIG 0x2u /* host->icmp_too_big was asked for, with mtu */
+#define NIO_XF_REQ     0x4u /* the answer to the next request position (idx: its buffer) */
+#define NIO_XF_RUN     0x8u /* the next len request positions: passed unchanged or kept */
 
 /* A packet as it crosses, in a ring: which buffer, where its frame is, and the verdict. */
 struct nio_xent {
 	uint32_t idx;	   /* buffer index in the arena */
 	uint16_t off;	   /* frame start from the buffer's start */
 	uint16_t len;	   /* frame length */
-	uint8_t verdict;   /* response: NIO_V_PASS or NIO_V_DROP */
+	uint8_t verdict;   /* response: NIO_V_PASS or NIO_V_DROP (NIO_XF_RUN: or CONSUMED) */
 	uint8_t xflags;	   /* response: NIO_XF_* */
 	uint16_t drop_ctr; /* response: see nio_pkt.drop_ctr */
 	uint32_t mtu;	   /* response with NIO_XF_TOO_BIG */
@@ -144,6 +157,10 @@ enum {
  * is unchanged) */
 void nio_iso_to_meta(const struct nio_pkt *p, struct nio_xmeta *m);
 int nio_iso_from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct nio_pkt *p);
+/* iso_desc.c (netiod): how many request positions the answer e disposes of, the requests
+ * from done up to head having gone out with the buffers sent[pos & mask]; -1: impossible */
+int nio_iso_positions(const struct nio_xent *e, uint32_t done, uint32_t head, const uint32_t *sent,
+		      uint32_t mask);
 
 /* The crossing's own cost, both sides: TSC cycles on x86-64 (the benches' unit), else ns. */
 static inline uint64_t nio_iso_clock(void)

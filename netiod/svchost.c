@@ -122,7 +122,8 @@ static void map_all(void)
 	svchost_view_init();
 	H.pkts = calloc(H.nbufs, sizeof(*H.pkts));
 	H.too_big = calloc(H.nbufs, sizeof(*H.too_big));
-	if (!H.pkts || !H.too_big)
+	H.asked = calloc(H.nbufs, sizeof(*H.asked));
+	if (!H.pkts || !H.too_big || !H.asked)
 		die("out of memory");
 	for (uint32_t i = 0; i < H.nbufs; i++)
 		H.pkts[i].buf = H.arena + (size_t)i * NIO_PKT_BUF_SIZE;
@@ -257,18 +258,19 @@ static void publish_counters(void)
 
 static unsigned process(uint64_t now, uint64_t *next)
 {
-	struct nio_pkt *pkts[NIO_BURST_MAX];
+	struct nio_pkt *pkts[NIO_BURST_MAX], *taken[NIO_BURST_MAX];
 	uint8_t verdicts[NIO_BURST_MAX];
 	unsigned n, burst = H.shm->burst ? H.shm->burst : 32, room = svchost_room(burst), m = 0;
 	uint64_t t0 = nio_iso_clock(), t1, plugin = 0;
 
 	n = svchost_take(pkts, burst < room ? burst : room);
 	if (n) {
+		memcpy(taken, pkts, n * sizeof(pkts[0]));
 		t1 = nio_iso_clock();
 		memset(verdicts, NIO_V_PASS, n);
 		H.svc->process(H.inst, pkts, (uint16_t)n, verdicts);
 		plugin += nio_iso_clock() - t1; /* the plugin's own time is not the crossing's */
-		svchost_answer(pkts, verdicts, n);
+		svchost_answer(pkts, taken, verdicts, n);
 		H.shm->host_xpkts += n;
 	}
 	if (H.svc->dequeue) {
@@ -277,8 +279,7 @@ static unsigned process(uint64_t now, uint64_t *next)
 		m = H.svc->dequeue(H.inst, now, pkts, (uint16_t)(burst < room ? burst : room),
 				   next);
 		plugin += nio_iso_clock() - t1;
-		memset(verdicts, NIO_V_PASS, m);
-		svchost_answer(pkts, verdicts, m);
+		svchost_release(pkts, m);
 	}
 	/* the rings' own work of the turn, the doorbell owed included */
 	svchost_flush(!n, false);

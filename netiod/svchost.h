@@ -29,6 +29,7 @@ struct svchost {
 	struct nio_xmeta *meta; /* one slot per buffer */
 	struct nio_pkt *pkts;	/* one per arena buffer, private to the host */
 	uint32_t *too_big;	/* per buffer: host->icmp_too_big's mtu, 0: not asked */
+	uint32_t *asked;	/* per buffer: the request's frame offset << 16 | length */
 	uint32_t nbufs;
 };
 
@@ -38,7 +39,9 @@ struct nio_pkt *svchost_pkt_alloc(void);
 void svchost_pkt_free(struct nio_pkt *p);
 int svchost_icmp_too_big(struct nio_pkt *p, uint32_t mtu);
 unsigned svchost_take(struct nio_pkt **pkts, unsigned max);
-void svchost_answer(struct nio_pkt **pkts, const uint8_t *verdicts, unsigned n);
+void svchost_answer(struct nio_pkt *const *pkts, struct nio_pkt *const *taken,
+		    const uint8_t *verdicts, unsigned n);
+void svchost_release(struct nio_pkt *const *pkts, unsigned n);
 unsigned svchost_room(unsigned want);
 void svchost_view_init(void);
 void svchost_ring(int efd);

@@ -89,7 +89,26 @@ static void from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct
 	p->key = m->key;
 }
 
-/* Up to max requests, as packets. */
+/* An answer entry, and the answers' view of the response ring. */
+static struct nio_xent *resp_ent(uint32_t *head)
+{
+	return &nio_iso_ents(H.resp)[(*head)++ & nio_ring_mask(H.resp->num_slots)];
+}
+
+/* Positions with no packet to take (a buffer index netiod could not have sent) are answered
+ * as kept at once: the worker's record of its positions stays in step. */
+static void answer_kept(uint32_t n)
+{
+	uint32_t head = H.resp->head;
+
+	*resp_ent(&head) = (struct nio_xent){ .xflags = NIO_XF_RUN,
+					      .verdict = NIO_V_CONSUMED,
+					      .len = (uint16_t)n };
+	nio_ring_store_release(&H.resp->head, head);
+}
+
+/* Up to max requests, as packets; the first one with a bad buffer index ends the burst (it is
+ * answered on its own, as kept, at the next call, once the burst before it is answered). */
 unsigned svchost_take(struct nio_pkt **pkts, unsigned max)
 {
 	struct nio_ring *r = H.req;
@@ -110,31 +129,45 @@ unsigned svchost_take(struct nio_pkt **pkts, unsigned max)
 		if (ents[(tail + k) & mask].idx < H.nbufs)
 			__builtin_prefetch(&H.meta[ents[(tail + k) & mask].idx]);
 	for (; avail; avail--) {
-		const struct nio_xent *e = &ents[tail++ & mask];
+		struct nio_xent e = ents[tail & mask];
 
-		if (e->idx >= H.nbufs)
+		if (e.idx >= H.nbufs) {
+			if (n)
+				break;
+			answer_kept(1);
+			tail++;
 			continue;
-		from_ent(e, &H.meta[e->idx], &H.pkts[e->idx]);
-		H.too_big[e->idx] = 0;
-		pkts[n++] = &H.pkts[e->idx];
+		}
+		tail++;
+		from_ent(&e, &H.meta[e.idx], &H.pkts[e.idx]);
+		H.too_big[e.idx] = 0;
+		H.asked[e.idx] = (uint32_t)e.off << 16 | e.len;
+		pkts[n++] = &H.pkts[e.idx];
 	}
 	/* release: the entries are read before netiod may reuse the slots */
 	nio_ring_store_release(&r->tail, tail);
 	return n;
 }
 
-/* p's answer; the slot is written only when the service changed the metadata. */
-static void to_ent(const struct nio_pkt *p, uint8_t verdict, struct nio_xent *e)
+/* Whether the service changed p's metadata: then the slot gets the new one. */
+static bool meta_changed(const struct nio_pkt *p, uint32_t idx)
 {
-	uint32_t idx = (uint32_t)(p - H.pkts);
 	struct nio_xmeta m;
-	uint8_t xf = H.too_big[idx] ? NIO_XF_TOO_BIG : 0;
 
 	nio_iso_to_meta(p, &m);
-	if (memcmp(&m, &H.meta[idx], sizeof(m))) {
-		H.meta[idx] = m;
-		xf |= NIO_XF_META;
-	}
+	if (!memcmp(&m, &H.meta[idx], sizeof(m)))
+		return false;
+	H.meta[idx] = m;
+	return true;
+}
+
+/* p's answer, with xflags xf (NIO_XF_REQ: to the request at its position). */
+static void to_ent(const struct nio_pkt *p, uint8_t verdict, uint8_t xf, bool meta,
+		   struct nio_xent *e)
+{
+	uint32_t idx = (uint32_t)(p - H.pkts);
+
+	xf |= (H.too_big[idx] ? NIO_XF_TOO_BIG : 0) | (meta ? NIO_XF_META : 0);
 	*e = (struct nio_xent){ .idx = idx,
 				.off = (uint16_t)(p->data - p->buf),
 				.len = (uint16_t)p->len,
@@ -144,24 +177,94 @@ static void to_ent(const struct nio_pkt *p, uint8_t verdict, struct nio_xent *e)
 				.mtu = H.too_big[idx] };
 }
 
-/* Verdicts back to netiod; a consumed packet stays here until dequeue or pkt_free. */
-void svchost_answer(struct nio_pkt **pkts, const uint8_t *verdicts, unsigned n)
+/* Answers written: netiod sees them, and a worker seen asleep is rung now; else a look after
+ * a fence is owed (svchost_flush). */
+static void publish(uint32_t head)
 {
-	struct nio_ring *r = H.resp;
-	uint32_t head = r->head, mask = nio_ring_mask(r->num_slots);
-
-	for (unsigned i = 0; i < n; i++)
-		if (verdicts[i] != NIO_V_CONSUMED)
-			to_ent(pkts[i], verdicts[i], &nio_iso_ents(r)[head++ & mask]);
-	if (head == r->head)
+	if (head == H.resp->head)
 		return;
 	/* release: the entries and slots are written before netiod sees the new head */
-	nio_ring_store_release(&r->head, head);
-	/* a worker seen asleep is rung now; else a look after a fence is owed (svchost_flush) */
+	nio_ring_store_release(&H.resp->head, head);
 	if (__atomic_load_n(&H.shm->d_asleep, __ATOMIC_RELAXED))
 		svchost_ring(NIO_ISO_FD_RESP);
 	else if (!V.bell_owed)
 		V.bell_owed = 1;
+}
+
+/* The run of positions so far (verdict v, len of them) as one entry. */
+static void run_end(uint32_t *head, uint8_t v, uint16_t *len)
+{
+	if (!*len)
+		return;
+	*resp_ent(head) = (struct nio_xent){ .xflags = NIO_XF_RUN, .verdict = v, .len = *len };
+	*len = 0;
+}
+
+/* The answer to position i: the packet taken there (pkts[i] == taken[i]) passed unchanged or
+ * kept joins the run (its verdict returned); any other verdict, 0xff. */
+static uint8_t in_run(struct nio_pkt *p, const struct nio_pkt *t, uint8_t verdict, bool *meta)
+{
+	uint32_t idx = (uint32_t)(t - H.pkts);
+
+	if (p != t)
+		return NIO_V_CONSUMED; /* the position's packet is not answered here */
+	if (verdict == NIO_V_CONSUMED)
+		return NIO_V_CONSUMED;
+	*meta = meta_changed(p, idx);
+	if (verdict == NIO_V_PASS && !*meta && !H.too_big[idx] &&
+	    H.asked[idx] == ((uint32_t)(p->data - p->buf) << 16 | p->len))
+		return NIO_V_PASS;
+	return 0xff;
+}
+
+/*
+ * The verdicts of a burst taken (taken[i] as svchost_take gave it, pkts[i] as the service left
+ * it), answered in the order taken: runs of packets passed unchanged or kept as one entry
+ * each, any other answer as its own entry for its position. A packet the service put in
+ * place of the one taken goes back as released (and the position as kept).
+ */
+void svchost_answer(struct nio_pkt *const *pkts, struct nio_pkt *const *taken,
+		    const uint8_t *verdicts, unsigned n)
+{
+	uint32_t head = H.resp->head;
+	uint16_t len = 0;
+	uint8_t rv = NIO_V_PASS;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool meta = false;
+		uint8_t v = in_run(pkts[i], taken[i], verdicts[i], &meta);
+
+		if (v != 0xff && (!len || v == rv)) {
+			rv = v;
+			len++;
+		} else if (v != 0xff) {
+			run_end(&head, rv, &len);
+			rv = v;
+			len = 1;
+		} else {
+			run_end(&head, rv, &len);
+			to_ent(pkts[i], verdicts[i], NIO_XF_REQ, meta, resp_ent(&head));
+		}
+		if (pkts[i] != taken[i] && verdicts[i] != NIO_V_CONSUMED) {
+			run_end(&head, rv, &len);
+			to_ent(pkts[i], verdicts[i], 0,
+			       meta_changed(pkts[i], (uint32_t)(pkts[i] - H.pkts)),
+			       resp_ent(&head));
+		}
+	}
+	run_end(&head, rv, &len);
+	publish(head);
+}
+
+/* Packets the service released (dequeue) or made: they go on, each named by its buffer. */
+void svchost_release(struct nio_pkt *const *pkts, unsigned n)
+{
+	uint32_t head = H.resp->head;
+
+	for (unsigned i = 0; i < n; i++)
+		to_ent(pkts[i], NIO_V_PASS, 0, meta_changed(pkts[i], (uint32_t)(pkts[i] - H.pkts)),
+		       resp_ent(&head));
+	publish(head);
 }
 
 void svchost_ring(int efd)

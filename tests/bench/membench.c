@@ -520,11 +520,12 @@ static void start_worker(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
-			"                [-c "
-			"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
-			"crypto-ipsec-mb|full|nop|nop/iso|tunnel/iso|tunnel-ipip/iso|qos/iso[,...]] [-m "
-			"mix] [-b burst]\n");
+	fprintf(stderr,
+		"usage: membench -P plugin-dir -s state-dir [-r runs] [-n packets]\n"
+		"                [-c "
+		"null|mark|tunnel|tunnel-geneve|tunnel-gre|tunnel-ipip|qos|crypto-openssl|"
+		"crypto-ipsec-mb|full|nop|nop/iso|tunnel/iso|tunnel-ipip/iso|qos/iso[,...]] [-m "
+		"mix] [-b burst]\n");
 	exit(1);
 }
 

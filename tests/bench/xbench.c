@@ -30,9 +30,12 @@
  *   2 + the frame's first cache line, written by D (as its RX does), read by H (a plugin
  *     that parses headers) and written again by D after the answer (its L2 rewrite).
  *
- * With prefetch, each side first asks for every cache line of the burst it is about to read or
- * write (entries, slots, frame lines; prefetchw where it writes), so that the cross-core misses
- * overlap instead of following one another.
+ * Modes: plain; prefetched (each side first asks for every cache line of the burst it is
+ * about to read or write: entries, slots, frame lines, prefetchw where it writes, so that the
+ * cross-core misses overlap instead of following one another); runs (the answers as
+ * iso_path.c takes them now: H answers a burst passed unchanged with one entry naming how
+ * many request positions it covers, D finds the buffers in its private record of what it
+ * sent and reuses a request slot once its position is answered, without H's tail).
  *
  * Each side counts its busy cycles (TSC from the start to the end of a turn that moved
  * entries; a turn that found nothing is idle polling and not counted): their sum per entry is
@@ -44,6 +47,7 @@
 #define RUNS_MAX   15
 #define BUF_SIZE   2560u
 #define NLEVELS	   3
+#define NMODES	   3
 #define NBURSTS	   4
 #define SPIN_LIMIT 2000000000ull /* TSC cycles a side waits before the run is called hung */
 
@@ -57,7 +61,7 @@ struct shared {
 	_Alignas(64) atomic_int go;	/* 1: run, 2: H stops */
 	atomic_int h_idle;		/* H saw go == 0: the rings may be reset */
 	unsigned burst, level;
-	bool prefetch;
+	enum { PLAIN, PREFETCHED, RUNS } mode;
 	uint64_t total;
 	_Alignas(64) uint64_t h_busy, h_pkts;
 };
@@ -132,7 +136,7 @@ static unsigned h_turn(uint32_t *req_head, uint8_t *sink)
 		return 0;
 	if (n > S.burst)
 		n = S.burst;
-	if (S.prefetch)
+	if (S.mode == PREFETCHED)
 		h_prefetch(in, out, tail, head, n);
 	for (uint32_t k = 0; k < n; k++) {
 		struct nio_xent e;
@@ -149,8 +153,11 @@ static unsigned h_turn(uint32_t *req_head, uint8_t *sink)
 		if (S.level >= 2)
 			*sink += S.frames[(size_t)e.idx * BUF_SIZE + e.off + 23]; /* IP protocol */
 		e.verdict = NIO_V_PASS;
-		out[head++ & mask] = e;
+		if (S.mode != RUNS)
+			out[head++ & mask] = e;
 	}
+	if (S.mode == RUNS)
+		out[head++ & mask] = (struct nio_xent){ .xflags = NIO_XF_RUN, .len = (uint16_t)n };
 	nio_ring_store_release(&S.req->tail, tail);
 	nio_ring_store_release(&S.resp->head, head);
 	return n;
@@ -189,7 +196,8 @@ static void *host(void *arg)
 
 struct dside {
 	uint64_t lent[NBUFS / 64];
-	uint32_t req_tail, resp_head, next_buf;
+	uint32_t req_tail, resp_head, next_buf, done;
+	uint32_t pos[SLOTS]; /* runs: the buffer sent at each request position */
 	uint64_t sent, got, busy, bad;
 };
 
@@ -202,9 +210,11 @@ static unsigned d_send(struct dside *d)
 
 	if (!n || d->sent - d->got + n > WINDOW)
 		return 0;
-	if (SLOTS - nio_ring_used(head, d->req_tail) < n)
+	if (S.mode == RUNS && SLOTS - (head - d->done) < n)
+		return 0;
+	if (S.mode != RUNS && SLOTS - nio_ring_used(head, d->req_tail) < n)
 		d->req_tail = nio_ring_load_acquire(&S.req->tail);
-	for (unsigned k = 0; S.prefetch && k < n; k++) {
+	for (unsigned k = 0; S.mode == PREFETCHED && k < n; k++) {
 		uint32_t idx = (d->next_buf + k) % NBUFS;
 
 		if (!(k % 4))
@@ -222,9 +232,9 @@ static unsigned d_send(struct dside *d)
 		if (S.level >= 2)
 			S.frames[(size_t)idx * BUF_SIZE + NIO_PKT_HEADROOM + 23] = 17;
 		d->lent[idx / 64] |= 1ull << (idx % 64);
-		ents[head++ & mask] = (struct nio_xent){ .idx = idx,
-							 .off = NIO_PKT_HEADROOM,
-							 .len = 60 };
+		d->pos[head & mask] = idx;
+		ents[head++ & mask] =
+			(struct nio_xent){ .idx = idx, .off = NIO_PKT_HEADROOM, .len = 60 };
 	}
 	nio_ring_store_release(&S.req->head, head);
 	/* the doorbell look a worker pays once per turn that published requests */
@@ -233,6 +243,29 @@ static unsigned d_send(struct dside *d)
 		d->bad++;
 	d->sent += n;
 	return n;
+}
+
+/* A run: the buffers of the next positions, from D's own record. */
+static void d_run(struct dside *d, const struct nio_xent *e)
+{
+	if (e->len > d->sent - d->got) {
+		d->bad++;
+		return;
+	}
+	for (uint16_t k = 0; k < e->len; k++) {
+		uint32_t idx = d->pos[d->done++ & (SLOTS - 1)];
+		uint64_t bit = 1ull << (idx % 64);
+
+		if (!(d->lent[idx / 64] & bit)) {
+			d->bad++;
+			continue;
+		}
+		d->lent[idx / 64] &= ~bit;
+		if (S.level >= 2)
+			S.frames[(size_t)idx * BUF_SIZE + NIO_PKT_HEADROOM] =
+				2; /* the L2 rewrite */
+	}
+	d->got += e->len;
 }
 
 static unsigned d_collect(struct dside *d)
@@ -247,9 +280,9 @@ static unsigned d_collect(struct dside *d)
 		return 0;
 	if (n > S.burst)
 		n = S.burst;
-	for (uint32_t k = 0; S.prefetch && k < n; k += 4)
+	for (uint32_t k = 0; S.mode == PREFETCHED && k < n; k += 4)
 		__builtin_prefetch(&ents[(tail + k) & mask]);
-	for (uint32_t k = 0; S.prefetch && S.level >= 2 && k < n; k++) {
+	for (uint32_t k = 0; S.mode == PREFETCHED && S.level >= 2 && k < n; k++) {
 		uint32_t idx = ents[(tail + k) & mask].idx;
 
 		if (idx < NBUFS)
@@ -260,6 +293,11 @@ static unsigned d_collect(struct dside *d)
 		uint64_t bit;
 
 		copy_once(&e, &ents[tail++ & mask], sizeof(e));
+		if (e.xflags & NIO_XF_RUN) {
+			d_run(d, &e);
+			continue;
+		}
+		d->got++;
 		bit = 1ull << (e.idx % 64);
 		if (e.idx >= NBUFS || !(d->lent[e.idx / 64] & bit) ||
 		    (uint32_t)e.off + e.len > BUF_SIZE) {
@@ -271,15 +309,16 @@ static unsigned d_collect(struct dside *d)
 			S.frames[(size_t)e.idx * BUF_SIZE + e.off] = 2; /* the L2 rewrite */
 	}
 	nio_ring_store_release(&S.resp->tail, tail);
-	d->got += n;
 	return n;
 }
+
+static const char *const mode_name[NMODES] = { "", ", prefetched", ", run answers" };
 
 struct result {
 	double d, h, wall;
 };
 
-static struct result run_once(unsigned burst, unsigned level, bool prefetch, uint64_t total)
+static struct result run_once(unsigned burst, unsigned level, int mode, uint64_t total)
 {
 	struct dside d = { 0 };
 	uint64_t t0, t_start, idle_since;
@@ -292,7 +331,7 @@ static struct result run_once(unsigned burst, unsigned level, bool prefetch, uin
 	S.req->num_slots = S.resp->num_slots = SLOTS;
 	S.burst = burst;
 	S.level = level;
-	S.prefetch = prefetch;
+	S.mode = mode;
 	S.total = total;
 	S.h_busy = S.h_pkts = 0;
 	/* release: the parameters and reset rings before H runs */
@@ -319,7 +358,7 @@ static struct result run_once(unsigned burst, unsigned level, bool prefetch, uin
 	atomic_store_explicit(&S.h_idle, 0, memory_order_release);
 	if (d.bad) {
 		fprintf(stderr, "xbench: %llu bad answers (burst %u, level %u%s)\n",
-			(unsigned long long)d.bad, burst, level, prefetch ? ", prefetched" : "");
+			(unsigned long long)d.bad, burst, level, mode_name[mode]);
 		exit(2);
 	}
 	return (struct result){ (double)d.busy / (double)total,
@@ -350,10 +389,9 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const level_name[NLEVELS] = {
-		"entries only", "+ metadata slot (64 B)", "+ slot + frame's first line"
-	};
-	static double v[2][NLEVELS][NBURSTS][4][RUNS_MAX];
+	static const char *const level_name[NLEVELS] = { "entries only", "+ metadata slot (64 B)",
+							 "+ slot + frame's first line" };
+	static double v[NLEVELS][NMODES][NBURSTS][4][RUNS_MAX];
 	unsigned runs = 5;
 	uint64_t total = 1000000;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -386,10 +424,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned r = 0; r < runs; r++)
-		for (unsigned l = 0; l < 2 * NLEVELS; l++)
+		for (unsigned l = 0; l < NLEVELS * NMODES; l++)
 			for (unsigned b = 0; b < NBURSTS; b++) {
-				struct result x = run_once(bursts[b], l % NLEVELS, l / NLEVELS, total);
-				double *o = v[l / NLEVELS][l % NLEVELS][b][0];
+				struct result x =
+					run_once(bursts[b], l / NMODES, (int)(l % NMODES), total);
+				double *o = v[l / NMODES][l % NMODES][b][0];
 
 				o[r] = x.d + x.h;
 				o[RUNS_MAX + r] = x.d;
@@ -407,14 +446,14 @@ int main(int argc, char **argv)
 	for (unsigned b = 0; b < NBURSTS; b++)
 		printf("---:|");
 	printf("\n");
-	for (unsigned l = 0; l < 2 * NLEVELS; l++) {
+	for (unsigned l = 0; l < NLEVELS * NMODES; l++) {
 		static const char *const side[4] = { "both (D + H)", "D", "H", "wall" };
 
 		for (unsigned k = 0; k < 4; k++) {
-			printf("| %s%s | %s |", level_name[l % NLEVELS],
-			       l / NLEVELS ? ", prefetched" : "", side[k]);
+			printf("| %s%s | %s |", level_name[l / NMODES], mode_name[l % NMODES],
+			       side[k]);
 			for (unsigned b = 0; b < NBURSTS; b++)
-				cell(v[l / NLEVELS][l % NLEVELS][b][k], runs);
+				cell(v[l / NMODES][l % NMODES][b][k], runs);
 			printf("\n");
 		}
 	}
