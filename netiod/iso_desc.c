@@ -1,6 +1,4 @@
 /* Packets as they cross to an isolated service and back: metadata out, the answer checked. */
-#include <netio/service.h>
-
 #include "isolate.h"
 
 void nio_iso_to_meta(const struct nio_pkt *p, struct nio_xmeta *m)
@@ -47,23 +45,4 @@ int nio_iso_from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct
 	p->ts_ns = m->ts_ns;
 	p->key = m->key;
 	return 0;
-}
-
-/* A run names how many positions (of one burst at most) and a verdict that needs no entry
- * (passed unchanged, or kept); an answer to one request must name the buffer sent at its
- * position. */
-int nio_iso_positions(const struct nio_xent *e, uint32_t done, uint32_t head, const uint32_t *sent,
-		      uint32_t mask)
-{
-	uint32_t left = head - done;
-
-	if (e->xflags & NIO_XF_RUN) {
-		if (e->xflags != NIO_XF_RUN || !e->len || e->len > left || e->len > NIO_BURST_MAX ||
-		    (e->verdict != NIO_V_PASS && e->verdict != NIO_V_CONSUMED))
-			return -1;
-		return e->len;
-	}
-	if (!(e->xflags & NIO_XF_REQ))
-		return 0;
-	return left && sent[done & mask] == e->idx ? 1 : -1;
 }

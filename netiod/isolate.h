@@ -7,6 +7,7 @@
 
 #include <netio/pkt.h>
 #include <netio/ring.h>
+#include <netio/service.h>
 
 /*
  * An isolated service instance runs in netio-svchost, a child process that dlopens the same
@@ -157,10 +158,27 @@ enum {
  * is unchanged) */
 void nio_iso_to_meta(const struct nio_pkt *p, struct nio_xmeta *m);
 int nio_iso_from_ent(const struct nio_xent *e, const struct nio_xmeta *m, struct nio_pkt *p);
-/* iso_desc.c (netiod): how many request positions the answer e disposes of, the requests
- * from done up to head having gone out with the buffers sent[pos & mask]; -1: impossible */
-int nio_iso_positions(const struct nio_xent *e, uint32_t done, uint32_t head, const uint32_t *sent,
-		      uint32_t mask);
+
+/* How many request positions the answer e disposes of (netiod), the requests from done up to
+ * head having gone out with the buffers sent[pos & mask]; -1: impossible. A run names how
+ * many (of one burst at most) and a verdict that needs no entry (passed unchanged, or kept);
+ * an answer to one request must name the buffer sent at its position. Inline: it runs per
+ * answer on the worker. */
+static inline int nio_iso_positions(const struct nio_xent *e, uint32_t done, uint32_t head,
+				    const uint32_t *sent, uint32_t mask)
+{
+	uint32_t left = head - done;
+
+	if (e->xflags & NIO_XF_RUN) {
+		if (e->xflags != NIO_XF_RUN || !e->len || e->len > left || e->len > NIO_BURST_MAX ||
+		    (e->verdict != NIO_V_PASS && e->verdict != NIO_V_CONSUMED))
+			return -1;
+		return e->len;
+	}
+	if (!(e->xflags & NIO_XF_REQ))
+		return 0;
+	return left && sent[done & mask] == e->idx ? 1 : -1;
+}
 
 /* The crossing's own cost, both sides: TSC cycles on x86-64 (the benches' unit), else ns. */
 static inline uint64_t nio_iso_clock(void)
