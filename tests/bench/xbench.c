@@ -49,7 +49,7 @@
 #define NLEVELS	   3
 #define NMODES	   3
 #define NBURSTS	   4
-#define SPIN_LIMIT 2000000000ull /* TSC cycles a side waits before the run is called hung */
+#define SPIN_LIMIT 30000000000ull /* TSC cycles D waits for an answer before the run is hung */
 
 static const unsigned bursts[NBURSTS] = { 8, 32, 64, 256 };
 
@@ -347,8 +347,11 @@ static struct result run_once(unsigned burst, unsigned level, int mode, uint64_t
 			idle_since = tsc();
 			d.busy += idle_since - t0;
 		} else if (tsc() - idle_since > SPIN_LIMIT) {
-			fprintf(stderr, "xbench: no progress: %llu of %llu answered\n",
-				(unsigned long long)d.got, (unsigned long long)total);
+			fprintf(stderr,
+				"xbench: no progress: %llu of %llu answered (burst %u, level "
+				"%u%s)\n",
+				(unsigned long long)d.got, (unsigned long long)total, burst, level,
+				mode_name[mode]);
 			exit(2);
 		}
 	}
