@@ -45,6 +45,16 @@ mcbench() {
 	$cmd 2>"$tmp/mcbench.err" || echo "**mcbench exited with $?**"
 }
 
+xbench() {
+	cmd="$O/tests/bench/xbench -r $RUNS"
+	echo
+	echo "## 1d. The floor of a crossing: two cores, two rings, nothing else"
+	echo
+	echo "Command: \`$cmd\`; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	$cmd 2>&1 || echo "**xbench exited with $?**"
+}
+
 classbench() {
 	cmd="$O/tests/bench/classbench"
 	echo
@@ -148,6 +158,7 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	profile
 	mcbench
 	classbench
+	xbench
 	vethbench
 	rtt
 	vmbench
