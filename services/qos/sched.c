@@ -244,12 +244,12 @@ static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c, struct qos_
 	return p;
 }
 
-static struct qos_flow *head_flow(struct qos_class *c)
+static inline struct qos_flow *head_flow(struct qos_class *c)
 {
 	return c->fq ? qos_fq_head(c->fq) : NULL;
 }
 
-static uint32_t head_len(struct qos_class *c)
+static inline uint32_t head_len(struct qos_class *c)
 {
 	struct qos_flow *f = head_flow(c);
 
@@ -258,7 +258,7 @@ static uint32_t head_len(struct qos_class *c)
 
 /* Every leaf's last look goes stale. When the counter wraps, every class forgets it was seen
  * (once in 2^32 rounds), so an old seen never passes for a current one. */
-static void next_gen(struct qos_sched *s)
+static inline void next_gen(struct qos_sched *s)
 {
 	if (++s->gen)
 		return;
@@ -298,14 +298,14 @@ static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes
 }
 
 /* Most leaves have no timer armed when they settle or go idle: ask before the call. */
-static void disarm(struct qos_timers *t, unsigned i)
+static inline void disarm(struct qos_timers *t, unsigned i)
 {
 	if (t->pos[i] >= 0)
 		qos_timer_clear(t, i);
 }
 
 /* Leaf i, backlogged, is in the set of its lender level (if it may send) and priority. */
-static void place(struct qos_sched *s, unsigned i, int level)
+static inline void place(struct qos_sched *s, unsigned i, int level)
 {
 	struct qos_class *c = &s->cls[i];
 
@@ -317,7 +317,7 @@ static void place(struct qos_sched *s, unsigned i, int level)
 		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
 }
 
-static void unplace(struct qos_sched *s, unsigned i)
+static inline void unplace(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
@@ -346,7 +346,7 @@ static void unplace(struct qos_sched *s, unsigned i)
  * has not moved (same round, so the same t, and no bucket below the root spent since) the
  * answer is the leaf's lvl: DRR visits a leaf two or three times in a round it is activated in.
  */
-static int look(struct qos_sched *s, unsigned leaf, uint64_t t)
+static inline int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 {
 	bool current = false, blocked = false;
 	int level = -1;
@@ -414,7 +414,7 @@ static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level,
  * only on the root's rate, waits on the blocked timers: their earliest is when the next packet
  * may leave. One that may send already waits on the better timers, which only reorder.
  */
-static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
+static inline void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
 {
 	bool blocked = level < 0 || level == (int)s->cls[0].height;
 	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
@@ -458,7 +458,7 @@ static void round_start(struct qos_sched *s, uint64_t t)
 /* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
  * rate is spent nobody borrows from it. Asking the root first spares looking at every
  * backlogged leaf each time the link's credit runs out. */
-static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
+static inline bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
 {
 	struct qos_class *r = &s->cls[0];
 
@@ -577,7 +577,7 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 
 /* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should (the
  * FIFO's CoDel only where it judges: its state is read nowhere else). */
-static void went_idle(struct qos_sched *s, unsigned i)
+static inline void went_idle(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
