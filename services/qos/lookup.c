@@ -5,28 +5,33 @@
 
 #include "qos.h"
 
-/* Everything the rules read: addresses, ports (and whether there are any), protocol, DSCP. */
-static void pack(const struct nio_pkt *p, uint8_t key[QOS_CACHE_KEY])
+/* Everything the rules read: addresses, ports (and whether there are any), protocol, DSCP, as
+ * five words. */
+static void pack(const struct nio_pkt *p, uint64_t key[QOS_CACHE_WORDS])
 {
-	memcpy(key, p->key.src, 16);
-	memcpy(key + 16, p->key.dst, 16);
-	key[32] = (uint8_t)(p->key.sport >> 8);
-	key[33] = (uint8_t)p->key.sport;
-	key[34] = (uint8_t)(p->key.dport >> 8);
-	key[35] = (uint8_t)p->key.dport;
-	key[36] = p->key.proto;
-	key[37] = p->dscp;
-	key[38] = (p->flags & NIO_PKT_F_L4) != 0;
-	key[39] = 0;
+	memcpy(&key[0], p->key.src, 16);
+	memcpy(&key[2], p->key.dst, 16);
+	key[4] = (uint64_t)p->key.sport | (uint64_t)p->key.dport << 16 |
+		 (uint64_t)p->key.proto << 32 | (uint64_t)p->dscp << 40 |
+		 (uint64_t)((p->flags & NIO_PKT_F_L4) != 0) << 48;
 }
 
-static uint32_t slot_of(const uint8_t key[QOS_CACHE_KEY])
+/* A word at a time (multiply, fold the high bits down): a few instructions a word where a
+ * byte-wise hash took six a byte, the largest cost of a classification that hits. */
+static uint32_t slot_of(const uint64_t key[QOS_CACHE_WORDS])
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0;
 
-	for (unsigned i = 0; i < QOS_CACHE_KEY; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % QOS_CACHE_SLOTS;
+	for (unsigned i = 0; i < QOS_CACHE_WORDS; i++) {
+		h = (h ^ key[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h % QOS_CACHE_SLOTS;
+}
+
+static bool same_key(const uint64_t a[QOS_CACHE_WORDS], const uint64_t b[QOS_CACHE_WORDS])
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
 }
 
 static int by_rules(const struct qos *q, const struct nio_pkt *p)
@@ -55,19 +60,19 @@ void qos_classify_init(struct qos *q)
  * in an instance, so nothing goes stale). */
 int qos_classify(struct qos *q, const struct nio_pkt *p)
 {
-	uint8_t key[QOS_CACHE_KEY];
+	uint64_t key[QOS_CACHE_WORDS];
 	struct qos_cache_slot *sl;
 
 	if (!q->rules)
 		return q->def_cls;
 	pack(p, key);
 	sl = &q->cache[slot_of(key)];
-	if (sl->cls >= 0 && memcmp(sl->key, key, QOS_CACHE_KEY) == 0) {
+	if (sl->cls >= 0 && same_key(sl->key, key)) {
 		q->cache_hits++;
 		return sl->cls;
 	}
 	q->cache_misses++;
-	memcpy(sl->key, key, QOS_CACHE_KEY);
+	memcpy(sl->key, key, sizeof(sl->key));
 	sl->cls = (int16_t)by_rules(q, p);
 	return sl->cls;
 }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <netio/service.h>
@@ -21,12 +22,14 @@ static const char *const qos_gauge_names[] = { "queue-packets", "late-max-us", N
 static void *qos_init(const struct nio_host *host, const struct nio_conf *conf, char *err,
 		      size_t errlen)
 {
-	struct qos *q = calloc(1, sizeof(*q));
+	/* aligned as its classes' cache lines are (sizeof is a multiple of the alignment) */
+	struct qos *q = aligned_alloc(_Alignof(struct qos), sizeof(*q));
 
 	if (!q) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	memset(q, 0, sizeof(*q));
 	q->host = host;
 	if (qos_conf_load(q, conf, host->now_ns(), err, errlen) < 0) {
 		qos_sched_fini(&q->sched);

@@ -32,14 +32,68 @@ struct qos_tb {
 };
 
 void qos_tb_init(struct qos_tb *tb, uint64_t rate_bps, uint64_t burst_bytes, uint64_t now);
-void qos_tb_refill(struct qos_tb *tb, uint64_t now);
 bool qos_tb_has(const struct qos_tb *tb, uint32_t bytes);
-void qos_tb_take(struct qos_tb *tb, uint32_t bytes);
+uint64_t qos_tb_wait_ready(const struct qos_tb *tb); /* ns until ready(); QOS_NEVER */
+
+/* The bucket operations the scheduler runs for every packet and every leaf it looks at are
+ * inline: a call each cost as much as the operation. */
+
+/* A charge never pushes credit below this, so a long run of over-limit charges (ancestors in
+ * a class tree are charged whether or not they had the credit) cannot overflow. */
+#define QOS_TOKENS_FLOOR (-(INT64_C(1) << 62))
+#define QOS_BYTES_MAX	 (1u << 20) /* larger than any frame; keeps bytes * 8e9 in range */
+
+static inline int64_t qos_tb_units(uint32_t bytes)
+{
+	if (bytes > QOS_BYTES_MAX)
+		bytes = QOS_BYTES_MAX;
+	return (int64_t)bytes * (int64_t)QOS_UNITS_PER_BYTE;
+}
+
+/* Credit earned in dt ns, capped at room; a product that overflows is more than any room.
+ * (No division: this runs for every bucket brought up to a release time.) */
+static inline uint64_t qos_tb_earned(uint64_t rate, uint64_t dt, uint64_t room)
+{
+	uint64_t e;
+
+	return __builtin_mul_overflow(dt, rate, &e) || e > room ? room : e;
+}
+
+/* Elapsed time since the last refill; a clock that steps back earns nothing. */
+static inline uint64_t qos_tb_elapsed(struct qos_tb *tb, uint64_t now)
+{
+	uint64_t dt;
+
+	if (now <= tb->last_ns)
+		return 0;
+	dt = now - tb->last_ns;
+	tb->last_ns = now;
+	return dt;
+}
+
+static inline void qos_tb_refill(struct qos_tb *tb, uint64_t now)
+{
+	uint64_t dt = qos_tb_elapsed(tb, now);
+
+	if (tb->tokens < tb->cap)
+		tb->tokens +=
+			(int64_t)qos_tb_earned(tb->rate, dt, (uint64_t)(tb->cap - tb->tokens));
+}
+
+static inline void qos_tb_take(struct qos_tb *tb, uint32_t bytes)
+{
+	int64_t u = qos_tb_units(bytes);
+
+	tb->tokens = tb->tokens - u < QOS_TOKENS_FLOOR ? QOS_TOKENS_FLOOR : tb->tokens - u;
+}
+
 /* HTB's test: any positive credit lets one packet through, whatever its size, and the charge
  * may leave the bucket negative. Deciding by credit rather than by the head packet's size
  * keeps small packets from overtaking large ones in a class tree; credit stays conserved. */
-bool qos_tb_ready(const struct qos_tb *tb);
-uint64_t qos_tb_wait_ready(const struct qos_tb *tb); /* ns until ready(); QOS_NEVER */
+static inline bool qos_tb_ready(const struct qos_tb *tb)
+{
+	return tb->tokens > 0;
+}
 
 enum qos_color { QOS_GREEN = 0, QOS_YELLOW = 1, QOS_RED = 2 };
 enum qos_meter_type { QOS_SRTCM = 0, QOS_TRTCM = 1 };
@@ -173,35 +227,41 @@ void qos_format_rate(uint64_t bps, char *buf, size_t len);
 #define QOS_FLOWS_MAX	65536u
 
 struct qos_class_stats {
+	/* written per packet sent: first, in the class's third cache line */
 	uint64_t sent_pkts, sent_bytes;
-	uint64_t drop_limit, drop_codel;
-	uint64_t marked;		 /* ECN CE set by CoDel instead of a drop */
-	uint64_t borrowed;		 /* packets sent on a parent's rate */
 	uint64_t delay_ns, delay_max_ns; /* sojourn of the last sent packet, and the worst */
+	uint64_t borrowed;		 /* packets sent on a parent's rate */
+	uint64_t drop_limit, drop_codel;
+	uint64_t marked; /* ECN CE set by CoDel instead of a drop */
 };
 
-/* What the packet path reads comes first, the configuration and counters only the control
- * thread and a cache miss of the classifier read after it: with hundreds of classes active,
- * each costs the dequeue the first cache lines only. */
+/* What the packet path reads comes first, in three cache lines of their own (the class is
+ * aligned to a line): the buckets; the queue and the class's place in the sets; the deficits
+ * and the counters of every packet sent. The configuration and counters only the control
+ * thread, a drop or a cache miss of the classifier read come after them. With hundreds of
+ * classes active, each costs a packet those three lines, not the five or six it straddled. */
 struct qos_class {
-	int parent;	 /* index, -1 for the root */
-	uint32_t height; /* 0 for a leaf, else 1 + the highest child's */
-	struct qos_tb rate, ceil;
-	uint32_t prio;
-	uint32_t quantum; /* DRR bytes per round: weight * base quantum */
-	int lvl;	  /* a backlogged leaf's set (lender level, see sched.c), -1: none */
-	bool fresh;	  /* in qos_sched.fresh: got packets since the last round */
+	_Alignas(64) struct qos_tb rate;
+	struct qos_tb ceil;
+	int16_t parent; /* index, -1 for the root */
+	uint8_t height; /* 0 for a leaf, else 1 + the highest child's */
+	int8_t lvl;	/* a backlogged leaf's set (lender level, see sched.c), -1: none */
+	uint8_t prio;	/* 0..QOS_MAX_PRIO - 1 */
+	bool fresh;	/* in qos_sched.fresh: got packets since the last round */
+	bool use_codel, use_ecn;
 	uint32_t head, qlen;
-	uint64_t backlog;      /* bytes */
-	struct qos_fq *fq;     /* flow queues, or NULL: one FIFO in ring */
-	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
 	uint32_t limit;	       /* packets */
 	uint32_t mtu;	       /* largest packet seen: CoDel's "one MTU left" test */
+	uint32_t quantum;      /* DRR bytes per round: weight * base quantum */
+	uint32_t seen;	       /* qos_sched.gen when look() last found the leaf at lvl */
+	uint64_t backlog;      /* bytes */
 	uint64_t limit_bytes;  /* 0: none */
-	bool use_codel, use_ecn;
-	int64_t deficit[QOS_MAX_DEPTH]; /* DRR credit, per lender level */
-	struct qos_codel codel;		/* of the FIFO; flow queues have their own */
+	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
+	struct qos_fq *fq;     /* flow queues, or NULL: one FIFO in ring */
+	/* DRR credit per lender level: between -(a frame) and a quantum plus a frame */
+	int32_t deficit[QOS_MAX_DEPTH];
 	struct qos_class_stats st;
+	struct qos_codel codel; /* of the FIFO; flow queues have their own */
 	char name[QOS_NAME_MAX];
 	unsigned children;
 	uint32_t depth; /* 0 for the root */
@@ -254,6 +314,9 @@ struct qos_sched {
 	struct qos_timers blocked, better;
 	uint16_t fresh[QOS_MAX_CLASSES]; /* leaves that got packets since the last round */
 	unsigned nfresh;
+	/* changes with the round's time and whenever a class below the root spends a bucket: a
+	 * leaf looked at under the same gen is still at its level (see look() in sched.c) */
+	uint32_t gen;
 	uint32_t quantum;     /* base quantum, bytes */
 	uint64_t qlen;	      /* packets held, all classes */
 	uint64_t due;	      /* release time last promised while packets wait, or 0 */
@@ -319,12 +382,13 @@ enum qos_counter {
 		QOS_C_MAX
 };
 
-/* What the rules said for a packet of this 5-tuple and DSCP (key: packed, see lookup.c). */
+/* What the rules said for a packet of this 5-tuple and DSCP (key: packed, see lookup.c), a
+ * slot to a cache line: a lookup costs one line however many flows there are. */
 #define QOS_CACHE_SLOTS 4096u
-#define QOS_CACHE_KEY	40u
+#define QOS_CACHE_WORDS 5u
 
 struct qos_cache_slot {
-	uint8_t key[QOS_CACHE_KEY];
+	_Alignas(64) uint64_t key[QOS_CACHE_WORDS];
 	int16_t cls; /* -1: empty */
 };
 

@@ -1,4 +1,5 @@
 /* The class tree: HTB-like rate/ceil with borrowing, strict priority and DRR between leaves. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,12 @@
 #define QOS_CATCHUP_NS (100 * 1000000ull) /* longest stall whose credit is made up */
 
 _Static_assert(QOS_MAX_DEPTH *QOS_MAX_PRIO <= 64, "cand_any is one word");
+_Static_assert(offsetof(struct qos_class, parent) == 64 &&
+		       offsetof(struct qos_class, deficit) == 128 &&
+		       offsetof(struct qos_class, st.borrowed) == 192,
+	       "a class's hot fields fill its first three cache lines");
+_Static_assert(QOS_MAX_CLASSES <= INT16_MAX && QOS_MAX_DEPTH <= INT8_MAX,
+	       "parent and lvl fit their fields");
 
 static void bit_set(uint64_t *w, unsigned i)
 {
@@ -49,6 +56,7 @@ void qos_sched_init(struct qos_sched *s, uint32_t quantum, void (*free_fn)(struc
 	memset(s, 0, sizeof(*s));
 	qos_timers_init(&s->blocked);
 	qos_timers_init(&s->better);
+	s->gen = 1; /* a new class's seen (0) is stale */
 	s->quantum = quantum ? quantum : 1514;
 	s->free = free_fn;
 }
@@ -120,7 +128,7 @@ static void adopt(struct qos_sched *s, int parent)
 	qos_fq_free(p->fq);
 	p->fq = NULL;
 	for (int i = parent; i >= 0 && s->cls[i].height < h; i = s->cls[i].parent, h++)
-		s->cls[i].height = h;
+		s->cls[i].height = (uint8_t)h;
 }
 
 int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
@@ -143,12 +151,12 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 		return -1;
 	}
 	strcpy(c->name, cc->name);
-	c->parent = cc->parent;
+	c->parent = (int16_t)cc->parent;
 	c->depth = cc->parent < 0 ? 0 : s->cls[cc->parent].depth + 1;
 	ceil = cc->ceil ? cc->ceil : cc->parent < 0 ? cc->rate : s->cls[cc->parent].ceil.rate;
 	qos_tb_init(&c->rate, cc->rate, burst_or_default(cc->burst, cc->rate), now);
 	qos_tb_init(&c->ceil, ceil, burst_or_default(cc->cburst, ceil), now);
-	c->prio = cc->prio;
+	c->prio = (uint8_t)cc->prio;
 	c->quantum = cc->weight * s->quantum;
 	c->limit = cc->limit;
 	c->limit_bytes = cc->limit_bytes;
@@ -236,37 +244,72 @@ static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c, struct qos_
 	return p;
 }
 
-static struct qos_flow *head_flow(struct qos_class *c)
+static inline struct qos_flow *head_flow(struct qos_class *c)
 {
 	return c->fq ? qos_fq_head(c->fq) : NULL;
 }
 
-static uint32_t head_len(struct qos_class *c)
+static inline uint32_t head_len(struct qos_class *c)
 {
 	struct qos_flow *f = head_flow(c);
 
 	return f ? c->fq->nodes[f->head].p->len : c->ring[c->head]->len;
 }
 
+/* Every leaf's last look goes stale. When the counter wraps, every class forgets it was seen
+ * (once in 2^32 rounds), so an old seen never passes for a current one. */
+static inline void next_gen(struct qos_sched *s)
+{
+	if (++s->gen)
+		return;
+	for (unsigned i = 0; i < s->n; i++)
+		s->cls[i].seen = 0;
+	s->gen = 1;
+}
+
+/* Whether the charge spent the bucket: that may change the level of leaves under it. */
+static bool spends(struct qos_tb *tb, uint32_t bytes)
+{
+	bool was = qos_tb_ready(tb);
+
+	qos_tb_take(tb, bytes);
+	return was && !qos_tb_ready(tb);
+}
+
 /* HTB charges every class on the path its ceil, but the rate only from the lender upwards:
- * the classes below the lender borrowed that much. */
+ * the classes below the lender borrowed that much. A bucket spent below the root makes every
+ * look stale (the root is asked apart, by root_lets()). */
 static void charge(struct qos_sched *s, unsigned leaf, int level, uint32_t bytes)
 {
+	bool spent = false;
+
 	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		qos_tb_take(&s->cls[i].ceil, bytes);
-		if ((int)s->cls[i].height >= level)
-			qos_tb_take(&s->cls[i].rate, bytes);
+		struct qos_class *c = &s->cls[i];
+		bool sp = spends(&c->ceil, bytes);
+
+		if ((int)c->height >= level)
+			sp = spends(&c->rate, bytes) || sp;
+		spent = spent || (sp && c->parent >= 0);
 	}
+	if (spent)
+		next_gen(s);
 	if (level > 0)
 		s->cls[leaf].st.borrowed++;
 }
 
+/* Most leaves have no timer armed when they settle or go idle: ask before the call. */
+static inline void disarm(struct qos_timers *t, unsigned i)
+{
+	if (t->pos[i] >= 0)
+		qos_timer_clear(t, i);
+}
+
 /* Leaf i, backlogged, is in the set of its lender level (if it may send) and priority. */
-static void place(struct qos_sched *s, unsigned i, int level)
+static inline void place(struct qos_sched *s, unsigned i, int level)
 {
 	struct qos_class *c = &s->cls[i];
 
-	c->lvl = level;
+	c->lvl = (int8_t)level;
 	if (level < 0)
 		return;
 	bit_set(s->cand[level][c->prio], i);
@@ -274,7 +317,7 @@ static void place(struct qos_sched *s, unsigned i, int level)
 		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
 }
 
-static void unplace(struct qos_sched *s, unsigned i)
+static inline void unplace(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
@@ -299,12 +342,18 @@ static void unplace(struct qos_sched *s, unsigned i)
  * happens, so a bucket is brought up to the round's time only when a leaf under it is looked
  * at, never in a sweep over the classes. A path is brought up whole, so from the first class
  * already at t up, the rest are too.
+ * Every caller leaves the leaf at the level found (settle(), or it was there), so while gen
+ * has not moved (same round, so the same t, and no bucket below the root spent since) the
+ * answer is the leaf's lvl: DRR visits a leaf two or three times in a round it is activated in.
  */
-static int look(struct qos_sched *s, unsigned leaf, uint64_t t)
+static inline int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 {
 	bool current = false, blocked = false;
 	int level = -1;
 
+	if (s->cls[leaf].seen == s->gen)
+		return s->cls[leaf].lvl;
+	s->cls[leaf].seen = s->gen;
 	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
 		struct qos_class *c = &s->cls[i];
 
@@ -365,7 +414,7 @@ static uint64_t improves_at(const struct qos_sched *s, unsigned leaf, int level,
  * only on the root's rate, waits on the blocked timers: their earliest is when the next packet
  * may leave. One that may send already waits on the better timers, which only reorder.
  */
-static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
+static inline void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
 {
 	bool blocked = level < 0 || level == (int)s->cls[0].height;
 	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
@@ -374,9 +423,9 @@ static void settle(struct qos_sched *s, unsigned i, int level, uint64_t t)
 		unplace(s, i);
 		place(s, i, level);
 	}
-	qos_timer_clear(blocked ? &s->better : &s->blocked, i);
+	disarm(blocked ? &s->better : &s->blocked, i);
 	if (at == QOS_NEVER)
-		qos_timer_clear(blocked ? &s->blocked : &s->better, i);
+		disarm(blocked ? &s->blocked : &s->better, i);
 	else
 		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
 }
@@ -393,6 +442,7 @@ static void round_start(struct qos_sched *s, uint64_t t)
 {
 	int i;
 
+	next_gen(s);
 	for (unsigned k = 0; k < s->nfresh; k++) {
 		struct qos_class *c = &s->cls[s->fresh[k]];
 
@@ -408,7 +458,7 @@ static void round_start(struct qos_sched *s, uint64_t t)
 /* Every leaf's path ends at the root: while its ceil is spent nobody sends, and while its
  * rate is spent nobody borrows from it. Asking the root first spares looking at every
  * backlogged leaf each time the link's credit runs out. */
-static bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
+static inline bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
 {
 	struct qos_class *r = &s->cls[0];
 
@@ -525,16 +575,19 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 	s->tot.sent_bytes += p->len;
 }
 
-/* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should. */
-static void went_idle(struct qos_sched *s, struct qos_class *c)
+/* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should (the
+ * FIFO's CoDel only where it judges: its state is read nowhere else). */
+static inline void went_idle(struct qos_sched *s, unsigned i)
 {
-	unsigned i = (unsigned)(c - s->cls);
+	struct qos_class *c = &s->cls[i];
 
 	memset(c->deficit, 0, sizeof(c->deficit));
-	qos_codel_empty(&c->codel);
+	c->seen = s->gen - 1;
+	if (c->use_codel)
+		qos_codel_empty(&c->codel);
 	unplace(s, i);
-	qos_timer_clear(&s->blocked, i);
-	qos_timer_clear(&s->better, i);
+	disarm(&s->blocked, i);
+	disarm(&s->better, i);
 }
 
 /* How long the root keeps the leaves in the sets waiting (pick() stopped at it). */
@@ -627,7 +680,7 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 			pkts[n++] = p;
 		}
 		if (!c->qlen)
-			went_idle(s, c);
+			went_idle(s, (unsigned)i);
 	}
 	return n;
 }
@@ -684,7 +737,7 @@ unsigned qos_sched_drain(struct qos_sched *s, struct nio_pkt **out, unsigned max
 		while (c->qlen && n < max)
 			out[n++] = pop(s, c, head_flow(c));
 		if (!c->qlen && qos_sched_is_leaf(s, i))
-			went_idle(s, c);
+			went_idle(s, i);
 	}
 	if (!s->qlen)
 		s->due = 0;

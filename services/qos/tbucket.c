@@ -1,18 +1,6 @@
 /* Drift-free token buckets and the RFC 2697 (srTCM) / RFC 2698 (trTCM) meters built on them. */
 #include "qos.h"
 
-/* A charge never pushes credit below this, so a long run of over-limit charges (ancestors in
- * a class tree are charged whether or not they had the credit) cannot overflow. */
-#define QOS_TOKENS_FLOOR (-(INT64_C(1) << 62))
-#define QOS_BYTES_MAX	 (1u << 20) /* larger than any frame; keeps bytes * 8e9 in range */
-
-static int64_t units(uint32_t bytes)
-{
-	if (bytes > QOS_BYTES_MAX)
-		bytes = QOS_BYTES_MAX;
-	return (int64_t)bytes * (int64_t)QOS_UNITS_PER_BYTE;
-}
-
 void qos_tb_init(struct qos_tb *tb, uint64_t rate_bps, uint64_t burst_bytes, uint64_t now)
 {
 	tb->rate = rate_bps > QOS_RATE_MAX ? QOS_RATE_MAX : rate_bps;
@@ -23,52 +11,9 @@ void qos_tb_init(struct qos_tb *tb, uint64_t rate_bps, uint64_t burst_bytes, uin
 	tb->last_ns = now;
 }
 
-/* Credit earned in dt ns, capped at room: dt * rate is formed only when it cannot exceed room,
- * so it cannot overflow however long the bucket sat idle. */
-static uint64_t earned(uint64_t rate, uint64_t dt, uint64_t room)
-{
-	if (rate == 0)
-		return 0;
-	if (dt > room / rate)
-		return room;
-	return dt * rate;
-}
-
-/* Elapsed time since the last refill; a clock that steps back earns nothing. */
-static uint64_t elapsed(struct qos_tb *tb, uint64_t now)
-{
-	uint64_t dt;
-
-	if (now <= tb->last_ns)
-		return 0;
-	dt = now - tb->last_ns;
-	tb->last_ns = now;
-	return dt;
-}
-
-void qos_tb_refill(struct qos_tb *tb, uint64_t now)
-{
-	uint64_t dt = elapsed(tb, now);
-
-	if (tb->tokens < tb->cap)
-		tb->tokens += (int64_t)earned(tb->rate, dt, (uint64_t)(tb->cap - tb->tokens));
-}
-
 bool qos_tb_has(const struct qos_tb *tb, uint32_t bytes)
 {
-	return tb->tokens >= units(bytes);
-}
-
-void qos_tb_take(struct qos_tb *tb, uint32_t bytes)
-{
-	int64_t u = units(bytes);
-
-	tb->tokens = tb->tokens - u < QOS_TOKENS_FLOOR ? QOS_TOKENS_FLOOR : tb->tokens - u;
-}
-
-bool qos_tb_ready(const struct qos_tb *tb)
-{
-	return tb->tokens > 0;
+	return tb->tokens >= qos_tb_units(bytes);
 }
 
 uint64_t qos_tb_wait_ready(const struct qos_tb *tb)
@@ -98,10 +43,10 @@ void qos_trtcm_init(struct qos_meter *m, uint64_t cir, uint64_t cbs, uint64_t pi
 /* RFC 2697 section 3: CIR fills Tc; what Tc cannot hold spills into Te. */
 static void srtcm_refill(struct qos_meter *m, uint64_t now)
 {
-	uint64_t dt = elapsed(&m->c, now);
+	uint64_t dt = qos_tb_elapsed(&m->c, now);
 	uint64_t room_c = (uint64_t)(m->c.cap - m->c.tokens);
 	uint64_t room_e = (uint64_t)(m->e.cap - m->e.tokens);
-	uint64_t add = earned(m->c.rate, dt, room_c + room_e);
+	uint64_t add = qos_tb_earned(m->c.rate, dt, room_c + room_e);
 	uint64_t to_c = add < room_c ? add : room_c;
 
 	m->e.last_ns = m->c.last_ns;

@@ -1,24 +1,31 @@
 #!/bin/sh
-# Inside the bench VM (its Debian kernel has sch_cake and fq_codel): the wan port shaped to
-# 20 Mbit/s by netiod's port shaper with flow queues (afpacket ports, and kmod ports on
-# netio.ko), by CAKE, and by htb + fq_codel, on one veth testbed (lan -> gateway -> wan), runs
-# interleaved. Per run: 4 bulk TCP flows (iperf3 -P 4,
-# 15 s) and a ping every 20 ms over seconds 4 to 13. Figures: goodput (iperf3's receiver), Jain's
-# index over the 4 flows' received bytes, the ping's p50 and p99 RTT and loss; the base row is
-# the ping alone through each gateway; for netiod, its shaper's worst lateness past a release
-# time (late-max-us: how long the worker was kept off the CPU). QC_SHAPERS may add
-# netiod-kmod-rt: the kmod row with netiod's threads at real-time priority (chrt -f 10), as
-# the kernel's softirqs that run CAKE are (BENCHMARKS.md: it made the worker later, not
-# earlier, under TCG). Env REPO, O; QC_RUNS (3), QC_MBIT (20), QC_SHAPERS (the rows).
-# vm-timeout: 1500
+# Inside the bench VM (its Debian kernel has sch_cake and fq_codel): the wan port shaped by
+# netiod's port shaper with flow queues (afpacket ports, and kmod ports on netio.ko), by CAKE,
+# and by htb + fq_codel, on one veth testbed (lan -> gateway -> wan), runs interleaved, at each
+# rate of QC_MBIT: at 10 Mbit/s the emulated CPUs forward what the shapers let through (goodput
+# near the rate: the shaper is the bottleneck, its queue is where the packets wait), at 20 they
+# cannot (goodput ~55-65 % of the rate: the queues form in front of the shapers). Per run: 4
+# bulk TCP flows (iperf3 -P 4, 15 s) and a ping every 20 ms over seconds 4 to 13. Figures:
+# goodput (iperf3's receiver) and its share of the rate, Jain's index over the 4 flows'
+# received bytes, the ping's p50 and p99 RTT and loss; the base row is the ping alone through
+# each gateway; for netiod, its shaper's worst lateness past a release time (late-max-us: how
+# long the worker was kept off the CPU). QC_SHAPERS may add netiod-kmod-rt: the kmod row with
+# netiod's threads at real-time priority (chrt -f 10), as the kernel's softirqs that run CAKE
+# are (BENCHMARKS.md: it made the worker later, not earlier, under TCG); and netiod-kmod-base:
+# netiod-kmod run from another build directory (QC_BASE_O), to compare two builds under the
+# same conditions. Env REPO, O; QC_RUNS (3), QC_MBIT ("10 20": each rate in turn, a table
+# each), QC_SHAPERS (the rows).
+# vm-timeout: 2400
 : "${REPO:?REPO must name the repository}" "${O:?O must name the build directory}"
 # shellcheck disable=SC2034 # read by lib.sh
 TEST_NAME=qos_cake
 export O
 . "$REPO/tests/netns/lib.sh"
+# the VM sees no host environment: vmbench.sh hands QC_* over in the shared build dir
+[ -f "$O/vm/bench.env" ] && . "$O/vm/bench.env"
 
 RUNS=${QC_RUNS:-3}
-MBIT=${QC_MBIT:-20}
+MBITS=${QC_MBIT:-10 20}
 SHAPERS=${QC_SHAPERS:-"netiod netiod-kmod cake htb-fq_codel"}
 KO=$REPO/netio-kmod/netio.ko
 RES="$WORK/results"
@@ -51,6 +58,13 @@ up() {
 		start_netiod "$WORK/qc.conf"
 		[ "$1" = netiod-kmod ] || chrt -a -f -p 10 "$NETIOD_PID" >/dev/null
 		;;
+	netiod-kmod-base) # another build's netiod and plugins (QC_BASE_O), for an A/B in one VM run
+		netiod_conf kmod >"$WORK/qc.conf"
+		o=$O
+		O=$QC_BASE_O
+		start_netiod "$WORK/qc.conf"
+		O=$o
+		;;
 	cake)
 		gw sysctl -qw net.ipv4.ip_forward=1
 		gw tc qdisc replace dev gw-wan root cake bandwidth "${MBIT}mbit"
@@ -69,7 +83,7 @@ up() {
 down() {
 	case $1 in
 	netiod) stop_netiod ;;
-	netiod-kmod | netiod-kmod-rt) # the bindings outlive netiod (hold-time): the next setup needs bare devices
+	netiod-kmod*) # the bindings outlive netiod (hold-time): the next setup needs bare devices
 		stop_netiod
 		rmmod netio && insmod "$KO" || fail "could not reload netio.ko"
 		;;
@@ -98,7 +112,8 @@ late_ms() {
 	esac
 }
 
-# one SHAPER: appends "SHAPER goodput-Mbit jain p50 p99 lost base-p50 late-max-ms"
+# one SHAPER: appends "MBIT SHAPER goodput-Mbit jain p50 p99 lost base-p50 late-max-ms
+# goodput-%-of-rate"
 one() {
 	up "$1"
 	lan timeout 10 ping -n -i 0.05 -c 60 198.51.100.10 >"$WORK/base" 2>&1
@@ -113,35 +128,50 @@ one() {
 	jain=$(jq -r '.end.streams[].receiver.bytes' "$WORK/iperf.json" |
 		awk '{ s += $1; q += $1 * $1; n++ } END { printf "%.4f", n ? s * s / (n * q) : 0 }')
 	gp=$(jq '.end.sum_received.bits_per_second / 1e6 * 100 | floor / 100' "$WORK/iperf.json")
-	echo "$1 $gp $jain $(rtts "$WORK/ping" 450) $(rtts "$WORK/base" 60 | cut -d' ' -f1) $late" >>"$RES"
+	share=$(awk -v g="$gp" -v r="$MBIT" 'BEGIN { printf "%.0f", g * 100 / r }')
+	echo "$MBIT $1 $gp $jain $(rtts "$WORK/ping" 450) $(rtts "$WORK/base" 60 | cut -d' ' -f1)" \
+		"$late $share" >>"$RES"
 }
 
-summary() { # SHAPER COLUMN: median (min – max) over the runs
-	awk -v s="$1" -v c="$2" '$1 == s && $c != "-" { print $c }' "$RES" | sort -g |
-		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+summary() { # MBIT SHAPER COLUMN: median (min – max) over the runs
+	awk -v r="$1" -v s="$2" -v c="$3" '$1 == r && $2 == s && $c != "-" { print $c }' "$RES" |
+		sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
 			printf "%s (%s – %s)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
+row() { printf '%-15s %-22s %-16s %-25s %-22s %-22s %-16s %-20s %-20s\n' "$@"; }
+
+table() { # MBIT
+	echo "qos at $1 Mbit/s, 4 TCP flows + a ping every 20 ms, in the QEMU/TCG VM: median (min – max)"
+	echo "of $RUNS interleaved runs; load average $(cat "$WORK/load.$1")"
+	echo "(goodput % of rate: near 100 when the shaper is the bottleneck, far below when the VM is)"
+	row shaper "goodput Mbit/s" "% of rate" "Jain (4 flows)" "ping p50 ms" "ping p99 ms" \
+		"ping lost %" "base p50 ms" "worker late max ms"
+	for s in $SHAPERS; do
+		row "$s" "$(summary "$1" "$s" 3)" "$(summary "$1" "$s" 10)" "$(summary "$1" "$s" 4)" \
+			"$(summary "$1" "$s" 5)" "$(summary "$1" "$s" 6)" "$(summary "$1" "$s" 7)" \
+			"$(summary "$1" "$s" 8)" "$(summary "$1" "$s" 9)"
+	done
+	echo
 }
 
 setup_topology
 : >"$RES"
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-for _ in $(seq "$RUNS"); do
-	for s in $SHAPERS; do
-		one "$s"
+for MBIT in $MBITS; do
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	for _ in $(seq "$RUNS"); do
+		for s in $SHAPERS; do
+			one "$s"
+		done
 	done
+	echo "at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg) (the VM's)" \
+		>"$WORK/load.$MBIT"
 done
-echo "qos at ${MBIT} Mbit/s, 4 TCP flows + a ping every 20 ms, in the QEMU/TCG VM: median (min – max)"
-echo "of $RUNS interleaved runs; load average at start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-row() { printf '%-15s %-22s %-25s %-22s %-22s %-16s %-20s %-20s\n' "$@"; }
-row shaper "goodput Mbit/s" "Jain (4 flows)" "ping p50 ms" "ping p99 ms" "ping lost %" "base p50 ms" \
-	"worker late max ms"
-for s in $SHAPERS; do
-	row "$s" "$(summary "$s" 2)" "$(summary "$s" 3)" "$(summary "$s" 4)" "$(summary "$s" 5)" \
-		"$(summary "$s" 6)" "$(summary "$s" 7)" "$(summary "$s" 8)"
+for MBIT in $MBITS; do
+	table "$MBIT"
 done
-echo
-echo "per run: shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms late-max-ms"
+echo "per run: rate-Mbit shaper goodput-Mbit/s jain p50-ms p99-ms lost% base-p50-ms late-max-ms"
+echo "goodput-%-of-rate"
 cat "$RES"
 rmmod netio 2>/dev/null
 exit 0
