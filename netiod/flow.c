@@ -122,23 +122,51 @@ struct nio_flow *nio_flow_insert(struct nio_flow_table *t, const struct nio_flow
 	return f;
 }
 
+/* Remove the flows of bucket b idle for idle_ns or longer; how many. */
+static unsigned expire_bucket(struct nio_flow_table *t, uint32_t b, uint64_t now_ns,
+			      uint64_t idle_ns, void (*cb)(struct nio_flow *, void *), void *arg)
+{
+	struct nio_flow *f = t->buckets[b], *next;
+	unsigned n = 0;
+
+	for (; f; f = next) {
+		next = f->next;
+		if (now_ns - f->last_ns < idle_ns)
+			continue;
+		if (cb)
+			cb(f, arg);
+		nio_flow_remove(t, f);
+		n++;
+	}
+	return n;
+}
+
 unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
 			 void (*cb)(struct nio_flow *, void *), void *arg)
 {
 	unsigned n = 0;
 
-	for (uint32_t b = 0; b < t->nbuckets; b++) {
-		struct nio_flow *f = t->buckets[b], *next;
+	for (uint32_t b = 0; b < t->nbuckets; b++)
+		n += expire_bucket(t, b, now_ns, idle_ns, cb, arg);
+	return n;
+}
 
-		for (; f; f = next) {
-			next = f->next;
-			if (now_ns - f->last_ns < idle_ns)
-				continue;
-			if (cb)
-				cb(f, arg);
-			nio_flow_remove(t, f);
-			n++;
-		}
+/*
+ * The same over the next nb buckets only, from where the last call stopped (wrapping). The
+ * worker checks its table a slice at a time: a whole scan of the default 65536 buckets took
+ * ~160 us under load, once a second, and a packet arriving meanwhile waited for it (the
+ * afxdp port's RTT p99).
+ */
+unsigned nio_flow_expire_some(struct nio_flow_table *t, uint32_t nb, uint64_t now_ns,
+			      uint64_t idle_ns, void (*cb)(struct nio_flow *, void *), void *arg)
+{
+	unsigned n = 0;
+
+	if (!t->count)
+		return 0; /* an idle gateway's table: nothing to look at */
+	for (uint32_t i = 0; i < nb && i < t->nbuckets; i++) {
+		n += expire_bucket(t, t->expire_next, now_ns, idle_ns, cb, arg);
+		t->expire_next = (t->expire_next + 1) & (t->nbuckets - 1);
 	}
 	return n;
 }

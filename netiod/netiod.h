@@ -508,6 +508,7 @@ struct nio_flow_table {
 	uint8_t *state_mem;
 	size_t state_stride;
 	uint32_t nbuckets, capacity, count;
+	uint32_t expire_next; /* the bucket nio_flow_expire_some looks at next */
 	uint64_t lookups, hits, inserts, evictions;
 };
 
@@ -816,6 +817,8 @@ struct nio_flow *nio_flow_insert(struct nio_flow_table *t, const struct nio_flow
 void nio_flow_remove(struct nio_flow_table *t, struct nio_flow *f);
 unsigned nio_flow_expire(struct nio_flow_table *t, uint64_t now_ns, uint64_t idle_ns,
 			 void (*cb)(struct nio_flow *, void *), void *arg);
+unsigned nio_flow_expire_some(struct nio_flow_table *t, uint32_t nb, uint64_t now_ns,
+			      uint64_t idle_ns, void (*cb)(struct nio_flow *, void *), void *arg);
 void nio_flow_flush(struct nio_flow_table *t, void (*cb)(struct nio_flow *, void *), void *arg);
 
 /* guard.c */

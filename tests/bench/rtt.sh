@@ -5,7 +5,11 @@
 # afxdp-busy has poll = "busy" (a worker that never sleeps: what the data path adds without the
 # wake-up), afxdp-napi poll = "napi" (busy, and the sockets busy-poll the veths' receive).
 # For netiod it also reports the worker's sleeps per ping (idle_sleeps): the wake-ups an RTT costs.
-# usage: rtt.sh BUILD_DIR   (root; env: RTT_COUNT=200 pings per gateway, RTT_ROUNDS=2)
+# xsk_fwd-busy is the bare AF_XDP forwarder (tests/bench/xsk_fwd.c) never sleeping: what any
+# AF_XDP copy-mode forwarder adds on veth; xsk_fwd sleeps in poll(2) when idle (netiod's
+# default); xsk_fwd-busy-d64 keeps 64 buffers per fill ring (most recently used first: warm).
+# usage: rtt.sh BUILD_DIR   (root; env: RTT_COUNT=200 pings per gateway, RTT_ROUNDS=2,
+#   RTT_GWS: the gateways, default all)
 set -u
 O=$(cd "${1:?usage: rtt.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +36,45 @@ pings() {
 		sed -n 's/.* time=\([0-9.]*\) ms/\1/p' | awk -v n="$1" '{ printf "%s %.0f\n", n, $1 * 1000 }' >>"$RES"
 }
 
-with() { # kernel | afpacket | afxdp | afxdp-busy | afxdp-napi
+mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
+
+# xsk_fwd between gw-lan and gw-wan, each way to the host behind; words: busy, dN (-d N)
+start_xsk_fwd() {
+	opts=
+	for w in "$@"; do
+		case $w in busy) opts="$opts -b" ;; d[0-9]*) opts="$opts -d ${w#d}" ;; esac
+	done
+	use_bpffs
+	: >"$WORK/xsk_fwd.log"
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_GW" "$O/tests/bench/xsk_fwd" $opts gw-lan gw-wan "$(mac_of "$NS_WAN" eth0)" \
+		"$(mac_of "$NS_LAN" eth0)" 2>>"$WORK/xsk_fwd.log" &
+	XSK_PID=$! # ip netns exec execs: the forwarder itself
+	for _ in $(seq 100); do
+		grep -q 'xsk_fwd: ready' "$WORK/xsk_fwd.log" && return 0
+		kill -0 "$XSK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "xsk_fwd did not start: $(tail -n 3 "$WORK/xsk_fwd.log")"
+}
+
+stop_xsk_fwd() {
+	kill -TERM "$XSK_PID"
+	wait "$XSK_PID" 2>/dev/null
+	for d in gw-lan gw-wan; do gw ip link set dev "$d" xdp off; done
+}
+
+with() { # kernel | afpacket | afxdp | afxdp-busy | afxdp-napi | xsk_fwd[-busy][-dN]
+	case $1 in xsk_fwd*)
+		gw sysctl -qw net.ipv4.ip_forward=0
+		# shellcheck disable=SC2046
+		start_xsk_fwd $(echo "${1#xsk_fwd}" | tr '-' ' ')
+		warm_up
+		pings "$1"
+		stop_xsk_fwd
+		return
+		;;
+	esac
 	if [ "$1" = kernel ]; then
 		gw sysctl -qw net.ipv4.ip_forward=1
 	else
@@ -60,7 +102,7 @@ gw_conf afpacket
 gw_conf afxdp
 gw_conf afxdp afxdp-busy 'poll = "busy"'
 gw_conf afxdp afxdp-napi 'poll = "napi"'
-GWS="kernel afpacket afxdp afxdp-busy afxdp-napi"
+GWS=${RTT_GWS:-kernel afpacket afxdp afxdp-busy afxdp-napi xsk_fwd xsk_fwd-busy xsk_fwd-busy-d64}
 : >"$RES"
 for _ in $(seq "$ROUNDS"); do
 	for g in $GWS; do with "$g"; done

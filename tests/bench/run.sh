@@ -104,7 +104,7 @@ vethbench() {
 
 rtt() {
 	echo
-	echo "## 2b. RTT added at low load: kernel, afpacket port, afxdp port (poll sleep, busy, napi)"
+	echo "## 2b. RTT added at low load: kernel, afpacket port, afxdp port (poll sleep, busy, napi), the bare AF_XDP loop (xsk_fwd)"
 	echo
 	echo "Command: \`sh tests/bench/rtt.sh $O\` (RTT_COUNT=${RTT_COUNT:-200} RTT_ROUNDS=${RTT_ROUNDS:-2})"
 	echo

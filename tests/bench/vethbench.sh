@@ -10,6 +10,11 @@
 #   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
 #   with spin-us = 0, netiod-afxdp:busy with poll = "busy" (the worker never sleeps),
 #   netiod-afxdp:napi with poll = "napi" (busy, and the sockets busy-poll the veths' receive).
+#   Setup xsk_fwd is the AF_XDP ceiling (tests/bench/xsk_fwd.c: the bare copy-mode forwarder,
+#   sleeping in poll(2) when idle); xsk_fwd:rxonly receives and recycles without transmitting
+#   (its received count is the loop's own: nothing reaches the sink); xsk_fwd:busy never
+#   sleeps; xsk_fwd:napN naps N us when idle instead of poll(2), so each turn finds a batch
+#   (fewest CPU-seconds per frame: no wake-up per frame); xsk_fwd:rxonly+napN both.
 #
 # Gateway CPU: veth hands a frame to the receiver's backlog on the sender's CPU and the softirq
 # runs in the sender's context, so the kernel's gateway work (receive, and with ip_forward the
@@ -29,7 +34,7 @@ trap 'cleanup; exit 1' INT TERM
 RUNS=${VB_RUNS:-5}
 DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-6}
-SETUPS=${VB_SETUPS:-kernel afp_fwd netiod netiod-afxdp netiod-afxdp:nospin netiod-afxdp:busy netiod-afxdp:napi netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
+SETUPS=${VB_SETUPS:-kernel afp_fwd xsk_fwd xsk_fwd:rxonly xsk_fwd:nap200 xsk_fwd:rxonly+nap200 netiod netiod-afxdp netiod-afxdp:nospin netiod-afxdp:busy netiod-afxdp:napi netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
 SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
@@ -38,6 +43,7 @@ WANDEV=gw-wan
 SINK_IP=198.51.100.99 # nobody has it: the sink's kernel drops the frames without an answer
 RES="$WORK/results"
 FWD_PID=
+RX_COUNTER= # a setup's received count is this file's first u64 (xsk_fwd -c), not the sink's
 
 [ "$GW_CPU" -ge 1 ] || fail "needs two CPUs"
 taskset -pc "$GEN_CPU" $$ >/dev/null # this shell and trafgen on one CPU, the gateway on the other
@@ -76,6 +82,7 @@ setup() {
 	SINK_MAC=$(mac_of "$NS_WAN" eth0)
 	ip -n "$NS_GW" neigh add "$SINK_IP" lladdr "$SINK_MAC" dev "$WANDEV" nud permanent
 	SOFTIRQ_PID=$(ps -e -o pid=,comm= | awk -v d="ksoftirqd/$GEN_CPU" '$2 == d { print $1 }')
+	GW_SOFTIRQ_PID=$(ps -e -o pid=,comm= | awk -v d="ksoftirqd/$GW_CPU" '$2 == d { print $1 }')
 	GEN_PID=$(anchor "$NS_LAN")
 	SINK_PID=$(anchor "$NS_WAN")
 	od -An -tx1 -N 20 /dev/urandom | tr -d ' \n' >"$WORK/bench.key"
@@ -112,11 +119,28 @@ gw_cpu_ns() {
 		'$1 == c { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
 }
 
-# time gen_tx sink_rx generator_side_ns forwarder_ns
+received() {
+	if [ -n "$RX_COUNTER" ]; then
+		od -An -tu8 -N8 "$RX_COUNTER" | tr -d ' '
+	else
+		dev_pkts "$SINK_PID" rx
+	fi
+}
+
+# The forwarder's own CPU time and the gateway CPU's ksoftirqd's, ns (schedstat: blind to the
+# other work the gateway CPU does; softirqs run in the forwarder's context, such as the
+# receiving stack inside a copy-mode sendto, are its time too).
+fwd_ns() {
+	# shellcheck disable=SC2046
+	if [ -n "$FWD_PID" ]; then run_ns "$FWD_PID" "$GW_SOFTIRQ_PID"; else echo 0; fi
+}
+
+# time gen_tx sink_rx generator_side_ns gateway_cpu_ns forwarder_ns
 snap() {
 	# shellcheck disable=SC2046
-	echo "$(date +%s%N) $(dev_pkts "$GEN_PID" tx) $(dev_pkts "$SINK_PID" rx)" \
-		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(if [ -n "$FWD_PID" ]; then gw_cpu_ns; else echo 0; fi)"
+	echo "$(date +%s%N) $(dev_pkts "$GEN_PID" tx) $(received)" \
+		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(if [ -n "$FWD_PID" ]; then gw_cpu_ns; else echo 0; fi)" \
+		"$(fwd_ns)"
 }
 
 # ------------------------------------------------------------------ the gateways
@@ -171,7 +195,33 @@ kmod_counters() { # name size run
 		"kc $1 $2 $3" '[.[] | .stats] | "\($k) \(map(.rx_packets) | add) \(map(.rx_wakeups) | add) \(map(.tx_kicks) | add) \(map(.tx_polls) | add)"' >>"$RES"
 }
 
-start_gw() { # kernel | afp_fwd | netiod [services...]
+# The bare AF_XDP forwarder, pinned like the others; words: rxonly, busy, napN (xsk_fwd.c).
+start_xsk_fwd() { # words...
+	opts=
+	for w in "$@"; do
+		case $w in
+		rxonly) opts="$opts -r" ;;
+		busy) opts="$opts -b" ;;
+		nap[0-9]*) opts="$opts -n ${w#nap}" ;;
+		esac
+	done
+	use_bpffs
+	: >"$WORK/xsk_fwd.log"
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_GW" taskset -c "$GW_CPU" "$O/tests/bench/xsk_fwd" $opts \
+		-c "$WORK/xsk_fwd.cnt" "$LANDEV" "$WANDEV" "$SINK_MAC" 2>>"$WORK/xsk_fwd.log" &
+	FWD_PID=$!
+	XSK_UP=1
+	case " $* " in *" rxonly "*) RX_COUNTER="$WORK/xsk_fwd.cnt" ;; esac
+	for _ in $(seq 100); do
+		grep -q 'xsk_fwd: ready' "$WORK/xsk_fwd.log" && return 0
+		kill -0 "$FWD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "xsk_fwd did not start: $(tail -n 3 "$WORK/xsk_fwd.log")"
+}
+
+start_gw() { # kernel | afp_fwd | xsk_fwd [words] | netiod [services...]
 	gw sysctl -qw net.ipv4.ip_forward=0
 	FWD_PID=
 	case $1 in
@@ -182,6 +232,10 @@ start_gw() { # kernel | afp_fwd | netiod [services...]
 			"$WANDEV" "$SINK_MAC" 2>>"$WORK/afp_fwd.log" &
 		FWD_PID=$!
 		sleep 0.3
+		;;
+	xsk_fwd)
+		shift
+		start_xsk_fwd "$@"
 		;;
 	netiod)
 		shift
@@ -223,7 +277,14 @@ stop_gw() {
 		kill -TERM "$FWD_PID"
 		wait "$FWD_PID" 2>/dev/null
 	fi
+	if [ -n "${XSK_UP:-}" ]; then
+		[ -z "${VB_LOGS:-}" ] || cat "$WORK/xsk_fwd.log" >>"$VB_LOGS"
+		# xsk_fwd detaches its program; a killed one would leave it
+		for d in "$LANDEV" "$WANDEV"; do ip -n "$NS_GW" link set dev "$d" xdp off; done
+		XSK_UP=
+	fi
 	FWD_PID=
+	RX_COUNTER=
 }
 
 # ------------------------------------------------------------------ measurements
@@ -253,23 +314,27 @@ tg_started() { # gen_tx_before: wait (<= VB_START_WAIT s, default 5) until gen's
 	fail "trafgen sent nothing: $(grep -v 'system socket memory' "$WORK/trafgen.log" | tail -n 5)"
 }
 
-# "offered_pps received_pps forwarder_cpu_per_s generator_side_ns_per_offered_packet"
+# "offered_pps received_pps gateway_cpu_per_s generator_side_ns_per_offered_packet
+#  forwarder_own_cpu_per_s"
 rates() { # snapA snapB
 	echo "$1 $2" | awk '{
-		dt = ($6 - $1) / 1e9; n = $7 - $2
-		printf "%.0f %.0f %.4f %.1f\n", n / dt, ($8 - $3) / dt, ($10 - $5) / 1e9 / dt,
-			(n > 0 ? ($9 - $4) / n : 0) }'
+		dt = ($7 - $1) / 1e9; n = $8 - $2
+		printf "%.0f %.0f %.4f %.1f %.4f\n", n / dt, ($9 - $3) / dt, ($11 - $5) / 1e9 / dt,
+			(n > 0 ? ($10 - $4) / n : 0), ($12 - $6) / 1e9 / dt }'
 }
 
-# "eff NAME SIZE RUN gateway_cpu_per_s packets_per_gateway_cpu_s": the generator side's
-# ns per packet above the drop round's, plus the forwarder
+# "eff NAME SIZE RUN gateway_cpu_per_s packets_per_gateway_cpu_s cpu_per_s packets_per_cpu_s":
+# the generator side's ns per packet above the drop round's, plus the gateway CPU (columns 5
+# and 6) or plus the forwarder's own time (7 and 8: blind to other load on the gateway CPU, but
+# also to softirqs run there in the idle task's context)
 derive() {
 	awk '$1 == "mrr" && $2 == "drop" { base[$3 " " $4] = $8 }
 	     $1 == "mrr" { row[NR] = $0 }
 	     END { for (i in row) { split(row[i], f, " "); b = base[f[3] " " f[4]]
 		if (f[2] == "drop" || b == "") continue
-		cpu = f[7] + f[5] * (f[8] - b) / 1e9
-		printf "eff %s %s %s %.3f %.0f\n", f[2], f[3], f[4], cpu, (cpu > 0 ? f[6] / cpu : 0) } }' \
+		cpu = f[7] + f[5] * (f[8] - b) / 1e9; own = f[9] + f[5] * (f[8] - b) / 1e9
+		printf "eff %s %s %s %.3f %.0f %.3f %.0f\n", f[2], f[3], f[4], cpu, (cpu > 0 ? f[6] / cpu : 0),
+			own, (own > 0 ? f[6] / own : 0) } }' \
 		"$RES" >>"$RES"
 }
 
@@ -294,7 +359,7 @@ trial() { # size rate
 	tg_stop
 	sleep 0.3
 	b=$(snap)
-	echo "$a $b" | awk '{ lost = ($7 - $2) - ($8 - $3); print (lost > 0 ? lost : 0) }'
+	echo "$a $b" | awk '{ lost = ($8 - $2) - ($9 - $3); print (lost > 0 ? lost : 0) }'
 }
 
 # Highest zero-loss rate: a binary search on the offered rate between 0 and the setup's median
@@ -391,12 +456,13 @@ table_mrr() { # size setups...
 	shift
 	printf '\n#### %s-byte frames (%s B with FCS), trafgen flat out: median (min–max) of %s runs of %s s\n\n' \
 		"$size" $((size + 4)) "$RUNS" "$DUR"
-	echo "| gateway | offered Mpps | received Mpps | gateway CPU-s per s | of which forwarder process | kpps per gateway CPU-s |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| gateway | offered Mpps | received Mpps | gateway CPU-s per s | of which the gateway CPU | kpps per gateway CPU-s | of which forwarder's own | kpps per CPU-s, forwarder's own |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for s in "$@"; do
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(agg mrr "$s" "$size" 5 1e-6 %.3f)" \
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(agg mrr "$s" "$size" 5 1e-6 %.3f)" \
 			"$(agg mrr "$s" "$size" 6 1e-6 %.3f)" "$(agg eff "$s" "$size" 5 1 %.2f)" \
-			"$(agg mrr "$s" "$size" 7 1 %.2f)" "$(agg eff "$s" "$size" 6 1e-3 %.0f)"
+			"$(agg mrr "$s" "$size" 7 1 %.2f)" "$(agg eff "$s" "$size" 6 1e-3 %.0f)" \
+			"$(agg mrr "$s" "$size" 9 1 %.2f)" "$(agg eff "$s" "$size" 8 1e-3 %.0f)"
 	done
 }
 
@@ -426,35 +492,73 @@ table_rtt() {
 
 table_targets() {
 	printf '\n#### Targets: per-run ratios at MRR, median (min–max)\n\n'
-	echo "| ratio | frames | packets per gateway CPU-s | received pps (MRR) |"
-	echo "|---|---|---:|---:|"
+	echo "| ratio | frames | packets per gateway CPU-s | received pps (MRR) | packets per CPU-s, forwarder's own time |"
+	echo "|---|---|---:|---:|---:|"
 	for size in 60 ${SETUPS_1518:+1514}; do
-		echo "| R4: netiod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod kernel $size eff 6) | $(ratio netiod kernel $size mrr 6) |"
-		echo "| R5: netiod afpacket port / bare TPACKET_V3 loop (target ≥ 0.9) | $size B | $(ratio netiod afp_fwd $size eff 6) | $(ratio netiod afp_fwd $size mrr 6) |"
-		echo "| bare TPACKET_V3 loop / kernel ip_forward | $size B | $(ratio afp_fwd kernel $size eff 6) | $(ratio afp_fwd kernel $size mrr 6) |"
+		echo "| R4: netiod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod kernel $size eff 6) | $(ratio netiod kernel $size mrr 6) | $(ratio netiod kernel $size eff 8) |"
+		echo "| R5: netiod afpacket port / bare TPACKET_V3 loop (target ≥ 0.9) | $size B | $(ratio netiod afp_fwd $size eff 6) | $(ratio netiod afp_fwd $size mrr 6) | $(ratio netiod afp_fwd $size eff 8) |"
+		echo "| bare TPACKET_V3 loop / kernel ip_forward | $size B | $(ratio afp_fwd kernel $size eff 6) | $(ratio afp_fwd kernel $size mrr 6) | $(ratio afp_fwd kernel $size eff 8) |"
 		case " $([ "$size" = 60 ] && echo "$SETUPS" || echo "$SETUPS_1518") " in *" netiod:nospin "*)
-			echo "| R4, spin-us 0: netiod:nospin / kernel ip_forward | $size B | $(ratio netiod:nospin kernel $size eff 6) | $(ratio netiod:nospin kernel $size mrr 6) |"
-			echo "| R5, spin-us 0: netiod:nospin / bare TPACKET_V3 loop | $size B | $(ratio netiod:nospin afp_fwd $size eff 6) | $(ratio netiod:nospin afp_fwd $size mrr 6) |" ;;
+			echo "| R4, spin-us 0: netiod:nospin / kernel ip_forward | $size B | $(ratio netiod:nospin kernel $size eff 6) | $(ratio netiod:nospin kernel $size mrr 6) | $(ratio netiod:nospin kernel $size eff 8) |"
+			echo "| R5, spin-us 0: netiod:nospin / bare TPACKET_V3 loop | $size B | $(ratio netiod:nospin afp_fwd $size eff 6) | $(ratio netiod:nospin afp_fwd $size mrr 6) | $(ratio netiod:nospin afp_fwd $size eff 8) |" ;;
+		esac
+		case " $([ "$size" = 60 ] && echo "$SETUPS" || echo "$SETUPS_1518") " in *" xsk_fwd "*)
+			echo "| bare AF_XDP loop / kernel ip_forward | $size B | $(ratio xsk_fwd kernel $size eff 6) | $(ratio xsk_fwd kernel $size mrr 6) | $(ratio xsk_fwd kernel $size eff 8) |"
+			echo "| netiod afxdp port / bare AF_XDP loop | $size B | $(ratio netiod-afxdp xsk_fwd $size eff 6) | $(ratio netiod-afxdp xsk_fwd $size mrr 6) | $(ratio netiod-afxdp xsk_fwd $size eff 8) |" ;;
+		esac
+		case " $([ "$size" = 60 ] && echo "$SETUPS" || echo "$SETUPS_1518") " in *" xsk_fwd:nap200 "*)
+			echo "| bare AF_XDP loop napping 200 us when idle (batches) / kernel ip_forward | $size B | $(ratio xsk_fwd:nap200 kernel $size eff 6) | $(ratio xsk_fwd:nap200 kernel $size mrr 6) | $(ratio xsk_fwd:nap200 kernel $size eff 8) |" ;;
 		esac
 		case " $SETUPS " in *" netiod-afxdp "*)
-			echo "| afxdp port: netiod-afxdp null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-afxdp kernel $size eff 6) | $(ratio netiod-afxdp kernel $size mrr 6) |"
-			echo "| netiod afxdp port / netiod afpacket port | $size B | $(ratio netiod-afxdp netiod $size eff 6) | $(ratio netiod-afxdp netiod $size mrr 6) |" ;;
+			echo "| afxdp port: netiod-afxdp null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-afxdp kernel $size eff 6) | $(ratio netiod-afxdp kernel $size mrr 6) | $(ratio netiod-afxdp kernel $size eff 8) |"
+			echo "| netiod afxdp port / netiod afpacket port | $size B | $(ratio netiod-afxdp netiod $size eff 6) | $(ratio netiod-afxdp netiod $size mrr 6) | $(ratio netiod-afxdp netiod $size eff 8) |" ;;
 		esac
 		case " $SETUPS " in *" netiod-afxdp:nospin "*)
-			echo "| afxdp port, spin-us 0: netiod-afxdp:nospin / kernel ip_forward | $size B | $(ratio netiod-afxdp:nospin kernel $size eff 6) | $(ratio netiod-afxdp:nospin kernel $size mrr 6) |" ;;
+			echo "| afxdp port, spin-us 0: netiod-afxdp:nospin / kernel ip_forward | $size B | $(ratio netiod-afxdp:nospin kernel $size eff 6) | $(ratio netiod-afxdp:nospin kernel $size mrr 6) | $(ratio netiod-afxdp:nospin kernel $size eff 8) |" ;;
 		esac
 		for m in busy napi; do
 			case " $SETUPS " in *" netiod-afxdp:$m "*)
-				echo "| afxdp port, poll $m: netiod-afxdp:$m / kernel ip_forward | $size B | $(ratio netiod-afxdp:$m kernel $size eff 6) | $(ratio netiod-afxdp:$m kernel $size mrr 6) |"
-				echo "| afxdp port, poll $m / poll sleep (the default) | $size B | $(ratio netiod-afxdp:$m netiod-afxdp $size eff 6) | $(ratio netiod-afxdp:$m netiod-afxdp $size mrr 6) |" ;;
+				echo "| afxdp port, poll $m: netiod-afxdp:$m / kernel ip_forward | $size B | $(ratio netiod-afxdp:$m kernel $size eff 6) | $(ratio netiod-afxdp:$m kernel $size mrr 6) | $(ratio netiod-afxdp:$m kernel $size eff 8) |"
+				echo "| afxdp port, poll $m / poll sleep (the default) | $size B | $(ratio netiod-afxdp:$m netiod-afxdp $size eff 6) | $(ratio netiod-afxdp:$m netiod-afxdp $size mrr 6) | $(ratio netiod-afxdp:$m netiod-afxdp $size eff 8) |" ;;
 			esac
 		done
 		case " $SETUPS " in *" netiod-kmod "*) ;; *) continue ;; esac
-		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) |"
-		echo "| netiod kmod port / netiod afpacket port | $size B | $(ratio netiod-kmod netiod $size eff 6) | $(ratio netiod-kmod netiod $size mrr 6) |"
+		echo "| R4 on the kmod port: netiod-kmod null chain / kernel ip_forward (target ≥ 1.0 per CPU-s) | $size B | $(ratio netiod-kmod kernel $size eff 6) | $(ratio netiod-kmod kernel $size mrr 6) | $(ratio netiod-kmod kernel $size eff 8) |"
+		echo "| netiod kmod port / netiod afpacket port | $size B | $(ratio netiod-kmod netiod $size eff 6) | $(ratio netiod-kmod netiod $size mrr 6) | $(ratio netiod-kmod netiod $size eff 8) |"
 		case " $SETUPS " in *" netiod-kmod:nospin "*) ;; *) continue ;; esac
-		echo "| R4, kmod port, spin-us 0: netiod-kmod:nospin / kernel ip_forward | $size B | $(ratio netiod-kmod:nospin kernel $size eff 6) | $(ratio netiod-kmod:nospin kernel $size mrr 6) |"
-		echo "| kmod port / afpacket port, both spin-us 0 | $size B | $(ratio netiod-kmod:nospin netiod:nospin $size eff 6) | $(ratio netiod-kmod:nospin netiod:nospin $size mrr 6) |"
+		echo "| R4, kmod port, spin-us 0: netiod-kmod:nospin / kernel ip_forward | $size B | $(ratio netiod-kmod:nospin kernel $size eff 6) | $(ratio netiod-kmod:nospin kernel $size mrr 6) | $(ratio netiod-kmod:nospin kernel $size eff 8) |"
+		echo "| kmod port / afpacket port, both spin-us 0 | $size B | $(ratio netiod-kmod:nospin netiod:nospin $size eff 6) | $(ratio netiod-kmod:nospin netiod:nospin $size mrr 6) | $(ratio netiod-kmod:nospin netiod:nospin $size eff 8) |"
+	done
+}
+
+ns_per() { # setup col: ns per frame received, per run (eff 6: gateway CPU, 8: forwarder's own)
+	awk -v n="$1" -v c="$2" '$1 == "eff" && $2 == n && $3 == 60 && $c > 0 { print 1e9 / $c }' "$RES"
+}
+
+ns_diff() { # a b col: per run, a's ns per frame minus b's
+	awk -v a="$1" -v b="$2" -v c="$3" '$1 == "eff" && $3 == 60 && $c > 0 && ($2 == a || $2 == b) {
+		if ($2 == a) x[$4] = 1e9 / $c; else y[$4] = 1e9 / $c }
+		END { for (r in x) if (r in y) print x[r] - y[r] }' "$RES" | med 1 %.0f
+}
+
+# What the AF_XDP setups spend per frame received (the sink's count, or for rxonly the loop's
+# own), and per run the difference to a counterpart: the copy-mode transmit (xsk_fwd[:napN] -
+# xsk_fwd:rxonly[+napN]), netiod's share (netiod-afxdp - xsk_fwd).
+table_xsk() {
+	printf '\n#### AF_XDP setups at MRR, 60 B: ns of CPU per frame received, median (min–max)\n\n'
+	echo "| setup | ns per frame, gateway CPU | ns per frame, forwarder's own | per-run difference (forwarder's own) |"
+	echo "|---|---:|---:|---|"
+	for s in $SETUPS; do
+		case $s in kernel | xsk_fwd* | netiod-afxdp*) ;; *) continue ;; esac
+		case $s in
+		xsk_fwd) d="xsk_fwd:rxonly" ;;
+		xsk_fwd:nap*) d="xsk_fwd:rxonly+${s#xsk_fwd:}" ;;
+		netiod-afxdp) d="xsk_fwd" ;;
+		*) d= ;;
+		esac
+		case " $SETUPS " in *" $d "*) diff="$(ns_diff "$s" "$d" 8) over $d" ;; *) diff=— ;; esac
+		printf '| %s | %s | %s | %s |\n' "$s" "$(ns_per "$s" 6 | med 1 %.0f)" \
+			"$(ns_per "$s" 8 | med 1 %.0f)" "$diff"
 	done
 }
 
@@ -486,4 +590,5 @@ table_mrr 60 $SETUPS
 [ -z "$SETUPS_1518" ] || table_mrr 1514 $SETUPS_1518
 [ "$STEPS" -eq 0 ] || table_ndr
 table_targets
+case " $SETUPS " in *" xsk_fwd"*) table_xsk ;; esac
 case " $SETUPS " in *" netiod-kmod"*) table_kmod && table_rtt ;; esac

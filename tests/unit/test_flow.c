@@ -111,12 +111,44 @@ static void test_expire(void **state)
 	nio_flow_table_fini(&t);
 }
 
+/* A slice of buckets at a time: each call looks only at its own buckets, and a whole round of
+ * slices expires what one full scan does. */
+static void test_expire_slices(void **state)
+{
+	struct nio_flow_table t;
+	unsigned in_first = 0, total = 0;
+
+	(void)state;
+	assert_int_equal(nio_flow_table_init(&t, 128, 0), 0);
+	for (uint16_t i = 0; i < 100; i++) {
+		struct nio_flow_key k = key(i);
+		uint32_t h = nio_flow_hash(&k);
+
+		nio_flow_insert(&t, &k, h, i < 40 ? 1000 : 5000, NULL, NULL);
+		in_first += i < 40 && (h & (t.nbuckets - 1)) < 32;
+	}
+	detached = 0;
+	assert_int_equal(nio_flow_expire_some(&t, 32, 6000, 3000, count_detach, NULL), in_first);
+	assert_int_equal(t.count, 100 - in_first);
+	total = in_first;
+	for (int i = 0; i < 3; i++)
+		total += nio_flow_expire_some(&t, 32, 6000, 3000, count_detach, NULL);
+	assert_int_equal(total, 40);
+	assert_int_equal(detached, 40);
+	assert_int_equal(t.count, 60);
+	/* the next round starts over at bucket 0 and finds nothing more to expire */
+	assert_int_equal(t.expire_next, 0);
+	assert_int_equal(nio_flow_expire_some(&t, 1000, 6000, 3000, count_detach, NULL), 0);
+	nio_flow_table_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_lookup_state),
 		cmocka_unit_test(test_full_table_evicts_oldest_sampled),
 		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_expire_slices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
