@@ -204,11 +204,12 @@ down2=$(ctr '.drops["service-down"]')
 [ "$down2" -ge $((down + 20)) ] || fail "service-down drops went from $down to $down2"
 ok "restart storm: failed after 3 restarts, $((down2 - down)) dropped as service-down, none leaked"
 # the failed instance owes its worker nothing: idle, the worker sleeps in poll(2) (100 ms at
-# most) instead of spinning (it once turned ~10^6 times a second for good)
+# most) instead of spinning (it once turned ~10^6 times a second for good); a stray packet in the
+# namespaces (ND, MLD) buys a spin of spin-us, some hundreds of turns, hence the margin
 l0=$(stat '.worker.loops')
 sleep 1.5
 l1=$(stat '.worker.loops')
-[ $((l1 - l0)) -le 2000 ] || fail "the worker turned $((l1 - l0)) times in 1.5 s idle beside a failed instance"
+[ $((l1 - l0)) -le 20000 ] || fail "the worker turned $((l1 - l0)) times in 1.5 s idle beside a failed instance"
 ok "idle beside the failed instance, the worker sleeps ($((l1 - l0)) turns in 1.5 s)"
 
 # 7. A reload starts a fresh instance.
