@@ -1,10 +1,12 @@
 #!/bin/sh
 # veth testbed: gen -> gateway -> sink namespaces; MRR, zero-loss rate and packets per gateway CPU-second.
-# usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=6 VB_SETUPS VB_SETUPS_1518)
+# usage: vethbench.sh BUILD_DIR   (root; env: VB_RUNS=5 VB_DUR=2 VB_STEPS=6 VB_SETUPS VB_SETUPS_1518
+#   VB_GEN=trafgen|pktgen)
 #   VB_STEPS=0 skips the zero-loss search. Setup netiod-kmod (netiod with driver "kmod", null
 #   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
 #   binding and its claims (which would otherwise hold the frames of the next setup).
-#   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle);
+#   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle), "netiod:spinN"
+#   with spin-us = N;
 #   "netiod-kmod:cb0", "netiod-kmod:poll20" set netio.ko's tx_copybreak, tx_poll_us (ablations).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
 #   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
@@ -22,7 +24,16 @@
 # (schedstat, ns, blind to other load) of trafgen's processes and the generator CPU's ksoftirqd,
 # minus the same per offered packet in a "drop" round of the same run (the gateway's kernel drops
 # every frame: ip_forward=0, no forwarder), plus everything the gateway CPU, where the forwarder
-# is pinned, did meanwhile (gw_cpu_ns).
+# is pinned, did meanwhile (snap).
+#
+# VB_GEN=pktgen (the VM: pktgen.ko loaded; trafgen under QEMU/TCG offers only 5-26 kpps, so no
+# gateway is ever saturated) generates in the kernel on the generator CPU instead, and RPS on the
+# gateway's ingress veth hands every frame to the gateway CPU's backlog: the kernel's receive and
+# ip_forward, netio.ko's rx_handler copy, the sink's receive and the forwarder all run on the
+# gateway CPU, whatever the setup. The gateway CPU is then simply everything /proc/stat says that
+# CPU did (no drop round, no baseline), for every setup alike; each row also shows which CPU's
+# backlog processed the frames (/proc/net/softnet_stat), the check that the kernel's forward ran
+# there.
 set -u
 O=$(cd "${1:?usage: vethbench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +47,7 @@ DUR=${VB_DUR:-2}
 STEPS=${VB_STEPS:-6}
 SETUPS=${VB_SETUPS:-kernel afp_fwd xsk_fwd xsk_fwd:rxonly xsk_fwd:nap200 xsk_fwd:rxonly+nap200 netiod netiod-afxdp netiod-afxdp:nospin netiod-afxdp:busy netiod-afxdp:napi netiod:nospin netiod:mark netiod:tunnel netiod:mark+qos+crypto+tunnel}
 SETUPS_1518=${VB_SETUPS_1518-kernel afp_fwd netiod netiod-afxdp}
+GEN=${VB_GEN:-trafgen}
 GEN_CPU=0
 GW_CPU=$(($(nproc) - 1))
 LANDEV=gw-lan
@@ -81,6 +93,7 @@ setup() {
 	GEN_MAC=$(mac_of "$NS_LAN" eth0)
 	SINK_MAC=$(mac_of "$NS_WAN" eth0)
 	ip -n "$NS_GW" neigh add "$SINK_IP" lladdr "$SINK_MAC" dev "$WANDEV" nud permanent
+	[ "$GEN" = trafgen ] || pg_setup
 	SOFTIRQ_PID=$(ps -e -o pid=,comm= | awk -v d="ksoftirqd/$GEN_CPU" '$2 == d { print $1 }')
 	GW_SOFTIRQ_PID=$(ps -e -o pid=,comm= | awk -v d="ksoftirqd/$GW_CPU" '$2 == d { print $1 }')
 	GEN_PID=$(anchor "$NS_LAN")
@@ -100,47 +113,112 @@ tg_conf() {
 EOF
 }
 
-dev_pkts() { # pid rx|tx: eth0 packets in that process's namespace
-	awk -v f="$2" '$1 == "eth0:" { print (f == "rx") ? $3 : $11 }' "/proc/$1/net/dev"
+dev_pkts() { # pid rx|tx|txall: eth0 packets in that process's namespace (txall: sent + dropped)
+	awk -v f="$2" '$1 == "eth0:" { print (f == "rx") ? $3 : (f == "tx") ? $11 : $11 + $13 }' "/proc/$1/net/dev"
 }
 
-run_ns() { # pid...: CPU time of every thread of these processes, ns
-	for p in "$@"; do cat "/proc/$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
+# pktgen in the lan namespace (its kpktgend_GEN_CPU thread): SIZE-byte frames to SINK_IP, 256
+# UDP flows (sport 1024-1279), as trafgen's. RPS on the gateway's ingress veth: every frame is
+# received on the gateway CPU (veth queues it on the backlog of the CPU RPS picks).
+pg() { # file command
+	ip netns exec "$NS_LAN" sh -c "echo '$2' >/proc/net/pktgen/$1" || fail "pktgen: $1: $2"
+}
+
+pg_setup() {
+	ip netns exec "$NS_LAN" test -w /proc/net/pktgen/pgctrl || fail "no pktgen (modprobe pktgen)"
+	pg "kpktgend_$GEN_CPU" rem_device_all
+	pg "kpktgend_$GEN_CPU" "add_device eth0"
+	for c in "clone_skb 0" "burst 1" "dst $SINK_IP" "dst_mac $GWLAN_MAC" "src_min 192.0.2.10" \
+		"src_max 192.0.2.10" "udp_src_min 1024" "udp_src_max 1279" "udp_dst_min 9" "udp_dst_max 9"; do
+		pg eth0 "$c"
+	done
+	ip netns exec "$NS_GW" sh -c "echo $(printf %x $((1 << GW_CPU))) >/sys/class/net/$LANDEV/queues/rx-0/rps_cpus" ||
+		fail "could not steer $LANDEV's receive to CPU $GW_CPU (RPS)"
+	# The sink's receive is no gateway work: on the generator CPU. On the gateway CPU it would
+	# share that CPU's backlog (netdev_max_backlog frames) with the generator's flood, and a
+	# forwarder that transmits outside the backlog's processing (netiod's kicks, netio.ko's TX
+	# timer) would find it full and lose what it sent (netio.ko's tx_errors).
+	ip netns exec "$NS_WAN" sh -c "echo $(printf %x $((1 << GEN_CPU))) >/sys/class/net/eth0/queues/rx-0/rps_cpus" ||
+		fail "could not steer the sink's receive to CPU $GEN_CPU (RPS)"
 }
 
 tg_pids() { ps -e -o pid=,pgid= | awk -v g="$TG_PID" '$2 == g { print $1 }'; }
 
-# Everything the gateway CPU did (user, system, irq, softirq; /proc/stat ticks), ns: the
-# forwarder is pinned there, and the softirqs it leaves behind run there too, in its context or,
-# while it sleeps, in the idle task's (netio.ko's TX timer, a TX completion), where the
-# forwarder's own run time would not see them.
-gw_cpu_ns() {
-	awk -v c="cpu$GW_CPU" -v hz="$(getconf CLK_TCK)" \
-		'$1 == c { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
-}
-
-received() {
-	if [ -n "$RX_COUNTER" ]; then
-		od -An -tu8 -N8 "$RX_COUNTER" | tr -d ' '
-	else
-		dev_pkts "$SINK_PID" rx
-	fi
-}
-
-# The forwarder's own CPU time and the gateway CPU's ksoftirqd's, ns (schedstat: blind to the
-# other work the gateway CPU does; softirqs run in the forwarder's context, such as the
-# receiving stack inside a copy-mode sendto, are its time too).
-fwd_ns() {
-	# shellcheck disable=SC2046
-	if [ -n "$FWD_PID" ]; then run_ns "$FWD_PID" "$GW_SOFTIRQ_PID"; else echo 0; fi
-}
-
-# time gen_tx sink_rx generator_side_ns gateway_cpu_ns forwarder_ns
+# One line, read by one process at one instant (under TCG the generator CPU is flat out, and
+# a shell that forks once per counter read them hundreds of ms apart):
+# "time gen_tx received generator_side_ns gateway_cpu_ns forwarder_own_ns generator_cpu_ns
+#  gw_backlog_frames gen_backlog_frames gw_backlog_drops forwarder_process_ns"
+# - time: /proc/uptime (10 ms), the CPUs' own clock. A CPU's busy time is that clock minus its
+#   idle, iowait and steal time: busy time read from /proc/stat's user..softirq ticks misses
+#   every tick a vCPU under QEMU/TCG did not get (the host ran something else), while the idle
+#   time is measured (NO_HZ).
+# - received: the sink's eth0, or the loop's own count (RX_COUNTER, xsk_fwd -c; od feeds it).
+# - gateway_cpu_ns: everything the gateway CPU did, while a forwarder runs (pktgen: always). The
+#   forwarder is pinned there, and the softirqs it leaves behind run there too, in its context
+#   or, while it sleeps, in the idle task's (netio.ko's TX timer, a TX completion), where the
+#   forwarder's own run time would not see them.
+# - forwarder_own_ns: schedstat of the forwarder's threads and the gateway CPU's ksoftirqd
+#   (blind to other load on that CPU; softirqs run in the forwarder's context, such as the
+#   receiving stack inside a copy-mode sendto, are its time too); forwarder_process_ns the
+#   forwarder's threads alone.
+# - generator_side_ns: trafgen's processes and the generator CPU's ksoftirqd (schedstat), the
+#   kernel's gateway work charged to trafgen (derive subtracts the drop round's); pktgen: 0.
+# - gen_tx: with pktgen it counts what veth dropped too.
+# - the backlog columns: /proc/net/softnet_stat's processed and dropped of either CPU.
 snap() {
+	side=0
 	# shellcheck disable=SC2046
-	echo "$(date +%s%N) $(dev_pkts "$GEN_PID" tx) $(received)" \
-		"$(run_ns $(tg_pids) "$SOFTIRQ_PID") $(if [ -n "$FWD_PID" ]; then gw_cpu_ns; else echo 0; fi)" \
-		"$(fwd_ns)"
+	side=
+	[ "$GEN" = pktgen ] || side="$(tg_pids) $SOFTIRQ_PID"
+	# shellcheck disable=SC2046,SC2086
+	{ [ -z "$RX_COUNTER" ] || od -An -tu8 -N8 "$RX_COUNTER"; } | awk -v gw="cpu$GW_CPU" \
+		-v gen="cpu$GEN_CPU" -v gwl=$((GW_CPU + 1)) -v genl=$((GEN_CPU + 1)) -v hz="$(getconf CLK_TCK)" \
+		-v gwon="$([ "$GEN" = pktgen ] || [ -n "$FWD_PID" ] && echo 1)" -v pg="$([ "$GEN" = pktgen ] && echo 1)" \
+		-v gdev="/proc/$GEN_PID/net/dev" -v sdev="/proc/$SINK_PID/net/dev" -v rxc="$RX_COUNTER" \
+		-v sidef="$(for p in $side; do echo /proc/"$p"/task/*/schedstat; done)" \
+		-v fwdf="$(for p in ${FWD_PID:-}; do echo /proc/"$p"/task/*/schedstat; done)" \
+		-v sirqf="$([ -z "$FWD_PID" ] || echo "/proc/$GW_SOFTIRQ_PID/schedstat")" '
+	function hex(x, i, v) {
+		for (i = 1; i <= length(x); i++) v = v * 16 + index("0123456789abcdef", substr(x, i, 1)) - 1
+		return v
+	}
+	function eth0(file, f, line) { # the eth0 counters in f (a byte count may run into the name)
+		while ((getline line <file) > 0)
+			if (sub(/^ *eth0:/, "", line)) { split(line, f, " "); close(file); return 1 }
+		close(file)
+		return 0
+	}
+	function ns(files, a, i, n, line, s) { # the run times in these schedstat files (gone: 0)
+		n = split(files, a, " ")
+		for (i = 1; i <= n; i++) {
+			if ((getline line <a[i]) > 0) s += line + 0
+			close(a[i])
+		}
+		return s
+	}
+	function busy(f) { return up - (f[5] + f[6] + f[9]) * 1e9 / hz }
+	BEGIN {
+		getline line <"/proc/uptime"
+		up = line * 1e9
+		while ((getline line <"/proc/stat") > 0) {
+			split(line, f, " ")
+			if (f[1] == gw) gwc = busy(f)
+			if (f[1] == gen) genc = busy(f)
+		}
+		for (i = 1; (getline line <"/proc/net/softnet_stat") > 0; i++) {
+			split(line, f, " ")
+			if (i == gwl) { gwb = hex(f[1]); gwd = hex(f[2]) }
+			if (i == genl) genb = hex(f[1])
+		}
+		if (eth0(gdev, f)) tx = f[10] + (pg ? f[12] : 0)
+		if (eth0(sdev, f)) rx = f[2]
+		proc = ns(fwdf)
+		own = proc + ns(sirqf)
+		side = ns(sidef)
+		if (rxc != "") { getline line; rx = line + 0 }
+		printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", up, tx, rx, side,
+			(gwon ? gwc : 0), own, genc, gwb, genb, gwd, proc
+	}'
 }
 
 # ------------------------------------------------------------------ the gateways
@@ -149,6 +227,7 @@ DRIVER=afpacket
 netiod_conf() { # services... ("nospin": spin-us = 0, the worker sleeps as soon as it is idle;
 	# "busy", "napi": poll = "busy" | "napi")
 	case " $* " in *" nospin "*) printf 'spin-us = 0\n' ;; esac
+	for w in "$@"; do case $w in spin[0-9]*) printf 'spin-us = %s\n' "${w#spin}" ;; esac; done
 	case " $* " in *" busy "*) printf 'poll = "busy"\n' ;; *" napi "*) printf 'poll = "napi"\n' ;; esac
 	printf 'port lan { device = "%s" driver = "%s" }\n' "$LANDEV" "$DRIVER"
 	printf 'port wan { device = "%s" driver = "%s" }\n' "$WANDEV" "$DRIVER"
@@ -178,10 +257,13 @@ start_netiod_pinned() { # services...
 }
 
 # Ablations of netio.ko's module parameters: netiod-kmod:cbN sets tx_copybreak to N,
-# netiod-kmod:pollN tx_poll_us to N (stop_gw reloads the module: the defaults come back).
+# netiod-kmod:pollN tx_poll_us to N (stop_gw reloads the module: the defaults come back);
+# netiod-kmod:alt runs another build of the module, VB_NETIO_KO_ALT (two builds in one run).
 kmod_params() { # setup words...
 	for w in "$@"; do
 		case $w in
+		alt) rmmod netio && insmod "${VB_NETIO_KO_ALT:?VB_NETIO_KO_ALT must name netio.ko}" ||
+			fail "could not load $VB_NETIO_KO_ALT" ;;
 		cb[0-9]*) echo "${w#cb}" >/sys/module/netio/parameters/tx_copybreak ;;
 		poll[0-9]*) echo "${w#poll}" >/sys/module/netio/parameters/tx_poll_us ;;
 		esac
@@ -189,10 +271,10 @@ kmod_params() { # setup words...
 }
 
 # What the module did for one kmod run, summed over the bindings: "kc NAME SIZE RUN frames
-# received wake-ups TX kicks TX timer drains"
+# received wake-ups TX kicks TX timer drains RX-ring-full drops TX errors"
 kmod_counters() { # name size run
 	ip netns exec "$NS_GW" "$O/netiod/netioctl" -j kernel list 2>/dev/null | jq -r --arg k \
-		"kc $1 $2 $3" '[.[] | .stats] | "\($k) \(map(.rx_packets) | add) \(map(.rx_wakeups) | add) \(map(.tx_kicks) | add) \(map(.tx_polls) | add)"' >>"$RES"
+		"kc $1 $2 $3" '[.[] | .stats] | "\($k) \(map(.rx_packets) | add) \(map(.rx_wakeups) | add) \(map(.tx_kicks) | add) \(map(.tx_polls) | add) \(map(.rx_full) | add) \(map(.tx_errors) | add)"' >>"$RES"
 }
 
 # The bare AF_XDP forwarder, pinned like the others; words: rxonly, busy, napN (xsk_fwd.c).
@@ -289,8 +371,18 @@ stop_gw() {
 
 # ------------------------------------------------------------------ measurements
 
-# trafgen in its own process group (it forks a sender per CPU), in the background -> TG_PID
+# trafgen in its own process group (it forks a sender per CPU), in the background -> TG_PID;
+# or pktgen (VB_GEN=pktgen), TG_PID the writer of its "start", which returns when it is done.
 tg() { # size rate(pps, 0 = flat out) count
+	if [ "$GEN" = pktgen ]; then
+		pg eth0 "pkt_size $1"
+		pg eth0 "count $3"
+		if [ "$2" -gt 0 ]; then pg eth0 "ratep $2"; else pg eth0 "delay 0"; fi
+		setsid ip netns exec "$NS_LAN" sh -c 'echo start >/proc/net/pktgen/pgctrl' \
+			>>"$WORK/pktgen.log" 2>&1 &
+		TG_PID=$!
+		return
+	fi
 	rate=
 	[ "$2" -gt 0 ] && rate="-b ${2}pps"
 	# shellcheck disable=SC2086
@@ -300,6 +392,7 @@ tg() { # size rate(pps, 0 = flat out) count
 }
 
 tg_stop() {
+	[ "$GEN" = trafgen ] || ip netns exec "$NS_LAN" sh -c 'echo stop >/proc/net/pktgen/pgctrl'
 	kill -INT "-$TG_PID" 2>/dev/null
 	timeout 10 sh -c "while kill -0 $TG_PID 2>/dev/null; do sleep 0.1; done" ||
 		kill -KILL "-$TG_PID" 2>/dev/null
@@ -311,30 +404,38 @@ tg_started() { # gen_tx_before: wait (<= VB_START_WAIT s, default 5) until gen's
 		[ "$(dev_pkts "$GEN_PID" tx)" -gt "$1" ] && return 0
 		sleep 0.1
 	done
-	fail "trafgen sent nothing: $(grep -v 'system socket memory' "$WORK/trafgen.log" | tail -n 5)"
+	fail "$GEN sent nothing: $(grep -v 'system socket memory' "$WORK/$GEN.log" 2>/dev/null | tail -n 5)"
 }
 
 # "offered_pps received_pps gateway_cpu_per_s generator_side_ns_per_offered_packet
-#  forwarder_own_cpu_per_s"
+# "offered_pps received_pps gateway_cpu_per_s generator_side_ns_per_offered_packet
+#  forwarder_own_cpu_per_s generator_cpu_per_s gw_backlog_fps gen_backlog_fps gw_backlog_drops_ps
+#  forwarder_process_cpu_per_s"
 rates() { # snapA snapB
 	echo "$1 $2" | awk '{
-		dt = ($7 - $1) / 1e9; n = $8 - $2
-		printf "%.0f %.0f %.4f %.1f %.4f\n", n / dt, ($9 - $3) / dt, ($11 - $5) / 1e9 / dt,
-			(n > 0 ? ($10 - $4) / n : 0), ($12 - $6) / 1e9 / dt }'
+		dt = ($12 - $1) / 1e9; n = $13 - $2
+		printf "%.0f %.0f %.4f %.1f %.4f %.4f %.0f %.0f %.0f %.4f\n", n / dt, ($14 - $3) / dt,
+			($16 - $5) / 1e9 / dt, (n > 0 ? ($15 - $4) / n : 0), ($17 - $6) / 1e9 / dt,
+			($18 - $7) / 1e9 / dt, ($19 - $8) / dt, ($20 - $9) / dt, ($21 - $10) / dt,
+			($22 - $11) / 1e9 / dt }'
 }
 
 # "eff NAME SIZE RUN gateway_cpu_per_s packets_per_gateway_cpu_s cpu_per_s packets_per_cpu_s":
-# the generator side's ns per packet above the drop round's, plus the gateway CPU (columns 5
-# and 6) or plus the forwarder's own time (7 and 8: blind to other load on the gateway CPU, but
-# also to softirqs run there in the idle task's context)
+# the generator side's ns per packet above the drop round's (pktgen: none, no drop round),
+# plus the gateway CPU (columns 5 and 6) or plus the forwarder's own time (7 and 8: blind to
+# other load on the gateway CPU, but also to softirqs run there in the idle task's context).
+# A CPU cost that is not positive (no forwarder process, or less than the drop round's) has
+# no packets per CPU-s: "n/a".
 derive() {
-	awk '$1 == "mrr" && $2 == "drop" { base[$3 " " $4] = $8 }
+	awk -v g="$GEN" '$1 == "mrr" && $2 == "drop" { base[$3 " " $4] = $8 }
 	     $1 == "mrr" { row[NR] = $0 }
 	     END { for (i in row) { split(row[i], f, " "); b = base[f[3] " " f[4]]
-		if (f[2] == "drop" || b == "") continue
+		if (g == "pktgen") b = 0
+		else if (f[2] == "drop" || b == "") continue
 		cpu = f[7] + f[5] * (f[8] - b) / 1e9; own = f[9] + f[5] * (f[8] - b) / 1e9
-		printf "eff %s %s %s %.3f %.0f %.3f %.0f\n", f[2], f[3], f[4], cpu, (cpu > 0 ? f[6] / cpu : 0),
-			own, (own > 0 ? f[6] / own : 0) } }' \
+		printf "eff %s %s %s %.3f %s %.3f %s\n", f[2], f[3], f[4], cpu, per(f[6], cpu),
+			own, per(f[6], own) } }
+	function per(n, c) { return c > 0 ? sprintf("%.0f", n / c) : "n/a" }' \
 		"$RES" >>"$RES"
 }
 
@@ -359,7 +460,7 @@ trial() { # size rate
 	tg_stop
 	sleep 0.3
 	b=$(snap)
-	echo "$a $b" | awk '{ lost = ($8 - $2) - ($9 - $3); print (lost > 0 ? lost : 0) }'
+	echo "$a $b" | awk '{ lost = ($13 - $2) - ($14 - $3); print (lost > 0 ? lost : 0) }'
 }
 
 # Highest zero-loss rate: a binary search on the offered rate between 0 and the setup's median
@@ -412,8 +513,11 @@ rtt_setup() {
 # Rounds interleave the setups, so a ratio compares runs a few seconds apart.
 run_all() {
 	for r in $(seq "$RUNS"); do
-		for s in drop $SETUPS; do with_gw "$s" mrr "$s" 60 "$r"; done
-		[ -z "$SETUPS_1518" ] || for s in drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
+		# (pktgen: no drop round, the gateway CPU needs no baseline)
+		drop=drop
+		[ "$GEN" = trafgen ] || drop=
+		for s in $drop $SETUPS; do with_gw "$s" mrr "$s" 60 "$r"; done
+		[ -z "$SETUPS_1518" ] || for s in $drop $SETUPS_1518; do with_gw "$s" mrr "$s" 1514 "$r"; done
 	done
 	case " $SETUPS " in *" netiod-kmod"*)
 		rtt_setup
@@ -432,11 +536,11 @@ run_all() {
 
 # ------------------------------------------------------------------ tables
 
-med() { # scale fmt: median (min–max) of the numbers on stdin
-	sort -g | awk -v sc="$1" -v f="$2" '{ v[NR] = $1 * sc } END {
-		if (!NR) { print "—"; exit }
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf f " (" f "–" f ")\n", m, v[1], v[NR] }'
+med() { # scale fmt: median (min–max) of the numbers on stdin ("n/a": no CPU cost, left out)
+	sort -g | awk -v sc="$1" -v f="$2" '$1 == "n/a" { na++; next } { v[++n] = $1 * sc } END {
+		if (!n) { print na ? "n/a" : "—"; exit }
+		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		printf f " (" f "–" f ")\n", m, v[1], v[n] }'
 }
 
 agg() { # kind name size col scale fmt
@@ -448,14 +552,15 @@ agg() { # kind name size col scale fmt
 ratio() { # a b size kind col (mrr 6: received pps, eff 6: packets per gateway CPU-s)
 	awk -v a="$1" -v b="$2" -v s="$3" -v k="$4" -v c="$5" '$1 == k && $3 == s && ($2 == a || $2 == b) {
 		if ($2 == a) x[$4] = $c; else y[$4] = $c }
-		END { for (r in x) if (y[r] > 0) print x[r] / y[r] }' "$RES" | med 1 %.2f
+		END { for (r in x) if (x[r] == "n/a" || y[r] == "n/a") print "n/a"
+			else if (y[r] > 0) print x[r] / y[r] }' "$RES" | med 1 %.2f
 }
 
 table_mrr() { # size setups...
 	size=$1
 	shift
-	printf '\n#### %s-byte frames (%s B with FCS), trafgen flat out: median (min–max) of %s runs of %s s\n\n' \
-		"$size" $((size + 4)) "$RUNS" "$DUR"
+	printf '\n#### %s-byte frames (%s B with FCS), %s flat out: median (min–max) of %s runs of %s s\n\n' \
+		"$size" $((size + 4)) "$GEN" "$RUNS" "$DUR"
 	echo "| gateway | offered Mpps | received Mpps | gateway CPU-s per s | of which the gateway CPU | kpps per gateway CPU-s | of which forwarder's own | kpps per CPU-s, forwarder's own |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for s in "$@"; do
@@ -464,6 +569,21 @@ table_mrr() { # size setups...
 			"$(agg mrr "$s" "$size" 7 1 %.2f)" "$(agg eff "$s" "$size" 6 1e-3 %.0f)" \
 			"$(agg mrr "$s" "$size" 9 1 %.2f)" "$(agg eff "$s" "$size" 8 1e-3 %.0f)"
 	done
+	[ "$GEN" = pktgen ] || return 0
+	printf '\nWhere it ran (%s B): generator CPU %s and gateway CPU %s busy (CPU-s per s); frames their backlogs processed, and backlog drops, per frame offered\n\n' \
+		"$size" "$GEN_CPU" "$GW_CPU"
+	echo "| gateway | generator CPU-s per s | gateway CPU-s per s | of which the forwarder process | backlog frames on the gateway CPU | on the generator CPU | backlog drops |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	for s in "$@"; do
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(agg mrr "$s" "$size" 10 1 %.2f)" \
+			"$(agg mrr "$s" "$size" 7 1 %.2f)" "$(agg mrr "$s" "$size" 14 1 %.2f)" "$(per_offered "$s" "$size" 11)" \
+			"$(per_offered "$s" "$size" 12)" "$(per_offered "$s" "$size" 13)"
+	done
+}
+
+per_offered() { # name size col: that mrr column per frame offered, median (min–max)
+	awk -v n="$1" -v s="$2" -v c="$3" '$1 == "mrr" && $2 == n && $3 == s && $5 > 0 { print $c / $5 }' "$RES" |
+		med 1 %.2f
 }
 
 table_ndr() {
@@ -532,11 +652,11 @@ table_targets() {
 }
 
 ns_per() { # setup col: ns per frame received, per run (eff 6: gateway CPU, 8: forwarder's own)
-	awk -v n="$1" -v c="$2" '$1 == "eff" && $2 == n && $3 == 60 && $c > 0 { print 1e9 / $c }' "$RES"
+	awk -v n="$1" -v c="$2" '$1 == "eff" && $2 == n && $3 == 60 && $c + 0 > 0 { print 1e9 / $c }' "$RES"
 }
 
 ns_diff() { # a b col: per run, a's ns per frame minus b's
-	awk -v a="$1" -v b="$2" -v c="$3" '$1 == "eff" && $3 == 60 && $c > 0 && ($2 == a || $2 == b) {
+	awk -v a="$1" -v b="$2" -v c="$3" '$1 == "eff" && $3 == 60 && $c + 0 > 0 && ($2 == a || $2 == b) {
 		if ($2 == a) x[$4] = 1e9 / $c; else y[$4] = 1e9 / $c }
 		END { for (r in x) if (r in y) print x[r] - y[r] }' "$RES" | med 1 %.0f
 }
@@ -570,12 +690,13 @@ kc_per() { # setup column: that kc column per 1000 frames received, median (min�
 # did per 1000 frames it received (the whole run: start, the MRR window, stop).
 table_kmod() {
 	printf '\n#### kmod setups at MRR, 60 B: per-run ratios to the kernel, median (min–max); netio.ko per 1000 frames received\n\n'
-	echo "| setup | packets per gateway CPU-s / kernel | received pps / kernel | wake-ups | TX kicks | TX timer drains |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| setup | packets per gateway CPU-s / kernel | received pps / kernel | wake-ups | TX kicks | TX timer drains | RX ring full drops | TX errors |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for s in $SETUPS; do
 		case $s in netiod-kmod*) ;; *) continue ;; esac
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(ratio "$s" kernel 60 eff 6)" \
-			"$(ratio "$s" kernel 60 mrr 6)" "$(kc_per "$s" 6)" "$(kc_per "$s" 7)" "$(kc_per "$s" 8)"
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(ratio "$s" kernel 60 eff 6)" \
+			"$(ratio "$s" kernel 60 mrr 6)" "$(kc_per "$s" 6)" "$(kc_per "$s" 7)" "$(kc_per "$s" 8)" \
+			"$(kc_per "$s" 9)" "$(kc_per "$s" 10)"
 	done
 }
 
