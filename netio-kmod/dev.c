@@ -142,8 +142,10 @@ static __poll_t nio_poll(struct file *f, poll_table *wait)
 	if (!q)
 		return EPOLLERR;
 	poll_wait(f, &q->wq, wait);
-	/* pairs with the RX producer's barrier: it sees the owner's NEED_WAKEUP or this sees
-	 * its head */
+	/* after poll_wait: the next RX frame wakes this wait (and only the first one does) */
+	atomic_set(&q->rx_armed, 1);
+	/* pairs with the RX producer's barrier: it sees the owner's NEED_WAKEUP and rx_armed,
+	 * or this sees its head */
 	smp_mb();
 	if (READ_ONCE(q->bind->dead))
 		return EPOLLERR;

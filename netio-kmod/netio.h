@@ -150,6 +150,7 @@ struct nio_queue {
 	u32 comp_reserved;    /* buffers taken from TX whose completion is still due */
 	struct nio_bind_stats stats;
 	wait_queue_head_t wq; /* the file serving this queue sleeps here */
+	atomic_t rx_armed;    /* a poll waits on wq and no RX frame has woken it yet */
 } ____cacheline_aligned_in_smp;
 
 /*

@@ -244,14 +244,19 @@ static bool nio_rx_refuse(struct nio_queue *q, bool nobuf)
 	return false;
 }
 
-/* The doorbell of RX: wake the owner only if it said it goes to sleep (ring.h). */
+/*
+ * The doorbell of RX: wake the owner only if it said it goes to sleep (ring.h), and only once
+ * per sleep: the frames a softirq queues before the woken owner runs (a whole backlog batch
+ * when both share a CPU) would each call wake_up on a task that is awake already.
+ */
 static void nio_rx_wake(struct nio_queue *q)
 {
-	/* pairs with the owner's barrier between setting the flag and re-reading head */
+	/* pairs with the owner's barrier between setting the flag and re-reading head, and
+	 * with nio_poll's between arming and re-reading head */
 	smp_mb();
 	if (!(READ_ONCE(q->rx->flags) & NIO_RING_F_NEED_WAKEUP))
 		return;
-	if (wq_has_sleeper(&q->wq)) {
+	if (wq_has_sleeper(&q->wq) && atomic_xchg(&q->rx_armed, 0)) {
 		nio_stat_add(&q->stats.rx_wakeups, 1);
 		wake_up_interruptible_poll(&q->wq, EPOLLIN | EPOLLRDNORM);
 	}

@@ -289,7 +289,10 @@ static int nio_tx_drain(struct nio_queue *q, u32 budget)
 /*
  * While the owner produces, this timer drains the TX ring every tx_poll_us and the ring's
  * NEED_WAKEUP stays clear: no syscall. When a run finds the ring empty it sets the flag, then
- * looks once more (the owner may have published just before seeing it) and stops.
+ * looks once more (the owner may have published just before seeing it) and stops. A run takes
+ * at most NIO_TX_BATCH descriptors, as a NAPI poll its budget: one softirq run handing a
+ * whole ring to a device that queues on a CPU's backlog (veth; netdev_max_backlog 1000)
+ * would lose what does not fit; a ring that fills between runs makes the owner kick.
  */
 static enum hrtimer_restart nio_tx_timer(struct hrtimer *timer)
 {
@@ -297,12 +300,12 @@ static enum hrtimer_restart nio_tx_timer(struct hrtimer *timer)
 	int n;
 
 	spin_lock(&q->tx_lock);
-	n = nio_tx_drain(q, q->bind->tx_slots);
+	n = nio_tx_drain(q, NIO_TX_BATCH);
 	if (n == 0) {
 		WRITE_ONCE(q->tx->flags, NIO_RING_F_NEED_WAKEUP);
 		/* pairs with the owner's barrier between publishing head and reading flags */
 		smp_mb();
-		n = nio_tx_drain(q, q->bind->tx_slots);
+		n = nio_tx_drain(q, NIO_TX_BATCH);
 		if (n > 0)
 			WRITE_ONCE(q->tx->flags, 0);
 	}

@@ -56,11 +56,12 @@
  * flags word when it stops looking at the ring; the producer, after publishing head, issues a
  * full barrier and wakes the consumer only if the flag is set.
  *   TX:  K is the consumer. While it drains the TX ring on its own (a softirq timer, every
- *        tx_poll_us, module parameter, while there is traffic) the flag is clear and U makes
- *        no syscall; once a run finds the ring empty K sets the flag and U kicks
- *        (NETIO_IOC_KICK or poll on the queue's file).
+ *        tx_poll_us, module parameter, while there is traffic; at most 64 descriptors a run)
+ *        the flag is clear and U makes no syscall; once a run finds the ring empty K sets the
+ *        flag and U kicks (NETIO_IOC_KICK or poll on the queue's file).
  *   RX:  U is the consumer. U sets the flag before it sleeps in poll(2) and clears it when it
- *        runs; K wakes the queue file's waiters only when it is set.
+ *        runs; K wakes the queue file's waiters only when it is set, and once per poll(2)
+ *        wait (the first frame; those behind it find the waiter woken).
  *
  * The kernel trusts nothing it reads back: each field is read once into a private copy,
  * indices are checked against the ring (nio_ring_pending), buffer indices against nbufs,

@@ -119,7 +119,8 @@ vmbench() {
 	echo
 	echo "## 3. The kmod port: the veth testbed inside the QEMU/TCG test VM"
 	echo
-	echo "Command: \`VB_RUNS=${VB_RUNS:-5} sh tests/bench/vmbench.sh $O\` (tests/bench/vm/vethbench_kmod.sh inside the VM; 60-byte frames only, no zero-loss search;"
+	echo "Command: \`VB_RUNS=${VB_RUNS:-3} sh tests/bench/vmbench.sh $O\` (tests/bench/vm/vethbench_kmod.sh inside the VM: pktgen on one vCPU, every setup's gateway work on the other;"
+	echo "60-byte frames only, no zero-loss search;"
 	echo "then tests/bench/vm/qos_cake.sh: the qos port shaper with flow queues against CAKE and htb + fq_codel at 10 Mbit/s,"
 	echo "a rate the VM forwards, so the shapers are the bottleneck, and at 20 Mbit/s, which it cannot)"
 	echo
