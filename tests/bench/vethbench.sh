@@ -6,7 +6,7 @@
 #   chain) needs /dev/netio and VB_NETIO_KO, the module reloaded after each run to drop the
 #   binding and its claims (which would otherwise hold the frames of the next setup).
 #   A setup "netiod:nospin" runs netiod with spin-us = 0 (no busy-polling when idle), "netiod:spinN"
-#   with spin-us = N;
+#   with spin-us = N, "netiod:burstN" with burst = N;
 #   "netiod-kmod:cb0", "netiod-kmod:poll20" set netio.ko's tx_copybreak, tx_poll_us (ablations).
 #   Setup netiod-afxdp runs netiod with driver "afxdp" (its XDP program on the gateway's veths,
 #   AF_XDP sockets in copy mode), detached again after the run; netiod-afxdp:nospin the same
@@ -227,7 +227,12 @@ DRIVER=afpacket
 netiod_conf() { # services... ("nospin": spin-us = 0, the worker sleeps as soon as it is idle;
 	# "busy", "napi": poll = "busy" | "napi")
 	case " $* " in *" nospin "*) printf 'spin-us = 0\n' ;; esac
-	for w in "$@"; do case $w in spin[0-9]*) printf 'spin-us = %s\n' "${w#spin}" ;; esac; done
+	for w in "$@"; do
+		case $w in
+		spin[0-9]*) printf 'spin-us = %s\n' "${w#spin}" ;;
+		burst[0-9]*) printf 'burst = %s\n' "${w#burst}" ;;
+		esac
+	done
 	case " $* " in *" busy "*) printf 'poll = "busy"\n' ;; *" napi "*) printf 'poll = "napi"\n' ;; esac
 	printf 'port lan { device = "%s" driver = "%s" }\n' "$LANDEV" "$DRIVER"
 	printf 'port wan { device = "%s" driver = "%s" }\n' "$WANDEV" "$DRIVER"
