@@ -1,5 +1,6 @@
 #!/bin/sh
-# make bench: build the bench programs, run membench, a callgrind profile and the veth bench, write BENCHMARKS.md.
+# make bench: build the bench programs, run membench, a callgrind profile and the veth bench, and
+# write their results into BENCHMARKS.md's generated part (tests/bench/splice.sh).
 # usage: run.sh BUILD_DIR   (env: BENCH_RUNS=5 BENCH_PACKETS=200000, VB_* for vethbench.sh, BENCH_VM=0 skips the VM part)
 set -eu
 O=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -150,9 +151,6 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 }
 
 {
-	echo "# netio benchmarks"
-	echo
-	echo "Written by \`make bench\` (tests/bench/run.sh); the analysis sections are kept by hand below the generated part."
 	echo
 	machine
 	echo
@@ -165,13 +163,14 @@ others() { # benches other parts of the tree put here: qos_bench.sh, crypto*.sh
 	rtt
 	vmbench
 	others
+	echo
 } >"$tmp/generated.md"
 
-# Keep the hand-written analysis (everything from "## Analysis" on) across runs.
-if [ -f "$out" ] && grep -q '^## Analysis' "$out"; then
-	sed -n '/^## Analysis/,$p' "$out" >"$tmp/analysis.md"
-	{ cat "$tmp/generated.md"; echo; cat "$tmp/analysis.md"; } >"$out"
+# Only the part between the markers is make bench's: the sections written by hand around it stay.
+if sh "$here/splice.sh" "$tmp/generated.md" "$out"; then
+	echo "bench: wrote the generated part of $out"
 else
-	cp "$tmp/generated.md" "$out"
+	cp "$tmp/generated.md" "$out.generated"
+	echo "bench: $out unchanged; the generated part is in $out.generated"
+	exit 1
 fi
-echo "bench: wrote $out"
