@@ -50,12 +50,7 @@ start_xsk_fwd() {
 	ip netns exec "$NS_GW" "$O/tests/bench/xsk_fwd" $opts gw-lan gw-wan "$(mac_of "$NS_WAN" eth0)" \
 		"$(mac_of "$NS_LAN" eth0)" 2>>"$WORK/xsk_fwd.log" &
 	XSK_PID=$! # ip netns exec execs: the forwarder itself
-	for _ in $(seq 100); do
-		grep -q 'xsk_fwd: ready' "$WORK/xsk_fwd.log" && return 0
-		kill -0 "$XSK_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	fail "xsk_fwd did not start: $(tail -n 3 "$WORK/xsk_fwd.log")"
+	ready "$XSK_PID" "$WORK/xsk_fwd.log" 'xsk_fwd: ready'
 }
 
 stop_xsk_fwd() {

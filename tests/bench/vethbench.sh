@@ -300,12 +300,7 @@ start_xsk_fwd() { # words...
 	FWD_PID=$!
 	XSK_UP=1
 	case " $* " in *" rxonly "*) RX_COUNTER="$WORK/xsk_fwd.cnt" ;; esac
-	for _ in $(seq 100); do
-		grep -q 'xsk_fwd: ready' "$WORK/xsk_fwd.log" && return 0
-		kill -0 "$FWD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	fail "xsk_fwd did not start: $(tail -n 3 "$WORK/xsk_fwd.log")"
+	ready "$FWD_PID" "$WORK/xsk_fwd.log" 'xsk_fwd: ready'
 }
 
 start_gw() { # kernel | afp_fwd | xsk_fwd [words] | netiod [services...]

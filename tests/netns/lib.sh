@@ -153,6 +153,18 @@ listening() {
 	fail "tcpdump did not start capturing: $(cat "$1")"
 }
 
+# ready PID ERRFILE TEXT: wait (bounded, 10 s) until the process PID, whose stderr goes to
+# ERRFILE, has written TEXT there (it says so once it is set up); fail with its last words if it
+# exits first or never does
+ready() {
+	for _ in $(seq 100); do
+		grep -q "$3" "$2" 2>/dev/null && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "no '$3' from process $1: $(tail -n 3 "$2")"
+}
+
 # stat JQ: a number from 'netioctl -j stats'
 stat() { ctl -j stats | jq "$1"; }
 
