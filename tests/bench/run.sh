@@ -86,8 +86,8 @@ profile() {
 	echo '| instructions per packet | function |'
 	echo '|---:|---|'
 	callgrind_annotate "$tmp/cg.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -n 14 |
-		awk -v n=$((PROFILE_PKTS + 4096)) '{ v = $1; gsub(",", "", v); $1 = ""; $2 = ""
-			sub(/^ +/, ""); sub(/ \[.*\]$/, ""); printf "| %.1f | %s |\n", v / n, $0 }'
+		awk -v n=$((PROFILE_PKTS + 4096)) '{ v = $1; gsub(",", "", v)
+			sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); sub(/ \[.*\]$/, ""); printf "| %.1f | %s |\n", v / n, $0 }'
 }
 
 vethbench() {
