@@ -29,11 +29,12 @@
 # VB_GEN=pktgen (the VM: pktgen.ko loaded; trafgen under QEMU/TCG offers only 5-26 kpps, so no
 # gateway is ever saturated) generates in the kernel on the generator CPU instead, and RPS on the
 # gateway's ingress veth hands every frame to the gateway CPU's backlog: the kernel's receive and
-# ip_forward, netio.ko's rx_handler copy, the sink's receive and the forwarder all run on the
-# gateway CPU, whatever the setup. The gateway CPU is then simply everything /proc/stat says that
-# CPU did (no drop round, no baseline), for every setup alike; each row also shows which CPU's
-# backlog processed the frames (/proc/net/softnet_stat), the check that the kernel's forward ran
-# there.
+# ip_forward, netio.ko's rx_handler copy and the forwarder all run on the gateway CPU, whatever
+# the setup (the sink's receive is steered to the generator CPU). The gateway CPU is then simply
+# everything /proc/stat says that CPU did (no drop round, no baseline), for every setup alike;
+# each row also shows which CPU's backlog processed the frames (/proc/net/softnet_stat), the
+# check that the kernel's forward ran there. Both ways read their counters through one snap().
+# A CPU cost that is not positive gives "n/a" packets per CPU-s, left out of medians and ratios.
 set -u
 O=$(cd "${1:?usage: vethbench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
