@@ -204,6 +204,8 @@ struct nio_claim {
 /* nio_port_ops.flags: the driver reads and writes files, not a network device, so 'device' is
  * optional and never locked, and two such ports may name the same one (pcap). */
 #define NIO_DRV_F_NO_DEVICE 0x1u
+/* one port of this netiod at a time on a device (afxdp: a queue takes one AF_XDP socket) */
+#define NIO_DRV_F_EXCLUSIVE 0x2u
 
 /*
  * A port driver: one entry of the driver table (drivers.c). open/close run on the control
