@@ -177,8 +177,8 @@ capture() {
 capture_stop() {
 	_size=-1
 	for _ in $(seq 40); do
-		[ "$(stat -c %s "$WORK/$1.pcap")" = "$_size" ] && break
-		_size=$(stat -c %s "$WORK/$1.pcap")
+		[ "$(wc -c <"$WORK/$1.pcap")" = "$_size" ] && break # (stat is lib.sh's netioctl stats)
+		_size=$(wc -c <"$WORK/$1.pcap")
 		sleep 0.5
 	done
 	kill "$DUMP"
