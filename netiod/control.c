@@ -116,8 +116,7 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 		      (json_int_t)s->passed, "dropped", (json_int_t)s->dropped, "consumed",
 		      (json_int_t)s->consumed, "dequeued", (json_int_t)s->dequeued);
 	json_t *ctr = json_object();
-	/* control thread only; a full qos tree (64 classes, 16 policers) needs ~19 KB */
-	static char line[65536];
+	char *status;
 
 	if (si->svc->counter_names && si->svc->counters) {
 		const uint64_t *v = nio_svc_counters(si);
@@ -135,8 +134,10 @@ static json_t *svc_stats(const struct nio_svc_inst *si, unsigned nworkers)
 			json_array_append_new(g, text(si->svc->gauge_names[i]));
 		json_object_set_new(o, "gauges", g);
 	}
-	if (nio_svc_show(si, line, sizeof(line)) >= 0)
-		json_object_set_new(o, "status", text(line));
+	status = nio_svc_show(si);
+	if (status)
+		json_object_set_new(o, "status", text(status));
+	free(status);
 	if (si->svc->objects) {
 		json_t *objs = json_array();
 

@@ -646,18 +646,17 @@ int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len)
 	return ok ? 0 : -1;
 }
 
-int nio_iso_show(struct nio_iso *iso, char *buf, size_t len)
+/* The host's show() text (nio_iso_msg_recv NUL-terminates it), or NULL. */
+char *nio_iso_show(struct nio_iso *iso)
 {
 	void *r = NULL;
 	size_t rlen = 0;
 
 	if (ask(iso, NIO_ISO_M_SHOW, NULL, 0, NIO_ISO_M_SHOW_REPLY, &r, &rlen) < 0 || !rlen) {
 		free(r);
-		return -1;
+		return NULL;
 	}
-	snprintf(buf, len, "%s", (char *)r);
-	free(r);
-	return 0;
+	return r;
 }
 
 static const char *state_name(int st)

@@ -142,6 +142,10 @@ enum nio_iso_msg {
 
 #define NIO_ISO_MSG_MAX (1u << 20) /* a state blob larger than this is not kept */
 
+/* show_text.c: the whole show() text, malloc()ed (at most NIO_ISO_MSG_MAX bytes); NULL: no
+ * memory */
+char *nio_show_whole(int (*show)(void *inst, char *buf, size_t len), void *inst);
+
 /* The descriptors' fixed numbers in netio-svchost. */
 enum {
 	NIO_ISO_FD_CTL = 3,

@@ -204,6 +204,8 @@ struct nio_claim {
 /* nio_port_ops.flags: the driver reads and writes files, not a network device, so 'device' is
  * optional and never locked, and two such ports may name the same one (pcap). */
 #define NIO_DRV_F_NO_DEVICE 0x1u
+/* one port of this netiod at a time on a device (afxdp: a queue takes one AF_XDP socket) */
+#define NIO_DRV_F_EXCLUSIVE 0x2u
 
 /*
  * A port driver: one entry of the driver table (drivers.c). open/close run on the control
@@ -741,7 +743,8 @@ int nio_spawn_wait(pid_t pid, int timeout_ms);
 extern const struct nio_opt nio_svc_host_opts[];
 struct json_t *nio_conf_json(const struct nio_conf *c);
 const uint64_t *nio_svc_counters(const struct nio_svc_inst *si);
-int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len);
+/* The plugin's show() text, whole (malloc()ed); NULL: none */
+char *nio_svc_show(const struct nio_svc_inst *si);
 /* The instance's parts through the plugin's objects(); false (nothing emitted) for a plugin
  * without them or an isolated instance, whose parts stay in its host. */
 bool nio_svc_objects(const struct nio_svc_inst *si,
@@ -760,7 +763,7 @@ void nio_iso_kick(void); /* a worker: a host's buffers are back, restart it (any
 const uint64_t *nio_iso_counters(struct nio_iso *iso);
 int nio_iso_save(struct nio_iso *iso, void **blob, size_t *len);
 int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len);
-int nio_iso_show(struct nio_iso *iso, char *buf, size_t len);
+char *nio_iso_show(struct nio_iso *iso);
 struct json_t *nio_iso_json(const struct nio_iso *iso);
 
 struct pollfd;

@@ -101,6 +101,39 @@ static int check_devices(const struct nio_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * An exclusive driver's port holds its device alone (afxdp: a queue's second AF_XDP socket is
+ * refused with EINVAL), and the running port stays open until the new configuration is
+ * applied: a port that is not taken over (renamed, its driver written otherwise) cannot open
+ * that device meanwhile. Said here, with what to do, rather than as the driver's errno.
+ */
+static const struct nio_port *holder(const struct nio_config *old, const struct nio_port *p)
+{
+	for (unsigned i = 0; old && (p->ops->flags & NIO_DRV_F_EXCLUSIVE) && i < old->nports; i++) {
+		const struct nio_port *q = old->ports[i];
+
+		if (q->open && !atomic_load(&q->gone) && q->ops == p->ops &&
+		    !strcmp(q->device, p->device))
+			return q;
+	}
+	return NULL;
+}
+
+static int held(const struct nio_config *c, const struct nio_config *old, const struct nio_port *p,
+		char *err, size_t errlen)
+{
+	const struct nio_port *q = holder(old, p);
+
+	if (!q)
+		return 0;
+	return nio_err(err, errlen,
+		       "%s:%d: port '%s' (%s %s): the running port '%s' (driver %s) holds %s; a "
+		       "reload keeps it only with the same name, driver and options: keep them, or "
+		       "reload once without the port and then with it",
+		       c->file, p->line, p->name, p->ops->name, p->device, q->name, q->driver,
+		       q->device);
+}
+
 /* Open c's ports, taking over the ones old already has open with the same settings. */
 int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, char *err,
 			  size_t errlen)
@@ -114,7 +147,8 @@ int nio_config_open_ports(struct nio_config *c, const struct nio_config *old, ch
 			free(c->ports[i]);
 			c->ports[i] = reuse;
 			reuse->refs++;
-		} else if (open_port(c, c->ports[i], err, errlen) < 0) {
+		} else if (held(c, old, c->ports[i], err, errlen) < 0 ||
+			   open_port(c, c->ports[i], err, errlen) < 0) {
 			return -1;
 		}
 	}

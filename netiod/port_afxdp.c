@@ -597,6 +597,7 @@ static int afx_set_claims(struct nio_port *port, const struct nio_claim *claims,
 
 const struct nio_port_ops nio_port_afxdp_ops = {
 	.name = "afxdp",
+	.flags = NIO_DRV_F_EXCLUSIVE,
 	.probe = afx_probe,
 	.check_claims = nio_xdp_check_claims,
 	.set_claims = afx_set_claims,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netiod.h"
+#include "isolate.h"
 
 /* ------------------------------------------------------------------ option accessors */
 
@@ -345,11 +346,11 @@ const uint64_t *nio_svc_counters(const struct nio_svc_inst *si)
 	return si->svc->counters ? si->svc->counters(si->inst) : NULL;
 }
 
-int nio_svc_show(const struct nio_svc_inst *si, char *buf, size_t len)
+char *nio_svc_show(const struct nio_svc_inst *si)
 {
-	if (si->iso)
-		return si->svc->show ? nio_iso_show(si->iso, buf, len) : -1;
-	return si->svc->show ? si->svc->show(si->inst, buf, len) : -1;
+	if (!si->svc->show)
+		return NULL;
+	return si->iso ? nio_iso_show(si->iso) : nio_show_whole(si->svc->show, si->inst);
 }
 
 bool nio_svc_objects(const struct nio_svc_inst *si,

@@ -218,7 +218,7 @@ static void __attribute__((noreturn)) finish(void)
 /* A request from netiod on the control socket (or its end: finish). */
 static void control(void)
 {
-	static char text[65536];
+	char *text;
 	uint32_t type;
 	void *data;
 	size_t len;
@@ -237,10 +237,10 @@ static void control(void)
 		(void)nio_iso_msg_send(NIO_ISO_FD_CTL, NIO_ISO_M_RESTORED, &refused, 1);
 		break;
 	case NIO_ISO_M_SHOW:
-		text[0] = '\0';
-		if (H.svc->show)
-			H.svc->show(H.inst, text, sizeof(text));
-		(void)nio_iso_msg_send(NIO_ISO_FD_CTL, NIO_ISO_M_SHOW_REPLY, text, strlen(text));
+		text = H.svc->show ? nio_show_whole(H.svc->show, H.inst) : NULL;
+		(void)nio_iso_msg_send(NIO_ISO_FD_CTL, NIO_ISO_M_SHOW_REPLY, text,
+				       text ? strlen(text) : 0);
+		free(text);
 		break;
 	default:
 		break;

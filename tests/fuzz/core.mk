@@ -7,7 +7,7 @@ fuzz_parse_SRCS := tests/fuzz/fuzz_parse.c netiod/parse.c netiod/classify.c neti
 FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_afpacket.c netiod/port_pcap.c \
 	netiod/port_afxdp.c netiod/xdp_prog.c netiod/region.c \
 	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
-fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c \
+fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c netiod/show_text.c \
 	netiod/privs.c $(FUZZ_DRIVERS) $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl -ljansson $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
 FUZZERS += fuzz_control

@@ -114,6 +114,13 @@ st=/proc/$pid/status
 [ "$(awk '/^NoNewPrivs:/ { print $2 }' "$st")" = 1 ] || fail "host no_new_privs not set"
 ok "host pid $pid: uid nobody, no capabilities, seccomp filter, no_new_privs"
 
+# README's 'service list' row names every key -j gives a plugin and an isolated instance
+row=$(grep '^| `service list` |' "$here/../../README.md")
+for k in $(ctl -j service list | jq -r '.[] | select(.name=="faulty") | del(.running[1:]) |
+	[paths | .[-1] | strings] | unique[]'); do
+	case $row in *"\`$k\`"* | *"\`$k[]\`"*) ;; *) fail "README's service list row does not name -j's '$k'" ;; esac
+done
+
 # 2. Packets cross to the service and back: each one stamped.
 tx 7000 50 0.002 A
 wait_got 7000 A 50

@@ -10,7 +10,7 @@ test_parse_SRCS := tests/unit/test_parse.c netiod/parse.c $(CORE)
 test_classify_SRCS := tests/unit/test_classify.c netiod/classify.c netiod/claims.c $(CORE)
 test_flow_SRCS := tests/unit/test_flow.c netiod/flow.c netiod/parse.c $(CORE)
 test_units_SRCS := tests/unit/test_units.c $(CORE)
-test_plugin_SRCS := tests/unit/test_plugin.c tests/unit/noworker.c netiod/service.c netiod/config.c \
+test_plugin_SRCS := tests/unit/test_plugin.c tests/unit/noworker.c netiod/service.c netiod/show_text.c netiod/config.c \
 	netiod/privs.c $(DRIVERS) $(CORE)
 test_plugin_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 
@@ -21,7 +21,7 @@ $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -DBROKEN_$* -shared $(LDFLAGS) -o $@ $<
 TESTS += test_config
-test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/service.c netiod/config.c \
+test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/service.c netiod/show_text.c netiod/config.c \
 	netiod/privs.c $(DRIVERS) $(CORE)
 test_config_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 TESTS += test_pipeline

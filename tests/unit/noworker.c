@@ -92,10 +92,8 @@ int nio_iso_restore(struct nio_iso *iso, const void *blob, size_t len)
 	return -1;
 }
 
-int nio_iso_show(struct nio_iso *iso, char *buf, size_t len)
+char *nio_iso_show(struct nio_iso *iso)
 {
 	(void)iso;
-	(void)buf;
-	(void)len;
-	return -1;
+	return NULL;
 }
