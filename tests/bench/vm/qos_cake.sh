@@ -10,7 +10,8 @@
 # received bytes, the ping's p50 and p99 RTT and loss; the base row is the ping alone through
 # each gateway; for netiod, its shaper's worst lateness past a release time (late-max-us: how
 # long the worker was kept off the CPU). QC_SHAPERS may add netiod-kmod-fifo: the kmod row with
-# worker-sched = "fifo 10" (the worker alone at real-time priority); netiod-kmod-rt: the kmod row with
+# worker-sched = "fifo 10" (the worker alone at real-time priority); netiod-kmod-nopin: the
+# kmod row with the worker allowed on every vCPU; netiod-kmod-rt: the kmod row with
 # netiod's threads at real-time priority (chrt -f 10), as the kernel's softirqs that run CAKE
 # are (BENCHMARKS.md: it made the worker later, not earlier, under TCG); and netiod-kmod-base:
 # netiod-kmod run from another build directory (QC_BASE_O), to compare two builds under the
@@ -62,6 +63,11 @@ up() {
 	netiod-kmod-fifo) # the worker alone at SCHED_FIFO 10, sleeping to its release times
 		netiod_conf kmod 'worker-sched = "fifo 10"' >"$WORK/qc.conf"
 		start_netiod "$WORK/qc.conf"
+		;;
+	netiod-kmod-nopin) # the worker let run on either vCPU (it pins itself at start)
+		netiod_conf kmod >"$WORK/qc.conf"
+		start_netiod "$WORK/qc.conf"
+		taskset -a -p -c 0-1 "$NETIOD_PID" >/dev/null
 		;;
 	netiod-kmod | netiod-kmod-rt)
 		netiod_conf kmod >"$WORK/qc.conf"
@@ -122,11 +128,11 @@ late_ms() {
 	esac
 }
 
-# The worker: netiod's thread with the most CPU time (the control thread idles in libevent).
+# The worker (-f: one): the thread that is not the main (control) thread.
 worker_tid() {
 	for t in /proc/"$NETIOD_PID"/task/*; do
-		echo "$(cut -d' ' -f1 "$t/schedstat") ${t##*/}"
-	done | sort -n | tail -n 1 | cut -d' ' -f2
+		[ "${t##*/}" = "$NETIOD_PID" ] || echo "${t##*/}"
+	done | head -n 1
 }
 
 trace_start() { # the worker's switches and wake-ups, and the kernel's schedstats
