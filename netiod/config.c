@@ -677,6 +677,7 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_INT("spin-us", 200, CFGF_NONE),
 		CFG_STR("poll", "sleep", CFGF_NONE),
 		CFG_STR("workers", "auto", CFGF_NONE),
+		CFG_STR("worker-sched", "other", CFGF_NONE),
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
 		CFG_STR("metrics-listen", "", CFGF_NONE),
@@ -1250,6 +1251,19 @@ static int load_workers(struct nio_config *c, cfg_t *cfg)
 	return 0;
 }
 
+/* worker-sched = other | nice N | fifo N | rr N; read at start. */
+static int load_wsched(struct nio_config *c, cfg_t *cfg)
+{
+	const char *v = cfg_getstr(cfg, "worker-sched");
+
+	if (nio_wsched_parse(v, &c->wsched) < 0)
+		return fail(cfg, line_of("worker-sched"),
+			    "worker-sched: '%s' is not other, nice N (-20 to 19), fifo N or rr N "
+			    "(1 to 99)",
+			    v);
+	return 0;
+}
+
 /*
  * A pipeline with a service not declared NIO_SVC_F_MT_SAFE runs on one worker, the same for
  * all its packets; such pipelines are spread over the workers by index.
@@ -1294,7 +1308,7 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
 	if (load_poll(c, cfg) < 0)
 		return -1;
-	if (load_workers(c, cfg) < 0)
+	if (load_workers(c, cfg) < 0 || load_wsched(c, cfg) < 0)
 		return -1;
 	if ((v = cfg_getstr(cfg, "control-socket")))
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);
@@ -1516,6 +1530,12 @@ void nio_config_dump(const struct nio_config *c, FILE *out)
 		fprintf(out, "workers %u\n", c->workers);
 	if (c->poll != NIO_POLL_SLEEP)
 		fprintf(out, "poll %s\n", nio_poll_names[c->poll]);
+	if (c->wsched.policy != SCHED_OTHER || c->wsched.prio) {
+		char ws[16];
+
+		nio_wsched_format(&c->wsched, ws, sizeof(ws));
+		fprintf(out, "worker-sched %s\n", ws);
+	}
 	dump_privs(&c->privs, out);
 	for (unsigned i = 0; i < c->nports; i++) {
 		const struct nio_port *p = c->ports[i];

@@ -198,8 +198,8 @@ int main(int argc, char **argv)
 	if (nio_metrics_init(&d, c->metrics_listen) < 0)
 		fatalx("metrics-listen %s", c->metrics_listen);
 	confine(&d);
-	if (nio_workers_start(&d) < 0)
-		fatal("workers");
+	if (nio_workers_start(&d, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	log_info("%u worker(s)%s", d.nworkers, d.foreground ? " (-f)" : "");
 	run(&d);
 	nio_kmod_events_fini(&d);

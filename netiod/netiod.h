@@ -449,6 +449,13 @@ struct nio_privs {
  * with the afxdp ports' sockets in busy-poll mode (the worker runs the device's receive) */
 enum nio_poll { NIO_POLL_SLEEP, NIO_POLL_BUSY, NIO_POLL_NAPI };
 
+/* worker-sched = ...: the workers' policy (SCHED_OTHER, SCHED_FIFO, SCHED_RR) and priority
+ * (1-99), or for SCHED_OTHER their nice value (wsched.c) */
+struct nio_wsched {
+	int policy;
+	int prio;
+};
+
 struct nio_config {
 	uint64_t generation;
 	char file[256];
@@ -465,6 +472,7 @@ struct nio_config {
 	bool any_dequeue;  /* a service holds packets: the worker asks for them every turn */
 	/* how an idle worker waits (poll = ...) */
 	enum nio_poll poll;
+	struct nio_wsched wsched; /* worker-sched: read at start, like workers */
 	/* egress[i]: the shaper every packet leaving port i goes through (port ... { qos { } }),
 	 * a one-service stage named "egress:<port>"; NULL for an unshaped port */
 	struct nio_pipeline *egress[NIO_MAX_PORTS];
@@ -634,6 +642,8 @@ struct nio_worker {
 	struct nio_pending pending;
 	uint64_t idle_sleeps, busy_loops;
 	struct nio_worker_stats stats;
+	atomic_int sched_done; /* worker-sched applied (1) or refused (-1, sched_err says why) */
+	char sched_err[192];
 };
 
 /* The worker index of the calling thread (log.c; 0 on the control thread). */
@@ -1034,7 +1044,7 @@ void nio_pktring_each(struct nio_pktring *r, void (*fn)(struct nio_pkt *, void *
 
 /* worker.c: the group of d->nworkers workers */
 int nio_workers_init(struct netiod *d);
-int nio_workers_start(struct netiod *d);
+int nio_workers_start(struct netiod *d, char *err, size_t len);
 void nio_workers_stop(struct netiod *d);
 void nio_workers_fini(struct netiod *d);
 int nio_workers_pause(struct netiod *d, char *err, size_t errlen);
@@ -1088,6 +1098,12 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 void nio_svc_handoff(const struct nio_svc_inst *from, struct nio_svc_inst *to);
 int nio_service_replace(struct netiod *d, const char *name, const char *path, char *err,
 			size_t errlen);
+
+/* wsched.c: the workers' scheduling policy */
+int nio_wsched_parse(const char *s, struct nio_wsched *ws);
+void nio_wsched_format(const struct nio_wsched *ws, char *buf, size_t len);
+bool nio_wsched_privileged(const struct nio_wsched *ws);
+int nio_wsched_apply(const struct nio_wsched *ws, char *err, size_t len);
 
 /* privs.c: the user, group and capabilities netiod runs with once started */
 int nio_user_id(const char *name, uid_t *uid, gid_t *gid);

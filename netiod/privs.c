@@ -27,7 +27,8 @@ static const char *const cap_names[] = {
 	[CAP_NET_RAW] = "CAP_NET_RAW",
 	[CAP_IPC_LOCK] = "CAP_IPC_LOCK",
 	[CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
-	[CAP_PERFMON] = "CAP_PERFMON", /* afxdp: the verifier, for its XDP program */
+	[CAP_SYS_NICE] = "CAP_SYS_NICE", /* worker-sched: a real-time policy or a negative nice */
+	[CAP_PERFMON] = "CAP_PERFMON",	 /* afxdp: the verifier, for its XDP program */
 	[CAP_BPF] = "CAP_BPF",
 };
 
@@ -172,10 +173,11 @@ static void switch_user(const struct nio_privs *p)
 		fatal("PR_SET_KEEPCAPS");
 }
 
-/* The capabilities the open ports' drivers need to open again: a reload may add ports. */
+/* The capabilities the open ports' drivers need to open again (a reload may add ports), and
+ * the workers to take the scheduling worker-sched asks for (they start after the drop). */
 static uint64_t caps_needed(const struct nio_config *c)
 {
-	uint64_t need = 0;
+	uint64_t need = nio_wsched_privileged(&c->wsched) ? NIO_CAP(CAP_SYS_NICE) : 0;
 
 	for (unsigned i = 0; i < c->nports; i++)
 		if (c->ports[i]->open)

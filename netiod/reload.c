@@ -94,6 +94,7 @@ int nio_apply_config(struct netiod *d, struct nio_config *c, char *err, size_t e
 int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 {
 	unsigned workers = d->running->workers;
+	struct nio_wsched wsched = d->running->wsched;
 	struct nio_privs privs = d->running->privs;
 	bool metrics_changed;
 	struct nio_config *c;
@@ -129,6 +130,8 @@ int nio_reload(struct netiod *d, const char *file, char *err, size_t errlen)
 	if (c->workers != workers)
 		log_warnx("workers changes take effect when netiod restarts (running %u)",
 			  d->nworkers);
+	if (c->wsched.policy != wsched.policy || c->wsched.prio != wsched.prio)
+		log_warnx("worker-sched changes take effect when netiod restarts");
 	nio_privs_warn_changes(&privs, &c->privs);
 	nio_config_warn_taps(c);
 	if (file != d->conf_file) /* SIGHUP passes d->conf_file itself */

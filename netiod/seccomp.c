@@ -31,6 +31,8 @@ static const char allowed[] =
 	"futex set_robust_list get_robust_list rseq exit exit_group gettid getpid getppid tgkill "
 	"tkill sched_yield sched_getaffinity sched_setaffinity getcpu rt_sigprocmask rt_sigreturn "
 	"sigaltstack restart_syscall set_tid_address "
+	/* worker-sched: each worker sets its own policy or nice value when it starts */
+	"sched_setscheduler setpriority "
 	/* the event loop, eventfds, sockets (control, metrics, netlink, packet, neighbour probes) */
 	"epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2 poll ppoll "
 	"select pselect6 eventfd eventfd2 timerfd_create timerfd_settime timerfd_gettime bind "

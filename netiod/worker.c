@@ -12,9 +12,10 @@
 #include "trace.h"
 
 #define POLL_MAX_MS	 100
-#define PAUSE_TIMEOUT_MS 5000u /* a worker not quiescent by then is stuck in a service */
-#define DRAIN_MAX	 4u    /* bursts taken from one handoff ring per turn */
-#define ISO_FDS		 64u   /* isolated services' doorbells a worker sleeps on */
+#define SPIN_NS		 50000u /* a held packet due sooner than this is waited for awake */
+#define PAUSE_TIMEOUT_MS 5000u	/* a worker not quiescent by then is stuck in a service */
+#define DRAIN_MAX	 4u	/* bursts taken from one handoff ring per turn */
+#define ISO_FDS		 64u	/* isolated services' doorbells a worker sleeps on */
 
 static _Thread_local struct nio_worker *self;
 static struct nio_worker *group; /* every worker, for the control thread and buffer returns */
@@ -465,8 +466,9 @@ static void flush_ports(struct nio_config *c)
 }
 
 /* Nothing to do: sleep in poll() on the ports this worker receives on and its eventfd. */
-static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms)
+static void idle_wait(struct nio_worker *w, struct nio_config *c, uint64_t timeout_ns)
 {
+	struct timespec ts;
 	struct pollfd fds[NIO_MAX_PORTS + 1 + ISO_FDS];
 	struct nio_port *ports[NIO_MAX_PORTS + 1];
 	unsigned niso = 0;
@@ -488,18 +490,20 @@ static void idle_wait(struct nio_worker *w, struct nio_config *c, int timeout_ms
 	if (c->any_iso)
 		niso = nio_iso_sleep_fds(w, c, fds + n, ISO_FDS, &iso_pending);
 	if (iso_pending)
-		timeout_ms = 0;
+		timeout_ns = 0;
 	atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
 	/* pairs with poke(): either the producer sees sleeping or this sees its packets */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < c->nworkers; i++) {
 		if (i != w->id && nio_pktring_count(&w->in[i])) {
-			timeout_ms = 0;
+			timeout_ns = 0;
 			break;
 		}
 	}
 	w->idle_sleeps++;
-	if (poll(fds, n + niso, timeout_ms) <= 0) {
+	ts = (struct timespec){ (time_t)(timeout_ns / 1000000000u),
+				(long)(timeout_ns % 1000000000u) };
+	if (ppoll(fds, n + niso, &ts, NULL) <= 0) {
 		atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
 		if (niso)
 			nio_iso_woken(w, c, fds + n, niso);
@@ -528,14 +532,26 @@ static void honour_pause(struct nio_worker *w)
 	atomic_store(&w->paused, 0);
 }
 
-static int sleep_ms(uint64_t now, uint64_t next_ns)
+/*
+ * How long to sleep when a held packet is due at next_ns (0: none; ports and the eventfd wake
+ * the worker for new work). A real-time worker's timer has no slack and its wake-up preempts
+ * whatever runs, so it sleeps until SPIN_NS before the release: spinning longer would keep
+ * every other task off its CPU. Any other worker sleeps whole milliseconds, rounded down, and
+ * spins the rest: its wake-up may wait for the CPU, and waking early absorbs that
+ * (BENCHMARKS.md: sleeping to the release made the shaper later under load).
+ */
+static uint64_t sleep_ns(uint64_t now, uint64_t next_ns, bool rt)
 {
+	uint64_t d;
+
 	if (!next_ns)
-		return POLL_MAX_MS;
-	if (next_ns <= now)
+		return POLL_MAX_MS * 1000000ull;
+	if (next_ns <= now + SPIN_NS)
 		return 0;
-	return (int)((next_ns - now) / 1000000 < POLL_MAX_MS ? (next_ns - now) / 1000000
-							     : POLL_MAX_MS);
+	d = next_ns - now;
+	if (d > POLL_MAX_MS * 1000000ull)
+		return POLL_MAX_MS * 1000000ull;
+	return rt ? d - SPIN_NS : d / 1000000 * 1000000;
 }
 
 /* Only the owner of a held packet's pipeline dequeues it: the service runs on one worker. */
@@ -571,6 +587,11 @@ static void *worker_main(void *arg)
 	self = w;
 	nio_self = w->id;
 	pin(w);
+	/* the start waits for this: a policy the system refuses stops netiod with the reason */
+	atomic_store(&w->sched_done, nio_wsched_apply(&atomic_load(&w->cfg)->wsched, w->sched_err,
+						      sizeof(w->sched_err)) < 0
+					     ? -1
+					     : 1);
 	while (!atomic_load(&w->stop)) {
 		struct nio_config *c;
 		uint64_t now = nio_now_ns(), next = 0;
@@ -611,9 +632,9 @@ static void *worker_main(void *arg)
 			w->busy_loops++;
 		} else if (c->poll == NIO_POLL_SLEEP &&
 			   now - last_busy > (uint64_t)c->spin_us * 1000ull) {
-			if (next && next <= now + 50000)
+			if (next && next <= now + SPIN_NS)
 				continue; /* a held packet is due within 50 us: keep spinning */
-			idle_wait(w, c, sleep_ms(now, next));
+			idle_wait(w, c, sleep_ns(now, next, c->wsched.policy != SCHED_OTHER));
 		}
 	}
 	stages_flush(w, atomic_load(&w->cfg)->nworkers);
@@ -753,14 +774,33 @@ int nio_workers_init(struct netiod *d)
 	return 0;
 }
 
+/* Worker w has applied worker-sched: 0, or -1 with the reason (a worker that has not got
+ * there within pause_timeout_ms counts as refused). */
+static int sched_wait(struct netiod *d, struct nio_worker *w, char *err, size_t len)
+{
+	uint64_t deadline = nio_now_ns() + (uint64_t)d->pause_timeout_ms * 1000000ull;
+	int done;
+
+	while (!(done = atomic_load(&w->sched_done)) && nio_now_ns() < deadline)
+		usleep(100);
+	if (done > 0)
+		return 0;
+	return nio_err(err, len, "worker %u: %s", w->id,
+		       done ? w->sched_err : "did not start within the pause timeout");
+}
+
 /* Start the threads (the configuration is set); they inherit the calling thread's
- * credentials and seccomp filter. */
-int nio_workers_start(struct netiod *d)
+ * credentials and seccomp filter, and each takes worker-sched before it runs packets. */
+int nio_workers_start(struct netiod *d, char *err, size_t len)
 {
 	for (unsigned i = 0; i < d->nworkers; i++) {
-		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]))
-			return -1;
+		int e = pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]);
+
+		if (e)
+			return nio_err(err, len, "pthread_create: %s", strerror(e));
 		d->workers[i].started = true;
+		if (sched_wait(d, &d->workers[i], err, len) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -162,7 +162,7 @@ static struct rate measure(unsigned nworkers, const char *chain, double secs)
 		c->ports[i]->id = (uint16_t)i;
 	}
 	if (nio_apply_config(&d, c, err, sizeof(err)) < 0 || nio_workers_init(&d) < 0 ||
-	    nio_workers_start(&d) < 0)
+	    nio_workers_start(&d, NULL, 0) < 0)
 		fatalx("workers: %s", err);
 	atomic_store(&generating, 1);
 	usleep((useconds_t)(WARM_S * 1e6));

@@ -512,7 +512,7 @@ static void start_worker(void)
 		fatalx("null chain: %s", err);
 	pin((int)ncpu - 1);
 	nio_workers_set_config(&g.d, c);
-	if (nio_workers_init(&g.d) < 0 || nio_workers_start(&g.d) < 0)
+	if (nio_workers_init(&g.d) < 0 || nio_workers_start(&g.d, NULL, 0) < 0)
 		fatal("worker");
 	if (ncpu > 1)
 		pin(0);

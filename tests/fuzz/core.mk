@@ -8,7 +8,7 @@ FUZZ_DRIVERS := netiod/drivers.c netiod/claims.c netiod/port_kmod.c netiod/port_
 	netiod/port_afxdp.c netiod/xdp_prog.c netiod/region.c \
 	netiod/device.c netiod/offload.c netiod/pool.c netiod/taps.c
 fuzz_config_SRCS := tests/fuzz/fuzz_config.c tests/unit/noworker.c netiod/config.c netiod/service.c netiod/show_text.c \
-	netiod/privs.c $(FUZZ_DRIVERS) $(FUZZ_CORE)
+	netiod/privs.c netiod/wsched.c $(FUZZ_DRIVERS) $(FUZZ_CORE)
 fuzz_config_LIBS := -lconfuse -ldl -ljansson $(shell pkg-config --libs libnl-genl-3.0 libpcap libxdp libbpf)
 FUZZERS += fuzz_control
 fuzz_control_SRCS := tests/fuzz/fuzz_control.c $(filter-out netiod/netiod.c netiod/netioctl.c netiod/svchost%,\

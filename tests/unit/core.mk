@@ -11,7 +11,7 @@ test_classify_SRCS := tests/unit/test_classify.c netiod/classify.c netiod/claims
 test_flow_SRCS := tests/unit/test_flow.c netiod/flow.c netiod/parse.c $(CORE)
 test_units_SRCS := tests/unit/test_units.c $(CORE)
 test_plugin_SRCS := tests/unit/test_plugin.c tests/unit/noworker.c netiod/service.c netiod/show_text.c netiod/config.c \
-	netiod/privs.c $(DRIVERS) $(CORE)
+	netiod/privs.c netiod/wsched.c $(DRIVERS) $(CORE)
 test_plugin_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 
 # Broken plugins the loader must refuse, each named after the service it pretends to be.
@@ -22,7 +22,7 @@ $(O)/tests/unit/plugins/%/svc.so: $(TOP)/tests/unit/plugins/broken.c
 	$(Q)$(CC) $(CFLAGS) -DBROKEN_$* -shared $(LDFLAGS) -o $@ $<
 TESTS += test_config
 test_config_SRCS := tests/unit/test_config.c tests/unit/noworker.c netiod/service.c netiod/show_text.c netiod/config.c \
-	netiod/privs.c $(DRIVERS) $(CORE)
+	netiod/privs.c netiod/wsched.c $(DRIVERS) $(CORE)
 test_config_LIBS := -ldl -lconfuse -ljansson $(DRIVERS_LIBS)
 TESTS += test_pipeline
 test_pipeline_SRCS := tests/unit/test_pipeline.c netiod/pipeline.c netiod/fib.c netiod/l2.c \

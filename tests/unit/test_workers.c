@@ -267,7 +267,7 @@ static struct nio_config *setup_region(struct nio_region *r, unsigned nqueues, c
 	struct nio_config *c = configure_region(r, nqueues, service);
 
 	assert_int_equal(nio_workers_init(&d), 0);
-	assert_int_equal(nio_workers_start(&d), 0);
+	assert_int_equal(nio_workers_start(&d, NULL, 0), 0);
 	return c;
 }
 
@@ -523,7 +523,7 @@ static void test_trace_handoff(void **state)
 	mem.next[0] = mem.next[1] = NFRAMES - 64;
 	assert_int_equal(nio_trace_arm(2, NIO_TRACE_F_ANY, 0, 48), 0);
 	assert_int_equal(nio_workers_init(&d), 0);
-	assert_int_equal(nio_workers_start(&d), 0);
+	assert_int_equal(nio_workers_start(&d, NULL, 0), 0);
 	for (unsigned k = 0; k < 20; k++) { /* read while the workers write: done records only */
 		show = nio_trace_request(&d, "trace-show", NULL, err, sizeof(err));
 		assert_non_null(show);
