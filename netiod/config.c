@@ -1265,6 +1265,26 @@ static int load_wsched(struct nio_config *c, cfg_t *cfg)
 }
 
 /*
+ * A real-time worker must sleep: one that polls without sleeping (busy, napi) keeps every
+ * normal task on its CPU (the control thread, the kernel's softirq threads, sshd) waiting for
+ * the kernel's RT throttling. A reload does not change the workers' policy, so on a reload
+ * the running one is what counts.
+ */
+static int check_rt_poll(const struct nio_config *c, cfg_t *cfg)
+{
+	const struct nio_wsched *ws = ld && ld->running ? &ld->running->wsched : &c->wsched;
+	char what[16];
+
+	if (c->poll == NIO_POLL_SLEEP || ws->policy == SCHED_OTHER)
+		return 0;
+	nio_wsched_format(ws, what, sizeof(what));
+	return fail(cfg, line_of("poll"),
+		    "poll: '%s' with %sworker-sched '%s': a real-time worker that never sleeps "
+		    "keeps every other task off its CPU; use poll = \"sleep\"",
+		    nio_poll_names[c->poll], ld && ld->running ? "the running " : "", what);
+}
+
+/*
  * A pipeline with a service not declared NIO_SVC_F_MT_SAFE runs on one worker, the same for
  * all its packets; such pipelines are spread over the workers by index.
  */
@@ -1308,7 +1328,7 @@ static int load_globals(struct nio_config *c, cfg_t *cfg)
 	c->spin_us = (unsigned)cfg_getint(cfg, "spin-us");
 	if (load_poll(c, cfg) < 0)
 		return -1;
-	if (load_workers(c, cfg) < 0 || load_wsched(c, cfg) < 0)
+	if (load_workers(c, cfg) < 0 || load_wsched(c, cfg) < 0 || check_rt_poll(c, cfg) < 0)
 		return -1;
 	if ((v = cfg_getstr(cfg, "control-socket")))
 		snprintf(c->control_socket, sizeof(c->control_socket), "%s", v);

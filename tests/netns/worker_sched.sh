@@ -48,6 +48,25 @@ check "rr 7" "2 7 0"
 check "nice -5" "0 0 -5"
 check "fifo 3" "1 3 0" 'user = "nobody"'
 
+# A reload does not change the workers' policy: one that sets poll = busy beside the running
+# real-time workers is refused (file:line, the running generation keeps forwarding), even
+# if it writes worker-sched = "other".
+conf "fifo 5" >"$WORK/ws.conf"
+start_netiod "$WORK/ws.conf"
+warm_up
+{
+	echo 'poll = "busy"'
+	conf other
+} >"$WORK/busy.conf"
+g=$(ctl -j status | jq .generation)
+if ctl reload "$WORK/busy.conf" >"$WORK/reload.out" 2>&1; then fail "poll = busy beside fifo workers: the reload succeeded"; fi
+want="$WORK/busy.conf:1: poll: 'busy' with the running worker-sched 'fifo 5': a real-time worker that never sleeps keeps every other task off its CPU; use poll = \"sleep\""
+grep -qF "$want" "$WORK/reload.out" || fail "poll = busy beside fifo workers: not the error wanted: $(cat "$WORK/reload.out")"
+[ "$(ctl -j status | jq .generation)" = "$g" ] || fail "the refused reload changed the generation"
+lan ping -c 5 -i 0.05 -W 2 198.51.100.10 >/dev/null || fail "ping after the refused reload"
+stop_netiod
+ok "reload with poll = busy beside fifo workers: refused ('$want'), generation $g kept, 5 pings forwarded"
+
 # Without CAP_SYS_NICE (out of the bounding set) and with RLIMIT_RTPRIO 0, the system refuses.
 conf "fifo 5" >"$WORK/ws.conf"
 rc=0
