@@ -26,7 +26,10 @@ setup_topology
 start_netiod "$WORK/qos.conf"
 warm_up
 iperf3_server wan 198.51.100.10 5341
-wan timeout 20 tcpdump -nn -i eth0 -w "$WORK/wan.pcap" 'udp and port 5341' 2>"$WORK/tcpdump.err" &
+# not through wan(): $! must be the capture itself (ip netns exec execs timeout), or the kill
+# below ends a subshell and the file is read while tcpdump still writes it
+ip netns exec "$NS_WAN" timeout 20 tcpdump -nn -i eth0 -w "$WORK/wan.pcap" 'udp and port 5341' \
+	2>"$WORK/tcpdump.err" &
 dump=$!
 for _ in $(seq 50); do
 	grep -q "listening on" "$WORK/tcpdump.err" && break
