@@ -33,8 +33,9 @@ start_netiod "$WORK/qos.conf"
 warm_up
 # CE-marked packets of either flood as they reach the wan host (bounded in count and time)
 # not through wan(): $! must be the capture itself (timeout passes the INT below on to
-# tcpdump); a subshell ignores it and the capture ran into its timeout
-ip netns exec "$NS_WAN" timeout 30 tcpdump -i eth0 -nn -U -c 100000 -w "$WORK/ce.pcap" \
+# tcpdump); a subshell ignores it and the capture ran into its timeout; immediate mode: what
+# the INT stops is in the file
+ip netns exec "$NS_WAN" timeout 30 tcpdump --immediate-mode -i eth0 -nn -U -c 100000 -w "$WORK/ce.pcap" \
 	'udp and (dst port 5331 or dst port 5332) and ip[1] & 3 == 3' 2>"$WORK/tcpdump.log" &
 tcpdump_pid=$!
 for p in 5331 5332; do

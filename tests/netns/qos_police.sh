@@ -27,8 +27,9 @@ start_netiod "$WORK/qos.conf"
 warm_up
 iperf3_server wan 198.51.100.10 5341
 # not through wan(): $! must be the capture itself (ip netns exec execs timeout), or the kill
-# below ends a subshell and the file is read while tcpdump still writes it
-ip netns exec "$NS_WAN" timeout 20 tcpdump -nn -i eth0 -w "$WORK/wan.pcap" 'udp and port 5341' \
+# below ends a subshell and the file is read while tcpdump still writes it; immediate mode and
+# -U: every packet is in the file when it is killed (a ring block waiting for its timeout is lost)
+ip netns exec "$NS_WAN" timeout 20 tcpdump --immediate-mode -nn -U -i eth0 -w "$WORK/wan.pcap" 'udp and port 5341' \
 	2>"$WORK/tcpdump.err" &
 dump=$!
 for _ in $(seq 50); do

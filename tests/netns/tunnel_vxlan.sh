@@ -82,8 +82,9 @@ ok "TCP lan->site $(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/
 # vx0 (1450), reassemble, and answer: its reply, fragmented by Linux itself, comes back.
 f0=$(svc to-site fragmented)
 e0=$(svc to-site encap)
-# not through wan(): $! must be the capture itself, which the kill below then stops
-ip netns exec "$NS_WAN" timeout 20 tcpdump -nn -U -i vx0 -w "$WORK/vx0.pcap" 'ip src 192.0.2.10' \
+# not through wan(): $! must be the capture itself, which the kill below then stops; immediate
+# mode: the pings are in the file then, not in a ring block waiting for its timeout
+ip netns exec "$NS_WAN" timeout 20 tcpdump --immediate-mode -nn -U -i vx0 -w "$WORK/vx0.pcap" 'ip src 192.0.2.10' \
 	2>"$WORK/tcpdump.err" &
 dump=$!
 for _ in $(seq 50); do
