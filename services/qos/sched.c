@@ -131,6 +131,21 @@ static void adopt(struct qos_sched *s, int parent)
 		s->cls[i].height = (uint8_t)h;
 }
 
+/*
+ * The DRR credit of a leaf that was idle: a quantum at every lender level, so that its first
+ * turn sends (as fq_codel grants a new flow its quantum, and HTB lets a class it reaches send
+ * before it looks at the deficit). A turn otherwise ends with the grant for the next one
+ * (drr()), which a leaf just activated has not had: without this its first turn would only
+ * grant, and each leaf that gets a packet while idle would wait a whole DRR round more and
+ * cost the scheduler a visit more than a backlogged one. Shares are unchanged: every turn is
+ * still worth one quantum.
+ */
+static inline void full_credit(struct qos_class *c)
+{
+	for (unsigned l = 0; l < QOS_MAX_DEPTH; l++)
+		c->deficit[l] = (int32_t)c->quantum;
+}
+
 int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t now, char *err,
 		  size_t errlen)
 {
@@ -158,6 +173,7 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	qos_tb_init(&c->ceil, ceil, burst_or_default(cc->cburst, ceil), now);
 	c->prio = (uint8_t)cc->prio;
 	c->quantum = cc->weight * s->quantum;
+	full_credit(c);
 	c->limit = cc->limit;
 	c->limit_bytes = cc->limit_bytes;
 	c->use_codel = cc->codel;
@@ -194,7 +210,11 @@ static void dropped_limit(struct qos_sched *s, struct qos_class *c)
 	s->tot.drop_limit++;
 }
 
-/* Flow queues make room at the head of the fattest flow, then always take p. */
+static inline void went_idle(struct qos_sched *s, unsigned i);
+
+/* Flow queues make room at the head of the fattest flow, then always take p. A class that p
+ * alone overfills (a byte limit below its size) is emptied first: it goes idle, as one the
+ * scheduler empties does, so that every class activate() sees is in no set. */
 static int fq_enqueue(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
 	while (c->qlen && over_limit(c, p->len)) {
@@ -205,6 +225,8 @@ static int fq_enqueue(struct qos_sched *s, struct qos_class *c, struct nio_pkt *
 		s->qlen--;
 		dropped_limit(s, c);
 		s->free(q);
+		if (!c->qlen)
+			went_idle(s, (unsigned)(c - s->cls));
 	}
 	held(s, c, p, now);
 	qos_fq_push(c->fq, p);
@@ -329,6 +351,21 @@ static inline void unplace(struct qos_sched *s, unsigned i)
 	c->lvl = -1;
 }
 
+/* A class's two buckets are brought up to a time together (here and nowhere else), so they
+ * share their last refill: one elapsed time for both. t is after it. */
+static inline void refill(struct qos_class *c, uint64_t t)
+{
+	uint64_t dt = t - c->rate.last_ns;
+
+	c->rate.last_ns = c->ceil.last_ns = t;
+	if (c->rate.tokens < c->rate.cap)
+		c->rate.tokens += (int64_t)qos_tb_earned(c->rate.rate, dt,
+							 (uint64_t)(c->rate.cap - c->rate.tokens));
+	if (c->ceil.tokens < c->ceil.cap)
+		c->ceil.tokens += (int64_t)qos_tb_earned(c->ceil.rate, dt,
+							 (uint64_t)(c->ceil.cap - c->ceil.tokens));
+}
+
 /*
  * The leaf's lender level at t as far as the classes below the root tell: the height of the
  * nearest class, from the leaf up, with credit left at its rate (0 = the leaf's own rate),
@@ -358,10 +395,8 @@ static inline int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 		struct qos_class *c = &s->cls[i];
 
 		current = current || c->rate.last_ns >= t;
-		if (!current) {
-			qos_tb_refill(&c->rate, t);
-			qos_tb_refill(&c->ceil, t);
-		}
+		if (!current)
+			refill(c, t);
 		if (c->parent < 0)
 			return blocked ? -1 : level >= 0 ? level : (int)c->height;
 		blocked = blocked || !qos_tb_ready(&c->ceil);
@@ -430,6 +465,19 @@ static inline void settle(struct qos_sched *s, unsigned i, int level, uint64_t t
 		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
 }
 
+/* settle() for a leaf that got packets while idle: it is in no set and has no timer
+ * (went_idle(); every leaf starts so), so there is nothing to take it out of. */
+static inline void activate(struct qos_sched *s, unsigned i, uint64_t t)
+{
+	int level = look(s, i, t);
+	bool blocked = level < 0 || level == (int)s->cls[0].height;
+	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
+
+	place(s, i, level);
+	if (at != QOS_NEVER)
+		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
+}
+
 /*
  * A round (one release time t). A backlogged leaf stays in the set of its level from round to
  * round; within a round credit only goes down, so a leaf's level only gets worse, and the
@@ -448,7 +496,7 @@ static void round_start(struct qos_sched *s, uint64_t t)
 
 		c->fresh = false;
 		if (c->qlen)
-			settle(s, s->fresh[k], look(s, s->fresh[k], t), t);
+			activate(s, s->fresh[k], t);
 	}
 	s->nfresh = 0;
 	while ((i = qos_timer_due(&s->blocked, t)) >= 0 || (i = qos_timer_due(&s->better, t)) >= 0)
@@ -462,10 +510,8 @@ static inline bool root_lets(struct qos_sched *s, unsigned level, uint64_t t)
 {
 	struct qos_class *r = &s->cls[0];
 
-	if (r->rate.last_ns < t) {
-		qos_tb_refill(&r->rate, t);
-		qos_tb_refill(&r->ceil, t);
-	}
+	if (r->rate.last_ns < t)
+		refill(r, t);
 	return qos_tb_ready(&r->ceil) && (level < r->height || qos_tb_ready(&r->rate));
 }
 
@@ -575,13 +621,14 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 	s->tot.sent_bytes += p->len;
 }
 
-/* Idle leaves forget their DRR credit and CoDel episode, as an emptied queue should (the
- * FIFO's CoDel only where it judges: its state is read nowhere else). */
+/* Idle leaves forget their CoDel episode, as an emptied queue should (the FIFO's CoDel only
+ * where it judges: its state is read nowhere else), and what is left of their DRR credit:
+ * they hold a fresh quantum at every level (full_credit()). */
 static inline void went_idle(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
 
-	memset(c->deficit, 0, sizeof(c->deficit));
+	full_credit(c);
 	c->seen = s->gen - 1;
 	if (c->use_codel)
 		qos_codel_empty(&c->codel);

@@ -147,7 +147,8 @@ static uint16_t release(struct model *m, uint64_t t, struct nio_pkt **out, uint1
 		c->qlen--;
 		send(s, (unsigned)i, level, out[n++]);
 		if (!c->qlen) {
-			memset(c->deficit, 0, sizeof(c->deficit));
+			for (unsigned l = 0; l < QOS_MAX_DEPTH; l++)
+				c->deficit[l] = (int32_t)c->quantum;
 			m->lvl[i] = -1;
 		}
 	}
