@@ -629,7 +629,6 @@ static inline void went_idle(struct qos_sched *s, unsigned i)
 	struct qos_class *c = &s->cls[i];
 
 	full_credit(c);
-	c->seen = s->gen - 1;
 	if (c->use_codel)
 		qos_codel_empty(&c->codel);
 	unplace(s, i);

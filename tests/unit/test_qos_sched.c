@@ -168,6 +168,65 @@ static void test_drr_weights(void **state)
 }
 
 /*
+ * A leaf that gets a packet while idle sends at its first DRR turn: three bulk leaves and a
+ * sparse one, the link never the limit, so the order is DRR's alone. With equal quanta a
+ * turn of a bulk leaf is one of its 1500-byte packets (a second needs 1486 bytes of carried
+ * credit), so the sparse packet waits for at most one turn of each of the 3 others, wherever
+ * the round is when it arrives. A leaf whose first turn only granted its quantum waited a
+ * whole round more (up to 6 bulk packets).
+ */
+static void test_drr_new_leaf_first_turn(void **state)
+{
+	struct qos_sched s;
+	struct nio_pkt *out[1];
+	int bulk[3], sparse;
+	uint64_t next;
+	unsigned worst = 0;
+
+	pool_reset();
+	qos_sched_init(&s, 1514, pkt_free);
+	add(&s, cconf("root", -1, 100000 * MBIT, 0));
+	for (unsigned k = 0; k < 3; k++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "bulk%u", k);
+		bulk[k] = add(&s, cconf(name, 0, 0, 0));
+	}
+	sparse = add(&s, cconf("sparse", 0, 0, 0));
+	for (unsigned trial = 0; trial < 20; trial++) {
+		unsigned ahead = 0;
+
+		for (unsigned k = 0; k < 3; k++)
+			while (s.cls[bulk[k]].qlen < 20)
+				assert_int_equal(qos_sched_enqueue(&s, (unsigned)bulk[k],
+								   pkt_get(1500, (unsigned)bulk[k]),
+								   trial),
+						 0);
+		for (unsigned k = 0; k < trial % 7; k++) { /* move the round on */
+			assert_int_equal(qos_sched_dequeue(&s, trial, out, 1, &next), 1);
+			pkt_free(out[0]);
+		}
+		assert_int_equal(qos_sched_enqueue(&s, (unsigned)sparse,
+						   pkt_get(100, (unsigned)sparse), trial),
+				 0);
+		for (;;) {
+			assert_int_equal(qos_sched_dequeue(&s, trial, out, 1, &next), 1);
+			if (out[0]->hash == (uint32_t)sparse)
+				break;
+			ahead++;
+			pkt_free(out[0]);
+		}
+		pkt_free(out[0]);
+		worst = ahead > worst ? ahead : worst;
+	}
+	if (worst > 3)
+		fail_msg("%u bulk packets left before the sparse leaf's first, want at most 3",
+			 worst);
+	qos_sched_fini(&s);
+	assert_int_equal(nfree, POOL);
+}
+
+/*
  * root 10 mbit
  * ├── A    rate 6 ceil 10
  * │   ├── A1  rate 2 ceil 4
@@ -512,7 +571,8 @@ static void test_codel_in_class(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_drr_weights),    cmocka_unit_test(test_htb_borrow),
+		cmocka_unit_test(test_drr_weights),
+		cmocka_unit_test(test_drr_new_leaf_first_turn),    cmocka_unit_test(test_htb_borrow),
 		cmocka_unit_test(test_priority_delay), cmocka_unit_test(test_next_release),
 		cmocka_unit_test(test_late_worker),    cmocka_unit_test(test_limit_and_fini),
 		cmocka_unit_test(test_bad_trees),      cmocka_unit_test(test_codel_schedule),
