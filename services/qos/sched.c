@@ -385,25 +385,24 @@ static inline void refill(struct qos_class *c, uint64_t t)
  */
 static inline int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 {
-	bool current = false, blocked = false;
+	struct qos_class *c = &s->cls[leaf];
 	int level = -1;
 
-	if (s->cls[leaf].seen == s->gen)
-		return s->cls[leaf].lvl;
-	s->cls[leaf].seen = s->gen;
-	for (int i = (int)leaf; i >= 0; i = s->cls[i].parent) {
-		struct qos_class *c = &s->cls[i];
-
-		current = current || c->rate.last_ns >= t;
-		if (!current)
-			refill(c, t);
-		if (c->parent < 0)
-			return blocked ? -1 : level >= 0 ? level : (int)c->height;
-		blocked = blocked || !qos_tb_ready(&c->ceil);
+	if (c->seen == s->gen)
+		return c->lvl;
+	c->seen = s->gen;
+	for (struct qos_class *u = c; u->rate.last_ns < t; u = &s->cls[u->parent]) {
+		refill(u, t);
+		if (u->parent < 0)
+			break;
+	}
+	for (; c->parent >= 0; c = &s->cls[c->parent]) {
+		if (!qos_tb_ready(&c->ceil))
+			return -1;
 		if (level < 0 && qos_tb_ready(&c->rate))
 			level = (int)c->height;
 	}
-	return -1;
+	return level >= 0 ? level : (int)c->height;
 }
 
 /* Earliest time the leaf could send, if nothing else is sent first: every ceil on its path
