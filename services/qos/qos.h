@@ -247,7 +247,6 @@ struct qos_class {
 	uint8_t height; /* 0 for a leaf, else 1 + the highest child's */
 	int8_t lvl;	/* a backlogged leaf's set (lender level, see sched.c), -1: none */
 	uint8_t prio;	/* 0..QOS_MAX_PRIO - 1 */
-	bool fresh;	/* in qos_sched.fresh: got packets since the last round */
 	bool use_codel, use_ecn;
 	uint32_t head, qlen;
 	uint32_t limit;	       /* packets */
@@ -312,8 +311,6 @@ struct qos_sched {
 	 * what release times are made of), or only to move to a better level among the leaves
 	 * that may send already */
 	struct qos_timers blocked, better;
-	uint16_t fresh[QOS_MAX_CLASSES]; /* leaves that got packets since the last round */
-	unsigned nfresh;
 	/* changes with the round's time and whenever a class below the root spends a bucket: a
 	 * leaf looked at under the same gen is still at its level (see look() in sched.c) */
 	uint32_t gen;

@@ -185,12 +185,41 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	return (int)s->n++;
 }
 
+/* Leaf i, backlogged, is in the set of its lender level (if it may send) and priority. */
+static inline void place(struct qos_sched *s, unsigned i, int level)
+{
+	struct qos_class *c = &s->cls[i];
+
+	c->lvl = (int8_t)level;
+	if (level < 0)
+		return;
+	bit_set(s->cand[level][c->prio], i);
+	if (!s->cand_n[level][c->prio]++)
+		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
+}
+
+static inline void unplace(struct qos_sched *s, unsigned i)
+{
+	struct qos_class *c = &s->cls[i];
+
+	if (c->lvl >= 0) {
+		bit_clr(s->cand[c->lvl][c->prio], i);
+		if (!--s->cand_n[c->lvl][c->prio])
+			s->cand_any &= ~(UINT64_C(1) << (c->lvl * QOS_MAX_PRIO + c->prio));
+	}
+	c->lvl = -1;
+}
+
+/* A leaf that gets packets while idle goes to the set of level 0 at once: no leaf does better,
+ * so the placement can only be too good, and a member whose level is worse than its set's is
+ * what the sets already hold after a sibling's charge (a parent's rate spent): DRR or
+ * next_release() looks at it before it sends or the sets promise a time, and moves it. Its
+ * path is brought up to the round's time then, by the look it needs anyway; a leaf at level 0
+ * needs no timer. */
 static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	if (!c->qlen && !c->fresh) { /* the next round places it */
-		c->fresh = true;
-		s->fresh[s->nfresh++] = (uint16_t)(c - s->cls);
-	}
+	if (!c->qlen)
+		place(s, (unsigned)(c - s->cls), 0);
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -326,31 +355,6 @@ static inline void disarm(struct qos_timers *t, unsigned i)
 		qos_timer_clear(t, i);
 }
 
-/* Leaf i, backlogged, is in the set of its lender level (if it may send) and priority. */
-static inline void place(struct qos_sched *s, unsigned i, int level)
-{
-	struct qos_class *c = &s->cls[i];
-
-	c->lvl = (int8_t)level;
-	if (level < 0)
-		return;
-	bit_set(s->cand[level][c->prio], i);
-	if (!s->cand_n[level][c->prio]++)
-		s->cand_any |= UINT64_C(1) << (level * QOS_MAX_PRIO + c->prio);
-}
-
-static inline void unplace(struct qos_sched *s, unsigned i)
-{
-	struct qos_class *c = &s->cls[i];
-
-	if (c->lvl >= 0) {
-		bit_clr(s->cand[c->lvl][c->prio], i);
-		if (!--s->cand_n[c->lvl][c->prio])
-			s->cand_any &= ~(UINT64_C(1) << (c->lvl * QOS_MAX_PRIO + c->prio));
-	}
-	c->lvl = -1;
-}
-
 /* A class's two buckets are brought up to a time together (here and nowhere else), so they
  * share their last refill: one elapsed time for both. t is after it. */
 static inline void refill(struct qos_class *c, uint64_t t)
@@ -464,40 +468,19 @@ static inline void settle(struct qos_sched *s, unsigned i, int level, uint64_t t
 		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
 }
 
-/* settle() for a leaf that got packets while idle: it is in no set and has no timer
- * (went_idle(); every leaf starts so), so there is nothing to take it out of. */
-static inline void activate(struct qos_sched *s, unsigned i, uint64_t t)
-{
-	int level = look(s, i, t);
-	bool blocked = level < 0 || level == (int)s->cls[0].height;
-	uint64_t at = level < 0 ? sends_at(s, i, t) : improves_at(s, i, level, t);
-
-	place(s, i, level);
-	if (at != QOS_NEVER)
-		qos_timer_set(blocked ? &s->blocked : &s->better, i, at);
-}
-
 /*
  * A round (one release time t). A backlogged leaf stays in the set of its level from round to
  * round; within a round credit only goes down, so a leaf's level only gets worse, and the
- * sets are checked lazily, member by member, when DRR reaches them. A level gets better only
- * with time: the leaves whose timers are due now (and those that just got packets) are looked
- * at. So the work of a round is the leaves it sends from or whose state changed, not the
- * leaves that hold packets.
+ * sets are checked lazily, member by member, when DRR reaches them (leaves that got packets
+ * since the last round are in the best set already: held()). A level gets better only with
+ * time: the leaves whose timers are due now are looked at. So the work of a round is the
+ * leaves it sends from or whose state changed, not the leaves that hold packets.
  */
 static void round_start(struct qos_sched *s, uint64_t t)
 {
 	int i;
 
 	next_gen(s);
-	for (unsigned k = 0; k < s->nfresh; k++) {
-		struct qos_class *c = &s->cls[s->fresh[k]];
-
-		c->fresh = false;
-		if (c->qlen)
-			activate(s, s->fresh[k], t);
-	}
-	s->nfresh = 0;
 	while ((i = qos_timer_due(&s->blocked, t)) >= 0 || (i = qos_timer_due(&s->better, t)) >= 0)
 		settle(s, (unsigned)i, look(s, (unsigned)i, t), t);
 }
