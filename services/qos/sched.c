@@ -605,7 +605,8 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 
 /* Idle leaves forget their CoDel episode, as an emptied queue should (the FIFO's CoDel only
  * where it judges: its state is read nowhere else), and what is left of their DRR credit:
- * they hold a fresh quantum at every level (full_credit()). */
+ * they hold a fresh quantum at every level (full_credit()). Every leaf whose queue empties
+ * comes here, so an idle leaf is in no set and has no timer: held() relies on it. */
 static inline void went_idle(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];

@@ -407,6 +407,41 @@ static void test_limit_and_fini(void **state)
 	assert_int_equal(nfree, POOL);
 }
 
+/* A flow-queue class that a packet above its byte limit empties (its packets dropped to make
+ * room, then the packet taken anyway) goes idle like one the scheduler empties: after the
+ * packet leaves, no set is left marked, so the sets promise no release time of their own. */
+static void test_fq_emptied_by_limit(void **state)
+{
+	struct qos_sched s;
+	struct qos_class_conf leaf = cconf("leaf", 0, 0, 0);
+	struct nio_pkt *out[4];
+	uint64_t next;
+	int i;
+
+	pool_reset();
+	qos_sched_init(&s, 1514, pkt_free);
+	add(&s, cconf("root", -1, 100 * MBIT, 0));
+	leaf.flows = 16;
+	leaf.limit_bytes = 1000;
+	i = add(&s, leaf);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(qos_sched_enqueue(&s, (unsigned)i, pkt_get(600, (unsigned)i), 0),
+				 0);
+		assert_int_equal(qos_sched_enqueue(&s, (unsigned)i, pkt_get(1200, (unsigned)i), 0),
+				 0);
+		assert_int_equal(s.cls[i].qlen, 1);
+		assert_int_equal(qos_sched_dequeue(&s, k * MS, out, 4, &next), 1);
+		assert_int_equal(out[0]->len, 1200);
+		pkt_free(out[0]);
+		assert_int_equal(next, 0);
+		assert_int_equal(s.cand_any, 0);
+		assert_int_equal(s.cls[i].lvl, -1);
+	}
+	assert_int_equal(s.cls[i].st.drop_limit, 3);
+	qos_sched_fini(&s);
+	assert_int_equal(nfree, POOL);
+}
+
 static void test_bad_trees(void **state)
 {
 	static const struct {
@@ -572,11 +607,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drr_weights),
-		cmocka_unit_test(test_drr_new_leaf_first_turn),    cmocka_unit_test(test_htb_borrow),
-		cmocka_unit_test(test_priority_delay), cmocka_unit_test(test_next_release),
-		cmocka_unit_test(test_late_worker),    cmocka_unit_test(test_limit_and_fini),
-		cmocka_unit_test(test_bad_trees),      cmocka_unit_test(test_codel_schedule),
-		cmocka_unit_test(test_codel_no_drop),  cmocka_unit_test(test_codel_reentry),
+		cmocka_unit_test(test_drr_new_leaf_first_turn),
+		cmocka_unit_test(test_htb_borrow),
+		cmocka_unit_test(test_priority_delay),
+		cmocka_unit_test(test_next_release),
+		cmocka_unit_test(test_late_worker),
+		cmocka_unit_test(test_limit_and_fini),
+		cmocka_unit_test(test_fq_emptied_by_limit),
+		cmocka_unit_test(test_bad_trees),
+		cmocka_unit_test(test_codel_schedule),
+		cmocka_unit_test(test_codel_no_drop),
+		cmocka_unit_test(test_codel_reentry),
 		cmocka_unit_test(test_codel_in_class),
 	};
 
