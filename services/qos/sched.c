@@ -243,7 +243,7 @@ static inline void went_idle(struct qos_sched *s, unsigned i);
 
 /* Flow queues make room at the head of the fattest flow, then always take p. A class that p
  * alone overfills (a byte limit below its size) is emptied first: it goes idle, as one the
- * scheduler empties does, so that every class activate() sees is in no set. */
+ * scheduler empties does, so that every class held() places is in no set. */
 static int fq_enqueue(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
 	while (c->qlen && over_limit(c, p->len)) {

@@ -17,7 +17,8 @@
  * release time is the earliest at which any backlogged leaf could send. Per packet it costs
  * work in the number of backlogged leaves, which is what the scheduler no longer does; what
  * leaves it, and when, must not change. The model runs on a tree built alike, from its own
- * buckets, deficits and FIFOs.
+ * buckets, deficits and FIFOs. A leaf whose queue empties holds a quantum at every level, so
+ * that its next first turn sends (sched.c: full_credit()).
  */
 #define POOL	 4096
 #define MAXLEAF	 QOS_MAX_CLASSES
