@@ -176,12 +176,12 @@ syscalls_part() {
 	# (pktgen on CPU 0; netiod stopped, what reaches the gateway is dropped)
 	callcost() { # label
 		taskset -c 1 python3 -c 'import os, time
-	def cost(f, n = 3000):
-	    for _ in range(n): f() # TCG translates the code on its first run: not timed
-	    t = time.perf_counter_ns()
-	    for _ in range(n): f()
-	    return (time.perf_counter_ns() - t) / n / 1000
-	print("| %s | %.1f | %.1f |" % ("'"$1"'", cost(time.monotonic_ns), cost(os.getppid)))'
+def cost(f, n = 3000):
+    for _ in range(n): f() # TCG translates the code on its first run: not timed
+    t = time.perf_counter_ns()
+    for _ in range(n): f()
+    return (time.perf_counter_ns() - t) / n / 1000
+print("| %s | %.1f | %.1f |" % ("'"$1"'", cost(time.monotonic_ns), cost(os.getppid)))'
 	}
 	echo
 	echo "One system call on CPU 1, µs (3000 of each after 3000 untimed, timed by the same clock):"
