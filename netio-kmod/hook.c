@@ -10,6 +10,20 @@
 static LIST_HEAD(nio_nics); /* nio_lock */
 
 /*
+ * A frame now in the ring: its skb is done with. In softirq (the backlog's or a driver's NAPI
+ * poll) its head goes to this CPU's NAPI cache, from which the TX path's next copy on this CPU
+ * takes it back (nio_tx_alloc_copy), instead of to the slab; elsewhere (a driver receiving in
+ * process context) as usual.
+ */
+static void nio_rx_consume(struct sk_buff *skb)
+{
+	if (in_serving_softirq())
+		napi_consume_skb(skb, 1);
+	else
+		consume_skb(skb);
+}
+
+/*
  * A GSO frame (veth or virtio with offloads on) is cut into wire-size frames for the ring, as
  * the device would have sent them. Frames that do not fit are dropped whatever the fail mode:
  * part of the burst is already with the owner.
@@ -37,7 +51,7 @@ static rx_handler_result_t nio_rx_gso(struct nio_claim *c, struct nio_claim_stat
 		skb_mark_not_on_list(seg);
 		if (nio_ring_rx_enqueue(q, seg, c->id)) {
 			s->queued++;
-			consume_skb(seg);
+			nio_rx_consume(seg);
 		} else {
 			s->dropped++;
 			kfree_skb(seg);
@@ -62,7 +76,7 @@ static rx_handler_result_t nio_rx_claimed(struct nio_claim *c, struct sk_buff *s
 			return nio_rx_gso(c, s, q, skb);
 		if (nio_ring_rx_enqueue(q, skb, c->id)) {
 			s->queued++;
-			consume_skb(skb);
+			nio_rx_consume(skb);
 			return RX_HANDLER_CONSUMED;
 		}
 	}

@@ -58,33 +58,42 @@ static void nio_comp_unreserve(struct nio_queue *q, u32 n)
 }
 
 /*
- * Give buffer idx back to the owner, then let the region reuse it. The slot was reserved when
- * the descriptor was taken; only an owner moving its tail backwards can have filled the ring
- * since, and then it loses the buffer (counted). Any context.
+ * Give buffers idx[0..n) back to the owner, then let the region reuse them. Their slots were
+ * reserved when the descriptors were taken; only an owner moving its tail backwards can have
+ * filled the ring since, and then it loses a buffer (counted). Any context.
  */
-static void nio_comp_push(struct nio_queue *q, u32 idx, u64 *counter)
+static void nio_comp_push_many(struct nio_queue *q, const u32 *idx, u32 n, u64 *counter)
 {
+	u32 i, mask = nio_ring_mask(q->bind->tx_slots);
 	unsigned long flags;
 	int used;
 
 	spin_lock_irqsave(&q->comp_lock, flags);
 	/* pairs with the owner's release store of tail: entries before it are read */
 	used = nio_ring_pending(q->comp_head, smp_load_acquire(&q->comp->tail), q->bind->tx_slots);
-	if (used < 0 || used >= q->bind->tx_slots) {
-		nio_stat_add(&q->stats.comp_lost, 1);
-	} else {
-		WRITE_ONCE(nio_ring_idx(q->comp)[q->comp_head & nio_ring_mask(q->bind->tx_slots)],
-			   idx);
+	for (i = 0; i < n; i++) {
+		if (used < 0 || used >= q->bind->tx_slots) {
+			nio_stat_add(&q->stats.comp_lost, 1);
+			continue;
+		}
+		WRITE_ONCE(nio_ring_idx(q->comp)[q->comp_head & mask], idx[i]);
 		q->comp_head++;
-		/* pairs with the owner's acquire load of head */
-		smp_store_release(&q->comp->head, q->comp_head);
+		used++;
 	}
-	q->comp_reserved--;
+	/* pairs with the owner's acquire load of head */
+	smp_store_release(&q->comp->head, q->comp_head);
+	q->comp_reserved -= n;
 	if (counter)
-		nio_stat_add(counter, 1);
+		nio_stat_add(counter, n);
 	spin_unlock_irqrestore(&q->comp_lock, flags);
-	/* after the push: a restarted owner reading the bitmap, then the ring, sees it once */
-	clear_bit_unlock(idx, q->bind->region->inflight);
+	/* after the push: a restarted owner reading the bitmap, then the ring, sees them once */
+	for (i = 0; i < n; i++)
+		clear_bit_unlock(idx[i], q->bind->region->inflight);
+}
+
+static void nio_comp_push(struct nio_queue *q, u32 idx, u64 *counter)
+{
+	nio_comp_push_many(q, &idx, 1, counter);
 }
 
 /*
@@ -133,11 +142,39 @@ static void nio_tx_finish_skb(struct sk_buff *skb, struct net_device *dev)
 	skb->ip_summed = CHECKSUM_NONE;
 }
 
+/*
+ * The skb of a copied frame, from this CPU's NAPI caches: its head, most often, one the
+ * rx_handler just gave back on this CPU (nio_rx_consume), its data a piece of a page fragment;
+ * alloc_skb would take both from the slab, each zeroed (init_on_alloc, Debian's default), and
+ * free them there again. The caches are per CPU and served with BH disabled, as here: every
+ * caller holds tx_lock with BH off or runs in the TX timer's softirq.
+ */
+static struct sk_buff *nio_tx_alloc_copy(struct net_device *dev, u32 len)
+{
+	unsigned int reserve = LL_RESERVED_SPACE(dev);
+	unsigned int size =
+		SKB_DATA_ALIGN(reserve + len) + SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	struct sk_buff *skb;
+	void *data;
+
+	lockdep_assert_in_softirq();
+	data = napi_alloc_frag(size);
+	if (!data)
+		return NULL;
+	skb = napi_build_skb(data, size);
+	if (!skb) {
+		skb_free_frag(data);
+		return NULL;
+	}
+	skb_reserve(skb, reserve);
+	return skb;
+}
+
 /* A short frame: copied, so the buffer goes back at once. */
 static struct sk_buff *nio_tx_copy(struct nio_queue *q, struct net_device *dev,
 				   const struct nio_slot *d)
 {
-	struct sk_buff *skb = nio_tx_alloc(dev, d->len);
+	struct sk_buff *skb = nio_tx_alloc_copy(dev, d->len);
 
 	if (!skb)
 		return NULL;
@@ -212,8 +249,16 @@ static void nio_tx_bad(struct nio_queue *q)
 	WRITE_ONCE(q->info->tx_bad_desc, q->stats.tx_bad_desc);
 }
 
+/* The buffers of frames copied into their skbs during one drain: returned together at its end
+ * (one completion lock and one head store per batch, not per frame). */
+struct nio_tx_copied {
+	u32 n;
+	u32 idx[NIO_TX_BATCH];
+};
+
 /* Send one checked descriptor whose buffer this call owns (inflight bit set). */
-static void nio_tx_send(struct nio_queue *q, struct net_device *dev, const struct nio_slot *d)
+static void nio_tx_send(struct nio_queue *q, struct net_device *dev, const struct nio_slot *d,
+			struct nio_tx_copied *done)
 {
 	bool copy = d->len <= nio_tx_copybreak;
 	struct sk_buff *skb = NULL;
@@ -227,7 +272,7 @@ static void nio_tx_send(struct nio_queue *q, struct net_device *dev, const struc
 		return;
 	}
 	if (copy) /* the frame is in the skb: the buffer is the owner's again */
-		nio_comp_push(q, d->buf_idx, &q->stats.tx_copied);
+		done->idx[done->n++] = d->buf_idx;
 	/* net_xmit_eval() evaluates its argument twice: keep the call out of it */
 	rc = dev_queue_xmit(skb);
 	if (net_xmit_eval(rc)) {
@@ -240,7 +285,8 @@ static void nio_tx_send(struct nio_queue *q, struct net_device *dev, const struc
 
 /* One descriptor; false if it was refused without a completion (its reservation is
  * released by the caller). */
-static bool nio_tx_one(struct nio_queue *q, struct net_device *dev, const struct nio_slot *s)
+static bool nio_tx_one(struct nio_queue *q, struct net_device *dev, const struct nio_slot *s,
+		       struct nio_tx_copied *done)
 {
 	struct nio_region *r = q->bind->region;
 	struct nio_slot d;
@@ -252,14 +298,16 @@ static bool nio_tx_one(struct nio_queue *q, struct net_device *dev, const struct
 		nio_tx_bad(q);
 		return false;
 	}
-	nio_tx_send(q, dev, &d);
+	nio_tx_send(q, dev, &d, done);
 	return true;
 }
 
-/* Take up to budget descriptors; returns how many, or -EINVAL for a lying head. tx_lock. */
+/* Take up to budget (at most NIO_TX_BATCH) descriptors; returns how many, or -EINVAL for a
+ * lying head. tx_lock. */
 static int nio_tx_drain(struct nio_queue *q, u32 budget)
 {
 	u32 head, i, refused = 0, mask = nio_ring_mask(q->bind->tx_slots);
+	struct nio_tx_copied done = { .n = 0 };
 	int n;
 
 	if (!q->dev)
@@ -271,10 +319,12 @@ static int nio_tx_drain(struct nio_queue *q, u32 budget)
 		nio_tx_bad(q);
 		return -EINVAL;
 	}
-	n = nio_comp_reserve(q, min_t(u32, n, budget));
+	n = nio_comp_reserve(q, min3(n, (int)budget, (int)NIO_TX_BATCH));
 	for (i = 0; i < n; i++)
-		if (!nio_tx_one(q, q->dev, &nio_ring_slots(q->tx)[(q->tx_tail + i) & mask]))
+		if (!nio_tx_one(q, q->dev, &nio_ring_slots(q->tx)[(q->tx_tail + i) & mask], &done))
 			refused++;
+	if (done.n)
+		nio_comp_push_many(q, done.idx, done.n, &q->stats.tx_copied);
 	if (refused)
 		nio_comp_unreserve(q, refused);
 	WRITE_ONCE(q->tx_tail, q->tx_tail + n); /* poll reads it without tx_lock */

@@ -6,6 +6,8 @@
 #      a test may ask for more with a "# vm-timeout: N" line),
 #      NETIO_VM_ONLY=kmod,tunnel (run only these tests/vm/*.sh)
 #      NETIO_VM_SUITE=tests/bench/vm (run that directory's *.sh instead of tests/vm's)
+#      NETIO_VM_CPU (QEMU's -cpu, default max), NETIO_VM_APPEND (more kernel command line; the
+#      bench VM's testbed, tests/bench/vmbench.sh)
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 O=${1:-$REPO/build}
@@ -74,9 +76,9 @@ echo "vm: booting $kver under QEMU/TCG (timeout ${timeout_s}s)"
 start=$(date +%s)
 rc=0
 # shellcheck disable=SC2086
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "${NETIO_VM_CPU:-max}" -m 1024 -smp 2 \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$run/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet NETIO_REPO=$REPO NETIO_O=$O NETIO_RUN=$run NETIO_VM_TEST_TIMEOUT=${NETIO_VM_TEST_TIMEOUT:-300} NETIO_VM_ONLY=${NETIO_VM_ONLY:-} NETIO_VM_SUITE=${NETIO_VM_SUITE:-tests/vm} $outshare" \
+	-append "console=ttyS0 panic=-1 quiet ${NETIO_VM_APPEND:+$NETIO_VM_APPEND }NETIO_REPO=$REPO NETIO_O=$O NETIO_RUN=$run NETIO_VM_TEST_TIMEOUT=${NETIO_VM_TEST_TIMEOUT:-300} NETIO_VM_ONLY=${NETIO_VM_ONLY:-} NETIO_VM_SUITE=${NETIO_VM_SUITE:-tests/vm} $outshare" \
 	-nographic -no-reboot -nodefaults -serial stdio \
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,multidevs=remap" \

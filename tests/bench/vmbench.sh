@@ -4,7 +4,7 @@
 # the kernel's forwarding in the same VM; and the qos port shaper against the VM kernel's CAKE
 # and htb + fq_codel (the host kernel has neither). Prints the tables. usage: vmbench.sh BUILD_DIR
 # env: VB_RUNS, VB_DUR, VB_START_WAIT, VB_GEN, VB_PINGS, VB_STEPS, VB_NETIO_KO_ALT and VMB_SETUPS
-#      (the VM's VB_SETUPS) for vethbench.sh, VB_PROFILE=1, VB_PROFILE_DUR and VB_PROFILE_CG for kmod_profile.sh,
+#      (the VM's VB_SETUPS) for vethbench.sh, VB_PROFILE=1, VB_PROFILE_DUR, VB_PROFILE_CG, VB_PROFILE_PARTS and VB_PROFILE_PERIOD_NS for kmod_profile.sh,
 #      QC_RUNS, QC_MBIT, QC_SHAPERS, QC_BASE_O for qos_cake.sh (QC_MBIT defaults to "10 20"
 #      here: at 10 Mbit/s the VM forwards what the shapers let through, so the shapers are
 #      compared; at 20 it cannot, which the row shows), VMB_TIMEOUT (s, default 3000)
@@ -21,7 +21,7 @@ mkdir -p "$O/vm"
 # VMB_SETUPS becomes the VM's VB_SETUPS)
 {
 	echo "QC_MBIT=${QC_MBIT:-10 20}"
-	env | grep -E '^(VB_(RUNS|DUR|START_WAIT|GEN|PINGS|STEPS|NETIO_KO_ALT|PROFILE|PROFILE_DUR|PROFILE_CG)|QC_(RUNS|SHAPERS|BASE_O))=' || true
+	env | grep -E '^(VB_(RUNS|DUR|START_WAIT|GEN|PINGS|STEPS|NETIO_KO_ALT|PROFILE|PROFILE_DUR|PROFILE_CG|PROFILE_PARTS|PROFILE_PERIOD_NS)|QC_(RUNS|SHAPERS|BASE_O))=' || true
 	[ -z "${VMB_SETUPS:-}" ] || echo "VB_SETUPS=$VMB_SETUPS"
 } | sed "s/=\(.*\)/='\1'/; s/^/export /" >"$O/vm/bench.env"
 NETIO_VM_SUITE=tests/bench/vm NETIO_VM_TEST_TIMEOUT=$((t - 120)) NETIO_VM_TIMEOUT=$t \
