@@ -58,15 +58,9 @@ void qos_classify_init(struct qos *q)
 
 /* A slot holds the last key that hashed there: a miss replaces it (the rules never change
  * in an instance, so nothing goes stale). */
-int qos_classify(struct qos *q, const struct nio_pkt *p)
+static int classify_at(struct qos *q, const struct nio_pkt *p, const uint64_t key[QOS_CACHE_WORDS],
+		       struct qos_cache_slot *sl)
 {
-	uint64_t key[QOS_CACHE_WORDS];
-	struct qos_cache_slot *sl;
-
-	if (!q->rules)
-		return q->def_cls;
-	pack(p, key);
-	sl = &q->cache[slot_of(key)];
 	if (sl->cls >= 0 && same_key(sl->key, key)) {
 		q->cache_hits++;
 		return sl->cls;
@@ -75,4 +69,59 @@ int qos_classify(struct qos *q, const struct nio_pkt *p)
 	memcpy(sl->key, key, sizeof(sl->key));
 	sl->cls = (int16_t)by_rules(q, p);
 	return sl->cls;
+}
+
+int qos_classify(struct qos *q, const struct nio_pkt *p)
+{
+	uint64_t key[QOS_CACHE_WORDS];
+
+	if (!q->rules)
+		return q->def_cls;
+	pack(p, key);
+	return classify_at(q, p, key, &q->cache[slot_of(key)]);
+}
+
+#define QOS_CHUNK     64u
+#define QOS_CHUNK_MIN 4u
+
+/*
+ * A burst classified and queued in three passes, so that the lines each packet needs are
+ * asked for a pass before they are used (as VPP's graph nodes prefetch a frame's buffers):
+ * the cache slots, then the queue lines of the classes. With traffic spread over hundreds of
+ * flows and leaves, each is a line no other packet of the burst touches, which would miss
+ * the L1 one packet after the other; asked for together, their misses overlap.
+ */
+void qos_enqueue_burst(struct qos *q, struct nio_pkt **pkts, uint16_t n, uint64_t now, int8_t *res)
+{
+	uint64_t key[QOS_CHUNK][QOS_CACHE_WORDS];
+	uint16_t cls[QOS_CHUNK];
+
+	for (unsigned base = 0; base < n; base += QOS_CHUNK) {
+		unsigned m = n - base < QOS_CHUNK ? n - base : QOS_CHUNK;
+		struct nio_pkt **v = pkts + base;
+
+		if (m < QOS_CHUNK_MIN) { /* too few misses to overlap for the passes to pay */
+			for (unsigned i = 0; i < m; i++)
+				res[base + i] = (int8_t)qos_sched_enqueue(
+					&q->sched, (unsigned)qos_classify(q, v[i]), v[i], now);
+			break;
+		}
+		if (q->rules) {
+			for (unsigned i = 0; i < m; i++) {
+				pack(v[i], key[i]);
+				cls[i] = (uint16_t)slot_of(key[i]);
+				__builtin_prefetch(&q->cache[cls[i]]);
+			}
+			for (unsigned i = 0; i < m; i++) {
+				cls[i] = (uint16_t)classify_at(q, v[i], key[i], &q->cache[cls[i]]);
+				/* the class's queue line, which the enqueue writes */
+				__builtin_prefetch((const char *)&q->sched.cls[cls[i]] + 64, 1);
+			}
+		} else {
+			for (unsigned i = 0; i < m; i++)
+				cls[i] = (uint16_t)q->def_cls;
+		}
+		for (unsigned i = 0; i < m; i++)
+			res[base + i] = (int8_t)qos_sched_enqueue(&q->sched, cls[i], v[i], now);
+	}
 }

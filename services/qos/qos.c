@@ -61,6 +61,7 @@ static bool police(struct qos *q, struct nio_pkt *p, uint64_t now)
 	return true;
 }
 
+/* Police one packet: NIO_V_PASS, or NIO_V_DROP with the counter it shows under. */
 static uint8_t qos_one(struct qos *q, struct nio_pkt *p, uint64_t now)
 {
 	q->ctr[QOS_C_PACKETS]++;
@@ -70,14 +71,7 @@ static uint8_t qos_one(struct qos *q, struct nio_pkt *p, uint64_t now)
 		p->drop_ctr = QOS_C_POLICED + 1;
 		return NIO_V_DROP;
 	}
-	if (!q->shaping)
-		return NIO_V_PASS;
-	if (qos_sched_enqueue(&q->sched, (unsigned)qos_classify(q, p), p, now) < 0) {
-		p->drop_ctr = QOS_C_LIMIT_DROPS + 1;
-		return NIO_V_DROP;
-	}
-	q->ctr[QOS_C_QUEUED]++;
-	return NIO_V_CONSUMED;
+	return NIO_V_PASS;
 }
 
 /* Fold the per-policer and per-class numbers into the exported counters (worker only). */
@@ -106,13 +100,42 @@ static void qos_sync_counters(struct qos *q)
 	q->ctr[QOS_C_LOST] = q->sched.lost_ns / 1000;
 }
 
+/* Police up to NIO_BURST_MAX packets, then queue what passed in the class tree together, so
+ * that their cache misses overlap (qos_enqueue_burst()). */
+static void qos_chunk(struct qos *q, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts,
+		      uint64_t now)
+{
+	struct nio_pkt *shaped[NIO_BURST_MAX];
+	uint16_t idx[NIO_BURST_MAX], k = 0;
+	int8_t res[NIO_BURST_MAX];
+
+	for (uint16_t i = 0; i < n; i++) {
+		verdicts[i] = qos_one(q, pkts[i], now);
+		if (q->shaping && verdicts[i] == NIO_V_PASS) {
+			idx[k] = i;
+			shaped[k++] = pkts[i];
+		}
+	}
+	qos_enqueue_burst(q, shaped, k, now, res);
+	for (uint16_t j = 0; j < k; j++) {
+		if (res[j] < 0) {
+			pkts[idx[j]]->drop_ctr = QOS_C_LIMIT_DROPS + 1;
+			verdicts[idx[j]] = NIO_V_DROP;
+		} else {
+			q->ctr[QOS_C_QUEUED]++;
+			verdicts[idx[j]] = NIO_V_CONSUMED;
+		}
+	}
+}
+
 static void qos_process(void *inst, struct nio_pkt **pkts, uint16_t n, uint8_t *verdicts)
 {
 	struct qos *q = inst;
 	uint64_t now = q->host->now_ns();
 
-	for (uint16_t i = 0; i < n; i++)
-		verdicts[i] = qos_one(q, pkts[i], now);
+	for (unsigned i = 0; i < n; i += NIO_BURST_MAX)
+		qos_chunk(q, pkts + i, (uint16_t)(n - i < NIO_BURST_MAX ? n - i : NIO_BURST_MAX),
+			  verdicts + i, now);
 	qos_sync_counters(q);
 }
 

@@ -254,10 +254,11 @@ struct qos_class {
 	uint32_t mtu;	       /* largest packet seen: CoDel's "one MTU left" test */
 	uint32_t quantum;      /* DRR bytes per round: weight * base quantum */
 	uint32_t seen;	       /* qos_sched.gen when look() last found the leaf at lvl */
-	uint64_t backlog;      /* bytes */
-	uint64_t limit_bytes;  /* 0: none */
-	struct nio_pkt **ring; /* limit slots; enqueue time in p->user */
-	struct qos_fq *fq;     /* flow queues, or NULL: one FIFO in ring */
+	uint32_t backlog;      /* bytes (at most limit frames: well inside 32 bits) */
+	uint32_t limit_bytes;  /* 0: none; a larger setting than 32 bits is none as well */
+	struct nio_pkt *first; /* the FIFO's head packet; enqueue time in p->user */
+	struct nio_pkt **ring; /* the FIFO's other packets, from head (limit slots) */
+	struct qos_fq *fq;     /* flow queues, or NULL: a FIFO in first and ring */
 	/* DRR credit per lender level: between -(a frame) and a quantum plus a frame */
 	int32_t deficit[QOS_MAX_DEPTH];
 	struct qos_class_stats st;
@@ -411,5 +412,8 @@ int qos_conf_load(struct qos *q, const struct nio_conf *conf, uint64_t now, char
 /* lookup.c: a packet's leaf, by a cache of (5-tuple, DSCP) -> leaf in front of the rules */
 void qos_classify_init(struct qos *q); /* after the tree is built */
 int qos_classify(struct qos *q, const struct nio_pkt *p);
+/* Classify and queue n packets; res[i]: 0 queued (the scheduler owns pkts[i]), -1 the class is
+ * full (the caller drops it). */
+void qos_enqueue_burst(struct qos *q, struct nio_pkt **pkts, uint16_t n, uint64_t now, int8_t *res);
 
 #endif /* NETIO_QOS_H */

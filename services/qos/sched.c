@@ -175,7 +175,8 @@ int qos_sched_add(struct qos_sched *s, const struct qos_class_conf *cc, uint64_t
 	c->quantum = cc->weight * s->quantum;
 	full_credit(c);
 	c->limit = cc->limit;
-	c->limit_bytes = cc->limit_bytes;
+	/* a FIFO holds at most limit frames, far below 4 GB: a larger byte limit never binds */
+	c->limit_bytes = cc->limit_bytes > UINT32_MAX ? 0 : (uint32_t)cc->limit_bytes;
 	c->use_codel = cc->codel;
 	c->use_ecn = cc->ecn;
 	qos_codel_init(&c->codel, cc->target, cc->interval);
@@ -216,10 +217,14 @@ static inline void unplace(struct qos_sched *s, unsigned i)
  * next_release() looks at it before it sends or the sets promise a time, and moves it. Its
  * path is brought up to the round's time then, by the look it needs anyway; a leaf at level 0
  * needs no timer. */
-static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
+static inline void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
-	if (!c->qlen)
+	if (!c->qlen) {
 		place(s, (unsigned)(c - s->cls), 0);
+		/* DRR reads its buckets and deficits next: ask for the lines now */
+		__builtin_prefetch(&c->rate, 1);
+		__builtin_prefetch(&c->deficit, 1);
+	}
 	p->user = now;
 	c->qlen++;
 	c->backlog += p->len;
@@ -230,7 +235,8 @@ static void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, ui
 
 static bool over_limit(const struct qos_class *c, uint32_t len)
 {
-	return c->qlen >= c->limit || (c->limit_bytes && c->backlog + len > c->limit_bytes);
+	return c->qlen >= c->limit ||
+	       (c->limit_bytes && (uint64_t)c->backlog + len > c->limit_bytes);
 }
 
 static void dropped_limit(struct qos_sched *s, struct qos_class *c)
@@ -262,10 +268,12 @@ static int fq_enqueue(struct qos_sched *s, struct qos_class *c, struct nio_pkt *
 	return 0;
 }
 
+/* A FIFO keeps its head packet in the class's queue line and the rest in its ring: a leaf
+ * that holds one packet at a time (most, with traffic spread over many leaves) never touches
+ * the ring. */
 int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint64_t now)
 {
 	struct qos_class *c = &s->cls[cls];
-	uint32_t tail = c->head + c->qlen;
 
 	if (c->fq)
 		return fq_enqueue(s, c, p, now);
@@ -273,7 +281,13 @@ int qos_sched_enqueue(struct qos_sched *s, unsigned cls, struct nio_pkt *p, uint
 		dropped_limit(s, c);
 		return -1;
 	}
-	c->ring[tail >= c->limit ? tail - c->limit : tail] = p;
+	if (!c->qlen) {
+		c->first = p;
+	} else {
+		uint32_t tail = c->head + c->qlen - 1;
+
+		c->ring[tail >= c->limit ? tail - c->limit : tail] = p;
+	}
 	held(s, c, p, now);
 	return 0;
 }
@@ -286,8 +300,11 @@ static struct nio_pkt *pop(struct qos_sched *s, struct qos_class *c, struct qos_
 	if (f) {
 		p = qos_fq_pop(c->fq, f);
 	} else {
-		p = c->ring[c->head];
-		c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+		p = c->first;
+		if (c->qlen > 1) {
+			c->first = c->ring[c->head];
+			c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+		}
 	}
 	c->qlen--;
 	c->backlog -= p->len;
@@ -304,7 +321,7 @@ static inline uint32_t head_len(struct qos_class *c)
 {
 	struct qos_flow *f = head_flow(c);
 
-	return f ? c->fq->nodes[f->head].p->len : c->ring[c->head]->len;
+	return f ? c->fq->nodes[f->head].p->len : c->first->len;
 }
 
 /* Every leaf's last look goes stale. When the counter wraps, every class forgets it was seen
@@ -381,8 +398,9 @@ static inline void refill(struct qos_class *c, uint64_t t)
  * is spent, no leaf is looked at one by one.
  * The buckets on the path first earn their credit up to t: idempotent, and exact whenever it
  * happens, so a bucket is brought up to the round's time only when a leaf under it is looked
- * at, never in a sweep over the classes. A path is brought up whole, so from the first class
- * already at t up, the rest are too.
+ * at, never in a sweep over the classes. One walk up the path brings each class to t (if it
+ * is not there already) and reads it; a spent ceil still lets the rest of the path come up to
+ * t, for sends_at().
  * Every caller leaves the leaf at the level found (settle(), or it was there), so while gen
  * has not moved (same round, so the same t, and no bucket below the root spent since) the
  * answer is the leaf's lvl: DRR visits a leaf two or three times in a round it is activated in.
@@ -390,23 +408,23 @@ static inline void refill(struct qos_class *c, uint64_t t)
 static inline int look(struct qos_sched *s, unsigned leaf, uint64_t t)
 {
 	struct qos_class *c = &s->cls[leaf];
+	bool blocked = false;
 	int level = -1;
 
 	if (c->seen == s->gen)
 		return c->lvl;
 	c->seen = s->gen;
-	for (struct qos_class *u = c; u->rate.last_ns < t; u = &s->cls[u->parent]) {
-		refill(u, t);
-		if (u->parent < 0)
+	for (;; c = &s->cls[c->parent]) {
+		if (c->rate.last_ns < t)
+			refill(c, t);
+		if (c->parent < 0)
 			break;
-	}
-	for (; c->parent >= 0; c = &s->cls[c->parent]) {
 		if (!qos_tb_ready(&c->ceil))
-			return -1;
-		if (level < 0 && qos_tb_ready(&c->rate))
+			blocked = true;
+		else if (level < 0 && qos_tb_ready(&c->rate))
 			level = (int)c->height;
 	}
-	return level >= 0 ? level : (int)c->height;
+	return blocked ? -1 : level >= 0 ? level : (int)c->height;
 }
 
 /* Earliest time the leaf could send, if nothing else is sent first: every ceil on its path

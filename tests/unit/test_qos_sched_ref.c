@@ -93,7 +93,7 @@ static int drr(struct model *m, int level, unsigned prio)
 
 		if (lender(s, (unsigned)i) != level) {
 			m->lvl[i] = lender(s, (unsigned)i);
-		} else if (c->deficit[level] >= (int64_t)c->ring[c->head]->len) {
+		} else if (c->deficit[level] >= (int64_t)c->first->len) {
 			m->rr[level][prio] = (unsigned)i;
 			return i;
 		} else {
@@ -143,8 +143,11 @@ static uint16_t release(struct model *m, uint64_t t, struct nio_pkt **out, uint1
 	while (n < max && (i = pick(m, &level)) >= 0) {
 		struct qos_class *c = &s->cls[i];
 
-		out[n] = c->ring[c->head];
-		c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+		out[n] = c->first; /* a FIFO's head, then its ring (sched.c) */
+		if (c->qlen > 1) {
+			c->first = c->ring[c->head];
+			c->head = c->head + 1 == c->limit ? 0 : c->head + 1;
+		}
 		c->qlen--;
 		send(s, (unsigned)i, level, out[n++]);
 		if (!c->qlen) {
