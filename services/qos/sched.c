@@ -211,7 +211,8 @@ static inline void unplace(struct qos_sched *s, unsigned i)
 	c->lvl = -1;
 }
 
-/* A leaf that gets packets while idle goes to the set of level 0 at once: no leaf does better,
+/* A leaf that gets packets while idle goes to the set of level 0 at once (it may be there still,
+ * or in another set: went_idle()): no leaf does better,
  * so the placement can only be too good, and a member whose level is worse than its set's is
  * what the sets already hold after a sibling's charge (a parent's rate spent): DRR or
  * next_release() looks at it before it sends or the sets promise a time, and moves it. Its
@@ -220,7 +221,10 @@ static inline void unplace(struct qos_sched *s, unsigned i)
 static inline void held(struct qos_sched *s, struct qos_class *c, struct nio_pkt *p, uint64_t now)
 {
 	if (!c->qlen) {
-		place(s, (unsigned)(c - s->cls), 0);
+		if (c->lvl != 0) {
+			unplace(s, (unsigned)(c - s->cls));
+			place(s, (unsigned)(c - s->cls), 0);
+		}
 		/* DRR reads its buckets and deficits next: ask for the lines now */
 		__builtin_prefetch(&c->rate, 1);
 		__builtin_prefetch(&c->deficit, 1);
@@ -529,11 +533,11 @@ static int drr(struct qos_sched *s, int level, uint32_t prio, uint64_t t)
 		struct qos_class *c = &s->cls[i];
 		int now;
 
-		if (!root_lets(s, (unsigned)level, t))
+		if (!c->qlen) {
+			unplace(s, (unsigned)i); /* went idle in the set: went_idle() */
+		} else if (!root_lets(s, (unsigned)level, t)) {
 			return -2;
-		now = look(s, (unsigned)i, t);
-
-		if (now != level) {
+		} else if ((now = look(s, (unsigned)i, t)) != level) {
 			settle(s, (unsigned)i, now, t);
 		} else if (c->deficit[level] >= (int64_t)head_len(c)) {
 			s->rr[level][prio] = (unsigned)i;
@@ -624,7 +628,10 @@ static void sent(struct qos_sched *s, unsigned i, int level, const struct nio_pk
 /* Idle leaves forget their CoDel episode, as an emptied queue should (the FIFO's CoDel only
  * where it judges: its state is read nowhere else), and what is left of their DRR credit:
  * they hold a fresh quantum at every level (full_credit()). Every leaf whose queue empties
- * comes here, so an idle leaf is in no set and has no timer: held() relies on it. */
+ * comes here, so an idle leaf has no timer. It stays in its set: DRR and sets_check() drop
+ * the idle members they come to, and held() finds a leaf that gets packets again before then
+ * where it mostly wants it, so that a leaf that holds one packet at a time (traffic spread
+ * over many leaves) pays for no set update at all. */
 static inline void went_idle(struct qos_sched *s, unsigned i)
 {
 	struct qos_class *c = &s->cls[i];
@@ -632,7 +639,6 @@ static inline void went_idle(struct qos_sched *s, unsigned i)
 	full_credit(c);
 	if (c->use_codel)
 		qos_codel_empty(&c->codel);
-	unplace(s, i);
 	disarm(&s->blocked, i);
 	disarm(&s->better, i);
 }
@@ -680,7 +686,13 @@ static void sets_check(struct qos_sched *s, uint64_t t)
 		level = (int)(b / QOS_MAX_PRIO);
 		prio = b % QOS_MAX_PRIO;
 		while ((i = bit_next(s->cand[level][prio], s->n, s->rr[level][prio])) >= 0) {
-			int now = look(s, (unsigned)i, t);
+			int now;
+
+			if (!s->cls[i].qlen) {
+				unplace(s, (unsigned)i);
+				continue;
+			}
+			now = look(s, (unsigned)i, t);
 
 			if (now == level)
 				return;
@@ -726,8 +738,12 @@ static uint16_t release(struct qos_sched *s, uint64_t t, uint64_t now, struct ni
 			sent(s, (unsigned)i, level, p);
 			pkts[n++] = p;
 		}
-		if (!c->qlen)
+		if (!c->qlen) {
+			/* its turn is over: DRR goes on from the next (a leaf that gets packets
+			 * again queues behind the others), not through the idle member */
+			s->rr[level][c->prio] = (unsigned)i + 1 < s->n ? (unsigned)i + 1 : 0;
 			went_idle(s, (unsigned)i);
+		}
 	}
 	return n;
 }

@@ -409,14 +409,15 @@ static void test_limit_and_fini(void **state)
 
 /* A flow-queue class that a packet above its byte limit empties (its packets dropped to make
  * room, then the packet taken anyway) goes idle like one the scheduler empties: after the
- * packet leaves, no set is left marked, so the sets promise no release time of their own. */
+ * packet leaves, the sets promise no release time of their own, and the idle leaf, which may
+ * stay in its set, is dropped from it when the scheduler comes to it. */
 static void test_fq_emptied_by_limit(void **state)
 {
 	struct qos_sched s;
 	struct qos_class_conf leaf = cconf("leaf", 0, 0, 0);
 	struct nio_pkt *out[4];
 	uint64_t next;
-	int i;
+	int i, other;
 
 	pool_reset();
 	qos_sched_init(&s, 1514, pkt_free);
@@ -434,9 +435,18 @@ static void test_fq_emptied_by_limit(void **state)
 		assert_int_equal(out[0]->len, 1200);
 		pkt_free(out[0]);
 		assert_int_equal(next, 0);
-		assert_int_equal(s.cand_any, 0);
-		assert_int_equal(s.cls[i].lvl, -1);
+		assert_int_equal(s.cls[i].qlen, 0);
+		assert_true(s.cls[i].lvl >= 0); /* idle, still in its set */
 	}
+	/* DRR drops the idle member it comes to, and sends on from the next */
+	other = add(&s, cconf("other", 0, 0, 0));
+	assert_int_equal(qos_sched_enqueue(&s, (unsigned)other, pkt_get(700, (unsigned)other), 0),
+			 0);
+	assert_int_equal(qos_sched_dequeue(&s, 4 * MS, out, 4, &next), 1);
+	assert_int_equal(out[0]->len, 700);
+	pkt_free(out[0]);
+	assert_int_equal(s.cls[i].lvl, -1);
+	assert_int_equal(next, 0);
 	assert_int_equal(s.cls[i].st.drop_limit, 3);
 	qos_sched_fini(&s);
 	assert_int_equal(nfree, POOL);

@@ -154,6 +154,9 @@ static uint16_t release(struct model *m, uint64_t t, struct nio_pkt **out, uint1
 			for (unsigned l = 0; l < QOS_MAX_DEPTH; l++)
 				c->deficit[l] = (int32_t)c->quantum;
 			m->lvl[i] = -1;
+			/* the set goes on from the next leaf: one that gets packets again
+			 * waits for its turn behind the others */
+			m->rr[level][c->prio] = ((unsigned)i + 1) % s->n;
 		}
 	}
 	return n;
