@@ -319,6 +319,21 @@ static void shapers(double ghz)
 			snprintf(what, sizeof(what), "shaper: %u leaves, %s", classes[i], kinds[k]);
 			report(what, v[k][i], ghz);
 		}
+	/* the measure: the worst tree against 1 leaf (report() sorted the runs) */
+	for (size_t k = 0; k < NKINDS; k++) {
+		double med = 0, min = 0;
+
+		for (size_t i = 1; i < NCLASSES; i++) {
+			double m = v[k][i][RUNS / 2] / v[k][0][RUNS / 2],
+			       n = v[k][i][0] / v[k][0][0];
+
+			med = m > med ? m : med;
+			min = n > min ? n : min;
+		}
+		printf("  shaper: %-16s worst of %u-%u leaves / 1: median %+.0f %%, min %+.0f %%\n",
+		       kinds[k], classes[1], classes[NCLASSES - 1], (med - 1) * 100,
+		       (min - 1) * 100);
+	}
 }
 
 int main(int argc, char **argv)
