@@ -10,7 +10,7 @@
 
 #define NPKT	4096
 #define ROUNDS	2000
-#define RUNS	5
+#define RUNS	15
 #define BACKLOG 1024 /* packets held in the all-backlogged case, however many leaves */
 
 static struct nio_pkt pkts[NPKT];
