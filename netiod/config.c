@@ -604,6 +604,21 @@ static int note_line(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* libConfuse reads an integer with strtol's base 0, where "010" is eight: the globals that are
+ * integers take netiod's rule instead (nio_parse_int(): decimal, or hex after 0x). */
+static int int_value(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	long long v;
+
+	_Static_assert(sizeof(long) == sizeof(v), "libConfuse's integer holds any parsed");
+	if (nio_parse_int(value, &v) < 0) {
+		cfg_error(cfg, "%s: '%s' is not an integer", opt->name, value);
+		return -1;
+	}
+	*(long *)result = (long)v;
+	return 0;
+}
+
 /* A driver option of a port block is checked once the block's driver is known: its line is
  * kept as it is parsed (the block's own is where it ends). */
 static int note_port_line(cfg_t *port, cfg_opt_t *opt)
@@ -671,17 +686,17 @@ static cfg_t *parse(struct schema *s, const char *file, const char *buf)
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
-		CFG_INT("burst", 32, CFGF_NONE),
-		CFG_INT("flow-table-size", 65536, CFGF_NONE),
+		CFG_INT_CB("burst", 32, CFGF_NONE, int_value),
+		CFG_INT_CB("flow-table-size", 65536, CFGF_NONE, int_value),
 		CFG_STR("flow-idle", "60s", CFGF_NONE),
-		CFG_INT("spin-us", 200, CFGF_NONE),
+		CFG_INT_CB("spin-us", 200, CFGF_NONE, int_value),
 		CFG_STR("poll", "sleep", CFGF_NONE),
 		CFG_STR("workers", "auto", CFGF_NONE),
 		CFG_STR("worker-sched", "other", CFGF_NONE),
 		CFG_STR("control-socket", NULL, CFGF_NONE),
 		CFG_STR("state-dir", NULL, CFGF_NONE),
 		CFG_STR("metrics-listen", "", CFGF_NONE),
-		CFG_INT("control-max-connections", 16, CFGF_NONE),
+		CFG_INT_CB("control-max-connections", 16, CFGF_NONE, int_value),
 		CFG_STR("control-idle", "60s", CFGF_NONE),
 		CFG_BOOL("forward-nothing", cfg_false, CFGF_NONE),
 		CFG_STR("user", "", CFGF_NONE),

@@ -77,12 +77,19 @@ int nio_parse_time(const char *s, unsigned long long *ns)
 	return parse_scaled(s, u, ns);
 }
 
+/* Decimal, or hexadecimal after 0x (an SPI, say). A leading zero is no octal prefix: an
+ * operator who writes "010" means ten, and "08" is eight, not an error. */
 int nio_parse_int(const char *s, long long *v)
 {
+	const char *p = s;
 	char *end;
 
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '+' || *p == '-')
+		p++;
 	errno = 0;
-	*v = strtoll(s, &end, 0);
+	*v = strtoll(s, &end, p[0] == '0' && (p[1] == 'x' || p[1] == 'X') ? 16 : 10);
 	return errno || end == s || *end ? -1 : 0;
 }
 

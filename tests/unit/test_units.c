@@ -85,6 +85,41 @@ static void test_ports_bools_enums(void **state)
 	assert_false(nio_enum_ok("vxlan|geneve|gre", "gre|"));
 }
 
+/* Integers: decimal, or hex after 0x; a leading zero is not octal; nothing after the number. */
+static void test_ints(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		long long v;
+	} rows[] = {
+		{ "10", 0, 10 },
+		{ "010", 0, 10 },
+		{ "08", 0, 8 },
+		{ "0x1F", 0, 31 },
+		{ "0X00001001", 0, 4097 },
+		{ "-5", 0, -5 },
+		{ " 7", 0, 7 },
+		{ "+3", 0, 3 },
+		{ "0", 0, 0 },
+		{ "0x", -1, 0 },
+		{ "1e3", -1, 0 },
+		{ "12 ", -1, 0 },
+		{ "", -1, 0 },
+		{ "x", -1, 0 },
+		{ "0b1", -1, 0 },
+		{ "99999999999999999999", -1, 0 },
+	};
+	long long v;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(nio_parse_int(rows[i].s, &v), rows[i].rc);
+		if (rows[i].rc == 0)
+			assert_int_equal(v, rows[i].v);
+	}
+}
+
 /* metrics-listen: "address:port", IPv6 in brackets, port 1-65535, nothing else. */
 static void test_hostport(void **state)
 {
@@ -128,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_sizes_times),
 		cmocka_unit_test(test_ports_bools_enums),
+		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
