@@ -40,7 +40,7 @@ struct nio_iso {
 	uid_t uid; /* the host's user */
 	gid_t gid;
 	struct event *ev;
-	char conf_json[4096];
+	char *conf_json; /* the block's options, for the host's INIT (at most NIO_ISO_CONF_MAX) */
 	char state_dir[256];
 	uint64_t starts[NIO_ISO_MAX_STARTS]; /* start times, a ring of restart-intensity */
 	unsigned nstarts, restarts;

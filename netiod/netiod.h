@@ -763,6 +763,7 @@ int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len);
 int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len);
 
 /* isolate.c: isolated instances on the control thread (start, watchdog, restart) */
+int nio_iso_check_conf(const struct nio_conf *conf, char *err, size_t errlen); /* netiod -t */
 void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		     struct nio_svc_inst *si, char *err, size_t errlen);
 void nio_iso_destroy(struct nio_iso *iso);

@@ -316,9 +316,12 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 		si->host->out_mtu = &(kept ? kept : p)->mtu;
 	}
 	si->host->isolated = si->isoc.isolate;
-	/* netiod -t checks the block in-process: no host to start, nothing kept */
+	/* netiod -t checks the block in-process: no host to start, nothing kept; but what the
+	 * host would be handed, too */
 	if (si->isoc.isolate && !d->check_only)
 		return nio_iso_create(d, c, pl, si, err, errlen);
+	if (si->isoc.isolate && nio_iso_check_conf(si->conf, err, errlen) < 0)
+		return NULL;
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 

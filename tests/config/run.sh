@@ -49,6 +49,29 @@ for special in "dir:is a directory, not a regular file" "fifo:is a FIFO, not a r
 		fail=$((fail + 1))
 	fi
 done
+# An isolated instance is handed its block's options as JSON, up to 256 KiB: -t refuses a block
+# above that with its line (a class with 60000 DSCP names: 420 KB as sent), takes one of 210 KB.
+mkdir "$tmp/qosplugins"
+ln -s "$O/services/qos.so" "$tmp/qosplugins/qos.so"
+for n in 60000 30000; do
+	python3 - "$n" >"$tmp/iso$n.conf" <<'PY'
+import sys
+print('port lan { driver = "pcap" input = "/dev/null" mac = "02:00:00:00:00:01" }')
+print('pipeline p {\n\tmatch { in = "lan" }\n\tservice qos {\n\t\tisolate = true rate = "10mbit"')
+print('\t\tclass c { dscp = {' + ','.join(['"ef"'] * int(sys.argv[1])) + '} }\n\t\tclass d { }')
+print('\t}\n\tout = "lan"\n\tdst-mac = "02:00:00:00:00:02"\n}')
+PY
+	timeout 20 "$netiod" -t -P "$tmp/qosplugins" -c "$tmp/iso$n.conf" >/dev/null 2>"$tmp/err"
+	rc=$?
+	case "$n:$rc:$(tail -n 1 "$tmp/err")" in
+	"60000:1:$tmp/iso60000.conf:8: pipeline 'p': service 'qos': isolate: the block's options take "*" bytes as JSON, above 262144" | \
+		"30000:0:$tmp/iso30000.conf: configuration OK")
+		pass=$((pass + 1)) ;;
+	*)
+		echo "FAILED: netiod -t on an isolated block with $n DSCP names: exit $rc, $(tail -n 1 "$tmp/err" | cut -c1-200)"
+		fail=$((fail + 1)) ;;
+	esac
+done
 for conf in "$top"/conf/*.conf; do
 	[ -e "$conf" ] || continue
 	if (cd "$top/conf" && "$netiod" -t -P "$O/services" -c "$conf" >/dev/null 2>"$tmp/err"); then

@@ -2,7 +2,9 @@
 # qos isolated (isolate = true): a shaper class and a policer run in netio-svchost; traffic is
 # shaped and policed there, and `netioctl stats` and /metrics keep answering (they once called
 # the plugin's objects() on netiod's handle of the isolated instance and spun on junk). An
-# isolated instance's parts (classes, policers) are not shown: they live in its host.
+# isolated instance's parts (classes, policers) are not shown: they live in its host. The tree
+# has 200 more classes, so that the block's options (handed to the host as JSON) are far above
+# the 4 KB an instance once could take.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 command -v jq >/dev/null || { echo "skip: no jq"; exit 77; }
@@ -10,15 +12,17 @@ command -v jq >/dev/null || { echo "skip: no jq"; exit 77; }
 setup_topology
 {
 	echo 'metrics-listen = "127.0.0.1:9111"'
-	to_wan_conf <<'C'
-	service qos {
-		isolate = true
-		watchdog = "1s"
-		rate = "50mbit"
-		class bulk { rate = "20mbit" }
-		policer tiny { cir = "8kbit" cbs = "1500" ebs = "0" dport = "5999" }
-	}
-C
+	{
+		printf '%s\n' '	service qos {' '		isolate = true' '		watchdog = "1s"' \
+			'		rate = "50mbit"' '		class bulk { rate = "20mbit" }'
+		i=0
+		while [ $i -lt 200 ]; do
+			printf '\t\tclass spare%03d { rate = "100kbit" proto = "udp" dport = "%d" }\n' \
+				$i $((40000 + i))
+			i=$((i + 1))
+		done
+		printf '%s\n' '		policer tiny { cir = "8kbit" cbs = "1500" ebs = "0" dport = "5999" }' '	}'
+	} | to_wan_conf
 } >"$WORK/iq.conf"
 start_netiod "$WORK/iq.conf"
 pid=$(ctl -j service list | jq '.[].running[] | select(.instance=="to-wan/qos") | .pid')
