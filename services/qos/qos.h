@@ -245,8 +245,9 @@ struct qos_class {
 	struct qos_tb ceil;
 	int16_t parent; /* index, -1 for the root */
 	uint8_t height; /* 0 for a leaf, else 1 + the highest child's */
-	int8_t lvl;	/* a backlogged leaf's set (lender level, see sched.c; may be better
-			 * than the level until look() says), -1: none */
+	int8_t lvl;	/* a leaf's set (lender level, see sched.c; may be better than the
+			 * level until look() says), -1: none; an idle leaf keeps its set
+			 * until the scheduler passes it there */
 	uint8_t prio;	/* 0..QOS_MAX_PRIO - 1 */
 	bool use_codel, use_ecn;
 	uint32_t head, qlen;

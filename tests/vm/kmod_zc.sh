@@ -2,7 +2,8 @@
 # netio.ko's fast path (run inside the test VM by scripts/vm-run.sh; env REPO, O): forwarding by
 # descriptor move between two NICs sharing a region under iperf3 and a flood, every buffer back
 # after 10^6 packets; zero-copy TX to a device that keeps the pages; skbs built on a region
-# queued in a slow qdisc when the binding goes, and rmmod refused until they are gone.
+# queued in a slow qdisc when the binding goes, and rmmod refused until they are gone; one
+# buffer given several times in one TX drain leaves once and comes back once.
 # The topology is in tests/vm/kmod.lib. 10^6 packets take minutes under TCG on a loaded host:
 # vm-timeout: 900
 set -eu
@@ -71,6 +72,27 @@ expect_eq "$(stat_of "$SINK" tx_inflight)" 0 "buffers the kernel still holds for
 expect_eq "$(awk '/^buffers/ { print $3 + $5 == $7 }' "$W/fwd5")" 1 \
 	"free + fill buffers = region after the sink: $(grep buffers "$W/fwd5")"
 $T unbind "$SINK"
+
+log "one buffer given twice in one drain: one frame leaves, the second is refused, the buffer comes back once"
+# a copied frame (up to tx_copybreak) hands its buffer back at the end of the drain: until
+# then the buffer is the kernel's, and the same index again is a bad descriptor. No IPv6 on
+# the pair, so that the peer counts only what the binding sends.
+ip link add nio-u0 type veth peer name nio-u1
+for d in nio-u0 nio-u1; do
+	sysctl -qw net.ipv6.conf.$d.disable_ipv6=1
+	ip link set $d up
+done
+U=$($T bind nio-u0 dup 0)
+bad0=$(stat_of "$U" tx_bad_desc)
+tx0=$(stat_of "$U" tx_packets)
+rx0=$(cat /sys/class/net/nio-u1/statistics/rx_packets)
+expect_eq "$($T send-dup "$U" 100 3)" "buffer back 1 other 0" "completions for a buffer given 3 times"
+expect_eq $(($(stat_of "$U" tx_bad_desc) - bad0)) 2 "descriptors refused as tx_bad_desc"
+expect_eq $(($(stat_of "$U" tx_packets) - tx0)) 1 "frames sent"
+expect_eq $(($(cat /sys/class/net/nio-u1/statistics/rx_packets) - rx0)) 1 "frames the peer received"
+expect_eq "$(stat_of "$U" tx_inflight)" 0 "buffers the kernel still holds"
+$T unbind "$U"
+ip link del nio-u0
 
 log "skbs on a region's pages queued in a slow qdisc: the binding goes, the pages stay"
 modprobe sch_tbf

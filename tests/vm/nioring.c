@@ -906,6 +906,43 @@ static int cmd_send(int argc, char **argv)
 	return 0;
 }
 
+/* send-dup ID LEN COPIES: one frame of LEN bytes in one buffer, given COPIES times in one
+ * publish (one drain sees them all); then the completions for 3 s. Prints how many times the
+ * buffer came back and how many other entries did. */
+static int cmd_send_dup(int argc, char **argv)
+{
+	struct port p, *one = &p;
+	uint32_t len = (uint32_t)atoi(argv[3]), copies = (uint32_t)atoi(argv[4]), b, ntx, n,
+		 back = 0, other = 0;
+	uint64_t kicks = 0, deadline;
+	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5 };
+
+	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
+	rebuild_free(&one, 1);
+	ntx = p.info.num_tx_slots;
+	if (len < 14 || len > p.reg->buf_size || !p.reg->nfree || copies < 1 || copies > ntx)
+		die("%s", "bad length or copies, or no free buffer");
+	b = p.reg->free[--p.reg->nfree];
+	memset(p.reg->mem + (uint64_t)b * p.reg->buf_size, 0x5a, len);
+	memcpy(p.reg->mem + (uint64_t)b * p.reg->buf_size, hdr, sizeof(hdr));
+	for (uint32_t k = 0; k < copies; k++)
+		nio_ring_slots(p.tx)[p.tx_head++ & (ntx - 1)] =
+			(struct nio_slot){ .buf_idx = b, .off = 0, .len = len };
+	tx_publish(&p, &kicks);
+	deadline = now_ms() + 3000;
+	while (now_ms() < deadline) {
+		uint32_t h = nio_ring_load_acquire(&p.comp->head);
+
+		n = p.info.num_tx_slots;
+		for (; p.comp_tail != h; p.comp_tail++)
+			*(nio_ring_idx(p.comp)[p.comp_tail & (n - 1)] == b ? &back : &other) += 1;
+		nio_ring_store_release(&p.comp->tail, p.comp_tail);
+		usleep(10000);
+	}
+	printf("buffer back %u other %u\n", back, other);
+	return 0;
+}
+
 /* attach ID: only the ioctl, asked without looking the binding up over netlink first. */
 static int cmd_attach(int argc, char **argv)
 {
@@ -1272,6 +1309,7 @@ int main(int argc, char **argv)
 		{ "udp-recv", 4, cmd_udp_recv, 0 },
 		{ "attach", 3, cmd_attach, 0 },
 		{ "send", 5, cmd_send, 1 },
+		{ "send-dup", 5, cmd_send_dup, 1 },
 		{ "udp-flood", 6, cmd_udp_flood, 0 },
 		{ "udp-flows", 6, cmd_udp_flows, 0 },
 		{ "udp-order", 5, cmd_udp_order, 0 },
@@ -1289,6 +1327,6 @@ int main(int argc, char **argv)
 		return cmds[i].fn(argc, argv);
 	}
 	fprintf(stderr, "usage: nioring bind|unbind|claims|show|fwd|hold|attach|scribble|send|"
-			"udp-send|udp-flood|udp-recv|udp-flows|udp-order ...\n");
+			"send-dup|udp-send|udp-flood|udp-recv|udp-flows|udp-order ...\n");
 	return 1;
 }
