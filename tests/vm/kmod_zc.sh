@@ -73,7 +73,7 @@ expect_eq "$(awk '/^buffers/ { print $3 + $5 == $7 }' "$W/fwd5")" 1 \
 	"free + fill buffers = region after the sink: $(grep buffers "$W/fwd5")"
 $T unbind "$SINK"
 
-log "one buffer given twice in one drain: one frame leaves, the second is refused, the buffer comes back once"
+log "one buffer given three times in one drain: one frame leaves, two are refused, the buffer comes back once"
 # a copied frame (up to tx_copybreak) hands its buffer back at the end of the drain: until
 # then the buffer is the kernel's, and the same index again is a bad descriptor. No IPv6 on
 # the pair, so that the peer counts only what the binding sends.
