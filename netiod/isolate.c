@@ -226,41 +226,6 @@ static int start_host(struct nio_iso *iso, char *err, size_t errlen)
 	return 0;
 }
 
-/* The options of a block as the host gets them (service.c serialises them), or NULL. Their
- * size is taken as INIT carries them, a JSON string (escaped once more), so that whatever
- * passes here fits a message. */
-static char *conf_text(const struct nio_conf *conf, char *err, size_t errlen)
-{
-	json_t *j = nio_conf_json(conf);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_t *str = s ? json_string(s) : NULL;
-	char *sent = str ? json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-
-	json_decref(j);
-	json_decref(str);
-	if (!sent) {
-		nio_err(err, errlen, "isolate: out of memory");
-	} else if (strlen(sent) > NIO_ISO_CONF_MAX) {
-		nio_err(err, errlen,
-			"isolate: the block's options take %zu bytes as JSON, above %u",
-			strlen(sent), NIO_ISO_CONF_MAX);
-	} else {
-		free(sent);
-		return s;
-	}
-	free(sent);
-	free(s);
-	return NULL;
-}
-
-int nio_iso_check_conf(const struct nio_conf *conf, char *err, size_t errlen)
-{
-	char *s = conf_text(conf, err, errlen);
-
-	free(s);
-	return s ? 0 : -1;
-}
-
 void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		     struct nio_svc_inst *si, char *err, size_t errlen)
 {
@@ -280,7 +245,7 @@ void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline
 		nio_err(err, errlen, "isolate: eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (!(iso->conf_json = conf_text(si->conf, err, errlen)) ||
+	if (!(iso->conf_json = nio_conf_text(si->conf, err, errlen)) ||
 	    shm_create(iso, c, err, errlen) < 0)
 		goto fail;
 	iso->shm->nctrs = 0;

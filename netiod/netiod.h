@@ -752,6 +752,7 @@ int nio_spawn_wait(pid_t pid, int timeout_ms);
 /* service.c: an instance's control verbs wherever it runs; netiod's own service options */
 extern const struct nio_opt nio_svc_host_opts[];
 struct json_t *nio_conf_json(const struct nio_conf *c);
+char *nio_conf_text(const struct nio_conf *c, char *err, size_t errlen); /* for a host */
 const uint64_t *nio_svc_counters(const struct nio_svc_inst *si);
 /* The plugin's show() text, whole (malloc()ed); NULL: none */
 char *nio_svc_show(const struct nio_svc_inst *si);
@@ -763,7 +764,6 @@ int nio_svc_save(const struct nio_svc_inst *si, void **blob, size_t *len);
 int nio_svc_restore(struct nio_svc_inst *si, const void *blob, size_t len);
 
 /* isolate.c: isolated instances on the control thread (start, watchdog, restart) */
-int nio_iso_check_conf(const struct nio_conf *conf, char *err, size_t errlen); /* netiod -t */
 void *nio_iso_create(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		     struct nio_svc_inst *si, char *err, size_t errlen);
 void nio_iso_destroy(struct nio_iso *iso);

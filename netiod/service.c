@@ -302,6 +302,33 @@ static struct nio_host *host_for(const struct netiod *d, struct nio_config *c, c
 	return &a->h;
 }
 
+/* The options of a block as an isolated host gets them (malloc()ed), or NULL. Their
+ * size is taken as INIT carries them, a JSON string (escaped once more), so that whatever
+ * passes here fits a message. */
+char *nio_conf_text(const struct nio_conf *conf, char *err, size_t errlen)
+{
+	json_t *j = nio_conf_json(conf);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_t *str = s ? json_string(s) : NULL;
+	char *sent = str ? json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(j);
+	json_decref(str);
+	if (!sent) {
+		nio_err(err, errlen, "isolate: out of memory");
+	} else if (strlen(sent) > NIO_ISO_CONF_MAX) {
+		nio_err(err, errlen,
+			"isolate: the block's options take %zu bytes as JSON, above %u",
+			strlen(sent), NIO_ISO_CONF_MAX);
+	} else {
+		free(sent);
+		return s;
+	}
+	free(sent);
+	free(s);
+	return NULL;
+}
+
 void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeline *pl,
 		       struct nio_svc_inst *si, char *err, size_t errlen)
 {
@@ -320,8 +347,13 @@ void *nio_service_init(struct netiod *d, struct nio_config *c, struct nio_pipeli
 	 * host would be handed, too */
 	if (si->isoc.isolate && !d->check_only)
 		return nio_iso_create(d, c, pl, si, err, errlen);
-	if (si->isoc.isolate && nio_iso_check_conf(si->conf, err, errlen) < 0)
-		return NULL;
+	if (si->isoc.isolate) {
+		char *text = nio_conf_text(si->conf, err, errlen);
+
+		if (!text)
+			return NULL;
+		free(text);
+	}
 	return si->svc->init(si->host, si->conf, err, errlen);
 }
 
