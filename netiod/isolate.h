@@ -141,8 +141,9 @@ enum nio_iso_msg {
 };
 
 #define NIO_ISO_MSG_MAX (1u << 20) /* a state blob larger than this is not kept */
-/* a block's options as INIT carries them (a JSON string), well inside a message */
-#define NIO_ISO_CONF_MAX (NIO_ISO_MSG_MAX / 4)
+/* a block's options as INIT carries them (a JSON string): the message less room for INIT's
+ * other fields (a name, a path and two numbers, far below 4 KiB) */
+#define NIO_ISO_CONF_MAX (NIO_ISO_MSG_MAX - 4096)
 
 /* show_text.c: the whole show() text, malloc()ed (at most NIO_ISO_MSG_MAX bytes); NULL: no
  * memory */

@@ -49,26 +49,28 @@ for special in "dir:is a directory, not a regular file" "fifo:is a FIFO, not a r
 		fail=$((fail + 1))
 	fi
 done
-# An isolated instance is handed its block's options as JSON, up to 256 KiB: -t refuses a block
-# above that with its line (a class with 60000 DSCP names: 420 KB as sent), takes one of 210 KB.
+# An isolated instance is handed its block's options as JSON, up to 1 MiB less 4 KiB (every
+# option of every class, set or not: ~930 bytes a class): -t refuses a block above that with its
+# line (1200 classes), and takes one below (1000 classes; the plugin's own limit is 1024).
 mkdir "$tmp/qosplugins"
 ln -s "$O/services/qos.so" "$tmp/qosplugins/qos.so"
-for n in 60000 30000; do
+for n in 1200 1000; do
 	python3 - "$n" >"$tmp/iso$n.conf" <<'PY'
 import sys
 print('port lan { driver = "pcap" input = "/dev/null" mac = "02:00:00:00:00:01" }')
-print('pipeline p {\n\tmatch { in = "lan" }\n\tservice qos {\n\t\tisolate = true rate = "10mbit"')
-print('\t\tclass c { dscp = {' + ','.join(['"ef"'] * int(sys.argv[1])) + '} }\n\t\tclass d { }')
-print('\t}\n\tout = "lan"\n\tdst-mac = "02:00:00:00:00:02"\n}')
+print('pipeline p {\n\tmatch { in = "lan" }\n\tservice qos {\n\t\tisolate = true rate = "10gbit"')
+for i in range(int(sys.argv[1]) - 2):
+    print('\t\tclass c%d { rate = "1mbit" proto = "udp" dport = "%d" }' % (i, 20000 + i))
+print('\t\tclass d { }\n\t}\n\tout = "lan"\n\tdst-mac = "02:00:00:00:00:02"\n}')
 PY
-	timeout 20 "$netiod" -t -P "$tmp/qosplugins" -c "$tmp/iso$n.conf" >/dev/null 2>"$tmp/err"
+	timeout 60 "$netiod" -t -P "$tmp/qosplugins" -c "$tmp/iso$n.conf" >/dev/null 2>"$tmp/err"
 	rc=$?
 	case "$n:$rc:$(tail -n 1 "$tmp/err")" in
-	"60000:1:$tmp/iso60000.conf:8: pipeline 'p': service 'qos': isolate: the block's options take "*" bytes as JSON, above 262144" | \
-		"30000:0:$tmp/iso30000.conf: configuration OK")
+	"1200:1:$tmp/iso1200.conf:$((n + 5)): pipeline 'p': service 'qos': isolate: the block's options take "*" bytes as JSON, above 1044480" | \
+		"1000:0:$tmp/iso1000.conf: configuration OK")
 		pass=$((pass + 1)) ;;
 	*)
-		echo "FAILED: netiod -t on an isolated block with $n DSCP names: exit $rc, $(tail -n 1 "$tmp/err" | cut -c1-200)"
+		echo "FAILED: netiod -t on an isolated qos block of $n classes: exit $rc, $(tail -n 1 "$tmp/err" | cut -c1-200)"
 		fail=$((fail + 1)) ;;
 	esac
 done

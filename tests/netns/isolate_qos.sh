@@ -3,8 +3,8 @@
 # shaped and policed there, and `netioctl stats` and /metrics keep answering (they once called
 # the plugin's objects() on netiod's handle of the isolated instance and spun on junk). An
 # isolated instance's parts (classes, policers) are not shown: they live in its host. The tree
-# has 200 more classes, so that the block's options (handed to the host as JSON) are far above
-# the 4 KB an instance once could take.
+# has 1000 more classes, so that the block's options (handed to the host as JSON: ~930 KB, near
+# the limit) are far above the 4 KB an instance once could take.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 command -v jq >/dev/null || { echo "skip: no jq"; exit 77; }
@@ -16,7 +16,7 @@ setup_topology
 		printf '%s\n' '	service qos {' '		isolate = true' '		watchdog = "1s"' \
 			'		rate = "50mbit"' '		class bulk { rate = "20mbit" }'
 		i=0
-		while [ $i -lt 200 ]; do
+		while [ $i -lt 1000 ]; do
 			printf '\t\tclass spare%03d { rate = "100kbit" proto = "udp" dport = "%d" }\n' \
 				$i $((40000 + i))
 			i=$((i + 1))
