@@ -871,13 +871,22 @@ static int cmd_fwd(int argc, char **argv)
 	return 0;
 }
 
+/* A frame of len bytes to a made-up station (an unused EtherType) in buffer b. */
+static void put_frame(struct port *p, uint32_t b, uint32_t len)
+{
+	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5 };
+	uint8_t *f = p->reg->mem + (uint64_t)b * p->reg->buf_size;
+
+	memset(f, 0x5a, len);
+	memcpy(f, hdr, sizeof(hdr));
+}
+
 /* send ID COUNT LEN: COUNT frames of LEN bytes (to a made-up station) through the TX ring. */
 static int cmd_send(int argc, char **argv)
 {
 	struct port p, *one = &p;
 	uint32_t count = (uint32_t)atoi(argv[3]), len = (uint32_t)atoi(argv[4]), sent = 0;
 	uint64_t kicks = 0, deadline;
-	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5 };
 
 	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
 	rebuild_free(&one, 1);
@@ -895,8 +904,7 @@ static int cmd_send(int argc, char **argv)
 			continue;
 		}
 		b = p.reg->free[--p.reg->nfree];
-		memset(p.reg->mem + (uint64_t)b * p.reg->buf_size, 0x5a, len);
-		memcpy(p.reg->mem + (uint64_t)b * p.reg->buf_size, hdr, sizeof(hdr));
+		put_frame(&p, b, len);
 		nio_ring_slots(p.tx)[p.tx_head++ & (ntx - 1)] =
 			(struct nio_slot){ .buf_idx = b, .off = 0, .len = len };
 		sent++;
@@ -912,10 +920,9 @@ static int cmd_send(int argc, char **argv)
 static int cmd_send_dup(int argc, char **argv)
 {
 	struct port p, *one = &p;
-	uint32_t len = (uint32_t)atoi(argv[3]), copies = (uint32_t)atoi(argv[4]), b, ntx, n,
-		 back = 0, other = 0;
+	uint32_t len = (uint32_t)atoi(argv[3]), copies = (uint32_t)atoi(argv[4]), b, ntx, back = 0,
+		 other = 0;
 	uint64_t kicks = 0, deadline;
-	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5 };
 
 	port_attach(&p, (uint32_t)atoi(argv[2]), NULL);
 	rebuild_free(&one, 1);
@@ -923,8 +930,7 @@ static int cmd_send_dup(int argc, char **argv)
 	if (len < 14 || len > p.reg->buf_size || !p.reg->nfree || copies < 1 || copies > ntx)
 		die("%s", "bad length or copies, or no free buffer");
 	b = p.reg->free[--p.reg->nfree];
-	memset(p.reg->mem + (uint64_t)b * p.reg->buf_size, 0x5a, len);
-	memcpy(p.reg->mem + (uint64_t)b * p.reg->buf_size, hdr, sizeof(hdr));
+	put_frame(&p, b, len);
 	for (uint32_t k = 0; k < copies; k++)
 		nio_ring_slots(p.tx)[p.tx_head++ & (ntx - 1)] =
 			(struct nio_slot){ .buf_idx = b, .off = 0, .len = len };
@@ -933,9 +939,8 @@ static int cmd_send_dup(int argc, char **argv)
 	while (now_ms() < deadline) {
 		uint32_t h = nio_ring_load_acquire(&p.comp->head);
 
-		n = p.info.num_tx_slots;
 		for (; p.comp_tail != h; p.comp_tail++)
-			*(nio_ring_idx(p.comp)[p.comp_tail & (n - 1)] == b ? &back : &other) += 1;
+			*(nio_ring_idx(p.comp)[p.comp_tail & (ntx - 1)] == b ? &back : &other) += 1;
 		nio_ring_store_release(&p.comp->tail, p.comp_tail);
 		usleep(10000);
 	}
